@@ -1,0 +1,265 @@
+//! The `.guix-authorizations` file: which keys may sign the children of a
+//! commit.
+//!
+//! ```scheme
+//! ;; comments are allowed anywhere
+//! (authorizations
+//!  (version 0)
+//!  (("AD17 A21E F8AE D8F1 CC02  DBD9 F7D5 C9BF 765C 61E3" (name "andreas"))))
+//! ```
+
+use crate::fingerprint::{Fingerprint, FingerprintError};
+use crate::sexp;
+
+/// Name of the file, at the root of a commit's tree.
+pub const FILE_NAME: &str = ".guix-authorizations";
+
+/// Larger files are refused: real ones are a few kilobytes, and the file
+/// is parsed from untrusted repositories.
+pub const MAX_SIZE: usize = 1 << 20;
+
+/// The set of fingerprints a `.guix-authorizations` file lists.
+///
+/// ```
+/// use git_authenticate::Authorizations;
+///
+/// let text = br#"(authorizations (version 0)
+///                  (("2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5" (name "ajgrf"))))"#;
+/// let authorizations = Authorizations::parse(text)?;
+/// let fpr = "2A393FFF68F4EF7A3D2912AF6F5120A022FBB2D5".parse()?;
+/// assert!(authorizations.contains(&fpr));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Authorizations {
+    fingerprints: Vec<Fingerprint>,
+}
+
+/// Why a `.guix-authorizations` file is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthorizationsError {
+    /// The file is larger than [`MAX_SIZE`].
+    #[error("the file has {size} bytes, more than the {limit} accepted")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The file is not an s-expression (or not UTF-8).
+    #[error("{0}")]
+    Syntax(#[from] sexp::SyntaxError),
+    /// It is an s-expression but not of the expected shape.
+    #[error("{0}; expected (authorizations (version 0) ((\"FINGERPRINT\" (name \"…\")) …))")]
+    Shape(String),
+    /// A version other than 0.
+    #[error("unsupported version {0}: only (version 0) exists")]
+    UnsupportedVersion(String),
+    /// An entry's fingerprint is not hex.
+    #[error("entry {index}: {source}")]
+    Fingerprint {
+        /// Position of the entry, from 1.
+        index: usize,
+        /// What is wrong with it.
+        source: FingerprintError,
+    },
+}
+
+impl Authorizations {
+    /// The empty set: the default authorizations when none are given.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// A set from fingerprints.
+    pub fn from_fingerprints(fingerprints: impl IntoIterator<Item = Fingerprint>) -> Self {
+        let mut set = Authorizations::default();
+        for fpr in fingerprints {
+            if !set.contains(&fpr) {
+                set.fingerprints.push(fpr);
+            }
+        }
+        set
+    }
+
+    /// Parses the file's contents.
+    ///
+    /// Follows Guix: only the first datum is read; elements after the list
+    /// of entries, and everything after an entry's fingerprint, are ignored.
+    pub fn parse(contents: &[u8]) -> Result<Self, AuthorizationsError> {
+        if contents.len() > MAX_SIZE {
+            return Err(AuthorizationsError::TooLarge {
+                size: contents.len(),
+                limit: MAX_SIZE,
+            });
+        }
+        let datum = sexp::read_first(contents)?;
+        let items = sexp::list(&datum)
+            .filter(|items| items.first().and_then(|v| v.as_symbol()) == Some("authorizations"))
+            .ok_or_else(|| shape("the file does not start with (authorizations …)"))?;
+        check_version(items.get(1).copied())?;
+        let entries = items
+            .get(2)
+            .copied()
+            .and_then(sexp::list)
+            .ok_or_else(|| shape("the third element is not a list of entries"))?;
+        let fingerprints = entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| parse_entry(i + 1, entry))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::from_fingerprints(fingerprints))
+    }
+
+    /// Whether `fingerprint` is listed (an exact match).
+    pub fn contains(&self, fingerprint: &Fingerprint) -> bool {
+        self.fingerprints.contains(fingerprint)
+    }
+
+    /// The listed fingerprints, in file order.
+    pub fn fingerprints(&self) -> &[Fingerprint] {
+        &self.fingerprints
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.fingerprints.len()
+    }
+
+    /// Whether nothing is listed.
+    pub fn is_empty(&self) -> bool {
+        self.fingerprints.is_empty()
+    }
+
+    /// The fingerprints listed in both sets.
+    pub fn intersection(&self, other: &Authorizations) -> Authorizations {
+        Authorizations {
+            fingerprints: self
+                .fingerprints
+                .iter()
+                .filter(|f| other.contains(f))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+fn shape(what: &str) -> AuthorizationsError {
+    AuthorizationsError::Shape(what.to_owned())
+}
+
+fn check_version(version: Option<&lexpr::Value>) -> Result<(), AuthorizationsError> {
+    let pair = version
+        .and_then(sexp::list)
+        .filter(|v| v.len() == 2 && v[0].as_symbol() == Some("version"))
+        .ok_or_else(|| shape("the second element is not (version 0)"))?;
+    match pair[1].as_u64() {
+        Some(0) => Ok(()),
+        _ => Err(AuthorizationsError::UnsupportedVersion(pair[1].to_string())),
+    }
+}
+
+fn parse_entry(index: usize, entry: &lexpr::Value) -> Result<Fingerprint, AuthorizationsError> {
+    let text = sexp::list(entry)
+        .and_then(|items| items.first().and_then(|v| v.as_str()))
+        .ok_or_else(|| {
+            shape(&format!(
+                "entry {index} is not a list starting with a fingerprint string"
+            ))
+        })?;
+    Fingerprint::parse_any_length(text)
+        .map_err(|source| AuthorizationsError::Fingerprint { index, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC_EXAMPLE: &str = r#"
+;; comments are allowed anywhere
+(authorizations
+ (version 0)
+ (("AD17 A21E F8AE D8F1 CC02  DBD9 F7D5 C9BF 765C 61E3" (name "andreas"))
+  (;; a comment may sit inside an entry
+   "2841 9AC6 5038 7440 C7E9  2FFA 2208 D209 58C1 DEB0" (name "abcdw"))))
+"#;
+
+    #[test]
+    fn reads_the_spec_example() {
+        let a = Authorizations::parse(SPEC_EXAMPLE.as_bytes()).unwrap();
+        assert_eq!(a.len(), 2);
+        assert!(a.contains(&"AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3".parse().unwrap()));
+        assert!(a.contains(&"28419ac650387440c7e92ffa2208d20958c1deb0".parse().unwrap()));
+    }
+
+    #[test]
+    fn ignores_extra_elements_and_pairs() {
+        let text = r#"(authorizations (version 0)
+                        (("AD17 A21E F8AE D8F1 CC02  DBD9 F7D5 C9BF 765C 61E3" (name "a") (x 1)))
+                        (future stuff)) trailing garbage ("#;
+        assert_eq!(Authorizations::parse(text.as_bytes()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn empty_list_is_empty_set() {
+        let a = Authorizations::parse(b"(authorizations (version 0) ())").unwrap();
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn refuses_other_versions_and_shapes() {
+        assert!(matches!(
+            Authorizations::parse(b"(authorizations (version 1) ())"),
+            Err(AuthorizationsError::UnsupportedVersion(v)) if v == "1"
+        ));
+        for bad in [
+            &b"(authorisations (version 0) ())"[..],
+            b"(authorizations (version 0))",
+            b"(authorizations (version 0) (\"ABCD\"))",
+            b"(authorizations (version 0) ((ABCD)))",
+            b"(authorizations version 0 ())",
+            b"\"just a string\"",
+        ] {
+            assert!(
+                matches!(
+                    Authorizations::parse(bad),
+                    Err(AuthorizationsError::Shape(_))
+                ),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_syntax_errors_and_bad_hex() {
+        assert!(matches!(
+            Authorizations::parse(b"(authorizations (version 0) ((\"AB"),
+            Err(AuthorizationsError::Syntax(_))
+        ));
+        assert!(matches!(
+            Authorizations::parse(b"(authorizations (version 0) ((\"XYZW\")))"),
+            Err(AuthorizationsError::Fingerprint { index: 1, .. })
+        ));
+        assert!(matches!(
+            Authorizations::parse(b"\xff\xfe(authorizations)"),
+            Err(AuthorizationsError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn wrong_length_entries_are_kept_but_match_nothing() {
+        let a = Authorizations::parse(b"(authorizations (version 0) ((\"AD17 A21E\")))").unwrap();
+        assert_eq!(a.len(), 1);
+        assert!(!a.contains(&"AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3".parse().unwrap()));
+    }
+
+    #[test]
+    fn intersection_keeps_common_keys() {
+        let f1: Fingerprint = "AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3".parse().unwrap();
+        let f2: Fingerprint = "28419AC650387440C7E92FFA2208D20958C1DEB0".parse().unwrap();
+        let a = Authorizations::from_fingerprints([f1.clone(), f2.clone()]);
+        let b = Authorizations::from_fingerprints([f2.clone()]);
+        assert_eq!(a.intersection(&b).fingerprints(), &[f2]);
+    }
+}

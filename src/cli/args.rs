@@ -1,0 +1,90 @@
+//! Command-line arguments: those of `guix git authenticate`, plus what CI
+//! jobs ask for.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Authenticate a Git checkout using COMMIT/SIGNER as its introduction.
+///
+/// Every commit from the introduction up to END must be signed by a key
+/// that `.guix-authorizations` lists in each of its parents; keys come from
+/// the keyring branch.
+///
+/// COMMIT and SIGNER may be omitted once recorded in the repository's git
+/// configuration, which the first successful run does (it also installs
+/// pre-push and post-merge hooks).
+#[derive(Debug, Parser)]
+#[command(
+    name = "git-authenticate",
+    version,
+    after_help = "Exit status: 0 authentic; 1 not authentic; 2 could not check \
+                  (usage, repository, keyring or I/O error)."
+)]
+pub struct Args {
+    /// The introductory commit (full 40-hex-digit id).
+    #[arg(value_name = "COMMIT")]
+    pub commit: Option<String>,
+
+    /// OpenPGP fingerprint of the key that signed COMMIT (spaces allowed,
+    /// quoted or not).
+    #[arg(value_name = "SIGNER", num_args = 0..)]
+    pub signer: Vec<String>,
+
+    /// Open the Git repository at DIRECTORY (default: the one containing
+    /// the current directory).
+    #[arg(short, long, value_name = "DIRECTORY")]
+    pub repository: Option<PathBuf>,
+
+    /// Load the keyring from REFERENCE, a branch (`keyring`,
+    /// `origin/keyring`).
+    #[arg(short, long, value_name = "REFERENCE")]
+    pub keyring: Option<String>,
+
+    /// Authenticate revisions up to COMMIT (default: HEAD); any commit-ish.
+    #[arg(short, long, value_name = "COMMIT")]
+    pub end: Option<String>,
+
+    /// Display commit signing statistics upon completion.
+    #[arg(long)]
+    pub stats: bool,
+
+    /// Cache authenticated commits under KEY.
+    #[arg(long, value_name = "KEY")]
+    pub cache_key: Option<String>,
+
+    /// Read historical authorizations from FILE.
+    #[arg(long, value_name = "FILE")]
+    pub historical_authorizations: Option<PathBuf>,
+
+    /// Check every commit and report every failure before exiting.
+    #[arg(long)]
+    pub keep_going: bool,
+
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
+
+    /// Print nothing on standard error but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Threads checking signatures (default: one per core).
+    #[arg(
+        short,
+        long,
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    pub jobs: usize,
+}
+
+/// What goes to standard output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Human-readable (statistics with `--stats`).
+    Text,
+    /// One JSON document describing the outcome.
+    Json,
+}

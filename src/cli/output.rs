@@ -1,0 +1,144 @@
+//! What the command prints: human text on standard error (statistics on
+//! standard output), or one JSON document on standard output.
+//!
+//! The JSON fields are a stable interface, documented in README.md.
+
+use std::io::Write;
+
+use anstyle::{AnsiColor, Style};
+use git_authenticate::{Error, Fingerprint, Report};
+use serde::Serialize;
+
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+const HINT: Style = AnsiColor::Cyan.on_default().bold();
+
+/// An error on standard error, with its hint. Colours only on a terminal
+/// and never with `NO_COLOR` (anstream strips them otherwise).
+pub fn error(e: &Error) {
+    let mut err = anstream::stderr().lock();
+    let _ = writeln!(err, "{ERROR}error:{ERROR:#} {e}");
+    if let Some(hint) = e.hint() {
+        let _ = writeln!(err, "{HINT}hint:{HINT:#} {hint}");
+    }
+}
+
+/// A usage problem (exit 2) on standard error.
+pub fn usage(message: &str) {
+    let _ = writeln!(anstream::stderr(), "{ERROR}error:{ERROR:#} {message}");
+}
+
+/// A warning on standard error.
+pub fn warning(message: &str) {
+    let _ = writeln!(anstream::stderr(), "{WARNING}warning:{WARNING:#} {message}");
+}
+
+/// Information on standard error, unless quiet.
+pub fn info(quiet: bool, message: &str) {
+    if !quiet {
+        eprintln!("{message}");
+    }
+}
+
+/// `--stats`, as Guix prints it.
+pub fn stats(signers: &[(Fingerprint, usize)]) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "Signing statistics:");
+    for (signer, count) in signers {
+        let _ = writeln!(out, "  {signer} {count:>10}");
+    }
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    authentic: bool,
+    introduction: Option<Introduction>,
+    end: Option<String>,
+    keyring: &'a str,
+    commits_checked: usize,
+    signers: Vec<Signer>,
+    failures: Vec<Failure>,
+    warnings: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Introduction {
+    commit: String,
+    signer: String,
+}
+
+#[derive(Serialize)]
+struct Signer {
+    fingerprint: String,
+    commits: usize,
+}
+
+#[derive(Serialize)]
+struct Failure {
+    commit: Option<String>,
+    kind: &'static str,
+    fingerprint: Option<String>,
+    parents: Vec<String>,
+    message: String,
+    hint: Option<String>,
+}
+
+impl From<&Error> for Failure {
+    fn from(e: &Error) -> Self {
+        Failure {
+            commit: e.commit().map(|c| c.to_string()),
+            kind: e.kind(),
+            fingerprint: e.fingerprint().map(Fingerprint::to_hex),
+            parents: e.parents().iter().map(ToString::to_string).collect(),
+            message: e.to_string(),
+            hint: e.hint(),
+        }
+    }
+}
+
+/// What was asked, known before any checking.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub introduction: Option<git_authenticate::Introduction>,
+    pub end: Option<git_authenticate::git2::Oid>,
+    pub keyring: String,
+}
+
+/// The JSON document for a run. `failure` is the error that stopped it, if
+/// any (without `--keep-going`, or when it could not check).
+pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>) {
+    let failures = report
+        .map(|r| r.failures.iter().map(Failure::from).collect())
+        .unwrap_or_default();
+    let mut doc = Document {
+        authentic: failure.is_none() && report.is_some_and(Report::is_authentic),
+        introduction: request.introduction.as_ref().map(|i| Introduction {
+            commit: i.commit.to_string(),
+            signer: i.signer.to_hex(),
+        }),
+        end: request.end.map(|e| e.to_string()),
+        keyring: &request.keyring,
+        commits_checked: report.map_or(0, |r| r.checked),
+        signers: report
+            .map(|r| {
+                r.signers
+                    .iter()
+                    .map(|(f, n)| Signer {
+                        fingerprint: f.to_hex(),
+                        commits: *n,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        failures,
+        warnings: report
+            .map(|r| r.warnings.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+    };
+    if let Some(e) = failure {
+        doc.failures.push(Failure::from(e));
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, &doc);
+    let _ = writeln!(out);
+}

@@ -1,0 +1,177 @@
+//! The introduction recorded in a repository's git configuration, and the
+//! hooks that authenticate on push and pull.
+//!
+//! Same keys as Guix: `guix.authentication.introduction-commit`,
+//! `guix.authentication.introduction-signer` and
+//! `guix.authentication.keyring`; a `guix.authentication-BRANCH` section
+//! takes precedence on that branch.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use git2::Repository;
+
+use crate::error::Error;
+
+/// What the repository's configuration says, as strings (validated when
+/// turned into an [`crate::Introduction`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Configuration {
+    /// `introduction-commit`.
+    pub commit: Option<String>,
+    /// `introduction-signer`.
+    pub signer: Option<String>,
+    /// `keyring`.
+    pub keyring: Option<String>,
+}
+
+/// The checked-out branch (`master`), if HEAD is on a local branch.
+pub fn current_branch(repo: &Repository) -> Option<String> {
+    let head = repo.head().ok()?;
+    head.is_branch()
+        .then(|| head.shorthand().ok().map(str::to_owned))
+        .flatten()
+}
+
+/// Reads the configuration, branch-specific values first.
+pub fn configured(repo: &Repository) -> Result<Configuration, Error> {
+    let config = repo.config()?.snapshot()?;
+    let branch = current_branch(repo);
+    let value = |key: &str| {
+        let specific = branch.as_ref().and_then(|b| {
+            config
+                .get_string(&format!("guix.authentication-{b}.{key}"))
+                .ok()
+        });
+        specific.or_else(|| {
+            config
+                .get_string(&format!("guix.authentication.{key}"))
+                .ok()
+        })
+    };
+    Ok(Configuration {
+        commit: value("introduction-commit"),
+        signer: value("introduction-signer"),
+        keyring: value("keyring"),
+    })
+}
+
+/// Records the introduction and keyring in the repository's configuration.
+pub fn record(repo: &Repository, commit: &str, signer: &str, keyring: &str) -> Result<(), Error> {
+    let mut config = repo.config()?.open_level(git2::ConfigLevel::Local)?;
+    config.set_str("guix.authentication.introduction-commit", commit)?;
+    config.set_str("guix.authentication.introduction-signer", signer)?;
+    config.set_str("guix.authentication.keyring", keyring)?;
+    Ok(())
+}
+
+/// What happened to one hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hook {
+    /// Written.
+    Installed(PathBuf),
+    /// A hook was already there and was left alone; the text is what to add
+    /// to it.
+    Kept(PathBuf, &'static str),
+}
+
+/// The command the hooks run: `$GIT_AUTHENTICATE` when set, so a hook can
+/// be pointed at a binary outside `PATH`.
+macro_rules! command {
+    () => {
+        "\"${GIT_AUTHENTICATE:-git-authenticate}\""
+    };
+}
+
+/// Runs for each pushed ref; refs being deleted (all-zero new id) are
+/// skipped, tags included.
+pub const PRE_PUSH: &str = concat!(
+    r#"#!/bin/sh
+# Installed by 'git-authenticate': refuse to push unauthenticated commits.
+set -e
+z40=0000000000000000000000000000000000000000
+while read local_ref local_oid remote_ref remote_oid
+do
+  if [ "$local_oid" != "$z40" ]
+  then
+    "#,
+    command!(),
+    r#" --end="$local_oid"
+  fi
+done
+"#
+);
+
+/// Runs after `git pull` / `git merge`.
+pub const POST_MERGE: &str = concat!(
+    "#!/bin/sh\n# Installed by 'git-authenticate': authenticate what was just pulled.\nexec ",
+    command!(),
+    "\n"
+);
+
+/// Installs the `pre-push` and `post-merge` hooks, creating the hooks
+/// directory (`core.hooksPath` when set). An existing hook is never
+/// overwritten.
+pub fn install_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
+    let dir = hooks_directory(repo)?;
+    let fail = |what: String, e: std::io::Error| Error::Config {
+        what,
+        reason: e.to_string(),
+    };
+    fs::create_dir_all(&dir).map_err(|e| fail(format!("creating {}", dir.display()), e))?;
+    let line_to_add = "git-authenticate --end=\"$local_oid\" (for each pushed ref)";
+    [
+        ("pre-push", PRE_PUSH, line_to_add),
+        ("post-merge", POST_MERGE, "git-authenticate"),
+    ]
+    .into_iter()
+    .map(|(name, text, advice)| {
+        let path = dir.join(name);
+        match write_new_executable(&path, text) {
+            Ok(true) => Ok(Hook::Installed(path)),
+            Ok(false) => Ok(Hook::Kept(path, advice)),
+            Err(e) => Err(fail(format!("installing {}", path.display()), e)),
+        }
+    })
+    .collect()
+}
+
+/// Where git looks for hooks.
+pub fn hooks_directory(repo: &Repository) -> Result<PathBuf, Error> {
+    let configured = repo.config()?.snapshot()?.get_path("core.hooksPath").ok();
+    Ok(match configured {
+        Some(path) if path.is_absolute() => path,
+        // Relative paths are relative to where hooks run: the work tree.
+        Some(path) => repo.workdir().unwrap_or_else(|| repo.path()).join(path),
+        None => repo.commondir().join("hooks"),
+    })
+}
+
+/// Creates `path` with `text`, mode 755; `false` if it already exists.
+fn write_new_executable(path: &Path, text: &str) -> std::io::Result<bool> {
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o755)
+        .open(path);
+    let mut file = match file {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    file.write_all(text.as_bytes())?;
+    // The umask may have dropped execute bits.
+    file.set_permissions(fs::Permissions::from_mode(0o755))?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hooks_use_the_overridable_command() {
+        assert!(super::PRE_PUSH.contains(command!()));
+        assert!(super::POST_MERGE.contains(command!()));
+    }
+}

@@ -1,0 +1,9 @@
+//! `git-authenticate`: authenticate a channel's history from the command
+//! line. Everything it decides comes from the `git_authenticate` library;
+//! this binary only reads arguments and configuration and prints results.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::run()
+}

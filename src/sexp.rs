@@ -1,0 +1,212 @@
+//! Reading the small s-expression files channels carry, safely.
+//!
+//! `lexpr` parses nested lists recursively and frees them recursively too, so
+//! an input that is deeply nested, or a very long list, could exhaust the
+//! stack. The files are untrusted: their nesting and size are bounded before
+//! parsing, and the parsed value is freed iteratively.
+
+use std::ops::Deref;
+
+use lexpr::Value;
+
+/// Deepest nesting accepted; real files nest three or four levels.
+pub const MAX_DEPTH: usize = 32;
+
+/// Most atoms and lists accepted in one file.
+pub const MAX_ITEMS: usize = 100_000;
+
+/// Why a file is not a readable s-expression.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyntaxError {
+    /// Not valid UTF-8.
+    #[error("the file is not valid UTF-8 text")]
+    NotUtf8,
+    /// Nothing but white space and comments.
+    #[error("the file holds no s-expression")]
+    Empty,
+    /// Lists nested deeper than [`MAX_DEPTH`].
+    #[error("lists are nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// More than [`MAX_ITEMS`] items.
+    #[error("the file has more than {MAX_ITEMS} items")]
+    TooManyItems,
+    /// The parser refused it.
+    #[error("not a valid s-expression: {0}")]
+    Invalid(String),
+}
+
+/// A parsed datum that frees itself without recursion.
+#[derive(Debug)]
+pub struct Datum(Value);
+
+impl Deref for Datum {
+    type Target = Value;
+    fn deref(&self) -> &Value {
+        &self.0
+    }
+}
+
+impl Drop for Datum {
+    fn drop(&mut self) {
+        let mut pending = vec![std::mem::replace(&mut self.0, Value::Null)];
+        while let Some(value) = pending.pop() {
+            match value {
+                Value::Cons(cons) => {
+                    let (car, cdr) = cons.into_pair();
+                    pending.push(car);
+                    pending.push(cdr);
+                }
+                Value::Vector(items) => pending.extend(items.into_vec()),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Reads the first datum of `contents`, as Scheme's `read` does: whatever
+/// follows it is not looked at.
+pub fn read_first(contents: &[u8]) -> Result<Datum, SyntaxError> {
+    let text = std::str::from_utf8(contents).map_err(|_| SyntaxError::NotUtf8)?;
+    check_bounds(text)?;
+    let mut parser = lexpr::Parser::from_str(text);
+    match parser.next_value() {
+        Ok(Some(value)) => Ok(Datum(value)),
+        Ok(None) => Err(SyntaxError::Empty),
+        Err(e) => Err(SyntaxError::Invalid(e.to_string())),
+    }
+}
+
+/// Bounds nesting and item count with a cheap scan that knows strings and
+/// line comments, so the recursive parser never sees a hostile shape.
+fn check_bounds(text: &str) -> Result<(), SyntaxError> {
+    let (mut depth, mut items) = (0usize, 0usize);
+    let (mut in_string, mut in_comment, mut escaped, mut in_atom) = (false, false, false, false);
+    for c in text.chars() {
+        if in_comment {
+            in_comment = c != '\n';
+            continue;
+        }
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        let starts_item = match c {
+            '(' | '[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err(SyntaxError::TooDeep);
+                }
+                true
+            }
+            ')' | ']' => {
+                depth = depth.saturating_sub(1);
+                false
+            }
+            '"' => {
+                in_string = true;
+                true
+            }
+            ';' => {
+                in_comment = true;
+                false
+            }
+            c if c.is_whitespace() => false,
+            _ => !in_atom,
+        };
+        in_atom = !matches!(c, '(' | '[' | ')' | ']' | '"' | ';') && !c.is_whitespace();
+        if starts_item {
+            items += 1;
+            if items > MAX_ITEMS {
+                return Err(SyntaxError::TooManyItems);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The elements of a proper list (`()` is the empty list), or `None`.
+pub fn list(value: &Value) -> Option<Vec<&Value>> {
+    match value {
+        Value::Null => Some(Vec::new()),
+        Value::Cons(cons) => match cons.to_ref_vec() {
+            (items, Value::Null) => Some(items),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// In an association list of `(key value …)` lists, the first value of
+/// `key`.
+pub fn property<'v>(items: &[&'v Value], key: &str) -> Option<&'v Value> {
+    items.iter().find_map(|item| {
+        let pair = list(item)?;
+        (pair.first()?.as_symbol()? == key).then(|| pair.get(1).copied())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_first_datum_only() {
+        let d = read_first(b"(a b) (c").unwrap();
+        assert_eq!(list(&d).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn comments_and_strings_do_not_count_as_nesting() {
+        let text = format!("; {}\n(a \"{}\")", "(".repeat(100), "(".repeat(100));
+        assert!(read_first(text.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn hostile_shapes_are_refused_not_crashed() {
+        let deep = "(".repeat(100_000);
+        assert_eq!(
+            read_first(deep.as_bytes()).unwrap_err(),
+            SyntaxError::TooDeep
+        );
+        let long = format!("({})", "a ".repeat(MAX_ITEMS + 1));
+        assert_eq!(
+            read_first(long.as_bytes()).unwrap_err(),
+            SyntaxError::TooManyItems
+        );
+        assert_eq!(
+            read_first(b" ;; nothing\n").unwrap_err(),
+            SyntaxError::Empty
+        );
+        assert_eq!(read_first(b"\xc3\x28").unwrap_err(), SyntaxError::NotUtf8);
+    }
+
+    #[test]
+    fn long_lists_within_bounds_are_freed_without_recursion() {
+        let long = format!("({})", "a ".repeat(MAX_ITEMS - 1));
+        let datum = read_first(long.as_bytes()).unwrap();
+        assert_eq!(list(&datum).unwrap().len(), MAX_ITEMS - 1);
+        // Freed on a small stack: a recursive drop would overflow here.
+        std::thread::Builder::new()
+            .stack_size(64 * 1024)
+            .spawn(move || drop(datum))
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn property_lookup() {
+        let d = read_first(b"(channel (version 0) (keyring-reference \"k\"))").unwrap();
+        let items = list(&d).unwrap();
+        assert_eq!(
+            property(&items, "keyring-reference").unwrap().as_str(),
+            Some("k")
+        );
+        assert!(property(&items, "url").is_none());
+    }
+}

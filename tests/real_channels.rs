@@ -1,0 +1,104 @@
+//! Authenticating real channels: nonguix and GNU Guix, from local
+//! snapshots. Point at them with `GIT_AUTHENTICATE_NONGUIX` and
+//! `GIT_AUTHENTICATE_GUIX` (a repository with `master` and `keyring`
+//! branches); without them, the tests say so and pass.
+//!
+//! The expected figures are those of Guix's own implementation on the same
+//! snapshots. The repositories are only read (no cache, no configuration).
+
+use std::path::PathBuf;
+
+use git_authenticate::git2::Repository;
+use git_authenticate::{authenticate, resolve_commit, Cache, Introduction, NoProgress, Options};
+
+/// The repository named by `var`, else the snapshot the development
+/// machines keep, else `None` (the test is skipped with a message).
+fn channel(var: &str, snapshot: &str) -> Option<Repository> {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(snapshot)).filter(|p| p.exists()));
+    let Some(path) = path else {
+        eprintln!("SKIPPED: set {var} to a clone of the channel (with its keyring branch) to run this test");
+        return None;
+    };
+    Some(Repository::open(&path).unwrap_or_else(|e| panic!("{var}={}: {e}", path.display())))
+}
+
+fn nonguix() -> Option<Repository> {
+    channel(
+        "GIT_AUTHENTICATE_NONGUIX",
+        "/work/.mirror/nonguix+nonguix/repo",
+    )
+}
+
+fn guix() -> Option<Repository> {
+    channel("GIT_AUTHENTICATE_GUIX", "/work/.mirror/wahjava+guix/repo")
+}
+
+fn nonguix_introduction() -> Introduction {
+    Introduction::new(
+        "897c1a470da759236cc11798f4e0a5f7d4d59fbc",
+        "2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5",
+    )
+    .unwrap()
+}
+
+fn keyring_of(repo: &Repository) -> String {
+    let local = repo.find_reference("refs/heads/keyring").is_ok();
+    if local { "keyring" } else { "origin/keyring" }.to_owned()
+}
+
+#[test]
+fn nonguix_authenticates_from_its_introduction_to_master() {
+    let Some(repo) = nonguix() else { return };
+    let end = resolve_commit(&repo, "master").unwrap();
+    let options = Options {
+        keyring_reference: keyring_of(&repo),
+        ..Options::default()
+    };
+    let report = authenticate(&repo, &nonguix_introduction(), end, &options, &NoProgress).unwrap();
+    assert_eq!(report.checked, 2177);
+    assert_eq!(report.signers.iter().map(|(_, n)| n).sum::<usize>(), 2177);
+    assert_eq!(report.signers.len(), 8);
+    assert!(report.is_authentic());
+}
+
+#[test]
+fn nonguix_second_run_checks_only_what_is_new() {
+    let Some(repo) = nonguix() else { return };
+    let cache_dir = tempfile::tempdir().unwrap();
+    let options = Options {
+        keyring_reference: keyring_of(&repo),
+        cache: Some(Cache::in_directory(cache_dir.path(), "nonguix").unwrap()),
+        ..Options::default()
+    };
+    let intro = nonguix_introduction();
+    let parent = resolve_commit(&repo, "master~1").unwrap();
+    let first = authenticate(&repo, &intro, parent, &options, &NoProgress).unwrap();
+    assert_eq!(first.checked, 2176);
+    let end = resolve_commit(&repo, "master").unwrap();
+    let second = authenticate(&repo, &intro, end, &options, &NoProgress).unwrap();
+    assert_eq!(second.checked, 1, "only the new commit is checked");
+    let third = authenticate(&repo, &intro, end, &options, &NoProgress).unwrap();
+    assert_eq!(third.checked, 0, "nothing new");
+    assert!(third.warnings.is_empty(), "{:?}", third.warnings);
+}
+
+#[test]
+fn guix_authenticates_its_whole_history() {
+    let Some(repo) = guix() else { return };
+    let end = resolve_commit(&repo, "master").unwrap();
+    let options = Options {
+        keyring_reference: keyring_of(&repo),
+        ..Options::default()
+    };
+    let report = authenticate(&repo, &Introduction::guix(), end, &options, &NoProgress).unwrap();
+    assert_eq!(report.checked, 108_785);
+    assert_eq!(report.signers.len(), 67);
+    let (top, count) = &report.signers[0];
+    assert_eq!(
+        top.to_string(),
+        "BCA6 89B6 3655 3801 C3C6  2150 197A 5888 235F ACAC"
+    );
+    assert_eq!(*count, 20_603);
+}

@@ -1,0 +1,1046 @@
+//! Executes scenarios: builds a real, non-bare git repository in a
+//! temporary directory. See `test-repos/README.md` for the language.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use git2::{ObjectType, Oid, Repository};
+use sequoia_openpgp::types::HashAlgorithm;
+
+use super::keys::{key, key_exists, TestKey};
+use super::script::{self, Line};
+use super::sign::{self, GpgHome, SequoiaOptions};
+
+/// 2021-01-01T00:00:00Z: time of the first commit; each further commit,
+/// tag or keyring commit is 60 s later.
+pub const FIRST_COMMIT_TIME: i64 = 1_609_459_200;
+/// Seconds between two consecutive objects.
+pub const TIME_STEP: i64 = 60;
+/// Author and committer of every commit, tagger of every tag.
+pub const AUTHOR_NAME: &str = "Test Author";
+/// See [`AUTHOR_NAME`].
+pub const AUTHOR_EMAIL: &str = "author@example.org";
+/// The branch a scenario starts on.
+pub const INITIAL_BRANCH: &str = "master";
+/// The default keyring branch of `keyring`.
+pub const DEFAULT_KEYRING_BRANCH: &str = "keyring";
+
+/// What a scenario built.
+pub struct Built {
+    /// The temporary directory holding everything; keep it alive.
+    pub dir: tempfile::TempDir,
+    /// The repository's work tree (`.git` is inside it).
+    pub path: PathBuf,
+    /// Commit labels (from `commit`, `merge`, `tamper`) to commit ids.
+    pub labels: HashMap<String, Oid>,
+    /// The expectation lines (`expect*`, `introduction`, `end`,
+    /// `historical`, `keyring-ref`), verbatim as unescaped tokens, the
+    /// command included, in file order.
+    pub expectations: Vec<Vec<String>>,
+    /// How each labelled commit was made.
+    pub info: HashMap<String, LabelInfo>,
+    /// Keyring references at the end (`keyring`, `origin/keyring`, ...):
+    /// file name -> what it holds. Deleted branches are not listed.
+    pub keyrings: BTreeMap<String, BTreeMap<String, KeyringFile>>,
+    gpg: Option<GpgHome>,
+}
+
+/// How a labelled commit was made.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LabelInfo {
+    /// The SIGNER word as written: `alice`, `gpg:dave`, `ssh`, `raw`;
+    /// `None` for an unsigned commit. For `tamper`, the original's.
+    pub signer: Option<String>,
+    /// Signing options as written (`sha1`, `text`, `also:bob`, ...).
+    pub options: Vec<String>,
+    /// Whether it is a merge commit.
+    pub merge: bool,
+    /// For `tamper`: the label of the commit it is a modified copy of
+    /// (its signature does not match).
+    pub tampered_from: Option<String>,
+    /// The branch it was made on.
+    pub branch: String,
+}
+
+/// The content of a file on a keyring branch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyringFile {
+    /// One ASCII-armor block holding these keys' public certificates.
+    Armored(Vec<String>),
+    /// One armor block per key, concatenated.
+    ArmoredConcat(Vec<String>),
+    /// Binary OpenPGP packets of these keys' public certificates.
+    Binary(Vec<String>),
+    /// Arbitrary bytes (`keyring-raw`).
+    Raw(Vec<u8>),
+}
+
+impl Built {
+    /// The commit labelled `label`; panics if there is none.
+    pub fn oid(&self, label: &str) -> Oid {
+        match self.labels.get(label) {
+            Some(oid) => *oid,
+            None => {
+                let mut known: Vec<_> = self.labels.keys().collect();
+                known.sort();
+                panic!("no commit labelled {label:?}; labels: {known:?}")
+            }
+        }
+    }
+
+    /// Opens the repository.
+    pub fn repo(&self) -> Repository {
+        Repository::open(&self.path).expect("open built repository")
+    }
+
+    /// The GnuPG home used to sign `gpg:` commits, if the scenario had any
+    /// (it holds every test key).
+    pub fn gnupg_home(&self) -> Option<&Path> {
+        self.gpg.as_ref().map(|g| g.path())
+    }
+
+    /// Runs the real `git` CLI in the work tree (with a clean, fixed
+    /// identity environment). Does not check the exit status.
+    pub fn git(&self, args: &[&str]) -> Output {
+        git_command(&self.path)
+            .args(args)
+            .output()
+            .expect("run git")
+    }
+
+    /// The expectation lines whose command is `command`.
+    pub fn expectations_named(&self, command: &str) -> Vec<&Vec<String>> {
+        self.expectations
+            .iter()
+            .filter(|e| e[0] == command)
+            .collect()
+    }
+}
+
+/// `git -C DIR` with a fixed identity and no user or system config.
+pub fn git_command(dir: &Path) -> Command {
+    let mut c = Command::new("git");
+    c.arg("-C")
+        .arg(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", AUTHOR_NAME)
+        .env("GIT_AUTHOR_EMAIL", AUTHOR_EMAIL)
+        .env("GIT_COMMITTER_NAME", AUTHOR_NAME)
+        .env("GIT_COMMITTER_EMAIL", AUTHOR_EMAIL)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE");
+    c
+}
+
+/// Builds `test-repos/scenarios/<name>.scenario`.
+pub fn build_scenario(name: &str) -> Built {
+    let path = super::scenario_path(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read scenario {path:?}: {e}"));
+    build(&path.display().to_string(), &text)
+}
+
+/// Builds a scenario given as text (errors name it `<inline>`).
+pub fn build_scenario_text(text: &str) -> Built {
+    build("<inline>", text)
+}
+
+fn build(source: &str, text: &str) -> Built {
+    let lines = match script::parse(text) {
+        Ok(lines) => lines,
+        Err((line, msg)) => panic!("{source}:{line}: {msg}"),
+    };
+    let mut builder = Builder::new(source);
+    for line in &lines {
+        if let Err(msg) = builder.execute(line) {
+            panic!("{source}:{}: {msg}", line.number);
+        }
+    }
+    if let Err(msg) = builder.finish() {
+        panic!("{source}: at end of scenario: {msg}");
+    }
+    builder.into_built()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Entry {
+    Blob(Vec<u8>),
+    Link(Vec<u8>),
+    Exec(Vec<u8>),
+}
+
+enum Signer {
+    Unsigned,
+    Sequoia(TestKey, SequoiaOptions),
+    Gpg(TestKey, Option<String>),
+    Ssh,
+    Raw(String),
+}
+
+struct Builder {
+    source: String,
+    dir: tempfile::TempDir,
+    path: PathBuf,
+    repo: Repository,
+    /// Working state of the current branch: path -> file.
+    state: BTreeMap<String, Entry>,
+    dirty: bool,
+    branch: String,
+    head: Option<String>,
+    clock: i64,
+    labels: HashMap<String, Oid>,
+    info: HashMap<String, LabelInfo>,
+    keyrings: BTreeMap<String, BTreeMap<String, KeyringFile>>,
+    expectations: Vec<Vec<String>>,
+    gpg: Option<GpgHome>,
+    ssh_key: Option<PathBuf>,
+}
+
+type Res<T = ()> = Result<T, String>;
+
+fn err<T>(e: impl std::fmt::Display, what: &str) -> Res<T> {
+    Err(format!("{what}: {e}"))
+}
+
+fn text(token: &[u8], what: &str) -> Res<String> {
+    String::from_utf8(token.to_vec()).map_err(|_| format!("{what} is not valid UTF-8"))
+}
+
+fn check_name(name: &str, what: &str) -> Res {
+    let ok = !name.is_empty()
+        && !name.starts_with(['-', '.', '/'])
+        && !name.ends_with(['/', '.'])
+        && !name.contains("..")
+        && !name.contains("//")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./+".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid {what} {name:?}"))
+    }
+}
+
+fn check_path(path: &str) -> Res {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path.ends_with('/')
+        || path.contains('\0')
+        || path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == ".." || c.eq_ignore_ascii_case(".git"));
+    if bad {
+        Err(format!("invalid path {path:?}"))
+    } else {
+        Ok(())
+    }
+}
+
+fn test_key(name: &str) -> Res<TestKey> {
+    if key_exists(name) {
+        Ok(key(name))
+    } else {
+        Err(format!(
+            "unknown key {name:?} (known: {})",
+            super::keys::KEY_NAMES.join(", ")
+        ))
+    }
+}
+
+/// Inserts `entry` at `path`, removing files that would clash with it (a
+/// file where a directory is needed, or a directory being replaced).
+fn put(state: &mut BTreeMap<String, Entry>, path: &str, entry: Entry) {
+    for (i, b) in path.bytes().enumerate() {
+        if b == b'/' {
+            state.remove(&path[..i]);
+        }
+    }
+    let prefix = format!("{path}/");
+    state.retain(|k, _| !k.starts_with(&prefix));
+    state.insert(path.to_string(), entry);
+}
+
+fn read_tree(repo: &Repository, tree: &git2::Tree) -> Res<BTreeMap<String, Entry>> {
+    let mut found = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
+        if entry.kind() == Some(ObjectType::Blob) {
+            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+            found.push((format!("{root}{name}"), entry.id(), entry.filemode()));
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .or_else(|e| err(e, "walk tree"))?;
+    let mut state = BTreeMap::new();
+    for (path, oid, mode) in found {
+        let blob = repo.find_blob(oid).or_else(|e| err(e, "read blob"))?;
+        let content = blob.content().to_vec();
+        let entry = match mode {
+            0o120000 => Entry::Link(content),
+            0o100755 => Entry::Exec(content),
+            _ => Entry::Blob(content),
+        };
+        state.insert(path, entry);
+    }
+    Ok(state)
+}
+
+enum Node {
+    File(Entry),
+    Dir(BTreeMap<String, Node>),
+}
+
+fn write_tree(repo: &Repository, state: &BTreeMap<String, Entry>) -> Res<Oid> {
+    let mut root = BTreeMap::new();
+    for (path, entry) in state {
+        let mut dir = &mut root;
+        let mut components = path.split('/').peekable();
+        while let Some(component) = components.next() {
+            if components.peek().is_none() {
+                dir.insert(component.to_string(), Node::File(entry.clone()));
+            } else {
+                let node = dir
+                    .entry(component.to_string())
+                    .or_insert_with(|| Node::Dir(BTreeMap::new()));
+                dir = match node {
+                    Node::Dir(d) => d,
+                    Node::File(_) => return Err(format!("{path}: a parent is a file")),
+                };
+            }
+        }
+    }
+    write_dir(repo, &root)
+}
+
+fn write_dir(repo: &Repository, dir: &BTreeMap<String, Node>) -> Res<Oid> {
+    let mut builder = repo.treebuilder(None).or_else(|e| err(e, "treebuilder"))?;
+    for (name, node) in dir {
+        let (oid, mode) = match node {
+            Node::Dir(d) => (write_dir(repo, d)?, 0o040000),
+            Node::File(Entry::Blob(c)) => (blob(repo, c)?, 0o100644),
+            Node::File(Entry::Exec(c)) => (blob(repo, c)?, 0o100755),
+            Node::File(Entry::Link(c)) => (blob(repo, c)?, 0o120000),
+        };
+        builder
+            .insert(name, oid, mode)
+            .or_else(|e| err(e, &format!("tree entry {name:?}")))?;
+    }
+    builder.write().or_else(|e| err(e, "write tree"))
+}
+
+fn blob(repo: &Repository, content: &[u8]) -> Res<Oid> {
+    repo.blob(content).or_else(|e| err(e, "write blob"))
+}
+
+/// The `.guix-authorizations` content listing `fingerprints` (name, fpr).
+pub fn authorizations_file(entries: &[(String, String)], comment: &str) -> String {
+    let mut out = String::new();
+    out.push_str(";; Authorized signing keys of this test repository.\n");
+    out.push_str(";; Generated by tests/support (");
+    out.push_str(comment);
+    out.push_str(").\n(authorizations\n (version 0)\n\n (");
+    for (i, (name, fpr)) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\n  ");
+        }
+        out.push_str(&format!(
+            "(\"{fpr}\"\n   ;; {name}'s key\n   (name \"{name}\"))"
+        ));
+    }
+    out.push_str("))\n");
+    out
+}
+
+impl Builder {
+    fn new(source: &str) -> Builder {
+        let dir = tempfile::Builder::new()
+            .prefix("gah-repo.")
+            .tempdir()
+            .expect("create temporary directory");
+        let path = dir.path().join("repo");
+        let mut options = git2::RepositoryInitOptions::new();
+        options.initial_head(INITIAL_BRANCH).mkdir(true);
+        let repo = Repository::init_opts(&path, &options).expect("git init");
+        {
+            let mut config = repo.config().expect("repository config");
+            config
+                .set_str("user.name", AUTHOR_NAME)
+                .expect("set user.name");
+            config
+                .set_str("user.email", AUTHOR_EMAIL)
+                .expect("set user.email");
+        }
+        Builder {
+            source: source.to_string(),
+            dir,
+            path,
+            repo,
+            state: BTreeMap::new(),
+            dirty: false,
+            branch: INITIAL_BRANCH.to_string(),
+            head: None,
+            clock: FIRST_COMMIT_TIME,
+            labels: HashMap::new(),
+            info: HashMap::new(),
+            keyrings: BTreeMap::new(),
+            expectations: Vec::new(),
+            gpg: None,
+            ssh_key: None,
+        }
+    }
+
+    fn into_built(self) -> Built {
+        Built {
+            dir: self.dir,
+            path: self.path,
+            labels: self.labels,
+            expectations: self.expectations,
+            info: self.info,
+            keyrings: self.keyrings,
+            gpg: self.gpg,
+        }
+    }
+
+    fn execute(&mut self, line: &Line) -> Res {
+        let command = line.command();
+        if script::is_expectation(&command) {
+            self.expectations.push(line.texts());
+            return Ok(());
+        }
+        let args = &line.tokens[1..];
+        let arity = |min: usize, max: Option<usize>| -> Res {
+            if args.len() < min || max.is_some_and(|m| args.len() > m) {
+                Err(format!(
+                    "{command}: wrong number of arguments ({} given); see test-repos/README.md",
+                    args.len()
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match command.as_str() {
+            "keyring" => {
+                arity(1, None)?;
+                let first = text(&args[0], "keyring argument")?;
+                let (branch, keys) = if key_exists(&first) {
+                    (DEFAULT_KEYRING_BRANCH.to_string(), args)
+                } else {
+                    (first, &args[1..])
+                };
+                if keys.is_empty() {
+                    return Err("keyring: no keys given".into());
+                }
+                let mut files = Vec::new();
+                for k in keys {
+                    let name = text(k, "key name")?;
+                    let tk = test_key(&name)?;
+                    files.push((
+                        format!("{name}.key"),
+                        tk.armored_public(),
+                        KeyringFile::Armored(vec![name]),
+                    ));
+                }
+                self.keyring_add(&branch, files)
+            }
+            "keyring-file" => {
+                arity(4, None)?;
+                let branch = text(&args[0], "branch")?;
+                let file = text(&args[1], "file name")?;
+                let (content, description) = key_file(&args[2], &args[3..])?;
+                self.keyring_add(&branch, vec![(file, content, description)])
+            }
+            "write-key" => {
+                arity(3, None)?;
+                let path = text(&args[0], "path")?;
+                let (content, _) = key_file(&args[1], &args[2..])?;
+                self.put(&path, Entry::Blob(content))
+            }
+            "keyring-raw" => {
+                arity(3, Some(3))?;
+                let branch = text(&args[0], "branch")?;
+                let file = text(&args[1], "file name")?;
+                let content = args[2].clone();
+                self.keyring_add(
+                    &branch,
+                    vec![(file, content.clone(), KeyringFile::Raw(content))],
+                )
+            }
+            "keyring-remove" => {
+                arity(2, Some(2))?;
+                let branch = text(&args[0], "branch")?;
+                let file = text(&args[1], "file name")?;
+                self.keyring_remove(&branch, &file)
+            }
+            "remote-keyring" => {
+                arity(2, Some(2))?;
+                let remote = text(&args[0], "remote")?;
+                let branch = text(&args[1], "branch")?;
+                self.remote_keyring(&remote, &branch)
+            }
+            "authorize" | "authorize-primary" => {
+                let primary = command == "authorize-primary";
+                let mut entries = Vec::new();
+                for k in args {
+                    let name = text(k, "key name")?;
+                    let tk = test_key(&name)?;
+                    let fpr = if primary {
+                        tk.primary_fpr_spaced()
+                    } else {
+                        tk.signing_fpr_spaced()
+                    };
+                    entries.push((name, fpr));
+                }
+                let what = if primary {
+                    "primary-key fingerprints"
+                } else {
+                    "signing-key fingerprints"
+                };
+                let content = authorizations_file(&entries, what);
+                self.put(".guix-authorizations", Entry::Blob(content.into_bytes()))
+            }
+            "write" | "write-exec" | "symlink" => {
+                arity(2, Some(2))?;
+                let path = text(&args[0], "path")?;
+                let content = args[1].clone();
+                let entry = match command.as_str() {
+                    "write" => Entry::Blob(content),
+                    "write-exec" => Entry::Exec(content),
+                    _ => Entry::Link(content),
+                };
+                self.put(&path, entry)
+            }
+            "mkdir-file" => {
+                arity(1, Some(1))?;
+                let path = text(&args[0], "path")?;
+                self.put(
+                    &format!("{path}/README"),
+                    Entry::Blob(b"A directory where a file is expected.\n".to_vec()),
+                )
+            }
+            "remove" => {
+                arity(1, Some(1))?;
+                let path = text(&args[0], "path")?;
+                check_path(&path)?;
+                let prefix = format!("{path}/");
+                let before = self.state.len();
+                self.state
+                    .retain(|k, _| k != &path && !k.starts_with(&prefix));
+                if self.state.len() == before {
+                    return Err(format!("remove: no file {path:?}"));
+                }
+                self.dirty = true;
+                Ok(())
+            }
+            "commit" => {
+                arity(1, None)?;
+                let label = self.new_label(&args[0])?;
+                let (signer, info) = self.signer(&args[1..])?;
+                let parents: Vec<Oid> = self.tip(&self.branch.clone())?.into_iter().collect();
+                let oid = self.commit(&parents, &label, signer)?;
+                self.set_branch(&self.branch.clone(), oid)?;
+                self.dirty = false;
+                self.record(label, oid, info, false);
+                Ok(())
+            }
+            "merge" => {
+                arity(2, None)?;
+                let other = text(&args[0], "branch")?;
+                let label = self.new_label(&args[1])?;
+                let (signer, info) = self.signer(&args[2..])?;
+                let ours = self
+                    .tip(&self.branch.clone())?
+                    .ok_or_else(|| format!("merge: branch {} has no commit", self.branch))?;
+                let theirs = self
+                    .tip(&other)?
+                    .ok_or_else(|| format!("merge: no branch {other:?}"))?;
+                let their_state = self.commit_state(theirs)?;
+                for (path, entry) in their_state {
+                    put(&mut self.state, &path, entry);
+                }
+                let oid = self.commit(&[ours, theirs], &label, signer)?;
+                self.set_branch(&self.branch.clone(), oid)?;
+                self.dirty = false;
+                self.record(label, oid, info, true);
+                Ok(())
+            }
+            "branch" => {
+                arity(1, Some(2))?;
+                let name = text(&args[0], "branch")?;
+                check_name(&name, "branch name")?;
+                if self.tip(&name)?.is_some() {
+                    return Err(format!("branch: {name:?} already exists"));
+                }
+                let at = match args.get(1) {
+                    Some(l) => self.label(&text(l, "label")?)?,
+                    None => self.tip(&self.branch.clone())?.ok_or_else(|| {
+                        format!("branch: current branch {} has no commit", self.branch)
+                    })?,
+                };
+                self.set_branch(&name, at)
+            }
+            "checkout" => {
+                arity(1, Some(1))?;
+                let name = text(&args[0], "branch")?;
+                self.require_clean("checkout")?;
+                let tip = self
+                    .tip(&name)?
+                    .ok_or_else(|| format!("checkout: no branch {name:?}"))?;
+                self.state = self.commit_state(tip)?;
+                self.branch = name;
+                Ok(())
+            }
+            "orphan" => {
+                arity(1, Some(1))?;
+                let name = text(&args[0], "branch")?;
+                check_name(&name, "branch name")?;
+                self.require_clean("orphan")?;
+                if self.tip(&name)?.is_some() {
+                    return Err(format!("orphan: branch {name:?} already exists"));
+                }
+                self.state.clear();
+                self.branch = name;
+                Ok(())
+            }
+            "reset" => {
+                arity(1, Some(1))?;
+                let oid = self.label(&text(&args[0], "label")?)?;
+                self.require_clean("reset")?;
+                self.state = self.commit_state(oid)?;
+                self.set_branch(&self.branch.clone(), oid)
+            }
+            "tag" | "annotated-tag" => {
+                arity(2, Some(2))?;
+                let name = text(&args[0], "tag")?;
+                check_name(&name, "tag name")?;
+                let oid = self.label(&text(&args[1], "label")?)?;
+                let tagger = self.next_signature()?;
+                let object = self
+                    .repo
+                    .find_object(oid, None)
+                    .or_else(|e| err(e, "find commit"))?;
+                if command == "tag" {
+                    self.repo
+                        .tag_lightweight(&name, &object, false)
+                        .or_else(|e| err(e, "create tag"))?;
+                } else {
+                    self.repo
+                        .tag(&name, &object, &tagger, &format!("{name}\n"), false)
+                        .or_else(|e| err(e, "create annotated tag"))?;
+                }
+                Ok(())
+            }
+            "tamper" => {
+                arity(2, Some(2))?;
+                let original = text(&args[0], "label")?;
+                let oid = self.label(&original)?;
+                let label = self.new_label(&args[1])?;
+                self.require_clean("tamper")?;
+                let odb = self.repo.odb().or_else(|e| err(e, "open odb"))?;
+                let raw = odb
+                    .read(oid)
+                    .or_else(|e| err(e, "read commit"))?
+                    .data()
+                    .to_vec();
+                let split = raw
+                    .windows(2)
+                    .position(|w| w == b"\n\n")
+                    .ok_or("tamper: commit has no message")?;
+                let mut tampered = raw[..split + 2].to_vec();
+                tampered.extend_from_slice(label.as_bytes());
+                tampered.push(b'\n');
+                let new = self
+                    .repo
+                    .odb()
+                    .and_then(|odb| odb.write(ObjectType::Commit, &tampered))
+                    .or_else(|e| err(e, "write commit"))?;
+                self.state = self.commit_state(new)?;
+                self.set_branch(&self.branch.clone(), new)?;
+                let mut info = self.info[&original].clone();
+                info.tampered_from = Some(original);
+                info.branch = self.branch.clone();
+                self.labels.insert(label.clone(), new);
+                self.info.insert(label, info);
+                Ok(())
+            }
+            "head" => {
+                arity(1, Some(1))?;
+                let name = text(&args[0], "branch")?;
+                check_name(&name, "branch name")?;
+                self.head = Some(name);
+                Ok(())
+            }
+            other => Err(format!(
+                "unknown command {other:?}; see test-repos/README.md"
+            )),
+        }
+    }
+
+    fn finish(&mut self) -> Res {
+        if self.dirty {
+            return Err(format!(
+                "uncommitted changes on branch {} (add a commit)",
+                self.branch
+            ));
+        }
+        let head = self.head.clone().unwrap_or_else(|| self.branch.clone());
+        let refname = format!("refs/heads/{head}");
+        if self.tip(&head)?.is_none() && self.head.is_some() {
+            return Err(format!("head: no branch {head:?}"));
+        }
+        self.repo
+            .set_head(&refname)
+            .or_else(|e| err(e, "set HEAD"))?;
+        if self.tip(&head)?.is_some() {
+            let mut checkout = git2::build::CheckoutBuilder::new();
+            checkout.force().remove_untracked(true);
+            self.repo
+                .checkout_head(Some(&mut checkout))
+                .or_else(|e| err(e, "checkout HEAD"))?;
+        }
+        Ok(())
+    }
+
+    fn require_clean(&self, what: &str) -> Res {
+        if self.dirty {
+            Err(format!(
+                "{what}: uncommitted changes on branch {} (commit them first)",
+                self.branch
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn put(&mut self, path: &str, entry: Entry) -> Res {
+        check_path(path)?;
+        put(&mut self.state, path, entry);
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn new_label(&self, token: &[u8]) -> Res<String> {
+        let label = text(token, "label")?;
+        check_name(&label, "label")?;
+        if self.labels.contains_key(&label) {
+            return Err(format!("label {label:?} is already used"));
+        }
+        Ok(label)
+    }
+
+    fn label(&self, label: &str) -> Res<Oid> {
+        self.labels
+            .get(label)
+            .copied()
+            .ok_or_else(|| format!("no commit labelled {label:?} (yet)"))
+    }
+
+    fn record(&mut self, label: String, oid: Oid, mut info: LabelInfo, merge: bool) {
+        info.merge = merge;
+        info.branch = self.branch.clone();
+        self.labels.insert(label.clone(), oid);
+        self.info.insert(label, info);
+    }
+
+    fn tip(&self, branch: &str) -> Res<Option<Oid>> {
+        match self.repo.refname_to_id(&format!("refs/heads/{branch}")) {
+            Ok(oid) => Ok(Some(oid)),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+            Err(e) => err(e, &format!("resolve branch {branch:?}")),
+        }
+    }
+
+    fn set_branch(&self, branch: &str, oid: Oid) -> Res {
+        check_name(branch, "branch name")?;
+        self.repo
+            .reference(&format!("refs/heads/{branch}"), oid, true, "scenario")
+            .map(|_| ())
+            .or_else(|e| err(e, &format!("update branch {branch:?}")))
+    }
+
+    fn commit_state(&self, oid: Oid) -> Res<BTreeMap<String, Entry>> {
+        let commit = self
+            .repo
+            .find_commit(oid)
+            .or_else(|e| err(e, "find commit"))?;
+        let tree = commit.tree().or_else(|e| err(e, "commit tree"))?;
+        read_tree(&self.repo, &tree)
+    }
+
+    fn next_time(&mut self) -> i64 {
+        let t = self.clock;
+        self.clock += TIME_STEP;
+        t
+    }
+
+    fn next_signature(&mut self) -> Res<git2::Signature<'static>> {
+        let t = self.next_time();
+        git2::Signature::new(AUTHOR_NAME, AUTHOR_EMAIL, &git2::Time::new(t, 0))
+            .or_else(|e| err(e, "signature"))
+    }
+
+    /// Parses `[SIGNER [OPTION...]]`.
+    fn signer(&mut self, args: &[Vec<u8>]) -> Res<(Signer, LabelInfo)> {
+        let mut info = LabelInfo::default();
+        let Some(first) = args.first() else {
+            return Ok((Signer::Unsigned, info));
+        };
+        let word = text(first, "signer")?;
+        let options: Vec<String> = args[1..]
+            .iter()
+            .map(|o| text(o, "option"))
+            .collect::<Res<_>>()?;
+        info.signer = Some(word.clone());
+        if word == "raw" {
+            if args.len() != 2 {
+                return Err("raw: exactly one argument (the gpgsig content) expected".into());
+            }
+            info.options = vec![];
+            return Ok((Signer::Raw(options[0].clone()), info));
+        }
+        info.options = options.clone();
+        if word == "ssh" {
+            if !options.is_empty() {
+                return Err("ssh: takes no options".into());
+            }
+            return Ok((Signer::Ssh, info));
+        }
+        if let Some(name) = word.strip_prefix("gpg:") {
+            let tk = test_key(name)?;
+            let digest = match options.as_slice() {
+                [] => None,
+                [o] => Some(
+                    match o.as_str() {
+                        "sha1" => "SHA1",
+                        "sha256" => "SHA256",
+                        "sha512" => "SHA512",
+                        _ => return Err(format!("gpg signer: unknown option {o:?}")),
+                    }
+                    .to_string(),
+                ),
+                _ => return Err("gpg signer: at most one option (sha1|sha256|sha512)".into()),
+            };
+            return Ok((Signer::Gpg(tk, digest), info));
+        }
+        let tk = test_key(&word)?;
+        let mut opts = SequoiaOptions::default();
+        for o in &options {
+            match o.as_str() {
+                "sha1" => opts.hash = HashAlgorithm::SHA1,
+                "md5" => opts.hash = HashAlgorithm::MD5,
+                "sha256" => opts.hash = HashAlgorithm::SHA256,
+                "sha512" => opts.hash = HashAlgorithm::SHA512,
+                "text" => opts.text = true,
+                "two-sigs" => opts.two_sigs = true,
+                other => match other.strip_prefix("also:") {
+                    Some(name) => {
+                        test_key(name)?;
+                        opts.also.push(name.to_string());
+                    }
+                    None => return Err(format!("unknown signing option {other:?}")),
+                },
+            }
+        }
+        Ok((Signer::Sequoia(tk, opts), info))
+    }
+
+    /// Writes a commit of the working state with these parents, signed as
+    /// asked, and returns its id (no reference is moved).
+    fn commit(&mut self, parents: &[Oid], message: &str, signer: Signer) -> Res<Oid> {
+        let time = self.clock;
+        let person = self.next_signature()?;
+        let content = {
+            let tree_id = write_tree(&self.repo, &self.state)?;
+            let tree = self
+                .repo
+                .find_tree(tree_id)
+                .or_else(|e| err(e, "find tree"))?;
+            let parents: Vec<git2::Commit> = parents
+                .iter()
+                .map(|p| self.repo.find_commit(*p))
+                .collect::<Result<_, _>>()
+                .or_else(|e| err(e, "find parent"))?;
+            let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
+            let buffer = self
+                .repo
+                .commit_create_buffer(
+                    &person,
+                    &person,
+                    &format!("{message}\n"),
+                    &tree,
+                    &parent_refs,
+                )
+                .or_else(|e| err(e, "create commit buffer"))?;
+            buffer
+                .as_str()
+                .map_err(|_| "commit buffer is not UTF-8".to_string())?
+                .to_string()
+        };
+        let signature = match signer {
+            Signer::Unsigned => {
+                return self
+                    .repo
+                    .odb()
+                    .and_then(|odb| odb.write(ObjectType::Commit, content.as_bytes()))
+                    .or_else(|e| err(e, "write commit"));
+            }
+            Signer::Sequoia(tk, opts) => sign::sequoia_sign(&tk, content.as_bytes(), time, &opts)?,
+            Signer::Gpg(tk, digest) => {
+                let home = self.gpg_home()?;
+                // Like a user whose `user.signingkey` is the primary key
+                // fingerprint: gpg picks the signing (sub)key itself.
+                home.sign(&tk.primary_fpr, content.as_bytes(), time, digest.as_deref())?
+            }
+            Signer::Ssh => {
+                if self.ssh_key.is_none() {
+                    if !sign::ssh_keygen_available() {
+                        return Err("ssh-keygen is not available".into());
+                    }
+                    self.ssh_key = Some(sign::install_ssh_key(self.dir.path()));
+                }
+                sign::ssh_sign(self.ssh_key.as_ref().unwrap(), content.as_bytes())?
+            }
+            Signer::Raw(raw) => raw,
+        };
+        // git stores the signature without its final newline.
+        let signature = signature.strip_suffix('\n').unwrap_or(&signature);
+        self.repo
+            .commit_signed(&content, signature, Some("gpgsig"))
+            .or_else(|e| err(e, "write signed commit"))
+    }
+
+    fn gpg_home(&mut self) -> Res<&GpgHome> {
+        if self.gpg.is_none() {
+            if !sign::gpg_available() {
+                return Err(
+                    "gpg is not available (tests should check support::gpg_available())".into(),
+                );
+            }
+            self.gpg = Some(GpgHome::new());
+        }
+        Ok(self.gpg.as_ref().unwrap())
+    }
+
+    fn keyring_add(&mut self, branch: &str, files: Vec<(String, Vec<u8>, KeyringFile)>) -> Res {
+        check_name(branch, "branch name")?;
+        if branch == self.branch {
+            return Err(format!("{branch:?} is the current branch"));
+        }
+        let parent = self.tip(branch)?;
+        let mut state = match parent {
+            Some(p) => self.commit_state(p)?,
+            None => BTreeMap::new(),
+        };
+        let mut names = Vec::new();
+        let record = self.keyrings.entry(branch.to_string()).or_default();
+        for (name, content, description) in files {
+            if name.is_empty() || name.contains('/') || name.contains('\0') || name == ".git" {
+                return Err(format!("invalid keyring file name {name:?}"));
+            }
+            state.insert(name.clone(), Entry::Blob(content));
+            record.insert(name.clone(), description);
+            names.push(name);
+        }
+        let message = format!("Add {}.", names.join(", "));
+        self.keyring_commit(branch, parent, &state, &message)
+    }
+
+    fn keyring_remove(&mut self, branch: &str, file: &str) -> Res {
+        let parent = self
+            .tip(branch)?
+            .ok_or_else(|| format!("keyring-remove: no branch {branch:?}"))?;
+        if branch == self.branch {
+            return Err(format!("{branch:?} is the current branch"));
+        }
+        let mut state = self.commit_state(parent)?;
+        if state.remove(file).is_none() {
+            return Err(format!("keyring-remove: no file {file:?} on {branch}"));
+        }
+        if let Some(r) = self.keyrings.get_mut(branch) {
+            r.remove(file);
+        }
+        self.keyring_commit(branch, Some(parent), &state, &format!("Remove {file}."))
+    }
+
+    fn keyring_commit(
+        &mut self,
+        branch: &str,
+        parent: Option<Oid>,
+        state: &BTreeMap<String, Entry>,
+        message: &str,
+    ) -> Res {
+        let saved = std::mem::replace(&mut self.state, state.clone());
+        let result = self.commit(
+            &parent.into_iter().collect::<Vec<_>>(),
+            message,
+            Signer::Unsigned,
+        );
+        self.state = saved;
+        self.set_branch(branch, result?)
+    }
+
+    fn remote_keyring(&mut self, remote: &str, branch: &str) -> Res {
+        check_name(remote, "remote name")?;
+        if branch == self.branch || self.head.as_deref() == Some(branch) {
+            return Err(format!("remote-keyring: {branch:?} is the current branch"));
+        }
+        let oid = self
+            .tip(branch)?
+            .ok_or_else(|| format!("remote-keyring: no branch {branch:?}"))?;
+        self.repo
+            .reference(
+                &format!("refs/remotes/{remote}/{branch}"),
+                oid,
+                true,
+                "scenario",
+            )
+            .or_else(|e| err(e, "create remote-tracking reference"))?;
+        self.repo
+            .find_reference(&format!("refs/heads/{branch}"))
+            .and_then(|mut r| r.delete())
+            .or_else(|e| err(e, "delete local branch"))?;
+        if let Some(files) = self.keyrings.remove(branch) {
+            self.keyrings.insert(format!("{remote}/{branch}"), files);
+        }
+        Ok(())
+    }
+}
+
+/// The content of a key file holding the public certificates of `keys`
+/// in `format` (`armored`, `armored-concat` or `binary`).
+fn key_file(format: &[u8], keys: &[Vec<u8>]) -> Res<(Vec<u8>, KeyringFile)> {
+    let format = text(format, "format")?;
+    let mut names = Vec::new();
+    let mut content = Vec::new();
+    for k in keys {
+        let name = text(k, "key name")?;
+        let tk = test_key(&name)?;
+        match format.as_str() {
+            "binary" | "armored" => content.extend(tk.binary_public()),
+            "armored-concat" => content.extend(tk.armored_public()),
+            other => {
+                return Err(format!(
+                    "key file format must be armored, armored-concat or binary, not {other:?}"
+                ))
+            }
+        }
+        names.push(name);
+    }
+    Ok(match format.as_str() {
+        "binary" => (content, KeyringFile::Binary(names)),
+        "armored" => (armor_public(&content)?, KeyringFile::Armored(names)),
+        _ => (content, KeyringFile::ArmoredConcat(names)),
+    })
+}
+
+/// Puts binary certificates into one ASCII-armor block.
+fn armor_public(binary: &[u8]) -> Res<Vec<u8>> {
+    use sequoia_openpgp::armor;
+    use std::io::Write;
+    let mut writer =
+        armor::Writer::new(Vec::new(), armor::Kind::PublicKey).or_else(|e| err(e, "armor"))?;
+    writer.write_all(binary).or_else(|e| err(e, "armor"))?;
+    writer.finalize().or_else(|e| err(e, "armor"))
+}

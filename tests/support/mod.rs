@@ -1,0 +1,102 @@
+//! Test support: builds real git repositories from the declarative
+//! scenarios of `test-repos/scenarios/`, signed with the fixed test keys of
+//! `test-repos/keys/` (by Sequoia, by the real `gpg`, or by `ssh-keygen`).
+//!
+//! Use it from an integration test with `mod support;`. The language is
+//! documented in `test-repos/README.md`.
+//!
+//! ```ignore
+//! mod support;
+//! let built = support::build_scenario("unauthorized-merge");
+//! let repo = built.repo();
+//! let side = built.oid("devel-change");
+//! for e in &built.expectations { /* ["expect", "unauthorized", ...] */ }
+//! ```
+#![allow(dead_code, unused_imports)]
+
+pub mod builder;
+pub mod keys;
+pub mod script;
+pub mod sign;
+
+use std::path::PathBuf;
+
+pub use builder::{
+    authorizations_file, build_scenario, build_scenario_text, git_command, Built, KeyringFile,
+    LabelInfo,
+};
+pub use keys::{key, key_exists, keys_dir, spaced_fingerprint, TestKey, KEY_NAMES};
+pub use sign::{gpg_available, ssh_keygen_available, GpgHome};
+
+/// The package's root directory.
+pub fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `test-repos/scenarios/`.
+pub fn scenarios_dir() -> PathBuf {
+    manifest_dir().join("test-repos").join("scenarios")
+}
+
+/// `test-repos/scenarios/<name>.scenario`.
+pub fn scenario_path(name: &str) -> PathBuf {
+    scenarios_dir().join(format!("{name}.scenario"))
+}
+
+/// The names (without `.scenario`) of every scenario file, sorted.
+pub fn scenario_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(scenarios_dir())
+        .expect("read test-repos/scenarios")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().into_string().ok()?;
+            name.strip_suffix(".scenario").map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The text of `test-repos/scenarios/<name>.scenario`.
+pub fn scenario_text(name: &str) -> String {
+    let path = scenario_path(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path:?}: {e}"))
+}
+
+/// Whether a scenario text signs anything with the real gpg (`gpg:KEY`).
+pub fn scenario_uses_gpg(text: &str) -> bool {
+    scenario_signers(text).iter().any(|s| s.starts_with("gpg:"))
+}
+
+/// Whether a scenario text makes SSH signatures.
+pub fn scenario_uses_ssh(text: &str) -> bool {
+    scenario_signers(text).iter().any(|s| s == "ssh")
+}
+
+/// Whether this machine has what a scenario needs (gpg, ssh-keygen);
+/// `Err` explains what is missing, for a "skipped" message.
+pub fn scenario_runnable(text: &str) -> Result<(), String> {
+    if scenario_uses_gpg(text) && !gpg_available() {
+        return Err("gpg is not available".into());
+    }
+    if scenario_uses_ssh(text) && !ssh_keygen_available() {
+        return Err("ssh-keygen is not available".into());
+    }
+    Ok(())
+}
+
+fn scenario_signers(text: &str) -> Vec<String> {
+    let Ok(lines) = script::parse(text) else {
+        return Vec::new();
+    };
+    lines
+        .iter()
+        .filter_map(|l| {
+            let t = l.texts();
+            match t[0].as_str() {
+                "commit" => t.get(2).cloned(),
+                "merge" => t.get(3).cloned(),
+                _ => None,
+            }
+        })
+        .collect()
+}

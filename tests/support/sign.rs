@@ -1,0 +1,332 @@
+//! Making detached signatures the way `git commit -S` does: with Sequoia,
+//! with the real `gpg` binary, or with `ssh-keygen -Y sign`.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use sequoia_openpgp as openpgp;
+
+use openpgp::armor;
+use openpgp::packet::signature::SignatureBuilder;
+use openpgp::packet::Packet;
+use openpgp::serialize::Serialize;
+use openpgp::types::{HashAlgorithm, SignatureType};
+
+use super::keys::{key, keys_dir, TestKey, KEY_NAMES};
+
+/// Options of a Sequoia-made commit signature.
+#[derive(Clone, Debug)]
+pub struct SequoiaOptions {
+    /// Hash algorithm (default SHA-512).
+    pub hash: HashAlgorithm,
+    /// Make a text-mode (0x01) signature instead of a binary (0x00) one.
+    pub text: bool,
+    /// Add a second signature packet by the same key (other hash: SHA-256,
+    /// or SHA-512 if `hash` is SHA-256).
+    pub two_sigs: bool,
+    /// Further keys that each add one signature packet.
+    pub also: Vec<String>,
+}
+
+impl Default for SequoiaOptions {
+    fn default() -> Self {
+        SequoiaOptions {
+            hash: HashAlgorithm::SHA512,
+            text: false,
+            two_sigs: false,
+            also: Vec::new(),
+        }
+    }
+}
+
+/// Seconds since the epoch as a `SystemTime`.
+pub fn system_time(seconds: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(u64::try_from(seconds).expect("time after 1970"))
+}
+
+/// A detached, ASCII-armored signature over `data` made with Sequoia by
+/// `signer`'s signing key, created at `time` (seconds since the epoch).
+pub fn sequoia_sign(
+    signer: &TestKey,
+    data: &[u8],
+    time: i64,
+    options: &SequoiaOptions,
+) -> Result<String, String> {
+    let mut packets = vec![one_signature(
+        signer,
+        data,
+        time,
+        options.hash,
+        options.text,
+    )?];
+    if options.two_sigs {
+        let other = if options.hash == HashAlgorithm::SHA256 {
+            HashAlgorithm::SHA512
+        } else {
+            HashAlgorithm::SHA256
+        };
+        packets.push(one_signature(signer, data, time, other, options.text)?);
+    }
+    for name in &options.also {
+        packets.push(one_signature(
+            &key(name),
+            data,
+            time,
+            options.hash,
+            options.text,
+        )?);
+    }
+    let mut writer = armor::Writer::new(Vec::new(), armor::Kind::Signature)
+        .map_err(|e| format!("armor: {e}"))?;
+    for packet in packets {
+        packet
+            .serialize(&mut writer)
+            .map_err(|e| format!("serialize signature: {e}"))?;
+    }
+    let bytes = writer.finalize().map_err(|e| format!("armor: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| format!("armor is not UTF-8: {e}"))
+}
+
+fn one_signature(
+    signer: &TestKey,
+    data: &[u8],
+    time: i64,
+    hash: HashAlgorithm,
+    text: bool,
+) -> Result<Packet, String> {
+    let mut keypair = signer.signing_keypair();
+    let (typ, message) = if text {
+        (SignatureType::Text, crlf(data))
+    } else {
+        (SignatureType::Binary, data.to_vec())
+    };
+    let sig = SignatureBuilder::new(typ)
+        .set_signature_creation_time(system_time(time))
+        .map_err(|e| format!("signature time: {e}"))?
+        .set_hash_algo(hash)
+        .sign_message(&mut keypair, message)
+        .map_err(|e| format!("{}: signing with {hash:?}: {e}", signer.name))?;
+    Ok(Packet::from(sig))
+}
+
+/// Text-mode signatures are made over the text with CRLF line endings.
+fn crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 16);
+    let mut previous = 0u8;
+    for &b in data {
+        if b == b'\n' && previous != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        previous = b;
+    }
+    out
+}
+
+/// Whether a working `gpg` binary is on PATH (cached).
+pub fn gpg_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        Command::new("gpg")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    })
+}
+
+/// Whether `ssh-keygen` is on PATH and supports `-Y sign` (cached).
+pub fn ssh_keygen_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        // `-Y` with no operation prints usage and fails, but a missing
+        // binary fails to spawn: only distinguish the latter.
+        Command::new("ssh-keygen")
+            .arg("-?")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    })
+}
+
+/// A throw-away GnuPG home directory (mode 700, short path under `/tmp`)
+/// holding every test key's secret key. Its gpg-agent is killed on drop.
+pub struct GpgHome {
+    dir: tempfile::TempDir,
+}
+
+impl GpgHome {
+    /// Creates the directory and imports `test-repos/keys/*.asc` into it.
+    /// Panics if `gpg` is not available.
+    pub fn new() -> GpgHome {
+        assert!(gpg_available(), "gpg is not available");
+        // Unix socket paths are limited to ~107 bytes: keep the home short
+        // even if TMPDIR is long.
+        let base = if Path::new("/tmp").is_dir() {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("gah-gpg.")
+            .tempdir_in(base)
+            .expect("create GNUPGHOME");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod 700 GNUPGHOME");
+        let home = GpgHome { dir };
+        let files: Vec<PathBuf> = KEY_NAMES
+            .iter()
+            .map(|n| keys_dir().join(format!("{n}.asc")))
+            .collect();
+        let out = home
+            .command()
+            .arg("--import")
+            .args(&files)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run gpg --import");
+        assert!(
+            out.status.success(),
+            "gpg --import of the test keys failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        home
+    }
+
+    /// The GNUPGHOME directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `gpg --homedir HOME --batch --no-tty` (add further arguments).
+    pub fn command(&self) -> Command {
+        let mut c = Command::new("gpg");
+        c.arg("--homedir")
+            .arg(self.path())
+            .arg("--batch")
+            .arg("--no-tty")
+            .env("GNUPGHOME", self.path());
+        c
+    }
+
+    /// Signs `data` exactly as git does (`gpg --status-fd=2 -bsau KEY`),
+    /// with the clock frozen at `time` (seconds since the epoch) so that
+    /// the signature's creation time is `time`. `digest` is an optional
+    /// `--digest-algo` value (e.g. `SHA1`).
+    pub fn sign(
+        &self,
+        key_id: &str,
+        data: &[u8],
+        time: i64,
+        digest: Option<&str>,
+    ) -> Result<String, String> {
+        let mut c = self.command();
+        c.arg("--faked-system-time").arg(format!("{time}!"));
+        if let Some(d) = digest {
+            c.arg("--digest-algo").arg(d);
+        }
+        c.arg("--status-fd=2").arg("-bsau").arg(key_id);
+        let out = run_with_stdin(c, data).map_err(|e| format!("gpg: {e}"))?;
+        let status = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() || !status.contains("[GNUPG:] SIG_CREATED ") {
+            return Err(format!("gpg failed to sign with {key_id}:\n{status}"));
+        }
+        String::from_utf8(out.stdout).map_err(|e| format!("gpg output is not UTF-8: {e}"))
+    }
+
+    /// `gpg --verify SIG DATA`; returns the `--status-fd` lines on
+    /// success, or status and messages on failure. Weak digests are
+    /// allowed so that MD5 signatures can be checked too.
+    pub fn verify(&self, signature: &[u8], data: &[u8]) -> Result<String, String> {
+        let mut sig_file = tempfile::NamedTempFile::new_in(self.path()).expect("temp file");
+        sig_file.write_all(signature).expect("write signature");
+        let mut data_file = tempfile::NamedTempFile::new_in(self.path()).expect("temp file");
+        data_file.write_all(data).expect("write data");
+        let out = self
+            .command()
+            .args(["--status-fd", "1", "--allow-weak-digest-algos", "--verify"])
+            .arg(sig_file.path())
+            .arg(data_file.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run gpg --verify");
+        let status = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && status.contains("[GNUPG:] VALIDSIG ") {
+            Ok(status)
+        } else {
+            Err(format!("{status}{}", String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+}
+
+impl Default for GpgHome {
+    fn default() -> Self {
+        GpgHome::new()
+    }
+}
+
+impl Drop for GpgHome {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.path())
+            .args(["--kill", "gpg-agent"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Path of the committed OpenSSH test key (test-only secret).
+pub fn ssh_key_path() -> PathBuf {
+    keys_dir().join("ssh_ed25519")
+}
+
+/// Copies the SSH test key to `dir` with mode 600 (ssh-keygen refuses
+/// group- or world-readable keys) and returns the copy's path.
+pub fn install_ssh_key(dir: &Path) -> PathBuf {
+    let target = dir.join("ssh_ed25519");
+    std::fs::copy(ssh_key_path(), &target).expect("copy SSH test key");
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))
+        .expect("chmod 600 SSH key");
+    target
+}
+
+/// An SSH signature over `data` in namespace `git`, as git makes them
+/// (`gpg.format=ssh`).
+pub fn ssh_sign(key_file: &Path, data: &[u8]) -> Result<String, String> {
+    let mut c = Command::new("ssh-keygen");
+    c.args(["-Y", "sign", "-n", "git", "-f"]).arg(key_file);
+    let out = run_with_stdin(c, data).map_err(|e| format!("ssh-keygen: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "ssh-keygen -Y sign failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    String::from_utf8(out.stdout).map_err(|e| format!("ssh signature is not UTF-8: {e}"))
+}
+
+fn run_with_stdin(mut c: Command, data: &[u8]) -> std::io::Result<std::process::Output> {
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let data = data.to_vec();
+    // Write from another thread so a child that writes much output before
+    // reading all its input cannot dead-lock us.
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let out = child.wait_with_output()?;
+    writer.join().expect("stdin writer")?;
+    Ok(out)
+}
