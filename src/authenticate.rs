@@ -1,6 +1,7 @@
 //! Authenticating a repository from its introduction up to a commit.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use git2::{ObjectType, Oid, Repository};
@@ -8,6 +9,7 @@ use rayon::prelude::*;
 
 use crate::authorizations::Authorizations;
 use crate::cache::{Cache, CacheWarning};
+use crate::commit::CommitObject;
 use crate::error::Error;
 use crate::fingerprint::Fingerprint;
 use crate::introduction::Introduction;
@@ -139,10 +141,12 @@ fn kind_name(object: &git2::Object, repo: &Repository) -> String {
 /// be signed by a key that `.guix-authorizations` in each of its parents
 /// lists. On success, `end` is recorded in the cache.
 ///
-/// Errors: without [`Options::keep_going`], the first failing commit (in
-/// history order) is the error. With it, authentication failures are
-/// collected in [`Report::failures`], and an error means the repository
-/// could not be checked at all (missing keyring, unreadable objects).
+/// Errors: without [`Options::keep_going`], the first failure is the error,
+/// in Guix's order: the introduction's signature, then END's descent from
+/// the introduction, then the commits in history order. With it,
+/// authentication failures are collected in [`Report::failures`], and an
+/// error means the repository could not be checked at all (missing keyring,
+/// unreadable objects).
 pub fn authenticate(
     repo: &Repository,
     introduction: &Introduction,
@@ -150,96 +154,138 @@ pub fn authenticate(
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
-    let keyring = Keyring::load(repo, &options.keyring_reference)?;
-    let (known, mut warnings) = known_authentic(repo, introduction, options)?;
+    // A missing keyring is an error even with nothing to check, as in
+    // Guix; its keys are only read when there is work.
+    keyring::Keyring::check_exists(repo, &options.keyring_reference)?;
+    let known = known_authentic(repo, introduction, options)?;
     let mut report = Report {
         introduction: introduction.clone(),
         end,
         checked: 0,
         signers: Vec::new(),
         failures: Vec::new(),
-        warnings: Vec::new(),
+        warnings: known.warnings.clone(),
     };
-    let commits = walk::commits_to_check(repo, end, introduction.commit, &known)?;
+    let commits = walk::commits_to_check(repo, end, introduction.commit, &known.commits)?;
     if commits.is_empty() {
         // END is the introduction, or in the closure of known commits.
-        report.warnings = warnings;
         return Ok(report);
     }
     progress.start(introduction.commit, end, commits.len());
+    let keyring = Keyring::load(repo, &options.keyring_reference)?;
     let rule = Rule::new(&keyring, &options.historical_authorizations);
-    let mut failures = Vec::new();
-    let mut fail = |error: Error| -> Result<(), Error> {
-        if options.keep_going && error.is_authentication_failure() {
-            failures.push(error);
-            Ok(())
-        } else {
-            Err(error)
-        }
-    };
-    if known.is_empty() {
-        if let Err(e) = verify_introduction(repo, &rule, introduction) {
-            fail(e)?;
-        }
+    let mut failures = Failures::new(options.keep_going);
+    if known.commits.is_empty() {
+        failures.add(verify_introduction(repo, &rule, introduction).err())?;
     }
-    let mut roots = known.clone();
+    let mut roots = known.commits.clone();
     roots.push(introduction.commit);
-    if !walk::descends_from_any(repo, end, &roots)? {
-        fail(Error::NotDescendant {
+    let checked = check_commits(repo, &rule, &commits, &roots, options, progress)?;
+    progress.finish();
+    // END descends from a root when a checked commit has one as a parent;
+    // the graph is asked only when that is not so (a failure, most often).
+    let descends = checked.root_parent_seen || walk::descends_from_any(repo, end, &roots)?;
+    if !descends {
+        failures.add(Some(Error::NotDescendant {
             end,
             introduction: introduction.commit,
-        })?;
+        }))?;
     }
-    let verdicts = check_commits(repo, &rule, &commits, options, progress)?;
-    progress.finish();
     let mut signers: HashMap<Fingerprint, usize> = HashMap::new();
-    for verdict in verdicts {
+    for verdict in checked.verdicts {
         match verdict {
             Ok(signer) => *signers.entry(signer).or_default() += 1,
-            Err(e) => fail(e)?,
+            Err(e) => failures.add(Some(e))?,
         }
     }
-    dedup_failures(&mut failures);
     report.checked = commits.len();
     report.signers = sorted_counts(signers);
-    report.failures = failures;
+    report.failures = failures.into_vec();
     if report.is_authentic() {
         if let Some(cache) = &options.cache {
-            match cache.record(end) {
-                Ok(w) => warnings.extend(w),
-                Err(e) => warnings.push(CacheWarning {
-                    path: cache.path().to_owned(),
-                    message: e.to_string(),
-                }),
-            }
+            record(
+                cache,
+                end,
+                introduction,
+                &known.commits,
+                &mut report.warnings,
+            );
         }
     }
-    report.warnings = warnings;
     Ok(report)
 }
 
-/// Commits known to be authentic: the caller's, and the cached ones that
-/// descend from the introduction — a cache shared with another channel, or
-/// written by someone else, must not make foreign history authentic.
+/// Authentication failures: the first is the error, or, with
+/// `keep_going`, all are collected (each commit reported once: a parent
+/// that removed `.guix-authorizations` is found by each of its children).
+struct Failures {
+    keep_going: bool,
+    found: Vec<Error>,
+}
+
+impl Failures {
+    fn new(keep_going: bool) -> Self {
+        Failures {
+            keep_going,
+            found: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, failure: Option<Error>) -> Result<(), Error> {
+        match failure {
+            None => Ok(()),
+            Some(e) if self.keep_going && e.is_authentication_failure() => {
+                let duplicate = self
+                    .found
+                    .iter()
+                    .any(|f| f.kind() == e.kind() && f.commit() == e.commit());
+                if !duplicate {
+                    self.found.push(e);
+                }
+                Ok(())
+            }
+            Some(e) => Err(e),
+        }
+    }
+
+    fn into_vec(self) -> Vec<Error> {
+        self.found
+    }
+}
+
+/// Commits known to be authentic: the caller's, and the cached ones.
+struct Known {
+    commits: Vec<Oid>,
+    warnings: Vec<CacheWarning>,
+}
+
+/// The caller's commits, and the cached ones that are known to descend from
+/// this introduction: recorded for it, or checked now. A cache shared with
+/// another channel, or forged, must not make foreign history authentic.
 fn known_authentic(
     repo: &Repository,
     introduction: &Introduction,
     options: &Options,
-) -> Result<(Vec<Oid>, Vec<CacheWarning>), Error> {
+) -> Result<Known, Error> {
     let exists = |id: &Oid| repo.find_commit(*id).is_ok();
-    let mut known: Vec<Oid> = options
+    let mut commits: Vec<Oid> = options
         .authentic_commits
         .iter()
         .copied()
         .filter(exists)
         .collect();
     let Some(cache) = &options.cache else {
-        return Ok((known, Vec::new()));
+        return Ok(Known {
+            commits,
+            warnings: Vec::new(),
+        });
     };
-    let (cached, mut warnings) = cache.read();
-    for id in cached.into_iter().filter(exists) {
+    let cached = cache.read_for(introduction.commit);
+    let mut warnings = cached.warnings;
+    commits.extend(cached.trusted.into_iter().filter(exists));
+    for id in cached.unverified.into_iter().filter(exists) {
         if walk::descends_from_any(repo, id, &[introduction.commit])? {
-            known.push(id);
+            commits.push(id);
         } else {
             warnings.push(CacheWarning {
                 path: cache.path().to_owned(),
@@ -250,7 +296,24 @@ fn known_authentic(
             });
         }
     }
-    Ok((known, warnings))
+    Ok(Known { commits, warnings })
+}
+
+/// Records END; a failure to write the cache only costs later runs time.
+fn record(
+    cache: &Cache,
+    end: Oid,
+    introduction: &Introduction,
+    known: &[Oid],
+    warnings: &mut Vec<CacheWarning>,
+) {
+    match cache.record(end, introduction.commit, known) {
+        Ok(w) => warnings.extend(w),
+        Err(e) => warnings.push(CacheWarning {
+            path: cache.path().to_owned(),
+            message: e.to_string(),
+        }),
+    }
 }
 
 /// The introductory commit must carry a good signature by the introduction's
@@ -260,8 +323,9 @@ fn verify_introduction(
     rule: &Rule,
     introduction: &Introduction,
 ) -> Result<(), Error> {
+    let commit = CommitObject::read(repo, introduction.commit)?;
     // As in Guix, SHA-1 is refused here whatever the commit's tree holds.
-    let key = rule.commit_signing_key(repo, introduction.commit, true)?;
+    let key = rule.commit_signing_key(&commit, true)?;
     if key.fingerprint() != &introduction.signer {
         return Err(Error::WrongIntroductionSigner {
             commit: introduction.commit,
@@ -274,76 +338,118 @@ fn verify_introduction(
 
 type Verdict = Result<Fingerprint, Error>;
 
-/// Applies the rule to every commit, in parallel. Verdicts come back in
-/// the order of `commits`; without `keep_going`, checking stops after the
-/// batch where the first failure appears.
+/// The verdicts on the commits, in their order, and whether one of them has
+/// a root (the introduction or a known commit) as a parent.
+struct Checked {
+    verdicts: Vec<Verdict>,
+    root_parent_seen: bool,
+}
+
+/// Applies the rule to every commit, in parallel. Without `keep_going`,
+/// checking stops after the batch where the first failure appears.
 fn check_commits(
     repo: &Repository,
     rule: &Rule,
     commits: &[Oid],
+    roots: &[Oid],
     options: &Options,
     progress: &dyn Progress,
-) -> Result<Vec<Verdict>, Error> {
-    let threads = options.threads();
-    let check_one = |repo: &Repository, id: Oid| {
-        let verdict = rule.authenticate_commit(repo, id);
+) -> Result<Checked, Error> {
+    let root_parent_seen = AtomicBool::new(false);
+    let check_one = |repo: &Repository, id: Oid| -> Verdict {
+        let commit = CommitObject::read(repo, id)?;
+        if commit.parents.iter().any(|p| roots.contains(p)) {
+            root_parent_seen.store(true, Ordering::Relaxed);
+        }
+        let verdict = rule.authenticate_commit(repo, &commit);
         progress.advance(1);
         verdict
     };
-    if threads <= 1 {
-        let mut verdicts = Vec::with_capacity(commits.len());
-        for &id in commits {
-            let verdict = check_one(repo, id);
-            let failed = verdict.is_err();
-            verdicts.push(verdict);
-            if failed && !options.keep_going {
-                break;
-            }
-        }
-        return Ok(verdicts);
-    }
-    // git2 repositories cannot be shared between threads: each worker
-    // opens its own, once.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| Error::Config {
-            what: "starting worker threads".into(),
-            reason: e.to_string(),
-        })?;
-    let repos: Vec<Mutex<Option<Repository>>> = (0..threads).map(|_| Mutex::new(None)).collect();
-    let path = repo.path().to_path_buf();
-    let in_worker = |id: Oid| -> Verdict {
-        let slot = &repos[rayon::current_thread_index().unwrap_or(0) % threads];
-        let mut slot = slot.lock().unwrap();
-        if slot.is_none() {
-            *slot = Some(Repository::open(&path)?);
-        }
-        check_one(slot.as_ref().expect("opened above"), id)
-    };
-    let batch = if options.keep_going {
+    let threads = options.threads();
+    let batch = if options.keep_going || threads <= 1 {
         commits.len()
     } else {
         256 * threads
     };
     let mut verdicts = Vec::with_capacity(commits.len());
+    let workers = Workers::new(repo, threads)?;
     for chunk in commits.chunks(batch.max(1)) {
-        let results: Vec<Verdict> =
-            pool.install(|| chunk.par_iter().map(|&id| in_worker(id)).collect());
+        let results = workers.map(chunk, &check_one, options.keep_going);
         let failed = results.iter().any(Result::is_err);
         verdicts.extend(results);
         if failed && !options.keep_going {
             break;
         }
     }
-    Ok(verdicts)
+    Ok(Checked {
+        verdicts,
+        root_parent_seen: root_parent_seen.into_inner(),
+    })
 }
 
-/// A parent that removed `.guix-authorizations` is found by each of its
-/// children: report it once.
-fn dedup_failures(failures: &mut Vec<Error>) {
-    let mut seen = std::collections::HashSet::new();
-    failures.retain(|e| seen.insert((e.kind(), e.commit())));
+/// Threads that each hold their own repository handle: git2 repositories
+/// cannot be shared between threads.
+enum Workers<'r> {
+    Here(&'r Repository),
+    Pool {
+        pool: rayon::ThreadPool,
+        repos: Vec<Mutex<Option<Repository>>>,
+        path: std::path::PathBuf,
+    },
+}
+
+impl<'r> Workers<'r> {
+    fn new(repo: &'r Repository, threads: usize) -> Result<Self, Error> {
+        if threads <= 1 {
+            return Ok(Workers::Here(repo));
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| Error::Config {
+                what: "starting worker threads".into(),
+                reason: e.to_string(),
+            })?;
+        Ok(Workers::Pool {
+            pool,
+            repos: (0..threads).map(|_| Mutex::new(None)).collect(),
+            path: repo.path().to_path_buf(),
+        })
+    }
+
+    /// `f` on each commit, results in order; on one thread, stops at the
+    /// first failure unless `keep_going`.
+    fn map<F>(&self, ids: &[Oid], f: &F, keep_going: bool) -> Vec<Verdict>
+    where
+        F: Fn(&Repository, Oid) -> Verdict + Sync,
+    {
+        match self {
+            Workers::Here(repo) => {
+                let mut verdicts = Vec::with_capacity(ids.len());
+                for &id in ids {
+                    let verdict = f(repo, id);
+                    let failed = verdict.is_err();
+                    verdicts.push(verdict);
+                    if failed && !keep_going {
+                        break;
+                    }
+                }
+                verdicts
+            }
+            Workers::Pool { pool, repos, path } => pool.install(|| {
+                ids.par_iter()
+                    .map(|&id| {
+                        let slot = &repos[rayon::current_thread_index().unwrap_or(0) % repos.len()];
+                        let mut slot = slot.lock().unwrap();
+                        if slot.is_none() {
+                            *slot = Some(Repository::open(path)?);
+                        }
+                        f(slot.as_ref().expect("opened above"), id)
+                    })
+                    .collect()
+            }),
+        }
+    }
 }
 
 fn sorted_counts(counts: HashMap<Fingerprint, usize>) -> Vec<(Fingerprint, usize)> {

@@ -1,12 +1,17 @@
 //! The cache of authenticated commits, so that later runs check only what
 //! is new.
 //!
-//! One file per cache key, in Guix's format: a comment, then an
-//! s-expression list of commit ids, newest first, at most
-//! [`MAX_ENTRIES`]. The file is private (mode 0600); one with another mode,
-//! another owner, or that is a symbolic link may have been tampered with and
-//! is ignored. Writes take a lock, so that concurrent runs lose no entry,
-//! and replace the file atomically, so that no reader ever sees half of it.
+//! One file per cache key, in Guix's format: comments, then an s-expression
+//! list of commit ids, newest first, at most [`MAX_ENTRIES`]. The file is
+//! private (mode 0600); one with another mode, another owner, or that is a
+//! symbolic link may have been tampered with and is ignored. Writes take a
+//! lock, so that concurrent runs lose no entry, and replace the file
+//! atomically, so that no reader ever sees half of it.
+//!
+//! A comment names the introduction the commits were authenticated from.
+//! Commits listed under another introduction (a cache key shared by two
+//! channels) or under none are not trusted as they are: the caller must
+//! check that they descend from its introduction.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -50,6 +55,18 @@ pub struct CacheWarning {
     pub path: PathBuf,
     /// What happened.
     pub message: String,
+}
+
+/// The cached commits, as seen from one introduction.
+#[derive(Debug, Clone, Default)]
+pub struct Cached {
+    /// Commits recorded for this introduction.
+    pub trusted: Vec<Oid>,
+    /// Commits recorded for another introduction, or for none: they count
+    /// only once shown to descend from the introduction.
+    pub unverified: Vec<Oid>,
+    /// Problems with the file.
+    pub warnings: Vec<CacheWarning>,
 }
 
 impl std::fmt::Display for CacheWarning {
@@ -123,8 +140,27 @@ impl Cache {
     /// ever saves work, so ignoring it is always safe.
     pub fn read(&self) -> (Vec<Oid>, Vec<CacheWarning>) {
         match self.read_checked() {
-            Ok(commits) => (commits, Vec::new()),
+            Ok(contents) => (contents.commits, Vec::new()),
             Err(message) => (Vec::new(), vec![self.warning(message)]),
+        }
+    }
+
+    /// The cached commits, split by whether they were recorded for
+    /// `introduction`.
+    pub fn read_for(&self, introduction: Oid) -> Cached {
+        match self.read_checked() {
+            Ok(contents) if contents.introduction == Some(introduction) => Cached {
+                trusted: contents.commits,
+                ..Cached::default()
+            },
+            Ok(contents) => Cached {
+                unverified: contents.commits,
+                ..Cached::default()
+            },
+            Err(message) => Cached {
+                warnings: vec![self.warning(message)],
+                ..Cached::default()
+            },
         }
     }
 
@@ -135,10 +171,10 @@ impl Cache {
         }
     }
 
-    fn read_checked(&self) -> Result<Vec<Oid>, String> {
+    fn read_checked(&self) -> Result<Contents, String> {
         let meta = match fs::symlink_metadata(&self.path) {
             Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
             Err(e) => return Err(format!("cannot be read ({e}); ignoring it")),
         };
         trusted(&meta)?;
@@ -162,9 +198,16 @@ impl Cache {
         parse(&bytes).ok_or_else(|| "is not a list of commit ids; ignoring it".to_owned())
     }
 
-    /// Records `commit` as authenticated: it goes first, duplicates go, and
-    /// the list is cut to [`MAX_ENTRIES`].
-    pub fn record(&self, commit: Oid) -> Result<Vec<CacheWarning>, Error> {
+    /// Records `commit` as authenticated from `introduction`: it goes
+    /// first, duplicates go, and the list is cut to [`MAX_ENTRIES`]. Commits
+    /// recorded earlier for another introduction are kept only if they are
+    /// in `known` (shown to descend from this one).
+    pub fn record(
+        &self,
+        commit: Oid,
+        introduction: Oid,
+        known: &[Oid],
+    ) -> Result<Vec<CacheWarning>, Error> {
         let fail = |reason: String| Error::Cache {
             path: self.path.clone(),
             reason,
@@ -174,11 +217,24 @@ impl Cache {
         let _lock = self
             .lock()
             .map_err(|e| fail(format!("cannot lock it: {e}")))?;
-        let (previous, warnings) = self.read();
+        let (previous, warnings) = match self.read_checked() {
+            Ok(contents) => (contents, Vec::new()),
+            Err(message) => (Contents::default(), vec![self.warning(message)]),
+        };
+        let same_introduction = previous.introduction == Some(introduction);
         let mut commits = vec![commit];
-        commits.extend(previous.into_iter().filter(|&c| c != commit));
+        commits.extend(
+            previous
+                .commits
+                .into_iter()
+                .filter(|c| *c != commit && (same_introduction || known.contains(c))),
+        );
         commits.truncate(MAX_ENTRIES);
-        self.write(dir, &commits)
+        let contents = Contents {
+            introduction: Some(introduction),
+            commits,
+        };
+        self.write(dir, &contents)
             .map_err(|e| fail(format!("cannot write it: {e}")))?;
         Ok(warnings)
     }
@@ -205,12 +261,12 @@ impl Cache {
 
     /// Writes a private temporary file and renames it over the cache file:
     /// the rename replaces a symbolic link rather than following it.
-    fn write(&self, dir: &Path, commits: &[Oid]) -> std::io::Result<()> {
+    fn write(&self, dir: &Path, contents: &Contents) -> std::io::Result<()> {
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
             .permissions(fs::Permissions::from_mode(0o600))
             .tempfile_in(dir)?;
-        tmp.write_all(format(commits).as_bytes())?;
+        tmp.write_all(format(contents).as_bytes())?;
         tmp.as_file().sync_all()?;
         tmp.persist(&self.path).map_err(|e| e.error)?;
         Ok(())
@@ -252,10 +308,23 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         .create(dir)
 }
 
-/// Guix's format: a comment line, a blank line, the list.
-fn format(commits: &[Oid]) -> String {
-    let mut text = String::from(";; List of previously-authenticated commits.\n\n(");
-    for (i, commit) in commits.iter().enumerate() {
+/// What a cache file holds.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Contents {
+    introduction: Option<Oid>,
+    commits: Vec<Oid>,
+}
+
+const INTRODUCTION_COMMENT: &str = ";; Introduction: ";
+
+/// Guix's format: comment lines, a blank line, the list.
+fn format(contents: &Contents) -> String {
+    let mut text = String::from(";; List of previously-authenticated commits.\n");
+    if let Some(introduction) = contents.introduction {
+        text.push_str(&format!("{INTRODUCTION_COMMENT}{introduction}\n"));
+    }
+    text.push_str("\n(");
+    for (i, commit) in contents.commits.iter().enumerate() {
         if i > 0 {
             text.push_str("\n ");
         }
@@ -267,17 +336,28 @@ fn format(commits: &[Oid]) -> String {
     text
 }
 
-/// The commit ids of a cache file, or `None` if it is not a list of them.
-fn parse(bytes: &[u8]) -> Option<Vec<Oid>> {
+/// What a cache file holds, or `None` if it is not a list of commit ids.
+fn parse(bytes: &[u8]) -> Option<Contents> {
     let datum = sexp::read_first(bytes).ok()?;
     let items = sexp::list(&datum)?;
-    items
+    let commits = items
         .iter()
-        .map(|item| {
-            let hex = item.as_str()?;
-            (hex.len() == 40).then(|| Oid::from_str(hex).ok())?
-        })
-        .collect()
+        .map(|item| full_id(item.as_str()?))
+        .collect::<Option<_>>()?;
+    // The introduction comment is among the lines before the list.
+    let introduction = std::str::from_utf8(bytes)
+        .ok()?
+        .lines()
+        .take_while(|line| line.starts_with(";;") || line.is_empty())
+        .find_map(|line| full_id(line.strip_prefix(INTRODUCTION_COMMENT)?.trim()));
+    Some(Contents {
+        introduction,
+        commits,
+    })
+}
+
+fn full_id(hex: &str) -> Option<Oid> {
+    (hex.len() == 40).then(|| Oid::from_str(hex).ok())?
 }
 
 #[cfg(test)]
@@ -288,10 +368,21 @@ mod tests {
     fn format_round_trips() {
         let a = Oid::from_str("9edb3f66fd807b096b48283debdcddccfea34bad").unwrap();
         let b = Oid::from_str("897c1a470da759236cc11798f4e0a5f7d4d59fbc").unwrap();
-        assert_eq!(parse(format(&[a, b]).as_bytes()), Some(vec![a, b]));
-        assert_eq!(parse(format(&[]).as_bytes()), Some(vec![]));
+        for contents in [
+            Contents {
+                introduction: Some(a),
+                commits: vec![a, b],
+            },
+            Contents::default(),
+        ] {
+            assert_eq!(parse(format(&contents).as_bytes()), Some(contents));
+        }
+        let guix_written =
+            format!(";; List of previously-authenticated commits.\n\n(\"{a}\"\n \"{b}\")\n");
+        let read = parse(guix_written.as_bytes()).unwrap();
+        assert_eq!((read.introduction, read.commits), (None, vec![a, b]));
         assert_eq!(parse(b"(\"abc\")"), None);
-        assert_eq!(parse(b"garbage ((("), None);
+        assert_eq!(parse(b"garbage((("), None);
     }
 
     #[test]

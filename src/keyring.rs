@@ -16,6 +16,7 @@ use openpgp::packet::Key;
 use openpgp::parse::{PacketParser, PacketParserResult, Parse};
 use openpgp::{KeyID, Packet};
 
+use crate::crypto::Prepared;
 use crate::error::Error;
 use crate::fingerprint::Fingerprint;
 
@@ -29,12 +30,14 @@ pub const MAX_BYTES: usize = 64 << 20;
 pub const MAX_KEYS: usize = 100_000;
 
 /// One key packet from the keyring.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct KeyringKey {
     key: Key<PublicParts, UnspecifiedRole>,
     fingerprint: Fingerprint,
     primary: Fingerprint,
     file: String,
+    /// Made on first use: most keys of a keyring never sign the range.
+    prepared: std::sync::OnceLock<Prepared>,
 }
 
 impl KeyringKey {
@@ -63,6 +66,10 @@ impl KeyringKey {
     pub fn key(&self) -> &Key<PublicParts, UnspecifiedRole> {
         &self.key
     }
+
+    pub(crate) fn prepared(&self) -> &Prepared {
+        self.prepared.get_or_init(|| Prepared::new(&self.key))
+    }
 }
 
 /// All keys of a keyring branch.
@@ -74,7 +81,7 @@ impl KeyringKey {
 /// println!("{} keys on {}", keyring.len(), keyring.reference());
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Keyring {
     reference: String,
     keys: Vec<KeyringKey>,
@@ -116,6 +123,12 @@ impl Keyring {
             keyring.add_file(&file, blob.content()).map_err(malformed)?;
         }
         Ok(keyring)
+    }
+
+    /// Fails as [`Keyring::load`] would when the branch does not exist,
+    /// without reading any key.
+    pub fn check_exists(repo: &Repository, reference: &str) -> Result<(), Error> {
+        keyring_tree(repo, reference).map(drop)
     }
 
     /// Builds a keyring from key files given as (name, contents), binary
@@ -186,6 +199,7 @@ impl Keyring {
             fingerprint,
             primary,
             file: file.to_owned(),
+            prepared: std::sync::OnceLock::new(),
         });
     }
 

@@ -50,6 +50,8 @@ pub mod keyring;
 pub mod signature;
 
 mod authenticate;
+mod commit;
+mod crypto;
 mod error;
 mod explain;
 mod fingerprint;
@@ -61,6 +63,7 @@ pub use authenticate::{authenticate, resolve_commit, NoProgress, Options, Progre
 pub use authorizations::{Authorizations, AuthorizationsError};
 pub use cache::{Cache, CacheWarning};
 pub use channel::{check_update, commit_relation, ChannelMetadata, Relation};
+pub use crypto::Engine;
 pub use error::{Error, ParentAuthorizations};
 pub use fingerprint::{Fingerprint, FingerprintError};
 pub use introduction::Introduction;

@@ -8,10 +8,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use git2::{Commit, ObjectType, Oid, Repository};
+use git2::{Oid, Repository};
 use sequoia_openpgp::types::HashAlgorithm;
 
 use crate::authorizations::{self, Authorizations, AuthorizationsError};
+use crate::commit::{tree_entry, CommitObject};
 use crate::error::{Error, ParentAuthorizations};
 use crate::fingerprint::Fingerprint;
 use crate::keyring::{Keyring, KeyringKey};
@@ -28,12 +29,11 @@ pub(crate) struct Rule<'a> {
 /// What stands at `.guix-authorizations` in a commit's tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AuthorizationsEntry {
-    /// A blob (a regular file, or a symlink whose target text is read as
-    /// the file, as Guix does).
-    File(Oid),
-    /// A directory or submodule: Guix cannot read it as a blob and treats
-    /// it as absent.
-    NotAFile(&'static str),
+    /// An entry with this mode and object id. Guix reads it as the file
+    /// when the object is a blob (a regular file, or a symlink whose target
+    /// text is then parsed); otherwise (a directory, a submodule) it treats
+    /// the file as absent.
+    Present(u32, Oid),
     Absent,
 }
 
@@ -43,10 +43,44 @@ impl AuthorizationsEntry {
     }
 }
 
+/// What the rule needs to know of a commit as a parent: what stands at
+/// `.guix-authorizations` in its tree, and its own parents (to tell a
+/// removal).
+#[derive(Debug, Clone)]
+struct CommitFacts {
+    entry: AuthorizationsEntry,
+    parents: Vec<Oid>,
+}
+
+/// Facts are kept for this many commits at most, so that memory stays
+/// bounded on any history; a forgotten commit is simply read again.
+const MEMO_LIMIT: usize = 1 << 17;
+
+/// A `.guix-authorizations` object, read.
+#[derive(Debug, Clone)]
+enum Parsed {
+    Blob(Result<Arc<Authorizations>, AuthorizationsError>),
+    NotABlob,
+}
+
 #[derive(Default)]
 struct Memo {
-    entries: Mutex<HashMap<Oid, AuthorizationsEntry>>,
-    parsed: Mutex<HashMap<Oid, Result<Arc<Authorizations>, AuthorizationsError>>>,
+    facts: Mutex<HashMap<Oid, CommitFacts>>,
+    parsed: Mutex<HashMap<Oid, Parsed>>,
+}
+
+impl Memo {
+    fn facts(&self, id: Oid) -> Option<CommitFacts> {
+        self.facts.lock().unwrap().get(&id).cloned()
+    }
+
+    fn remember(&self, id: Oid, facts: CommitFacts) {
+        let mut memo = self.facts.lock().unwrap();
+        if memo.len() >= MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(id, facts);
+    }
 }
 
 impl<'a> Rule<'a> {
@@ -58,35 +92,36 @@ impl<'a> Rule<'a> {
         }
     }
 
-    /// Authenticates commit `id`; returns the fingerprint of its signing
-    /// key.
-    pub fn authenticate_commit(&self, repo: &Repository, id: Oid) -> Result<Fingerprint, Error> {
-        let commit = repo.find_commit(id)?;
+    /// Authenticates `commit`; returns the fingerprint of its signing key.
+    pub fn authenticate_commit(
+        &self,
+        repo: &Repository,
+        commit: &CommitObject,
+    ) -> Result<Fingerprint, Error> {
         // Steps 1–5: a good signature, by a key of the keyring, with a hash
         // strong enough. SHA-1 is tolerated only in old history, before the
         // commit's tree had `.guix-authorizations`.
-        let recent_commit = self.entry(&commit)?.is_present();
-        let signing_key = self.commit_signing_key(repo, id, recent_commit)?;
+        let recent_commit = self.facts_of(repo, commit)?.entry.is_present();
+        let signing_key = self.commit_signing_key(commit, recent_commit)?;
         // Steps 6–7: its exact key is authorized by every parent.
-        let authorized = self.commit_authorized_keys(repo, &commit)?;
+        let authorized = self.commit_authorized_keys(repo, &commit.parents)?;
         if !authorized.contains(signing_key.fingerprint()) {
-            return Err(self.unauthorized(repo, &commit, signing_key));
+            return Err(self.unauthorized(repo, commit, signing_key));
         }
         Ok(signing_key.fingerprint().clone())
     }
 
-    /// The key that made a good signature on commit `id`.
+    /// The key that made a good signature on `commit`.
     pub fn commit_signing_key(
         &self,
-        repo: &Repository,
-        id: Oid,
+        commit: &CommitObject,
         refuse_sha1: bool,
     ) -> Result<&'a KeyringKey, Error> {
-        let signature = CommitSignature::read(repo, id)?;
+        let signature = CommitSignature::of(commit)?;
         let algorithm = signature.hash_algorithm();
         if algorithm == HashAlgorithm::MD5 || (refuse_sha1 && algorithm == HashAlgorithm::SHA1) {
             return Err(Error::WeakHash {
-                commit: id,
+                commit: commit.id,
                 algorithm: algorithm.to_string(),
             });
         }
@@ -98,14 +133,13 @@ impl<'a> Rule<'a> {
     fn commit_authorized_keys(
         &self,
         repo: &Repository,
-        commit: &Commit,
+        parents: &[Oid],
     ) -> Result<Arc<Authorizations>, Error> {
-        let mut parents = commit.parent_ids();
-        let Some(first) = parents.next() else {
+        let Some((&first, others)) = parents.split_first() else {
             return Ok(Arc::new(self.default_authorizations.clone()));
         };
         let mut authorized = self.parent_authorizations(repo, first)?;
-        for parent in parents {
+        for &parent in others {
             let other = self.parent_authorizations(repo, parent)?;
             authorized = Arc::new(authorized.intersection(&other));
         }
@@ -120,14 +154,22 @@ impl<'a> Rule<'a> {
         repo: &Repository,
         id: Oid,
     ) -> Result<Arc<Authorizations>, Error> {
-        let parent = repo.find_commit(id)?;
-        let replaced_by = match self.entry(&parent)? {
-            AuthorizationsEntry::File(blob) => return self.parse(repo, id, blob),
-            AuthorizationsEntry::NotAFile(kind) => Some(kind.to_owned()),
+        let parent = self.facts(repo, id)?;
+        let replaced_by = match parent.entry {
+            AuthorizationsEntry::Present(mode, object) => match self.parse(repo, object)? {
+                Parsed::Blob(parsed) => {
+                    return parsed.map_err(|source| Error::MalformedAuthorizations {
+                        commit: id,
+                        blob: object,
+                        source,
+                    })
+                }
+                Parsed::NotABlob => Some(describe_mode(mode).to_owned()),
+            },
             AuthorizationsEntry::Absent => None,
         };
-        for grandparent in parent.parents() {
-            if self.entry(&grandparent)?.is_present() {
+        for &grandparent in &parent.parents {
+            if self.facts(repo, grandparent)?.entry.is_present() {
                 return Err(Error::RemovedAuthorizations {
                     commit: id,
                     replaced_by,
@@ -137,67 +179,58 @@ impl<'a> Rule<'a> {
         Ok(Arc::new(self.default_authorizations.clone()))
     }
 
-    /// `.guix-authorizations` in the tree of `commit`, looked up once.
-    fn entry(&self, commit: &Commit) -> Result<AuthorizationsEntry, Error> {
-        if let Some(entry) = self.memo.entries.lock().unwrap().get(&commit.id()) {
-            return Ok(*entry);
+    /// The facts of commit `id`, read once.
+    fn facts(&self, repo: &Repository, id: Oid) -> Result<CommitFacts, Error> {
+        match self.memo.facts(id) {
+            Some(facts) => Ok(facts),
+            None => self.facts_of(repo, &CommitObject::read(repo, id)?),
         }
-        let tree = commit.tree()?;
-        let entry = match tree.get_name(authorizations::FILE_NAME) {
-            None => AuthorizationsEntry::Absent,
-            Some(e) => match e.kind() {
-                Some(ObjectType::Blob) => AuthorizationsEntry::File(e.id()),
-                Some(ObjectType::Tree) => AuthorizationsEntry::NotAFile("a directory"),
-                Some(ObjectType::Commit) => AuthorizationsEntry::NotAFile("a submodule"),
-                _ => AuthorizationsEntry::NotAFile("something that is not a file"),
-            },
-        };
-        self.memo.entries.lock().unwrap().insert(commit.id(), entry);
-        Ok(entry)
     }
 
-    /// The parsed blob, parsed once however many commits share it.
-    fn parse(
-        &self,
-        repo: &Repository,
-        commit: Oid,
-        blob: Oid,
-    ) -> Result<Arc<Authorizations>, Error> {
-        let cached = self.memo.parsed.lock().unwrap().get(&blob).cloned();
-        let parsed = match cached {
-            Some(parsed) => parsed,
-            None => {
-                let parsed = read_authorizations(repo, blob)?;
-                self.memo
-                    .parsed
-                    .lock()
-                    .unwrap()
-                    .insert(blob, parsed.clone());
-                parsed
-            }
+    fn facts_of(&self, repo: &Repository, commit: &CommitObject) -> Result<CommitFacts, Error> {
+        if let Some(facts) = self.memo.facts(commit.id) {
+            return Ok(facts);
+        }
+        let entry = match tree_entry(repo, commit.tree, authorizations::FILE_NAME.as_bytes())? {
+            None => AuthorizationsEntry::Absent,
+            Some((mode, object)) => AuthorizationsEntry::Present(mode, object),
         };
-        parsed.map_err(|source| Error::MalformedAuthorizations {
-            commit,
-            blob,
-            source,
-        })
+        let facts = CommitFacts {
+            entry,
+            parents: commit.parents.clone(),
+        };
+        self.memo.remember(commit.id, facts.clone());
+        Ok(facts)
+    }
+
+    /// The object at `.guix-authorizations`, read and parsed once however
+    /// many commits share it.
+    fn parse(&self, repo: &Repository, object: Oid) -> Result<Parsed, Error> {
+        if let Some(parsed) = self.memo.parsed.lock().unwrap().get(&object) {
+            return Ok(parsed.clone());
+        }
+        let parsed = read_authorizations(repo, object)?;
+        let mut memo = self.memo.parsed.lock().unwrap();
+        if memo.len() >= MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(object, parsed.clone());
+        Ok(parsed)
     }
 
     /// The refusal, with what each parent authorizes so that the message
     /// can say what would fix it.
-    fn unauthorized(&self, repo: &Repository, commit: &Commit, key: &KeyringKey) -> Error {
+    fn unauthorized(&self, repo: &Repository, commit: &CommitObject, key: &KeyringKey) -> Error {
         let parents = commit
-            .parent_ids()
-            .map(|parent| {
+            .parents
+            .iter()
+            .map(|&parent| {
                 let authorized = self.parent_authorizations(repo, parent).ok();
                 let lists = |f: &Fingerprint| authorized.as_ref().is_some_and(|a| a.contains(f));
-                let blob =
-                    repo.find_commit(parent)
-                        .ok()
-                        .and_then(|p| match self.entry(&p).ok()? {
-                            AuthorizationsEntry::File(blob) => Some(blob),
-                            _ => None,
-                        });
+                let blob = match self.facts(repo, parent).map(|f| f.entry) {
+                    Ok(AuthorizationsEntry::Present(_, blob)) => Some(blob),
+                    _ => None,
+                };
                 ParentAuthorizations {
                     commit: parent,
                     blob,
@@ -207,7 +240,7 @@ impl<'a> Rule<'a> {
             })
             .collect();
         Error::Unauthorized {
-            commit: commit.id(),
+            commit: commit.id,
             fingerprint: key.fingerprint().clone(),
             primary: key.is_subkey().then(|| key.primary().clone()),
             parents,
@@ -215,19 +248,36 @@ impl<'a> Rule<'a> {
     }
 }
 
-/// Reads and parses a `.guix-authorizations` blob, refusing oversized ones
-/// before loading them.
-fn read_authorizations(
-    repo: &Repository,
-    blob: Oid,
-) -> Result<Result<Arc<Authorizations>, AuthorizationsError>, Error> {
-    let (size, _) = repo.odb()?.read_header(blob)?;
+/// How a non-blob entry at `.guix-authorizations` is described.
+fn describe_mode(mode: u32) -> &'static str {
+    match mode {
+        0o040000 => "a directory",
+        0o160000 => "a submodule",
+        _ => "something that is not a file",
+    }
+}
+
+/// Reads and parses a `.guix-authorizations` object, refusing oversized
+/// blobs before loading them. An object that is not a blob (or is missing,
+/// as a submodule's commit is) is what Guix treats as no file.
+fn read_authorizations(repo: &Repository, object: Oid) -> Result<Parsed, Error> {
+    let odb = repo.odb()?;
+    let (size, kind) = match odb.read_header(object) {
+        Ok(header) => header,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Parsed::NotABlob),
+        Err(e) => return Err(e.into()),
+    };
+    if kind != git2::ObjectType::Blob {
+        return Ok(Parsed::NotABlob);
+    }
     if size > authorizations::MAX_SIZE {
-        return Ok(Err(AuthorizationsError::TooLarge {
+        return Ok(Parsed::Blob(Err(AuthorizationsError::TooLarge {
             size,
             limit: authorizations::MAX_SIZE,
-        }));
+        })));
     }
-    let blob = repo.find_blob(blob)?;
-    Ok(Authorizations::parse(blob.content()).map(Arc::new))
+    let blob = odb.read(object)?;
+    Ok(Parsed::Blob(
+        Authorizations::parse(blob.data()).map(Arc::new),
+    ))
 }

@@ -18,6 +18,8 @@ use openpgp::parse::{PacketParser, PacketParserResult, Parse};
 use openpgp::types::{HashAlgorithm, SignatureType};
 use openpgp::Packet;
 
+use crate::commit::CommitObject;
+use crate::crypto::{self, Engine};
 use crate::error::Error;
 use crate::fingerprint::Fingerprint;
 use crate::keyring::{Keyring, KeyringKey};
@@ -40,19 +42,21 @@ impl CommitSignature {
     /// [`Error::MalformedSignature`] when it is not one ASCII-armored
     /// OpenPGP signature packet.
     pub fn read(repo: &Repository, commit: Oid) -> Result<Self, Error> {
-        let (armored, signed_data) = match repo.extract_signature(&commit, None) {
-            Ok(found) => found,
-            Err(e) if e.code() == git2::ErrorCode::NotFound => {
-                return Err(Error::Unsigned { commit });
-            }
-            Err(e) => return Err(e.into()),
+        Self::of(&CommitObject::read(repo, commit)?)
+    }
+
+    /// The signature of a commit already read.
+    pub(crate) fn of(commit: &CommitObject) -> Result<Self, Error> {
+        let id = commit.id;
+        let Some((armored, signed_data)) = &commit.signature else {
+            return Err(Error::Unsigned { commit: id });
         };
-        let packet = parse_armored(&armored)
-            .map_err(|reason| Error::MalformedSignature { commit, reason })?;
+        let packet = parse_armored(armored)
+            .map_err(|reason| Error::MalformedSignature { commit: id, reason })?;
         Ok(CommitSignature {
-            commit,
+            commit: id,
             packet,
-            signed_data: signed_data.to_vec(),
+            signed_data: signed_data.clone(),
         })
     }
 
@@ -69,6 +73,15 @@ impl CommitSignature {
     /// Finds the issuer in `keyring` and verifies the signature with it;
     /// returns the key that made it.
     pub fn verify<'k>(&self, keyring: &'k Keyring) -> Result<&'k KeyringKey, Error> {
+        self.verify_with(keyring, Engine::Fastest)
+    }
+
+    /// [`CommitSignature::verify`] on a chosen implementation.
+    pub fn verify_with<'k>(
+        &self,
+        keyring: &'k Keyring,
+        engine: Engine,
+    ) -> Result<&'k KeyringKey, Error> {
         let commit = self.commit;
         if self.packet.typ() != SignatureType::Binary {
             return Err(Error::MalformedSignature {
@@ -85,9 +98,15 @@ impl CommitSignature {
         // listed with different material: the one whose material verifies
         // the signature is the signer, whatever the others claim.
         for key in &candidates {
-            match self.packet.verify_message(key.key(), &self.signed_data) {
+            match crypto::verify(
+                engine,
+                &self.packet,
+                key.key(),
+                key.prepared(),
+                &self.signed_data,
+            ) {
                 Ok(()) => return Ok(key),
-                Err(e) => last_failure = Some((key.fingerprint().clone(), e.to_string())),
+                Err(e) => last_failure = Some((key.fingerprint().clone(), e)),
             }
         }
         let (fingerprint, reason) = last_failure.expect("candidates are never empty");

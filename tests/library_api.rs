@@ -94,10 +94,11 @@ fn cache_skips_what_was_authenticated() {
         vec![built.oid("fourth"), built.oid("second")]
     );
     let text = fs::read_to_string(cache.path()).unwrap();
-    assert!(
-        text.starts_with(";; List of previously-authenticated commits.\n\n(\""),
-        "{text}"
+    let expected_head = format!(
+        ";; List of previously-authenticated commits.\n;; Introduction: {}\n\n(\"",
+        built.oid("first")
     );
+    assert!(text.starts_with(&expected_head), "{text}");
 }
 
 #[test]
@@ -207,12 +208,13 @@ fn concurrent_writers_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let cache = cache_in(dir.path());
     let oid = |t: usize, i: usize| Oid::from_str(&format!("{t:02x}{i:038x}")).unwrap();
+    let intro = oid(255, 0);
     std::thread::scope(|s| {
         for t in 0..8 {
             let cache = cache.clone();
             s.spawn(move || {
                 for i in 0..20 {
-                    cache.record(oid(t, i)).unwrap();
+                    cache.record(oid(t, i), intro, &[]).unwrap();
                 }
             });
         }
@@ -227,7 +229,7 @@ fn concurrent_writers_lose_nothing() {
     }
     // Past the cap, the oldest go.
     for i in 0..100 {
-        cache.record(oid(99, i)).unwrap();
+        cache.record(oid(99, i), intro, &[]).unwrap();
     }
     let (commits, _) = cache.read();
     assert_eq!(commits.len(), cache::MAX_ENTRIES);

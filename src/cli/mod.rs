@@ -79,32 +79,30 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         .or(configured.keyring.clone())
         .unwrap_or_else(|| keyring::DEFAULT_REFERENCE.to_owned());
     let quiet = args.quiet || args.format == Format::Json;
-
-    // The keyring branch is not authenticated: hooks run on it must succeed.
-    if config::current_branch(&repo).as_deref() == Some(keyring.as_str()) {
-        output::info(
-            quiet,
-            &format!("current branch '{keyring}' is the keyring branch; doing nothing"),
-        );
-        return Ok(AUTHENTIC);
-    }
-    let end = resolve_commit(&repo, args.end.as_deref().unwrap_or("HEAD")).map_err(stop_early)?;
-    if keyring_tip(&repo, &keyring) == Some(end) {
-        output::info(quiet, &format!("commit {end} is the tip of keyring branch '{keyring}', which is not authenticated; doing nothing"));
-        return Ok(AUTHENTIC);
-    }
-    // From here on, failures can name the introduction and END.
-    let request = Request {
+    // From here on, failures can name the introduction and the keyring.
+    let mut request = Request {
         introduction: Some(introduction.clone()),
-        end: Some(end),
+        end: None,
         keyring: keyring.clone(),
     };
-    let with_request = |e: Error| {
-        Box::new(Stop {
-            error: StopReason::Error(e),
-            request: request.clone(),
-        })
-    };
+
+    // The keyring branch is not authenticated: hooks run on it must succeed.
+    let keyrings = keyring_branches(&repo, &keyring);
+    if let Some(branch) = config::current_branch(&repo).filter(|b| keyrings.contains(b)) {
+        output::info(
+            quiet,
+            &format!("current branch '{branch}' is the keyring branch; doing nothing"),
+        );
+        return Ok(nothing_to_do(args, &request));
+    }
+    let end = resolve_commit(&repo, args.end.as_deref().unwrap_or("HEAD"))
+        .map_err(|e| stop(e, &request))?;
+    request.end = Some(end);
+    if let Some(branch) = keyrings.iter().find(|b| keyring_tip(&repo, b) == Some(end)) {
+        output::info(quiet, &format!("commit {end} is the tip of keyring branch '{branch}', which is not authenticated; doing nothing"));
+        return Ok(nothing_to_do(args, &request));
+    }
+    let with_request = |e: Error| stop(e, &request);
     let options = Options {
         keyring_reference: keyring.clone(),
         cache: Some(cache(&repo, args).map_err(with_request)?),
@@ -136,11 +134,23 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
     Ok(AUTHENTIC)
 }
 
-fn stop_early(e: Error) -> Stopped {
+fn stop(e: Error, request: &Request) -> Stopped {
     Box::new(Stop {
         error: StopReason::Error(e),
-        request: Request::default(),
+        request: request.clone(),
     })
+}
+
+fn stop_early(e: Error) -> Stopped {
+    stop(e, &Request::default())
+}
+
+/// Success without checking anything; the JSON document still says so.
+fn nothing_to_do(args: &Args, request: &Request) -> u8 {
+    if args.format == Format::Json {
+        output::json(request, None, None);
+    }
+    AUTHENTIC
 }
 
 /// Every failure of a `--keep-going` run, oldest first.
@@ -190,6 +200,20 @@ fn introduction(
             )),
         },
     }
+}
+
+/// The branches holding the keyring: the keyring reference and, when it is
+/// a remote-tracking branch (`origin/keyring`), the local branch of the same
+/// name (`keyring`), which is the one maintainers commit to and push.
+fn keyring_branches(repo: &Repository, keyring: &str) -> Vec<String> {
+    let local = keyring
+        .split_once('/')
+        .filter(|_| {
+            repo.find_reference(&format!("refs/remotes/{keyring}"))
+                .is_ok()
+        })
+        .map(|(_remote, name)| name.to_owned());
+    std::iter::once(keyring.to_owned()).chain(local).collect()
 }
 
 fn keyring_tip(repo: &Repository, keyring: &str) -> Option<Oid> {

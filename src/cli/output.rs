@@ -104,14 +104,15 @@ pub struct Request {
     pub keyring: String,
 }
 
-/// The JSON document for a run. `failure` is the error that stopped it, if
-/// any (without `--keep-going`, or when it could not check).
+/// The JSON document for a run. `report` is `None` when nothing was
+/// checked: there was nothing to do, or `failure` stopped the run (without
+/// `--keep-going`, or when it could not check).
 pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>) {
     let failures = report
         .map(|r| r.failures.iter().map(Failure::from).collect())
         .unwrap_or_default();
     let mut doc = Document {
-        authentic: failure.is_none() && report.is_some_and(Report::is_authentic),
+        authentic: failure.is_none() && report.is_none_or(Report::is_authentic),
         introduction: request.introduction.as_ref().map(|i| Introduction {
             commit: i.commit.to_string(),
             signer: i.signer.to_hex(),

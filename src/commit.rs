@@ -1,0 +1,281 @@
+//! A commit object, read once: its tree, its parents, its signature and the
+//! data the signature covers.
+//!
+//! Reading each commit once matters: the rule needs all four, and libgit2
+//! would otherwise inflate and hash the same object three times. The
+//! signature is extracted with exactly the semantics of libgit2's
+//! `git_commit_extract_signature`, which Guix relies on, quirks included.
+
+use git2::{Oid, Repository};
+
+use crate::error::Error;
+
+/// The header field holding an OpenPGP signature.
+const SIGNATURE_FIELD: &[u8] = b"gpgsig";
+
+/// What the rule needs from one commit.
+#[derive(Debug, Clone)]
+pub(crate) struct CommitObject {
+    pub id: Oid,
+    pub tree: Oid,
+    pub parents: Vec<Oid>,
+    /// The `gpgsig` field and the object without it, if signed.
+    pub signature: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl CommitObject {
+    /// Reads commit `id` from the object database.
+    pub fn read(repo: &Repository, id: Oid) -> Result<Self, Error> {
+        let odb = repo.odb()?;
+        let object = odb.read(id)?;
+        if object.kind() != git2::ObjectType::Commit {
+            return Err(malformed(id, "the object is not a commit"));
+        }
+        let data = object.data();
+        let (tree, parents) =
+            tree_and_parents(data).ok_or_else(|| malformed(id, "its header is malformed"))?;
+        Ok(CommitObject {
+            id,
+            tree,
+            parents,
+            signature: extract_signature(data),
+        })
+    }
+}
+
+/// What stands under `name` at the top of tree `tree`: the entry's mode
+/// and object id.
+///
+/// Read from the object database rather than through `git2::Tree`, whose
+/// objects libgit2 keeps in its cache: across a long history that cache
+/// only grows memory, as each tree is looked at once.
+pub(crate) fn tree_entry(
+    repo: &Repository,
+    tree: Oid,
+    name: &[u8],
+) -> Result<Option<(u32, Oid)>, Error> {
+    let odb = repo.odb()?;
+    let object = odb.read(tree)?;
+    if object.kind() != git2::ObjectType::Tree {
+        return Err(malformed(tree, "the object is not a tree"));
+    }
+    find_entry(object.data(), name).map_err(|what| malformed(tree, what))
+}
+
+/// Scans tree entries: `MODE SP NAME NUL` then 20 bytes of object id.
+fn find_entry(mut data: &[u8], name: &[u8]) -> Result<Option<(u32, Oid)>, &'static str> {
+    while !data.is_empty() {
+        let space = data
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or("a tree entry has no mode")?;
+        let nul = data
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or("a tree entry has no name")?;
+        if nul < space || nul + 21 > data.len() {
+            return Err("a tree entry is truncated");
+        }
+        if &data[space + 1..nul] == name {
+            let mode = std::str::from_utf8(&data[..space])
+                .ok()
+                .and_then(|m| u32::from_str_radix(m, 8).ok())
+                .ok_or("a tree entry has a malformed mode")?;
+            let id = Oid::from_bytes(&data[nul + 1..nul + 21])
+                .map_err(|_| "a tree entry has a malformed id")?;
+            return Ok(Some((mode, id)));
+        }
+        data = &data[nul + 21..];
+    }
+    Ok(None)
+}
+
+fn malformed(id: Oid, what: &str) -> Error {
+    Error::Git(git2::Error::from_str(&format!("commit {id}: {what}")))
+}
+
+/// The `tree` line, then the `parent` lines, as git writes them.
+fn tree_and_parents(data: &[u8]) -> Option<(Oid, Vec<Oid>)> {
+    let mut lines = data.split(|&b| b == b'\n');
+    let tree = header_oid(lines.next()?, b"tree ")?;
+    let parents = lines
+        .map_while(|line| header_oid(line, b"parent "))
+        .collect();
+    Some((tree, parents))
+}
+
+fn header_oid(line: &[u8], name: &[u8]) -> Option<Oid> {
+    let hex = line.strip_prefix(name)?;
+    if hex.len() != 40 {
+        return None;
+    }
+    Oid::from_str(std::str::from_utf8(hex).ok()?).ok()
+}
+
+/// The signature and the signed data, as libgit2 extracts them: the first
+/// line anywhere in the object that starts with `gpgsig ` starts the
+/// signature, lines starting with a space continue it, and the signed data
+/// is everything else. libgit2 reads the object as a C string, so nothing
+/// after a NUL byte counts. A malformed field reads as no signature, which
+/// is how Guix treats libgit2's error.
+pub(crate) fn extract_signature(object: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let data = match object.iter().position(|&b| b == 0) {
+        Some(nul) => &object[..nul],
+        None => object,
+    };
+    let newline_from = |at: usize| {
+        data[at.min(data.len())..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| at + i)
+    };
+    let mut signed = Vec::with_capacity(data.len());
+    let mut line = 0;
+    // A line is looked at only if something follows its newline.
+    while let Some(end) = newline_from(line).filter(|&end| end + 1 < data.len()) {
+        if !data[line..].starts_with(SIGNATURE_FIELD) {
+            signed.extend_from_slice(&data[line..=end]);
+            line = end + 1;
+            continue;
+        }
+        let after_name = line + SIGNATURE_FIELD.len();
+        if data.get(after_name) != Some(&b' ') {
+            // `gpgsig-sha256` and the like: libgit2 drops the matched name
+            // and goes on from there.
+            line = after_name;
+            continue;
+        }
+        let mut eol = newline_from(after_name)?;
+        let mut signature = data[after_name + 1..eol].to_vec();
+        while data.get(eol + 1) == Some(&b' ') {
+            signature.push(b'\n');
+            let start = eol + 2;
+            eol = newline_from(start)?;
+            signature.extend_from_slice(&data[start..eol]);
+        }
+        signed.extend_from_slice(&data[eol + 1..]);
+        return Some((signature, signed));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIGNED: &[u8] = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\
+        parent 9edb3f66fd807b096b48283debdcddccfea34bad\n\
+        author A <a@example.org> 1600000000 +0000\n\
+        committer A <a@example.org> 1600000000 +0000\n\
+        gpgsig -----BEGIN PGP SIGNATURE-----\n \n iQ==\n -----END PGP SIGNATURE-----\n\
+        \n\
+        message\n";
+
+    #[test]
+    fn reads_header_and_signature() {
+        let (tree, parents) = tree_and_parents(SIGNED).unwrap();
+        assert_eq!(tree.to_string(), "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
+        assert_eq!(parents.len(), 1);
+        let (sig, signed) = extract_signature(SIGNED).unwrap();
+        assert_eq!(
+            sig,
+            b"-----BEGIN PGP SIGNATURE-----\n\niQ==\n-----END PGP SIGNATURE-----"
+        );
+        assert!(!signed.windows(6).any(|w| w == b"gpgsig"));
+        assert!(signed.ends_with(b"committer A <a@example.org> 1600000000 +0000\n\nmessage\n"));
+    }
+
+    /// Writes `raw` as a commit object and compares with libgit2.
+    fn same_as_libgit2(raw: &[u8]) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let id = repo
+            .odb()
+            .unwrap()
+            .write(git2::ObjectType::Commit, raw)
+            .unwrap();
+        let theirs = repo
+            .extract_signature(&id, None)
+            .ok()
+            .map(|(s, d)| (s.to_vec(), d.to_vec()));
+        assert_eq!(
+            extract_signature(raw),
+            theirs,
+            "{}",
+            String::from_utf8_lossy(raw)
+        );
+    }
+
+    #[test]
+    fn extracts_what_libgit2_extracts() {
+        let head = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n";
+        for tail in [
+            "gpgsig a\n b\n\nm\n",
+            "gpgsig-sha256 x\n y\n\nm\n",
+            "gpgsig a\n b",
+            "gpgsig a\ngpgsig b\n\nm\n",
+            "gpgsig\n\nm\n",
+            "\nm\ngpgsig s\nend\n",
+            "\nm\ngpgsig s\n",
+            "gpgsig a\n \n  b\n c\nx y\n\nm",
+            "\n",
+            "",
+        ] {
+            same_as_libgit2(format!("{head}{tail}").as_bytes());
+        }
+        same_as_libgit2(SIGNED);
+    }
+
+    #[test]
+    fn finds_tree_entries_as_libgit2_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let blob = repo.blob(b"x").unwrap();
+        let mut builder = repo.treebuilder(None).unwrap();
+        builder
+            .insert(".guix-authorizations", blob, 0o100644)
+            .unwrap();
+        builder.insert(".guix-channel", blob, 0o100755).unwrap();
+        builder
+            .insert(
+                "a dir",
+                repo.treebuilder(None).unwrap().write().unwrap(),
+                0o040000,
+            )
+            .unwrap();
+        let tree = builder.write().unwrap();
+        assert_eq!(
+            tree_entry(&repo, tree, b".guix-authorizations").unwrap(),
+            Some((0o100644, blob))
+        );
+        assert_eq!(
+            tree_entry(&repo, tree, b".guix-channel").unwrap(),
+            Some((0o100755, blob))
+        );
+        assert_eq!(
+            tree_entry(&repo, tree, b"a dir").unwrap().unwrap().0,
+            0o040000
+        );
+        assert_eq!(tree_entry(&repo, tree, b"missing").unwrap(), None);
+        assert!(find_entry(b"100644 truncated", b"x").is_err());
+        assert!(find_entry(b"100644 name\0short", b"name").is_err());
+    }
+
+    #[test]
+    fn reproduces_libgit2_quirks() {
+        let sha256_only =
+            b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\ngpgsig-sha256 x\n y\n\nm\n";
+        assert_eq!(extract_signature(sha256_only), None);
+        let unterminated = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\ngpgsig a\n b";
+        assert_eq!(extract_signature(unterminated), None);
+        let after_nul = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\0gpgsig a\n\nm\n";
+        assert_eq!(extract_signature(after_nul), None);
+        let in_message = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\nm\ngpgsig s\nend\n";
+        let (sig, signed) = extract_signature(in_message).unwrap();
+        assert_eq!(sig, b"s");
+        assert_eq!(
+            signed,
+            b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\nm\nend\n"
+        );
+    }
+}
