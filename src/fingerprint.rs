@@ -33,13 +33,15 @@ pub enum FingerprintError {
     /// Valid hex, but not the length of any OpenPGP fingerprint.
     #[error(
         "`{input}` is not an OpenPGP fingerprint: it has {digits} hex digits \
-         where 40 (v4 key) or 64 (v6 key) are expected"
+         where {expected} are expected"
     )]
     WrongLength {
         /// What was given.
         input: String,
         /// How many hex digits it has.
         digits: usize,
+        /// How many were expected, in words.
+        expected: &'static str,
     },
 }
 
@@ -100,6 +102,7 @@ impl FromStr for Fingerprint {
             n => Err(FingerprintError::WrongLength {
                 input: input.to_owned(),
                 digits: n * 2,
+                expected: "40 (v4 key) or 64 (v6 key)",
             }),
         }
     }

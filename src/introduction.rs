@@ -94,14 +94,15 @@ pub fn parse_commit_id(text: &str) -> Result<Oid, Error> {
     Oid::from_str(text).map_err(|_| Error::InvalidCommitId(text.to_owned()))
 }
 
-/// A signer fingerprint as Guix accepts it: 40 hex digits, white space
-/// ignored.
+/// A signer fingerprint as Guix accepts it: 40 hex digits (a v4 key),
+/// white space ignored.
 pub fn parse_signer(text: &str) -> Result<Fingerprint, Error> {
-    let fingerprint: Fingerprint = text.parse()?;
+    let fingerprint = Fingerprint::parse_any_length(text)?;
     if fingerprint.as_bytes().len() != 20 {
         return Err(crate::FingerprintError::WrongLength {
             input: text.to_owned(),
             digits: fingerprint.as_bytes().len() * 2,
+            expected: "40",
         }
         .into());
     }

@@ -1,0 +1,1868 @@
+//! End-to-end tests of the `git-authenticate` binary, as a user or a CI job
+//! runs it: on real repositories built from scenarios (signed by the real
+//! `gpg`, like users' repositories), with a private `HOME` and
+//! `XDG_CACHE_HOME` per test, checking what a user checks: the exit status,
+//! standard output exactly, and the key phrases on standard error.
+//!
+//! Without `gpg`, the scenarios are signed by Sequoia instead (a message
+//! says so) and only the tests that run `git commit -S` are skipped.
+
+mod support;
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use base64::Engine;
+use predicates::prelude::*;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use support::{gpg_available, key, Built};
+
+/// A linear history signed by dave and alice, both authorized:
+/// `first` (the introduction, dave), `second` (alice, also reachable as
+/// branch `topic`, tag `light` and annotated tag `annotated`), `third` and
+/// `fourth` (dave). A directory `docs/` exists in the work tree.
+const LINEAR: &str = r#"
+keyring alice dave
+authorize alice dave
+commit first gpg:dave
+write docs/README "docs\n"
+commit second gpg:alice
+tag light second
+annotated-tag annotated second
+branch topic
+write b.txt "B\n"
+commit third gpg:dave
+write c.txt "C\n"
+commit fourth gpg:dave
+"#;
+
+/// Several bad commits after the introduction: `unsigned`, `by-bob`
+/// (in the keyring, not authorized), `good` (alice) and `by-mallory`
+/// (not in the keyring).
+const SEVERAL_FAILURES: &str = r#"
+keyring alice bob dave
+authorize alice dave
+commit first gpg:dave
+write a.txt "A\n"
+commit unsigned
+write b.txt "B\n"
+commit by-bob gpg:bob
+write c.txt "C\n"
+commit good gpg:alice
+write d.txt "D\n"
+commit by-mallory gpg:mallory
+"#;
+
+/// Branch `other` forked before the introduction `first`.
+const NOT_DESCENDANT: &str = r#"
+write README "root\n"
+commit root
+branch other
+keyring alice
+authorize alice
+commit first gpg:alice
+write a.txt "A\n"
+commit second gpg:alice
+checkout other
+authorize alice
+commit elsewhere gpg:alice
+checkout master
+"#;
+
+/// No `.guix-authorizations` anywhere: only historical authorizations can
+/// authorize `second`.
+const NO_AUTHORIZATIONS: &str = r#"
+keyring alice bob
+write a.txt "A\n"
+commit first gpg:alice
+write b.txt "B\n"
+commit second gpg:alice
+"#;
+
+/// Environment variables from the test's environment that would change
+/// what the binary or git does.
+const CLEARED: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_AUTHENTICATE",
+    "GNUPGHOME",
+    "NO_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+];
+
+/// A private home: `HOME`, `XDG_CACHE_HOME` and `XDG_CONFIG_HOME` point
+/// into a temporary directory, so that nothing touches the real home.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::Builder::new()
+                .prefix("gah-home.")
+                .tempdir()
+                .expect("temporary home"),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `XDG_CACHE_HOME`.
+    fn cache(&self) -> PathBuf {
+        self.path().join("cache")
+    }
+
+    fn vars(&self) -> [(&'static str, PathBuf); 3] {
+        [
+            ("HOME", self.path().to_owned()),
+            ("XDG_CACHE_HOME", self.cache()),
+            ("XDG_CONFIG_HOME", self.path().join("config")),
+        ]
+    }
+
+    /// The binary, run in `dir`.
+    fn command(&self, dir: &Path) -> Command {
+        let mut c = Command::cargo_bin("git-authenticate").expect("the binary is built");
+        c.current_dir(dir);
+        for name in CLEARED {
+            c.env_remove(name);
+        }
+        for (name, value) in self.vars() {
+            c.env(name, value);
+        }
+        c
+    }
+}
+
+/// A repository built from a scenario, with its private home.
+struct Repo {
+    built: Built,
+    home: Home,
+}
+
+/// Builds a scenario; without gpg, `gpg:KEY` signers become Sequoia ones.
+fn build(text: &str) -> Built {
+    if gpg_available() {
+        support::build_scenario_text(text)
+    } else {
+        eprintln!("note: gpg is not available; signing with Sequoia instead");
+        support::build_scenario_text(&text.replace("gpg:", ""))
+    }
+}
+
+/// `PATH` with the directory of the built binary first, so that hooks and
+/// `git authenticate` find it.
+fn path_with_binary() -> OsString {
+    let binary = Path::new(env!("CARGO_BIN_EXE_git-authenticate"));
+    let mut dirs = vec![binary.parent().expect("binary directory").to_owned()];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).expect("PATH")
+}
+
+impl Repo {
+    fn new(text: &str) -> Repo {
+        Repo {
+            built: build(text),
+            home: Home::new(),
+        }
+    }
+
+    fn named(name: &str) -> Repo {
+        Repo::new(&support::scenario_text(name))
+    }
+
+    fn path(&self) -> &Path {
+        &self.built.path
+    }
+
+    /// The full id of commit `label`.
+    fn id(&self, label: &str) -> String {
+        self.built.oid(label).to_string()
+    }
+
+    /// Its 7-digit abbreviation, as "Authenticating commits" prints it.
+    fn short(&self, label: &str) -> String {
+        self.id(label)[..7].to_owned()
+    }
+
+    /// COMMIT and SIGNER (spaced, as users copy it) for an introduction.
+    fn intro(&self, label: &str, signer: &str) -> [String; 2] {
+        [self.id(label), key(signer).signing_fpr_spaced()]
+    }
+
+    /// The binary, run in the work tree.
+    fn cmd(&self) -> Command {
+        self.home.command(self.path())
+    }
+
+    /// The real git in `dir`, with the private home, the binary on `PATH`
+    /// and the scenario's GnuPG home (for `git commit -S`).
+    fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let mut c = support::git_command(dir);
+        for name in CLEARED {
+            c.env_remove(name);
+        }
+        for (name, value) in self.home.vars() {
+            c.env(name, value);
+        }
+        c.env("PATH", path_with_binary());
+        if let Some(gnupg) = self.built.gnupg_home() {
+            c.env("GNUPGHOME", gnupg);
+        }
+        c.args(args).output().expect("run git")
+    }
+
+    /// `git_in` that must succeed; its trimmed standard output.
+    fn git_ok_in(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.git_in(dir, args);
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    fn git_ok(&self, args: &[&str]) -> String {
+        self.git_ok_in(self.path(), args)
+    }
+
+    /// The default cache file: `checkouts/` + URL-safe base64 of the SHA-256
+    /// of the repository's canonical path.
+    fn default_cache_file(&self, repository: &Path) -> PathBuf {
+        let canonical = std::fs::canonicalize(repository).unwrap();
+        let digest = Sha256::digest(canonical.as_os_str().as_encoded_bytes());
+        self.home
+            .cache()
+            .join("git-authenticate/authentication/checkouts")
+            .join(base64::engine::general_purpose::URL_SAFE.encode(digest))
+    }
+
+    fn config(&self, name: &str) -> Option<String> {
+        let out = self.git_in(self.path(), &["config", "--get", name]);
+        out.status
+            .success()
+            .then(|| String::from_utf8(out.stdout).unwrap().trim().to_owned())
+    }
+}
+
+fn stderr(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(assert.get_output().stderr.clone()).expect("UTF-8 standard error")
+}
+
+fn stdout(assert: &assert_cmd::assert::Assert) -> String {
+    String::from_utf8(assert.get_output().stdout.clone()).expect("UTF-8 standard output")
+}
+
+/// The `error:` lines of standard error.
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("error:")).collect()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn skip_without_gpg(test: &str) -> bool {
+    if gpg_available() {
+        return false;
+    }
+    eprintln!("SKIPPED {test}: gpg is not available");
+    true
+}
+
+// ---------------------------------------------------------------------------
+// Success, and the cache.
+
+#[test]
+fn success_then_nothing_new() {
+    let repo = Repo::new(LINEAR);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(0)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(
+        err.contains(&format!(
+            "Authenticating commits {} to {} (3 new commits)...",
+            repo.short("first"),
+            repo.short("fourth")
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "successfully authenticated commit {}",
+            repo.id("fourth")
+        )),
+        "{err}"
+    );
+
+    // The real cache file, private, holding END.
+    let cache = repo.default_cache_file(repo.path());
+    assert_eq!(mode(&cache), 0o600, "{}", cache.display());
+    let cached = std::fs::read_to_string(&cache).unwrap();
+    assert!(cached.contains(&repo.id("fourth")), "{cached}");
+
+    // Nothing new: with the recorded configuration, and explicitly.
+    for args in [vec![], repo.intro("first", "dave").to_vec()] {
+        let assert = repo.cmd().args(&args).assert().code(0).stdout("");
+        let err = stderr(&assert);
+        assert!(!err.contains("Authenticating"), "{err}");
+        assert!(
+            err.contains(&format!(
+                "successfully authenticated commit {}",
+                repo.id("fourth")
+            )),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn tampered_cache_file_is_ignored_with_a_warning() {
+    let repo = Repo::new(LINEAR);
+    repo.cmd()
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .success();
+    let cache = repo.default_cache_file(repo.path());
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let assert = repo.cmd().assert().code(0).stdout("");
+    let err = stderr(&assert);
+    assert!(err.contains("warning: authentication cache"), "{err}");
+    assert!(err.contains("has mode 644 instead of 600"), "{err}");
+    // Everything is checked again, and the file is private again.
+    assert!(err.contains("(3 new commits)"), "{err}");
+    assert_eq!(mode(&cache), 0o600);
+}
+
+// ---------------------------------------------------------------------------
+// Arguments.
+
+#[test]
+fn end_forms_and_commit_ish() {
+    let repo = Repo::new(LINEAR);
+    let intro = repo.intro("first", "dave");
+    let second = repo.id("second");
+    let tag_object = repo.git_ok(&["rev-parse", "annotated"]);
+    assert_ne!(tag_object, second, "the annotated tag is a tag object");
+    let ends = [
+        vec!["--end=HEAD~2".to_owned()],
+        vec!["--end".to_owned(), repo.short("second")],
+        vec!["-e".to_owned(), "topic".to_owned()],
+        vec!["-e".to_owned(), "light".to_owned()],
+        vec!["--end=annotated".to_owned()],
+        vec!["--end".to_owned(), tag_object.clone()],
+        vec![format!("-e{second}")],
+    ];
+    for end in ends {
+        // A fresh cache each time, so that each run has work to do.
+        let home = Home::new();
+        let assert = home
+            .command(repo.path())
+            .args(&intro)
+            .args(&end)
+            .assert()
+            .code(0)
+            .stdout("");
+        let err = stderr(&assert);
+        assert!(
+            err.contains(&format!(
+                "Authenticating commits {} to {} (1 new commits)...",
+                repo.short("first"),
+                repo.short("second")
+            )),
+            "{end:?}: {err}"
+        );
+        assert!(
+            err.contains(&format!("successfully authenticated commit {second}\n")),
+            "{end:?}: {err}"
+        );
+        assert!(!err.contains(&tag_object), "{end:?}: peeled: {err}");
+    }
+}
+
+#[test]
+fn repository_option_and_subdirectory() {
+    let repo = Repo::new(LINEAR);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let assert = repo
+        .home
+        .command(elsewhere.path())
+        .arg("-r")
+        .arg(repo.path())
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(0)
+        .stdout("");
+    assert!(stderr(&assert).contains("(3 new commits)"));
+
+    // From a subdirectory: the same repository, hence the same cache.
+    let assert = repo
+        .home
+        .command(&repo.path().join("docs"))
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(0)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(!err.contains("Authenticating"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "successfully authenticated commit {}",
+            repo.id("fourth")
+        )),
+        "{err}"
+    );
+    // `--repository=DIR` too.
+    repo.home
+        .command(elsewhere.path())
+        .arg(format!("--repository={}", repo.path().display()))
+        .assert()
+        .code(0)
+        .stdout("");
+}
+
+#[test]
+fn bare_clone() {
+    let repo = Repo::new(LINEAR);
+    let bare = repo.home.path().join("bare.git");
+    repo.git_ok_in(
+        repo.home.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            repo.path().to_str().unwrap(),
+            "bare.git",
+        ],
+    );
+    let assert = repo
+        .home
+        .command(repo.home.path())
+        .arg("-r")
+        .arg(&bare)
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(0)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(err.contains("(3 new commits)"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "installed hook '{}'",
+            bare.join("hooks/pre-push").display()
+        )),
+        "{err}"
+    );
+    assert!(mode(&repo.default_cache_file(&bare)) == 0o600);
+    // Run inside it, with the recorded configuration.
+    let assert = repo.home.command(&bare).assert().code(0).stdout("");
+    assert!(stderr(&assert).contains(&format!(
+        "successfully authenticated commit {}",
+        repo.id("fourth")
+    )));
+}
+
+#[test]
+fn remote_tracking_keyring() {
+    let repo = Repo::new(LINEAR);
+    let clone = repo.home.path().join("clone");
+    repo.git_ok_in(
+        repo.home.path(),
+        &["clone", "-q", repo.path().to_str().unwrap(), "clone"],
+    );
+    let intro = repo.intro("first", "dave");
+
+    // The local branch does not exist: say how to use the remote one.
+    let assert = repo
+        .home
+        .command(&clone)
+        .args(&intro)
+        .assert()
+        .code(2)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(err.contains("keyring branch `keyring` not found"), "{err}");
+    assert!(err.contains("--keyring=origin/keyring"), "{err}");
+    assert!(err.contains("git branch keyring origin/keyring"), "{err}");
+
+    for keyring in [
+        vec!["-k", "origin/keyring"],
+        vec!["--keyring=origin/keyring"],
+        vec!["--keyring", "refs/remotes/origin/keyring"],
+    ] {
+        let home = Home::new();
+        let assert = home
+            .command(&clone)
+            .args(&intro)
+            .args(&keyring)
+            .assert()
+            .code(0)
+            .stdout("");
+        let err = stderr(&assert);
+        assert!(err.contains("(3 new commits)"), "{keyring:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "successfully authenticated commit {}",
+                repo.id("fourth")
+            )),
+            "{keyring:?}: {err}"
+        );
+    }
+    // The first run recorded the keyring it was given.
+    assert_eq!(
+        repo.git_ok_in(&clone, &["config", "--get", "guix.authentication.keyring"]),
+        "origin/keyring"
+    );
+}
+
+#[test]
+fn signer_quoted_unquoted_and_compact() {
+    let repo = Repo::new(LINEAR);
+    let first = repo.id("first");
+    let dave = key("dave");
+    let spaced = dave.signing_fpr_spaced();
+    let forms: Vec<Vec<String>> = vec![
+        vec![spaced.clone()],
+        spaced.split_whitespace().map(str::to_owned).collect(),
+        vec![dave.signing_fpr.to_lowercase()],
+    ];
+    assert_eq!(forms[1].len(), 10, "ten words when unquoted");
+    for signer in forms {
+        let home = Home::new();
+        home.command(repo.path())
+            .arg(&first)
+            .args(&signer)
+            .assert()
+            .code(0)
+            .stdout("")
+            .stderr(predicate::str::contains(format!(
+                "successfully authenticated commit {}",
+                repo.id("fourth")
+            )));
+    }
+}
+
+#[test]
+fn cache_key_option() {
+    let repo = Repo::new(LINEAR);
+    let intro = repo.intro("first", "dave");
+    let assert = repo
+        .cmd()
+        .args(&intro)
+        .args(["--cache-key", "ci/my-channel"])
+        .assert()
+        .code(0);
+    assert!(stderr(&assert).contains("(3 new commits)"));
+    let file = repo
+        .home
+        .cache()
+        .join("git-authenticate/authentication/ci/my-channel");
+    assert_eq!(mode(&file), 0o600);
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains(&repo.id("fourth")));
+    assert!(!repo.default_cache_file(repo.path()).exists());
+
+    // The same key: nothing new. Another key: everything again.
+    let assert = repo
+        .cmd()
+        .args(&intro)
+        .arg("--cache-key=ci/my-channel")
+        .assert()
+        .code(0);
+    assert!(!stderr(&assert).contains("Authenticating"));
+    let assert = repo
+        .cmd()
+        .args(&intro)
+        .arg("--cache-key=other")
+        .assert()
+        .code(0);
+    assert!(stderr(&assert).contains("(3 new commits)"));
+
+    // A key that would leave the cache directory.
+    repo.cmd()
+        .args(&intro)
+        .arg("--cache-key=../escape")
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("invalid cache key `../escape`"));
+}
+
+#[test]
+fn historical_authorizations_option() {
+    let repo = Repo::new(NO_AUTHORIZATIONS);
+    let intro = repo.intro("first", "alice");
+    let alice = key("alice");
+
+    // Without them, nobody is authorized.
+    let assert = repo.cmd().args(&intro).assert().code(1).stdout("");
+    assert!(stderr(&assert).contains(&format!(
+        "commit {} not signed by an authorized key: {}",
+        repo.id("second"),
+        alice.signing_fpr_spaced()
+    )));
+
+    let file = repo.home.path().join("historical-authorizations");
+    std::fs::write(
+        &file,
+        support::authorizations_file(&[("alice".into(), alice.signing_fpr_spaced())], "test"),
+    )
+    .unwrap();
+    let assert = repo
+        .cmd()
+        .args(&intro)
+        .arg("--historical-authorizations")
+        .arg(&file)
+        .assert()
+        .code(0)
+        .stdout("");
+    assert!(stderr(&assert).contains(&format!(
+        "successfully authenticated commit {}",
+        repo.id("second")
+    )));
+
+    // A file that cannot be read: could not check.
+    repo.cmd()
+        .args(&intro)
+        .arg(format!(
+            "--historical-authorizations={}",
+            repo.home.path().join("missing").display()
+        ))
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("historical authorizations"));
+}
+
+#[test]
+fn jobs_option_does_not_change_the_outcome() {
+    let repo = Repo::new(SEVERAL_FAILURES);
+    let mut outputs = Vec::new();
+    for jobs in ["1", "2", "8"] {
+        let assert = repo
+            .cmd()
+            .args(repo.intro("first", "dave"))
+            .args(["--keep-going", "-j", jobs])
+            .assert()
+            .code(1)
+            .stdout("");
+        outputs.push(error_lines(&stderr(&assert)).join("\n"));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(outputs[0], outputs[2]);
+}
+
+#[test]
+fn help_and_version() {
+    let home = Home::new();
+    for flag in ["-h", "--help"] {
+        home.command(home.path())
+            .arg(flag)
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("Usage: git-authenticate"))
+            .stdout(predicate::str::contains("--keep-going"))
+            .stdout(predicate::str::contains("Exit status"));
+    }
+    for flag in ["-V", "--version"] {
+        home.command(home.path())
+            .arg(flag)
+            .assert()
+            .code(0)
+            .stdout(format!("git-authenticate {}\n", env!("CARGO_PKG_VERSION")));
+    }
+}
+
+#[test]
+fn runs_as_a_git_subcommand() {
+    let repo = Repo::new(LINEAR);
+    let [commit, signer] = repo.intro("first", "dave");
+    let out = repo.git_in(repo.path(), &["authenticate", &commit, &signer]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        err.contains(&format!(
+            "successfully authenticated commit {}",
+            repo.id("fourth")
+        )),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Usage errors: exit 2, nothing on standard output.
+
+#[test]
+fn wrong_arguments_are_usage_errors() {
+    let repo = Repo::new(LINEAR);
+    let [commit, signer] = repo.intro("first", "dave");
+    let compact = key("dave").signing_fpr;
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![commit.clone()], "wrong number of arguments"),
+        (
+            vec![commit.clone(), compact[..39].to_owned()],
+            "is not an OpenPGP fingerprint",
+        ),
+        (
+            vec![commit.clone(), format!("{}G", &compact[..39])],
+            "is not an OpenPGP fingerprint",
+        ),
+        (
+            vec![commit.clone(), format!("{compact}00")],
+            "is not an OpenPGP fingerprint",
+        ),
+        (
+            vec![repo.short("first"), signer.clone()],
+            "is not a full commit id (40 hex digits)",
+        ),
+        (
+            vec![format!("{}x", &commit[..39]), signer.clone()],
+            "is not a full commit id",
+        ),
+        (
+            vec![commit.clone(), signer.clone(), "--bogus".into()],
+            "unexpected argument '--bogus'",
+        ),
+        (
+            vec![commit.clone(), signer.clone(), "--format=yaml".into()],
+            "invalid value 'yaml'",
+        ),
+    ];
+    for (args, phrase) in cases {
+        let assert = repo.cmd().args(&args).assert().code(2).stdout("");
+        let err = stderr(&assert);
+        assert!(
+            err.contains(phrase),
+            "{args:?}: expected {phrase:?} in {err}"
+        );
+        assert!(!err.contains("successfully"), "{args:?}: {err}");
+    }
+    // Nothing was recorded by failed runs.
+    assert_eq!(repo.config("guix.authentication.introduction-commit"), None);
+}
+
+#[test]
+fn no_arguments_and_no_configuration() {
+    let repo = Repo::new(LINEAR);
+    let assert = repo.cmd().assert().code(2).stdout("");
+    let err = stderr(&assert);
+    assert!(err.contains("give COMMIT and SIGNER"), "{err}");
+    assert!(
+        err.contains("guix.authentication.introduction-commit"),
+        "{err}"
+    );
+    assert!(err.contains("git config"), "{err}");
+}
+
+#[test]
+fn not_a_repository() {
+    let home = Home::new();
+    let outside = tempfile::tempdir().unwrap();
+    let intro = [
+        "0123456789abcdef0123456789abcdef01234567".to_owned(),
+        key("dave").signing_fpr_spaced(),
+    ];
+    home.command(outside.path())
+        .arg("-r")
+        .arg(outside.path())
+        .args(&intro)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("not a git repository"));
+    // Discovery from the current directory stops at the temporary
+    // directory, whatever surrounds it.
+    home.command(outside.path())
+        .env("GIT_CEILING_DIRECTORIES", outside.path().parent().unwrap())
+        .args(&intro)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("not in a git repository"))
+        .stderr(predicate::str::contains("-r DIRECTORY"));
+}
+
+#[test]
+fn unknown_end() {
+    let repo = Repo::new(LINEAR);
+    repo.cmd()
+        .args(repo.intro("first", "dave"))
+        .args(["--end", "no-such-branch"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "`no-such-branch` does not name a commit in this repository",
+        ));
+}
+
+#[test]
+fn missing_keyring_branch() {
+    let repo = Repo::new(LINEAR);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .args(["-k", "channel-keys"])
+        .assert()
+        .code(2)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(
+        err.contains("error: keyring branch `channel-keys` not found"),
+        "{err}"
+    );
+    assert!(
+        err.contains("git fetch origin channel-keys:channel-keys"),
+        "{err}"
+    );
+}
+
+#[test]
+fn signer_of_64_hex_digits_has_a_consistent_message() {
+    let repo = Repo::new(LINEAR);
+    let assert = repo
+        .cmd()
+        .arg(repo.id("first"))
+        .arg("AB".repeat(32))
+        .assert()
+        .code(2)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(err.contains("is not"), "{err}");
+    assert!(
+        err.contains("it has 64 hex digits where 40 are expected"),
+        "{err}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Not authentic: exit 1, one message naming the commit and the reason.
+
+/// Exactly one `error:` line, naming `commit` in full; it is returned.
+fn one_error(err: &str, commit: &str) -> String {
+    let errors = error_lines(err);
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains(commit), "{err}");
+    assert!(!err.contains("successfully"), "{err}");
+    errors[0].to_owned()
+}
+
+#[test]
+fn unsigned_commit() {
+    let repo = Repo::new(SEVERAL_FAILURES);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(1)
+        .stdout("");
+    let err = stderr(&assert);
+    let line = one_error(&err, &repo.id("unsigned"));
+    assert_eq!(
+        line,
+        format!("error: commit {} lacks a signature", repo.id("unsigned"))
+    );
+    assert!(err.contains("hint: sign the commit"), "{err}");
+}
+
+#[test]
+fn unauthorized_signer() {
+    let repo = Repo::named("gpg-unauthorized");
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(1)
+        .stdout("");
+    let err = stderr(&assert);
+    let line = one_error(&err, &repo.id("second"));
+    assert_eq!(
+        line,
+        format!(
+            "error: commit {} not signed by an authorized key: {}",
+            repo.id("second"),
+            key("bob").signing_fpr_spaced()
+        )
+    );
+    assert!(
+        err.contains(&format!("parent {}", repo.id("first"))),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_introduction_signer() {
+    let repo = Repo::new(LINEAR);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "alice"))
+        .assert()
+        .code(1)
+        .stdout("");
+    let err = stderr(&assert);
+    let line = one_error(&err, &repo.id("first"));
+    assert_eq!(
+        line,
+        format!(
+            "error: initial commit {} is signed by '{}' instead of '{}'",
+            repo.id("first"),
+            key("dave").signing_fpr_spaced(),
+            key("alice").signing_fpr_spaced()
+        )
+    );
+    // A failed run records nothing and installs no hook.
+    assert_eq!(repo.config("guix.authentication.introduction-commit"), None);
+    assert!(!repo.path().join(".git/hooks/pre-push").exists());
+}
+
+#[test]
+fn end_not_a_descendant() {
+    let repo = Repo::new(NOT_DESCENDANT);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "alice"))
+        .args(["--end", "other"])
+        .assert()
+        .code(1)
+        .stdout("");
+    let err = stderr(&assert);
+    let line = one_error(&err, &repo.id("elsewhere"));
+    assert_eq!(
+        line,
+        format!(
+            "error: commit {} is not a descendant of introductory commit {}",
+            repo.id("elsewhere"),
+            repo.id("first")
+        )
+    );
+}
+
+#[test]
+fn keep_going_reports_every_failure_oldest_first() {
+    let repo = Repo::new(SEVERAL_FAILURES);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .arg("--keep-going")
+        .assert()
+        .code(1)
+        .stdout("");
+    let err = stderr(&assert);
+    assert_eq!(
+        error_lines(&err),
+        [
+            format!("error: commit {} lacks a signature", repo.id("unsigned")),
+            format!(
+                "error: commit {} not signed by an authorized key: {}",
+                repo.id("by-bob"),
+                key("bob").signing_fpr_spaced()
+            ),
+            format!(
+                "error: could not authenticate commit {}: key {} is missing from keyring \
+                 branch `keyring`",
+                repo.id("by-mallory"),
+                key("mallory").signing_fpr_spaced()
+            ),
+        ],
+        "{err}"
+    );
+    assert!(!err.contains("successfully"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// JSON output.
+
+/// The fields README.md documents, and only those.
+fn document(assert: &assert_cmd::assert::Assert) -> Value {
+    let out = stdout(assert);
+    let doc: Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not one JSON document: {e}\n{out}"));
+    let mut fields: Vec<&str> = doc
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "authentic",
+            "commits_checked",
+            "end",
+            "failures",
+            "introduction",
+            "keyring",
+            "signers",
+            "warnings"
+        ]
+    );
+    for failure in doc["failures"].as_array().expect("failures is a list") {
+        let mut fields: Vec<&str> = failure
+            .as_object()
+            .expect("a failure is an object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        fields.sort_unstable();
+        assert_eq!(
+            fields,
+            [
+                "commit",
+                "fingerprint",
+                "hint",
+                "kind",
+                "message",
+                "parents"
+            ]
+        );
+    }
+    doc
+}
+
+fn introduction_json(repo: &Repo, label: &str, signer: &str) -> Value {
+    json!({ "commit": repo.id(label), "signer": key(signer).signing_fpr })
+}
+
+#[test]
+fn json_success() {
+    let repo = Repo::new(LINEAR);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .arg("--format=json")
+        .assert()
+        .code(0);
+    let doc = document(&assert);
+    assert_eq!(doc["authentic"], json!(true));
+    assert_eq!(
+        doc["introduction"],
+        introduction_json(&repo, "first", "dave")
+    );
+    assert_eq!(doc["end"], json!(repo.id("fourth")));
+    assert_eq!(doc["keyring"], json!("keyring"));
+    assert_eq!(doc["commits_checked"], json!(3));
+    assert_eq!(
+        doc["signers"],
+        json!([
+            { "fingerprint": key("dave").signing_fpr, "commits": 2 },
+            { "fingerprint": key("alice").signing_fpr, "commits": 1 },
+        ])
+    );
+    assert_eq!(doc["failures"], json!([]));
+    assert_eq!(doc["warnings"], json!([]));
+    // The configuration was recorded, as in text mode.
+    assert_eq!(
+        repo.config("guix.authentication.introduction-commit"),
+        Some(repo.id("first"))
+    );
+
+    // Again: nothing new to check; `--format json` also works.
+    let assert = repo.cmd().args(["--format", "json"]).assert().code(0);
+    let doc = document(&assert);
+    assert_eq!(doc["authentic"], json!(true));
+    assert_eq!(doc["commits_checked"], json!(0));
+    assert_eq!(doc["signers"], json!([]));
+    assert_eq!(doc["end"], json!(repo.id("fourth")));
+
+    // A cache problem is a warning, in the document too.
+    let cache = repo.default_cache_file(repo.path());
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let assert = repo.cmd().arg("--format=json").assert().code(0);
+    let doc = document(&assert);
+    assert_eq!(doc["authentic"], json!(true));
+    assert_eq!(doc["commits_checked"], json!(3));
+    let warnings = doc["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let warning = warnings[0].as_str().unwrap();
+    assert!(warning.contains(&cache.display().to_string()), "{warning}");
+    assert!(warning.contains("mode 640"), "{warning}");
+}
+
+#[test]
+fn json_failure() {
+    let repo = Repo::named("gpg-unauthorized");
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .arg("--format=json")
+        .assert()
+        .code(1);
+    let doc = document(&assert);
+    assert_eq!(doc["authentic"], json!(false));
+    assert_eq!(
+        doc["introduction"],
+        introduction_json(&repo, "first", "dave")
+    );
+    assert_eq!(doc["end"], json!(repo.id("third")));
+    assert_eq!(doc["keyring"], json!("keyring"));
+    // Without --keep-going the run stops at the failure; what was counted
+    // until then is not reported.
+    assert!(doc["commits_checked"].is_u64(), "{doc}");
+    assert!(doc["signers"].is_array(), "{doc}");
+    assert_eq!(doc["warnings"], json!([]));
+    let failures = doc["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{doc}");
+    let failure = &failures[0];
+    assert_eq!(failure["commit"], json!(repo.id("second")));
+    assert_eq!(failure["kind"], json!("unauthorized"));
+    assert_eq!(failure["fingerprint"], json!(key("bob").signing_fpr));
+    assert_eq!(failure["parents"], json!([repo.id("first")]));
+    assert_eq!(
+        failure["message"],
+        json!(format!(
+            "commit {} not signed by an authorized key: {}",
+            repo.id("second"),
+            key("bob").signing_fpr_spaced()
+        ))
+    );
+    let hint = failure["hint"].as_str().expect("a hint");
+    assert!(hint.contains(".guix-authorizations"), "{hint}");
+    // The human message is still on standard error.
+    assert!(stderr(&assert).contains("error: commit"));
+}
+
+#[test]
+fn json_keep_going() {
+    let repo = Repo::new(SEVERAL_FAILURES);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .args(["--keep-going", "--format=json"])
+        .assert()
+        .code(1);
+    let doc = document(&assert);
+    assert_eq!(doc["authentic"], json!(false));
+    assert_eq!(
+        doc["introduction"],
+        introduction_json(&repo, "first", "dave")
+    );
+    assert_eq!(doc["end"], json!(repo.id("by-mallory")));
+    assert_eq!(doc["keyring"], json!("keyring"));
+    assert_eq!(doc["commits_checked"], json!(4));
+    assert_eq!(
+        doc["signers"],
+        json!([{ "fingerprint": key("alice").signing_fpr, "commits": 1 }])
+    );
+    assert_eq!(doc["warnings"], json!([]));
+    let failures = doc["failures"].as_array().unwrap();
+    let summary: Vec<(Value, Value, Value, Value)> = failures
+        .iter()
+        .map(|f| {
+            (
+                f["commit"].clone(),
+                f["kind"].clone(),
+                f["fingerprint"].clone(),
+                f["parents"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                json!(repo.id("unsigned")),
+                json!("unsigned"),
+                json!(null),
+                json!([])
+            ),
+            (
+                json!(repo.id("by-bob")),
+                json!("unauthorized"),
+                json!(key("bob").signing_fpr),
+                json!([repo.id("unsigned")])
+            ),
+            (
+                json!(repo.id("by-mallory")),
+                json!("missing-key"),
+                json!(key("mallory").signing_fpr),
+                json!([])
+            ),
+        ]
+    );
+    for failure in failures {
+        let commit = failure["commit"].as_str().unwrap();
+        assert!(
+            failure["message"].as_str().unwrap().contains(commit),
+            "{failure}"
+        );
+        assert!(failure["hint"].is_string(), "{failure}");
+    }
+    assert!(failures[0]["hint"].as_str().unwrap().contains("-S"));
+    assert!(failures[2]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("`.key` file to branch `keyring`"));
+}
+
+#[test]
+fn json_could_not_check() {
+    let repo = Repo::new(LINEAR);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .args(["--keyring=nowhere", "--format=json"])
+        .assert()
+        .code(2);
+    let doc = document(&assert);
+    assert_eq!(doc["authentic"], json!(false));
+    assert_eq!(
+        doc["introduction"],
+        introduction_json(&repo, "first", "dave")
+    );
+    assert_eq!(doc["end"], json!(repo.id("fourth")));
+    assert_eq!(doc["keyring"], json!("nowhere"));
+    assert_eq!(doc["commits_checked"], json!(0));
+    assert_eq!(doc["signers"], json!([]));
+    assert_eq!(doc["warnings"], json!([]));
+    assert_eq!(
+        doc["failures"],
+        json!([{
+            "commit": null,
+            "kind": "keyring-missing",
+            "fingerprint": null,
+            "parents": [],
+            "message": "keyring branch `nowhere` not found",
+            "hint": "fetch it: `git fetch origin nowhere:nowhere`",
+        }])
+    );
+    assert!(stderr(&assert).contains("error: keyring branch `nowhere` not found"));
+}
+
+#[test]
+fn json_unknown_end_still_names_the_introduction() {
+    let repo = Repo::new(LINEAR);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .args(["-e", "nowhere", "--format=json"])
+        .assert()
+        .code(2);
+    let doc = document(&assert);
+    assert_eq!(doc["authentic"], json!(false));
+    assert_eq!(
+        doc["introduction"],
+        introduction_json(&repo, "first", "dave")
+    );
+    assert_eq!(doc["end"], json!(null));
+    assert_eq!(doc["keyring"], json!("keyring"));
+    assert_eq!(doc["failures"][0]["kind"], json!("not-a-commit"));
+    assert_eq!(doc["failures"][0]["commit"], json!(null));
+}
+
+#[test]
+fn json_usage_errors_print_no_document() {
+    let repo = Repo::new(LINEAR);
+    repo.cmd()
+        .args([repo.id("first").as_str(), "--format=json"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::str::contains("wrong number of arguments"));
+}
+
+// ---------------------------------------------------------------------------
+// --stats, --quiet, terminals and colours.
+
+#[test]
+fn stats_format() {
+    let repo = Repo::new(LINEAR);
+    let expected = format!(
+        "Signing statistics:\n  {} {:>10}\n  {} {:>10}\n",
+        key("dave").signing_fpr_spaced(),
+        2,
+        key("alice").signing_fpr_spaced(),
+        1
+    );
+    assert_eq!(
+        expected.lines().nth(1).unwrap().len(),
+        2 + 50 + 1 + 10,
+        "fingerprint then the count right-aligned in 10 columns"
+    );
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .arg("--stats")
+        .assert()
+        .code(0)
+        .stdout(expected);
+    assert!(stderr(&assert).contains("successfully authenticated commit"));
+    // Nothing new, no statistics.
+    repo.cmd().arg("--stats").assert().code(0).stdout("");
+}
+
+#[test]
+fn quiet() {
+    let repo = Repo::new(LINEAR);
+    // The first run would also record the configuration and install hooks.
+    repo.cmd()
+        .args(repo.intro("first", "dave"))
+        .arg("-q")
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr("");
+    assert!(repo.path().join(".git/hooks/pre-push").exists());
+    repo.cmd()
+        .arg("--quiet")
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr("");
+    // Errors are still printed.
+    repo.cmd()
+        .arg("--quiet")
+        .args(["--end", "nowhere"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("error:"));
+}
+
+fn assert_plain(err: &str) {
+    assert!(!err.contains('\x1b'), "escape codes: {err:?}");
+    assert!(
+        !err.contains('\r'),
+        "carriage returns (progress bar): {err:?}"
+    );
+}
+
+#[test]
+fn no_progress_bar_or_colours_outside_a_terminal() {
+    let repo = Repo::new(SEVERAL_FAILURES);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .args(["--end", &repo.id("first")])
+        .assert()
+        .code(0);
+    assert_plain(&stderr(&assert));
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .arg("--keep-going")
+        .assert()
+        .code(1);
+    let err = stderr(&assert);
+    assert!(err.contains("Authenticating commits"), "{err}");
+    assert!(err.contains("error:") && err.contains("hint:"), "{err}");
+    assert_plain(&err);
+
+    let repo = Repo::new(LINEAR);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(0);
+    let err = stderr(&assert);
+    assert!(err.contains("(3 new commits)"), "{err}");
+    assert_plain(&err);
+}
+
+#[test]
+fn no_color_wins() {
+    let repo = Repo::new(SEVERAL_FAILURES);
+    let run = |vars: &[(&str, &str)]| {
+        let assert = repo
+            .cmd()
+            .envs(vars.iter().copied())
+            .args(repo.intro("first", "dave"))
+            .assert()
+            .code(1);
+        stderr(&assert)
+    };
+    // Colours can be forced (so the check below can see them)...
+    assert!(run(&[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
+    // ...but never with NO_COLOR.
+    assert_plain(&run(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")]));
+    assert_plain(&run(&[("NO_COLOR", "1")]));
+}
+
+// ---------------------------------------------------------------------------
+// Configuration and hooks.
+
+#[test]
+fn first_run_records_configuration_and_installs_hooks() {
+    let repo = Repo::new(LINEAR);
+    let hooks = repo.path().join(".git/hooks");
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(0)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(
+        err.contains("introduction and keyring recorded in repository configuration file"),
+        "{err}"
+    );
+    for hook in ["pre-push", "post-merge"] {
+        let path = hooks.join(hook);
+        assert!(
+            err.contains(&format!("installed hook '{}'", path.display())),
+            "{err}"
+        );
+        assert_eq!(mode(&path) & 0o111, 0o111, "{hook} is executable");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("#!/bin/sh\n"), "{text}");
+        assert!(text.contains("git-authenticate"), "{text}");
+    }
+    let pre_push = std::fs::read_to_string(hooks.join("pre-push")).unwrap();
+    assert!(pre_push.contains(r#"--end="$local_oid""#), "{pre_push}");
+
+    assert_eq!(
+        repo.config("guix.authentication.introduction-commit"),
+        Some(repo.id("first"))
+    );
+    let signer = repo
+        .config("guix.authentication.introduction-signer")
+        .unwrap();
+    assert_eq!(signer.replace(' ', ""), key("dave").signing_fpr);
+    assert_eq!(
+        repo.config("guix.authentication.keyring").as_deref(),
+        Some("keyring")
+    );
+
+    // Later runs need no arguments, and install nothing again.
+    let assert = repo.cmd().assert().code(0).stdout("");
+    let err = stderr(&assert);
+    assert!(
+        err.contains(&format!(
+            "successfully authenticated commit {}",
+            repo.id("fourth")
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("installed hook"), "{err}");
+    assert!(!err.contains("recorded"), "{err}");
+}
+
+#[test]
+fn hooks_directory_is_created_when_missing() {
+    let repo = Repo::new(LINEAR);
+    let hooks = repo.path().join(".git/hooks");
+    if hooks.exists() {
+        std::fs::remove_dir_all(&hooks).unwrap();
+    }
+    repo.cmd()
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(0);
+    assert_eq!(mode(&hooks.join("pre-push")) & 0o111, 0o111);
+    assert_eq!(mode(&hooks.join("post-merge")) & 0o111, 0o111);
+}
+
+#[test]
+fn core_hooks_path_is_respected() {
+    let absolute = Home::new();
+    let absolute_hooks = absolute.path().join("shared hooks");
+    for (setting, dir) in [
+        (
+            "githooks".to_owned(),
+            None, // relative to the work tree
+        ),
+        (
+            absolute_hooks.display().to_string(),
+            Some(absolute_hooks.clone()),
+        ),
+    ] {
+        let repo = Repo::new(LINEAR);
+        repo.git_ok(&["config", "core.hooksPath", &setting]);
+        let dir = dir.unwrap_or_else(|| repo.path().join(&setting));
+        let assert = repo
+            .cmd()
+            .args(repo.intro("first", "dave"))
+            .assert()
+            .code(0);
+        let err = stderr(&assert);
+        for hook in ["pre-push", "post-merge"] {
+            let path = dir.join(hook);
+            assert!(
+                err.contains(&format!("installed hook '{}'", path.display())),
+                "{err}"
+            );
+            assert_eq!(mode(&path) & 0o111, 0o111);
+            assert!(!repo.path().join(".git/hooks").join(hook).exists());
+        }
+    }
+}
+
+#[test]
+fn branch_specific_configuration_takes_precedence() {
+    let repo = Repo::new(LINEAR);
+    let first = repo.id("first");
+    // The general section names the wrong signer; master's names the right one.
+    repo.git_ok(&["config", "guix.authentication.introduction-commit", &first]);
+    repo.git_ok(&[
+        "config",
+        "guix.authentication.introduction-signer",
+        &key("alice").signing_fpr_spaced(),
+    ]);
+    repo.git_ok(&[
+        "config",
+        "guix.authentication-master.introduction-commit",
+        &first,
+    ]);
+    repo.git_ok(&[
+        "config",
+        "guix.authentication-master.introduction-signer",
+        &key("dave").signing_fpr_spaced(),
+    ]);
+    repo.cmd()
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr(predicate::str::contains(format!(
+            "successfully authenticated commit {}",
+            repo.id("fourth")
+        )));
+
+    // On another branch, the general section applies. (With a fresh cache:
+    // the cached commits, descendants of the same introductory commit,
+    // would make `topic` known to be authentic.)
+    repo.git_ok(&["checkout", "-q", "topic"]);
+    Home::new()
+        .command(repo.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "initial commit {first} is signed by '{}' instead of '{}'",
+            key("dave").signing_fpr_spaced(),
+            key("alice").signing_fpr_spaced()
+        )));
+}
+
+#[test]
+fn existing_hooks_are_never_overwritten() {
+    let repo = Repo::new(LINEAR);
+    let hooks = repo.path().join(".git/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let mine = "#!/bin/sh\necho 'my own pre-push hook'\n";
+    let pre_push = hooks.join("pre-push");
+    std::fs::write(&pre_push, mine).unwrap();
+    std::fs::set_permissions(&pre_push, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(0)
+        .stdout("");
+    let err = stderr(&assert);
+    assert_eq!(std::fs::read_to_string(&pre_push).unwrap(), mine);
+    assert!(
+        err.contains(&format!(
+            "warning: not overriding pre-existing hook '{}'",
+            pre_push.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(r#"consider adding `git-authenticate --end="$local_oid""#),
+        "{err}"
+    );
+    // The other hook is installed.
+    assert!(
+        err.contains(&format!(
+            "installed hook '{}'",
+            hooks.join("post-merge").display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("successfully authenticated commit"), "{err}");
+}
+
+#[test]
+fn keyring_branch_checked_out_does_nothing() {
+    let repo = Repo::new(LINEAR);
+    let keyring_tip = repo.git_ok(&["rev-parse", "keyring"]);
+
+    // END is the keyring's tip.
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .args(["--end", "keyring"])
+        .assert()
+        .code(0)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(
+        err.contains(&format!(
+            "commit {keyring_tip} is the tip of keyring branch 'keyring', which is not \
+             authenticated; doing nothing"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("successfully"), "{err}");
+
+    // The keyring branch is checked out.
+    repo.git_ok(&["checkout", "-q", "keyring"]);
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(0)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(
+        err.contains("current branch 'keyring' is the keyring branch; doing nothing"),
+        "{err}"
+    );
+    assert!(!err.contains("successfully"), "{err}");
+
+    // In JSON too, there is a document saying so.
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "dave"))
+        .arg("--format=json")
+        .assert()
+        .code(0);
+    let doc = document(&assert);
+    assert_eq!(doc["authentic"], json!(true));
+    assert_eq!(doc["commits_checked"], json!(0));
+    assert_eq!(doc["failures"], json!([]));
+    assert_eq!(doc["keyring"], json!("keyring"));
+    assert_eq!(
+        doc["introduction"],
+        introduction_json(&repo, "first", "dave")
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The hooks, run by git itself.
+
+/// Writes `file` and commits it with the real `git commit` (signed with
+/// `-S` by `user.signingkey`), returning the new commit's id.
+fn git_commit(repo: &Repo, dir: &Path, file: &str, extra: &[&str]) -> String {
+    std::fs::write(dir.join(file), format!("{file}\n")).unwrap();
+    repo.git_ok_in(dir, &["add", file]);
+    let mut args = vec!["commit", "-q", "-m", file];
+    args.extend_from_slice(extra);
+    repo.git_ok_in(dir, &args);
+    repo.git_ok_in(dir, &["rev-parse", "HEAD"])
+}
+
+/// An authenticated repository whose hooks are installed, with a bare
+/// remote `origin` holding its keyring and master.
+fn with_remote(repo: &Repo) -> PathBuf {
+    repo.cmd()
+        .args(repo.intro("first", "dave"))
+        .assert()
+        .code(0);
+    let remote = repo.home.path().join("remote.git");
+    repo.git_ok_in(
+        repo.home.path(),
+        &[
+            "init",
+            "-q",
+            "--bare",
+            "--initial-branch=master",
+            "remote.git",
+        ],
+    );
+    repo.git_ok(&["remote", "add", "origin", remote.to_str().unwrap()]);
+    repo.git_ok(&["config", "user.signingkey", &key("dave").primary_fpr]);
+    let out = repo.git_in(repo.path(), &["push", "origin", "keyring", "master"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("is the tip of keyring branch"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "successfully authenticated commit {}",
+            repo.id("fourth")
+        )),
+        "{err}"
+    );
+    remote
+}
+
+fn remote_branch(repo: &Repo, remote: &Path, branch: &str) -> Option<String> {
+    let out = repo.git_in(remote, &["rev-parse", "--verify", "-q", branch]);
+    out.status
+        .success()
+        .then(|| String::from_utf8(out.stdout).unwrap().trim().to_owned())
+}
+
+#[test]
+fn pre_push_hook_refuses_unauthenticated_commits() {
+    if skip_without_gpg("pre_push_hook_refuses_unauthenticated_commits") {
+        return;
+    }
+    let repo = Repo::new(LINEAR);
+    let remote = with_remote(&repo);
+
+    // An unsigned commit made with plain `git commit`: refused.
+    let unsigned = git_commit(&repo, repo.path(), "unsigned.txt", &[]);
+    let out = repo.git_in(repo.path(), &["push", "origin", "master"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("error: commit {unsigned} lacks a signature")),
+        "{err}"
+    );
+    assert_eq!(
+        remote_branch(&repo, &remote, "master"),
+        Some(repo.id("fourth"))
+    );
+
+    // The same change signed with `git commit -S` by an authorized key.
+    repo.git_ok(&["reset", "-q", "--hard", "HEAD~1"]);
+    let signed = git_commit(&repo, repo.path(), "signed.txt", &["-S"]);
+    let out = repo.git_in(repo.path(), &["push", "origin", "master"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("successfully authenticated commit {signed}")),
+        "{err}"
+    );
+    assert_eq!(remote_branch(&repo, &remote, "master"), Some(signed));
+
+    // Tags are authenticated too (the annotated one peeled); deleting a
+    // branch or a tag is never blocked.
+    repo.git_ok(&["push", "-q", "origin", "master:refs/heads/x", "annotated"]);
+    assert!(remote_branch(&repo, &remote, "x").is_some());
+    let out = repo.git_in(
+        repo.path(),
+        &["push", "origin", ":refs/heads/x", ":refs/tags/annotated"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(remote_branch(&repo, &remote, "x"), None);
+    assert_eq!(remote_branch(&repo, &remote, "refs/tags/annotated"), None);
+}
+
+#[test]
+fn post_merge_hook_authenticates_what_is_pulled() {
+    if skip_without_gpg("post_merge_hook_authenticates_what_is_pulled") {
+        return;
+    }
+    let repo = Repo::new(LINEAR);
+    let remote = with_remote(&repo);
+
+    // A second clone, authenticated once (which installs its hooks).
+    let clone = repo.home.path().join("clone");
+    repo.git_ok_in(
+        repo.home.path(),
+        &["clone", "-q", remote.to_str().unwrap(), "clone"],
+    );
+    let assert = repo
+        .home
+        .command(&clone)
+        .args(repo.intro("first", "dave"))
+        .args(["-k", "origin/keyring"])
+        .assert()
+        .code(0);
+    assert!(stderr(&assert).contains("installed hook"));
+
+    // A good commit, pushed from the first repository and pulled.
+    let signed = git_commit(&repo, repo.path(), "signed.txt", &["-S"]);
+    repo.git_ok(&["push", "-q", "origin", "master"]);
+    let out = repo.git_in(&clone, &["pull", "--ff-only"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Authenticating commits {} to {} (1 new commits)...",
+            repo.short("first"),
+            &signed[..7]
+        )),
+        "the post-merge hook ran: {err}"
+    );
+    assert!(
+        err.contains(&format!("successfully authenticated commit {signed}")),
+        "{err}"
+    );
+
+    // An unsigned commit pushed past the hook (--no-verify) is reported
+    // by the post-merge hook when pulled.
+    let unsigned = git_commit(&repo, repo.path(), "unsigned.txt", &[]);
+    repo.git_ok(&["push", "-q", "--no-verify", "origin", "master"]);
+    let out = repo.git_in(&clone, &["pull", "--ff-only"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("error: commit {unsigned} lacks a signature")),
+        "{err}"
+    );
+}
+
+#[test]
+fn local_copy_of_a_remote_keyring_is_not_authenticated() {
+    let repo = Repo::new(LINEAR);
+    let remote = with_remote(&repo);
+    // A clone that uses the remote-tracking keyring, as after
+    // `git clone` and a first run with `--keyring=origin/keyring`.
+    let clone = repo.home.path().join("clone");
+    repo.git_ok_in(
+        repo.home.path(),
+        &["clone", "-q", remote.to_str().unwrap(), "clone"],
+    );
+    repo.home
+        .command(&clone)
+        .args(repo.intro("first", "dave"))
+        .args(["-k", "origin/keyring"])
+        .assert()
+        .code(0);
+
+    // A maintainer adds a key on the local keyring branch and pushes it:
+    // the pre-push hook does not authenticate the keyring.
+    repo.git_ok_in(&clone, &["branch", "keyring", "origin/keyring"]);
+    let updated = repo.git_ok_in(
+        &clone,
+        &[
+            "commit-tree",
+            "-p",
+            "keyring",
+            "-m",
+            "Add a key.",
+            "keyring^{tree}",
+        ],
+    );
+    repo.git_ok_in(&clone, &["branch", "-f", "keyring", &updated]);
+    let out = repo.git_in(&clone, &["push", "origin", "keyring"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "commit {updated} is the tip of keyring branch 'keyring', which is not \
+             authenticated; doing nothing"
+        )),
+        "{err}"
+    );
+    assert_eq!(remote_branch(&repo, &remote, "keyring"), Some(updated));
+
+    // With the local keyring branch checked out, nothing is authenticated.
+    repo.git_ok_in(&clone, &["checkout", "-q", "keyring"]);
+    repo.home
+        .command(&clone)
+        .assert()
+        .code(0)
+        .stdout("")
+        .stderr(predicate::str::contains(
+            "current branch 'keyring' is the keyring branch; doing nothing",
+        ));
+}
