@@ -336,6 +336,12 @@ fn format(contents: &Contents) -> String {
     text
 }
 
+/// The commit ids a cache file lists, newest first, and the introduction it
+/// names, if any; `None` when it is not a cache file.
+pub fn parse_file(bytes: &[u8]) -> Option<(Vec<Oid>, Option<Oid>)> {
+    parse(bytes).map(|c| (c.commits, c.introduction))
+}
+
 /// What a cache file holds, or `None` if it is not a list of commit ids.
 fn parse(bytes: &[u8]) -> Option<Contents> {
     let datum = sexp::read_first(bytes).ok()?;

@@ -151,8 +151,23 @@ impl CommitSignature {
     }
 }
 
-/// Parses the `gpgsig` header: one ASCII-armored OpenPGP signature packet.
-fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, String> {
+/// Splits a raw commit object into its `gpgsig` signature and the data the
+/// signature covers, exactly as libgit2 (and so Guix) does; `None` when
+/// unsigned.
+///
+/// ```
+/// let raw = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\ngpgsig A\n B\n\nmessage\n";
+/// let (signature, signed) = git_authenticate::signature::extract_signature(raw).unwrap();
+/// assert_eq!(signature, b"A\nB");
+/// assert_eq!(signed, b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\nmessage\n");
+/// ```
+pub fn extract_signature(raw_commit: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    crate::commit::extract_signature(raw_commit)
+}
+
+/// Parses a `gpgsig` header: exactly one ASCII-armored OpenPGP signature
+/// packet; the reason it is refused otherwise.
+pub fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, String> {
     if armored.len() > MAX_SIZE {
         return Err(format!(
             "the signature is {} bytes long, more than {MAX_SIZE}",
