@@ -166,7 +166,14 @@ pub fn authenticate(
         failures: Vec::new(),
         warnings: known.warnings.clone(),
     };
-    let commits = walk::commits_to_check(repo, end, introduction.commit, &known.commits)?;
+    // A known commit that descends from the introduction hides everything
+    // the introduction would: hiding the introduction too changes nothing
+    // but the cost (libgit2's walk is slow to hide an old commit).
+    let mut hidden = known.commits.clone();
+    if !known.has_descendant {
+        hidden.push(introduction.commit);
+    }
+    let commits = walk::commits_to_check(repo, end, &hidden)?;
     if commits.is_empty() {
         // END is the introduction, or in the closure of known commits.
         return Ok(report);
@@ -256,6 +263,9 @@ impl Failures {
 /// Commits known to be authentic: the caller's, and the cached ones.
 struct Known {
     commits: Vec<Oid>,
+    /// Whether one of them is known to descend from the introduction (the
+    /// caller's are taken on trust, so they do not count).
+    has_descendant: bool,
     warnings: Vec<CacheWarning>,
 }
 
@@ -277,11 +287,13 @@ fn known_authentic(
     let Some(cache) = &options.cache else {
         return Ok(Known {
             commits,
+            has_descendant: false,
             warnings: Vec::new(),
         });
     };
     let cached = cache.read_for(introduction.commit);
     let mut warnings = cached.warnings;
+    let callers = commits.len();
     commits.extend(cached.trusted.into_iter().filter(exists));
     for id in cached.unverified.into_iter().filter(exists) {
         if walk::descends_from_any(repo, id, &[introduction.commit])? {
@@ -296,7 +308,11 @@ fn known_authentic(
             });
         }
     }
-    Ok(Known { commits, warnings })
+    Ok(Known {
+        has_descendant: commits.len() > callers,
+        commits,
+        warnings,
+    })
 }
 
 /// Records END; a failure to write the cache only costs later runs time.

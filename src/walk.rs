@@ -5,20 +5,19 @@ use git2::{Oid, Repository, Sort};
 
 use crate::error::Error;
 
-/// The commits between the known-authentic ones and `end`, oldest first
-/// (every commit after its parents), as `git rev-list --topo-order
-/// --reverse END ^INTRO ^KNOWN…` lists them.
+/// The commits reachable from `end` but not from `hidden` (the
+/// introduction and the known-authentic commits), oldest first (every commit
+/// after its parents), as `git rev-list --topo-order --reverse END
+/// ^HIDDEN…` lists them.
 pub(crate) fn commits_to_check(
     repo: &Repository,
     end: Oid,
-    introduction: Oid,
-    known: &[Oid],
+    hidden: &[Oid],
 ) -> Result<Vec<Oid>, Error> {
     let mut walk = repo.revwalk()?;
     walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
     walk.push(end)?;
-    walk.hide(introduction)?;
-    for &commit in known {
+    for &commit in hidden {
         walk.hide(commit)?;
     }
     Ok(walk.collect::<Result<Vec<_>, _>>()?)

@@ -9,7 +9,7 @@ use sequoia_openpgp as openpgp;
 use openpgp::cert::amalgamation::key::PrimaryKey;
 use openpgp::crypto::KeyPair;
 use openpgp::parse::Parse;
-use openpgp::policy::StandardPolicy;
+use openpgp::policy::{AsymmetricAlgorithm, StandardPolicy};
 use openpgp::serialize::SerializeInto;
 use openpgp::Cert;
 
@@ -127,7 +127,18 @@ fn load(name: &str) -> TestKey {
     let path = keys_dir().join(format!("{name}.asc"));
     let cert = Cert::from_file(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
     assert!(cert.is_tsk(), "{path:?} holds no secret key material");
-    let policy = StandardPolicy::new();
+    // Old algorithms (RSA-1024, DSA) are what some test keys are for.
+    let mut policy = StandardPolicy::new();
+    for algo in [
+        AsymmetricAlgorithm::RSA1024,
+        AsymmetricAlgorithm::DSA1024,
+        AsymmetricAlgorithm::DSA2048,
+        AsymmetricAlgorithm::DSA3072,
+    ] {
+        policy.accept_asymmetric_algo(algo);
+    }
+    // DSA-1024 self-signatures can only use a 160-bit hash.
+    policy.accept_hash(openpgp::types::HashAlgorithm::SHA1);
     let valid = cert
         .with_policy(&policy, None)
         .unwrap_or_else(|e| panic!("{path:?}: certificate not valid: {e}"));
