@@ -1,0 +1,313 @@
+//! `cargo bench`: the figures of the speed goals, measured on the release
+//! binary, with git's own floor measured in the same run.
+//!
+//! - a generated channel (`BENCH_COMMITS`, default 20,000, GNU Guix's mix
+//!   of algorithms) and one of half its size, to show cost per commit;
+//! - GNU Guix and nonguix, when `GIT_AUTHENTICATE_GUIX` /
+//!   `GIT_AUTHENTICATE_NONGUIX` (or the development machines' snapshots)
+//!   are there;
+//! - with `BENCH_MILLION=1`, peak memory on a generated history of
+//!   1,000,000 commits (against 100,000, to show it stays bounded).
+//!
+//! Generated repositories are kept under `target/bench-repos/`.
+
+mod generate;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use generate::{Mix, Spec};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_git-authenticate");
+
+/// One channel to measure.
+struct Channel {
+    name: String,
+    path: PathBuf,
+    introduction: String,
+    signer: String,
+    keyring: String,
+    end: String,
+}
+
+/// Wall time and peak resident memory of one run of the binary.
+struct Run {
+    wall: Duration,
+    peak_kib: Option<u64>,
+    ok: bool,
+}
+
+/// Runs the binary with a private cache directory; peak memory through
+/// `/usr/bin/time` when it exists.
+fn run(channel: &Channel, end: &str, cache: &Path) -> Run {
+    let time = Path::new("/usr/bin/time");
+    let mut command = if time.exists() {
+        let mut c = Command::new(time);
+        c.args(["-f", "%M", BINARY]);
+        c
+    } else {
+        Command::new(BINARY)
+    };
+    command
+        .args(["-q", "-r"])
+        .arg(&channel.path)
+        .args([
+            &channel.introduction,
+            &channel.signer,
+            "-k",
+            &channel.keyring,
+            "--end",
+            end,
+        ])
+        .env("XDG_CACHE_HOME", cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let output = command.output().expect("run git-authenticate");
+    let wall = start.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let peak_kib = time
+        .exists()
+        .then(|| stderr.lines().last().and_then(|l| l.trim().parse().ok()))
+        .flatten();
+    if !output.status.success() {
+        eprintln!("{}: {stderr}", channel.name);
+    }
+    Run {
+        wall,
+        peak_kib,
+        ok: output.status.success(),
+    }
+}
+
+fn median(mut runs: Vec<Duration>) -> Duration {
+    runs.sort();
+    runs[runs.len() / 2]
+}
+
+/// `git rev-list END ^INTRO | git cat-file --batch`: reading every commit
+/// object of the range, the floor the issue compares against.
+fn git_floor(channel: &Channel) -> Duration {
+    let script = format!(
+        "git -C '{}' rev-list {} ^{} | git -C '{}' cat-file --batch > /dev/null",
+        channel.path.display(),
+        channel.end,
+        channel.introduction,
+        channel.path.display()
+    );
+    median(
+        (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                assert!(Command::new("sh")
+                    .args(["-c", &script])
+                    .status()
+                    .unwrap()
+                    .success());
+                start.elapsed()
+            })
+            .collect(),
+    )
+}
+
+fn commits_in(channel: &Channel) -> usize {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(&channel.path)
+        .args([
+            "rev-list",
+            "--count",
+            &channel.end,
+            &format!("^{}", channel.introduction),
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+fn fresh_cache(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("bench-{name}-"))
+        .tempdir()
+        .unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// Cold run, nothing new, one new commit; printed as table rows.
+fn measure(channel: &Channel) {
+    let commits = commits_in(channel);
+    let floor = git_floor(channel);
+    let mut cold = Vec::new();
+    let mut peak = None;
+    for _ in 0..3 {
+        let cache = fresh_cache(&channel.name);
+        let r = run(channel, &channel.end, cache.path());
+        assert!(r.ok, "{}: authentication failed", channel.name);
+        cold.push(r.wall);
+        peak = peak.max(r.peak_kib);
+    }
+    let cold = median(cold);
+    // A cache holding END: nothing new.
+    let cached = fresh_cache(&channel.name);
+    run(channel, &channel.end, cached.path());
+    let nothing_new = median(
+        (0..5)
+            .map(|_| run(channel, &channel.end, cached.path()).wall)
+            .collect(),
+    );
+    // A cache holding END's first parent: one new commit.
+    let parent = fresh_cache(&channel.name);
+    run(channel, &format!("{}~1", channel.end), parent.path());
+    let one_new = median(
+        (0..5)
+            .map(|_| {
+                let copy = fresh_cache(&channel.name);
+                copy_dir(&parent.path().join("git-authenticate"), copy.path());
+                run(channel, &channel.end, copy.path()).wall
+            })
+            .collect(),
+    );
+    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+    let per_commit = cold.as_secs_f64() * 1e6 / commits as f64;
+    println!("\n{} ({commits} commits)", channel.name);
+    println!(
+        "  cold, introduction to END    {:>10}   ({per_commit:.1} µs per commit)",
+        ms(cold)
+    );
+    println!(
+        "  git cat-file floor           {:>10}   ratio {:.2}",
+        ms(floor),
+        cold.as_secs_f64() / floor.as_secs_f64()
+    );
+    println!("  nothing new since the cache  {:>10}", ms(nothing_new));
+    println!("  one new commit               {:>10}", ms(one_new));
+    if let Some(kib) = peak {
+        println!("  peak memory, cold            {:>7} MB", kib / 1024);
+    }
+}
+
+fn snapshot(var: &str, default: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(default)).filter(|p| p.exists()))
+}
+
+/// A `--shared` mirror of a snapshot under `target/`: the first run records
+/// the introduction and installs hooks, which must not touch the snapshot.
+fn real_channel(name: &str, snapshot: PathBuf, introduction: &str, signer: &str) -> Channel {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-repos")
+        .join(name.replace(' ', "-"));
+    if !path.exists() {
+        let cloned = Command::new("git")
+            .args(["clone", "-q", "--mirror", "--shared"])
+            .arg(&snapshot)
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(cloned.success(), "cloning {}", snapshot.display());
+    }
+    let local_keyring = Command::new("git")
+        .arg("-C")
+        .arg(&path)
+        .args(["rev-parse", "--verify", "-q", "refs/heads/keyring"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    Channel {
+        name: name.to_owned(),
+        path,
+        introduction: introduction.to_owned(),
+        signer: signer.to_owned(),
+        keyring: if local_keyring {
+            "keyring"
+        } else {
+            "origin/keyring"
+        }
+        .to_owned(),
+        end: "master".to_owned(),
+    }
+}
+
+fn generated_channel(commits: usize, mix: Mix, new_tree_per_commit: bool) -> Channel {
+    let name = format!("generated-{commits}-{mix:?}").to_lowercase();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-repos")
+        .join(&name);
+    let start = Instant::now();
+    let spec = Spec {
+        commits,
+        mix,
+        merge_every: 25,
+        authorizations_every: 1000,
+        new_tree_per_commit,
+    };
+    let generated = generate::generated(&dir, &spec);
+    if start.elapsed() > Duration::from_secs(1) {
+        eprintln!("generated {name} in {:.0} s", start.elapsed().as_secs_f64());
+    }
+    Channel {
+        name,
+        path: generated.path,
+        introduction: generated.introduction.to_string(),
+        signer: generated.signer,
+        keyring: "keyring".to_owned(),
+        end: generated.end.to_string(),
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is expected.
+    let commits: usize = std::env::var("BENCH_COMMITS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    println!(
+        "git-authenticate {} ({} cores)",
+        env!("CARGO_PKG_VERSION"),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    measure(&generated_channel(commits / 2, Mix::Guix, true));
+    measure(&generated_channel(commits, Mix::Guix, true));
+    match snapshot(
+        "GIT_AUTHENTICATE_NONGUIX",
+        "/work/.mirror/nonguix+nonguix/repo",
+    ) {
+        Some(path) => measure(&real_channel(
+            "nonguix",
+            path,
+            "897c1a470da759236cc11798f4e0a5f7d4d59fbc",
+            "2A393FFF68F4EF7A3D2912AF6F5120A022FBB2D5",
+        )),
+        None => println!(
+            "\nnonguix: skipped (set GIT_AUTHENTICATE_NONGUIX to a clone with its keyring branch)"
+        ),
+    }
+    match snapshot("GIT_AUTHENTICATE_GUIX", "/work/.mirror/wahjava+guix/repo") {
+        Some(path) => measure(&real_channel(
+            "GNU Guix",
+            path,
+            "9edb3f66fd807b096b48283debdcddccfea34bad",
+            "BBB02DDF2CEAF6A80D1DE643A2A06DF2A33A54FA",
+        )),
+        None => println!(
+            "\nGNU Guix: skipped (set GIT_AUTHENTICATE_GUIX to a clone with its keyring branch)"
+        ),
+    }
+    if std::env::var_os("BENCH_MILLION").is_some() {
+        for commits in [100_000, 1_000_000] {
+            measure(&generated_channel(commits, Mix::Ed25519, false));
+        }
+    }
+}

@@ -1,0 +1,494 @@
+//! Generates a signed channel history of any size, without network: a
+//! keyring branch, `.guix-authorizations`, a realistic mix of signing
+//! algorithms, merges and authorization changes.
+//!
+//! Commits are built and signed in memory and written straight into a pack
+//! (then indexed by `git index-pack`), so a million commits take minutes,
+//! not hours. RSA and DSA signatures are made with OpenSSL through a
+//! sequoia `Signer`, as sequoia's pure-Rust private-key operations are slow.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use flate2::write::ZlibEncoder;
+use git2::{ObjectType, Oid, Repository};
+use sequoia_openpgp as openpgp;
+use sha1::{Digest, Sha1};
+
+use openpgp::crypto::mpi;
+use openpgp::packet::key::{PublicParts, SecretParts, UnspecifiedRole};
+use openpgp::packet::signature::SignatureBuilder;
+use openpgp::packet::Key;
+use openpgp::parse::Parse;
+use openpgp::serialize::{Marshal, SerializeInto};
+use openpgp::types::{HashAlgorithm, SignatureType};
+use openpgp::Cert;
+use openssl::bn::BigNum;
+use openssl::pkey::{PKey, Private};
+use openssl::pkey_ctx::PkeyCtx;
+
+/// Which signing algorithms the history uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mix {
+    /// The GNU Guix history's proportions: RSA-4096 51%, RSA-2048 26%,
+    /// Ed25519 18%, DSA-2048 2.5%, DSA-3072 2%, RSA-3072 0.8%.
+    Guix,
+    /// Ed25519 only: the fastest to generate, for size tests.
+    Ed25519,
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub commits: usize,
+    pub mix: Mix,
+    /// A merge of a three-commit side branch every so many commits.
+    pub merge_every: usize,
+    /// A new `.guix-authorizations` every so many commits.
+    pub authorizations_every: usize,
+    /// Whether every commit changes a file (a new tree each time) or all
+    /// share one tree (smaller, for size tests).
+    pub new_tree_per_commit: bool,
+}
+
+/// A generated channel.
+pub struct Generated {
+    pub path: PathBuf,
+    pub introduction: Oid,
+    pub signer: String,
+    pub end: Oid,
+}
+
+/// The history in `dir`, generated unless a previous run left it there.
+pub fn generated(dir: &Path, spec: &Spec) -> Generated {
+    let done = dir.join("generated");
+    if let Ok(text) = std::fs::read_to_string(&done) {
+        let mut words = text.split_whitespace();
+        let (intro, signer, end) = (
+            words.next().unwrap(),
+            words.next().unwrap(),
+            words.next().unwrap(),
+        );
+        return Generated {
+            path: dir.to_path_buf(),
+            introduction: Oid::from_str(intro).unwrap(),
+            signer: signer.to_owned(),
+            end: Oid::from_str(end).unwrap(),
+        };
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    let generated = generate(dir, spec);
+    std::fs::write(
+        &done,
+        format!(
+            "{} {} {}\n",
+            generated.introduction, generated.signer, generated.end
+        ),
+    )
+    .unwrap();
+    generated
+}
+
+/// A signing key, with its private half in OpenSSL for RSA and DSA.
+struct SigningKey {
+    public: Key<PublicParts, UnspecifiedRole>,
+    secret: Key<SecretParts, UnspecifiedRole>,
+    openssl: Option<PKey<Private>>,
+    /// The public certificate, for the keyring branch.
+    certificate: Vec<u8>,
+}
+
+impl openpgp::crypto::Signer for SigningKey {
+    fn public(&self) -> &Key<PublicParts, UnspecifiedRole> {
+        &self.public
+    }
+
+    fn sign(&mut self, hash: HashAlgorithm, digest: &[u8]) -> openpgp::Result<mpi::Signature> {
+        let Some(pkey) = &self.openssl else {
+            return self.secret.clone().into_keypair()?.sign(hash, digest);
+        };
+        let mut ctx = PkeyCtx::new(pkey)?;
+        ctx.sign_init()?;
+        let mut out = Vec::new();
+        if pkey.id() == openssl::pkey::Id::RSA {
+            // OpenSSL writes the PKCS #1 DigestInfo for the digest type.
+            let md = match hash {
+                HashAlgorithm::SHA256 => openssl::md::Md::sha256(),
+                HashAlgorithm::SHA512 => openssl::md::Md::sha512(),
+                other => {
+                    let why = format!("the generator does not sign with {other}");
+                    return Err(openpgp::Error::InvalidArgument(why).into());
+                }
+            };
+            ctx.set_rsa_padding(openssl::rsa::Padding::PKCS1)?;
+            ctx.set_signature_md(md)?;
+            ctx.sign_to_vec(digest, &mut out)?;
+            return Ok(mpi::Signature::RSA { s: out.into() });
+        }
+        ctx.sign_to_vec(digest, &mut out)?;
+        let sig = openssl::dsa::DsaSig::from_der(&out)?;
+        Ok(mpi::Signature::DSA {
+            r: sig.r().to_vec().into(),
+            s: sig.s().to_vec().into(),
+        })
+    }
+}
+
+fn signing_key(name: &str) -> SigningKey {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("test-repos/keys/{name}.asc"));
+    let cert = Cert::from_file(&path).unwrap();
+    let public = cert.primary_key().key().clone().role_into_unspecified();
+    let secret = public.clone().parts_into_secret().unwrap();
+    let openssl = match secret.secret() {
+        openpgp::packet::key::SecretKeyMaterial::Unencrypted(material) => {
+            material.map(|private| openssl_key(public.mpis(), private))
+        }
+        _ => None,
+    };
+    let certificate = cert.armored().to_vec().unwrap();
+    SigningKey {
+        public,
+        secret,
+        openssl,
+        certificate,
+    }
+}
+
+fn bignum(m: &mpi::MPI) -> BigNum {
+    BigNum::from_slice(m.value()).unwrap()
+}
+
+fn bignum_secret(m: &mpi::ProtectedMPI) -> BigNum {
+    BigNum::from_slice(m.value()).unwrap()
+}
+
+/// The OpenSSL form of an RSA or DSA private key; `None` for others.
+fn openssl_key(public: &mpi::PublicKey, private: &mpi::SecretKeyMaterial) -> Option<PKey<Private>> {
+    match (public, private) {
+        (mpi::PublicKey::RSA { e, n }, mpi::SecretKeyMaterial::RSA { d, p, q, .. }) => {
+            Some(rsa_key(
+                bignum(n),
+                bignum(e),
+                bignum_secret(d),
+                bignum_secret(p),
+                bignum_secret(q),
+            ))
+        }
+        (mpi::PublicKey::DSA { p, q, g, y }, mpi::SecretKeyMaterial::DSA { x }) => {
+            let dsa = openssl::dsa::Dsa::from_private_components(
+                bignum(p),
+                bignum(q),
+                bignum(g),
+                bignum_secret(x),
+                bignum(y),
+            );
+            Some(PKey::from_dsa(dsa.unwrap()).unwrap())
+        }
+        _ => None,
+    }
+}
+
+/// OpenSSL wants the CRT parameters that OpenPGP does not store.
+fn rsa_key(n: BigNum, e: BigNum, d: BigNum, p: BigNum, q: BigNum) -> PKey<Private> {
+    let mut ctx = openssl::bn::BigNumContext::new().unwrap();
+    let one = BigNum::from_u32(1).unwrap();
+    let minus_one = |x: &BigNum| {
+        let mut r = BigNum::new().unwrap();
+        r.checked_sub(x, &one).unwrap();
+        r
+    };
+    let (mut dmp1, mut dmq1, mut iqmp) = (
+        BigNum::new().unwrap(),
+        BigNum::new().unwrap(),
+        BigNum::new().unwrap(),
+    );
+    dmp1.nnmod(&d, &minus_one(&p), &mut ctx).unwrap();
+    dmq1.nnmod(&d, &minus_one(&q), &mut ctx).unwrap();
+    iqmp.mod_inverse(&q, &p, &mut ctx).unwrap();
+    let rsa = openssl::rsa::Rsa::from_private_components(n, e, d, p, q, dmp1, dmq1, iqmp).unwrap();
+    PKey::from_rsa(rsa).unwrap()
+}
+
+/// (key name, weight in thousandths).
+fn keys_of(mix: Mix) -> Vec<(&'static str, u32)> {
+    match mix {
+        Mix::Guix => vec![
+            ("frank", 506),
+            ("bob", 263),
+            ("alice", 179),
+            ("erin", 25),
+            ("grace", 19),
+            ("dave", 8),
+        ],
+        Mix::Ed25519 => vec![("alice", 1000)],
+    }
+}
+
+/// A pack file being written; objects are appended, ids computed.
+struct Pack {
+    file: BufWriter<File>,
+    hash: Sha1,
+    count: u32,
+    path: PathBuf,
+}
+
+impl Pack {
+    fn new(dir: &Path) -> Self {
+        let path = dir.join("objects/pack/generated.pack");
+        let mut pack = Pack {
+            file: BufWriter::new(File::create(&path).unwrap()),
+            hash: Sha1::new(),
+            count: 0,
+            path,
+        };
+        pack.put(b"PACK\0\0\0\x02\0\0\0\0");
+        pack
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        self.hash.update(bytes);
+        self.file.write_all(bytes).unwrap();
+    }
+
+    fn add(&mut self, kind: ObjectType, data: &[u8]) -> Oid {
+        let code: u8 = match kind {
+            ObjectType::Commit => 1,
+            ObjectType::Tree => 2,
+            _ => 3,
+        };
+        // Type and size: 4 bits of size in the first byte, then 7 a byte.
+        let mut size = data.len();
+        let mut header = vec![(code << 4) | (size & 0x0f) as u8];
+        size >>= 4;
+        while size > 0 {
+            *header.last_mut().unwrap() |= 0x80;
+            header.push((size & 0x7f) as u8);
+            size >>= 7;
+        }
+        let mut zlib = ZlibEncoder::new(header, flate2::Compression::fast());
+        zlib.write_all(data).unwrap();
+        self.put(&zlib.finish().unwrap());
+        self.count += 1;
+        Oid::hash_object(kind, data).unwrap()
+    }
+
+    /// Writes the object count and trailer, then indexes the pack.
+    fn finish(mut self) {
+        self.file.flush().unwrap();
+        let mut file = self.file.into_inner().unwrap();
+        file.seek(SeekFrom::Start(8)).unwrap();
+        file.write_all(&self.count.to_be_bytes()).unwrap();
+        drop(file);
+        // The trailer hashes the final bytes: hash the file again.
+        let bytes = std::fs::read(&self.path).unwrap();
+        let trailer = Sha1::digest(&bytes);
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .unwrap();
+        file.write_all(&trailer).unwrap();
+        let status = Command::new("git")
+            .arg("index-pack")
+            .arg(&self.path)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "git index-pack failed");
+    }
+}
+
+fn tree(pack: &mut Pack, entries: &[(&str, Oid)]) -> Oid {
+    let mut data = Vec::new();
+    for (name, blob) in entries {
+        data.extend_from_slice(format!("100644 {name}\0").as_bytes());
+        data.extend_from_slice(blob.as_bytes());
+    }
+    pack.add(ObjectType::Tree, &data)
+}
+
+fn authorizations_file(fingerprints: &[String], version: usize) -> Vec<u8> {
+    let mut text = format!(";; Generated, version {version}.\n(authorizations\n (version 0)\n (");
+    for (i, f) in fingerprints.iter().enumerate() {
+        text.push_str(&format!("(\"{f}\" (name \"signer-{i}\"))\n  "));
+    }
+    text.push_str(&format!(
+        "(\"{:040X}\" (name \"retired-{version}\"))))\n",
+        version
+    ));
+    text.into_bytes()
+}
+
+/// Signs `unsigned` (a commit object without signature) and inserts the
+/// `gpgsig` header after the committer line, as git does.
+fn signed_commit(unsigned: &str, key: &mut SigningKey, time: u64) -> Vec<u8> {
+    let signature = SignatureBuilder::new(SignatureType::Binary)
+        .set_hash_algo(HashAlgorithm::SHA512)
+        .set_signature_creation_time(SystemTime::UNIX_EPOCH + Duration::from_secs(time))
+        .unwrap()
+        .sign_message(key, unsigned.as_bytes())
+        .unwrap();
+    let mut armored = Vec::new();
+    let mut writer =
+        openpgp::armor::Writer::new(&mut armored, openpgp::armor::Kind::Signature).unwrap();
+    openpgp::Packet::from(signature)
+        .serialize(&mut writer)
+        .unwrap();
+    writer.finalize().unwrap();
+    let armored = String::from_utf8(armored).unwrap();
+    let header = format!("gpgsig {}\n", armored.trim_end().replace('\n', "\n "));
+    let split = unsigned.find("\n\n").unwrap() + 1;
+    format!("{}{}{}", &unsigned[..split], header, &unsigned[split..]).into_bytes()
+}
+
+struct History {
+    pack: Pack,
+    keys: Vec<(SigningKey, u32)>,
+    time: u64,
+    authorizations: Oid,
+    shared_tree: Option<Oid>,
+    counter: usize,
+    rng: u64,
+}
+
+impl History {
+    fn next_random(&mut self) -> u32 {
+        // xorshift: deterministic, good enough to pick signers.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng % 1000) as u32
+    }
+
+    fn pick_key(&mut self) -> usize {
+        let mut roll = self.next_random();
+        for (i, (_, weight)) in self.keys.iter().enumerate() {
+            if roll < *weight {
+                return i;
+            }
+            roll -= weight;
+        }
+        0
+    }
+
+    fn commit(&mut self, parents: &[Oid], key: Option<usize>) -> Oid {
+        self.counter += 1;
+        self.time += 60;
+        let tree = match self.shared_tree {
+            Some(tree) => tree,
+            None => {
+                let file = self.pack.add(
+                    ObjectType::Blob,
+                    format!("change {}\n", self.counter).as_bytes(),
+                );
+                let authorizations = self.authorizations;
+                tree(
+                    &mut self.pack,
+                    &[(".guix-authorizations", authorizations), ("file", file)],
+                )
+            }
+        };
+        let mut text = format!("tree {tree}\n");
+        for parent in parents {
+            text.push_str(&format!("parent {parent}\n"));
+        }
+        let person = format!("Bench <bench@example.org> {} +0000", self.time);
+        text.push_str(&format!(
+            "author {person}\ncommitter {person}\n\nCommit {}\n",
+            self.counter
+        ));
+        let key = key.unwrap_or_else(|| self.pick_key());
+        let time = self.time;
+        let data = signed_commit(&text, &mut self.keys[key].0, time);
+        self.pack.add(ObjectType::Commit, &data)
+    }
+}
+
+fn generate(dir: &Path, spec: &Spec) -> Generated {
+    let repo = Repository::init_bare(dir).unwrap();
+    let keys: Vec<(SigningKey, u32)> = keys_of(spec.mix)
+        .into_iter()
+        .map(|(name, w)| (signing_key(name), w))
+        .collect();
+    let fingerprints: Vec<String> = keys
+        .iter()
+        .map(|(k, _)| k.public.fingerprint().to_hex())
+        .collect();
+    // The keyring branch, written through libgit2 (a few objects).
+    let mut builder = repo.treebuilder(None).unwrap();
+    for (key, _) in &keys {
+        let blob = repo.blob(&key.certificate).unwrap();
+        builder
+            .insert(
+                format!("{}.key", key.public.fingerprint().to_hex()),
+                blob,
+                0o100644,
+            )
+            .unwrap();
+    }
+    let signature = git2::Signature::new(
+        "Bench",
+        "bench@example.org",
+        &git2::Time::new(1_600_000_000, 0),
+    )
+    .unwrap();
+    let keyring_tree = repo.find_tree(builder.write().unwrap()).unwrap();
+    repo.commit(
+        Some("refs/heads/keyring"),
+        &signature,
+        &signature,
+        "Keyring",
+        &keyring_tree,
+        &[],
+    )
+    .unwrap();
+
+    let mut pack = Pack::new(dir);
+    let authorizations = pack.add(ObjectType::Blob, &authorizations_file(&fingerprints, 0));
+    let shared_tree = (!spec.new_tree_per_commit)
+        .then(|| tree(&mut pack, &[(".guix-authorizations", authorizations)]));
+    let mut history = History {
+        pack,
+        keys,
+        time: 1_600_000_000,
+        authorizations,
+        shared_tree,
+        counter: 0,
+        rng: 0x9E37_79B9_7F4A_7C15,
+    };
+    let introduction = history.commit(&[], Some(0));
+    let mut tip = introduction;
+    let mut made = 0;
+    while made < spec.commits {
+        if spec.new_tree_per_commit && made > 0 && made % spec.authorizations_every == 0 {
+            history.authorizations = history
+                .pack
+                .add(ObjectType::Blob, &authorizations_file(&fingerprints, made));
+        }
+        if made > 0 && made % spec.merge_every == 0 && made + 6 <= spec.commits {
+            let mut side = tip;
+            for _ in 0..3 {
+                side = history.commit(&[side], None);
+            }
+            for _ in 0..2 {
+                tip = history.commit(&[tip], None);
+            }
+            tip = history.commit(&[tip, side], None);
+            made += 6;
+        } else {
+            tip = history.commit(&[tip], None);
+            made += 1;
+        }
+    }
+    history.pack.finish();
+    repo.reference("refs/heads/master", tip, true, "generated")
+        .unwrap();
+    Generated {
+        path: dir.to_path_buf(),
+        introduction,
+        signer: fingerprints[0].clone(),
+        end: tip,
+    }
+}
