@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::fingerprint::Fingerprint;
 use crate::introduction::Introduction;
 use crate::keyring::{self, Keyring};
+use crate::policy::Policy;
 use crate::rule::Rule;
 use crate::walk;
 
@@ -35,6 +36,8 @@ pub struct Options {
     pub keep_going: bool,
     /// Threads checking signatures; 0 means one per available core.
     pub jobs: usize,
+    /// Guix's rule (the default), or the stricter policy.
+    pub policy: Policy,
 }
 
 impl Default for Options {
@@ -46,6 +49,7 @@ impl Default for Options {
             authentic_commits: Vec::new(),
             keep_going: false,
             jobs: 0,
+            policy: Policy::Guix,
         }
     }
 }
@@ -180,7 +184,7 @@ pub fn authenticate(
     }
     progress.start(introduction.commit, end, commits.len());
     let keyring = Keyring::load(repo, &options.keyring_reference)?;
-    let rule = Rule::new(&keyring, &options.historical_authorizations);
+    let rule = Rule::new(&keyring, &options.historical_authorizations, options.policy);
     let mut failures = Failures::new(options.keep_going);
     if known.commits.is_empty() {
         failures.add(verify_introduction(repo, &rule, introduction).err())?;

@@ -71,6 +71,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// The strict policy refuses the signing key or the signature.
+    #[error(
+        "commit {commit} is signed by key {fingerprint}, which the strict policy refuses: {reason}"
+    )]
+    PolicyViolation {
+        /// The commit.
+        commit: Oid,
+        /// The key that signed.
+        fingerprint: Fingerprint,
+        /// Why the policy refuses it.
+        reason: String,
+    },
+
     /// The signing key is not listed in the `.guix-authorizations` of every
     /// parent.
     #[error("commit {commit} not signed by an authorized key: {fingerprint}")]
@@ -266,6 +279,7 @@ impl Error {
             Error::MalformedSignature { .. } => "malformed-signature",
             Error::MissingKey { .. } => "missing-key",
             Error::BadSignature { .. } => "bad-signature",
+            Error::PolicyViolation { .. } => "policy",
             Error::Unauthorized { .. } => "unauthorized",
             Error::RemovedAuthorizations { .. } => "removed-authorizations",
             Error::MalformedAuthorizations { .. } => "malformed-authorizations",
@@ -298,6 +312,7 @@ impl Error {
                 | Error::MalformedSignature { .. }
                 | Error::MissingKey { .. }
                 | Error::BadSignature { .. }
+                | Error::PolicyViolation { .. }
                 | Error::Unauthorized { .. }
                 | Error::RemovedAuthorizations { .. }
                 | Error::MalformedAuthorizations { .. }
@@ -315,6 +330,7 @@ impl Error {
             | Error::MalformedSignature { commit, .. }
             | Error::MissingKey { commit, .. }
             | Error::BadSignature { commit, .. }
+            | Error::PolicyViolation { commit, .. }
             | Error::Unauthorized { commit, .. }
             | Error::RemovedAuthorizations { commit, .. }
             | Error::MalformedAuthorizations { commit, .. }
@@ -329,9 +345,9 @@ impl Error {
     /// The fingerprint of the key involved, if any.
     pub fn fingerprint(&self) -> Option<&Fingerprint> {
         match self {
-            Error::BadSignature { fingerprint, .. } | Error::Unauthorized { fingerprint, .. } => {
-                Some(fingerprint)
-            }
+            Error::BadSignature { fingerprint, .. }
+            | Error::PolicyViolation { fingerprint, .. }
+            | Error::Unauthorized { fingerprint, .. } => Some(fingerprint),
             Error::WrongIntroductionSigner { actual, .. } => Some(actual),
             Error::MissingKey { fingerprint, .. } => fingerprint.as_ref(),
             _ => None,

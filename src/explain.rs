@@ -27,6 +27,10 @@ pub(crate) fn hint(error: &Error) -> Option<String> {
         Error::BadSignature { .. } => "the commit was changed after it was signed, or the \
              keyring holds a different key under this fingerprint; re-sign the commit"
             .into(),
+        Error::PolicyViolation { .. } => "sign with a valid key (not expired, not revoked, \
+             bound to its certificate, marked for signing) and a strong digest; without \
+             --policy=strict, Guix's rule alone applies"
+            .into(),
         Error::Unauthorized {
             fingerprint,
             primary,

@@ -87,6 +87,11 @@ pub struct Keyring {
     keys: Vec<KeyringKey>,
     by_fingerprint: HashMap<Fingerprint, Vec<usize>>,
     by_key_id: HashMap<KeyID, Vec<usize>>,
+    /// The key files, for the strict policy's certificates.
+    files: Vec<Vec<u8>>,
+    /// Canonical certificates by the fingerprint of each of their keys,
+    /// made on first use (only the strict policy needs them).
+    certificates: std::sync::OnceLock<HashMap<Fingerprint, std::sync::Arc<openpgp::Cert>>>,
 }
 
 impl Keyring {
@@ -164,6 +169,7 @@ impl Keyring {
     /// Adds every key packet of one file; the reason on failure.
     fn add_file(&mut self, file: &str, contents: &[u8]) -> Result<(), String> {
         let keys = read_key_packets(contents)?;
+        self.files.push(contents.to_vec());
         if keys.is_empty() && !contents.iter().all(u8::is_ascii_whitespace) {
             return Err("it holds no OpenPGP key".into());
         }
@@ -233,6 +239,30 @@ impl Keyring {
     /// Keys whose 64-bit key ID is `id`.
     pub fn by_key_id(&self, id: &KeyID) -> Vec<&KeyringKey> {
         self.lookup(self.by_key_id.get(id))
+    }
+
+    /// The certificate holding the key `fingerprint`, canonicalized by
+    /// sequoia (self-signatures and bindings checked), if it has one.
+    pub fn certificate(&self, fingerprint: &Fingerprint) -> Option<std::sync::Arc<openpgp::Cert>> {
+        self.certificates
+            .get_or_init(|| {
+                let mut by_key = HashMap::new();
+                for file in &self.files {
+                    let Ok(parser) = openpgp::cert::CertParser::from_bytes(file) else {
+                        continue;
+                    };
+                    for cert in parser.flatten() {
+                        let cert = std::sync::Arc::new(cert);
+                        for key in cert.keys() {
+                            by_key
+                                .insert(Fingerprint::from(&key.key().fingerprint()), cert.clone());
+                        }
+                    }
+                }
+                by_key
+            })
+            .get(fingerprint)
+            .cloned()
     }
 
     fn lookup(&self, indices: Option<&Vec<usize>>) -> Vec<&KeyringKey> {

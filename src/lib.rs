@@ -47,6 +47,7 @@ pub mod channel;
 pub mod config;
 pub mod introduction;
 pub mod keyring;
+pub mod policy;
 pub mod signature;
 
 mod authenticate;
@@ -68,6 +69,7 @@ pub use error::{Error, ParentAuthorizations};
 pub use fingerprint::{Fingerprint, FingerprintError};
 pub use introduction::Introduction;
 pub use keyring::Keyring;
+pub use policy::Policy;
 pub use sexp::SyntaxError;
 
 /// Re-exported so that callers use the same `git2` as this crate.

@@ -16,6 +16,7 @@ use crate::commit::{tree_entry, CommitObject};
 use crate::error::{Error, ParentAuthorizations};
 use crate::fingerprint::Fingerprint;
 use crate::keyring::{Keyring, KeyringKey};
+use crate::policy::Policy;
 use crate::signature::CommitSignature;
 
 /// The rule, with what it needs: the keyring, the default authorizations
@@ -23,6 +24,7 @@ use crate::signature::CommitSignature;
 pub(crate) struct Rule<'a> {
     pub keyring: &'a Keyring,
     pub default_authorizations: &'a Authorizations,
+    pub policy: Policy,
     memo: Memo,
 }
 
@@ -84,10 +86,15 @@ impl Memo {
 }
 
 impl<'a> Rule<'a> {
-    pub fn new(keyring: &'a Keyring, default_authorizations: &'a Authorizations) -> Self {
+    pub fn new(
+        keyring: &'a Keyring,
+        default_authorizations: &'a Authorizations,
+        policy: Policy,
+    ) -> Self {
         Rule {
             keyring,
             default_authorizations,
+            policy,
             memo: Memo::default(),
         }
     }
@@ -125,7 +132,15 @@ impl<'a> Rule<'a> {
                 algorithm: algorithm.to_string(),
             });
         }
-        signature.verify(self.keyring)
+        let key = signature.verify(self.keyring)?;
+        match self.policy.refusal(self.keyring, key, signature.packet()) {
+            None => Ok(key),
+            Some(reason) => Err(Error::PolicyViolation {
+                commit: commit.id,
+                fingerprint: key.fingerprint().clone(),
+                reason,
+            }),
+        }
     }
 
     /// Step 6: the intersection of what each parent authorizes; the

@@ -69,6 +69,11 @@ pub struct Args {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Key policy: `guix` (Guix's rule), or `strict` (also refuse keys that
+    /// were expired, revoked, unbound or weak when they signed).
+    #[arg(long, value_enum, default_value_t = PolicyArg::Guix, value_name = "POLICY")]
+    pub policy: PolicyArg,
+
     /// Threads checking signatures (default: one per core).
     #[arg(
         short,
@@ -78,6 +83,24 @@ pub struct Args {
         hide_default_value = true
     )]
     pub jobs: usize,
+}
+
+/// Which keys count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    /// Exactly Guix's rule.
+    Guix,
+    /// Guix's rule plus sequoia's standard policy at signing time.
+    Strict,
+}
+
+impl From<PolicyArg> for git_authenticate::Policy {
+    fn from(policy: PolicyArg) -> Self {
+        match policy {
+            PolicyArg::Guix => git_authenticate::Policy::Guix,
+            PolicyArg::Strict => git_authenticate::Policy::Strict,
+        }
+    }
 }
 
 /// What goes to standard output.

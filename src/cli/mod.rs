@@ -109,6 +109,7 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         historical_authorizations: historical_authorizations(args).map_err(with_request)?,
         keep_going: args.keep_going,
         jobs: args.jobs,
+        policy: args.policy.into(),
         ..Options::default()
     };
     let reporter = progress::Reporter::new(quiet);

@@ -1,0 +1,364 @@
+//! The opt-in strict policy: what Guix's rule accepts, and strict refuses,
+//! on repositories signed with keys made for each case.
+
+mod support;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use git_authenticate::git2::{Oid, Repository, Signature as GitSignature, Time};
+use git_authenticate::{
+    authenticate, Authorizations, Error, Fingerprint, Introduction, NoProgress, Options, Policy,
+};
+use sequoia_openpgp as openpgp;
+
+use openpgp::cert::CertBuilder;
+use openpgp::packet::signature::SignatureBuilder;
+use openpgp::policy::StandardPolicy;
+use openpgp::serialize::{Marshal, SerializeInto};
+use openpgp::types::{HashAlgorithm, KeyFlags, ReasonForRevocation, SignatureType};
+use openpgp::{Cert, Packet};
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+const JAN_2020: u64 = 1_577_836_800;
+const JUN_2020: u64 = 1_590_969_600;
+const JAN_2022: u64 = 1_640_995_200;
+
+/// A certificate made on 2020-01-01 whose primary key signs, valid
+/// `validity` long (forever if `None`).
+fn cert(name: &str, validity: Option<Duration>) -> Cert {
+    CertBuilder::new()
+        .set_creation_time(at(JAN_2020))
+        .set_validity_period(validity)
+        .set_primary_key_flags(KeyFlags::empty().set_certification().set_signing())
+        .add_userid(format!("{name} <{name}@example.org>"))
+        .generate()
+        .unwrap()
+        .0
+}
+
+/// A tiny channel: a keyring holding `keyring`, an introduction signed by
+/// alice, then one commit signed by `signer` (a cert's key) at `time`.
+struct Channel {
+    _dir: tempfile::TempDir,
+    repo: Repository,
+    introduction: Introduction,
+    end: Oid,
+}
+
+fn sign(
+    key: &openpgp::packet::Key<
+        openpgp::packet::key::SecretParts,
+        openpgp::packet::key::UnspecifiedRole,
+    >,
+    data: &[u8],
+    time: u64,
+    hash: HashAlgorithm,
+) -> String {
+    let mut signer = key.clone().into_keypair().unwrap();
+    let sig = SignatureBuilder::new(SignatureType::Binary)
+        .set_hash_algo(hash)
+        .set_signature_creation_time(at(time))
+        .unwrap()
+        .sign_message(&mut signer, data)
+        .unwrap();
+    let mut armored = Vec::new();
+    let mut writer =
+        openpgp::armor::Writer::new(&mut armored, openpgp::armor::Kind::Signature).unwrap();
+    Packet::from(sig).serialize(&mut writer).unwrap();
+    writer.finalize().unwrap();
+    String::from_utf8(armored).unwrap()
+}
+
+fn signing_key(
+    cert: &Cert,
+) -> openpgp::packet::Key<openpgp::packet::key::SecretParts, openpgp::packet::key::UnspecifiedRole>
+{
+    // The last key (the subkey, if any), valid or not: the point is to sign.
+    cert.keys()
+        .secret()
+        .last()
+        .unwrap()
+        .key()
+        .clone()
+        .role_into_unspecified()
+}
+
+/// Builds the channel. `authorized` is what `.guix-authorizations` lists
+/// (in every commit's tree unless `historical`, where no tree has the file
+/// and the caller passes historical authorizations instead).
+fn channel(
+    keyring: &[Vec<u8>],
+    signer: openpgp::packet::Key<
+        openpgp::packet::key::SecretParts,
+        openpgp::packet::key::UnspecifiedRole,
+    >,
+    authorized: &[Fingerprint],
+    time: u64,
+    hash: HashAlgorithm,
+    historical: bool,
+) -> Channel {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Repository::init_bare(dir.path()).unwrap();
+    let (intro, end) = {
+        let who = GitSignature::new("T", "t@example.org", &Time::new(time as i64, 0)).unwrap();
+        let mut keys = repo.treebuilder(None).unwrap();
+        for (i, cert) in keyring.iter().enumerate() {
+            keys.insert(format!("key-{i}.key"), repo.blob(cert).unwrap(), 0o100644)
+                .unwrap();
+        }
+        let keys = repo.find_tree(keys.write().unwrap()).unwrap();
+        repo.commit(Some("refs/heads/keyring"), &who, &who, "keys", &keys, &[])
+            .unwrap();
+        let entries: String = authorized.iter().map(|f| format!("(\"{f}\")")).collect();
+        let mut tree = repo.treebuilder(None).unwrap();
+        if !historical {
+            let file = format!("(authorizations (version 0) ({entries}))");
+            tree.insert(
+                ".guix-authorizations",
+                repo.blob(file.as_bytes()).unwrap(),
+                0o100644,
+            )
+            .unwrap();
+        }
+        let tree = repo.find_tree(tree.write().unwrap()).unwrap();
+        let alice = support::key("alice");
+        let alice_key = alice
+            .cert
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .unwrap()
+            .role_into_unspecified();
+        let commit = |parents: &[&git_authenticate::git2::Commit],
+                      message: &str,
+                      key: &openpgp::packet::Key<_, _>,
+                      hash| {
+            let buffer = repo
+                .commit_create_buffer(&who, &who, message, &tree, parents)
+                .unwrap();
+            let signature = sign(key, &buffer, time, hash);
+            repo.commit_signed(
+                std::str::from_utf8(&buffer).unwrap(),
+                &signature,
+                Some("gpgsig"),
+            )
+            .unwrap()
+        };
+        let intro = commit(&[], "introduction", &alice_key, HashAlgorithm::SHA512);
+        let intro_commit = repo.find_commit(intro).unwrap();
+        let end = commit(
+            &[&intro_commit],
+            "signed by the key under test",
+            &signer,
+            hash,
+        );
+        (intro, end)
+    };
+    Channel {
+        introduction: Introduction {
+            commit: intro,
+            signer: support::key("alice").signing_fpr.parse().unwrap(),
+        },
+        end,
+        repo,
+        _dir: dir,
+    }
+}
+
+fn verdicts(
+    channel: &Channel,
+    historical: Authorizations,
+) -> (Result<usize, Error>, Result<usize, Error>) {
+    let run = |policy| {
+        let options = Options {
+            policy,
+            historical_authorizations: historical.clone(),
+            ..Options::default()
+        };
+        authenticate(
+            &channel.repo,
+            &channel.introduction,
+            channel.end,
+            &options,
+            &NoProgress,
+        )
+        .map(|r| r.checked)
+    };
+    (run(Policy::Guix), run(Policy::Strict))
+}
+
+fn fingerprint(
+    key: &openpgp::packet::Key<
+        impl openpgp::packet::key::KeyParts,
+        impl openpgp::packet::key::KeyRole,
+    >,
+) -> Fingerprint {
+    key.fingerprint().to_hex().parse().unwrap()
+}
+
+fn assert_strict_refuses(guix: Result<usize, Error>, strict: Result<usize, Error>, reason: &str) {
+    assert_eq!(guix.unwrap(), 1, "Guix's rule accepts it");
+    match strict {
+        Err(e @ Error::PolicyViolation { .. }) => {
+            assert_eq!(e.kind(), "policy");
+            assert!(e.to_string().contains(reason), "{e}");
+        }
+        other => panic!("strict should refuse ({reason}): {other:?}"),
+    }
+}
+
+fn alice_public() -> Vec<u8> {
+    support::key("alice").armored_public()
+}
+
+#[test]
+fn expired_key_is_refused_only_when_strict() {
+    let expiring = cert("expiring", Some(Duration::from_secs(365 * 86_400)));
+    let key = signing_key(&expiring);
+    let keyring = [alice_public(), expiring.armored().to_vec().unwrap()];
+    let after_expiry = channel(
+        &keyring,
+        key.clone(),
+        &[fingerprint(&key)],
+        JAN_2022,
+        HashAlgorithm::SHA512,
+        false,
+    );
+    let (guix, strict) = verdicts(&after_expiry, Authorizations::empty());
+    assert_strict_refuses(guix, strict, "not alive");
+    // Signed while the key was valid: both accept.
+    let before = channel(
+        &keyring,
+        key.clone(),
+        &[fingerprint(&key)],
+        JUN_2020,
+        HashAlgorithm::SHA512,
+        false,
+    );
+    let (guix, strict) = verdicts(&before, Authorizations::empty());
+    assert_eq!((guix.unwrap(), strict.unwrap()), (1, 1));
+}
+
+#[test]
+fn revoked_key_is_refused_only_when_strict() {
+    let revoked = cert("revoked", None);
+    let mut primary = revoked
+        .primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .unwrap()
+        .into_keypair()
+        .unwrap();
+    let revocation = revoked
+        .revoke(&mut primary, ReasonForRevocation::KeyCompromised, b"stolen")
+        .unwrap();
+    let revoked = revoked.insert_packets(revocation).unwrap().0;
+    let key = signing_key(&revoked);
+    let keyring = [alice_public(), revoked.armored().to_vec().unwrap()];
+    let channel = channel(
+        &keyring,
+        key.clone(),
+        &[fingerprint(&key)],
+        JUN_2020,
+        HashAlgorithm::SHA512,
+        false,
+    );
+    let (guix, strict) = verdicts(&channel, Authorizations::empty());
+    assert_strict_refuses(guix, strict, "revoked");
+}
+
+#[test]
+fn subkey_without_binding_signature_is_refused_only_when_strict() {
+    let (with_subkey, _) = CertBuilder::new()
+        .set_creation_time(at(JAN_2020))
+        .add_userid("Unbound <unbound@example.org>")
+        .add_signing_subkey()
+        .generate()
+        .unwrap();
+    let subkey = with_subkey
+        .keys()
+        .subkeys()
+        .secret()
+        .next()
+        .unwrap()
+        .key()
+        .clone()
+        .role_into_unspecified();
+    // The keyring file: every packet but the subkey's binding signature.
+    let mut stripped = Vec::new();
+    for packet in with_subkey.clone().into_packets() {
+        let binding =
+            matches!(&packet, Packet::Signature(s) if s.typ() == SignatureType::SubkeyBinding);
+        let public = match packet {
+            Packet::SecretKey(k) => Packet::PublicKey(k.parts_into_public()),
+            Packet::SecretSubkey(k) => Packet::PublicSubkey(k.parts_into_public()),
+            other => other,
+        };
+        if !binding {
+            public.serialize(&mut stripped).unwrap();
+        }
+    }
+    let keyring = [alice_public(), stripped];
+    let channel = channel(
+        &keyring,
+        subkey.clone(),
+        &[fingerprint(&subkey)],
+        JUN_2020,
+        HashAlgorithm::SHA512,
+        false,
+    );
+    let (guix, strict) = verdicts(&channel, Authorizations::empty());
+    assert_strict_refuses(guix, strict, "binding signature");
+}
+
+#[test]
+fn sha1_in_old_history_is_refused_only_when_strict() {
+    let alice = support::key("alice");
+    let key = alice
+        .cert
+        .primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .unwrap()
+        .role_into_unspecified();
+    let alice_fpr: Fingerprint = alice.signing_fpr.parse().unwrap();
+    // No tree has `.guix-authorizations`: SHA-1 is tolerated by Guix.
+    let channel = channel(
+        &[alice_public()],
+        key,
+        &[],
+        JUN_2020,
+        HashAlgorithm::SHA1,
+        true,
+    );
+    let (guix, strict) = verdicts(&channel, Authorizations::from_fingerprints([alice_fpr]));
+    assert_strict_refuses(guix, strict, "SHA1");
+}
+
+#[test]
+fn sound_keys_pass_both_policies() {
+    let valid = cert("valid", None);
+    let key = signing_key(&valid);
+    let keyring = [alice_public(), valid.armored().to_vec().unwrap()];
+    let channel = channel(
+        &keyring,
+        key.clone(),
+        &[fingerprint(&key)],
+        JUN_2020,
+        HashAlgorithm::SHA512,
+        false,
+    );
+    let (guix, strict) = verdicts(&channel, Authorizations::empty());
+    assert_eq!((guix.unwrap(), strict.unwrap()), (1, 1));
+    // The standard policy agrees the certificate is valid.
+    assert!(valid
+        .with_policy(&StandardPolicy::new(), at(JUN_2020))
+        .is_ok());
+    let _ = valid.to_vec();
+}
