@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use git_authenticate::git2::{Oid, Repository, Sort};
@@ -32,17 +31,6 @@ fn verdict(result: Result<&git_authenticate::keyring::KeyringKey, Error>) -> Ver
         Ok(key) => Verdict::Good(key.fingerprint().to_hex()),
         Err(e) => Verdict::Refused(e.kind()),
     }
-}
-
-fn channel(var: &str, snapshot: &str) -> Option<Repository> {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from(snapshot)).filter(|p| p.exists()));
-    let Some(path) = path else {
-        eprintln!("SKIPPED: set {var} to a clone of the channel (with its keyring branch)");
-        return None;
-    };
-    Some(Repository::open(path).unwrap())
 }
 
 /// Every commit from the introduction to master, both engines.
@@ -88,14 +76,16 @@ fn compare_history(repo: Repository, introduction: &str) {
 
 #[test]
 fn engines_agree_on_the_whole_guix_history() {
-    if let Some(repo) = channel("GIT_AUTHENTICATE_GUIX", "/work/.mirror/wahjava+guix/repo") {
+    if let Some(repo) =
+        support::snapshot("GIT_AUTHENTICATE_GUIX", "/work/.mirror/wahjava+guix/repo")
+    {
         compare_history(repo, "9edb3f66fd807b096b48283debdcddccfea34bad");
     }
 }
 
 #[test]
 fn engines_agree_on_the_whole_nonguix_history() {
-    if let Some(repo) = channel(
+    if let Some(repo) = support::snapshot(
         "GIT_AUTHENTICATE_NONGUIX",
         "/work/.mirror/nonguix+nonguix/repo",
     ) {

@@ -6,33 +6,20 @@
 //! The expected figures are those of Guix's own implementation on the same
 //! snapshots. The repositories are only read (no cache, no configuration).
 
-use std::path::PathBuf;
+mod support;
 
 use git_authenticate::git2::Repository;
 use git_authenticate::{authenticate, resolve_commit, Cache, Introduction, NoProgress, Options};
 
-/// The repository named by `var`, else the snapshot the development
-/// machines keep, else `None` (the test is skipped with a message).
-fn channel(var: &str, snapshot: &str) -> Option<Repository> {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from(snapshot)).filter(|p| p.exists()));
-    let Some(path) = path else {
-        eprintln!("SKIPPED: set {var} to a clone of the channel (with its keyring branch) to run this test");
-        return None;
-    };
-    Some(Repository::open(&path).unwrap_or_else(|e| panic!("{var}={}: {e}", path.display())))
-}
-
 fn nonguix() -> Option<Repository> {
-    channel(
+    support::snapshot(
         "GIT_AUTHENTICATE_NONGUIX",
         "/work/.mirror/nonguix+nonguix/repo",
     )
 }
 
 fn guix() -> Option<Repository> {
-    channel("GIT_AUTHENTICATE_GUIX", "/work/.mirror/wahjava+guix/repo")
+    support::snapshot("GIT_AUTHENTICATE_GUIX", "/work/.mirror/wahjava+guix/repo")
 }
 
 fn nonguix_introduction() -> Introduction {

@@ -15,6 +15,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod builder;
+pub mod craft;
 pub mod keys;
 pub mod script;
 pub mod sign;
@@ -25,6 +26,7 @@ pub use builder::{
     authorizations_file, build_scenario, build_scenario_text, git_command, Built, KeyringFile,
     LabelInfo,
 };
+pub use craft::{gpgsm_available, GpgsmHome};
 pub use keys::{key, key_exists, keys_dir, spaced_fingerprint, TestKey, KEY_NAMES};
 pub use sign::{gpg_available, ssh_keygen_available, GpgHome};
 
@@ -72,7 +74,12 @@ pub fn scenario_uses_ssh(text: &str) -> bool {
     scenario_signers(text).iter().any(|s| s == "ssh")
 }
 
-/// Whether this machine has what a scenario needs (gpg, ssh-keygen);
+/// Whether a scenario text makes X.509 signatures (the real `gpgsm`).
+pub fn scenario_uses_x509(text: &str) -> bool {
+    scenario_signers(text).iter().any(|s| s == "x509")
+}
+
+/// Whether this machine has what a scenario needs (gpg, ssh-keygen, gpgsm);
 /// `Err` explains what is missing, for a "skipped" message.
 pub fn scenario_runnable(text: &str) -> Result<(), String> {
     if scenario_uses_gpg(text) && !gpg_available() {
@@ -80,6 +87,9 @@ pub fn scenario_runnable(text: &str) -> Result<(), String> {
     }
     if scenario_uses_ssh(text) && !ssh_keygen_available() {
         return Err("ssh-keygen is not available".into());
+    }
+    if scenario_uses_x509(text) && !gpgsm_available() {
+        return Err("gpgsm is not available".into());
     }
     Ok(())
 }
@@ -94,9 +104,23 @@ fn scenario_signers(text: &str) -> Vec<String> {
             let t = l.texts();
             match t[0].as_str() {
                 "commit" => t.get(2).cloned(),
-                "merge" => t.get(3).cloned(),
+                "merge" | "octopus" => t.get(3).cloned(),
                 _ => None,
             }
         })
         .collect()
+}
+
+/// A clone of a real channel, from the environment variable `var`, else the
+/// development machines' snapshot at `default`; `None` (with a message
+/// saying how to run the test) when neither is there.
+pub fn snapshot(var: &str, default: &str) -> Option<git2::Repository> {
+    let path = std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from(default)).filter(|p| p.exists()));
+    let Some(path) = path else {
+        eprintln!("SKIPPED: set {var} to a clone of the channel (with its keyring branch) to run this test");
+        return None;
+    };
+    Some(git2::Repository::open(&path).unwrap_or_else(|e| panic!("{var}={}: {e}", path.display())))
 }
