@@ -202,15 +202,11 @@ pub fn authenticate(
             introduction: introduction.commit,
         }))?;
     }
-    let mut signers: HashMap<Fingerprint, usize> = HashMap::new();
-    for verdict in checked.verdicts {
-        match verdict {
-            Ok(signer) => *signers.entry(signer).or_default() += 1,
-            Err(e) => failures.add(Some(e))?,
-        }
+    for failure in checked.failures {
+        failures.add(Some(failure))?;
     }
     report.checked = commits.len();
-    report.signers = sorted_counts(signers);
+    report.signers = sorted_counts(checked.signers);
     report.failures = failures.into_vec();
     if report.is_authentic() {
         if let Some(cache) = &options.cache {
@@ -358,15 +354,19 @@ fn verify_introduction(
 
 type Verdict = Result<Fingerprint, Error>;
 
-/// The verdicts on the commits, in their order, and whether one of them has
-/// a root (the introduction or a known commit) as a parent.
+/// What checking found: commits per signer, the failures in history order
+/// (without `keep_going`, those of the batch where the first appeared), and
+/// whether a checked commit has a root (the introduction or a known commit)
+/// as a parent.
 struct Checked {
-    verdicts: Vec<Verdict>,
+    signers: HashMap<Fingerprint, usize>,
+    failures: Vec<Error>,
     root_parent_seen: bool,
 }
 
-/// Applies the rule to every commit, in parallel. Without `keep_going`,
-/// checking stops after the batch where the first failure appears.
+/// Applies the rule to every commit, in parallel, batch by batch so that
+/// only counts and failures are kept. Without `keep_going`, checking stops
+/// after the batch where the first failure appears.
 fn check_commits(
     repo: &Repository,
     rule: &Rule,
@@ -386,23 +386,23 @@ fn check_commits(
         verdict
     };
     let threads = options.threads();
-    let batch = if options.keep_going || threads <= 1 {
-        commits.len()
-    } else {
-        256 * threads
-    };
-    let mut verdicts = Vec::with_capacity(commits.len());
     let workers = Workers::new(repo, threads)?;
-    for chunk in commits.chunks(batch.max(1)) {
-        let results = workers.map(chunk, &check_one, options.keep_going);
-        let failed = results.iter().any(Result::is_err);
-        verdicts.extend(results);
-        if failed && !options.keep_going {
+    let mut signers: HashMap<Fingerprint, usize> = HashMap::new();
+    let mut failures = Vec::new();
+    for chunk in commits.chunks(1024 * threads) {
+        for verdict in workers.map(chunk, &check_one, options.keep_going) {
+            match verdict {
+                Ok(signer) => *signers.entry(signer).or_default() += 1,
+                Err(e) => failures.push(e),
+            }
+        }
+        if !failures.is_empty() && !options.keep_going {
             break;
         }
     }
     Ok(Checked {
-        verdicts,
+        signers,
+        failures,
         root_parent_seen: root_parent_seen.into_inner(),
     })
 }
