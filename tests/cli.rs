@@ -1043,6 +1043,24 @@ fn document(assert: &assert_cmd::assert::Assert) -> Value {
     doc
 }
 
+/// The fields that say what was asked and how it went.
+fn assert_head(
+    doc: &Value,
+    authentic: bool,
+    introduction: Value,
+    end: Value,
+    keyring: &str,
+    commits_checked: Option<u64>,
+) {
+    assert_eq!(doc["authentic"], json!(authentic), "{doc}");
+    assert_eq!(doc["introduction"], introduction, "{doc}");
+    assert_eq!(doc["end"], end, "{doc}");
+    assert_eq!(doc["keyring"], json!(keyring), "{doc}");
+    if let Some(n) = commits_checked {
+        assert_eq!(doc["commits_checked"], json!(n), "{doc}");
+    }
+}
+
 fn introduction_json(repo: &Repo, label: &str, signer: &str) -> Value {
     json!({ "commit": repo.id(label), "signer": key(signer).signing_fpr })
 }
@@ -1057,14 +1075,14 @@ fn json_success() {
         .assert()
         .code(0);
     let doc = document(&assert);
-    assert_eq!(doc["authentic"], json!(true));
-    assert_eq!(
-        doc["introduction"],
-        introduction_json(&repo, "first", "dave")
+    assert_head(
+        &doc,
+        true,
+        introduction_json(&repo, "first", "dave"),
+        json!(repo.id("fourth")),
+        "keyring",
+        Some(3),
     );
-    assert_eq!(doc["end"], json!(repo.id("fourth")));
-    assert_eq!(doc["keyring"], json!("keyring"));
-    assert_eq!(doc["commits_checked"], json!(3));
     assert_eq!(
         doc["signers"],
         json!([
@@ -1112,13 +1130,14 @@ fn json_failure() {
         .assert()
         .code(1);
     let doc = document(&assert);
-    assert_eq!(doc["authentic"], json!(false));
-    assert_eq!(
-        doc["introduction"],
-        introduction_json(&repo, "first", "dave")
+    assert_head(
+        &doc,
+        false,
+        introduction_json(&repo, "first", "dave"),
+        json!(repo.id("third")),
+        "keyring",
+        None,
     );
-    assert_eq!(doc["end"], json!(repo.id("third")));
-    assert_eq!(doc["keyring"], json!("keyring"));
     // Without --keep-going the run stops at the failure; what was counted
     // until then is not reported.
     assert!(doc["commits_checked"].is_u64(), "{doc}");
@@ -1155,14 +1174,14 @@ fn json_keep_going() {
         .assert()
         .code(1);
     let doc = document(&assert);
-    assert_eq!(doc["authentic"], json!(false));
-    assert_eq!(
-        doc["introduction"],
-        introduction_json(&repo, "first", "dave")
+    assert_head(
+        &doc,
+        false,
+        introduction_json(&repo, "first", "dave"),
+        json!(repo.id("by-mallory")),
+        "keyring",
+        Some(4),
     );
-    assert_eq!(doc["end"], json!(repo.id("by-mallory")));
-    assert_eq!(doc["keyring"], json!("keyring"));
-    assert_eq!(doc["commits_checked"], json!(4));
     assert_eq!(
         doc["signers"],
         json!([{ "fingerprint": key("alice").signing_fpr, "commits": 1 }])
@@ -1228,14 +1247,14 @@ fn json_could_not_check() {
         .assert()
         .code(2);
     let doc = document(&assert);
-    assert_eq!(doc["authentic"], json!(false));
-    assert_eq!(
-        doc["introduction"],
-        introduction_json(&repo, "first", "dave")
+    assert_head(
+        &doc,
+        false,
+        introduction_json(&repo, "first", "dave"),
+        json!(repo.id("fourth")),
+        "nowhere",
+        Some(0),
     );
-    assert_eq!(doc["end"], json!(repo.id("fourth")));
-    assert_eq!(doc["keyring"], json!("nowhere"));
-    assert_eq!(doc["commits_checked"], json!(0));
     assert_eq!(doc["signers"], json!([]));
     assert_eq!(doc["warnings"], json!([]));
     assert_eq!(
@@ -1262,13 +1281,14 @@ fn json_unknown_end_still_names_the_introduction() {
         .assert()
         .code(2);
     let doc = document(&assert);
-    assert_eq!(doc["authentic"], json!(false));
-    assert_eq!(
-        doc["introduction"],
-        introduction_json(&repo, "first", "dave")
+    assert_head(
+        &doc,
+        false,
+        introduction_json(&repo, "first", "dave"),
+        json!(null),
+        "keyring",
+        None,
     );
-    assert_eq!(doc["end"], json!(null));
-    assert_eq!(doc["keyring"], json!("keyring"));
     assert_eq!(doc["failures"][0]["kind"], json!("not-a-commit"));
     assert_eq!(doc["failures"][0]["commit"], json!(null));
 }
