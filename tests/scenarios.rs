@@ -185,6 +185,23 @@ macro_rules! scenarios {
 }
 
 scenarios! {
+    attack_authorizations_key_id => "attack-authorizations-key-id",
+    attack_authorizations_not_utf8 => "attack-authorizations-not-utf8",
+    attack_authorizations_truncated_fingerprint => "attack-authorizations-truncated-fingerprint",
+    attack_end_unrelated => "attack-end-unrelated",
+    attack_gpg_introduction_wrong_signer => "attack-gpg-introduction-wrong-signer",
+    attack_gpg_key_not_in_keyring => "attack-gpg-key-not-in-keyring",
+    attack_gpg_merge_one_side => "attack-gpg-merge-one-side",
+    attack_gpg_tampered => "attack-gpg-tampered",
+    attack_keyring_duplicate_key => "attack-keyring-duplicate-key",
+    attack_keyring_empty => "attack-keyring-empty",
+    attack_keyring_flood => "attack-keyring-flood",
+    attack_keyring_truncated_armor => "attack-keyring-truncated-armor",
+    attack_keyring_truncated => "attack-keyring-truncated",
+    attack_keyring_unbound_subkey => "attack-keyring-unbound-subkey",
+    attack_octopus_merge_authorized => "attack-octopus-merge-authorized",
+    attack_octopus_merge => "attack-octopus-merge",
+    attack_x509_signed => "attack-x509-signed",
     authorizations_directory => "authorizations-directory",
     authorizations_emptied => "authorizations-emptied",
     authorizations_removed => "authorizations-removed",

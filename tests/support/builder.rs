@@ -8,9 +8,10 @@ use std::process::{Command, Output};
 use git2::{ObjectType, Oid, Repository};
 use sequoia_openpgp::types::HashAlgorithm;
 
+use super::craft::{self, GpgsmHome};
 use super::keys::{key, key_exists, TestKey};
 use super::script::{self, Line};
-use super::sign::{self, GpgHome, SequoiaOptions};
+use super::sign::{self, ArmorTweak, GpgHome, Issuer, SequoiaOptions};
 
 /// 2021-01-01T00:00:00Z: time of the first commit; each further commit,
 /// tag or keyring commit is 60 s later.
@@ -170,14 +171,47 @@ enum Entry {
     Blob(Vec<u8>),
     Link(Vec<u8>),
     Exec(Vec<u8>),
+    /// A submodule entry (mode 160000) naming a commit.
+    Gitlink(Oid),
 }
 
 enum Signer {
     Unsigned,
     Sequoia(TestKey, SequoiaOptions),
-    Gpg(TestKey, Option<String>),
+    Gpg(TestKey, GpgOptions),
     Ssh,
+    /// The real `gpgsm` (git's `gpg.format=x509`).
+    X509,
     Raw(String),
+    /// The `gpgsig` header of another commit, copied verbatim.
+    Copy(String),
+}
+
+/// Options of a `gpg:KEY` signer.
+#[derive(Default)]
+struct GpgOptions {
+    digest: Option<String>,
+    text: bool,
+    also: Vec<String>,
+}
+
+/// How a commit is signed: the signer, then where the signature goes and
+/// what is done to its armor.
+struct Signing {
+    signer: Signer,
+    /// The header field holding the signature (`gpgsig`).
+    header: String,
+    armor: ArmorTweak,
+}
+
+impl Signing {
+    fn unsigned() -> Signing {
+        Signing {
+            signer: Signer::Unsigned,
+            header: "gpgsig".into(),
+            armor: ArmorTweak::Keep,
+        }
+    }
 }
 
 struct Builder {
@@ -196,6 +230,7 @@ struct Builder {
     keyrings: BTreeMap<String, BTreeMap<String, KeyringFile>>,
     expectations: Vec<Vec<String>>,
     gpg: Option<GpgHome>,
+    gpgsm: Option<GpgsmHome>,
     ssh_key: Option<PathBuf>,
 }
 
@@ -266,15 +301,21 @@ fn put(state: &mut BTreeMap<String, Entry>, path: &str, entry: Entry) {
 
 fn read_tree(repo: &Repository, tree: &git2::Tree) -> Res<BTreeMap<String, Entry>> {
     let mut found = Vec::new();
+    let mut state = BTreeMap::new();
     tree.walk(git2::TreeWalkMode::PreOrder, |root, entry| {
-        if entry.kind() == Some(ObjectType::Blob) {
-            let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-            found.push((format!("{root}{name}"), entry.id(), entry.filemode()));
+        let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+        match entry.kind() {
+            Some(ObjectType::Blob) => {
+                found.push((format!("{root}{name}"), entry.id(), entry.filemode()))
+            }
+            Some(ObjectType::Commit) => {
+                state.insert(format!("{root}{name}"), Entry::Gitlink(entry.id()));
+            }
+            _ => {}
         }
         git2::TreeWalkResult::Ok
     })
     .or_else(|e| err(e, "walk tree"))?;
-    let mut state = BTreeMap::new();
     for (path, oid, mode) in found {
         let blob = repo.find_blob(oid).or_else(|e| err(e, "read blob"))?;
         let content = blob.content().to_vec();
@@ -323,6 +364,7 @@ fn write_dir(repo: &Repository, dir: &BTreeMap<String, Node>) -> Res<Oid> {
             Node::File(Entry::Blob(c)) => (blob(repo, c)?, 0o100644),
             Node::File(Entry::Exec(c)) => (blob(repo, c)?, 0o100755),
             Node::File(Entry::Link(c)) => (blob(repo, c)?, 0o120000),
+            Node::File(Entry::Gitlink(id)) => (*id, 0o160000),
         };
         builder
             .insert(name, oid, mode)
@@ -388,6 +430,7 @@ impl Builder {
             keyrings: BTreeMap::new(),
             expectations: Vec::new(),
             gpg: None,
+            gpgsm: None,
             ssh_key: None,
         }
     }
@@ -545,22 +588,34 @@ impl Builder {
                 self.record(label, oid, info, false);
                 Ok(())
             }
-            "merge" => {
+            "merge" | "octopus" => {
                 arity(2, None)?;
-                let other = text(&args[0], "branch")?;
+                let named = text(&args[0], "branch")?;
+                let others: Vec<String> = if command == "merge" {
+                    vec![named]
+                } else {
+                    named.split(',').map(str::to_string).collect()
+                };
+                if others.len() < 2 && command == "octopus" {
+                    return Err("octopus: name two branches or more, separated by commas".into());
+                }
                 let label = self.new_label(&args[1])?;
                 let (signer, info) = self.signer(&args[2..])?;
                 let ours = self
                     .tip(&self.branch.clone())?
-                    .ok_or_else(|| format!("merge: branch {} has no commit", self.branch))?;
-                let theirs = self
-                    .tip(&other)?
-                    .ok_or_else(|| format!("merge: no branch {other:?}"))?;
-                let their_state = self.commit_state(theirs)?;
-                for (path, entry) in their_state {
-                    put(&mut self.state, &path, entry);
+                    .ok_or_else(|| format!("{command}: branch {} has no commit", self.branch))?;
+                let mut parents = vec![ours];
+                for other in &others {
+                    let theirs = self
+                        .tip(other)?
+                        .ok_or_else(|| format!("{command}: no branch {other:?}"))?;
+                    let their_state = self.commit_state(theirs)?;
+                    for (path, entry) in their_state {
+                        put(&mut self.state, &path, entry);
+                    }
+                    parents.push(theirs);
                 }
-                let oid = self.commit(&[ours, theirs], &label, signer)?;
+                let oid = self.commit(&parents, &label, signer)?;
                 self.set_branch(&self.branch.clone(), oid)?;
                 self.dirty = false;
                 self.record(label, oid, info, true);
@@ -672,6 +727,159 @@ impl Builder {
                 self.head = Some(name);
                 Ok(())
             }
+            "authorize-prefix" | "authorize-suffix" => {
+                arity(2, None)?;
+                let count = text(&args[0], "digit count")?;
+                let n: usize = count
+                    .parse()
+                    .map_err(|_| format!("{command}: {count:?} is not a digit count"))?;
+                let mut entries = Vec::new();
+                for k in &args[1..] {
+                    let name = text(k, "key name")?;
+                    let fpr = test_key(&name)?.signing_fpr;
+                    if n == 0 || n >= fpr.len() {
+                        return Err(format!("{command}: keep 1 to {} digits", fpr.len() - 1));
+                    }
+                    let digits = if command == "authorize-prefix" {
+                        &fpr[..n]
+                    } else {
+                        &fpr[fpr.len() - n..]
+                    };
+                    entries.push((name, super::keys::spaced_fingerprint(digits)));
+                }
+                let content = authorizations_file(&entries, &format!("{command} {n}"));
+                self.put(".guix-authorizations", Entry::Blob(content.into_bytes()))
+            }
+            "append" => {
+                arity(2, Some(3))?;
+                let path = text(&args[0], "path")?;
+                let times: usize = match args.get(2) {
+                    Some(t) => text(t, "count")?
+                        .parse()
+                        .map_err(|_| "append: the count is not a number".to_string())?,
+                    None => 1,
+                };
+                let (mut content, exec) = match self.state.get(&path) {
+                    None => (Vec::new(), false),
+                    Some(Entry::Blob(c)) => (c.clone(), false),
+                    Some(Entry::Exec(c)) => (c.clone(), true),
+                    Some(_) => return Err(format!("append: {path:?} is not a regular file")),
+                };
+                content.reserve(args[1].len() * times);
+                for _ in 0..times {
+                    content.extend_from_slice(&args[1]);
+                }
+                self.put(
+                    &path,
+                    if exec {
+                        Entry::Exec(content)
+                    } else {
+                        Entry::Blob(content)
+                    },
+                )
+            }
+            "gitlink" => {
+                arity(2, Some(2))?;
+                let path = text(&args[0], "path")?;
+                let target = text(&args[1], "commit")?;
+                let oid = match self.labels.get(&target) {
+                    Some(oid) => *oid,
+                    None if target.len() == 40 => Oid::from_str(&target)
+                        .or_else(|e| err(e, &format!("gitlink: commit id {target:?}")))?,
+                    None => {
+                        return Err(format!(
+                            "gitlink: {target:?} is neither a label nor a 40-hex commit id"
+                        ))
+                    }
+                };
+                self.put(&path, Entry::Gitlink(oid))
+            }
+            "tag-tree" | "tag-blob" => {
+                let blob = command == "tag-blob";
+                let n = if blob { 3 } else { 2 };
+                arity(n, Some(n))?;
+                let name = text(&args[0], "tag")?;
+                check_name(&name, "tag name")?;
+                let commit = self.label(&text(&args[1], "label")?)?;
+                let tagger = self.next_signature()?;
+                let tree = self
+                    .repo
+                    .find_commit(commit)
+                    .and_then(|c| c.tree())
+                    .or_else(|e| err(e, "commit tree"))?;
+                let target = if blob {
+                    let path = text(&args[2], "path")?;
+                    let entry = tree
+                        .get_path(Path::new(&path))
+                        .or_else(|e| err(e, &format!("tag-blob: {path:?}")))?;
+                    if entry.kind() != Some(ObjectType::Blob) {
+                        return Err(format!("tag-blob: {path:?} is not a file"));
+                    }
+                    entry.id()
+                } else {
+                    tree.id()
+                };
+                let object = self
+                    .repo
+                    .find_object(target, None)
+                    .or_else(|e| err(e, "find object"))?;
+                self.repo
+                    .tag(&name, &object, &tagger, &format!("{name}\n"), false)
+                    .or_else(|e| err(e, "create annotated tag"))?;
+                Ok(())
+            }
+            "keyring-cut" => {
+                arity(5, None)?;
+                let branch = text(&args[0], "branch")?;
+                let file = text(&args[1], "file name")?;
+                let (content, _) = key_file(&args[2], &args[4..])?;
+                let spec = text(&args[3], "byte count")?;
+                let number = |t: &str| {
+                    t.parse::<usize>()
+                        .map_err(|_| format!("keyring-cut: {spec:?} is not a byte count"))
+                };
+                let keep = match spec.strip_prefix('-') {
+                    Some(dropped) => content.len().saturating_sub(number(dropped)?),
+                    None => number(&spec)?,
+                };
+                if keep == 0 || keep >= content.len() {
+                    return Err(format!(
+                        "keyring-cut: keep 1 to {} bytes",
+                        content.len() - 1
+                    ));
+                }
+                let cut = content[..keep].to_vec();
+                self.keyring_add(&branch, vec![(file, cut.clone(), KeyringFile::Raw(cut))])
+            }
+            "keyring-generated" => {
+                arity(3, None)?;
+                let branch = text(&args[0], "branch")?;
+                let file = text(&args[1], "file name")?;
+                let count = text(&args[2], "count")?;
+                let n: usize = count
+                    .parse()
+                    .map_err(|_| format!("keyring-generated: {count:?} is not a number"))?;
+                let mut binary = craft::generated_certificates(n);
+                for k in &args[3..] {
+                    binary.extend(test_key(&text(k, "key name")?)?.binary_public());
+                }
+                let content = armor_public(&binary)?;
+                self.keyring_add(
+                    &branch,
+                    vec![(file, content.clone(), KeyringFile::Raw(content))],
+                )
+            }
+            "keyring-unbound" => {
+                arity(3, Some(3))?;
+                let branch = text(&args[0], "branch")?;
+                let file = text(&args[1], "file name")?;
+                let tk = test_key(&text(&args[2], "key name")?)?;
+                let content = armor_public(&craft::without_subkey_bindings(&tk))?;
+                self.keyring_add(
+                    &branch,
+                    vec![(file, content.clone(), KeyringFile::Raw(content))],
+                )
+            }
             other => Err(format!(
                 "unknown command {other:?}; see test-repos/README.md"
             )),
@@ -782,10 +990,11 @@ impl Builder {
     }
 
     /// Parses `[SIGNER [OPTION...]]`.
-    fn signer(&mut self, args: &[Vec<u8>]) -> Res<(Signer, LabelInfo)> {
+    fn signer(&mut self, args: &[Vec<u8>]) -> Res<(Signing, LabelInfo)> {
         let mut info = LabelInfo::default();
+        let mut signing = Signing::unsigned();
         let Some(first) = args.first() else {
-            return Ok((Signer::Unsigned, info));
+            return Ok((signing, info));
         };
         let word = text(first, "signer")?;
         let options: Vec<String> = args[1..]
@@ -798,35 +1007,82 @@ impl Builder {
                 return Err("raw: exactly one argument (the gpgsig content) expected".into());
             }
             info.options = vec![];
-            return Ok((Signer::Raw(options[0].clone()), info));
+            signing.signer = Signer::Raw(options[0].clone());
+            return Ok((signing, info));
         }
         info.options = options.clone();
-        if word == "ssh" {
-            if !options.is_empty() {
-                return Err("ssh: takes no options".into());
+        // What any other signer takes: where the signature goes, and what
+        // is done to its armor.
+        let mut rest = Vec::new();
+        for o in &options {
+            if let Some(header) = o.strip_prefix("header:") {
+                if header.is_empty()
+                    || !header
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                {
+                    return Err(format!("invalid header field name {header:?}"));
+                }
+                signing.header = header.to_string();
+            } else if o == "bad-crc" {
+                signing.armor = ArmorTweak::BadCrc;
+            } else if o == "no-crc" {
+                signing.armor = ArmorTweak::NoCrc;
+            } else {
+                rest.push(o.clone());
             }
-            return Ok((Signer::Ssh, info));
+        }
+        let no_options = |what: &str| -> Res {
+            if rest.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{what}: takes no options but header:NAME, bad-crc and no-crc"
+                ))
+            }
+        };
+        if word == "ssh" || word == "x509" {
+            no_options(&word)?;
+            signing.signer = if word == "ssh" {
+                Signer::Ssh
+            } else {
+                Signer::X509
+            };
+            return Ok((signing, info));
+        }
+        if let Some(label) = word.strip_prefix("copy:") {
+            self.label(label)?;
+            no_options(&word)?;
+            signing.signer = Signer::Copy(label.to_string());
+            return Ok((signing, info));
         }
         if let Some(name) = word.strip_prefix("gpg:") {
             let tk = test_key(name)?;
-            let digest = match options.as_slice() {
-                [] => None,
-                [o] => Some(
-                    match o.as_str() {
-                        "sha1" => "SHA1",
-                        "sha256" => "SHA256",
-                        "sha512" => "SHA512",
-                        _ => return Err(format!("gpg signer: unknown option {o:?}")),
+            let mut opts = GpgOptions::default();
+            for o in &rest {
+                match o.as_str() {
+                    "sha1" | "sha256" | "sha512" => {
+                        if opts.digest.is_some() {
+                            return Err("gpg signer: at most one of sha1, sha256, sha512".into());
+                        }
+                        opts.digest = Some(o.to_uppercase());
                     }
-                    .to_string(),
-                ),
-                _ => return Err("gpg signer: at most one option (sha1|sha256|sha512)".into()),
-            };
-            return Ok((Signer::Gpg(tk, digest), info));
+                    "text" => opts.text = true,
+                    other => match other.strip_prefix("also:") {
+                        Some(name) => {
+                            test_key(name)?;
+                            opts.also.push(name.to_string());
+                        }
+                        None => return Err(format!("gpg signer: unknown option {o:?}")),
+                    },
+                }
+            }
+            signing.signer = Signer::Gpg(tk, opts);
+            return Ok((signing, info));
         }
         let tk = test_key(&word)?;
         let mut opts = SequoiaOptions::default();
-        for o in &options {
+        for o in &rest {
             match o.as_str() {
                 "sha1" => opts.hash = HashAlgorithm::SHA1,
                 "md5" => opts.hash = HashAlgorithm::MD5,
@@ -834,21 +1090,31 @@ impl Builder {
                 "sha512" => opts.hash = HashAlgorithm::SHA512,
                 "text" => opts.text = true,
                 "two-sigs" => opts.two_sigs = true,
-                other => match other.strip_prefix("also:") {
-                    Some(name) => {
+                "no-issuer-fpr" => opts.issuer_fpr = Issuer::Omitted,
+                "no-issuer-id" => opts.issuer_id = Issuer::Omitted,
+                other => {
+                    if let Some(name) = other.strip_prefix("also:") {
                         test_key(name)?;
                         opts.also.push(name.to_string());
+                    } else if let Some(name) = other.strip_prefix("issuer-fpr:") {
+                        test_key(name)?;
+                        opts.issuer_fpr = Issuer::Key(name.to_string());
+                    } else if let Some(name) = other.strip_prefix("issuer-id:") {
+                        test_key(name)?;
+                        opts.issuer_id = Issuer::Key(name.to_string());
+                    } else {
+                        return Err(format!("unknown signing option {other:?}"));
                     }
-                    None => return Err(format!("unknown signing option {other:?}")),
-                },
+                }
             }
         }
-        Ok((Signer::Sequoia(tk, opts), info))
+        signing.signer = Signer::Sequoia(tk, opts);
+        Ok((signing, info))
     }
 
     /// Writes a commit of the working state with these parents, signed as
     /// asked, and returns its id (no reference is moved).
-    fn commit(&mut self, parents: &[Oid], message: &str, signer: Signer) -> Res<Oid> {
+    fn commit(&mut self, parents: &[Oid], message: &str, signing: Signing) -> Res<Oid> {
         let time = self.clock;
         let person = self.next_signature()?;
         let content = {
@@ -878,7 +1144,7 @@ impl Builder {
                 .map_err(|_| "commit buffer is not UTF-8".to_string())?
                 .to_string()
         };
-        let signature = match signer {
+        let signature = match signing.signer {
             Signer::Unsigned => {
                 return self
                     .repo
@@ -887,11 +1153,37 @@ impl Builder {
                     .or_else(|e| err(e, "write commit"));
             }
             Signer::Sequoia(tk, opts) => sign::sequoia_sign(&tk, content.as_bytes(), time, &opts)?,
-            Signer::Gpg(tk, digest) => {
+            Signer::Gpg(tk, opts) => {
                 let home = self.gpg_home()?;
                 // Like a user whose `user.signingkey` is the primary key
                 // fingerprint: gpg picks the signing (sub)key itself.
-                home.sign(&tk.primary_fpr, content.as_bytes(), time, digest.as_deref())?
+                let mut ids = vec![tk.primary_fpr.clone()];
+                ids.extend(opts.also.iter().map(|name| key(name).primary_fpr));
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                home.sign_with(
+                    &ids,
+                    content.as_bytes(),
+                    time,
+                    opts.digest.as_deref(),
+                    opts.text,
+                )?
+            }
+            Signer::X509 => {
+                if self.gpgsm.is_none() {
+                    self.gpgsm = Some(GpgsmHome::new()?);
+                }
+                self.gpgsm.as_ref().unwrap().sign(content.as_bytes())?
+            }
+            Signer::Copy(label) => {
+                let commit = self
+                    .repo
+                    .find_commit(self.label(&label)?)
+                    .or_else(|e| err(e, "find commit"))?;
+                let field = commit
+                    .header_field_bytes("gpgsig")
+                    .or_else(|e| err(e, &format!("copy:{label}: no gpgsig header")))?;
+                String::from_utf8(field.to_vec())
+                    .map_err(|_| format!("copy:{label}: gpgsig is not UTF-8"))?
             }
             Signer::Ssh => {
                 if self.ssh_key.is_none() {
@@ -904,10 +1196,11 @@ impl Builder {
             }
             Signer::Raw(raw) => raw,
         };
+        let signature = sign::tweak_armor(&signature, signing.armor)?;
         // git stores the signature without its final newline.
         let signature = signature.strip_suffix('\n').unwrap_or(&signature);
         self.repo
-            .commit_signed(&content, signature, Some("gpgsig"))
+            .commit_signed(&content, signature, Some(&signing.header))
             .or_else(|e| err(e, "write signed commit"))
     }
 
@@ -975,7 +1268,7 @@ impl Builder {
         let result = self.commit(
             &parent.into_iter().collect::<Vec<_>>(),
             message,
-            Signer::Unsigned,
+            Signing::unsigned(),
         );
         self.state = saved;
         self.set_branch(branch, result?)
@@ -1018,11 +1311,14 @@ fn key_file(format: &[u8], keys: &[Vec<u8>]) -> Res<(Vec<u8>, KeyringFile)> {
         let name = text(k, "key name")?;
         let tk = test_key(&name)?;
         match format.as_str() {
-            "binary" | "armored" => content.extend(tk.binary_public()),
+            "binary" | "armored" | "armored-bad-crc" | "armored-no-crc" => {
+                content.extend(tk.binary_public())
+            }
             "armored-concat" => content.extend(tk.armored_public()),
             other => {
                 return Err(format!(
-                    "key file format must be armored, armored-concat or binary, not {other:?}"
+                    "key file format must be armored, armored-concat, binary, armored-bad-crc \
+                     or armored-no-crc, not {other:?}"
                 ))
             }
         }
@@ -1031,6 +1327,17 @@ fn key_file(format: &[u8], keys: &[Vec<u8>]) -> Res<(Vec<u8>, KeyringFile)> {
     Ok(match format.as_str() {
         "binary" => (content, KeyringFile::Binary(names)),
         "armored" => (armor_public(&content)?, KeyringFile::Armored(names)),
+        "armored-bad-crc" | "armored-no-crc" => {
+            let tweak = if format == "armored-bad-crc" {
+                ArmorTweak::BadCrc
+            } else {
+                ArmorTweak::NoCrc
+            };
+            let armored = String::from_utf8(armor_public(&content)?)
+                .map_err(|_| "armor is not UTF-8".to_string())?;
+            let tweaked = sign::tweak_armor(&armored, tweak)?.into_bytes();
+            (tweaked.clone(), KeyringFile::Raw(tweaked))
+        }
         _ => (content, KeyringFile::ArmoredConcat(names)),
     })
 }

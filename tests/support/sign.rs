@@ -11,10 +11,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use sequoia_openpgp as openpgp;
 
 use openpgp::armor;
+use openpgp::packet::signature::subpacket::{Subpacket, SubpacketTag, SubpacketValue};
 use openpgp::packet::signature::SignatureBuilder;
 use openpgp::packet::Packet;
 use openpgp::serialize::Serialize;
 use openpgp::types::{HashAlgorithm, SignatureType};
+use openpgp::{Fingerprint, KeyID};
 
 use super::keys::{key, keys_dir, TestKey, KEY_NAMES};
 
@@ -30,6 +32,10 @@ pub struct SequoiaOptions {
     pub two_sigs: bool,
     /// Further keys that each add one signature packet.
     pub also: Vec<String>,
+    /// The issuer fingerprint subpacket of the (first) signature.
+    pub issuer_fpr: Issuer,
+    /// The issuer key ID subpacket of the (first) signature.
+    pub issuer_id: Issuer,
 }
 
 impl Default for SequoiaOptions {
@@ -39,8 +45,67 @@ impl Default for SequoiaOptions {
             text: false,
             two_sigs: false,
             also: Vec::new(),
+            issuer_fpr: Issuer::Signer,
+            issuer_id: Issuer::Signer,
         }
     }
+}
+
+/// What an issuer subpacket (fingerprint or key ID) of a crafted
+/// signature names. Both live in the hashed area, as Sequoia and gpg put
+/// them, so that the signature still verifies with the signing key.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Issuer {
+    /// The key that really signs (the normal case).
+    #[default]
+    Signer,
+    /// The signing key of this test key (a lie unless it is the signer).
+    Key(String),
+    /// No such subpacket at all.
+    Omitted,
+}
+
+/// A change to the ASCII armor of a signature or key file, made after
+/// the fact (the packets are untouched).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ArmorTweak {
+    /// As made.
+    #[default]
+    Keep,
+    /// The CRC-24 line (`=XXXX`) no longer matches the data.
+    BadCrc,
+    /// The CRC-24 line is removed (allowed by RFC 9580, refused by Guix).
+    NoCrc,
+}
+
+/// Applies `tweak` to an ASCII-armored text. Fails if there is no CRC line
+/// to change.
+pub fn tweak_armor(armored: &str, tweak: ArmorTweak) -> Result<String, String> {
+    if tweak == ArmorTweak::Keep {
+        return Ok(armored.to_string());
+    }
+    let mut lines: Vec<String> = armored.split('\n').map(str::to_string).collect();
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("-----END "))
+        .ok_or("armor tweak: no END line")?;
+    let crc = lines[..end]
+        .iter()
+        .rposition(|l| l.len() == 5 && l.starts_with('='))
+        .ok_or("armor tweak: no CRC line before the END line")?;
+    match tweak {
+        ArmorTweak::BadCrc => {
+            // Change the first base64 digit: another 24-bit value.
+            let line = &lines[crc];
+            let first = if line.as_bytes()[1] == b'A' { 'B' } else { 'A' };
+            lines[crc] = format!("={first}{}", &line[2..]);
+        }
+        ArmorTweak::NoCrc => {
+            lines.remove(crc);
+        }
+        ArmorTweak::Keep => {}
+    }
+    Ok(lines.join("\n"))
 }
 
 /// Seconds since the epoch as a `SystemTime`.
@@ -56,12 +121,15 @@ pub fn sequoia_sign(
     time: i64,
     options: &SequoiaOptions,
 ) -> Result<String, String> {
+    let issuers = (&options.issuer_fpr, &options.issuer_id);
+    let normal = (&Issuer::Signer, &Issuer::Signer);
     let mut packets = vec![one_signature(
         signer,
         data,
         time,
         options.hash,
         options.text,
+        issuers,
     )?];
     if options.two_sigs {
         let other = if options.hash == HashAlgorithm::SHA256 {
@@ -69,7 +137,14 @@ pub fn sequoia_sign(
         } else {
             HashAlgorithm::SHA256
         };
-        packets.push(one_signature(signer, data, time, other, options.text)?);
+        packets.push(one_signature(
+            signer,
+            data,
+            time,
+            other,
+            options.text,
+            normal,
+        )?);
     }
     for name in &options.also {
         packets.push(one_signature(
@@ -78,6 +153,7 @@ pub fn sequoia_sign(
             time,
             options.hash,
             options.text,
+            normal,
         )?);
     }
     let mut writer = armor::Writer::new(Vec::new(), armor::Kind::Signature)
@@ -97,6 +173,7 @@ fn one_signature(
     time: i64,
     hash: HashAlgorithm,
     text: bool,
+    (issuer_fpr, issuer_id): (&Issuer, &Issuer),
 ) -> Result<Packet, String> {
     let mut keypair = signer.signing_keypair();
     let (typ, message) = if text {
@@ -104,13 +181,57 @@ fn one_signature(
     } else {
         (SignatureType::Binary, data.to_vec())
     };
-    let sig = SignatureBuilder::new(typ)
+    let mut builder = SignatureBuilder::new(typ)
         .set_signature_creation_time(system_time(time))
         .map_err(|e| format!("signature time: {e}"))?
-        .set_hash_algo(hash)
+        .set_hash_algo(hash);
+    let crafted = (issuer_fpr, issuer_id) != (&Issuer::Signer, &Issuer::Signer);
+    let omit_both = (issuer_fpr, issuer_id) == (&Issuer::Omitted, &Issuer::Omitted);
+    if crafted {
+        let own = signing_fingerprint(signer)?;
+        let named = |issuer: &Issuer| -> Result<Option<Fingerprint>, String> {
+            match issuer {
+                Issuer::Signer => Ok(Some(own.clone())),
+                Issuer::Key(name) => signing_fingerprint(&key(name)).map(Some),
+                Issuer::Omitted => Ok(None),
+            }
+        };
+        if let Some(fpr) = named(issuer_fpr)? {
+            builder = builder
+                .set_issuer_fingerprint(fpr)
+                .map_err(|e| format!("issuer fingerprint: {e}"))?;
+        }
+        if let Some(fpr) = named(issuer_id)? {
+            builder = builder
+                .set_issuer(KeyID::from(&fpr))
+                .map_err(|e| format!("issuer key ID: {e}"))?;
+        }
+        if omit_both {
+            // Sequoia adds both subpackets when a signature has neither: give
+            // it an unhashed one, removed once signed (the unhashed area is
+            // not covered by the signature).
+            builder = builder
+                .modify_unhashed_area(|mut area| {
+                    area.add(Subpacket::new(
+                        SubpacketValue::Issuer(KeyID::from(&own)),
+                        false,
+                    )?)?;
+                    Ok(area)
+                })
+                .map_err(|e| format!("issuer subpacket: {e}"))?;
+        }
+    }
+    let mut sig = builder
         .sign_message(&mut keypair, message)
         .map_err(|e| format!("{}: signing with {hash:?}: {e}", signer.name))?;
+    if omit_both {
+        sig.unhashed_area_mut().remove_all(SubpacketTag::Issuer);
+    }
     Ok(Packet::from(sig))
+}
+
+fn signing_fingerprint(k: &TestKey) -> Result<Fingerprint, String> {
+    Fingerprint::from_hex(&k.signing_fpr).map_err(|e| format!("{}: fingerprint: {e}", k.name))
 }
 
 /// Text-mode signatures are made over the text with CRLF line endings.
@@ -227,16 +348,37 @@ impl GpgHome {
         time: i64,
         digest: Option<&str>,
     ) -> Result<String, String> {
+        self.sign_with(&[key_id], data, time, digest, false)
+    }
+
+    /// [`GpgHome::sign`] by every key of `key_ids` (one `-u` each: one
+    /// signature packet each, in one armor block), in text mode
+    /// (`--textmode`, signature type 0x01) if `text_mode`.
+    pub fn sign_with(
+        &self,
+        key_ids: &[&str],
+        data: &[u8],
+        time: i64,
+        digest: Option<&str>,
+        text_mode: bool,
+    ) -> Result<String, String> {
         let mut c = self.command();
         c.arg("--faked-system-time").arg(format!("{time}!"));
         if let Some(d) = digest {
             c.arg("--digest-algo").arg(d);
         }
-        c.arg("--status-fd=2").arg("-bsau").arg(key_id);
+        if text_mode {
+            c.arg("--textmode");
+        }
+        c.arg("--status-fd=2").arg("-bsa");
+        for id in key_ids {
+            c.arg("-u").arg(id);
+        }
         let out = run_with_stdin(c, data).map_err(|e| format!("gpg: {e}"))?;
         let status = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() || !status.contains("[GNUPG:] SIG_CREATED ") {
-            return Err(format!("gpg failed to sign with {key_id}:\n{status}"));
+        let created = status.matches("[GNUPG:] SIG_CREATED ").count();
+        if !out.status.success() || created != key_ids.len() {
+            return Err(format!("gpg failed to sign with {key_ids:?}:\n{status}"));
         }
         String::from_utf8(out.stdout).map_err(|e| format!("gpg output is not UTF-8: {e}"))
     }

@@ -1,0 +1,1403 @@
+//! Hostile input: the attacker controls the repository (commits, trees,
+//! blobs, signatures, `.guix-authorizations`, the keyring branch) and maybe
+//! files in the user's home. Every attack must be refused, or, where GNU
+//! Guix accepts the input, accepted for the same reason.
+//!
+//! Where each attack is covered (scenario files are in
+//! `test-repos/scenarios/` and run by `tests/scenarios.rs`; scenarios
+//! written inline below use the same language and expectation lines):
+//!
+//! | attack | covered by |
+//! |---|---|
+//! | unsigned commit | `unsigned-commits`, `introduction-unsigned`; `cli.rs` `unsigned_commit` |
+//! | signed by a key not in the keyring | `key-not-in-keyring`, `attack-gpg-key-not-in-keyring` (gpg) |
+//! | signed by a keyring key that is not authorized | `unauthorized-signer`, `gpg-unauthorized` (gpg), `historical-unauthorized` |
+//! | valid signature moved onto another commit (content changed) | `tampered-commit`, `attack-gpg-tampered` (gpg: new message); `moved_signature_onto_changed_content` (gpg and Sequoia: new tree) |
+//! | signature made over a different object | `signature_of_another_commit` (gpg) |
+//! | two signature packets in one `gpgsig` | `two_signature_packets` (Sequoia), `two_signature_packets_by_gpg` (gpg, two `-u`) |
+//! | text-mode (0x01) signature | `text_mode_signature` (Sequoia), `text_mode_signature_by_gpg` (`gpg --textmode`) |
+//! | issuer fingerprint and key ID disagree | `issuer_fingerprint_decides`, `issuer_key_id_alone_and_no_issuer`; `issuer_key_id_contradicting_the_fingerprint_is_refused` (ignored: BUG) |
+//! | SSH signature | `ssh-signed` |
+//! | X.509 signature | `attack-x509-signed` (canned gpgsm block), `x509_signature_by_gpgsm` (real gpgsm) |
+//! | `gpgsig-sha256` header only | `gpgsig_sha256_header_only_is_unsigned` (Sequoia and gpg) |
+//! | signature armor with a bad or no CRC-24 | `signature_armor_with_bad_checksum_is_refused`, `signature_armor_without_checksum_is_refused` (ignored: BUG) |
+//! | `.guix-authorizations` removed | `authorizations-removed` |
+//! | … emptied | `authorizations-emptied` |
+//! | … replaced by a symlink | `authorizations-symlink` |
+//! | … replaced by a directory | `authorizations-directory` |
+//! | … replaced by a submodule (gitlink) | `authorizations_replaced_by_a_submodule` |
+//! | … a huge file (> 1 MiB) | `huge_authorizations_are_refused_unread` |
+//! | … deeply nested lists | `deeply_nested_authorizations` |
+//! | … not UTF-8 | `attack-authorizations-not-utf8` (UTF-16); `latin1_authorizations_are_read_as_guix_reads_them` (ignored: BUG) |
+//! | … `(version 1)` | `wrong-version-authorizations` |
+//! | … a fingerprint of the wrong length | `attack-authorizations-key-id` (16-digit key IDs), `attack-authorizations-truncated-fingerprint` (32-digit prefixes), `odd_length_fingerprint_is_malformed` |
+//! | merge whose signer is authorized on one side only | `merge-authorized-one-side`, `attack-gpg-merge-one-side` (gpg) |
+//! | merge of a branch forked before the introduction | `merge_of_a_branch_forked_before_the_introduction`, `merge_of_an_unrelated_history` |
+//! | octopus merge | `attack-octopus-merge` (refused), `attack-octopus-merge-authorized` (accepted) |
+//! | introduction signed by another key | `introduction-wrong-signer`, `attack-gpg-introduction-wrong-signer` (gpg) |
+//! | END unrelated to the introduction | `end-not-descendant` (forked before it), `attack-end-unrelated` (orphan); `cli.rs` `end_not_a_descendant` |
+//! | END an ancestor of the introduction | `end_ancestor_of_the_introduction` |
+//! | END a tag of a tree or a blob | `end_tag_of_a_tree_or_blob` (library), `end_tag_of_a_tree_or_blob_binary` (exit 2) |
+//! | keyring branch missing | `keyring-missing`; `cli.rs` `missing_keyring_branch` |
+//! | keyring without keys | `attack-keyring-empty` |
+//! | truncated key file | `attack-keyring-truncated` (binary), `attack-keyring-truncated-armor` |
+//! | key file with a bad or no armor checksum | `key_file_with_bad_checksum_is_refused`, `key_file_without_checksum_is_refused` (ignored: BUG) |
+//! | flood of 5,000 keys | `attack-keyring-flood`; `keyring_flood_loads_quickly` (timing) |
+//! | the same key twice | `attack-keyring-duplicate-key` |
+//! | subkey without binding signature | `attack-keyring-unbound-subkey` (accepted, as Guix does) |
+//! | cache with a wrong mode | `library_api.rs` `cache_with_another_mode_is_ignored_and_made_private`; `cli.rs` `tampered_cache_file_is_ignored_with_a_warning` |
+//! | cache owned by someone else | `cache_owned_by_someone_else_is_ignored` (as root) |
+//! | cache that is a symlink | `library_api.rs` `cache_with_garbage_or_a_symlink_is_ignored`; `cache_symlinks_are_never_written_through` (binary: target, dangling target, lock file) |
+//! | cache with garbage | `library_api.rs` `cache_with_garbage_or_a_symlink_is_ignored` |
+//! | cache naming a commit the repository lacks | `library_api.rs` `cache_naming_a_missing_or_foreign_commit_makes_nothing_authentic` |
+//! | cache naming a commit outside the introduction's history | `library_api.rs` (same test: a file as Guix writes it); `forged_cache_naming_a_foreign_commit` (a file naming the introduction; ignored: BUG) |
+//! | two processes updating the cache | `library_api.rs` `concurrent_writers_lose_nothing` (threads); `concurrent_binaries_share_one_cache` (8 processes) |
+//! | a truncated loose object in `.git/objects` | `truncated_loose_object_does_not_hang` (ignored: BUG, a hang) |
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use git_authenticate::git2::Oid;
+use git_authenticate::{
+    authenticate, resolve_commit, Authorizations, AuthorizationsError, Cache, Error, Fingerprint,
+    Introduction, Keyring, NoProgress, Options, Report,
+};
+use support::{build_scenario, build_scenario_text, key, scenario_runnable, Built};
+
+// ---------------------------------------------------------------------------
+// Running an inline scenario: the expectation lines of scenario files.
+
+/// What a scenario says about itself.
+struct Expected {
+    introduction: Introduction,
+    end: Option<Oid>,
+    options: Options,
+    outcome: Outcome,
+    /// With `keep_going`: (kind, commit) of every failure, oldest first.
+    all: Vec<(String, Option<Oid>)>,
+}
+
+#[derive(Debug)]
+enum Outcome {
+    Authentic(usize),
+    /// Kind, commit, and the fingerprint the error names.
+    Failure(String, Option<Oid>, Option<Fingerprint>),
+}
+
+fn fingerprint(key_name: &str) -> Fingerprint {
+    key(key_name).signing_fpr.parse().unwrap()
+}
+
+fn expectations(built: &Built) -> Expected {
+    let mut introduction = None;
+    let mut end = None;
+    let mut options = Options::default();
+    let mut outcome = None;
+    let mut all = Vec::new();
+    for words in &built.expectations {
+        match words[0].as_str() {
+            "introduction" => {
+                introduction = Some(Introduction {
+                    commit: built.oid(&words[1]),
+                    signer: fingerprint(&words[2]),
+                })
+            }
+            "end" => end = Some(built.oid(&words[1])),
+            "historical" => {
+                options.historical_authorizations =
+                    Authorizations::from_fingerprints(words[1..].iter().map(|k| fingerprint(k)))
+            }
+            "keyring-ref" => options.keyring_reference = words[1].clone(),
+            "expect" if words[1] == "authentic" => {
+                outcome = Some(Outcome::Authentic(words[2].parse().unwrap()))
+            }
+            "expect" => {
+                outcome = Some(Outcome::Failure(
+                    words[1].clone(),
+                    words.get(2).map(|l| built.oid(l)),
+                    words.get(3).map(|k| fingerprint(k)),
+                ))
+            }
+            "expect-all" => all.push((words[1].clone(), words.get(2).map(|l| built.oid(l)))),
+            other => panic!("unknown expectation `{other}`"),
+        }
+    }
+    Expected {
+        introduction: introduction.expect("the scenario names its introduction"),
+        end,
+        options,
+        outcome: outcome.expect("the scenario states its outcome"),
+        all,
+    }
+}
+
+fn end_of(built: &Built, expected: &Expected) -> Oid {
+    expected
+        .end
+        .unwrap_or_else(|| built.repo().head().unwrap().peel_to_commit().unwrap().id())
+}
+
+fn run_with(built: &Built, expected: &Expected, options: Options) -> Result<Report, Error> {
+    authenticate(
+        &built.repo(),
+        &expected.introduction,
+        end_of(built, expected),
+        &options,
+        &NoProgress,
+    )
+}
+
+fn assert_failure(name: &str, e: &Error, want: &Outcome) {
+    let Outcome::Failure(kind, commit, signer) = want else {
+        panic!("{name}: expected authentic, got {e}");
+    };
+    assert_eq!(e.kind(), kind, "{name}: {e}");
+    if let Some(commit) = commit {
+        assert_eq!(e.commit(), Some(*commit), "{name}: {e}");
+        assert!(
+            e.to_string().contains(&commit.to_string()),
+            "{name}: the message names the commit: {e}"
+        );
+    }
+    if let Some(signer) = signer {
+        assert_eq!(e.fingerprint(), Some(signer), "{name}: {e}");
+    }
+    assert!(
+        e.is_authentication_failure()
+            || matches!(kind.as_str(), "keyring-missing" | "malformed-key"),
+        "{name}: {e}"
+    );
+}
+
+/// Builds `text` and checks what its expectation lines say, on one and two
+/// threads, stopping at the first failure and going on past failures.
+/// `None` (after saying why) when the machine lacks gpg, ssh-keygen or
+/// gpgsm.
+fn check(name: &str, text: &str) -> Option<Built> {
+    if let Err(why) = scenario_runnable(text) {
+        eprintln!("SKIPPED {name}: {why}");
+        return None;
+    }
+    let built = build_scenario_text(text);
+    check_built(name, &built);
+    Some(built)
+}
+
+fn check_built(name: &str, built: &Built) {
+    let expected = expectations(built);
+    for jobs in [1, 2] {
+        let options = Options {
+            jobs,
+            ..expected.options.clone()
+        };
+        match (
+            &expected.outcome,
+            run_with(built, &expected, options.clone()),
+        ) {
+            (Outcome::Authentic(n), Ok(report)) => {
+                assert!(report.is_authentic(), "{name}: {:?}", report.failures);
+                assert_eq!(report.checked, *n, "{name}: commits checked");
+            }
+            (Outcome::Failure(..), Err(e)) => assert_failure(name, &e, &expected.outcome),
+            (want, got) => panic!("{name} (jobs {jobs}): expected {want:?}, got {got:?}"),
+        }
+        let keep_going = Options {
+            keep_going: true,
+            ..options
+        };
+        match run_with(built, &expected, keep_going) {
+            Ok(report) => {
+                match &expected.outcome {
+                    Outcome::Authentic(_) => {
+                        assert!(report.is_authentic(), "{name}: {:?}", report.failures)
+                    }
+                    want => assert_failure(
+                        name,
+                        report
+                            .failures
+                            .first()
+                            .unwrap_or_else(|| panic!("{name}: keep-going found no failure")),
+                        want,
+                    ),
+                }
+                if !expected.all.is_empty() {
+                    let found: Vec<_> = report
+                        .failures
+                        .iter()
+                        .map(|e| (e.kind().to_owned(), e.commit()))
+                        .collect();
+                    assert_eq!(found, expected.all, "{name}: every failure, oldest first");
+                }
+            }
+            Err(e) if !e.is_authentication_failure() => assert_failure(name, &e, &expected.outcome),
+            Err(e) => panic!("{name}: keep-going returned an authentication failure: {e}"),
+        }
+    }
+}
+
+/// The `gpgsig` header of commit `label`.
+fn gpgsig(built: &Built, label: &str) -> Vec<u8> {
+    built
+        .repo()
+        .find_commit(built.oid(label))
+        .unwrap()
+        .header_field_bytes("gpgsig")
+        .map(|b| b.to_vec())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------
+// Signatures.
+
+/// A valid signature copied onto a commit with the same parent but other
+/// content (the tree and the message changed; `tamper` in the scenario
+/// files changes the message only).
+#[test]
+fn moved_signature_onto_changed_content() {
+    for signer in ["alice", "gpg:alice"] {
+        let text = format!(
+            r#"
+            keyring alice
+            authorize alice
+            commit first alice
+            write a.txt "A\n"
+            commit second {signer}
+            reset first
+            write a.txt "evil\n"
+            write evil.sh "rm -rf ~\n"
+            commit evil copy:second
+
+            introduction first alice
+            expect bad-signature evil alice
+            expect-all bad-signature evil
+            "#
+        );
+        let name = format!("moved signature ({signer})");
+        if let Some(built) = check(&name, &text) {
+            assert_eq!(gpgsig(&built, "evil"), gpgsig(&built, "second"));
+            let repo = built.repo();
+            let tree = |l: &str| repo.find_commit(built.oid(l)).unwrap().tree_id();
+            assert_ne!(tree("evil"), tree("second"), "{name}: content changed");
+        }
+    }
+}
+
+/// A valid signature of commit A (by the real gpg) placed on its child B:
+/// a signature over another object.
+#[test]
+fn signature_of_another_commit() {
+    let text = r#"
+        keyring alice dave
+        authorize alice dave
+        commit first gpg:dave
+        write a.txt "A\n"
+        commit signed gpg:alice
+        write b.txt "B\n"
+        commit child copy:signed
+
+        introduction first dave
+        expect bad-signature child alice
+        expect-all bad-signature child
+    "#;
+    if let Some(built) = check("signature of another commit", text) {
+        // The signature is good, for the other commit.
+        let repo = built.repo();
+        let (sig, data) = repo.extract_signature(&built.oid("signed"), None).unwrap();
+        let (moved, _) = repo.extract_signature(&built.oid("child"), None).unwrap();
+        assert_eq!(&*sig, &*moved);
+        let home = support::GpgHome::new();
+        home.verify(&sig, &data)
+            .expect("gpg accepts it on its own commit");
+    }
+}
+
+/// One `gpgsig` holding two signature packets: which signer would count is
+/// ambiguous (git itself refuses to verify such commits), so it is refused
+/// whoever made the packets.
+#[test]
+fn two_signature_packets() {
+    let text = r#"
+        keyring alice mallory
+        authorize alice
+        commit first alice
+        write a.txt "A\n"
+        commit same-key alice two-sigs
+        write b.txt "B\n"
+        commit alice-then-mallory alice also:mallory
+        write c.txt "C\n"
+        commit mallory-then-alice mallory also:alice
+
+        introduction first alice
+        expect malformed-signature same-key
+        expect-all malformed-signature same-key
+        expect-all malformed-signature alice-then-mallory
+        expect-all malformed-signature mallory-then-alice
+    "#;
+    let built = check("two signature packets", text).unwrap();
+    let error = run_with(&built, &expectations(&built), Options::default()).unwrap_err();
+    assert!(error.to_string().contains("2 OpenPGP packets"), "{error}");
+}
+
+/// The same, made by the real gpg signing with two keys at once.
+#[test]
+fn two_signature_packets_by_gpg() {
+    let text = r#"
+        keyring alice dave
+        authorize alice dave
+        commit first gpg:dave
+        write a.txt "A\n"
+        commit two-signers gpg:alice also:dave
+
+        introduction first dave
+        expect malformed-signature two-signers
+        expect-all malformed-signature two-signers
+    "#;
+    if let Some(built) = check("two signature packets by gpg", text) {
+        let sig = gpgsig(&built, "two-signers");
+        let home = support::GpgHome::new();
+        let (_, data) = built
+            .repo()
+            .extract_signature(&built.oid("two-signers"), None)
+            .unwrap();
+        let status = home.verify(&sig, &data).expect("gpg verifies both");
+        assert_eq!(status.matches("VALIDSIG").count(), 2, "{status}");
+    }
+}
+
+/// A text-mode signature (type 0x01) is not what git makes nor what Guix
+/// verifies.
+#[test]
+fn text_mode_signature() {
+    let text = r#"
+        keyring alice
+        authorize alice
+        commit first alice
+        write a.txt "A\n"
+        commit text-mode alice text
+
+        introduction first alice
+        expect malformed-signature text-mode
+        expect-all malformed-signature text-mode
+    "#;
+    let built = check("text-mode signature", text).unwrap();
+    let error = run_with(&built, &expectations(&built), Options::default()).unwrap_err();
+    assert!(error.to_string().contains("binary-document"), "{error}");
+}
+
+/// `gpg --textmode` makes a valid text signature of the commit: refused.
+#[test]
+fn text_mode_signature_by_gpg() {
+    let text = r#"
+        keyring alice dave
+        authorize alice dave
+        commit first gpg:dave
+        write a.txt "A\n"
+        commit text-mode gpg:alice text
+
+        introduction first dave
+        expect malformed-signature text-mode
+        expect-all malformed-signature text-mode
+    "#;
+    if let Some(built) = check("text-mode signature by gpg", text) {
+        let repo = built.repo();
+        let (sig, data) = repo
+            .extract_signature(&built.oid("text-mode"), None)
+            .unwrap();
+        support::GpgHome::new()
+            .verify(&sig, &data)
+            .expect("gpg itself accepts the text signature");
+    }
+}
+
+/// A history where `first` (alice) introduces alice, bob is authorized,
+/// mallory is in the keyring but not authorized, and `attack` is signed as
+/// `signer`.
+fn issuer_history(signer: &str, expectation: &str) -> String {
+    format!(
+        r#"
+        keyring alice bob mallory
+        authorize alice bob
+        commit first alice
+        write a.txt "A\n"
+        commit attack {signer}
+
+        introduction first alice
+        {expectation}
+        "#
+    )
+}
+
+/// The issuer fingerprint subpacket decides which key must verify the
+/// signature; the issuer key ID cannot make a signature count as another
+/// key's.
+#[test]
+fn issuer_fingerprint_decides() {
+    for (signer, expectation) in [
+        // mallory signs, names herself by fingerprint and alice by key ID:
+        // judged as mallory's, who is not authorized.
+        (
+            "mallory issuer-id:alice",
+            "expect unauthorized attack mallory",
+        ),
+        // The reverse: mallory signs, naming alice by fingerprint (and
+        // herself by key ID): alice's key does not verify it.
+        (
+            "mallory issuer-fpr:alice",
+            "expect bad-signature attack alice",
+        ),
+        // Both subpackets name alice: still alice's key that must verify.
+        (
+            "mallory issuer-fpr:alice issuer-id:alice",
+            "expect bad-signature attack alice",
+        ),
+        // Names bob (authorized) by fingerprint, alice by key ID.
+        (
+            "mallory issuer-fpr:bob issuer-id:alice",
+            "expect bad-signature attack bob",
+        ),
+    ] {
+        check(
+            &format!("issuer: {signer}"),
+            &issuer_history(signer, expectation),
+        );
+    }
+}
+
+/// Without a fingerprint subpacket the key ID finds the key (old gpg
+/// signatures): it must then verify; with no issuer at all there is
+/// nothing to check.
+#[test]
+fn issuer_key_id_alone_and_no_issuer() {
+    for (signer, expectation) in [
+        ("alice no-issuer-fpr", "expect authentic 1"),
+        ("bob no-issuer-fpr", "expect authentic 1"),
+        (
+            "mallory no-issuer-fpr issuer-id:alice",
+            "expect bad-signature attack alice",
+        ),
+        (
+            "mallory no-issuer-fpr",
+            "expect unauthorized attack mallory",
+        ),
+        (
+            "alice no-issuer-fpr no-issuer-id",
+            "expect malformed-signature attack",
+        ),
+    ] {
+        check(
+            &format!("issuer: {signer}"),
+            &issuer_history(signer, expectation),
+        );
+    }
+}
+
+/// Guix refuses a signature whose issuer key ID is not the low 64 bits of
+/// its issuer fingerprint (`get-signature` in `guix/openpgp.scm` raises
+/// `&openpgp-invalid-signature-error`), even when the fingerprint's key
+/// made it and is authorized.
+#[test]
+#[ignore = "BUG: a signature by alice (authorized) whose issuer key ID names mallory is accepted; \
+            Guix refuses it as an invalid signature (issuer key ID and fingerprint disagree)"]
+fn issuer_key_id_contradicting_the_fingerprint_is_refused() {
+    for signer in ["alice issuer-id:mallory", "bob issuer-id:alice"] {
+        check(
+            &format!("issuer: {signer}"),
+            &issuer_history(signer, "expect malformed-signature attack"),
+        );
+    }
+}
+
+/// An X.509 signature made by the real gpgsm (git's `gpg.format=x509`).
+#[test]
+fn x509_signature_by_gpgsm() {
+    let text = r#"
+        keyring alice
+        authorize alice
+        commit first alice
+        write a.txt "A\n"
+        commit smime x509
+
+        introduction first alice
+        expect malformed-signature smime
+        expect-all malformed-signature smime
+    "#;
+    if let Some(built) = check("x509 signature", text) {
+        assert!(gpgsig(&built, "smime").starts_with(b"-----BEGIN SIGNED MESSAGE-----"));
+        let error = run_with(&built, &expectations(&built), Options::default()).unwrap_err();
+        assert!(error.to_string().contains("X.509"), "{error}");
+    }
+}
+
+/// A signature only in a `gpgsig-sha256` header (what git writes for
+/// SHA-256 repositories' compatibility signatures): libgit2, hence Guix,
+/// finds no signature.
+#[test]
+fn gpgsig_sha256_header_only_is_unsigned() {
+    for signer in ["alice", "gpg:alice"] {
+        let text = format!(
+            r#"
+            keyring alice
+            authorize alice
+            commit first alice
+            write a.txt "A\n"
+            commit sha256-header {signer} header:gpgsig-sha256
+
+            introduction first alice
+            expect unsigned sha256-header
+            expect-all unsigned sha256-header
+            "#
+        );
+        if let Some(built) = check(&format!("gpgsig-sha256 ({signer})"), &text) {
+            let repo = built.repo();
+            let commit = repo.find_commit(built.oid("sha256-header")).unwrap();
+            assert!(commit.header_field_bytes("gpgsig-sha256").is_ok());
+        }
+    }
+}
+
+/// Guix's `read-radix-64` requires the armor's CRC-24 line and checks it;
+/// a signature whose checksum is wrong is refused.
+#[test]
+#[ignore = "BUG: a gpgsig whose armor checksum (CRC-24) is wrong is accepted; Guix refuses it \
+            (read-radix-64 returns #f)"]
+fn signature_armor_with_bad_checksum_is_refused() {
+    for signer in ["alice bad-crc", "gpg:alice bad-crc"] {
+        check(
+            &format!("signature {signer}"),
+            &issuer_history(signer, "expect malformed-signature attack"),
+        );
+    }
+}
+
+/// The same without any checksum line (RFC 9580 makes it optional; Guix
+/// does not accept its absence).
+#[test]
+#[ignore = "BUG: a gpgsig without an armor checksum line is accepted; Guix refuses it \
+            (read-radix-64 returns #f)"]
+fn signature_armor_without_checksum_is_refused() {
+    for signer in ["alice no-crc", "gpg:alice no-crc"] {
+        check(
+            &format!("signature {signer}"),
+            &issuer_history(signer, "expect malformed-signature attack"),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// `.guix-authorizations`.
+
+/// A submodule entry (gitlink) at `.guix-authorizations`, pointing at a
+/// commit of the repository or at one it lacks: Guix's blob lookup finds
+/// no blob, so this removes the file.
+#[test]
+fn authorizations_replaced_by_a_submodule() {
+    for target in ["first", "0123456789abcdef0123456789abcdef01234567"] {
+        let text = format!(
+            r#"
+            keyring alice
+            authorize alice
+            commit first alice
+            remove .guix-authorizations
+            gitlink .guix-authorizations {target}
+            commit gitlink alice
+            write a.txt "A\n"
+            commit after alice
+
+            introduction first alice
+            expect removed-authorizations gitlink
+            expect-all removed-authorizations gitlink
+            "#
+        );
+        let built = check(&format!("gitlink to {target}"), &text).unwrap();
+        let repo = built.repo();
+        let tree = repo
+            .find_commit(built.oid("gitlink"))
+            .unwrap()
+            .tree()
+            .unwrap();
+        assert_eq!(
+            tree.get_name(".guix-authorizations").unwrap().filemode(),
+            0o160000
+        );
+        let error = run_with(&built, &expectations(&built), Options::default()).unwrap_err();
+        assert!(
+            matches!(&error, Error::RemovedAuthorizations { replaced_by: Some(r), .. } if r.contains("submodule")),
+            "{error:?}"
+        );
+    }
+}
+
+/// A `.guix-authorizations` of more than 1 MiB (a real list of alice,
+/// then padding) is refused from its size alone: the blob is not read. To
+/// show it, the zlib checksum of the blob's loose object is broken after
+/// the build: reading the object now fails, its header still reads.
+#[test]
+fn huge_authorizations_are_refused_unread() {
+    let text = r#"
+        keyring alice
+        authorize alice
+        commit first alice
+        append .guix-authorizations ";; padding padding padding padding padding padding padding\n" 20000
+        commit huge alice
+        write a.txt "A\n"
+        commit after alice
+
+        introduction first alice
+        expect malformed-authorizations huge
+        expect-all malformed-authorizations huge
+    "#;
+    let built = check("huge authorizations", text).unwrap();
+    let repo = built.repo();
+    let tree = repo.find_commit(built.oid("huge")).unwrap().tree().unwrap();
+    let blob = tree.get_name(".guix-authorizations").unwrap().id();
+    let size = repo.find_blob(blob).unwrap().size();
+    assert!(size > 1 << 20, "{size} bytes");
+    let hex = blob.to_string();
+    let object = built
+        .path
+        .join(".git/objects")
+        .join(&hex[..2])
+        .join(&hex[2..]);
+    let mut compressed = fs::read(&object).unwrap();
+    let n = compressed.len();
+    for byte in &mut compressed[n - 4..] {
+        *byte ^= 0xff;
+    }
+    fs::set_permissions(&object, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&object, &compressed).unwrap();
+    let path = built.path.clone();
+    let unreadable = within(Duration::from_secs(60), move || {
+        git_authenticate::git2::Repository::open(&path)
+            .unwrap()
+            .find_blob(blob)
+            .is_err()
+    });
+    assert_eq!(unreadable, Some(true), "the object can no longer be read");
+    let expected = expectations(&built);
+    let path = built.path.clone();
+    let error = within(Duration::from_secs(60), move || {
+        let repo = git_authenticate::git2::Repository::open(&path).unwrap();
+        let end = repo.head().unwrap().peel_to_commit().unwrap().id();
+        authenticate(
+            &repo,
+            &expected.introduction,
+            end,
+            &Options::default(),
+            &NoProgress,
+        )
+        .unwrap_err()
+    })
+    .expect("authentication ends");
+    match &error {
+        Error::MalformedAuthorizations {
+            commit,
+            blob: b,
+            source: AuthorizationsError::TooLarge { size: s, limit },
+        } => {
+            assert_eq!(*commit, built.oid("huge"));
+            assert_eq!(*b, blob);
+            assert_eq!(*s, size);
+            assert_eq!(*limit, 1 << 20);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `f`'s result if it ends within `limit` (else it is left running).
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(f());
+    });
+    receive.recv_timeout(limit).ok()
+}
+
+/// Thousands of nested lists (unbalanced, balanced, inside an entry) are
+/// refused without exhausting the stack, however deep.
+#[test]
+fn deeply_nested_authorizations() {
+    for (what, content) in [
+        ("100,000 unclosed", "(".repeat(100_000)),
+        (
+            "5,000 balanced",
+            format!("{}{}", "(".repeat(5_000), ")".repeat(5_000)),
+        ),
+        (
+            "100,000 balanced around the entries",
+            format!(
+                "(authorizations (version 0) {}((\"{}\")){})",
+                "(".repeat(100_000),
+                key("alice").signing_fpr,
+                ")".repeat(100_000)
+            ),
+        ),
+    ] {
+        let text = format!(
+            r#"
+            keyring alice
+            authorize alice
+            commit first alice
+            write .guix-authorizations "{content}"
+            commit nested alice
+            write a.txt "A\n"
+            commit after alice
+
+            introduction first alice
+            expect malformed-authorizations nested
+            expect-all malformed-authorizations nested
+            "#,
+            content = content.replace('"', "\\\"")
+        );
+        // Checked on a small stack: a recursive parser would overflow it.
+        let name = format!("nesting: {what}");
+        std::thread::Builder::new()
+            .stack_size(512 << 10)
+            .spawn(move || {
+                check(&name, &text);
+            })
+            .unwrap()
+            .join()
+            .expect("no stack overflow, no panic");
+    }
+}
+
+/// Guix reads `.guix-authorizations` from a bytevector port, whose
+/// encoding is ISO-8859-1: any byte is a character, and a Latin-1 name
+/// (`"Andr\xe9"`) in an otherwise valid file authorizes as usual.
+#[test]
+#[ignore = "BUG: a .guix-authorizations with a Latin-1 byte in a name (not UTF-8) is refused as \
+            malformed; Guix reads it as ISO-8859-1 and authorizes the listed keys"]
+fn latin1_authorizations_are_read_as_guix_reads_them() {
+    let alice = key("alice").signing_fpr_spaced();
+    let text = format!(
+        r#"
+        keyring alice
+        authorize alice
+        commit first alice
+        write .guix-authorizations "(authorizations (version 0) ((\"{alice}\" (name \"Andr\xe9\"))))\n"
+        commit latin-1 alice
+        write a.txt "A\n"
+        commit after alice
+
+        introduction first alice
+        expect authentic 2
+        "#
+    );
+    check("latin-1 authorizations", &text);
+}
+
+/// An odd number of hex digits cannot be a fingerprint (Guix's
+/// `base16-string->bytevector` fails on it): malformed, naming the commit.
+#[test]
+fn odd_length_fingerprint_is_malformed() {
+    let text = r#"
+        keyring alice
+        authorize alice
+        commit first alice
+        authorize-prefix 39 alice
+        commit odd alice
+        write a.txt "A\n"
+        commit after alice
+
+        introduction first alice
+        expect malformed-authorizations odd
+        expect-all malformed-authorizations odd
+    "#;
+    check("odd-length fingerprint", text);
+}
+
+// ---------------------------------------------------------------------------
+// Merges.
+
+/// A branch forked before the introduction, merged after it: its commits
+/// are checked like any other. Unsigned ones are refused, and so are ones
+/// signed under the branch's own `.guix-authorizations` (their parents,
+/// from before the introduction, authorize nobody).
+#[test]
+fn merge_of_a_branch_forked_before_the_introduction() {
+    let unsigned = r#"
+        write README "root\n"
+        commit root
+        branch old
+        keyring alice
+        authorize alice
+        commit first alice
+        checkout old
+        write old.txt "old\n"
+        commit old-unsigned
+        checkout master
+        merge old merge alice
+
+        introduction first alice
+        expect unsigned old-unsigned
+        expect-all unsigned old-unsigned
+        expect-all unauthorized merge
+    "#;
+    check("merge of an old unsigned branch", unsigned);
+    let self_authorized = r#"
+        write README "root\n"
+        commit root
+        branch old
+        keyring alice mallory
+        authorize alice
+        commit first alice
+        checkout old
+        authorize alice mallory
+        commit old-mallory mallory
+        checkout master
+        merge old merge alice
+
+        introduction first alice
+        expect unauthorized old-mallory mallory
+        expect-all unauthorized old-mallory
+    "#;
+    check("merge of an old self-authorized branch", self_authorized);
+}
+
+/// An unrelated history (an orphan branch listing mallory) merged by an
+/// authorized key: its root has no parent, so only the (empty) default
+/// authorizations apply to it.
+#[test]
+fn merge_of_an_unrelated_history() {
+    let text = r#"
+        keyring alice mallory
+        authorize alice
+        commit first alice
+        orphan evil
+        authorize alice mallory
+        commit evil-root mallory
+        write e.txt "E\n"
+        commit evil-tip mallory
+        checkout master
+        merge evil merge alice
+
+        introduction first alice
+        expect unauthorized evil-root mallory
+        expect-all unauthorized evil-root
+    "#;
+    check("merge of an unrelated history", text);
+}
+
+// ---------------------------------------------------------------------------
+// The introduction and END.
+
+/// END an ancestor of the introduction (or the introduction itself): as in
+/// Guix, nothing is left to check, so it succeeds with 0 commits, and
+/// records nothing in the cache.
+#[test]
+fn end_ancestor_of_the_introduction() {
+    for end in ["before", "first"] {
+        let text = format!(
+            r#"
+            write README "before\n"
+            commit before
+            keyring alice
+            authorize alice
+            commit first alice
+            write a.txt "A\n"
+            commit second alice
+
+            introduction first alice
+            end {end}
+            expect authentic 0
+            "#
+        );
+        let built = check(&format!("END = {end}"), &text).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::in_directory(dir.path(), "checkouts/ancestor").unwrap();
+        let expected = expectations(&built);
+        let options = Options {
+            cache: Some(cache.clone()),
+            ..Options::default()
+        };
+        let report = run_with(&built, &expected, options).unwrap();
+        assert_eq!(report.checked, 0);
+        assert!(report.signers.is_empty());
+        assert!(!cache.path().exists(), "nothing recorded");
+    }
+}
+
+/// A history with annotated tags of a tree and of a blob.
+const TAGGED: &str = r#"
+    keyring alice
+    authorize alice
+    commit first alice
+    write a.txt "A\n"
+    commit second alice
+    tag-tree tree-tag second
+    tag-blob blob-tag second a.txt
+    annotated-tag good-tag second
+"#;
+
+/// END given as a tag object pointing at a tree or a blob (or as the id
+/// of a tree or blob) does not name a commit.
+#[test]
+fn end_tag_of_a_tree_or_blob() {
+    let built = build_scenario_text(TAGGED);
+    let repo = built.repo();
+    let second = repo.find_commit(built.oid("second")).unwrap();
+    let tree = second.tree_id().to_string();
+    let blob = second
+        .tree()
+        .unwrap()
+        .get_name("a.txt")
+        .unwrap()
+        .id()
+        .to_string();
+    for spec in ["tree-tag", "blob-tag", "refs/tags/tree-tag", &tree, &blob] {
+        let error = resolve_commit(&repo, spec).unwrap_err();
+        assert_eq!(error.kind(), "not-a-commit", "{spec}: {error}");
+        assert!(
+            matches!(&error, Error::NotACommit { spec: s, .. } if s == spec),
+            "{error:?}"
+        );
+        assert!(!error.is_authentication_failure());
+        assert_eq!(error.commit(), None);
+    }
+    let reason = resolve_commit(&repo, "tree-tag").unwrap_err().to_string();
+    assert!(reason.contains("tree"), "{reason}");
+    assert_eq!(
+        resolve_commit(&repo, "good-tag").unwrap(),
+        built.oid("second")
+    );
+}
+
+/// The binary refuses them with exit status 2 (could not check).
+#[test]
+fn end_tag_of_a_tree_or_blob_binary() {
+    let built = build_scenario_text(TAGGED);
+    let home = Home::new();
+    let intro = built.oid("first").to_string();
+    let alice = key("alice").signing_fpr;
+    for end in ["tree-tag", "blob-tag"] {
+        let out = home.run(&built.path, &[&intro, &alice, "--end", end]);
+        assert_eq!(out.status.code(), Some(2), "{end}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+        assert!(
+            stderr(&out).contains(&format!("`{end}` does not name a commit")),
+            "{}",
+            stderr(&out)
+        );
+        let out = home.run(
+            &built.path,
+            &[&intro, &alice, "--end", end, "--format=json"],
+        );
+        assert_eq!(out.status.code(), Some(2));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["authentic"], serde_json::json!(false));
+        assert_eq!(
+            doc["failures"][0]["kind"],
+            serde_json::json!("not-a-commit")
+        );
+    }
+    let out = home.run(&built.path, &[&intro, &alice, "--end", "good-tag"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+// ---------------------------------------------------------------------------
+// The keyring.
+
+/// A keyring whose key file's armor checksum is wrong: Guix's
+/// `read-radix-64` returns #f and loading the keyring fails.
+#[test]
+#[ignore = "BUG: a keyring .key file whose armor checksum (CRC-24) is wrong is loaded; Guix \
+            refuses it (read-radix-64 returns #f)"]
+fn key_file_with_bad_checksum_is_refused() {
+    let text = r#"
+        keyring alice
+        keyring-file keyring bob.key armored-bad-crc bob
+        authorize alice bob
+        commit first alice
+        write a.txt "A\n"
+        commit second bob
+
+        introduction first alice
+        expect malformed-key
+    "#;
+    check("key file with a bad checksum", text);
+}
+
+/// The same without a checksum line.
+#[test]
+#[ignore = "BUG: a keyring .key file without an armor checksum line is loaded; Guix refuses it \
+            (read-radix-64 returns #f)"]
+fn key_file_without_checksum_is_refused() {
+    let text = r#"
+        keyring alice
+        keyring-file keyring bob.key armored-no-crc bob
+        authorize alice bob
+        commit first alice
+        write a.txt "A\n"
+        commit second bob
+
+        introduction first alice
+        expect malformed-key
+    "#;
+    check("key file without a checksum", text);
+}
+
+/// 5,000 certificates before the real key in one file: loading the keyring
+/// and authenticating stay quick.
+#[test]
+fn keyring_flood_loads_quickly() {
+    let started = Instant::now();
+    let built = build_scenario("attack-keyring-flood");
+    let built_in = started.elapsed();
+    let repo = built.repo();
+    let started = Instant::now();
+    let keyring = Keyring::load(&repo, "keyring").unwrap();
+    let loaded_in = started.elapsed();
+    assert_eq!(keyring.len(), 5_001);
+    let started = Instant::now();
+    check_built("attack-keyring-flood", &built);
+    let checked_in = started.elapsed() / 4;
+    eprintln!(
+        "keyring flood: built in {built_in:?}, keyring of {} keys loaded in {loaded_in:?}, \
+         each authentication in {checked_in:?}",
+        keyring.len()
+    );
+    // Generous bounds for slow CI machines and debug builds.
+    assert!(loaded_in < Duration::from_secs(5), "{loaded_in:?}");
+    assert!(checked_in < Duration::from_secs(5), "{checked_in:?}");
+}
+
+// ---------------------------------------------------------------------------
+// The cache.
+
+/// A linear history: `first` (the introduction) to `fourth`, all by alice.
+const LINEAR: &str = r#"
+    keyring alice
+    authorize alice
+    commit first alice
+    write a.txt "A\n"
+    commit second alice
+    write b.txt "B\n"
+    commit third alice
+    write c.txt "C\n"
+    commit fourth alice
+"#;
+
+fn introduction(built: &Built) -> Introduction {
+    Introduction {
+        commit: built.oid("first"),
+        signer: fingerprint("alice"),
+    }
+}
+
+fn run_cached(built: &Built, end: Oid, cache: &Cache) -> Result<Report, Error> {
+    let options = Options {
+        cache: Some(cache.clone()),
+        ..Options::default()
+    };
+    authenticate(
+        &built.repo(),
+        &introduction(built),
+        end,
+        &options,
+        &NoProgress,
+    )
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// A cache file owned by another user (who could have written anything in
+/// it) is not trusted: everything is checked again, and the file is
+/// replaced by one of our own.
+#[test]
+fn cache_owned_by_someone_else_is_ignored() {
+    if !is_root() {
+        eprintln!("SKIPPED cache_owned_by_someone_else_is_ignored: needs root to chown");
+        return;
+    }
+    let built = build_scenario_text(LINEAR);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::in_directory(dir.path(), "checkouts/foreign").unwrap();
+    // The other user's file lists END itself, with the right mode.
+    run_cached(&built, built.oid("fourth"), &cache).unwrap();
+    std::os::unix::fs::chown(cache.path(), Some(65534), Some(65534)).unwrap();
+    assert_eq!(mode(cache.path()), 0o600);
+    let report = run_cached(&built, built.oid("fourth"), &cache).unwrap();
+    assert_eq!(report.checked, 3, "the foreign list is not trusted");
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("owned by user 65534")),
+        "{:?}",
+        report.warnings
+    );
+    let meta = fs::symlink_metadata(cache.path()).unwrap();
+    assert_eq!(meta.uid(), 0, "replaced by our own file");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(cache.read().0, vec![built.oid("fourth")]);
+}
+
+/// A cache whose introduction comment names this introduction, listing a
+/// commit that does not descend from it (an orphan signed by the
+/// introduction's key): it must not make that commit authentic.
+#[test]
+#[ignore = "BUG: a cache file naming the introduction (';; Introduction: …') is trusted without \
+            checking that its commits descend from it: END = a foreign commit it lists is \
+            reported authentic with 0 commits checked"]
+fn forged_cache_naming_a_foreign_commit() {
+    let built = build_scenario_text(&format!(
+        "{LINEAR}\norphan foreign\nauthorize alice\ncommit foreign-root alice\ncheckout master\n"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::in_directory(dir.path(), "checkouts/forged").unwrap();
+    let foreign = built.oid("foreign-root");
+    fs::create_dir_all(cache.path().parent().unwrap()).unwrap();
+    fs::write(
+        cache.path(),
+        format!(
+            ";; List of previously-authenticated commits.\n;; Introduction: {}\n\n(\"{foreign}\")\n",
+            built.oid("first")
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o600)).unwrap();
+    let error = run_cached(&built, foreign, &cache).unwrap_err();
+    assert!(
+        matches!(error, Error::NotDescendant { end, .. } if end == foreign),
+        "{error}"
+    );
+    let report = run_cached(&built, built.oid("fourth"), &cache).unwrap();
+    assert_eq!(report.checked, 3);
+}
+
+/// A private home for the binary: `HOME`, `XDG_CACHE_HOME` and
+/// `XDG_CONFIG_HOME` in a temporary directory.
+struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    fn new() -> Home {
+        Home {
+            dir: tempfile::Builder::new()
+                .prefix("gah-attack-home.")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    /// The cache file of `--cache-key KEY`.
+    fn cache_file(&self, key: &str) -> PathBuf {
+        self.dir
+            .path()
+            .join("cache/git-authenticate/authentication")
+            .join(key)
+    }
+
+    fn command(&self, repo: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_git-authenticate"));
+        c.current_dir(repo)
+            .args(args)
+            .env("HOME", self.dir.path())
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("NO_COLOR", "1")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null");
+        for name in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GNUPGHOME"] {
+            c.env_remove(name);
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, repo: &Path, args: &[&str]) -> Output {
+        self.command(repo, args).output().unwrap()
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn mode(path: &Path) -> u32 {
+    fs::symlink_metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A planted symbolic link (at the cache file, dangling or not, or at its
+/// lock file) is never written through: its target is left exactly as it
+/// was, and the run still succeeds.
+#[test]
+fn cache_symlinks_are_never_written_through() {
+    let built = build_scenario_text(LINEAR);
+    let intro = built.oid("first").to_string();
+    let alice = key("alice").signing_fpr;
+    let fourth = built.oid("fourth").to_string();
+    let args = [
+        intro.as_str(),
+        alice.as_str(),
+        "--cache-key",
+        "shared/key",
+        "--end",
+        fourth.as_str(),
+    ];
+
+    // The cache file is a link to a file of the user's.
+    let home = Home::new();
+    let file = home.cache_file("shared/key");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let victim = home.dir.path().join("precious.txt");
+    fs::write(&victim, "precious\n").unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink(&victim, &file).unwrap();
+    let out = home.run(&built.path, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
+    assert_eq!(mode(&victim), 0o640);
+    let meta = fs::symlink_metadata(&file).unwrap();
+    assert!(meta.is_file(), "the link was replaced by a file");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(fs::read_to_string(&file).unwrap().contains(&fourth));
+
+    // A dangling link: its target is not created.
+    let home = Home::new();
+    let file = home.cache_file("shared/key");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let nowhere = home.dir.path().join("created-by-the-attack");
+    std::os::unix::fs::symlink(&nowhere, &file).unwrap();
+    let out = home.run(&built.path, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!nowhere.exists(), "the link's target was created");
+    assert!(fs::symlink_metadata(&file).unwrap().is_file());
+
+    // The lock file is a link to the user's file: the cache is not
+    // written (a warning says so), the target is untouched.
+    let home = Home::new();
+    let file = home.cache_file("shared/key");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let victim = home.dir.path().join("precious.txt");
+    fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, file.with_file_name("key.lock")).unwrap();
+    let out = home.run(&built.path, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot lock it"), "{}", stderr(&out));
+    assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
+    assert!(!file.exists(), "nothing written without the lock");
+}
+
+/// Eight processes authenticate eight different ENDs at once under one
+/// cache key: the file is whole, private, and lists every END.
+#[test]
+fn concurrent_binaries_share_one_cache() {
+    let mut text = String::from("keyring alice\nauthorize alice\ncommit first alice\n");
+    for i in 0..8 {
+        text.push_str(&format!(
+            "branch b{i} first\ncheckout b{i}\nwrite f{i}.txt \"{i}\\n\"\n\
+             commit end-{i} alice\ncheckout master\n"
+        ));
+    }
+    let built = build_scenario_text(&text);
+    let home = Home::new();
+    let intro = built.oid("first").to_string();
+    let alice = key("alice").signing_fpr;
+    let ends: Vec<String> = (0..8)
+        .map(|i| built.oid(&format!("end-{i}")).to_string())
+        .collect();
+    for round in 0..3 {
+        let children: Vec<_> = ends
+            .iter()
+            .map(|end| {
+                home.command(
+                    &built.path,
+                    &[
+                        &intro,
+                        &alice,
+                        "--cache-key",
+                        "ci/shared",
+                        "--end",
+                        end,
+                        "-q",
+                    ],
+                )
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                stderr(&out)
+            );
+            // (Racing to install the hooks, the others warn that the
+            // first one's hooks pre-exist: harmless here.)
+            assert!(
+                !stderr(&out).contains("authentication cache"),
+                "round {round}: {}",
+                stderr(&out)
+            );
+        }
+        let file = home.cache_file("ci/shared");
+        assert_eq!(mode(&file), 0o600);
+        let (commits, introduction) =
+            git_authenticate::cache::parse_file(&fs::read(&file).unwrap())
+                .expect("the cache file parses");
+        assert_eq!(introduction, Some(built.oid("first")));
+        assert_eq!(commits.len(), 8, "round {round}: {commits:?}");
+        for end in &ends {
+            assert!(
+                commits.contains(&Oid::from_str(end).unwrap()),
+                "round {round}: {end} lost"
+            );
+        }
+        // Nothing but the file and its lock is left behind.
+        let mut names: Vec<String> = fs::read_dir(file.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["shared", "shared.lock"], "round {round}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The object database itself.
+
+/// A loose object whose zlib stream is cut short (a damaged or planted
+/// `.git/objects` file; `git` says "inflate: data stream error"). The
+/// vendored libgit2 (1.9) loops forever inflating it: `git_zstream_get_output`
+/// treats zlib's `Z_BUF_ERROR` (no progress possible) as success and
+/// retries. Authentication should fail (could not check), not hang.
+#[test]
+#[ignore = "BUG: authentication never ends (libgit2 spins in git_zstream_get_output) when a \
+            loose commit object is truncated; it should fail with a git error"]
+fn truncated_loose_object_does_not_hang() {
+    let built = build_scenario_text(LINEAR);
+    let third = built.oid("third").to_string();
+    let object = built
+        .path
+        .join(".git/objects")
+        .join(&third[..2])
+        .join(&third[2..]);
+    let compressed = fs::read(&object).unwrap();
+    fs::set_permissions(&object, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&object, &compressed[..compressed.len() / 2]).unwrap();
+    let path = built.path.clone();
+    let intro = introduction(&built);
+    let end = built.oid("fourth");
+    let outcome = within(Duration::from_secs(30), move || {
+        let repo = git_authenticate::git2::Repository::open(&path).unwrap();
+        authenticate(&repo, &intro, end, &Options::default(), &NoProgress)
+            .map(|report| report.checked)
+            .map_err(|e| e.kind())
+    })
+    .expect("authentication ends within 30 s");
+    assert_eq!(outcome, Err("git"));
+}
