@@ -84,8 +84,9 @@ impl Authorizations {
 
     /// Parses the file's contents.
     ///
-    /// Follows Guix: only the first datum is read; elements after the list
-    /// of entries, and everything after an entry's fingerprint, are ignored.
+    /// Follows Guix: the file is read as ISO-8859-1 (as Guile reads the
+    /// blob), only the first datum is read, and elements after the list of
+    /// entries, and everything after an entry's fingerprint, are ignored.
     pub fn parse(contents: &[u8]) -> Result<Self, AuthorizationsError> {
         if contents.len() > MAX_SIZE {
             return Err(AuthorizationsError::TooLarge {
@@ -93,7 +94,7 @@ impl Authorizations {
                 limit: MAX_SIZE,
             });
         }
-        let datum = sexp::read_first(contents)?;
+        let datum = sexp::read_first_latin1(contents)?;
         let items = sexp::list(&datum)
             .filter(|items| items.first().and_then(|v| v.as_symbol()) == Some("authorizations"))
             .ok_or_else(|| shape("the file does not start with (authorizations …)"))?;
@@ -241,10 +242,18 @@ mod tests {
             Authorizations::parse(b"(authorizations (version 0) ((\"XYZW\")))"),
             Err(AuthorizationsError::Fingerprint { index: 1, .. })
         ));
-        assert!(matches!(
-            Authorizations::parse(b"\xff\xfe(authorizations)"),
-            Err(AuthorizationsError::Syntax(_))
-        ));
+        // UTF-16 is no s-expression Guix can read; Latin-1 is (see below).
+        assert!(Authorizations::parse(b"\xff\xfe(\0a\0u\0t\0h\0)").is_err());
+    }
+
+    #[test]
+    fn latin1_text_is_read_as_guix_reads_it() {
+        let text = b"(authorizations (version 0) ((\"AD17 A21E F8AE D8F1 CC02  DBD9 F7D5 C9BF 765C 61E3\" (name \"Andr\xe9\"))))";
+        assert_eq!(Authorizations::parse(text).unwrap().len(), 1);
+        // A no-break space (0xA0 in Latin-1) inside a fingerprint is white space.
+        let nbsp =
+            b"(authorizations (version 0) ((\"AD17\xa0A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3\")))";
+        assert_eq!(Authorizations::parse(nbsp).unwrap().len(), 1);
     }
 
     #[test]

@@ -64,14 +64,16 @@ impl Fingerprint {
     /// Parses hex of any even length, as Guix reads `.guix-authorizations`:
     /// an entry of the wrong length is kept and simply never matches a key.
     pub(crate) fn parse_any_length(input: &str) -> Result<Self, FingerprintError> {
-        // Guix drops every non-graphic character (spaces, tabs, newlines).
-        let digits: Vec<u8> = input
-            .bytes()
-            .filter(|b| !b.is_ascii_whitespace() && !b.is_ascii_control())
+        // Guix drops every non-graphic character (spaces of any kind,
+        // tabs, newlines, control characters).
+        let kept: Vec<char> = input
+            .chars()
+            .filter(|c| !c.is_whitespace() && !c.is_control())
             .collect();
-        if !digits.iter().all(u8::is_ascii_hexdigit) {
+        if !kept.iter().all(char::is_ascii_hexdigit) {
             return Err(FingerprintError::NotHex(input.to_owned()));
         }
+        let digits: Vec<u8> = kept.iter().map(|&c| c as u8).collect();
         if !digits.len().is_multiple_of(2) {
             return Err(FingerprintError::OddLength(input.to_owned()));
         }

@@ -16,6 +16,7 @@ use openpgp::packet::Key;
 use openpgp::parse::{PacketParser, PacketParserResult, Parse};
 use openpgp::{KeyID, Packet};
 
+use crate::armor;
 use crate::crypto::Prepared;
 use crate::error::Error;
 use crate::fingerprint::Fingerprint;
@@ -170,9 +171,6 @@ impl Keyring {
     fn add_file(&mut self, file: &str, contents: &[u8]) -> Result<(), String> {
         let keys = read_key_packets(contents)?;
         self.files.push(contents.to_vec());
-        if keys.is_empty() && !contents.iter().all(u8::is_ascii_whitespace) {
-            return Err("it holds no OpenPGP key".into());
-        }
         for (key, primary) in keys {
             if self.keys.len() >= MAX_KEYS {
                 return Err(format!("the keyring holds more than {MAX_KEYS} keys"));
@@ -310,13 +308,25 @@ type KeyPacket = (Key<PublicParts, UnspecifiedRole>, Fingerprint);
 
 /// Every primary key and subkey packet of a file, each with the
 /// fingerprint of the primary key it follows.
+///
+/// As in Guix, an armored file is decoded from its first armor block, which
+/// must carry a valid checksum; an empty file holds no key.
 fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
     let mut keys = Vec::new();
-    if contents.iter().all(u8::is_ascii_whitespace) {
+    let decoded;
+    let packets = if armor::looks_armored(contents) {
+        decoded = armor::decode_first_block(contents)
+            .map_err(|e| format!("malformed ASCII-armored key: {e}"))?
+            .1;
+        &decoded
+    } else {
+        contents
+    };
+    if packets.is_empty() {
         return Ok(keys);
     }
     let mut primary: Option<Fingerprint> = None;
-    let mut ppr = PacketParser::from_bytes(contents).map_err(|e| e.to_string())?;
+    let mut ppr = PacketParser::from_bytes(packets).map_err(|e| e.to_string())?;
     while let PacketParserResult::Some(pp) = ppr {
         let (packet, next) = pp.next().map_err(|e| e.to_string())?;
         ppr = next;
@@ -325,6 +335,9 @@ fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
             Packet::SecretKey(k) => (k.parts_into_public().role_into_unspecified(), true),
             Packet::PublicSubkey(k) => (k.role_into_unspecified(), false),
             Packet::SecretSubkey(k) => (k.parts_into_public().role_into_unspecified(), false),
+            Packet::Unknown(u) => {
+                return Err(format!("unreadable {} packet: {}", u.tag(), u.error()))
+            }
             _ => continue,
         };
         let fingerprint = Fingerprint::from(&key.fingerprint());

@@ -50,6 +50,7 @@ pub mod keyring;
 pub mod policy;
 pub mod signature;
 
+mod armor;
 mod authenticate;
 mod commit;
 mod crypto;

@@ -63,10 +63,20 @@ impl Drop for Datum {
     }
 }
 
-/// Reads the first datum of `contents`, as Scheme's `read` does: whatever
-/// follows it is not looked at.
+/// Reads the first datum of UTF-8 `contents`, as Scheme's `read` does:
+/// whatever follows it is not looked at.
 pub fn read_first(contents: &[u8]) -> Result<Datum, SyntaxError> {
-    let text = std::str::from_utf8(contents).map_err(|_| SyntaxError::NotUtf8)?;
+    read_first_str(std::str::from_utf8(contents).map_err(|_| SyntaxError::NotUtf8)?)
+}
+
+/// Reads `contents` as ISO-8859-1, as Guile reads a bytevector port: every
+/// byte is a character, so any byte sequence is text.
+pub fn read_first_latin1(contents: &[u8]) -> Result<Datum, SyntaxError> {
+    read_first_str(&contents.iter().map(|&b| char::from(b)).collect::<String>())
+}
+
+/// Reads the first datum of `text`.
+pub fn read_first_str(text: &str) -> Result<Datum, SyntaxError> {
     check_bounds(text)?;
     let mut parser = lexpr::Parser::from_str(text);
     match parser.next_value() {

@@ -8,12 +8,9 @@
 //! own that Guix lacks: the signature must carry a creation time, and that
 //! time must not be earlier than the key's creation time.
 
-use std::io::Read;
-
 use git2::{Oid, Repository};
 use sequoia_openpgp as openpgp;
 
-use openpgp::armor;
 use openpgp::parse::{PacketParser, PacketParserResult, Parse};
 use openpgp::types::{HashAlgorithm, SignatureType};
 use openpgp::Packet;
@@ -128,6 +125,20 @@ impl CommitSignature {
             keyring: keyring.reference().to_owned(),
         };
         if let Some(fpr) = self.packet.issuer_fingerprints().next() {
+            // As Guix: a key ID that contradicts the fingerprint makes the
+            // signature invalid, whichever key would verify it.
+            if let Some(id) = self.packet.issuers().next() {
+                if *id != openpgp::KeyID::from(fpr) {
+                    return Err(Error::MalformedSignature {
+                        commit,
+                        reason: format!(
+                            "its issuer key ID {} does not match its issuer fingerprint {}",
+                            id.to_hex(),
+                            Fingerprint::from(fpr)
+                        ),
+                    });
+                }
+            }
             let fpr = Fingerprint::from(fpr);
             let keys = keyring.by_fingerprint(&fpr);
             return if keys.is_empty() {
@@ -183,13 +194,7 @@ pub fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, Strin
     if !text.starts_with(b"-----BEGIN PGP SIGNATURE-----") {
         return Err("it is not an ASCII-armored OpenPGP signature".into());
     }
-    let mut binary = Vec::new();
-    armor::Reader::from_bytes(
-        text,
-        armor::ReaderMode::Tolerant(Some(armor::Kind::Signature)),
-    )
-    .read_to_end(&mut binary)
-    .map_err(|e| format!("its ASCII armor is invalid: {e}"))?;
+    let (_, binary) = crate::armor::decode_first_block(text).map_err(|e| e.to_string())?;
     let mut packets = read_packets(&binary)?;
     match (packets.pop(), packets.len()) {
         (Some(Packet::Signature(sig)), 0) => Ok(sig),

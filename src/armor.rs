@@ -1,0 +1,164 @@
+//! ASCII armor, read the way Guix reads it.
+//!
+//! Guix's `read-radix-64` differs from sequoia's tolerant reader in ways
+//! that decide whether a repository is accepted: the CRC-24 checksum line is
+//! required and must match (RFC 9580 lets readers ignore it; Guix does not),
+//! and a key file is decoded from its first armor block only.
+
+use base64::Engine;
+
+/// Why armored text was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ArmorError {
+    /// The first line is not `-----BEGIN …-----`.
+    NoHeader,
+    /// The text ends before the `-----END …-----` line.
+    Truncated,
+    /// No `=XXXX` checksum line before the end line.
+    MissingChecksum,
+    /// The checksum does not match the data.
+    BadChecksum,
+    /// The body is not base64.
+    NotBase64,
+}
+
+impl std::fmt::Display for ArmorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ArmorError::NoHeader => "its ASCII armor has no -----BEGIN line",
+            ArmorError::Truncated => "its ASCII armor is truncated (no -----END line)",
+            ArmorError::MissingChecksum => "its ASCII armor has no checksum line",
+            ArmorError::BadChecksum => "its ASCII armor checksum does not match its contents",
+            ArmorError::NotBase64 => "its ASCII armor is not valid base64",
+        })
+    }
+}
+
+/// Whether a key file is armored, by Guix's test on its first byte: text,
+/// or a byte that is no OpenPGP packet tag Guix knows (1 to 19).
+pub(crate) fn looks_armored(contents: &[u8]) -> bool {
+    let Some(&first) = contents.first() else {
+        return false;
+    };
+    if first & 0x80 == 0 {
+        return true;
+    }
+    let tag = if first & 0x40 != 0 {
+        first & 0x3f
+    } else {
+        (first >> 2) & 0x0f
+    };
+    !(1..=19).contains(&tag)
+}
+
+/// Decodes the first armor block of `text`: its kind (`PGP SIGNATURE`) and
+/// data. Header lines up to the first blank line are skipped, blank lines
+/// in the body ignored, and the last body line must be the checksum.
+pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), ArmorError> {
+    let text = String::from_utf8_lossy(text);
+    let mut lines = text.split('\n');
+    let first = lines.next().unwrap_or("").trim_end();
+    let kind = first
+        .strip_prefix("-----BEGIN ")
+        .and_then(|rest| rest.strip_suffix("-----"))
+        .ok_or(ArmorError::NoHeader)?;
+    let end = format!("-----END {kind}-----");
+    // Armor headers ("Comment: …") run to the first blank line.
+    lines
+        .by_ref()
+        .find(|line| line.trim().is_empty())
+        .ok_or(ArmorError::Truncated)?;
+    let mut body: Vec<&str> = Vec::new();
+    loop {
+        let line = lines.next().ok_or(ArmorError::Truncated)?.trim();
+        if line == end {
+            break;
+        }
+        if !line.is_empty() {
+            body.push(line);
+        }
+    }
+    let checksum = body.pop().ok_or(ArmorError::MissingChecksum)?;
+    let checksum = checksum
+        .strip_prefix('=')
+        .ok_or(ArmorError::MissingChecksum)?;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let checksum = base64.decode(checksum).map_err(|_| ArmorError::NotBase64)?;
+    let data = base64
+        .decode(body.concat())
+        .map_err(|_| ArmorError::NotBase64)?;
+    let expected = checksum.iter().fold(0u32, |n, &b| (n << 8) | u32::from(b));
+    if checksum.len() > 4 || expected != crc24(&data) {
+        return Err(ArmorError::BadChecksum);
+    }
+    Ok((kind.to_owned(), data))
+}
+
+/// The CRC-24 of RFC 4880, section 6.1.
+fn crc24(data: &[u8]) -> u32 {
+    const INIT: u32 = 0x00B7_04CE;
+    const POLY: u32 = 0x0186_4CFB;
+    let mut crc = INIT;
+    for &byte in data {
+        crc ^= u32::from(byte) << 16;
+        for _ in 0..8 {
+            crc <<= 1;
+            if crc & 0x0100_0000 != 0 {
+                crc ^= POLY;
+            }
+        }
+    }
+    crc & 0x00FF_FFFF
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARMORED: &str = "-----BEGIN PGP SIGNATURE-----\nComment: x\n\naGVsbG8=\n=";
+
+    fn block(checksum: &str) -> String {
+        format!("{ARMORED}{checksum}\n-----END PGP SIGNATURE-----\n")
+    }
+
+    #[test]
+    fn checks_the_crc() {
+        let good =
+            base64::engine::general_purpose::STANDARD.encode(&crc24(b"hello").to_be_bytes()[1..]);
+        let (kind, data) = decode_first_block(block(&good).as_bytes()).unwrap();
+        assert_eq!(
+            (kind.as_str(), data.as_slice()),
+            ("PGP SIGNATURE", &b"hello"[..])
+        );
+        assert_eq!(
+            decode_first_block(block("AAAA").as_bytes()),
+            Err(ArmorError::BadChecksum)
+        );
+        let without = "-----BEGIN PGP SIGNATURE-----\n\naGVsbG8=\n-----END PGP SIGNATURE-----\n";
+        assert_eq!(
+            decode_first_block(without.as_bytes()),
+            Err(ArmorError::MissingChecksum)
+        );
+        assert_eq!(
+            decode_first_block(b"-----BEGIN PGP SIGNATURE-----\n\naGVs"),
+            Err(ArmorError::Truncated)
+        );
+        assert_eq!(decode_first_block(b"hello"), Err(ArmorError::NoHeader));
+    }
+
+    #[test]
+    fn crc24_of_rfc_test_vector() {
+        // CRC-24/OPENPGP check value for "123456789".
+        assert_eq!(crc24(b"123456789"), 0x21CF02);
+    }
+
+    #[test]
+    fn armored_or_binary_as_guix_tells() {
+        assert!(looks_armored(b"-----BEGIN"));
+        assert!(looks_armored(b" "));
+        assert!(!looks_armored(&[0x99, 0x01])); // old-format public key
+        assert!(!looks_armored(&[0xc6, 0x01])); // new-format public key
+        assert!(looks_armored(&[0xc0])); // tag 0: no packet Guix knows
+        assert!(!looks_armored(b""));
+    }
+}
