@@ -55,6 +55,7 @@ pub(crate) fn looks_armored(contents: &[u8]) -> bool {
 /// data. Header lines up to the first blank line are skipped, blank lines
 /// in the body ignored, and the last body line must be the checksum.
 pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), ArmorError> {
+    // Armor is ASCII; anything else only has to fail cleanly.
     let text = String::from_utf8_lossy(text);
     let mut lines = text.split('\n');
     let first = lines.next().unwrap_or("").trim_end();
@@ -94,22 +95,35 @@ pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), Armor
     Ok((kind.to_owned(), data))
 }
 
-/// The CRC-24 of RFC 4880, section 6.1.
+/// The CRC-24 of RFC 4880, section 6.1, a byte at a time.
 fn crc24(data: &[u8]) -> u32 {
     const INIT: u32 = 0x00B7_04CE;
+    data.iter().fold(INIT, |crc, &byte| {
+        let index = ((crc >> 16) as u8 ^ byte) as usize;
+        ((crc << 8) ^ CRC24_TABLE[index]) & 0x00FF_FFFF
+    })
+}
+
+/// The CRC-24 of each byte value placed in the top byte of the register.
+const CRC24_TABLE: [u32; 256] = {
     const POLY: u32 = 0x0186_4CFB;
-    let mut crc = INIT;
-    for &byte in data {
-        crc ^= u32::from(byte) << 16;
-        for _ in 0..8 {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = (i as u32) << 16;
+        let mut bit = 0;
+        while bit < 8 {
             crc <<= 1;
             if crc & 0x0100_0000 != 0 {
                 crc ^= POLY;
             }
+            bit += 1;
         }
+        table[i] = crc & 0x00FF_FFFF;
+        i += 1;
     }
-    crc & 0x00FF_FFFF
-}
+    table
+};
 
 #[cfg(test)]
 mod tests {
