@@ -24,10 +24,10 @@ pub enum SyntaxError {
     /// Nothing but white space and comments.
     #[error("the file holds no s-expression")]
     Empty,
-    /// Lists nested deeper than [`MAX_DEPTH`].
+    /// Lists nested deeper than 32 levels.
     #[error("lists are nested deeper than {MAX_DEPTH} levels")]
     TooDeep,
-    /// More than [`MAX_ITEMS`] items.
+    /// More than 100,000 items.
     #[error("the file has more than {MAX_ITEMS} items")]
     TooManyItems,
     /// The parser refused it.
