@@ -88,55 +88,110 @@ pub fn read_first_str(text: &str) -> Result<Datum, SyntaxError> {
 
 /// Bounds nesting and item count with a cheap scan that knows strings and
 /// line comments, so the recursive parser never sees a hostile shape.
+///
+/// Nesting is what the parser holds open: each open list, and each quote
+/// prefix (`'`, `` ` ``, `,`, `,@`) until the datum it quotes is complete,
+/// so that a run of quotes nests as deep as as many parentheses.
 fn check_bounds(text: &str) -> Result<(), SyntaxError> {
-    let (mut depth, mut items) = (0usize, 0usize);
-    let (mut in_string, mut in_comment, mut escaped, mut in_atom) = (false, false, false, false);
-    for c in text.chars() {
-        if in_comment {
-            in_comment = c != '\n';
+    let mut scan = Scan::default();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if scan.in_comment {
+            scan.in_comment = c != '\n';
             continue;
         }
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
+        if scan.in_string {
+            match (scan.escaped, c) {
+                (true, _) => scan.escaped = false,
+                (false, '\\') => scan.escaped = true,
+                (false, '"') => scan.in_string = false,
                 _ => {}
             }
             continue;
         }
-        let starts_item = match c {
-            '(' | '[' => {
-                depth += 1;
-                if depth > MAX_DEPTH {
-                    return Err(SyntaxError::TooDeep);
+        match c {
+            '(' | '[' => scan.open()?,
+            ')' | ']' => scan.close(),
+            '\'' | '`' | ',' => {
+                if c == ',' && chars.peek() == Some(&'@') {
+                    chars.next();
                 }
-                true
-            }
-            ')' | ']' => {
-                depth = depth.saturating_sub(1);
-                false
+                scan.prefix()?;
             }
             '"' => {
-                in_string = true;
-                true
+                scan.datum()?;
+                scan.in_string = true;
             }
-            ';' => {
-                in_comment = true;
-                false
-            }
-            c if c.is_whitespace() => false,
-            _ => !in_atom,
-        };
-        in_atom = !matches!(c, '(' | '[' | ')' | ']' | '"' | ';') && !c.is_whitespace();
-        if starts_item {
-            items += 1;
-            if items > MAX_ITEMS {
-                return Err(SyntaxError::TooManyItems);
+            ';' => scan.in_comment = true,
+            c if c.is_whitespace() => scan.in_atom = false,
+            _ if scan.in_atom => {}
+            // `#(` (a vector) or `#'`: the prefixes still wait for a datum.
+            '#' if matches!(chars.peek(), Some('(' | '[' | '\'' | '`' | ',')) => {}
+            _ => {
+                scan.datum()?;
+                scan.in_atom = true;
             }
         }
     }
     Ok(())
+}
+
+#[derive(Default)]
+struct Scan {
+    depth: usize,
+    items: usize,
+    /// Quote prefixes waiting for their datum.
+    pending: usize,
+    /// For each open list, the prefixes that quote it.
+    lists: Vec<usize>,
+    in_string: bool,
+    in_comment: bool,
+    escaped: bool,
+    in_atom: bool,
+}
+
+impl Scan {
+    fn deeper(&mut self) -> Result<(), SyntaxError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(SyntaxError::TooDeep);
+        }
+        Ok(())
+    }
+
+    fn count(&mut self) -> Result<(), SyntaxError> {
+        self.items += 1;
+        if self.items > MAX_ITEMS {
+            return Err(SyntaxError::TooManyItems);
+        }
+        Ok(())
+    }
+
+    fn open(&mut self) -> Result<(), SyntaxError> {
+        self.in_atom = false;
+        self.lists.push(std::mem::take(&mut self.pending));
+        self.count()?;
+        self.deeper()
+    }
+
+    fn close(&mut self) {
+        self.in_atom = false;
+        if let Some(prefixes) = self.lists.pop() {
+            self.depth -= 1 + prefixes;
+        }
+    }
+
+    fn prefix(&mut self) -> Result<(), SyntaxError> {
+        self.in_atom = false;
+        self.pending += 1;
+        self.deeper()
+    }
+
+    /// An atom starts: the prefixes waiting for it are done with.
+    fn datum(&mut self) -> Result<(), SyntaxError> {
+        self.depth -= std::mem::take(&mut self.pending);
+        self.count()
+    }
 }
 
 /// The elements of a proper list (`()` is the empty list), or `None`.
@@ -193,6 +248,33 @@ mod tests {
             SyntaxError::Empty
         );
         assert_eq!(read_first(b"\xc3\x28").unwrap_err(), SyntaxError::NotUtf8);
+    }
+
+    #[test]
+    fn quote_prefixes_count_as_nesting() {
+        for prefix in ["'", "`", ",", ",@"] {
+            let deep = format!("(a {}x)", prefix.repeat(20_000));
+            assert_eq!(
+                read_first(deep.as_bytes()).unwrap_err(),
+                SyntaxError::TooDeep,
+                "{prefix}"
+            );
+        }
+        let mixed = format!("{}x", "'(".repeat(20));
+        let vectors = format!("{}x", "'#(".repeat(20));
+        assert_eq!(
+            read_first(vectors.as_bytes()).unwrap_err(),
+            SyntaxError::TooDeep
+        );
+        assert_eq!(
+            read_first(mixed.as_bytes()).unwrap_err(),
+            SyntaxError::TooDeep
+        );
+        // Prefixes end with their datum: many quoted atoms in a row are fine.
+        let flat = format!("({})", "'a ".repeat(1_000));
+        assert!(read_first(flat.as_bytes()).is_ok());
+        let quoted_lists = format!("({})", "'(a b) ".repeat(1_000));
+        assert!(read_first(quoted_lists.as_bytes()).is_ok());
     }
 
     #[test]
