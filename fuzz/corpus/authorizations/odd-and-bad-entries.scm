@@ -1,0 +1,1 @@
+(authorizations (version 0) (("ABC") ("XYZ 12") (name) ("" (name "empty")) . tail))

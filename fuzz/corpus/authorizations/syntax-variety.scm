@@ -1,0 +1,1 @@
+(authorizations (version #x0) [("AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3" #:name "k" #\a #t #f 1.5 -2 |odd symbol| #(1 2) #u8(1) 'q `(a ,b ,@c))])

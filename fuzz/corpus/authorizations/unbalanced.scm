@@ -1,0 +1,1 @@
+(authorizations (version 0) (("AD17"

@@ -1,0 +1,1 @@
+(channel (version 0) (directory "guix/") (news-file "news.txt") (url "u")) trailing

@@ -1,0 +1,1 @@
+(channel (version 1) (keyring-reference "k"))

@@ -1,0 +1,1590 @@
+//! Property tests.
+//!
+//! * The authorization rule on random commit graphs (branches, merges,
+//!   octopus merges, extra root commits, `.guix-authorizations` added to,
+//!   shrunk, removed and restored, historical authorizations), built as
+//!   real signed repositories, against a reference implementation of the
+//!   specification's rule written here; with one and two threads, and with
+//!   a cache filled by a first run to an intermediate commit.
+//! * The `.guix-authorizations` parser: never panics on random bytes or
+//!   random s-expressions, and reads exactly the fingerprints of well-formed
+//!   files written in random styles.
+//! * The inputs under `fuzz/regressions/` (see `fuzz/README.md`), replayed
+//!   through the fuzz targets' entry points, each in a child process so that
+//!   a crash (stack overflow, abort) is reported rather than fatal.
+//!
+//! `write_fuzz_seeds` (ignored: run by hand) regenerates `fuzz/corpus/`.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use git2::{ObjectType, Oid, Repository};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, FileFailurePersistence};
+
+use git_authenticate::{
+    authenticate, Authorizations, Cache, ChannelMetadata, Error, Fingerprint, Introduction,
+    Keyring, NoProgress, Options, Report,
+};
+use support::sign::{sequoia_sign, SequoiaOptions};
+use support::{build_scenario_text, key, manifest_dir};
+
+// ---------------------------------------------------------------------------
+// Keys and authorization entries.
+
+/// The keys that sign commits in random histories. All four are in the
+/// keyring; carol signs with her subkey.
+const SIGNERS: [&str; 4] = ["alice", "bob", "carol", "mallory"];
+
+/// Entries a `.guix-authorizations` may list: every signer's signing
+/// fingerprint, and carol's primary fingerprint (which must NOT authorize
+/// her subkey's signatures).
+const ENTRIES: usize = 5;
+const CAROL_PRIMARY: u8 = 4;
+
+/// The fingerprint (compact hex) of entry `e`.
+fn entry_fpr(e: u8) -> String {
+    match e {
+        CAROL_PRIMARY => key("carol").primary_fpr,
+        e => key(SIGNERS[usize::from(e)]).signing_fpr,
+    }
+}
+
+/// The entry of signer `s`'s signing key (signers and entries share
+/// indices 0..4).
+fn signer_entry(s: u8) -> u8 {
+    s
+}
+
+type EntrySet = BTreeSet<u8>;
+
+fn entry_set(bits: u8) -> EntrySet {
+    (0..ENTRIES as u8)
+        .filter(|e| bits & (1 << e) != 0)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// A small deterministic random source for formatting choices.
+
+struct Dice(u64);
+
+impl Dice {
+    fn new(seed: u64) -> Self {
+        Dice(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Writing `.guix-authorizations` files in random (valid) styles.
+
+/// White space between tokens, maybe with line comments.
+fn gap(dice: &mut Dice, required: bool) -> String {
+    let mut out = String::new();
+    let pieces = dice.below(3);
+    for _ in 0..pieces {
+        match dice.below(5) {
+            0 => out.push_str("\n;; a comment (with \"quotes\" and parens ((\n"),
+            1 => out.push('\t'),
+            2 => out.push_str("\n  "),
+            3 => out.push_str(" ;comment\n"),
+            _ => out.push_str("  "),
+        }
+    }
+    if out.is_empty() && (required || dice.chance(50)) {
+        out.push(' ');
+    }
+    out
+}
+
+/// A fingerprint written with random grouping, white space and case.
+fn write_fingerprint(hex: &str, dice: &mut Dice) -> String {
+    let style = dice.below(4);
+    let mut out = String::new();
+    for (i, c) in hex.chars().enumerate() {
+        if i > 0 {
+            match style {
+                // GnuPG's spaced form.
+                0 if i % 4 == 0 => out.push_str(if i == 20 { "  " } else { " " }),
+                // Random white space anywhere.
+                1 if dice.chance(15) => out.push_str(dice.pick(&[" ", "  ", "\t", "\n", " \n "])),
+                // Pairs.
+                2 if i % 2 == 0 => out.push(' '),
+                _ => {}
+            }
+        }
+        let upper = match dice.below(3) {
+            0 => c.to_ascii_uppercase(),
+            1 => c.to_ascii_lowercase(),
+            _ if style == 3 => c.to_ascii_lowercase(),
+            _ => c.to_ascii_uppercase(),
+        };
+        out.push(upper);
+    }
+    out
+}
+
+/// What may follow the fingerprint in an entry (ignored by the reader).
+fn entry_tail(dice: &mut Dice, name: &str) -> String {
+    match dice.below(6) {
+        0 => String::new(),
+        1 => format!(" (name \"{name}\")"),
+        2 => format!(" (name \"{name}\") (email \"{name}@example.org\")"),
+        3 => format!("\n   ;; {name}'s key\n   (name \"{name}\")"),
+        4 => " (name \"x\" extra 1 2.5 #t) #(vector) \"another string\" sym".to_owned(),
+        _ => format!(" (name \"{name} \\\"quoted\\\" (paren\")"),
+    }
+}
+
+/// A well-formed `.guix-authorizations` listing these fingerprints (compact
+/// hex) in a random style decided by `seed`.
+fn render_authorizations(fingerprints: &[String], seed: u64) -> String {
+    let mut dice = Dice::new(seed);
+    let mut out = String::new();
+    if dice.chance(60) {
+        out.push_str(";; Authorized keys.\n;; (authorizations (version 1)) is only a comment.\n");
+    }
+    out.push_str(&gap(&mut dice, false));
+    out.push_str("(authorizations");
+    out.push_str(&gap(&mut dice, true));
+    out.push_str(&format!(
+        "(version{}0{})",
+        gap(&mut dice, true),
+        gap(&mut dice, false)
+    ));
+    out.push_str(&gap(&mut dice, true));
+    out.push('(');
+    for (i, fpr) in fingerprints.iter().enumerate() {
+        if i > 0 || dice.chance(30) {
+            out.push_str(&gap(&mut dice, false));
+        }
+        out.push('(');
+        if dice.chance(20) {
+            out.push_str(";; a comment may sit inside an entry\n   ");
+        }
+        out.push('"');
+        out.push_str(&write_fingerprint(fpr, &mut dice));
+        out.push('"');
+        out.push_str(&entry_tail(&mut dice, &format!("key{i}")));
+        out.push(')');
+    }
+    out.push(')');
+    if dice.chance(25) {
+        // Elements after the list of entries are ignored.
+        out.push_str(" (future-field \"ignored\") ignored-symbol 42");
+    }
+    out.push_str(&gap(&mut dice, false));
+    out.push(')');
+    match dice.below(4) {
+        // Only the first datum is read.
+        0 => out.push_str("\n(authorizations (version 7) garbage) )))"),
+        1 => out.push_str("\n;; the end\n"),
+        _ => out.push('\n'),
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Random histories.
+
+/// One commit of a random history, as generated (raw choices).
+#[derive(Clone, Debug)]
+struct Step {
+    shape: u8,
+    picks: [u16; 4],
+    signer: u8,
+    op: u8,
+    arg: u8,
+    style: u64,
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    (
+        any::<u8>(),
+        any::<[u16; 4]>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u8>(),
+        any::<u64>(),
+    )
+        .prop_map(|(shape, picks, signer, op, arg, style)| Step {
+            shape,
+            picks,
+            signer,
+            op,
+            arg,
+            style,
+        })
+}
+
+/// A commit of a history, as built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Node {
+    /// Indices of earlier nodes, in parent order; empty for a root commit.
+    parents: Vec<usize>,
+    /// Index into `SIGNERS`, or `None` for an unsigned commit.
+    signer: Option<u8>,
+    /// The entries of `.guix-authorizations`, or `None` without the file.
+    authorizations: Option<EntrySet>,
+    /// Formatting of the file.
+    style: u64,
+}
+
+/// A history: node 0 is the introduction (signed by alice).
+#[derive(Clone, Debug)]
+struct History {
+    nodes: Vec<Node>,
+    /// Historical (default) authorizations, if given.
+    historical: Option<EntrySet>,
+    /// The commit to authenticate.
+    end: usize,
+    /// A commit authenticated first, filling the cache.
+    middle: usize,
+}
+
+impl History {
+    fn default_authorizations(&self) -> EntrySet {
+        self.historical.clone().unwrap_or_default()
+    }
+
+    /// Readable summary, for failure messages.
+    fn describe(&self) -> String {
+        let mut out = String::new();
+        if let Some(h) = &self.historical {
+            out.push_str(&format!("historical {}\n", names(h)));
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            out.push_str(&format!(
+                "{i}: parents {:?} signer {} authorizations {}\n",
+                n.parents,
+                n.signer.map_or("-", |s| SIGNERS[usize::from(s)]),
+                n.authorizations
+                    .as_ref()
+                    .map_or("(no file)".to_owned(), names)
+            ));
+        }
+        out.push_str(&format!("end {} middle {}\n", self.end, self.middle));
+        out
+    }
+}
+
+fn names(set: &EntrySet) -> String {
+    let names: Vec<&str> = set
+        .iter()
+        .map(|&e| match e {
+            CAROL_PRIMARY => "carol-primary",
+            e => SIGNERS[usize::from(e)],
+        })
+        .collect();
+    format!("[{}]", names.join(" "))
+}
+
+/// Turns raw choices into a history. Signers are drawn with a bias towards
+/// keys that the reference says are authorized, so that authentic and
+/// non-authentic histories both come up often.
+fn plan(
+    root_authorizations: Option<u8>,
+    historical: Option<u8>,
+    steps: &[Step],
+    end_pick: u16,
+    middle_pick: u16,
+) -> History {
+    let mut nodes = vec![Node {
+        parents: Vec::new(),
+        signer: Some(0),
+        authorizations: root_authorizations.map(entry_set),
+        style: 0,
+    }];
+    let mut history = History {
+        nodes: Vec::new(),
+        historical: historical.map(entry_set),
+        end: 0,
+        middle: 0,
+    };
+    let mut tips: Vec<usize> = vec![0];
+    for s in steps {
+        let count = nodes.len();
+        let pick = |p: u16, tips: &[usize]| -> usize {
+            if p.is_multiple_of(4) {
+                usize::from(p / 4) % count
+            } else {
+                tips[usize::from(p / 4) % tips.len()]
+            }
+        };
+        let wanted = match s.shape % 100 {
+            0..=64 => 1,
+            65..=84 => 2,
+            85..=95 => 3 + usize::from(s.shape / 100 % 2), // octopus
+            _ => 0,                                        // another root
+        };
+        let mut parents: Vec<usize> = Vec::new();
+        for &p in s.picks.iter().take(wanted) {
+            let parent = pick(p, &tips);
+            if !parents.contains(&parent) {
+                parents.push(parent);
+            }
+        }
+        let inherited = parents
+            .first()
+            .and_then(|&p| nodes[p].authorizations.clone());
+        let key = s.arg % ENTRIES as u8;
+        let authorizations = match s.op % 100 {
+            0..=54 => inherited,
+            55..=64 => Some({
+                // Add a key (restores the file if it was removed).
+                let mut set = inherited.unwrap_or_default();
+                set.insert(key);
+                set
+            }),
+            65..=74 => inherited.map(|mut set| {
+                set.remove(&key);
+                set
+            }),
+            75..=82 => None,
+            83..=92 => Some(entry_set(s.arg)),
+            // A merge taking the file of another parent.
+            _ => parents
+                .get(1)
+                .map_or(inherited, |&p| nodes[p].authorizations.clone()),
+        };
+        let node_index = nodes.len();
+        nodes.push(Node {
+            parents: parents.clone(),
+            signer: None,
+            authorizations,
+            style: s.style,
+        });
+        history.nodes = nodes.clone();
+        let allowed: Vec<u8> = match reference_authorized(&history, node_index) {
+            Ok(set) => (0..SIGNERS.len() as u8)
+                .filter(|&k| set.contains(&signer_entry(k)))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let signer = match s.signer % 100 {
+            0..=54 if !allowed.is_empty() => {
+                Some(allowed[usize::from(s.signer / 100) % allowed.len()])
+            }
+            55..=64 => None,
+            _ => Some(s.signer % SIGNERS.len() as u8),
+        };
+        nodes[node_index].signer = signer;
+        tips.retain(|t| !parents.contains(t));
+        tips.push(node_index);
+    }
+    let last = nodes.len() - 1;
+    history.nodes = nodes;
+    // END: usually the last commit, sometimes another one.
+    history.end = if end_pick.is_multiple_of(4) {
+        usize::from(end_pick / 4) % (last + 1)
+    } else {
+        last
+    };
+    history.middle = usize::from(middle_pick) % (last + 1);
+    history
+}
+
+fn history() -> impl Strategy<Value = History> {
+    (
+        prop::option::weighted(0.85, any::<u8>()),
+        prop::option::weighted(0.3, any::<u8>()),
+        prop::collection::vec(step(), 1..=14),
+        any::<u16>(),
+        any::<u16>(),
+    )
+        .prop_map(|(root, historical, steps, end, middle)| {
+            plan(root, historical, &steps, end, middle)
+        })
+}
+
+// ---------------------------------------------------------------------------
+// The reference implementation of the rule (specification, "Authenticating
+// one commit C" and "... from an introduction up to END").
+
+/// A failure: its kind, the node it names, and for `unauthorized`, the
+/// signing fingerprint (compact hex).
+type Failure = (&'static str, usize, Option<String>);
+
+/// Step 6: the authorized set of node `c`, or the node that removed
+/// `.guix-authorizations` (an error reported on that parent).
+fn reference_authorized(h: &History, c: usize) -> Result<EntrySet, usize> {
+    let node = &h.nodes[c];
+    if node.parents.is_empty() {
+        return Ok(h.default_authorizations());
+    }
+    let mut result: Option<EntrySet> = None;
+    for &p in &node.parents {
+        let parent = &h.nodes[p];
+        let set = match &parent.authorizations {
+            Some(set) => set.clone(),
+            None => {
+                if parent
+                    .parents
+                    .iter()
+                    .any(|&g| h.nodes[g].authorizations.is_some())
+                {
+                    return Err(p);
+                }
+                h.default_authorizations()
+            }
+        };
+        result = Some(match result {
+            None => set,
+            Some(r) => r.intersection(&set).copied().collect(),
+        });
+    }
+    Ok(result.unwrap_or_default())
+}
+
+/// The ancestors of `n`, itself included.
+fn ancestors(h: &History, n: usize) -> BTreeSet<usize> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![n];
+    while let Some(c) = todo.pop() {
+        if seen.insert(c) {
+            todo.extend(&h.nodes[c].parents);
+        }
+    }
+    seen
+}
+
+/// The verdict of the rule on one commit: its signing key, or its failure.
+fn reference_commit(h: &History, c: usize) -> Result<u8, Failure> {
+    let Some(signer) = h.nodes[c].signer else {
+        return Err(("unsigned", c, None));
+    };
+    let authorized = reference_authorized(h, c).map_err(|p| ("removed-authorizations", p, None))?;
+    if !authorized.contains(&signer_entry(signer)) {
+        return Err((
+            "unauthorized",
+            c,
+            Some(key(SIGNERS[usize::from(signer)]).signing_fpr),
+        ));
+    }
+    Ok(signer)
+}
+
+/// What authenticating from node 0 up to `end`, knowing `known` authentic,
+/// must report: every failure, and the commits counted per signer.
+struct Expected {
+    checked: usize,
+    failures: BTreeSet<Failure>,
+    signers: BTreeMap<String, usize>,
+}
+
+fn reference(h: &History, end: usize, known: &[usize]) -> Expected {
+    let mut hidden = ancestors(h, 0);
+    for &k in known {
+        hidden.extend(ancestors(h, k));
+    }
+    let to_check: Vec<usize> = ancestors(h, end)
+        .into_iter()
+        .filter(|c| !hidden.contains(c))
+        .collect();
+    let mut expected = Expected {
+        checked: to_check.len(),
+        failures: BTreeSet::new(),
+        signers: BTreeMap::new(),
+    };
+    if to_check.is_empty() {
+        return expected;
+    }
+    let roots: Vec<usize> = std::iter::once(0).chain(known.iter().copied()).collect();
+    let end_ancestors = ancestors(h, end);
+    if !roots.iter().any(|r| end_ancestors.contains(r)) {
+        expected.failures.insert(("not-descendant", end, None));
+    }
+    for c in to_check {
+        match reference_commit(h, c) {
+            Ok(signer) => {
+                *expected
+                    .signers
+                    .entry(key(SIGNERS[usize::from(signer)]).signing_fpr)
+                    .or_default() += 1;
+            }
+            Err(failure) => {
+                expected.failures.insert(failure);
+            }
+        }
+    }
+    expected
+}
+
+// ---------------------------------------------------------------------------
+// Building a history as a real repository.
+
+const FIRST_TIME: i64 = 1_609_459_200; // 2021-01-01T00:00:00Z
+
+struct BuiltHistory {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    oids: Vec<Oid>,
+}
+
+impl BuiltHistory {
+    fn repo(&self) -> Repository {
+        Repository::open(&self.path).expect("open repository")
+    }
+
+    fn node(&self, oid: Oid) -> usize {
+        self.oids
+            .iter()
+            .position(|&o| o == oid)
+            .unwrap_or_else(|| panic!("{oid} is not a node of the history"))
+    }
+}
+
+fn write_tree(repo: &Repository, files: &[(&str, &[u8])]) -> Oid {
+    let mut builder = repo.treebuilder(None).expect("tree builder");
+    for (name, content) in files {
+        let blob = repo.blob(content).expect("blob");
+        builder.insert(name, blob, 0o100644).expect("insert");
+    }
+    builder.write().expect("write tree")
+}
+
+fn build_history(h: &History) -> BuiltHistory {
+    let dir = tempfile::Builder::new()
+        .prefix("gah-prop.")
+        .tempdir()
+        .expect("temporary directory");
+    let path = dir.path().join("repo");
+    let repo = Repository::init(&path).expect("init");
+    let person = |t: i64| {
+        git2::Signature::new("Test Author", "author@example.org", &git2::Time::new(t, 0)).unwrap()
+    };
+
+    // The keyring branch: every signer's public certificate.
+    let keys: Vec<(String, Vec<u8>)> = SIGNERS
+        .iter()
+        .map(|name| (format!("{name}.key"), key(name).armored_public()))
+        .collect();
+    let files: Vec<(&str, &[u8])> = keys
+        .iter()
+        .map(|(n, c)| (n.as_str(), c.as_slice()))
+        .collect();
+    let tree = repo.find_tree(write_tree(&repo, &files)).unwrap();
+    let who = person(FIRST_TIME - 60);
+    repo.commit(
+        Some("refs/heads/keyring"),
+        &who,
+        &who,
+        "keyring\n",
+        &tree,
+        &[],
+    )
+    .expect("keyring commit");
+
+    let mut oids: Vec<Oid> = Vec::new();
+    for (i, node) in h.nodes.iter().enumerate() {
+        let time = FIRST_TIME + 60 * i as i64;
+        let content = node.authorizations.as_ref().map(|set| {
+            let fprs: Vec<String> = set.iter().map(|&e| entry_fpr(e)).collect();
+            render_authorizations(&fprs, node.style)
+        });
+        let label = format!("node {i}\n");
+        let mut files: Vec<(&str, &[u8])> = vec![("label.txt", label.as_bytes())];
+        if let Some(c) = &content {
+            files.push((".guix-authorizations", c.as_bytes()));
+        }
+        let tree = repo.find_tree(write_tree(&repo, &files)).unwrap();
+        let parents: Vec<git2::Commit> = node
+            .parents
+            .iter()
+            .map(|&p| repo.find_commit(oids[p]).unwrap())
+            .collect();
+        let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
+        let who = person(time);
+        let buffer = repo
+            .commit_create_buffer(&who, &who, &label, &tree, &parent_refs)
+            .expect("commit buffer");
+        let oid = match node.signer {
+            None => repo
+                .odb()
+                .unwrap()
+                .write(ObjectType::Commit, &buffer)
+                .expect("write commit"),
+            Some(s) => {
+                let signature = sequoia_sign(
+                    &key(SIGNERS[usize::from(s)]),
+                    &buffer,
+                    time,
+                    &SequoiaOptions::default(),
+                )
+                .expect("sign");
+                let text = std::str::from_utf8(&buffer).unwrap();
+                repo.commit_signed(text, signature.trim_end_matches('\n'), Some("gpgsig"))
+                    .expect("write signed commit")
+            }
+        };
+        oids.push(oid);
+    }
+    BuiltHistory {
+        _dir: dir,
+        path,
+        oids,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running the library.
+
+/// What a report says, in the terms of the reference.
+#[derive(Debug, PartialEq, Eq)]
+struct Observed {
+    checked: usize,
+    failures: BTreeSet<Failure>,
+    signers: BTreeMap<String, usize>,
+}
+
+fn failure_of(built: &BuiltHistory, e: &Error) -> Failure {
+    let kind = e.kind();
+    let node = built.node(e.commit().unwrap_or_else(|| panic!("no commit in {e}")));
+    let fpr = (kind == "unauthorized").then(|| e.fingerprint().unwrap().to_hex());
+    (kind, node, fpr)
+}
+
+fn observe(built: &BuiltHistory, report: &Report) -> Observed {
+    Observed {
+        checked: report.checked,
+        failures: report
+            .failures
+            .iter()
+            .map(|e| failure_of(built, e))
+            .collect(),
+        signers: report
+            .signers
+            .iter()
+            .map(|(f, n)| (f.to_hex(), *n))
+            .collect(),
+    }
+}
+
+fn options(h: &History, jobs: usize, keep_going: bool, cache: Option<Cache>) -> Options {
+    let historical = h
+        .historical
+        .as_ref()
+        .map_or_else(Authorizations::empty, |set| {
+            Authorizations::from_fingerprints(set.iter().map(|&e| entry_fpr(e).parse().unwrap()))
+        });
+    Options {
+        cache,
+        historical_authorizations: historical,
+        keep_going,
+        jobs,
+        ..Options::default()
+    }
+}
+
+fn run(built: &BuiltHistory, end: usize, options: &Options) -> Result<Report, Error> {
+    let introduction = Introduction {
+        commit: built.oids[0],
+        signer: key("alice").signing_fpr.parse().unwrap(),
+    };
+    authenticate(
+        &built.repo(),
+        &introduction,
+        built.oids[end],
+        options,
+        &NoProgress,
+    )
+}
+
+fn expected_as_observed(e: Expected) -> Observed {
+    Observed {
+        checked: e.checked,
+        failures: e.failures,
+        signers: e.signers,
+    }
+}
+
+fn check_history(h: &History) -> Result<(), TestCaseError> {
+    let built = build_history(h);
+    let context = h.describe();
+    let expected = expected_as_observed(reference(h, h.end, &[]));
+    let expected_failures = expected.failures.clone();
+
+    // Every failure, with one thread and with two.
+    for jobs in [1, 2] {
+        let report = run(&built, h.end, &options(h, jobs, true, None))
+            .map_err(|e| TestCaseError::fail(format!("jobs {jobs}: error {e}\n{context}")))?;
+        let observed = observe(&built, &report);
+        prop_assert_eq!(
+            &observed,
+            &expected,
+            "keep_going, jobs {}\n{}",
+            jobs,
+            context
+        );
+        prop_assert_eq!(report.is_authentic(), expected_failures.is_empty());
+    }
+
+    // Stopping at the first failure: the same verdict, and the failure
+    // reported is one of the expected ones.
+    for jobs in [1, 2] {
+        match run(&built, h.end, &options(h, jobs, false, None)) {
+            Ok(report) => prop_assert!(
+                expected_failures.is_empty() && report.failures.is_empty(),
+                "first failure, jobs {}: authentic, expected {:?}\n{}",
+                jobs,
+                expected_failures,
+                context
+            ),
+            Err(e) => {
+                let failure = failure_of(&built, &e);
+                prop_assert!(
+                    expected_failures.contains(&failure),
+                    "first failure, jobs {}: got {:?} ({}), expected one of {:?}\n{}",
+                    jobs,
+                    failure,
+                    e,
+                    expected_failures,
+                    context
+                );
+            }
+        }
+    }
+
+    // With a cache: first up to MIDDLE, then up to END. The verdict on END
+    // must be the one without cache.
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::in_directory(cache_dir.path(), "checkouts/prop").unwrap();
+    let middle_expected = reference(h, h.middle, &[]);
+    let first = run(&built, h.middle, &options(h, 2, true, Some(cache.clone())))
+        .map_err(|e| TestCaseError::fail(format!("cache, middle: error {e}\n{context}")))?;
+    prop_assert_eq!(
+        &observe(&built, &first).failures,
+        &middle_expected.failures,
+        "cache, first run up to middle\n{}",
+        context
+    );
+    let second = run(&built, h.end, &options(h, 2, true, Some(cache.clone())))
+        .map_err(|e| TestCaseError::fail(format!("cache, end: error {e}\n{context}")))?;
+    let known: Vec<usize> = if middle_expected.failures.is_empty() && middle_expected.checked > 0 {
+        vec![h.middle]
+    } else {
+        Vec::new()
+    };
+    let with_cache = expected_as_observed(reference(h, h.end, &known));
+    prop_assert_eq!(
+        &with_cache.failures,
+        &expected_failures,
+        "reference: a cache changes the verdict\n{}",
+        context
+    );
+    let observed = observe(&built, &second);
+    prop_assert_eq!(
+        &observed.failures,
+        &expected_failures,
+        "cache: second run up to end, after middle\n{}",
+        context
+    );
+    prop_assert_eq!(
+        &observed,
+        &with_cache,
+        "cache: what the second run checked\n{}",
+        context
+    );
+    // And once END is known authentic, a further run has nothing to do.
+    if expected_failures.is_empty() {
+        let third = run(&built, h.end, &options(h, 1, false, Some(cache)))
+            .map_err(|e| TestCaseError::fail(format!("cache, again: error {e}\n{context}")))?;
+        prop_assert!(third.is_authentic());
+        prop_assert_eq!(third.checked, 0, "END cached\n{}", context);
+    }
+    Ok(())
+}
+
+/// `cases` cases, or `PROPTEST_CASES` when set (for longer runs by hand).
+fn config(cases: u32) -> Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(cases);
+    Config {
+        cases,
+        // Failing cases are printed; no files are written in the tree.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
+        ..Config::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// The library's failures (kinds and commits), counts and signers are
+    /// the reference's, with 1 and 2 threads, stopping or not, and with a
+    /// cache filled by an earlier run to an intermediate commit.
+    #[test]
+    fn rule_matches_reference_on_random_histories(h in history()) {
+        check_history(&h)?;
+    }
+}
+
+/// The generator really produces what the property is about; run once so a
+/// change to `plan` that stops making merges, octopus merges, removals or
+/// authentic histories is noticed.
+#[test]
+fn random_histories_cover_the_interesting_shapes() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let strategy = history();
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for _ in 0..64 {
+        let h = strategy.new_tree(&mut runner).unwrap().current();
+        let expected = reference(&h, h.end, &[]);
+        let mut note = |what: &'static str, yes: bool| {
+            if yes {
+                *seen.entry(what).or_default() += 1;
+            }
+        };
+        note("authentic", expected.failures.is_empty());
+        note("merge", h.nodes.iter().any(|n| n.parents.len() == 2));
+        note("octopus", h.nodes.iter().any(|n| n.parents.len() > 2));
+        note(
+            "extra root",
+            h.nodes.iter().skip(1).any(|n| n.parents.is_empty()),
+        );
+        note("historical", h.historical.is_some());
+        for (kind, _, _) in &expected.failures {
+            note(kind, true);
+        }
+    }
+    eprintln!("in 64 random histories: {seen:?}");
+    for what in [
+        "authentic",
+        "merge",
+        "octopus",
+        "extra root",
+        "historical",
+        "unsigned",
+        "unauthorized",
+        "removed-authorizations",
+    ] {
+        assert!(
+            seen.get(what).copied().unwrap_or(0) >= 2,
+            "the generator rarely makes {what}: {seen:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The parser.
+
+/// A random s-expression (not necessarily an authorizations file).
+#[derive(Clone, Debug)]
+enum Sexp {
+    Symbol(String),
+    Str(String),
+    Number(String),
+    Other(&'static str),
+    List(Vec<Sexp>),
+    Dotted(Vec<Sexp>, Box<Sexp>),
+    Vector(Vec<Sexp>),
+    Quote(&'static str, Box<Sexp>),
+}
+
+impl std::fmt::Display for Sexp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seq = |f: &mut std::fmt::Formatter<'_>, items: &[Sexp]| -> std::fmt::Result {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(" ")?;
+                }
+                write!(f, "{item}")?;
+            }
+            Ok(())
+        };
+        match self {
+            Sexp::Symbol(s) | Sexp::Number(s) => f.write_str(s),
+            Sexp::Str(s) => {
+                f.write_str("\"")?;
+                for c in s.chars() {
+                    match c {
+                        '"' => f.write_str("\\\"")?,
+                        '\\' => f.write_str("\\\\")?,
+                        c => write!(f, "{c}")?,
+                    }
+                }
+                f.write_str("\"")
+            }
+            Sexp::Other(s) => f.write_str(s),
+            Sexp::List(items) => {
+                f.write_str("(")?;
+                seq(f, items)?;
+                f.write_str(")")
+            }
+            Sexp::Dotted(items, tail) => {
+                f.write_str("(")?;
+                seq(f, items)?;
+                write!(f, " . {tail})")
+            }
+            Sexp::Vector(items) => {
+                f.write_str("#(")?;
+                seq(f, items)?;
+                f.write_str(")")
+            }
+            Sexp::Quote(q, datum) => write!(f, "{q}{datum}"),
+        }
+    }
+}
+
+fn sexp() -> impl Strategy<Value = Sexp> {
+    let leaf = prop_oneof![
+        prop::sample::select(vec![
+            "authorizations",
+            "version",
+            "name",
+            "channel",
+            "keyring-reference",
+            "x",
+            "->",
+            "...",
+            "+",
+            "-",
+            "|a b|",
+        ])
+        .prop_map(|s| Sexp::Symbol(s.to_owned())),
+        "[a-z][a-z0-9-]{0,6}".prop_map(Sexp::Symbol),
+        ".{0,12}".prop_map(Sexp::Str),
+        "[0-9A-Fa-f ]{0,48}".prop_map(Sexp::Str),
+        prop::sample::select(vec![
+            "0",
+            "1",
+            "-0",
+            "+0",
+            "0.0",
+            "1e400",
+            "-1",
+            "18446744073709551616",
+            "#x0",
+            "#b101",
+            "#o7",
+            "#d9",
+            "1/2",
+            "0.",
+            ".5",
+        ])
+        .prop_map(|s| Sexp::Number(s.to_owned())),
+        "-?[0-9]{1,25}".prop_map(Sexp::Number),
+        prop::sample::select(vec![
+            "#t",
+            "#f",
+            "#nil",
+            "#\\a",
+            "#\\x41",
+            "#\\space",
+            "#\\(",
+            "#\\\"",
+            "#:kw",
+            "#u8(1 2)",
+            "#vu8(255)",
+            "()",
+            "\"\\x41;\"",
+            "\"\\n\\t\"",
+            "#;",
+            "#|",
+            "|#",
+            ".",
+            "#",
+        ])
+        .prop_map(Sexp::Other),
+    ];
+    leaf.prop_recursive(6, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Sexp::List),
+            (prop::collection::vec(inner.clone(), 1..4), inner.clone())
+                .prop_map(|(items, tail)| Sexp::Dotted(items, Box::new(tail))),
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Sexp::Vector),
+            (prop::sample::select(vec!["'", "`", ",", ",@"]), inner)
+                .prop_map(|(q, d)| Sexp::Quote(q, Box::new(d))),
+        ]
+    })
+}
+
+/// A fingerprint for an authorizations file: a test key's, or random
+/// 20 bytes.
+fn fingerprint_hex() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![0u8, 1, 2, 3, 4]).prop_map(entry_fpr),
+        any::<[u8; 20]>().prop_map(|b| b.iter().map(|x| format!("{x:02X}")).collect()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    /// Any bytes: an answer, never a panic.
+    #[test]
+    fn authorizations_parse_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        let _ = Authorizations::parse(&bytes);
+    }
+
+    /// Any s-expression, alone or where the file's parts go: an answer,
+    /// never a panic (from the three s-expression readers).
+    #[test]
+    fn authorizations_parse_never_panics_on_sexps(
+        a in sexp(),
+        b in sexp(),
+        c in sexp(),
+    ) {
+        for text in [
+            a.to_string(),
+            format!("(authorizations {a} {b} {c})"),
+            format!("(authorizations (version 0) {a} {b})"),
+            format!("(authorizations (version {a}) ({b}) {c})"),
+            format!("(authorizations (version 0) (({a}) ({b} (name \"x\")) {c}))"),
+            format!("(authorizations (version 0) ((\"{}\" {a}) . {b}))", entry_fpr(0)),
+        ] {
+            let _ = Authorizations::parse(text.as_bytes());
+            let _ = ChannelMetadata::parse(text.as_bytes());
+            let _ = git_authenticate::cache::parse_file(text.as_bytes());
+        }
+    }
+
+    /// Well-formed files in random styles (spacing, case, comments, extra
+    /// key/value pairs and elements) list exactly their fingerprints.
+    #[test]
+    fn authorizations_parse_reads_exactly_the_listed_fingerprints(
+        fingerprints in prop::collection::vec(fingerprint_hex(), 0..8),
+        seed in any::<u64>(),
+    ) {
+        let text = render_authorizations(&fingerprints, seed);
+        let parsed = Authorizations::parse(text.as_bytes())
+            .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let mut expected: Vec<Fingerprint> = Vec::new();
+        for hex in &fingerprints {
+            let f: Fingerprint = hex.parse().unwrap();
+            if !expected.contains(&f) {
+                expected.push(f);
+            }
+        }
+        prop_assert_eq!(parsed.fingerprints(), &expected[..], "{}", text);
+        prop_assert_eq!(parsed, Authorizations::from_fingerprints(expected.clone()));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fuzz regressions.
+
+/// `fuzz/regressions/<target>/<file>`, for every target.
+fn regression_files() -> Vec<(String, PathBuf)> {
+    let root = manifest_dir().join("fuzz").join("regressions");
+    let mut files = Vec::new();
+    let Ok(targets) = std::fs::read_dir(&root) else {
+        return files;
+    };
+    for target in targets {
+        let target = target.unwrap();
+        if !target.file_type().unwrap().is_dir() {
+            continue;
+        }
+        let name = target.file_name().into_string().unwrap();
+        for file in std::fs::read_dir(target.path()).unwrap() {
+            let path = file.unwrap().path();
+            if path.is_file() {
+                files.push((name.clone(), path));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// What the fuzz target `target` does with `data` (see `fuzz/fuzz_targets/`).
+fn fuzz_entry_point(target: &str, data: &[u8]) {
+    match target {
+        "authorizations" => {
+            let _ = Authorizations::parse(data);
+        }
+        "channel_metadata" => {
+            let _ = ChannelMetadata::parse(data);
+        }
+        "cache_file" => {
+            let _ = git_authenticate::cache::parse_file(data);
+        }
+        "keyring" => {
+            let _ = Keyring::from_files("keyring", [("fuzz.key", data)]);
+            let mut files: Vec<&[u8]> = Vec::new();
+            let mut rest = data;
+            while let Some(at) = rest.windows(4).position(|w| w == b"\xffKEY") {
+                files.push(&rest[..at]);
+                rest = &rest[at + 4..];
+            }
+            files.push(rest);
+            let names: Vec<String> = (0..files.len()).map(|i| format!("fuzz {i}.key")).collect();
+            let _ = Keyring::from_files(
+                "keyring",
+                names.iter().map(String::as_str).zip(files.iter().copied()),
+            );
+        }
+        "signature" => {
+            use git_authenticate::signature::{extract_signature, parse_armored};
+            if let Some((signature, _)) = extract_signature(data) {
+                let _ = parse_armored(&signature);
+            }
+            let _ = parse_armored(data);
+        }
+        other => panic!("unknown fuzz target {other:?}"),
+    }
+}
+
+/// Which case `child_process_case` runs: `fuzz` (a fuzz target's entry
+/// point on the file `GAH_FUZZ_FILE`, for target `GAH_FUZZ_TARGET`) or
+/// `quote-bomb` (authenticating a repository, with `GAH_JOBS` threads).
+const CHILD_CASE: &str = "GAH_PROPERTIES_CHILD";
+
+/// Runs one case that may crash the process; used by other tests in a
+/// child process (does nothing when run directly).
+#[test]
+#[ignore = "helper: run in a child process by tests whose inputs may crash"]
+fn child_process_case() {
+    let var = |name: &str| std::env::var(name).unwrap();
+    match std::env::var(CHILD_CASE).as_deref() {
+        Ok("fuzz") => {
+            let data = std::fs::read(var("GAH_FUZZ_FILE")).unwrap();
+            fuzz_entry_point(&var("GAH_FUZZ_TARGET"), &data);
+        }
+        Ok("quote-bomb") => quote_bomb_case(var("GAH_JOBS").parse().unwrap()),
+        _ => {}
+    }
+}
+
+/// Runs `child_process_case` in a child process with `env` and the stack
+/// of a main thread (8 MiB, as under libFuzzer and in the CLI's main
+/// thread); what went wrong if it fails.
+fn run_in_child(what: &str, env: &[(&str, String)]) -> Result<(), String> {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--exact",
+            "child_process_case",
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("RUST_MIN_STACK", (8 << 20).to_string());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    if output.status.success() {
+        return Ok(());
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("running ") && !l.starts_with("test "))
+        .collect();
+    let tail = &lines[lines.len().saturating_sub(4)..];
+    Err(format!("{what}: {} — {}", output.status, tail.join(" | ")))
+}
+
+/// Replays one fuzz input in a child process.
+fn replay_in_child(target: &str, file: &Path) -> Result<(), String> {
+    run_in_child(
+        &format!("{target} {}", file.display()),
+        &[
+            (CHILD_CASE, "fuzz".to_owned()),
+            ("GAH_FUZZ_TARGET", target.to_owned()),
+            ("GAH_FUZZ_FILE", file.display().to_string()),
+        ],
+    )
+}
+
+/// Every input the fuzzers found a problem with, replayed: none may crash.
+#[test]
+fn fuzz_regressions() {
+    let files = regression_files();
+    assert!(!files.is_empty(), "no files under fuzz/regressions/");
+    let failures: Vec<String> = files
+        .iter()
+        .filter_map(|(target, file)| replay_in_child(target, file).err())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} regression inputs crash:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
+
+/// A commit whose `.guix-authorizations` is 100,000 quote characters
+/// (100 kB, under the 1 MiB limit) and a child signed by the same key:
+/// authenticating the child must report the file as malformed.
+fn quote_bomb_case(jobs: usize) {
+    let text = format!(
+        "keyring alice\nwrite .guix-authorizations \"{}x\"\ncommit first alice\n\
+         write a \"1\"\ncommit second alice\n",
+        "'".repeat(100_000)
+    );
+    let built = build_scenario_text(&text);
+    let introduction = Introduction {
+        commit: built.oid("first"),
+        signer: key("alice").signing_fpr.parse().unwrap(),
+    };
+    let options = Options {
+        keep_going: true,
+        jobs,
+        ..Options::default()
+    };
+    let report = authenticate(
+        &built.repo(),
+        &introduction,
+        built.oid("second"),
+        &options,
+        &NoProgress,
+    )
+    .unwrap();
+    let failures: Vec<(&str, Option<Oid>)> = report
+        .failures
+        .iter()
+        .map(|e| (e.kind(), e.commit()))
+        .collect();
+    assert_eq!(
+        failures,
+        vec![("malformed-authorizations", Some(built.oid("first")))]
+    );
+}
+
+/// A hostile repository must not crash the tool: its malformed
+/// `.guix-authorizations` is an authentication failure like any other.
+#[test]
+fn hostile_authorizations_file_is_refused_without_crashing() {
+    let failures: Vec<String> = [1usize, 2]
+        .into_iter()
+        .filter_map(|jobs| {
+            run_in_child(
+                &format!("quote bomb, jobs {jobs}"),
+                &[
+                    (CHILD_CASE, "quote-bomb".to_owned()),
+                    ("GAH_JOBS", jobs.to_string()),
+                ],
+            )
+            .err()
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The replay harness itself works: a harmless input passes in a child.
+#[test]
+fn fuzz_regression_harness_runs_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("harmless");
+    std::fs::write(&file, b"(authorizations (version 0) ())").unwrap();
+    for target in [
+        "authorizations",
+        "channel_metadata",
+        "cache_file",
+        "keyring",
+        "signature",
+    ] {
+        replay_in_child(target, &file).unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Fuzz seeds.
+
+/// `fuzz/corpus/<target>/<name>`: writes one seed.
+fn seed(target: &str, name: &str, data: &[u8]) {
+    let dir = manifest_dir().join("fuzz").join("corpus").join(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(data.len() <= 8 << 10, "seed {target}/{name} is too large");
+    std::fs::write(dir.join(name), data).unwrap();
+}
+
+/// The public certificate of a test key, checked to hold no secret.
+fn public_certificate(name: &str, armored: bool) -> Vec<u8> {
+    use sequoia_openpgp::parse::Parse;
+    let k = key(name);
+    let bytes = if armored {
+        k.armored_public()
+    } else {
+        k.binary_public()
+    };
+    let cert = sequoia_openpgp::Cert::from_bytes(&bytes).unwrap();
+    assert!(
+        !cert.is_tsk(),
+        "{name}: the public certificate holds secrets"
+    );
+    assert!(!String::from_utf8_lossy(&bytes).contains("PRIVATE"));
+    bytes
+}
+
+/// Regenerates the seed corpus of the fuzz targets, from real keys,
+/// scenario-built commits and cache files written by the library.
+#[test]
+#[ignore = "tool: run by hand to regenerate fuzz/corpus/ (see fuzz/README.md)"]
+fn write_fuzz_seeds() {
+    // authorizations
+    let alice = key("alice");
+    let carol = key("carol");
+    seed(
+        "authorizations",
+        "spec-example.scm",
+        br#";; comments are allowed anywhere
+(authorizations
+ (version 0)
+ (("AD17 A21E F8AE D8F1 CC02  DBD9 F7D5 C9BF 765C 61E3" (name "andreas"))
+  (;; a comment may sit inside an entry
+   "2841 9AC6 5038 7440 C7E9  2FFA 2208 D209 58C1 DEB0" (name "abcdw"))))
+"#,
+    );
+    seed(
+        "authorizations",
+        "empty-list.scm",
+        b"(authorizations (version 0) ())\n",
+    );
+    seed(
+        "authorizations",
+        "version-1.scm",
+        b"(authorizations (version 1) ((\"AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3\")))\n",
+    );
+    seed(
+        "authorizations",
+        "extra-elements.scm",
+        br#"(authorizations (version 0)
+  (("ad17a21ef8aed8f1cc02dbd9f7d5c9bf765c61e3" (name "a") (x 1))
+   ("2841 9AC6 5038 7440 C7E9  2FFA 2208 D209 58C1 DEB0"))
+  (future stuff)) trailing garbage ("
+"#,
+    );
+    seed(
+        "authorizations",
+        "odd-and-bad-entries.scm",
+        br#"(authorizations (version 0) (("ABC") ("XYZ 12") (name) ("" (name "empty")) . tail))"#,
+    );
+    seed(
+        "authorizations",
+        "syntax-variety.scm",
+        br#"(authorizations (version #x0) [("AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3" #:name "k" #\a #t #f 1.5 -2 |odd symbol| #(1 2) #u8(1) 'q `(a ,b ,@c))])"#,
+    );
+    seed(
+        "authorizations",
+        "unbalanced.scm",
+        b"(authorizations (version 0) ((\"AD17\"",
+    );
+    seed("authorizations", "v6-fingerprint.scm", b"(authorizations (version 0) ((\"0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\")))");
+    let scenario = build_scenario_text(
+        "authorize alice carol\ncommit a alice\nauthorize-primary carol bob\ncommit b alice\n",
+    );
+    for (label, name) in [("a", "scenario-signing.scm"), ("b", "scenario-primary.scm")] {
+        let repo = scenario.repo();
+        let tree = repo
+            .find_commit(scenario.oid(label))
+            .unwrap()
+            .tree()
+            .unwrap();
+        let entry = tree.get_name(".guix-authorizations").unwrap();
+        let blob = repo.find_blob(entry.id()).unwrap();
+        seed("authorizations", name, blob.content());
+    }
+    let fprs = vec![alice.signing_fpr.clone(), carol.signing_fpr.clone()];
+    for seed_number in [1u64, 2, 3] {
+        seed(
+            "authorizations",
+            &format!("random-style-{seed_number}.scm"),
+            render_authorizations(&fprs, seed_number).as_bytes(),
+        );
+    }
+
+    // channel_metadata
+    for (name, text) in [
+        (
+            "guix.scm",
+            ";; This file lets us present this repo as a Guix channel.\n\n(channel\n  (version 0)\n  (news-file \"etc/news.scm\")\n  (keyring-reference \"keyring\")\n  (url \"https://git.guix.gnu.org/guix.git\"))\n",
+        ),
+        (
+            "dependencies.scm",
+            "(channel\n (version 0)\n (directory \"src\")\n (keyring-reference \"my-keyring\")\n (dependencies\n  (channel\n   (name guix)\n   (url \"https://example.org/guix.git\")\n   (branch \"master\")\n   (introduction\n    (channel-introduction\n     (version 0)\n     (commit \"9edb3f66fd807b096b48283debdcddccfea34bad\")\n     (signer \"BBB0 2DDF 2CEA F6A8 0D1D  E643 A2A0 6DF2 A33A 54FA\"))))))\n",
+        ),
+        ("minimal.scm", "(channel (version 0))"),
+        ("version-1.scm", "(channel (version 1) (keyring-reference \"k\"))"),
+        ("not-a-string.scm", "(channel (version 0) (keyring-reference keyring) (directory 42))"),
+        ("no-version.scm", "(channel (keyring-reference \"keyring\"))"),
+        ("relative-directory.scm", "(channel (version 0) (directory \"guix/\") (news-file \"news.txt\") (url \"u\")) trailing"),
+    ] {
+        seed("channel_metadata", name, text.as_bytes());
+    }
+
+    // keyring: public certificates only.
+    for name in [
+        "alice", "bob", "carol", "dave", "erin", "mallory", "henry", "ivan",
+    ] {
+        seed(
+            "keyring",
+            &format!("{name}.asc"),
+            &public_certificate(name, true),
+        );
+        seed(
+            "keyring",
+            &format!("{name}.bin"),
+            &public_certificate(name, false),
+        );
+    }
+    let mut two = public_certificate("alice", true);
+    two.extend(public_certificate("carol", true));
+    seed("keyring", "alice-carol-concatenated.asc", &two);
+    let mut split = public_certificate("alice", false);
+    split.extend(b"\xffKEY");
+    split.extend(public_certificate("carol", true));
+    split.extend(b"\xffKEY");
+    split.extend(public_certificate("alice", false));
+    split.extend(b"\xffKEY");
+    seed("keyring", "split-alice-carol-alice-empty", &split);
+    seed("keyring", "whitespace-only", b"\n \t\n");
+    seed(
+        "keyring",
+        "not-a-key.asc",
+        b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot base64\n-----END PGP PUBLIC KEY BLOCK-----\n",
+    );
+
+    // signature: raw commit objects, as `git cat-file commit` prints them.
+    let mut text = String::from(
+        "keyring alice bob carol dave erin\nauthorize alice bob carol dave erin\n\
+         commit alice alice\nwrite a \"1\"\ncommit bob bob\nwrite a \"2\"\n\
+         commit carol carol\nwrite a \"3\"\ncommit sha1 alice sha1\nwrite a \"4\"\n\
+         commit md5 alice md5\nwrite a \"5\"\ncommit text alice text\nwrite a \"6\"\n\
+         commit two-sigs alice two-sigs\nwrite a \"7\"\ncommit also-bob alice also:bob\n\
+         write a \"8\"\ncommit unsigned\nwrite a \"9\"\n\
+         commit raw raw \"-----BEGIN PGP SIGNATURE-----\\n\\nnot base64\\n-----END PGP SIGNATURE-----\"\n\
+         branch side\ncheckout side\nwrite s \"side\"\ncommit side alice\ncheckout master\n\
+         merge side merge alice\ntamper alice tampered\n",
+    );
+    if support::ssh_keygen_available() {
+        text.push_str("reset merge\nwrite a \"ssh\"\ncommit ssh ssh\n");
+    }
+    if support::gpg_available() {
+        text.push_str("write a \"gpg\"\ncommit gpg-dave gpg:dave\nwrite a \"dsa\"\ncommit gpg-erin gpg:erin\n");
+    }
+    let built = build_scenario_text(&text);
+    let mut labels: Vec<&String> = built.labels.keys().collect();
+    labels.sort();
+    for label in labels {
+        let output = built.git(&["cat-file", "commit", &built.oid(label).to_string()]);
+        assert!(output.status.success());
+        seed("signature", &format!("commit-{label}"), &output.stdout);
+        if let Some((signature, _)) = git_authenticate::signature::extract_signature(&output.stdout)
+        {
+            if ["alice", "bob", "two-sigs", "ssh", "gpg-erin"].contains(&label.as_str()) {
+                seed("signature", &format!("gpgsig-{label}"), &signature);
+                // The binary packets, which the target also armors itself.
+                if !signature.starts_with(b"-----BEGIN PGP SIGNATURE-----") {
+                    continue;
+                }
+                let mut packets = Vec::new();
+                std::io::Read::read_to_end(
+                    &mut sequoia_openpgp::armor::Reader::from_bytes(
+                        &signature,
+                        sequoia_openpgp::armor::ReaderMode::Tolerant(None),
+                    ),
+                    &mut packets,
+                )
+                .unwrap();
+                seed("signature", &format!("packets-{label}"), &packets);
+            }
+        }
+    }
+
+    // cache_file: written by the library.
+    let cache_dir = tempfile::tempdir().unwrap();
+    let cache = Cache::in_directory(cache_dir.path(), "checkouts/seed").unwrap();
+    let history = build_scenario_text(
+        "keyring alice\nauthorize alice\ncommit first alice\nwrite a \"1\"\ncommit second alice\n\
+         write a \"2\"\ncommit third alice\nbranch side\nwrite a \"3\"\ncommit fourth alice\n",
+    );
+    let introduction = Introduction {
+        commit: history.oid("first"),
+        signer: alice.signing_fpr.parse().unwrap(),
+    };
+    let options = Options {
+        cache: Some(cache.clone()),
+        ..Options::default()
+    };
+    for (i, end) in ["second", "third", "fourth"].into_iter().enumerate() {
+        authenticate(
+            &history.repo(),
+            &introduction,
+            history.oid(end),
+            &options,
+            &NoProgress,
+        )
+        .unwrap();
+        seed(
+            "cache_file",
+            &format!("written-{}", i + 1),
+            &std::fs::read(cache.path()).unwrap(),
+        );
+    }
+    seed(
+        "cache_file",
+        "guix-format",
+        b";; List of previously-authenticated commits.\n\n(\"9edb3f66fd807b096b48283debdcddccfea34bad\"\n \"897c1a470da759236cc11798f4e0a5f7d4d59fbc\")\n",
+    );
+    seed(
+        "cache_file",
+        "empty-list",
+        b";; List of previously-authenticated commits.\n\n()\n",
+    );
+    seed("cache_file", "short-id", b"(\"9edb3f6\")");
+    seed(
+        "cache_file",
+        "not-a-list",
+        b"\"9edb3f66fd807b096b48283debdcddccfea34bad\"",
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Comments Guile's reader knows.
+
+/// Guix reads `.guix-authorizations` with Guile's `read`, which also skips
+/// `#;` datum comments and `#| … |#` block comments (R6RS/SRFI-30/SRFI-62,
+/// on by default since Guile 2.0): such a file lists exactly its
+/// uncommented fingerprints.
+#[test]
+#[ignore = "BUG: `#;` datum comments and `#| |#` block comments, which Guile's reader (hence \
+            Guix) skips, make Authorizations::parse fail (lexpr knows neither): Guix accepts \
+            the file, this library reports malformed-authorizations"]
+fn guile_block_and_datum_comments_are_comments() {
+    let alice = key("alice").signing_fpr;
+    let bob = key("bob").signing_fpr;
+    let text = format!(
+        "#| a block comment (with \"parens\" |#\n\
+         (authorizations (version 0)\n\
+         (#;(\"{bob}\" (name \"bob, commented out\"))\n\
+         (\"{alice}\" #| inline |# (name \"alice\"))))\n"
+    );
+    let parsed = Authorizations::parse(text.as_bytes()).map_err(|e| format!("{e}\n{text}"));
+    let expected = Authorizations::from_fingerprints([alice.parse().unwrap()]);
+    assert_eq!(parsed, Ok(expected), "{text}");
+}
