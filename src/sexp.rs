@@ -77,6 +77,7 @@ pub fn read_first_latin1(contents: &[u8]) -> Result<Datum, SyntaxError> {
 
 /// Reads the first datum of `text`.
 pub fn read_first_str(text: &str) -> Result<Datum, SyntaxError> {
+    let text = &blank_guile_comments(text);
     check_bounds(text)?;
     let mut parser = lexpr::Parser::from_str(text);
     match parser.next_value() {
@@ -84,6 +85,151 @@ pub fn read_first_str(text: &str) -> Result<Datum, SyntaxError> {
         Ok(None) => Err(SyntaxError::Empty),
         Err(e) => Err(SyntaxError::Invalid(e.to_string())),
     }
+}
+
+/// Blanks out what Guile's reader skips and `lexpr` does not know: block
+/// comments `#| … |#` (which nest) and datum comments `#;` (which skip the
+/// next datum). Strings and line comments are left as they are.
+fn blank_guile_comments(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = bytes.to_vec();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = skip_string(bytes, i),
+            b';' => i = skip_line(bytes, i),
+            b'#' if bytes.get(i + 1) == Some(&b'|') => {
+                let end = skip_block_comment(bytes, i);
+                out[i..end].fill(b' ');
+                i = end;
+            }
+            b'#' if bytes.get(i + 1) == Some(&b';') => {
+                let end = skip_datum(bytes, i + 2);
+                out[i..end].fill(b' ');
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    // Only ASCII bytes were replaced, by ASCII spaces.
+    String::from_utf8(out).expect("still UTF-8")
+}
+
+/// Past the string starting at `i` (a `"`).
+fn skip_string(bytes: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Past the end of the line.
+fn skip_line(bytes: &[u8], i: usize) -> usize {
+    bytes[i..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |n| i + n + 1)
+}
+
+/// Past the block comment starting at `i` (`#|`), nested ones included.
+fn skip_block_comment(bytes: &[u8], mut i: usize) -> usize {
+    let mut depth = 0usize;
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b'#', b'|') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'|', b'#') => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// Past the datum starting at or after `i`: white space and comments, quote
+/// prefixes, then a list, a string or an atom. A `#;` on the way comments
+/// out one more datum (counted, not recursed, so that no run of them can
+/// exhaust the stack).
+fn skip_datum(bytes: &[u8], mut i: usize) -> usize {
+    let mut datums = 1usize;
+    while i < bytes.len() {
+        let end = match bytes[i] {
+            b if b.is_ascii_whitespace() => {
+                i += 1;
+                continue;
+            }
+            b';' => {
+                i = skip_line(bytes, i);
+                continue;
+            }
+            b'#' if bytes.get(i + 1) == Some(&b'|') => {
+                i = skip_block_comment(bytes, i);
+                continue;
+            }
+            b'#' if bytes.get(i + 1) == Some(&b';') => {
+                datums += 1;
+                i += 2;
+                continue;
+            }
+            b'\'' | b'`' | b',' | b'@' => {
+                i += 1;
+                continue;
+            }
+            b'"' => skip_string(bytes, i),
+            b'(' | b'[' => skip_list(bytes, i),
+            b'#' if matches!(bytes.get(i + 1), Some(b'(' | b'[')) => skip_list(bytes, i + 1),
+            _ => {
+                let delimiter = |b: &u8| b.is_ascii_whitespace() || b"()[]\";".contains(b);
+                bytes[i..]
+                    .iter()
+                    .position(delimiter)
+                    .map_or(bytes.len(), |n| i + n)
+            }
+        };
+        datums -= 1;
+        if datums == 0 {
+            return end;
+        }
+        i = end;
+    }
+    bytes.len()
+}
+
+/// Past the list opening at `i`.
+fn skip_list(bytes: &[u8], mut i: usize) -> usize {
+    let mut depth = 0usize;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = skip_string(bytes, i),
+            b';' => i = skip_line(bytes, i),
+            b'#' if bytes.get(i + 1) == Some(&b'|') => i = skip_block_comment(bytes, i),
+            b'(' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b')' | b']' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+                if depth == 0 {
+                    return i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// Bounds nesting and item count with a cheap scan that knows strings and
@@ -248,6 +394,23 @@ mod tests {
             SyntaxError::Empty
         );
         assert_eq!(read_first(b"\xc3\x28").unwrap_err(), SyntaxError::NotUtf8);
+    }
+
+    #[test]
+    fn guile_comments_are_skipped() {
+        let text = "#| block #| nested |# (still) |#\n(a #;(b (c) \"d)\") #;#;e f g #|x|# h)";
+        let datum = read_first(text.as_bytes()).unwrap();
+        let items: Vec<String> = list(&datum)
+            .unwrap()
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        assert_eq!(items, ["a", "g", "h"]);
+        let string = read_first(b"(\"#| not a comment |#\" \"#;x\")").unwrap();
+        assert_eq!(list(&string).unwrap().len(), 2);
+        // A run of datum comments is counted, not recursed into.
+        let many = format!("({}x)", "#;".repeat(100_000));
+        assert!(read_first(many.as_bytes()).is_ok());
     }
 
     #[test]

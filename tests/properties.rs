@@ -1572,9 +1572,6 @@ fn write_fuzz_seeds() {
 /// on by default since Guile 2.0): such a file lists exactly its
 /// uncommented fingerprints.
 #[test]
-#[ignore = "BUG: `#;` datum comments and `#| |#` block comments, which Guile's reader (hence \
-            Guix) skips, make Authorizations::parse fail (lexpr knows neither): Guix accepts \
-            the file, this library reports malformed-authorizations"]
 fn guile_block_and_datum_comments_are_comments() {
     let alice = key("alice").signing_fpr;
     let bob = key("bob").signing_fpr;
