@@ -6,167 +6,17 @@
 
 mod support;
 
-use git_authenticate::git2::Oid;
-use git_authenticate::{
-    authenticate, Authorizations, Error, Fingerprint, Introduction, NoProgress, Options, Report,
-};
-use support::{build_scenario, key, scenario_runnable, scenario_text, Built};
+use support::build_scenario;
+use support::expect::check_built;
 
-/// What a scenario says about itself.
-struct Expected {
-    introduction: Introduction,
-    end: Option<Oid>,
-    options: Options,
-    outcome: Outcome,
-    /// With `--keep-going`: (kind, commit, signer) of every failure.
-    all: Vec<(String, Option<Oid>, Option<Fingerprint>)>,
-}
-
-enum Outcome {
-    Authentic(usize),
-    Failure(String, Option<Oid>, Option<Fingerprint>),
-}
-
-fn fingerprint(key_name: &str) -> Fingerprint {
-    key(key_name).signing_fpr.parse().unwrap()
-}
-
-fn expectations(built: &Built) -> Expected {
-    let mut introduction = None;
-    let mut end = None;
-    let mut options = Options::default();
-    let mut outcome = None;
-    let mut all = Vec::new();
-    let failure = |words: &[String]| {
-        (
-            words[1].clone(),
-            words.get(2).map(|l| built.oid(l)),
-            words.get(3).map(|k| fingerprint(k)),
-        )
-    };
-    for words in &built.expectations {
-        match words[0].as_str() {
-            "introduction" => {
-                introduction = Some(Introduction {
-                    commit: built.oid(&words[1]),
-                    signer: fingerprint(&words[2]),
-                })
-            }
-            "end" => end = Some(built.oid(&words[1])),
-            "historical" => {
-                options.historical_authorizations =
-                    Authorizations::from_fingerprints(words[1..].iter().map(|k| fingerprint(k)))
-            }
-            "keyring-ref" => options.keyring_reference = words[1].clone(),
-            "expect" if words[1] == "authentic" => {
-                outcome = Some(Outcome::Authentic(words[2].parse().unwrap()))
-            }
-            "expect" => {
-                let (kind, commit, signer) = failure(words);
-                outcome = Some(Outcome::Failure(kind, commit, signer));
-            }
-            "expect-all" => all.push(failure(words)),
-            other => panic!("unknown expectation `{other}`"),
-        }
-    }
-    Expected {
-        introduction: introduction.expect("the scenario names its introduction"),
-        end,
-        options,
-        outcome: outcome.expect("the scenario states its outcome"),
-        all,
-    }
-}
-
-fn run(built: &Built, expected: &Expected, keep_going: bool, jobs: usize) -> Result<Report, Error> {
-    let repo = built.repo();
-    let end = expected
-        .end
-        .unwrap_or_else(|| repo.head().unwrap().peel_to_commit().unwrap().id());
-    let options = Options {
-        keep_going,
-        jobs,
-        ..expected.options.clone()
-    };
-    authenticate(&repo, &expected.introduction, end, &options, &NoProgress)
-}
-
-fn assert_failure(
-    name: &str,
-    e: &Error,
-    kind: &str,
-    commit: Option<Oid>,
-    signer: &Option<Fingerprint>,
-) {
-    assert_eq!(e.kind(), kind, "{name}: {e}");
-    if let Some(commit) = commit {
-        assert_eq!(e.commit(), Some(commit), "{name}: {e}");
-        assert!(
-            e.to_string().contains(&commit.to_string()),
-            "{name}: message names the commit: {e}"
-        );
-    }
-    if let Some(signer) = signer {
-        assert_eq!(e.fingerprint(), Some(signer), "{name}: {e}");
-    }
-}
-
+/// Builds a scenario file and checks what its expectation lines say.
 fn check(name: &str) {
-    let text = scenario_text(name);
-    if let Err(why) = scenario_runnable(&text) {
+    let text = support::scenario_text(name);
+    if let Err(why) = support::scenario_runnable(&text) {
         eprintln!("SKIPPED {name}: {why}");
         return;
     }
-    let built = build_scenario(name);
-    let expected = expectations(&built);
-    for jobs in [1, 2] {
-        let result = run(&built, &expected, false, jobs);
-        match (&expected.outcome, &result) {
-            (Outcome::Authentic(n), Ok(report)) => {
-                assert_eq!(report.checked, *n, "{name}: commits checked");
-                assert_eq!(report.signers.iter().map(|(_, c)| c).sum::<usize>(), *n);
-            }
-            (Outcome::Failure(kind, commit, signer), Err(e)) => {
-                assert_failure(name, e, kind, *commit, signer)
-            }
-            (_, other) => panic!("{name} (jobs {jobs}): unexpected outcome {other:?}"),
-        }
-        check_keep_going(name, &built, &expected, jobs);
-    }
-}
-
-/// Checking everything finds the same first failure, and every failure the
-/// scenario lists (exactly those).
-fn check_keep_going(name: &str, built: &Built, expected: &Expected, jobs: usize) {
-    let report = match run(built, expected, true, jobs) {
-        Ok(report) => report,
-        // Errors that prevent checking are not collected.
-        Err(e) if !e.is_authentication_failure() => return,
-        Err(e) => panic!("{name}: keep-going returned an authentication failure: {e}"),
-    };
-    match &expected.outcome {
-        Outcome::Authentic(_) => assert!(report.is_authentic(), "{name}: {:?}", report.failures),
-        Outcome::Failure(kind, commit, signer) => {
-            let first = report
-                .failures
-                .first()
-                .unwrap_or_else(|| panic!("{name}: no failure"));
-            assert_failure(name, first, kind, *commit, signer);
-        }
-    }
-    if !expected.all.is_empty() {
-        let found: Vec<_> = report
-            .failures
-            .iter()
-            .map(|e| (e.kind().to_owned(), e.commit()))
-            .collect();
-        let wanted: Vec<_> = expected
-            .all
-            .iter()
-            .map(|(k, c, _)| (k.clone(), *c))
-            .collect();
-        assert_eq!(found, wanted, "{name}: every failure, oldest first");
-    }
+    check_built(name, &build_scenario(name));
 }
 
 macro_rules! scenarios {

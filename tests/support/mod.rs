@@ -16,6 +16,7 @@
 
 pub mod builder;
 pub mod craft;
+pub mod expect;
 pub mod keys;
 pub mod script;
 pub mod sign;
