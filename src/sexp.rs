@@ -98,6 +98,7 @@ fn blank_guile_comments(text: &str) -> String {
         match bytes[i] {
             b'"' => i = skip_string(bytes, i),
             b';' => i = skip_line(bytes, i),
+            b'#' if bytes.get(i + 1) == Some(&b'\\') => i += 3,
             b'#' if bytes.get(i + 1) == Some(&b'|') => {
                 let end = skip_block_comment(bytes, i);
                 out[i..end].fill(b' ');
@@ -191,11 +192,17 @@ fn skip_datum(bytes: &[u8], mut i: usize) -> usize {
             b'(' | b'[' => skip_list(bytes, i),
             b'#' if matches!(bytes.get(i + 1), Some(b'(' | b'[')) => skip_list(bytes, i + 1),
             _ => {
+                // `#\X` names a character X, delimiter or not.
+                let from = if bytes[i..].starts_with(b"#\\") {
+                    (i + 3).min(bytes.len())
+                } else {
+                    i
+                };
                 let delimiter = |b: &u8| b.is_ascii_whitespace() || b"()[]\";".contains(b);
-                bytes[i..]
+                bytes[from..]
                     .iter()
                     .position(delimiter)
-                    .map_or(bytes.len(), |n| i + n)
+                    .map_or(bytes.len(), |n| from + n)
             }
         };
         datums -= 1;
@@ -214,6 +221,7 @@ fn skip_list(bytes: &[u8], mut i: usize) -> usize {
         match bytes[i] {
             b'"' => i = skip_string(bytes, i),
             b';' => i = skip_line(bytes, i),
+            b'#' if bytes.get(i + 1) == Some(&b'\\') => i += 3,
             b'#' if bytes.get(i + 1) == Some(&b'|') => i = skip_block_comment(bytes, i),
             b'(' | b'[' => {
                 depth += 1;
@@ -253,6 +261,17 @@ fn check_bounds(text: &str) -> Result<(), SyntaxError> {
                 (false, '"') => scan.in_string = false,
                 _ => {}
             }
+            continue;
+        }
+        // A character literal (`#\;`, `#\"`, `#\(`…) is an atom, whatever
+        // character it names.
+        if c == '#' && chars.peek() == Some(&'\\') {
+            chars.next();
+            chars.next();
+            if !scan.in_atom {
+                scan.datum()?;
+            }
+            scan.in_atom = true;
             continue;
         }
         match c {
@@ -394,6 +413,20 @@ mod tests {
             SyntaxError::Empty
         );
         assert_eq!(read_first(b"\xc3\x28").unwrap_err(), SyntaxError::NotUtf8);
+    }
+
+    #[test]
+    fn character_literals_are_atoms() {
+        for c in ["'", "`", ",", ";", "\"", "(", ")", "|"] {
+            let deep = format!("(a #\\{c}{}x)", "'".repeat(20_000));
+            assert_eq!(
+                read_first(deep.as_bytes()).unwrap_err(),
+                SyntaxError::TooDeep,
+                "{c}"
+            );
+        }
+        let chars = read_first(b"(#\\; #\\\" #\\( x)").unwrap();
+        assert_eq!(list(&chars).unwrap().len(), 4);
     }
 
     #[test]

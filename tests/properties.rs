@@ -1221,9 +1221,6 @@ fn replay_in_child(target: &str, file: &Path) -> Result<(), String> {
 
 /// Every input the fuzzers found a problem with, replayed: none may crash.
 #[test]
-#[ignore = "BUG: a character literal #\\\" or #\\; before a run of quote prefixes hides it \
-            from sexp::check_bounds (read as the start of a string, or of a comment), so the \
-            quotes still overflow the stack in lexpr: fuzz/regressions/*/stack-overflow-*-after-char-*"]
 fn fuzz_regressions() {
     let files = regression_files();
     assert!(!files.is_empty(), "no files under fuzz/regressions/");
