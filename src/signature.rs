@@ -8,6 +8,8 @@
 //! own that Guix lacks: the signature must carry a creation time, and that
 //! time must not be earlier than the key's creation time.
 
+use std::borrow::Cow;
+
 use git2::{Oid, Repository};
 use sequoia_openpgp as openpgp;
 
@@ -24,26 +26,37 @@ use crate::keyring::{Keyring, KeyringKey};
 /// Larger `gpgsig` headers are refused (real ones are under 2 KiB).
 pub const MAX_SIZE: usize = 64 << 10;
 
-/// The signature of one commit and the data it signs.
+/// The signature of one commit and the data it signs (borrowed from the
+/// commit already read while checking a history, owned by
+/// [`CommitSignature::read`]).
 #[derive(Debug)]
-pub struct CommitSignature {
+pub struct CommitSignature<'a> {
     commit: Oid,
     packet: openpgp::packet::Signature,
-    signed_data: Vec<u8>,
+    signed_data: Cow<'a, [u8]>,
 }
 
-impl CommitSignature {
+impl CommitSignature<'static> {
     /// Reads and parses the `gpgsig` header of `commit`.
     ///
     /// Fails with [`Error::Unsigned`] when there is none and
     /// [`Error::MalformedSignature`] when it is not one ASCII-armored
     /// OpenPGP signature packet.
     pub fn read(repo: &Repository, commit: Oid) -> Result<Self, Error> {
-        Self::of(&CommitObject::read(repo, commit)?)
+        let object = CommitObject::read(repo, commit)?;
+        let signature = CommitSignature::of(&object)?;
+        Ok(CommitSignature {
+            commit: signature.commit,
+            packet: signature.packet,
+            signed_data: Cow::Owned(signature.signed_data.into_owned()),
+        })
     }
+}
 
-    /// The signature of a commit already read.
-    pub(crate) fn of(commit: &CommitObject) -> Result<Self, Error> {
+impl<'a> CommitSignature<'a> {
+    /// The signature of a commit already read: the signed data is not
+    /// copied, as every commit of a history goes through here.
+    pub(crate) fn of(commit: &'a CommitObject) -> Result<Self, Error> {
         let id = commit.id;
         let Some((armored, signed_data)) = &commit.signature else {
             return Err(Error::Unsigned { commit: id });
@@ -53,7 +66,7 @@ impl CommitSignature {
         Ok(CommitSignature {
             commit: id,
             packet,
-            signed_data: signed_data.clone(),
+            signed_data: Cow::Borrowed(signed_data),
         })
     }
 
