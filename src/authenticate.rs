@@ -1,11 +1,9 @@
 //! Authenticating a repository from its introduction up to a commit.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use git2::{ObjectType, Oid, Repository};
-use rayon::prelude::*;
 
 use crate::authorizations::Authorizations;
 use crate::cache::{Cache, CacheWarning};
@@ -16,7 +14,7 @@ use crate::introduction::Introduction;
 use crate::keyring::{self, Keyring};
 use crate::policy::Policy;
 use crate::rule::Rule;
-use crate::walk;
+use crate::walk::{self, Found, Node, Walk};
 
 /// How to authenticate.
 #[derive(Debug, Clone)]
@@ -66,8 +64,10 @@ impl Options {
 /// Told how authentication goes, e.g. to draw a progress bar. Called from
 /// several threads.
 pub trait Progress: Sync {
-    /// Work is about to start: `commits` commits from `introduction` to
-    /// `end` need checking. Not called when there is nothing to check.
+    /// The walk is over: `commits` commits from `introduction` to `end`
+    /// need checking. Checking starts as soon as the walk finds the first,
+    /// so [`Progress::advance`] may have been called already. Not called
+    /// when there is nothing to check.
     fn start(&self, introduction: Oid, end: Oid, commits: usize) {
         let _ = (introduction, end, commits);
     }
@@ -177,12 +177,11 @@ pub fn authenticate(
     if !known.has_descendant {
         hidden.push(introduction.commit);
     }
-    let commits = walk::commits_to_check(repo, end, &hidden)?;
-    if commits.is_empty() {
+    let mut walk = Walk::new(repo, end, &hidden)?;
+    let Some(first) = walk.next_commit()? else {
         // END is the introduction, or in the closure of known commits.
         return Ok(report);
-    }
-    progress.start(introduction.commit, end, commits.len());
+    };
     let keyring = Keyring::load(repo, &options.keyring_reference)?;
     let rule = Rule::new(&keyring, &options.historical_authorizations, options.policy);
     let mut failures = Failures::new(options.keep_going);
@@ -191,8 +190,16 @@ pub fn authenticate(
     }
     let mut roots = known.commits.clone();
     roots.push(introduction.commit);
-    let checked = check_commits(repo, &rule, &commits, &roots, options, progress)?;
+    let checker = Checker {
+        rule: &rule,
+        roots: &roots,
+        progress,
+    };
+    let tally = checker.check_all(repo, &mut walk, first, options, |commits| {
+        progress.start(introduction.commit, end, commits)
+    })?;
     progress.finish();
+    let checked = settle(&mut walk, tally)?;
     // END descends from a root when a checked commit has one as a parent;
     // the graph is asked only when that is not so (a failure, most often).
     let descends = checked.root_parent_seen || walk::descends_from_any(repo, end, &roots)?;
@@ -205,7 +212,7 @@ pub fn authenticate(
     for failure in checked.failures {
         failures.add(Some(failure))?;
     }
-    report.checked = commits.len();
+    report.checked = checked.commits;
     report.signers = sorted_counts(checked.signers);
     report.failures = failures.into_vec();
     if report.is_authentic() {
@@ -352,124 +359,201 @@ fn verify_introduction(
     Ok(())
 }
 
-type Verdict = Result<Fingerprint, Error>;
-
-/// What checking found: commits per signer, the failures in history order
-/// (without `keep_going`, those of the batch where the first appeared), and
-/// whether a checked commit has a root (the introduction or a known commit)
-/// as a parent.
+/// What checking found.
 struct Checked {
+    /// How many commits were checked.
+    commits: usize,
     signers: HashMap<Fingerprint, usize>,
+    /// The failures, in the order Guix checks the commits.
     failures: Vec<Error>,
+    /// Whether a checked commit has a root (the introduction or a known
+    /// commit) as a parent.
     root_parent_seen: bool,
 }
 
-/// Applies the rule to every commit, in parallel, batch by batch so that
-/// only counts and failures are kept. Without `keep_going`, checking stops
-/// after the batch where the first failure appears.
-fn check_commits(
-    repo: &Repository,
-    rule: &Rule,
-    commits: &[Oid],
-    roots: &[Oid],
-    options: &Options,
-    progress: &dyn Progress,
-) -> Result<Checked, Error> {
-    let root_parent_seen = AtomicBool::new(false);
-    let check_one = |repo: &Repository, id: Oid| -> Verdict {
-        let commit = CommitObject::read(repo, id)?;
-        if commit.parents.iter().any(|p| roots.contains(p)) {
-            root_parent_seen.store(true, Ordering::Relaxed);
+/// What one thread found: the commits each key signed, and the failures.
+#[derive(Default)]
+struct Tally {
+    signers: HashMap<Fingerprint, Vec<Node>>,
+    failures: Vec<(Node, Error)>,
+    root_parent_seen: bool,
+}
+
+impl Tally {
+    fn merge(&mut self, other: Tally) {
+        for (signer, nodes) in other.signers {
+            self.signers.entry(signer).or_default().extend(nodes);
         }
-        let verdict = rule.authenticate_commit(repo, &commit);
-        progress.advance(1);
-        verdict
-    };
-    let threads = options.threads();
-    let workers = Workers::new(repo, threads)?;
-    let mut signers: HashMap<Fingerprint, usize> = HashMap::new();
-    let mut failures = Vec::new();
-    for chunk in commits.chunks(1024 * threads) {
-        for verdict in workers.map(chunk, &check_one, options.keep_going) {
-            match verdict {
-                Ok(signer) => *signers.entry(signer).or_default() += 1,
-                Err(e) => failures.push(e),
-            }
-        }
-        if !failures.is_empty() && !options.keep_going {
-            break;
-        }
+        self.failures.extend(other.failures);
+        self.root_parent_seen |= other.root_parent_seen;
     }
-    Ok(Checked {
-        signers,
-        failures,
-        root_parent_seen: root_parent_seen.into_inner(),
-    })
 }
 
-/// Threads that each hold their own repository handle: git2 repositories
-/// cannot be shared between threads.
-enum Workers<'r> {
-    Here(&'r Repository),
-    Pool {
-        pool: rayon::ThreadPool,
-        repos: Vec<Mutex<Option<Repository>>>,
-        path: std::path::PathBuf,
-    },
+/// Commit data sent to the checking threads and not yet taken stays under
+/// this many bytes; beyond it, they read the commit again. The walk is
+/// faster than checking, so on a long history it would otherwise hold most
+/// of it in memory.
+const DATA_IN_FLIGHT: usize = 64 << 20;
+
+/// Applies the rule to the commits the walk finds.
+struct Checker<'a> {
+    rule: &'a Rule<'a>,
+    roots: &'a [Oid],
+    progress: &'a dyn Progress,
 }
 
-impl<'r> Workers<'r> {
-    fn new(repo: &'r Repository, threads: usize) -> Result<Self, Error> {
-        if threads <= 1 {
-            return Ok(Workers::Here(repo));
+impl Checker<'_> {
+    /// Checks `found`; an authentication failure is tallied, any other
+    /// error (an unreadable object) stops everything.
+    fn check(&self, repo: &Repository, found: Found, tally: &mut Tally) -> Result<(), Error> {
+        let commit = match &found.data {
+            Some(data) => CommitObject::parse(found.id, data)?,
+            None => CommitObject::read(repo, found.id)?,
+        };
+        for parent in &found.parents {
+            self.rule.learn(repo, parent)?;
         }
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .build()
-            .map_err(|e| Error::Config {
-                what: "starting worker threads".into(),
-                reason: e.to_string(),
-            })?;
-        Ok(Workers::Pool {
-            pool,
-            repos: (0..threads).map(|_| Mutex::new(None)).collect(),
-            path: repo.path().to_path_buf(),
+        if commit.parents.iter().any(|p| self.roots.contains(p)) {
+            tally.root_parent_seen = true;
+        }
+        match self.rule.authenticate_commit(repo, &commit) {
+            Ok(signer) => tally.signers.entry(signer).or_default().push(found.node),
+            Err(e) if e.is_authentication_failure() => tally.failures.push((found.node, e)),
+            Err(e) => return Err(e),
+        }
+        self.progress.advance(1);
+        Ok(())
+    }
+
+    /// Checks every commit the walk finds, from `first` on; `walked` is
+    /// told how many there are once the walk is over.
+    fn check_all(
+        &self,
+        repo: &Repository,
+        walk: &mut Walk,
+        first: Found,
+        options: &Options,
+        walked: impl FnOnce(usize),
+    ) -> Result<Tally, Error> {
+        let threads = options.threads();
+        if threads <= 1 {
+            let mut tally = Tally::default();
+            let mut next = Some(first);
+            while let Some(found) = next {
+                self.check(repo, found, &mut tally)?;
+                next = walk.next_commit()?;
+            }
+            walked(walk.commits().count());
+            return Ok(tally);
+        }
+        self.check_in_parallel(repo, walk, first, threads, walked)
+    }
+
+    /// The walk runs on this thread and hands commits over to `threads`
+    /// checking threads, each with its own repository handle (a git2
+    /// repository cannot be shared between threads).
+    fn check_in_parallel(
+        &self,
+        repo: &Repository,
+        walk: &mut Walk,
+        first: Found,
+        threads: usize,
+        walked: impl FnOnce(usize),
+    ) -> Result<Tally, Error> {
+        let (sender, receiver) = crossbeam_channel::unbounded::<Found>();
+        let in_flight = AtomicUsize::new(0);
+        let stop = AtomicBool::new(false);
+        let path = repo.path();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    let receiver = receiver.clone();
+                    let (in_flight, stop) = (&in_flight, &stop);
+                    scope.spawn(move || -> Result<Tally, Error> {
+                        let repo = Repository::open(path)?;
+                        let mut tally = Tally::default();
+                        for found in receiver {
+                            let size = found.data.as_ref().map_or(0, Vec::len);
+                            in_flight.fetch_sub(size, Ordering::Relaxed);
+                            if stop.load(Ordering::Relaxed) {
+                                continue;
+                            }
+                            if let Err(e) = self.check(&repo, found, &mut tally) {
+                                stop.store(true, Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                        Ok(tally)
+                    })
+                })
+                .collect();
+            let walking = (|| {
+                let mut next = Some(first);
+                while let Some(mut found) = next {
+                    if stop.load(Ordering::Relaxed) {
+                        return Ok(());
+                    }
+                    let size = found.data.as_ref().map_or(0, Vec::len);
+                    if in_flight.load(Ordering::Relaxed) + size > DATA_IN_FLIGHT {
+                        found.data = None;
+                    } else {
+                        in_flight.fetch_add(size, Ordering::Relaxed);
+                    }
+                    if sender.send(found).is_err() {
+                        return Ok(());
+                    }
+                    next = walk.next_commit()?;
+                }
+                walked(walk.commits().count());
+                Ok(())
+            })();
+            drop(sender);
+            if walking.is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            let mut tally = Tally::default();
+            let mut error = walking.err();
+            for worker in workers {
+                match worker.join().expect("checking threads do not panic") {
+                    Ok(found) => tally.merge(found),
+                    Err(e) => error = error.or(Some(e)),
+                }
+            }
+            error.map_or(Ok(tally), Err)
         })
     }
+}
 
-    /// `f` on each commit, results in order; on one thread, stops at the
-    /// first failure unless `keep_going`.
-    fn map<F>(&self, ids: &[Oid], f: &F, keep_going: bool) -> Vec<Verdict>
-    where
-        F: Fn(&Repository, Oid) -> Verdict + Sync,
-    {
-        match self {
-            Workers::Here(repo) => {
-                let mut verdicts = Vec::with_capacity(ids.len());
-                for &id in ids {
-                    let verdict = f(repo, id);
-                    let failed = verdict.is_err();
-                    verdicts.push(verdict);
-                    if failed && !keep_going {
-                        break;
-                    }
-                }
-                verdicts
-            }
-            Workers::Pool { pool, repos, path } => pool.install(|| {
-                ids.par_iter()
-                    .map(|&id| {
-                        let slot = &repos[rayon::current_thread_index().unwrap_or(0) % repos.len()];
-                        let mut slot = slot.lock().unwrap();
-                        if slot.is_none() {
-                            *slot = Some(Repository::open(path)?);
-                        }
-                        f(slot.as_ref().expect("opened above"), id)
-                    })
-                    .collect()
-            }),
-        }
+/// Makes the tally exact and puts failures in Guix's order. The walk may
+/// have found commits that hidden history reaches through commits with
+/// skewed times: a failure is kept only if the whole hidden history, walked
+/// to its roots, does not reach it. Checking them was only wasted work
+/// otherwise, and they are not counted.
+fn settle(walk: &mut Walk, mut tally: Tally) -> Result<Checked, Error> {
+    if !tally.failures.is_empty() {
+        let failing: Vec<Node> = tally.failures.iter().map(|(node, _)| *node).collect();
+        walk.settle(|walk| failing.iter().all(|&node| walk.is_hidden(node)))?;
+        tally.failures.retain(|(node, _)| !walk.is_hidden(*node));
+        let positions = walk.guix_positions();
+        tally
+            .failures
+            .sort_by_key(|(node, _)| positions.get(node).copied().unwrap_or(usize::MAX));
     }
+    let signers = tally
+        .signers
+        .into_iter()
+        .map(|(signer, nodes)| {
+            let count = nodes.iter().filter(|&&n| !walk.is_hidden(n)).count();
+            (signer, count)
+        })
+        .filter(|(_, count)| *count > 0)
+        .collect();
+    Ok(Checked {
+        commits: walk.commits().count(),
+        signers,
+        failures: tally.failures.into_iter().map(|(_, e)| e).collect(),
+        root_parent_seen: tally.root_parent_seen,
+    })
 }
 
 fn sorted_counts(counts: HashMap<Fingerprint, usize>) -> Vec<(Fingerprint, usize)> {

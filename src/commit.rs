@@ -26,21 +26,73 @@ pub(crate) struct CommitObject {
 impl CommitObject {
     /// Reads commit `id` from the object database.
     pub fn read(repo: &Repository, id: Oid) -> Result<Self, Error> {
-        let odb = repo.odb()?;
-        let object = odb.read(id)?;
-        if object.kind() != git2::ObjectType::Commit {
-            return Err(malformed(id, "the object is not a commit"));
-        }
-        let data = object.data();
-        let (tree, parents) =
-            tree_and_parents(data).ok_or_else(|| malformed(id, "its header is malformed"))?;
+        Self::parse(id, &read_raw(&repo.odb()?, id)?)
+    }
+
+    /// Parses the raw object `data` of commit `id`.
+    pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Error> {
+        let header = Header::parse(id, data)?;
         Ok(CommitObject {
             id,
-            tree,
-            parents,
+            tree: header.tree,
+            parents: header.parents,
             signature: extract_signature(data),
         })
     }
+}
+
+/// What the commit walk needs from a commit: its tree, its parents and its
+/// committer time.
+#[derive(Debug, Clone)]
+pub(crate) struct Header {
+    pub tree: Oid,
+    pub parents: Vec<Oid>,
+    /// Seconds since the epoch; 0 when the committer line is malformed
+    /// (the time only orders the walk).
+    pub time: i64,
+}
+
+impl Header {
+    /// Parses the header of the raw object `data` of commit `id`.
+    pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Error> {
+        let (tree, parents) =
+            tree_and_parents(data).ok_or_else(|| malformed(id, "its header is malformed"))?;
+        Ok(Header {
+            tree,
+            parents,
+            time: committer_time(data).unwrap_or(0),
+        })
+    }
+}
+
+/// The raw data of commit `id`, checked to be a commit.
+pub(crate) fn read_raw(odb: &git2::Odb, id: Oid) -> Result<Vec<u8>, Error> {
+    let object = odb.read(id).map_err(|e| match e.code() {
+        git2::ErrorCode::NotFound => malformed(
+            id,
+            "the object is missing from the repository (is it a shallow clone?)",
+        ),
+        _ => e.into(),
+    })?;
+    if object.kind() != git2::ObjectType::Commit {
+        return Err(malformed(id, "the object is not a commit"));
+    }
+    Ok(object.data().to_vec())
+}
+
+/// The time on the header's `committer` line: `committer NAME <EMAIL>
+/// TIME ZONE`, as libgit2 reads it for its walk.
+fn committer_time(data: &[u8]) -> Option<i64> {
+    let line = data
+        .split(|&b| b == b'\n')
+        .take_while(|line| !line.is_empty())
+        .find_map(|line| line.strip_prefix(b"committer "))?;
+    let after_email = &line[line.iter().rposition(|&b| b == b'>')? + 1..];
+    let time = std::str::from_utf8(after_email)
+        .ok()?
+        .split_whitespace()
+        .next()?;
+    time.parse().ok()
 }
 
 /// What stands under `name` at the top of tree `tree`: the entry's mode

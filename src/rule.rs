@@ -18,6 +18,7 @@ use crate::fingerprint::Fingerprint;
 use crate::keyring::{Keyring, KeyringKey};
 use crate::policy::Policy;
 use crate::signature::CommitSignature;
+use crate::walk::ParentHeader;
 
 /// The rule, with what it needs: the keyring, the default authorizations
 /// for commits whose parents have none, and memos shared by every thread.
@@ -203,18 +204,35 @@ impl<'a> Rule<'a> {
     }
 
     fn facts_of(&self, repo: &Repository, commit: &CommitObject) -> Result<CommitFacts, Error> {
-        if let Some(facts) = self.memo.facts(commit.id) {
+        self.facts_from(repo, commit.id, commit.tree, &commit.parents)
+    }
+
+    /// Learns what the rule needs of a parent whose header the commit walk
+    /// read, so that checking its children does not read it again.
+    pub fn learn(&self, repo: &Repository, parent: &ParentHeader) -> Result<(), Error> {
+        self.facts_from(repo, parent.id, parent.tree, &parent.parents)
+            .map(drop)
+    }
+
+    fn facts_from(
+        &self,
+        repo: &Repository,
+        id: Oid,
+        tree: Oid,
+        parents: &[Oid],
+    ) -> Result<CommitFacts, Error> {
+        if let Some(facts) = self.memo.facts(id) {
             return Ok(facts);
         }
-        let entry = match tree_entry(repo, commit.tree, authorizations::FILE_NAME.as_bytes())? {
+        let entry = match tree_entry(repo, tree, authorizations::FILE_NAME.as_bytes())? {
             None => AuthorizationsEntry::Absent,
             Some((mode, object)) => AuthorizationsEntry::Present(mode, object),
         };
         let facts = CommitFacts {
             entry,
-            parents: commit.parents.clone(),
+            parents: parents.to_vec(),
         };
-        self.memo.remember(commit.id, facts.clone());
+        self.memo.remember(id, facts.clone());
         Ok(facts)
     }
 

@@ -1,26 +1,349 @@
 //! Which commits to check: those reachable from END but not from the
 //! introduction nor from any commit already known to be authentic.
+//!
+//! The walk goes newest first, as `git rev-list END ^HIDDEN…` does, and
+//! hands each commit over as soon as it is found, so that checking starts at
+//! once instead of after a walk of the whole history. It reads each commit
+//! object once: the data goes on to be checked, and the headers of parents
+//! (read to order the walk) tell the rule their trees.
+//!
+//! Telling which commits are hidden is git's algorithm: commits reachable
+//! from a hidden commit are painted as they are met, and the walk stops when
+//! everything left to walk is painted and older than the last commit found,
+//! with a few steps of slack for clock skew. Clock skew can still fool it
+//! into finding a commit that a hidden commit reaches; such a commit is only
+//! ever checked needlessly. Whether a *failing* commit is really to be
+//! checked is settled exactly by [`Walk::settle`], which paints the whole
+//! rest of the hidden history, so that a verdict never rests on commit
+//! times.
 
-use git2::{Oid, Repository, Sort};
+use std::collections::{BinaryHeap, HashMap};
 
+use git2::{Odb, Oid, Repository};
+
+use crate::commit::{read_raw, Header};
 use crate::error::Error;
 
-/// The commits reachable from `end` but not from `hidden` (the
-/// introduction and the known-authentic commits), oldest first (every commit
-/// after its parents), as `git rev-list --topo-order --reverse END
-/// ^HIDDEN…` lists them.
-pub(crate) fn commits_to_check(
-    repo: &Repository,
-    end: Oid,
-    hidden: &[Oid],
-) -> Result<Vec<Oid>, Error> {
-    let mut walk = repo.revwalk()?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)?;
-    walk.push(end)?;
-    for &commit in hidden {
-        walk.hide(commit)?;
+/// A commit to check, found by the walk.
+#[derive(Debug)]
+pub(crate) struct Found {
+    /// The walk's handle on this commit.
+    pub node: Node,
+    pub id: Oid,
+    /// The commit object's raw data; `None` if it is to be read again.
+    pub data: Option<Vec<u8>>,
+    /// What the walk read of its parents.
+    pub parents: Vec<ParentHeader>,
+}
+
+/// A parent's tree and own parents, as the walk read them.
+#[derive(Debug, Clone)]
+pub(crate) struct ParentHeader {
+    pub id: Oid,
+    pub tree: Oid,
+    pub parents: Vec<Oid>,
+}
+
+/// An index into the walk's graph.
+pub(crate) type Node = u32;
+
+/// Reachable from a hidden commit.
+const HIDDEN: u8 = 1;
+/// Put in the queue (once only).
+const SEEN: u8 = 2;
+/// Read: time, tree and parents are known.
+const PARSED: u8 = 4;
+/// Handed over as a commit to check.
+const FOUND: u8 = 8;
+
+/// How many more hidden commits to walk once everything left is hidden and
+/// older than the last commit found; git's value.
+const SLOP: u32 = 5;
+
+struct Vertex {
+    id: Oid,
+    tree: Oid,
+    time: i64,
+    /// `parents[first..first + count]` in [`Walk::parents`].
+    first: u32,
+    count: u32,
+    flags: u8,
+}
+
+/// A queued commit: the newest first, then the first queued.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Queued {
+    time: i64,
+    order: std::cmp::Reverse<u64>,
+    node: Node,
+}
+
+/// The walk from END, newest first, stopping at hidden history.
+pub(crate) struct Walk<'r> {
+    odb: Odb<'r>,
+    end: Node,
+    vertices: Vec<Vertex>,
+    index: HashMap<Oid, Node>,
+    parents: Vec<Node>,
+    queue: BinaryHeap<Queued>,
+    queued: u64,
+    /// The data of queued commits that may be found.
+    data: HashMap<Node, Vec<u8>>,
+    /// The time of the last commit found (git's `date`).
+    last_found: i64,
+    slop: u32,
+    found: Vec<Node>,
+}
+
+impl<'r> Walk<'r> {
+    /// Starts a walk from `end`, hiding `hidden` and their ancestors.
+    pub fn new(repo: &'r Repository, end: Oid, hidden: &[Oid]) -> Result<Self, Error> {
+        let mut walk = Walk {
+            odb: repo.odb()?,
+            end: 0,
+            vertices: Vec::new(),
+            index: HashMap::new(),
+            parents: Vec::new(),
+            queue: BinaryHeap::new(),
+            queued: 0,
+            data: HashMap::new(),
+            last_found: i64::MAX,
+            slop: SLOP,
+            found: Vec::new(),
+        };
+        walk.end = walk.vertex(end);
+        for &id in hidden {
+            let node = walk.vertex(id);
+            walk.vertices[node as usize].flags |= HIDDEN;
+        }
+        walk.enqueue(walk.end)?;
+        for &id in hidden {
+            let node = walk.index[&id];
+            walk.enqueue(node)?;
+        }
+        Ok(walk)
     }
-    Ok(walk.collect::<Result<Vec<_>, _>>()?)
+
+    /// The next commit to check, or `None` when there are no more.
+    pub fn next_commit(&mut self) -> Result<Option<Found>, Error> {
+        while self.slop > 0 {
+            let Some(Queued { node, .. }) = self.queue.pop() else {
+                self.slop = 0;
+                break;
+            };
+            self.enqueue_parents(node)?;
+            let data = self.data.remove(&node);
+            if self.is_hidden(node) {
+                self.hide_ancestors(node);
+                self.slop = self.still_walking();
+                continue;
+            }
+            let vertex = &mut self.vertices[node as usize];
+            vertex.flags |= FOUND;
+            self.last_found = vertex.time;
+            self.found.push(node);
+            let id = vertex.id;
+            let data = match data {
+                Some(data) => data,
+                None => read_raw(&self.odb, id)?,
+            };
+            return Ok(Some(Found {
+                node,
+                id,
+                data: Some(data),
+                parents: self.parent_headers(node),
+            }));
+        }
+        Ok(None)
+    }
+
+    /// Walks the rest of the hidden history, unless `done` says that
+    /// nothing more needs to be known, so that [`Walk::is_hidden`] is exact
+    /// whatever the commit times.
+    pub fn settle(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), Error> {
+        while !done(self) {
+            let Some(Queued { node, .. }) = self.queue.pop() else {
+                break;
+            };
+            self.data.remove(&node);
+            self.enqueue_parents(node)?;
+            if self.is_hidden(node) {
+                self.hide_ancestors(node);
+            }
+        }
+        self.data.clear();
+        Ok(())
+    }
+
+    /// Whether `node` is reachable from a hidden commit, as far as the walk
+    /// knows.
+    pub fn is_hidden(&self, node: Node) -> bool {
+        self.vertices[node as usize].flags & HIDDEN != 0
+    }
+
+    /// The commits to check: found and not hidden, in the walk's order.
+    pub fn commits(&self) -> impl Iterator<Item = Node> + '_ {
+        self.found.iter().copied().filter(|&n| !self.is_hidden(n))
+    }
+
+    /// The commit id of `node`.
+    pub fn id(&self, node: Node) -> Oid {
+        self.vertices[node as usize].id
+    }
+
+    /// Each commit to check with its position in the order Guix checks
+    /// them: `commit-difference` lists the commits depth first from END,
+    /// first parents first, and Guix checks that list reversed. The first
+    /// failure Guix reports is the failing commit that comes first here.
+    pub fn guix_positions(&self) -> HashMap<Node, usize> {
+        let to_check = |n: Node| {
+            let flags = self.vertices[n as usize].flags;
+            flags & FOUND != 0 && flags & HIDDEN == 0
+        };
+        let mut listed = Vec::new();
+        let mut visited = std::collections::HashSet::new();
+        let mut stack = vec![self.end];
+        while let Some(node) = stack.pop() {
+            if !to_check(node) || !visited.insert(node) {
+                continue;
+            }
+            listed.push(node);
+            stack.extend(self.parents_of(node).iter().rev());
+        }
+        let count = listed.len();
+        listed
+            .into_iter()
+            .enumerate()
+            .map(|(i, node)| (node, count - 1 - i))
+            .collect()
+    }
+
+    fn vertex(&mut self, id: Oid) -> Node {
+        if let Some(&node) = self.index.get(&id) {
+            return node;
+        }
+        let node = Node::try_from(self.vertices.len()).expect("fewer than 2^32 commits");
+        self.vertices.push(Vertex {
+            id,
+            tree: Oid::ZERO_SHA1,
+            time: 0,
+            first: 0,
+            count: 0,
+            flags: 0,
+        });
+        self.index.insert(id, node);
+        node
+    }
+
+    fn parents_of(&self, node: Node) -> &[Node] {
+        let v = &self.vertices[node as usize];
+        &self.parents[v.first as usize..(v.first + v.count) as usize]
+    }
+
+    /// Reads `node` and queues it, once.
+    fn enqueue(&mut self, node: Node) -> Result<(), Error> {
+        self.parse(node)?;
+        let vertex = &mut self.vertices[node as usize];
+        if vertex.flags & SEEN != 0 {
+            return Ok(());
+        }
+        vertex.flags |= SEEN;
+        self.queued += 1;
+        self.queue.push(Queued {
+            time: vertex.time,
+            order: std::cmp::Reverse(self.queued),
+            node,
+        });
+        Ok(())
+    }
+
+    /// Reads the commit object of `node`, keeping its data while it may
+    /// yet be found.
+    fn parse(&mut self, node: Node) -> Result<(), Error> {
+        if self.vertices[node as usize].flags & PARSED != 0 {
+            return Ok(());
+        }
+        let id = self.vertices[node as usize].id;
+        let data = read_raw(&self.odb, id)?;
+        let header = Header::parse(id, &data)?;
+        let first = u32::try_from(self.parents.len()).expect("fewer than 2^32 parent links");
+        for &parent in &header.parents {
+            let parent = self.vertex(parent);
+            self.parents.push(parent);
+        }
+        let vertex = &mut self.vertices[node as usize];
+        vertex.tree = header.tree;
+        vertex.time = header.time;
+        vertex.first = first;
+        vertex.count = header.parents.len() as u32;
+        vertex.flags |= PARSED;
+        if vertex.flags & HIDDEN == 0 {
+            self.data.insert(node, data);
+        }
+        Ok(())
+    }
+
+    /// Reads and queues the parents of `node`; those of a hidden commit are
+    /// hidden.
+    fn enqueue_parents(&mut self, node: Node) -> Result<(), Error> {
+        let hidden = self.is_hidden(node);
+        let v = &self.vertices[node as usize];
+        for i in v.first..v.first + v.count {
+            let parent = self.parents[i as usize];
+            if hidden {
+                self.vertices[parent as usize].flags |= HIDDEN;
+                self.data.remove(&parent);
+            }
+            self.enqueue(parent)?;
+            if hidden {
+                self.hide_ancestors(parent);
+            }
+        }
+        Ok(())
+    }
+
+    /// Hides every ancestor of `node` that the walk has read.
+    fn hide_ancestors(&mut self, node: Node) {
+        let mut stack = self.parents_of(node).to_vec();
+        while let Some(parent) = stack.pop() {
+            let vertex = &mut self.vertices[parent as usize];
+            if vertex.flags & HIDDEN != 0 {
+                continue;
+            }
+            vertex.flags |= HIDDEN;
+            self.data.remove(&parent);
+            if self.vertices[parent as usize].flags & PARSED != 0 {
+                stack.extend_from_slice(self.parents_of(parent));
+            }
+        }
+    }
+
+    /// git's `still_interesting`: walk on while something newer than the
+    /// last commit found, or something not hidden, is queued; then `SLOP`
+    /// more steps.
+    fn still_walking(&self) -> u32 {
+        let Some(newest) = self.queue.peek() else {
+            return 0;
+        };
+        if self.last_found <= newest.time || self.queue.iter().any(|q| !self.is_hidden(q.node)) {
+            return SLOP;
+        }
+        self.slop - 1
+    }
+
+    fn parent_headers(&self, node: Node) -> Vec<ParentHeader> {
+        self.parents_of(node)
+            .iter()
+            .map(|&p| {
+                let v = &self.vertices[p as usize];
+                ParentHeader {
+                    id: v.id,
+                    tree: v.tree,
+                    parents: self.parents_of(p).iter().map(|&g| self.id(g)).collect(),
+                }
+            })
+            .collect()
+    }
 }
 
 /// Whether `commit` is one of `ancestors` or descends from one of them.

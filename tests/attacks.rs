@@ -33,6 +33,8 @@
 //! | … a fingerprint of the wrong length | `attack-authorizations-key-id` (16-digit key IDs), `attack-authorizations-truncated-fingerprint` (32-digit prefixes), `odd_length_fingerprint_is_malformed` |
 //! | merge whose signer is authorized on one side only | `merge-authorized-one-side`, `attack-gpg-merge-one-side` (gpg) |
 //! | merge of a branch forked before the introduction | `merge_of_a_branch_forked_before_the_introduction`, `merge_of_an_unrelated_history` |
+//! | clock skew in the history before the introduction | `clock_skewed_history_before_the_introduction` |
+//! | several failing branches: which failure comes first | `failure-order` |
 //! | octopus merge | `attack-octopus-merge` (refused), `attack-octopus-merge-authorized` (accepted) |
 //! | introduction signed by another key | `introduction-wrong-signer`, `attack-gpg-introduction-wrong-signer` (gpg) |
 //! | END unrelated to the introduction | `end-not-descendant` (forked before it), `attack-end-unrelated` (orphan); `cli.rs` `end_not_a_descendant` |
@@ -679,6 +681,59 @@ fn merge_of_a_branch_forked_before_the_introduction() {
         expect-all unauthorized old-mallory
     "#;
     check("merge of an old self-authorized branch", self_authorized);
+}
+
+/// Commit times say nothing certain about ancestry. Here the introduction
+/// descends, through seven commits dated 2000, from an unsigned commit dated
+/// 2030 that is merged again later. Guix hides the whole history of the
+/// introduction and accepts; a walk that stops at old dates (git's, a few
+/// steps past the newest hidden commit) would check the unsigned commit.
+#[test]
+fn clock_skewed_history_before_the_introduction() {
+    let history = |tail: &str| {
+        format!(
+            r#"
+        keyring alice
+        authorize alice
+        clock 1900000000
+        commit future
+        branch future
+        clock 946684800
+        write a.txt "1\n"
+        commit old-1
+        write a.txt "2\n"
+        commit old-2
+        write a.txt "3\n"
+        commit old-3
+        write a.txt "4\n"
+        commit old-4
+        write a.txt "5\n"
+        commit old-5
+        write a.txt "6\n"
+        commit old-6
+        write a.txt "7\n"
+        commit old-7
+        clock 1609459200
+        commit first alice
+        write b.txt "b\n"
+        commit second alice
+        merge future merge alice
+        {tail}
+        introduction first alice
+    "#
+        )
+    };
+    check("skewed hidden history", &history("expect authentic 2"));
+    // A real failure after it is still reported, alone.
+    check(
+        "skewed hidden history, then an unsigned commit",
+        &history(
+            r#"write c.txt "c\n"
+        commit late
+        expect unsigned late
+        expect-all unsigned late"#,
+        ),
+    );
 }
 
 /// An unrelated history (an orphan branch listing mallory) merged by an

@@ -720,6 +720,14 @@ impl Builder {
                 self.info.insert(label, info);
                 Ok(())
             }
+            "clock" => {
+                arity(1, Some(1))?;
+                let seconds = text(&args[0], "time")?;
+                self.clock = seconds
+                    .parse()
+                    .map_err(|_| format!("clock: {seconds:?} is not a number of seconds"))?;
+                Ok(())
+            }
             "head" => {
                 arity(1, Some(1))?;
                 let name = text(&args[0], "branch")?;

@@ -16,7 +16,7 @@ pub struct Expected {
     pub end: Option<Oid>,
     pub options: Options,
     pub outcome: Outcome,
-    /// With `keep_going`: (kind, commit) of every failure, oldest first.
+    /// With `keep_going`: (kind, commit) of every failure, in the order Guix checks the commits.
     pub all: Vec<(String, Option<Oid>)>,
 }
 
@@ -171,7 +171,10 @@ pub fn check_built(name: &str, built: &Built) {
                         .iter()
                         .map(|e| (e.kind().to_owned(), e.commit()))
                         .collect();
-                    assert_eq!(found, expected.all, "{name}: every failure, oldest first");
+                    assert_eq!(
+                        found, expected.all,
+                        "{name}: every failure, in the order Guix checks the commits"
+                    );
                 }
             }
             Err(e) if !e.is_authentication_failure() => assert_failure(name, &e, &expected.outcome),
