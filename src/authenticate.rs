@@ -97,7 +97,8 @@ pub struct Report {
     pub checked: usize,
     /// Commits checked per signing key, largest count first.
     pub signers: Vec<(Fingerprint, usize)>,
-    /// With [`Options::keep_going`]: every failure, oldest commit first.
+    /// With [`Options::keep_going`]: every failure, in the order Guix checks the commits
+    /// (oldest first, roughly: see the README, "The rule").
     /// Empty otherwise (the first failure is returned as the error).
     pub failures: Vec<Error>,
     /// Problems with the cache that did not stop authentication.
@@ -393,7 +394,12 @@ impl Tally {
 /// this many bytes; beyond it, they read the commit again. The walk is
 /// faster than checking, so on a long history it would otherwise hold most
 /// of it in memory.
-const DATA_IN_FLIGHT: usize = 64 << 20;
+const DATA_IN_FLIGHT: usize = 32 << 20;
+
+/// At most this many commits wait for the checking threads (about 200
+/// bytes each); then the walk waits. A GNU Guix-sized history fits, so its
+/// walk, and the count of commits to check, end early.
+const COMMITS_IN_FLIGHT: usize = 1 << 17;
 
 /// Applies the rule to the commits the walk finds.
 struct Checker<'a> {
@@ -460,7 +466,7 @@ impl Checker<'_> {
         threads: usize,
         walked: impl FnOnce(usize),
     ) -> Result<Tally, Error> {
-        let (sender, receiver) = crossbeam_channel::unbounded::<Found>();
+        let (sender, receiver) = crossbeam_channel::bounded::<Found>(COMMITS_IN_FLIGHT);
         let in_flight = AtomicUsize::new(0);
         let stop = AtomicBool::new(false);
         let path = repo.path();
@@ -487,6 +493,9 @@ impl Checker<'_> {
                     })
                 })
                 .collect();
+            // Only the checking threads receive: when they are all gone,
+            // sending fails instead of waiting for room.
+            drop(receiver);
             let walking = (|| {
                 let mut next = Some(first);
                 while let Some(mut found) = next {

@@ -154,7 +154,7 @@ fn nothing_to_do(args: &Args, request: &Request) -> u8 {
     AUTHENTIC
 }
 
-/// Every failure of a `--keep-going` run, oldest first.
+/// Every failure of a `--keep-going` run, in the order Guix checks the commits.
 fn not_authentic(args: &Args, request: &Request, report: &Report) -> u8 {
     for failure in &report.failures {
         output::error(failure);
