@@ -32,7 +32,8 @@ pub struct Options {
     /// Check every commit and report every failure, instead of stopping at
     /// the first.
     pub keep_going: bool,
-    /// Threads checking signatures; 0 means one per available core.
+    /// Threads checking commits (another walks the history); 0 means one
+    /// per available core.
     pub jobs: usize,
     /// Guix's rule (the default), or the stricter policy.
     pub policy: Policy,
@@ -196,7 +197,7 @@ pub fn authenticate(
         roots: &roots,
         progress,
     };
-    let tally = checker.check_all(repo, &mut walk, first, options, |commits| {
+    let tally = checker.check_all(repo, &mut walk, first, options.threads(), |commits| {
         progress.start(introduction.commit, end, commits)
     })?;
     progress.finish();
@@ -432,33 +433,11 @@ impl Checker<'_> {
     }
 
     /// Checks every commit the walk finds, from `first` on; `walked` is
-    /// told how many there are once the walk is over.
+    /// told how many there are once the walk is over. The walk runs on this
+    /// thread and hands commits over to the checking threads, each with its
+    /// own repository handle (a git2 repository cannot be shared between
+    /// threads).
     fn check_all(
-        &self,
-        repo: &Repository,
-        walk: &mut Walk,
-        first: Found,
-        options: &Options,
-        walked: impl FnOnce(usize),
-    ) -> Result<Tally, Error> {
-        let threads = options.threads();
-        if threads <= 1 {
-            let mut tally = Tally::default();
-            let mut next = Some(first);
-            while let Some(found) = next {
-                self.check(repo, found, &mut tally)?;
-                next = walk.next_commit()?;
-            }
-            walked(walk.commits().count());
-            return Ok(tally);
-        }
-        self.check_in_parallel(repo, walk, first, threads, walked)
-    }
-
-    /// The walk runs on this thread and hands commits over to `threads`
-    /// checking threads, each with its own repository handle (a git2
-    /// repository cannot be shared between threads).
-    fn check_in_parallel(
         &self,
         repo: &Repository,
         walk: &mut Walk,

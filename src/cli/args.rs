@@ -74,7 +74,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = PolicyArg::Guix, value_name = "POLICY")]
     pub policy: PolicyArg,
 
-    /// Threads checking signatures (default: one per core).
+    /// Threads checking commits, besides the one walking the history
+    /// (default: one per core).
     #[arg(
         short,
         long,
