@@ -60,7 +60,7 @@ mod support;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -69,7 +69,7 @@ use git_authenticate::{
     authenticate, resolve_commit, AuthorizationsError, Cache, Error, Introduction, Keyring,
     NoProgress, Options, Report,
 };
-use support::{build_scenario, build_scenario_text, key, Built};
+use support::{build_scenario, build_scenario_text, key, Built, Home};
 
 use support::expect::{check, check_built, expectations, fingerprint, run_with};
 
@@ -852,7 +852,7 @@ fn end_tag_of_a_tree_or_blob_binary() {
     let intro = built.oid("first").to_string();
     let alice = key("alice").signing_fpr;
     for end in ["tree-tag", "blob-tag"] {
-        let out = home.run(&built.path, &[&intro, &alice, "--end", end]);
+        let out = run_binary(&home, &built.path, &[&intro, &alice, "--end", end]);
         assert_eq!(out.status.code(), Some(2), "{end}: {}", stderr(&out));
         assert!(out.stdout.is_empty());
         assert!(
@@ -860,7 +860,8 @@ fn end_tag_of_a_tree_or_blob_binary() {
             "{}",
             stderr(&out)
         );
-        let out = home.run(
+        let out = run_binary(
+            &home,
             &built.path,
             &[&intro, &alice, "--end", end, "--format=json"],
         );
@@ -872,7 +873,7 @@ fn end_tag_of_a_tree_or_blob_binary() {
             serde_json::json!("not-a-commit")
         );
     }
-    let out = home.run(&built.path, &[&intro, &alice, "--end", "good-tag"]);
+    let out = run_binary(&home, &built.path, &[&intro, &alice, "--end", "good-tag"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
@@ -1044,50 +1045,20 @@ fn forged_cache_naming_a_foreign_commit() {
     assert_eq!(report.checked, 3);
 }
 
-/// A private home for the binary: `HOME`, `XDG_CACHE_HOME` and
-/// `XDG_CONFIG_HOME` in a temporary directory.
-struct Home {
-    dir: tempfile::TempDir,
+/// The binary in `repo` with `home` and `args`: no colour, no standard
+/// input, no git configuration but the repository's.
+fn binary(home: &Home, repo: &Path, args: &[&str]) -> Command {
+    let mut c = home.command(repo);
+    c.args(args)
+        .env("NO_COLOR", "1")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .stdin(Stdio::null());
+    c
 }
 
-impl Home {
-    fn new() -> Home {
-        Home {
-            dir: tempfile::Builder::new()
-                .prefix("gah-attack-home.")
-                .tempdir()
-                .unwrap(),
-        }
-    }
-
-    /// The cache file of `--cache-key KEY`.
-    fn cache_file(&self, key: &str) -> PathBuf {
-        self.dir
-            .path()
-            .join("cache/git-authenticate/authentication")
-            .join(key)
-    }
-
-    fn command(&self, repo: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_git-authenticate"));
-        c.current_dir(repo)
-            .args(args)
-            .env("HOME", self.dir.path())
-            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("NO_COLOR", "1")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null");
-        for name in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GNUPGHOME"] {
-            c.env_remove(name);
-        }
-        c.stdin(Stdio::null());
-        c
-    }
-
-    fn run(&self, repo: &Path, args: &[&str]) -> Output {
-        self.command(repo, args).output().unwrap()
-    }
+fn run_binary(home: &Home, repo: &Path, args: &[&str]) -> Output {
+    binary(home, repo, args).output().unwrap()
 }
 
 fn stderr(out: &Output) -> String {
@@ -1120,11 +1091,11 @@ fn cache_symlinks_are_never_written_through() {
     let home = Home::new();
     let file = home.cache_file("shared/key");
     fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let victim = home.dir.path().join("precious.txt");
+    let victim = home.path().join("precious.txt");
     fs::write(&victim, "precious\n").unwrap();
     fs::set_permissions(&victim, fs::Permissions::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink(&victim, &file).unwrap();
-    let out = home.run(&built.path, &args);
+    let out = run_binary(&home, &built.path, &args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
     assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
@@ -1138,9 +1109,9 @@ fn cache_symlinks_are_never_written_through() {
     let home = Home::new();
     let file = home.cache_file("shared/key");
     fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let nowhere = home.dir.path().join("created-by-the-attack");
+    let nowhere = home.path().join("created-by-the-attack");
     std::os::unix::fs::symlink(&nowhere, &file).unwrap();
-    let out = home.run(&built.path, &args);
+    let out = run_binary(&home, &built.path, &args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(!nowhere.exists(), "the link's target was created");
     assert!(fs::symlink_metadata(&file).unwrap().is_file());
@@ -1150,10 +1121,10 @@ fn cache_symlinks_are_never_written_through() {
     let home = Home::new();
     let file = home.cache_file("shared/key");
     fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let victim = home.dir.path().join("precious.txt");
+    let victim = home.path().join("precious.txt");
     fs::write(&victim, "precious\n").unwrap();
     std::os::unix::fs::symlink(&victim, file.with_file_name("key.lock")).unwrap();
-    let out = home.run(&built.path, &args);
+    let out = run_binary(&home, &built.path, &args);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot lock it"), "{}", stderr(&out));
     assert_eq!(fs::read(&victim).unwrap(), b"precious\n");
@@ -1182,7 +1153,8 @@ fn concurrent_binaries_share_one_cache() {
         let children: Vec<_> = ends
             .iter()
             .map(|end| {
-                home.command(
+                binary(
+                    &home,
                     &built.path,
                     &[
                         &intro,

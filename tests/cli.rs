@@ -19,7 +19,7 @@ use base64::Engine;
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{gpg_available, key, Built};
+use support::{gpg_available, key, Built, Home};
 
 /// A linear history signed by dave and alice, both authorized:
 /// `first` (the introduction, dave), `second` (alice, also reachable as
@@ -83,65 +83,9 @@ write b.txt "B\n"
 commit second gpg:alice
 "#;
 
-/// Environment variables from the test's environment that would change
-/// what the binary or git does.
-const CLEARED: &[&str] = &[
-    "GIT_DIR",
-    "GIT_WORK_TREE",
-    "GIT_INDEX_FILE",
-    "GIT_CEILING_DIRECTORIES",
-    "GIT_AUTHENTICATE",
-    "GNUPGHOME",
-    "NO_COLOR",
-    "CLICOLOR",
-    "CLICOLOR_FORCE",
-];
-
-/// A private home: `HOME`, `XDG_CACHE_HOME` and `XDG_CONFIG_HOME` point
-/// into a temporary directory, so that nothing touches the real home.
-struct Home {
-    dir: tempfile::TempDir,
-}
-
-impl Home {
-    fn new() -> Home {
-        Home {
-            dir: tempfile::Builder::new()
-                .prefix("gah-home.")
-                .tempdir()
-                .expect("temporary home"),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// `XDG_CACHE_HOME`.
-    fn cache(&self) -> PathBuf {
-        self.path().join("cache")
-    }
-
-    fn vars(&self) -> [(&'static str, PathBuf); 3] {
-        [
-            ("HOME", self.path().to_owned()),
-            ("XDG_CACHE_HOME", self.cache()),
-            ("XDG_CONFIG_HOME", self.path().join("config")),
-        ]
-    }
-
-    /// The binary, run in `dir`.
-    fn command(&self, dir: &Path) -> Command {
-        let mut c = Command::cargo_bin("git-authenticate").expect("the binary is built");
-        c.current_dir(dir);
-        for name in CLEARED {
-            c.env_remove(name);
-        }
-        for (name, value) in self.vars() {
-            c.env(name, value);
-        }
-        c
-    }
+/// The binary, run in `dir` with `home`.
+fn binary(home: &Home, dir: &Path) -> Command {
+    Command::from_std(home.command(dir))
 }
 
 /// A repository built from a scenario, with its private home.
@@ -204,14 +148,14 @@ impl Repo {
 
     /// The binary, run in the work tree.
     fn cmd(&self) -> Command {
-        self.home.command(self.path())
+        binary(&self.home, self.path())
     }
 
     /// The real git in `dir`, with the private home, the binary on `PATH`
     /// and the scenario's GnuPG home (for `git commit -S`).
     fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
         let mut c = support::git_command(dir);
-        for name in CLEARED {
+        for name in support::home::CLEARED {
             c.env_remove(name);
         }
         for (name, value) in self.home.vars() {
@@ -377,8 +321,7 @@ fn end_forms_and_commit_ish() {
     for end in ends {
         // A fresh cache each time, so that each run has work to do.
         let home = Home::new();
-        let assert = home
-            .command(repo.path())
+        let assert = binary(&home, repo.path())
             .args(&intro)
             .args(&end)
             .assert()
@@ -405,9 +348,7 @@ fn end_forms_and_commit_ish() {
 fn repository_option_and_subdirectory() {
     let repo = Repo::new(LINEAR);
     let elsewhere = tempfile::tempdir().unwrap();
-    let assert = repo
-        .home
-        .command(elsewhere.path())
+    let assert = binary(&repo.home, elsewhere.path())
         .arg("-r")
         .arg(repo.path())
         .args(repo.intro("first", "dave"))
@@ -417,9 +358,7 @@ fn repository_option_and_subdirectory() {
     assert!(stderr(&assert).contains("(3 new commits)"));
 
     // From a subdirectory: the same repository, hence the same cache.
-    let assert = repo
-        .home
-        .command(&repo.path().join("docs"))
+    let assert = binary(&repo.home, &repo.path().join("docs"))
         .args(repo.intro("first", "dave"))
         .assert()
         .code(0)
@@ -434,8 +373,7 @@ fn repository_option_and_subdirectory() {
         "{err}"
     );
     // `--repository=DIR` too.
-    repo.home
-        .command(elsewhere.path())
+    binary(&repo.home, elsewhere.path())
         .arg(format!("--repository={}", repo.path().display()))
         .assert()
         .code(0)
@@ -456,9 +394,7 @@ fn bare_clone() {
             "bare.git",
         ],
     );
-    let assert = repo
-        .home
-        .command(repo.home.path())
+    let assert = binary(&repo.home, repo.home.path())
         .arg("-r")
         .arg(&bare)
         .args(repo.intro("first", "dave"))
@@ -476,7 +412,7 @@ fn bare_clone() {
     );
     assert!(mode(&repo.default_cache_file(&bare)) == 0o600);
     // Run inside it, with the recorded configuration.
-    let assert = repo.home.command(&bare).assert().code(0).stdout("");
+    let assert = binary(&repo.home, &bare).assert().code(0).stdout("");
     assert!(stderr(&assert).contains(&format!(
         "successfully authenticated commit {}",
         repo.id("fourth")
@@ -494,9 +430,7 @@ fn remote_tracking_keyring() {
     let intro = repo.intro("first", "dave");
 
     // The local branch does not exist: say how to use the remote one.
-    let assert = repo
-        .home
-        .command(&clone)
+    let assert = binary(&repo.home, &clone)
         .args(&intro)
         .assert()
         .code(2)
@@ -512,8 +446,7 @@ fn remote_tracking_keyring() {
         vec!["--keyring", "refs/remotes/origin/keyring"],
     ] {
         let home = Home::new();
-        let assert = home
-            .command(&clone)
+        let assert = binary(&home, &clone)
             .args(&intro)
             .args(&keyring)
             .assert()
@@ -550,7 +483,7 @@ fn signer_quoted_unquoted_and_compact() {
     assert_eq!(forms[1].len(), 10, "ten words when unquoted");
     for signer in forms {
         let home = Home::new();
-        home.command(repo.path())
+        binary(&home, repo.path())
             .arg(&first)
             .args(&signer)
             .assert()
@@ -678,7 +611,7 @@ fn jobs_option_does_not_change_the_outcome() {
 fn help_and_version() {
     let home = Home::new();
     for flag in ["-h", "--help"] {
-        home.command(home.path())
+        binary(&home, home.path())
             .arg(flag)
             .assert()
             .code(0)
@@ -687,7 +620,7 @@ fn help_and_version() {
             .stdout(predicate::str::contains("Exit status"));
     }
     for flag in ["-V", "--version"] {
-        home.command(home.path())
+        binary(&home, home.path())
             .arg(flag)
             .assert()
             .code(0)
@@ -785,7 +718,7 @@ fn not_a_repository() {
         "0123456789abcdef0123456789abcdef01234567".to_owned(),
         key("dave").signing_fpr_spaced(),
     ];
-    home.command(outside.path())
+    binary(&home, outside.path())
         .arg("-r")
         .arg(outside.path())
         .args(&intro)
@@ -795,7 +728,7 @@ fn not_a_repository() {
         .stderr(predicate::str::contains("not a git repository"));
     // Discovery from the current directory stops at the temporary
     // directory, whatever surrounds it.
-    home.command(outside.path())
+    binary(&home, outside.path())
         .env("GIT_CEILING_DIRECTORIES", outside.path().parent().unwrap())
         .args(&intro)
         .assert()
@@ -1563,8 +1496,7 @@ fn branch_specific_configuration_takes_precedence() {
     // the cached commits, descendants of the same introductory commit,
     // would make `topic` known to be authentic.)
     repo.git_ok(&["checkout", "-q", "topic"]);
-    Home::new()
-        .command(repo.path())
+    binary(&Home::new(), repo.path())
         .assert()
         .code(1)
         .stderr(predicate::str::contains(format!(
@@ -1790,9 +1722,7 @@ fn post_merge_hook_authenticates_what_is_pulled() {
         repo.home.path(),
         &["clone", "-q", remote.to_str().unwrap(), "clone"],
     );
-    let assert = repo
-        .home
-        .command(&clone)
+    let assert = binary(&repo.home, &clone)
         .args(repo.intro("first", "dave"))
         .args(["-k", "origin/keyring"])
         .assert()
@@ -1841,8 +1771,7 @@ fn local_copy_of_a_remote_keyring_is_not_authenticated() {
         repo.home.path(),
         &["clone", "-q", remote.to_str().unwrap(), "clone"],
     );
-    repo.home
-        .command(&clone)
+    binary(&repo.home, &clone)
         .args(repo.intro("first", "dave"))
         .args(["-k", "origin/keyring"])
         .assert()
@@ -1877,8 +1806,7 @@ fn local_copy_of_a_remote_keyring_is_not_authenticated() {
 
     // With the local keyring branch checked out, nothing is authenticated.
     repo.git_ok_in(&clone, &["checkout", "-q", "keyring"]);
-    repo.home
-        .command(&clone)
+    binary(&repo.home, &clone)
         .assert()
         .code(0)
         .stdout("")

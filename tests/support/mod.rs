@@ -17,6 +17,7 @@
 pub mod builder;
 pub mod craft;
 pub mod expect;
+pub mod home;
 pub mod keys;
 pub mod script;
 pub mod sign;
@@ -28,6 +29,7 @@ pub use builder::{
     LabelInfo,
 };
 pub use craft::{gpgsm_available, GpgsmHome};
+pub use home::Home;
 pub use keys::{key, key_exists, keys_dir, spaced_fingerprint, TestKey, KEY_NAMES};
 pub use sign::{gpg_available, ssh_keygen_available, GpgHome};
 

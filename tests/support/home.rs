@@ -1,0 +1,73 @@
+//! A private home for running the built binary: `HOME`, `XDG_CACHE_HOME`
+//! and `XDG_CONFIG_HOME` point into a temporary directory, so that nothing
+//! touches the real home, and the test's environment cannot change what the
+//! binary or git does.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Environment variables from the test's environment that would change
+/// what the binary or git does.
+pub const CLEARED: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_AUTHENTICATE",
+    "GNUPGHOME",
+    "NO_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+];
+
+pub struct Home {
+    dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::Builder::new()
+                .prefix("gah-home.")
+                .tempdir()
+                .expect("temporary home"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `XDG_CACHE_HOME`.
+    pub fn cache(&self) -> PathBuf {
+        self.path().join("cache")
+    }
+
+    /// The cache file of `--cache-key KEY`.
+    pub fn cache_file(&self, key: &str) -> PathBuf {
+        self.cache()
+            .join("git-authenticate/authentication")
+            .join(key)
+    }
+
+    pub fn vars(&self) -> [(&'static str, PathBuf); 3] {
+        [
+            ("HOME", self.path().to_owned()),
+            ("XDG_CACHE_HOME", self.cache()),
+            ("XDG_CONFIG_HOME", self.path().join("config")),
+        ]
+    }
+
+    /// The built binary, to run in `dir` with this home.
+    pub fn command(&self, dir: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_git-authenticate"));
+        c.current_dir(dir);
+        for name in CLEARED {
+            c.env_remove(name);
+        }
+        for (name, value) in self.vars() {
+            c.env(name, value);
+        }
+        c
+    }
+}
