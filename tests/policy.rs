@@ -215,31 +215,38 @@ fn alice_public() -> Vec<u8> {
     support::key("alice").armored_public()
 }
 
+/// The verdicts of both policies on a commit signed at `time` by `key`,
+/// whose certificate is `key_file` in the keyring, and which the
+/// introduction authorizes.
+fn verdicts_when_signed_by(
+    key_file: Vec<u8>,
+    key: openpgp::packet::Key<
+        openpgp::packet::key::SecretParts,
+        openpgp::packet::key::UnspecifiedRole,
+    >,
+    time: u64,
+) -> (Result<usize, Error>, Result<usize, Error>) {
+    let authorized = [fingerprint(&key)];
+    let channel = channel(
+        &[alice_public(), key_file],
+        key,
+        &authorized,
+        time,
+        HashAlgorithm::SHA512,
+        false,
+    );
+    verdicts(&channel, Authorizations::empty())
+}
+
 #[test]
 fn expired_key_is_refused_only_when_strict() {
     let expiring = cert("expiring", Some(Duration::from_secs(365 * 86_400)));
     let key = signing_key(&expiring);
-    let keyring = [alice_public(), expiring.armored().to_vec().unwrap()];
-    let after_expiry = channel(
-        &keyring,
-        key.clone(),
-        &[fingerprint(&key)],
-        JAN_2022,
-        HashAlgorithm::SHA512,
-        false,
-    );
-    let (guix, strict) = verdicts(&after_expiry, Authorizations::empty());
+    let key_file = || expiring.armored().to_vec().unwrap();
+    let (guix, strict) = verdicts_when_signed_by(key_file(), key.clone(), JAN_2022);
     assert_strict_refuses(guix, strict, "not alive");
     // Signed while the key was valid: both accept.
-    let before = channel(
-        &keyring,
-        key.clone(),
-        &[fingerprint(&key)],
-        JUN_2020,
-        HashAlgorithm::SHA512,
-        false,
-    );
-    let (guix, strict) = verdicts(&before, Authorizations::empty());
+    let (guix, strict) = verdicts_when_signed_by(key_file(), key, JUN_2020);
     assert_eq!((guix.unwrap(), strict.unwrap()), (1, 1));
 }
 
@@ -259,16 +266,8 @@ fn revoked_key_is_refused_only_when_strict() {
         .unwrap();
     let revoked = revoked.insert_packets(revocation).unwrap().0;
     let key = signing_key(&revoked);
-    let keyring = [alice_public(), revoked.armored().to_vec().unwrap()];
-    let channel = channel(
-        &keyring,
-        key.clone(),
-        &[fingerprint(&key)],
-        JUN_2020,
-        HashAlgorithm::SHA512,
-        false,
-    );
-    let (guix, strict) = verdicts(&channel, Authorizations::empty());
+    let (guix, strict) =
+        verdicts_when_signed_by(revoked.armored().to_vec().unwrap(), key, JUN_2020);
     assert_strict_refuses(guix, strict, "revoked");
 }
 
@@ -303,16 +302,7 @@ fn subkey_without_binding_signature_is_refused_only_when_strict() {
             public.serialize(&mut stripped).unwrap();
         }
     }
-    let keyring = [alice_public(), stripped];
-    let channel = channel(
-        &keyring,
-        subkey.clone(),
-        &[fingerprint(&subkey)],
-        JUN_2020,
-        HashAlgorithm::SHA512,
-        false,
-    );
-    let (guix, strict) = verdicts(&channel, Authorizations::empty());
+    let (guix, strict) = verdicts_when_signed_by(stripped, subkey, JUN_2020);
     assert_strict_refuses(guix, strict, "binding signature");
 }
 
@@ -345,16 +335,7 @@ fn sha1_in_old_history_is_refused_only_when_strict() {
 fn sound_keys_pass_both_policies() {
     let valid = cert("valid", None);
     let key = signing_key(&valid);
-    let keyring = [alice_public(), valid.armored().to_vec().unwrap()];
-    let channel = channel(
-        &keyring,
-        key.clone(),
-        &[fingerprint(&key)],
-        JUN_2020,
-        HashAlgorithm::SHA512,
-        false,
-    );
-    let (guix, strict) = verdicts(&channel, Authorizations::empty());
+    let (guix, strict) = verdicts_when_signed_by(valid.armored().to_vec().unwrap(), key, JUN_2020);
     assert_eq!((guix.unwrap(), strict.unwrap()), (1, 1));
     // The standard policy agrees the certificate is valid.
     assert!(valid
