@@ -66,12 +66,11 @@ use std::time::{Duration, Instant};
 
 use git_authenticate::git2::Oid;
 use git_authenticate::{
-    authenticate, resolve_commit, AuthorizationsError, Cache, Error, Introduction, Keyring,
-    NoProgress, Options, Report,
+    authenticate, resolve_commit, AuthorizationsError, Cache, Error, Keyring, NoProgress, Options,
 };
 use support::{build_scenario, build_scenario_text, key, Built, Home};
 
-use support::expect::{check, check_built, expectations, fingerprint, run_with};
+use support::expect::{check, check_built, expectations, first_by_alice, run_cached, run_with};
 
 /// The `gpgsig` header of commit `label`.
 fn gpgsig(built: &Built, label: &str) -> Vec<u8> {
@@ -956,27 +955,6 @@ const LINEAR: &str = r#"
     commit fourth alice
 "#;
 
-fn introduction(built: &Built) -> Introduction {
-    Introduction {
-        commit: built.oid("first"),
-        signer: fingerprint("alice"),
-    }
-}
-
-fn run_cached(built: &Built, end: Oid, cache: &Cache) -> Result<Report, Error> {
-    let options = Options {
-        cache: Some(cache.clone()),
-        ..Options::default()
-    };
-    authenticate(
-        &built.repo(),
-        &introduction(built),
-        end,
-        &options,
-        &NoProgress,
-    )
-}
-
 fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
@@ -1234,7 +1212,7 @@ fn truncated_loose_object_does_not_hang() {
     fs::set_permissions(&object, fs::Permissions::from_mode(0o644)).unwrap();
     fs::write(&object, &compressed[..compressed.len() / 2]).unwrap();
     let path = built.path.clone();
-    let intro = introduction(&built);
+    let intro = first_by_alice(&built);
     let end = built.oid("fourth");
     let outcome = within(Duration::from_secs(30), move || {
         let repo = git_authenticate::git2::Repository::open(&path).unwrap();

@@ -12,7 +12,8 @@ use git_authenticate::{
     authenticate, cache, check_update, commit_relation, Cache, ChannelMetadata, Error,
     Introduction, NoProgress, Options, Relation, Report,
 };
-use support::{build_scenario_text, key, Built};
+use support::expect::{first_by_alice, run_cached};
+use support::{build_scenario_text, Built};
 
 /// A linear history, and a side branch forked from `second`.
 const HISTORY: &str = r#"
@@ -37,25 +38,8 @@ fn built() -> Built {
     build_scenario_text(HISTORY)
 }
 
-fn introduction(built: &Built) -> Introduction {
-    Introduction {
-        commit: built.oid("first"),
-        signer: key("alice").signing_fpr.parse().unwrap(),
-    }
-}
-
 fn run(built: &Built, end: &str, cache: &Cache) -> Result<Report, Error> {
-    let options = Options {
-        cache: Some(cache.clone()),
-        ..Options::default()
-    };
-    authenticate(
-        &built.repo(),
-        &introduction(built),
-        built.oid(end),
-        &options,
-        &NoProgress,
-    )
+    run_cached(built, built.oid(end), cache)
 }
 
 fn cache_in(dir: &Path) -> Cache {
@@ -138,8 +122,14 @@ fn cache_naming_a_missing_or_foreign_commit_makes_nothing_authentic() {
         cache: Some(cache.clone()),
         ..Options::default()
     };
-    let error =
-        authenticate(&repo, &introduction(&built), orphan, &options, &NoProgress).unwrap_err();
+    let error = authenticate(
+        &repo,
+        &first_by_alice(&built),
+        orphan,
+        &options,
+        &NoProgress,
+    )
+    .unwrap_err();
     assert!(
         matches!(error, Error::NotDescendant { end, .. } if end == orphan),
         "{error}"

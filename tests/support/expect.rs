@@ -5,7 +5,8 @@
 
 use git2::Oid;
 use git_authenticate::{
-    authenticate, Authorizations, Error, Fingerprint, Introduction, NoProgress, Options, Report,
+    authenticate, Authorizations, Cache, Error, Fingerprint, Introduction, NoProgress, Options,
+    Report,
 };
 
 use super::{build_scenario_text, key, scenario_runnable, Built};
@@ -181,4 +182,28 @@ pub fn check_built(name: &str, built: &Built) {
             Err(e) => panic!("{name}: keep-going returned an authentication failure: {e}"),
         }
     }
+}
+
+/// The introduction of the small test histories: commit `first`, signed by
+/// alice.
+pub fn first_by_alice(built: &Built) -> Introduction {
+    Introduction {
+        commit: built.oid("first"),
+        signer: fingerprint("alice"),
+    }
+}
+
+/// Authenticates from [`first_by_alice`] up to `end`, with `cache`.
+pub fn run_cached(built: &Built, end: Oid, cache: &Cache) -> Result<Report, Error> {
+    let options = Options {
+        cache: Some(cache.clone()),
+        ..Options::default()
+    };
+    authenticate(
+        &built.repo(),
+        &first_by_alice(built),
+        end,
+        &options,
+        &NoProgress,
+    )
 }
