@@ -151,6 +151,13 @@ impl Repo {
         binary(&self.home, self.path())
     }
 
+    /// The binary, with the usual introduction: `first`, signed by dave.
+    fn authenticate_from_first(&self) -> Command {
+        let mut c = self.cmd();
+        c.args(self.intro("first", "dave"));
+        c
+    }
+
     /// The real git in `dir`, with the private home, the binary on `PATH`
     /// and the scenario's GnuPG home (for `git commit -S`).
     fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
@@ -237,12 +244,7 @@ fn skip_without_gpg(test: &str) -> bool {
 #[test]
 fn success_then_nothing_new() {
     let repo = Repo::new(LINEAR);
-    let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
-        .assert()
-        .code(0)
-        .stdout("");
+    let assert = repo.authenticate_from_first().assert().code(0).stdout("");
     let err = stderr(&assert);
     assert!(
         err.contains(&format!(
@@ -284,10 +286,7 @@ fn success_then_nothing_new() {
 #[test]
 fn tampered_cache_file_is_ignored_with_a_warning() {
     let repo = Repo::new(LINEAR);
-    repo.cmd()
-        .args(repo.intro("first", "dave"))
-        .assert()
-        .success();
+    repo.authenticate_from_first().assert().success();
     let cache = repo.default_cache_file(repo.path());
     std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o644)).unwrap();
     let assert = repo.cmd().assert().code(0).stdout("");
@@ -595,8 +594,7 @@ fn jobs_option_does_not_change_the_outcome() {
     let mut outputs = Vec::new();
     for jobs in ["1", "2", "8"] {
         let assert = repo
-            .cmd()
-            .args(repo.intro("first", "dave"))
+            .authenticate_from_first()
             .args(["--keep-going", "-j", jobs])
             .assert()
             .code(1)
@@ -741,8 +739,7 @@ fn not_a_repository() {
 #[test]
 fn unknown_end() {
     let repo = Repo::new(LINEAR);
-    repo.cmd()
-        .args(repo.intro("first", "dave"))
+    repo.authenticate_from_first()
         .args(["--end", "no-such-branch"])
         .assert()
         .code(2)
@@ -756,8 +753,7 @@ fn unknown_end() {
 fn missing_keyring_branch() {
     let repo = Repo::new(LINEAR);
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .args(["-k", "channel-keys"])
         .assert()
         .code(2)
@@ -806,12 +802,7 @@ fn one_error(err: &str, commit: &str) -> String {
 #[test]
 fn unsigned_commit() {
     let repo = Repo::new(SEVERAL_FAILURES);
-    let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
-        .assert()
-        .code(1)
-        .stdout("");
+    let assert = repo.authenticate_from_first().assert().code(1).stdout("");
     let err = stderr(&assert);
     let line = one_error(&err, &repo.id("unsigned"));
     assert_eq!(
@@ -824,12 +815,7 @@ fn unsigned_commit() {
 #[test]
 fn unauthorized_signer() {
     let repo = Repo::named("gpg-unauthorized");
-    let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
-        .assert()
-        .code(1)
-        .stdout("");
+    let assert = repo.authenticate_from_first().assert().code(1).stdout("");
     let err = stderr(&assert);
     let line = one_error(&err, &repo.id("second"));
     assert_eq!(
@@ -897,8 +883,7 @@ fn end_not_a_descendant() {
 fn keep_going_reports_every_failure_oldest_first() {
     let repo = Repo::new(SEVERAL_FAILURES);
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .arg("--keep-going")
         .assert()
         .code(1)
@@ -1002,8 +987,7 @@ fn introduction_json(repo: &Repo, label: &str, signer: &str) -> Value {
 fn json_success() {
     let repo = Repo::new(LINEAR);
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .arg("--format=json")
         .assert()
         .code(0);
@@ -1057,8 +1041,7 @@ fn json_success() {
 fn json_failure() {
     let repo = Repo::named("gpg-unauthorized");
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .arg("--format=json")
         .assert()
         .code(1);
@@ -1101,8 +1084,7 @@ fn json_failure() {
 fn json_keep_going() {
     let repo = Repo::new(SEVERAL_FAILURES);
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .args(["--keep-going", "--format=json"])
         .assert()
         .code(1);
@@ -1174,8 +1156,7 @@ fn json_keep_going() {
 fn json_could_not_check() {
     let repo = Repo::new(LINEAR);
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .args(["--keyring=nowhere", "--format=json"])
         .assert()
         .code(2);
@@ -1208,8 +1189,7 @@ fn json_could_not_check() {
 fn json_unknown_end_still_names_the_introduction() {
     let repo = Repo::new(LINEAR);
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .args(["-e", "nowhere", "--format=json"])
         .assert()
         .code(2);
@@ -1256,8 +1236,7 @@ fn stats_format() {
         "fingerprint then the count right-aligned in 10 columns"
     );
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .arg("--stats")
         .assert()
         .code(0)
@@ -1271,8 +1250,7 @@ fn stats_format() {
 fn quiet() {
     let repo = Repo::new(LINEAR);
     // The first run would also record the configuration and install hooks.
-    repo.cmd()
-        .args(repo.intro("first", "dave"))
+    repo.authenticate_from_first()
         .arg("-q")
         .assert()
         .code(0)
@@ -1306,15 +1284,13 @@ fn assert_plain(err: &str) {
 fn no_progress_bar_or_colours_outside_a_terminal() {
     let repo = Repo::new(SEVERAL_FAILURES);
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .args(["--end", &repo.id("first")])
         .assert()
         .code(0);
     assert_plain(&stderr(&assert));
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .arg("--keep-going")
         .assert()
         .code(1);
@@ -1324,11 +1300,7 @@ fn no_progress_bar_or_colours_outside_a_terminal() {
     assert_plain(&err);
 
     let repo = Repo::new(LINEAR);
-    let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
-        .assert()
-        .code(0);
+    let assert = repo.authenticate_from_first().assert().code(0);
     let err = stderr(&assert);
     assert!(err.contains("(3 new commits)"), "{err}");
     assert_plain(&err);
@@ -1360,12 +1332,7 @@ fn no_color_wins() {
 fn first_run_records_configuration_and_installs_hooks() {
     let repo = Repo::new(LINEAR);
     let hooks = repo.path().join(".git/hooks");
-    let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
-        .assert()
-        .code(0)
-        .stdout("");
+    let assert = repo.authenticate_from_first().assert().code(0).stdout("");
     let err = stderr(&assert);
     assert!(
         err.contains("introduction and keyring recorded in repository configuration file"),
@@ -1419,10 +1386,7 @@ fn hooks_directory_is_created_when_missing() {
     if hooks.exists() {
         std::fs::remove_dir_all(&hooks).unwrap();
     }
-    repo.cmd()
-        .args(repo.intro("first", "dave"))
-        .assert()
-        .code(0);
+    repo.authenticate_from_first().assert().code(0);
     assert_eq!(mode(&hooks.join("pre-push")) & 0o111, 0o111);
     assert_eq!(mode(&hooks.join("post-merge")) & 0o111, 0o111);
 }
@@ -1444,11 +1408,7 @@ fn core_hooks_path_is_respected() {
         let repo = Repo::new(LINEAR);
         repo.git_ok(&["config", "core.hooksPath", &setting]);
         let dir = dir.unwrap_or_else(|| repo.path().join(&setting));
-        let assert = repo
-            .cmd()
-            .args(repo.intro("first", "dave"))
-            .assert()
-            .code(0);
+        let assert = repo.authenticate_from_first().assert().code(0);
         let err = stderr(&assert);
         for hook in ["pre-push", "post-merge"] {
             let path = dir.join(hook);
@@ -1516,12 +1476,7 @@ fn existing_hooks_are_never_overwritten() {
     std::fs::write(&pre_push, mine).unwrap();
     std::fs::set_permissions(&pre_push, std::fs::Permissions::from_mode(0o755)).unwrap();
 
-    let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
-        .assert()
-        .code(0)
-        .stdout("");
+    let assert = repo.authenticate_from_first().assert().code(0).stdout("");
     let err = stderr(&assert);
     assert_eq!(std::fs::read_to_string(&pre_push).unwrap(), mine);
     assert!(
@@ -1553,8 +1508,7 @@ fn keyring_branch_checked_out_does_nothing() {
 
     // END is the keyring's tip.
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .args(["--end", "keyring"])
         .assert()
         .code(0)
@@ -1571,12 +1525,7 @@ fn keyring_branch_checked_out_does_nothing() {
 
     // The keyring branch is checked out.
     repo.git_ok(&["checkout", "-q", "keyring"]);
-    let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
-        .assert()
-        .code(0)
-        .stdout("");
+    let assert = repo.authenticate_from_first().assert().code(0).stdout("");
     let err = stderr(&assert);
     assert!(
         err.contains("current branch 'keyring' is the keyring branch; doing nothing"),
@@ -1586,8 +1535,7 @@ fn keyring_branch_checked_out_does_nothing() {
 
     // In JSON too, there is a document saying so.
     let assert = repo
-        .cmd()
-        .args(repo.intro("first", "dave"))
+        .authenticate_from_first()
         .arg("--format=json")
         .assert()
         .code(0);
@@ -1619,10 +1567,7 @@ fn git_commit(repo: &Repo, dir: &Path, file: &str, extra: &[&str]) -> String {
 /// An authenticated repository whose hooks are installed, with a bare
 /// remote `origin` holding its keyring and master.
 fn with_remote(repo: &Repo) -> PathBuf {
-    repo.cmd()
-        .args(repo.intro("first", "dave"))
-        .assert()
-        .code(0);
+    repo.authenticate_from_first().assert().code(0);
     let remote = repo.home.path().join("remote.git");
     repo.git_ok_in(
         repo.home.path(),
