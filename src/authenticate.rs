@@ -3,15 +3,16 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use git2::{ObjectType, Oid, Repository};
+use git2::{Oid, Repository};
 
 use crate::authorizations::Authorizations;
 use crate::cache::{Cache, CacheWarning};
 use crate::commit::CommitObject;
-use crate::error::Error;
+use crate::error::{Error, ObjectRole};
 use crate::fingerprint::Fingerprint;
 use crate::introduction::Introduction;
 use crate::keyring::{self, Keyring};
+use crate::objects::{Kind, ObjectError, ObjectProblem, Objects};
 use crate::policy::Policy;
 use crate::rule::Rule;
 use crate::walk::{self, Found, Node, Walk};
@@ -53,12 +54,18 @@ impl Default for Options {
     }
 }
 
+/// The most checking threads started, whatever [`Options::jobs`] asks:
+/// beyond the machine's cores they only cost memory.
+pub const MAX_JOBS: usize = 1024;
+
 impl Options {
     fn threads(&self) -> usize {
+        let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
         match self.jobs {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => cores(),
             n => n,
         }
+        .min(MAX_JOBS)
     }
 }
 
@@ -98,8 +105,9 @@ pub struct Report {
     pub checked: usize,
     /// Commits checked per signing key, largest count first.
     pub signers: Vec<(Fingerprint, usize)>,
-    /// With [`Options::keep_going`]: every failure, in the order Guix checks the commits
-    /// (oldest first, roughly: see the README, "The rule").
+    /// With [`Options::keep_going`]: every failure, in the order Guix meets
+    /// them (the introduction, END's descent, then the commits newest
+    /// first: see the README, "The rule").
     /// Empty otherwise (the first failure is returned as the error).
     pub failures: Vec<Error>,
     /// Problems with the cache that did not stop authentication.
@@ -113,31 +121,102 @@ impl Report {
     }
 }
 
-/// Resolves a revision (full or short id, branch, tag) to a commit,
-/// peeling annotated tags.
+/// Resolves a revision (full or short id, branch, tag, or any of git's
+/// revision expressions) to a commit, peeling annotated tags.
+///
+/// Ids and reference names are resolved without reading any object, and
+/// tags are peeled by reading them verified, so that a damaged or forged
+/// object is reported rather than followed.
 pub fn resolve_commit(repo: &Repository, spec: &str) -> Result<Oid, Error> {
     let not_a_commit = |reason: String| Error::NotACommit {
         spec: spec.to_owned(),
         reason,
     };
-    let object = repo
-        .revparse_single(spec)
-        .map_err(|e| not_a_commit(e.message().to_owned()))?;
-    let peeled = object
-        .peel(ObjectType::Commit)
-        .map_err(|_| not_a_commit(format!("it names a {}", kind_name(&object, repo))))?;
-    Ok(peeled.id())
+    let id = match named_object(repo, spec) {
+        Some(id) => id,
+        None => repo
+            .revparse_single(spec)
+            .map_err(|e| not_a_commit(e.message().to_owned()))?
+            .id(),
+    };
+    peel_to_commit(repo, id).map_err(|e| match e {
+        Peeled::NotACommit(reason) => not_a_commit(reason),
+        Peeled::Error(e) => e,
+    })
 }
 
-fn kind_name(object: &git2::Object, repo: &Repository) -> String {
-    let target = object
-        .as_tag()
-        .and_then(|t| repo.find_object(t.target_id(), None).ok());
-    match (object.kind(), target.and_then(|t| t.kind())) {
-        (Some(ObjectType::Tag), Some(kind)) => format!("tag pointing at a {kind}, not a commit"),
-        (Some(kind), _) => format!("{kind}, not a commit"),
-        (None, _) => "object that is not a commit".into(),
+/// The object a full id, an unambiguous short id or a reference name
+/// (`master`, `origin/keyring`, `v1.0`, `HEAD`) names.
+fn named_object(repo: &Repository, spec: &str) -> Option<Oid> {
+    let hex = !spec.is_empty() && spec.len() <= 40 && spec.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex && spec.len() == 40 {
+        return Oid::from_str(spec).ok();
     }
+    if let Ok(reference) = repo.resolve_reference_from_short_name(spec) {
+        return reference.resolve().ok()?.target();
+    }
+    if hex && spec.len() >= 4 {
+        let short = Oid::from_str(spec).ok()?;
+        return repo.odb().ok()?.exists_prefix(short, spec.len()).ok();
+    }
+    None
+}
+
+enum Peeled {
+    NotACommit(String),
+    Error(Error),
+}
+
+/// How many annotated tags may point at each other before a commit.
+const MAX_TAG_CHAIN: usize = 32;
+
+fn peel_to_commit(repo: &Repository, mut id: Oid) -> Result<Oid, Peeled> {
+    let objects = Objects::open(repo).map_err(|e| Peeled::Error(e.into()))?;
+    let mut tagged = false;
+    for _ in 0..MAX_TAG_CHAIN {
+        let (role, kind) = match tagged {
+            true => (ObjectRole::Tag, Kind::Tag),
+            false => (ObjectRole::Commit, Kind::Commit),
+        };
+        let unreadable = |problem| {
+            Peeled::Error(Error::object(
+                role.clone(),
+                ObjectError { id, kind, problem },
+            ))
+        };
+        let (kind, data) = objects
+            .read_any(id, crate::objects::limit(Kind::Commit))
+            .map_err(unreadable)?;
+        match kind {
+            Kind::Commit => return Ok(id),
+            Kind::Tag => {
+                tagged = true;
+                id = tag_target(&data).ok_or_else(|| {
+                    unreadable(ObjectProblem::Damaged("its header is malformed".into()))
+                })?;
+            }
+            other if tagged => {
+                return Err(Peeled::NotACommit(format!(
+                    "it names a tag pointing at a {other}, not a commit"
+                )))
+            }
+            other => {
+                return Err(Peeled::NotACommit(format!(
+                    "it names a {other}, not a commit"
+                )))
+            }
+        }
+    }
+    Err(Peeled::NotACommit(format!(
+        "it names a chain of more than {MAX_TAG_CHAIN} tags"
+    )))
+}
+
+/// The `object` line of an annotated tag.
+fn tag_target(data: &[u8]) -> Option<Oid> {
+    let line = data.split(|&b| b == b'\n').next()?;
+    let hex = std::str::from_utf8(line.strip_prefix(b"object ")?).ok()?;
+    (hex.len() == 40).then(|| Oid::from_str(hex).ok())?
 }
 
 /// Authenticates `repo` from `introduction` up to commit `end`.
@@ -147,12 +226,16 @@ fn kind_name(object: &git2::Object, repo: &Repository) -> String {
 /// be signed by a key that `.guix-authorizations` in each of its parents
 /// lists. On success, `end` is recorded in the cache.
 ///
-/// Errors: without [`Options::keep_going`], the first failure is the error,
-/// in Guix's order: the introduction's signature, then END's descent from
-/// the introduction, then the commits in history order. With it,
-/// authentication failures are collected in [`Report::failures`], and an
-/// error means the repository could not be checked at all (missing keyring,
-/// unreadable objects).
+/// The steps are Guix's, in Guix's order: load the keyring; collect the
+/// commits known to be authentic; find the commits to check (none: success);
+/// verify the introduction's signature when nothing is known yet; check
+/// that END descends from the introduction or a known commit; check the
+/// commits, newest first as Guix's `commit-difference` lists them.
+///
+/// Errors: without [`Options::keep_going`], the first failure in that order
+/// is the error. With it, authentication failures are collected in
+/// [`Report::failures`], in that order, and an error means the repository
+/// could not be checked at all (missing keyring, unreadable objects).
 pub fn authenticate(
     repo: &Repository,
     introduction: &Introduction,
@@ -160,9 +243,7 @@ pub fn authenticate(
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
-    // A missing keyring is an error even with nothing to check, as in
-    // Guix; its keys are only read when there is work.
-    keyring::Keyring::check_exists(repo, &options.keyring_reference)?;
+    let keyring = Keyring::load(repo, &options.keyring_reference)?;
     let known = known_authentic(repo, introduction, options)?;
     let mut report = Report {
         introduction: introduction.clone(),
@@ -174,7 +255,7 @@ pub fn authenticate(
     };
     // A known commit that descends from the introduction hides everything
     // the introduction would: hiding the introduction too changes nothing
-    // but the cost (libgit2's walk is slow to hide an old commit).
+    // but the cost (the walk is slow to hide an old commit).
     let mut hidden = known.commits.clone();
     if !known.has_descendant {
         hidden.push(introduction.commit);
@@ -184,12 +265,7 @@ pub fn authenticate(
         // END is the introduction, or in the closure of known commits.
         return Ok(report);
     };
-    let keyring = Keyring::load(repo, &options.keyring_reference)?;
     let rule = Rule::new(&keyring, &options.historical_authorizations, options.policy);
-    let mut failures = Failures::new(options.keep_going);
-    if known.commits.is_empty() {
-        failures.add(verify_introduction(repo, &rule, introduction).err())?;
-    }
     let mut roots = known.commits.clone();
     roots.push(introduction.commit);
     let checker = Checker {
@@ -201,22 +277,31 @@ pub fn authenticate(
         progress.start(introduction.commit, end, commits)
     })?;
     progress.finish();
-    let checked = settle(&mut walk, tally)?;
+    let mut failures = Failures::default();
+    if known.commits.is_empty() {
+        failures.add(verify_introduction(repo, &rule, introduction).err())?;
+    }
     // END descends from a root when a checked commit has one as a parent;
     // the graph is asked only when that is not so (a failure, most often).
-    let descends = checked.root_parent_seen || walk::descends_from_any(repo, end, &roots)?;
+    let descends = tally.root_parent_seen || walk::descends_from_any(repo, end, &roots)?;
     if !descends {
         failures.add(Some(Error::NotDescendant {
             end,
             introduction: introduction.commit,
         }))?;
     }
+    let checked = settle(&mut walk, tally, !failures.is_empty())?;
+    if checked.commits == 0 {
+        // Everything the walk found is reachable from hidden history
+        // through commits with skewed times: nothing to check, as for Guix.
+        return Ok(report);
+    }
     for failure in checked.failures {
         failures.add(Some(failure))?;
     }
     report.checked = checked.commits;
     report.signers = sorted_counts(checked.signers);
-    report.failures = failures.into_vec();
+    report.failures = failures.into_result(options.keep_going)?;
     if report.is_authentic() {
         if let Some(cache) = &options.cache {
             record(
@@ -231,31 +316,21 @@ pub fn authenticate(
     Ok(report)
 }
 
-/// Authentication failures: the first is the error, or, with
-/// `keep_going`, all are collected (each commit reported once: a parent
-/// that removed `.guix-authorizations` is found by each of its children).
+/// Authentication failures in the order Guix meets them, each commit
+/// reported once (a parent that removed `.guix-authorizations` is found by
+/// each of its children). Any other error stops everything.
+#[derive(Default)]
 struct Failures {
-    keep_going: bool,
     found: Vec<Error>,
+    reported: std::collections::HashSet<(&'static str, Option<Oid>)>,
 }
 
 impl Failures {
-    fn new(keep_going: bool) -> Self {
-        Failures {
-            keep_going,
-            found: Vec::new(),
-        }
-    }
-
     fn add(&mut self, failure: Option<Error>) -> Result<(), Error> {
         match failure {
             None => Ok(()),
-            Some(e) if self.keep_going && e.is_authentication_failure() => {
-                let duplicate = self
-                    .found
-                    .iter()
-                    .any(|f| f.kind() == e.kind() && f.commit() == e.commit());
-                if !duplicate {
+            Some(e) if e.is_authentication_failure() => {
+                if self.reported.insert((e.kind(), e.commit())) {
                     self.found.push(e);
                 }
                 Ok(())
@@ -264,8 +339,17 @@ impl Failures {
         }
     }
 
-    fn into_vec(self) -> Vec<Error> {
-        self.found
+    fn is_empty(&self) -> bool {
+        self.found.is_empty()
+    }
+
+    /// All the failures, or, unless `keep_going`, the first as the error.
+    fn into_result(self, keep_going: bool) -> Result<Vec<Error>, Error> {
+        let mut found = self.found;
+        if !keep_going && !found.is_empty() {
+            return Err(found.swap_remove(0));
+        }
+        Ok(found)
     }
 }
 
@@ -286,13 +370,21 @@ fn known_authentic(
     introduction: &Introduction,
     options: &Options,
 ) -> Result<Known, Error> {
-    let exists = |id: &Oid| repo.find_commit(*id).is_ok();
-    let mut commits: Vec<Oid> = options
-        .authentic_commits
-        .iter()
-        .copied()
-        .filter(exists)
-        .collect();
+    // As in Guix, a known commit the repository lacks is ignored; one
+    // that cannot be read is an error.
+    let objects = Objects::open(repo)?;
+    let present = |ids: Vec<Oid>| -> Result<Vec<Oid>, Error> {
+        let mut kept = Vec::new();
+        for id in ids {
+            match objects.read(id, Kind::Commit) {
+                Ok(_) => kept.push(id),
+                Err(e) if e.is_missing() => {}
+                Err(e) => return Err(Error::object(ObjectRole::Commit, e)),
+            }
+        }
+        Ok(kept)
+    };
+    let mut commits = present(options.authentic_commits.clone())?;
     let Some(cache) = &options.cache else {
         return Ok(Known {
             commits,
@@ -303,8 +395,8 @@ fn known_authentic(
     let cached = cache.read_for(introduction.commit);
     let mut warnings = cached.warnings;
     let callers = commits.len();
-    commits.extend(cached.trusted.into_iter().filter(exists));
-    for id in cached.unverified.into_iter().filter(exists) {
+    commits.extend(present(cached.trusted)?);
+    for id in present(cached.unverified)? {
         if walk::descends_from_any(repo, id, &[introduction.commit])? {
             commits.push(id);
         } else {
@@ -368,9 +460,6 @@ struct Checked {
     signers: HashMap<Fingerprint, usize>,
     /// The failures, in the order Guix checks the commits.
     failures: Vec<Error>,
-    /// Whether a checked commit has a root (the introduction or a known
-    /// commit) as a parent.
-    root_parent_seen: bool,
 }
 
 /// What one thread found: the commits each key signed, and the failures.
@@ -412,18 +501,18 @@ struct Checker<'a> {
 impl Checker<'_> {
     /// Checks `found`; an authentication failure is tallied, any other
     /// error (an unreadable object) stops everything.
-    fn check(&self, repo: &Repository, found: Found, tally: &mut Tally) -> Result<(), Error> {
+    fn check(&self, objects: &Objects, found: Found, tally: &mut Tally) -> Result<(), Error> {
         let commit = match &found.data {
             Some(data) => CommitObject::parse(found.id, data)?,
-            None => CommitObject::read(repo, found.id)?,
+            None => CommitObject::read_from(objects, found.id)?,
         };
         for parent in &found.parents {
-            self.rule.learn(repo, parent)?;
+            self.rule.learn(objects, parent)?;
         }
         if commit.parents.iter().any(|p| self.roots.contains(p)) {
             tally.root_parent_seen = true;
         }
-        match self.rule.authenticate_commit(repo, &commit) {
+        match self.rule.authenticate_commit(objects, &commit) {
             Ok(signer) => tally.signers.entry(signer).or_default().push(found.node),
             Err(e) if e.is_authentication_failure() => tally.failures.push((found.node, e)),
             Err(e) => return Err(e),
@@ -434,9 +523,10 @@ impl Checker<'_> {
 
     /// Checks every commit the walk finds, from `first` on; `walked` is
     /// told how many there are once the walk is over. The walk runs on this
-    /// thread and hands commits over to the checking threads, each with its
-    /// own repository handle (a git2 repository cannot be shared between
-    /// threads).
+    /// thread and hands commits over to up to `threads` checking threads,
+    /// each with its own repository handle (a git2 repository cannot be
+    /// shared between threads). A thread is started only when there is a
+    /// commit for it.
     fn check_all(
         &self,
         repo: &Repository,
@@ -450,36 +540,24 @@ impl Checker<'_> {
         let stop = AtomicBool::new(false);
         let path = repo.path();
         std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    let receiver = receiver.clone();
-                    let (in_flight, stop) = (&in_flight, &stop);
-                    scope.spawn(move || -> Result<Tally, Error> {
-                        let repo = Repository::open(path)?;
-                        let mut tally = Tally::default();
-                        for found in receiver {
-                            let size = found.data.as_ref().map_or(0, Vec::len);
-                            in_flight.fetch_sub(size, Ordering::Relaxed);
-                            if stop.load(Ordering::Relaxed) {
-                                continue;
-                            }
-                            if let Err(e) = self.check(&repo, found, &mut tally) {
-                                stop.store(true, Ordering::Relaxed);
-                                return Err(e);
-                            }
-                        }
-                        Ok(tally)
-                    })
-                })
-                .collect();
-            // Only the checking threads receive: when they are all gone,
-            // sending fails instead of waiting for room.
-            drop(receiver);
+            let mut workers = Vec::new();
+            let mut receiver = Some(receiver);
             let walking = (|| {
                 let mut next = Some(first);
                 while let Some(mut found) = next {
                     if stop.load(Ordering::Relaxed) {
                         return Ok(());
+                    }
+                    if let Some(r) = &receiver {
+                        let (in_flight, stop) = (&in_flight, &stop);
+                        let r = r.clone();
+                        workers.push(scope.spawn(move || self.worker(path, r, in_flight, stop)));
+                        if workers.len() == threads {
+                            // Only the checking threads receive now: when
+                            // they are all gone, sending fails instead of
+                            // waiting for room.
+                            receiver = None;
+                        }
                     }
                     let size = found.data.as_ref().map_or(0, Vec::len);
                     if in_flight.load(Ordering::Relaxed) + size > DATA_IN_FLIGHT {
@@ -496,6 +574,7 @@ impl Checker<'_> {
                 Ok(())
             })();
             drop(sender);
+            drop(receiver);
             if walking.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }
@@ -510,17 +589,46 @@ impl Checker<'_> {
             error.map_or(Ok(tally), Err)
         })
     }
+
+    /// One checking thread: checks what it receives until the walk is over,
+    /// or until a thread meets an error.
+    fn worker(
+        &self,
+        path: &std::path::Path,
+        receiver: crossbeam_channel::Receiver<Found>,
+        in_flight: &AtomicUsize,
+        stop: &AtomicBool,
+    ) -> Result<Tally, Error> {
+        let repo = Repository::open(path)?;
+        let objects = Objects::open(&repo)?;
+        let mut tally = Tally::default();
+        for found in receiver {
+            let size = found.data.as_ref().map_or(0, Vec::len);
+            in_flight.fetch_sub(size, Ordering::Relaxed);
+            if stop.load(Ordering::Relaxed) {
+                continue;
+            }
+            if let Err(e) = self.check(&objects, found, &mut tally) {
+                stop.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        }
+        Ok(tally)
+    }
 }
 
 /// Makes the tally exact and puts failures in Guix's order. The walk may
 /// have found commits that hidden history reaches through commits with
 /// skewed times: a failure is kept only if the whole hidden history, walked
 /// to its roots, does not reach it. Checking them was only wasted work
-/// otherwise, and they are not counted.
-fn settle(walk: &mut Walk, mut tally: Tally) -> Result<Checked, Error> {
-    if !tally.failures.is_empty() {
+/// otherwise, and they are not counted. With `exactly`, the whole hidden
+/// history is walked whatever the tally, so that the count of commits to
+/// check is exact: the introduction or END's descent failed, which matters
+/// only if there is something to check.
+fn settle(walk: &mut Walk, mut tally: Tally, exactly: bool) -> Result<Checked, Error> {
+    if exactly || !tally.failures.is_empty() {
         let failing: Vec<Node> = tally.failures.iter().map(|(node, _)| *node).collect();
-        walk.settle(|walk| failing.iter().all(|&node| walk.is_hidden(node)))?;
+        walk.settle(|walk| !exactly && failing.iter().all(|&node| walk.is_hidden(node)))?;
         tally.failures.retain(|(node, _)| !walk.is_hidden(*node));
         let positions = walk.guix_positions();
         tally
@@ -540,7 +648,6 @@ fn settle(walk: &mut Walk, mut tally: Tally) -> Result<Checked, Error> {
         commits: walk.commits().count(),
         signers,
         failures: tally.failures.into_iter().map(|(_, e)| e).collect(),
-        root_parent_seen: tally.root_parent_seen,
     })
 }
 

@@ -4,8 +4,10 @@
 
 use git2::{Oid, Repository};
 
-use crate::error::Error;
+use crate::commit::{tree_entry, CommitObject};
+use crate::error::{Error, ObjectRole};
 use crate::keyring;
+use crate::objects::{Kind, ObjectProblem, Objects};
 use crate::sexp;
 
 /// Name of the metadata file at the root of a channel.
@@ -141,21 +143,28 @@ impl ChannelMetadata {
 
     /// The metadata at `commit`; the defaults when it has no
     /// `.guix-channel`.
+    ///
+    /// Every object read is verified against its id, like those the rule
+    /// reads: a hostile `.guix-channel` could name another keyring.
     pub fn at_commit(repo: &Repository, commit: Oid) -> Result<Self, Error> {
-        let tree = repo.find_commit(commit)?.tree()?;
-        let Some(entry) = tree.get_name(METADATA_FILE) else {
+        let objects = Objects::open(repo)?;
+        let tree = CommitObject::read_from(&objects, commit)?.tree;
+        let Some((_, blob)) = tree_entry(&objects, commit, tree, METADATA_FILE.as_bytes())? else {
             return Ok(ChannelMetadata::default());
         };
         let malformed = |reason: String| Error::MalformedChannelMetadata {
             commit,
-            blob: entry.id(),
+            blob,
             reason,
         };
-        let blob = entry
-            .to_object(repo)?
-            .into_blob()
-            .map_err(|_| malformed("it is not a regular file".into()))?;
-        Self::parse(blob.content()).map_err(malformed)
+        let data = match objects.read(blob, Kind::Blob) {
+            Ok(data) => data,
+            Err(e) if matches!(e.problem, ObjectProblem::WrongKind { .. }) => {
+                return Err(malformed("it is not a regular file".into()))
+            }
+            Err(e) => return Err(Error::object(ObjectRole::ChannelMetadataOf(commit), e)),
+        };
+        Self::parse(&data).map_err(malformed)
     }
 }
 

@@ -8,7 +8,8 @@
 
 use git2::{Oid, Repository};
 
-use crate::error::Error;
+use crate::error::{Error, ObjectRole};
+use crate::objects::{Kind, ObjectError, ObjectProblem, Objects};
 
 /// The header field holding an OpenPGP signature.
 const SIGNATURE_FIELD: &[u8] = b"gpgsig";
@@ -26,7 +27,12 @@ pub(crate) struct CommitObject {
 impl CommitObject {
     /// Reads commit `id` from the object database.
     pub fn read(repo: &Repository, id: Oid) -> Result<Self, Error> {
-        Self::parse(id, &read_raw(&repo.odb()?, id)?)
+        Self::read_from(&Objects::open(repo)?, id)
+    }
+
+    /// Reads commit `id` from `objects`.
+    pub fn read_from(objects: &Objects, id: Oid) -> Result<Self, Error> {
+        Self::parse(id, &read_raw(objects, id)?)
     }
 
     /// Parses the raw object `data` of commit `id`.
@@ -55,8 +61,14 @@ pub(crate) struct Header {
 impl Header {
     /// Parses the header of the raw object `data` of commit `id`.
     pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Error> {
-        let (tree, parents) =
-            tree_and_parents(data).ok_or_else(|| malformed(id, "its header is malformed"))?;
+        let (tree, parents) = tree_and_parents(data).ok_or_else(|| {
+            malformed(
+                ObjectRole::Commit,
+                id,
+                Kind::Commit,
+                "its header is malformed",
+            )
+        })?;
         Ok(Header {
             tree,
             parents,
@@ -65,19 +77,11 @@ impl Header {
     }
 }
 
-/// The raw data of commit `id`, checked to be a commit.
-pub(crate) fn read_raw(odb: &git2::Odb, id: Oid) -> Result<Vec<u8>, Error> {
-    let object = odb.read(id).map_err(|e| match e.code() {
-        git2::ErrorCode::NotFound => malformed(
-            id,
-            "the object is missing from the repository (is it a shallow clone?)",
-        ),
-        _ => e.into(),
-    })?;
-    if object.kind() != git2::ObjectType::Commit {
-        return Err(malformed(id, "the object is not a commit"));
-    }
-    Ok(object.data().to_vec())
+/// The raw data of commit `id`, verified to be that commit.
+pub(crate) fn read_raw(objects: &Objects, id: Oid) -> Result<Vec<u8>, Error> {
+    objects
+        .read(id, Kind::Commit)
+        .map_err(|e| Error::object(ObjectRole::Commit, e))
 }
 
 /// The time on the header's `committer` line: `committer NAME <EMAIL>
@@ -95,23 +99,19 @@ fn committer_time(data: &[u8]) -> Option<i64> {
     time.parse().ok()
 }
 
-/// What stands under `name` at the top of tree `tree`: the entry's mode
-/// and object id.
-///
-/// Read from the object database rather than through `git2::Tree`, whose
-/// objects libgit2 keeps in its cache: across a long history that cache
-/// only grows memory, as each tree is looked at once.
+/// What stands under `name` at the top of the tree of `commit`: the
+/// entry's mode and object id.
 pub(crate) fn tree_entry(
-    repo: &Repository,
+    objects: &Objects,
+    commit: Oid,
     tree: Oid,
     name: &[u8],
 ) -> Result<Option<(u32, Oid)>, Error> {
-    let odb = repo.odb()?;
-    let object = odb.read(tree)?;
-    if object.kind() != git2::ObjectType::Tree {
-        return Err(malformed(tree, "the object is not a tree"));
-    }
-    find_entry(object.data(), name).map_err(|what| malformed(tree, what))
+    let data = objects
+        .read(tree, Kind::Tree)
+        .map_err(|e| Error::object(ObjectRole::TreeOf(commit), e))?;
+    find_entry(&data, name)
+        .map_err(|what| malformed(ObjectRole::TreeOf(commit), tree, Kind::Tree, what))
 }
 
 /// Scans tree entries: `MODE SP NAME NUL` then 20 bytes of object id.
@@ -142,8 +142,10 @@ fn find_entry(mut data: &[u8], name: &[u8]) -> Result<Option<(u32, Oid)>, &'stat
     Ok(None)
 }
 
-fn malformed(id: Oid, what: &str) -> Error {
-    Error::Git(git2::Error::from_str(&format!("commit {id}: {what}")))
+/// A commit or tree that is stored whole but does not read as one.
+fn malformed(role: ObjectRole, id: Oid, kind: Kind, what: &str) -> Error {
+    let problem = ObjectProblem::Damaged(what.to_owned());
+    Error::object(role, ObjectError { id, kind, problem })
 }
 
 /// The `tree` line, then the `parent` lines, as git writes them.
@@ -296,19 +298,15 @@ mod tests {
             )
             .unwrap();
         let tree = builder.write().unwrap();
+        let objects = Objects::open(&repo).unwrap();
+        let entry = |name: &str| tree_entry(&objects, Oid::ZERO_SHA1, tree, name.as_bytes());
         assert_eq!(
-            tree_entry(&repo, tree, b".guix-authorizations").unwrap(),
+            entry(".guix-authorizations").unwrap(),
             Some((0o100644, blob))
         );
-        assert_eq!(
-            tree_entry(&repo, tree, b".guix-channel").unwrap(),
-            Some((0o100755, blob))
-        );
-        assert_eq!(
-            tree_entry(&repo, tree, b"a dir").unwrap().unwrap().0,
-            0o040000
-        );
-        assert_eq!(tree_entry(&repo, tree, b"missing").unwrap(), None);
+        assert_eq!(entry(".guix-channel").unwrap(), Some((0o100755, blob)));
+        assert_eq!(entry("a dir").unwrap().unwrap().0, 0o040000);
+        assert_eq!(entry("missing").unwrap(), None);
         assert!(find_entry(b"100644 truncated", b"x").is_err());
         assert!(find_entry(b"100644 name\0short", b"name").is_err());
     }

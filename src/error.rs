@@ -7,6 +7,7 @@ use git2::Oid;
 use crate::authorizations::AuthorizationsError;
 use crate::channel::Relation;
 use crate::fingerprint::{Fingerprint, FingerprintError};
+use crate::objects::ObjectError;
 
 /// Why a repository, a commit or an input is not accepted.
 ///
@@ -109,11 +110,17 @@ pub enum Error {
         replaced_by: Option<String>,
     },
 
-    /// `.guix-authorizations` could not be read.
-    #[error("commit {commit} has a malformed '.guix-authorizations' (blob {blob}): {source}")]
+    /// The `.guix-authorizations` of a parent could not be read, so the
+    /// commit cannot be authenticated.
+    #[error(
+        "commit {commit} cannot be authenticated: its parent {parent} has a malformed \
+         '.guix-authorizations' (blob {blob}): {source}"
+    )]
     MalformedAuthorizations {
-        /// The commit whose tree holds the file.
+        /// The commit being authenticated.
         commit: Oid,
+        /// Its parent, whose tree holds the file.
+        parent: Oid,
         /// The blob of the file.
         blob: Oid,
         /// What is wrong with it.
@@ -250,9 +257,73 @@ pub enum Error {
         reason: String,
     },
 
+    /// An object that the verdict depends on could not be read: it is
+    /// missing (a partial or shallow clone), altered (its contents do not
+    /// hash to its id), damaged or too large.
+    #[error("could not read {role}: {source}")]
+    UnreadableObject {
+        /// What the object is to the rule.
+        role: ObjectRole,
+        /// The object and what is wrong with it.
+        source: ObjectError,
+    },
+
     /// Any other error from the repository.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
+}
+
+/// What an unreadable object is to the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ObjectRole {
+    /// A commit of the history, or the one a revision names.
+    Commit,
+    /// The root tree of a commit.
+    TreeOf(Oid),
+    /// The `.guix-authorizations` object of a commit.
+    AuthorizationsOf(Oid),
+    /// An object of the keyring branch `reference`, at `path` in its tree
+    /// (empty for the root tree or the branch's commit).
+    Keyring {
+        /// The keyring reference.
+        reference: String,
+        /// Where in its tree.
+        path: String,
+    },
+    /// An annotated tag being peeled.
+    Tag,
+    /// The `.guix-channel` file of a commit.
+    ChannelMetadataOf(Oid),
+}
+
+impl std::fmt::Display for ObjectRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ObjectRole::Commit => write!(f, "a commit"),
+            ObjectRole::TreeOf(commit) => write!(f, "the tree of commit {commit}"),
+            ObjectRole::AuthorizationsOf(commit) => {
+                write!(f, "the '.guix-authorizations' of commit {commit}")
+            }
+            ObjectRole::Keyring { reference, path } if path.is_empty() => {
+                write!(f, "keyring branch `{reference}`")
+            }
+            ObjectRole::Keyring { reference, path } => {
+                write!(f, "`{path}` on keyring branch `{reference}`")
+            }
+            ObjectRole::Tag => write!(f, "an annotated tag"),
+            ObjectRole::ChannelMetadataOf(commit) => {
+                write!(f, "the '.guix-channel' of commit {commit}")
+            }
+        }
+    }
+}
+
+impl Error {
+    /// An unreadable object, with its role.
+    pub(crate) fn object(role: ObjectRole, source: ObjectError) -> Self {
+        Error::UnreadableObject { role, source }
+    }
 }
 
 /// What one parent of an unauthorized commit authorizes.
@@ -298,6 +369,8 @@ impl Error {
             Error::Cache { .. } => "cache",
             Error::InvalidCacheKey(_) => "invalid-cache-key",
             Error::Config { .. } => "config",
+            Error::UnreadableObject { source, .. } if source.is_missing() => "missing-object",
+            Error::UnreadableObject { .. } => "unreadable-object",
             Error::Git(_) => "git",
         }
     }

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, ParentAuthorizations};
 use crate::fingerprint::Fingerprint;
+use crate::objects::{ObjectError, ObjectProblem};
 
 pub(crate) fn hint(error: &Error) -> Option<String> {
     Some(match error {
@@ -59,8 +60,20 @@ pub(crate) fn hint(error: &Error) -> Option<String> {
         Error::KeyringNotFound { reference, .. } => {
             format!("fetch it: `git fetch origin {reference}:{reference}`")
         }
+        Error::UnreadableObject { source, .. } => unreadable(source),
         _ => return None,
     })
+}
+
+/// What to do about an object the verdict needs and cannot read.
+fn unreadable(source: &ObjectError) -> String {
+    match source.problem {
+        ObjectProblem::Missing => "the repository lacks this object: a partial clone              (`--filter`) or a shallow clone must fetch it first (`git fetch --refetch`              without a filter, or `git fetch --unshallow`); otherwise the repository is              damaged: clone it again"
+            .into(),
+        ObjectProblem::HashMismatch { .. } | ObjectProblem::Collision => "the object was              altered after it was fetched (by someone with write access to the object              directory, or copied unchecked by a local clone): do not use this repository;              clone it again from a trusted source with `git clone --no-local`"
+            .into(),
+        _ => "the repository is damaged: run `git fsck`, and clone it again".into(),
+    }
 }
 
 /// Why the signer is not authorized, and what to change.

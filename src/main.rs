@@ -13,10 +13,9 @@ const PACK_WINDOWS_MAPPED: usize = 96 << 20;
 
 fn main() -> std::process::ExitCode {
     git_authenticate::git2::opts::enable_caching(false);
-    // libgit2 re-hashes every object it reads; git does not. The objects'
-    // integrity against their ids is established when they are fetched
-    // (index-pack), and re-hashing the few objects read here would not
-    // protect what a checkout reads anyway; it costs 6% of the run.
+    // The library hashes every object the verdict depends on itself (with
+    // SHA-1 collision detection); libgit2 hashing them again would only
+    // double the cost.
     git_authenticate::git2::opts::strict_hash_verification(false);
     // SAFETY: these set libgit2 globals without synchronisation; nothing
     // else runs yet (no other thread exists before this point).

@@ -8,14 +8,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use git2::{Oid, Repository};
+use git2::Oid;
 use sequoia_openpgp::types::HashAlgorithm;
 
 use crate::authorizations::{self, Authorizations, AuthorizationsError};
 use crate::commit::{tree_entry, CommitObject};
-use crate::error::{Error, ParentAuthorizations};
+use crate::error::{Error, ObjectRole, ParentAuthorizations};
 use crate::fingerprint::Fingerprint;
 use crate::keyring::{Keyring, KeyringKey};
+use crate::objects::{Kind, ObjectProblem, Objects};
 use crate::policy::Policy;
 use crate::signature::CommitSignature;
 use crate::walk::ParentHeader;
@@ -103,18 +104,18 @@ impl<'a> Rule<'a> {
     /// Authenticates `commit`; returns the fingerprint of its signing key.
     pub fn authenticate_commit(
         &self,
-        repo: &Repository,
+        objects: &Objects,
         commit: &CommitObject,
     ) -> Result<Fingerprint, Error> {
         // Steps 1–5: a good signature, by a key of the keyring, with a hash
         // strong enough. SHA-1 is tolerated only in old history, before the
         // commit's tree had `.guix-authorizations`.
-        let recent_commit = self.facts_of(repo, commit)?.entry.is_present();
+        let recent_commit = self.facts_of(objects, commit)?.entry.is_present();
         let signing_key = self.commit_signing_key(commit, recent_commit)?;
         // Steps 6–7: its exact key is authorized by every parent.
-        let authorized = self.commit_authorized_keys(repo, &commit.parents)?;
+        let authorized = self.commit_authorized_keys(objects, commit.id, &commit.parents)?;
         if !authorized.contains(signing_key.fingerprint()) {
-            return Err(self.unauthorized(repo, commit, signing_key));
+            return Err(self.unauthorized(objects, commit, signing_key));
         }
         Ok(signing_key.fingerprint().clone())
     }
@@ -148,44 +149,49 @@ impl<'a> Rule<'a> {
     /// default authorizations for a root commit.
     fn commit_authorized_keys(
         &self,
-        repo: &Repository,
+        objects: &Objects,
+        child: Oid,
         parents: &[Oid],
     ) -> Result<Arc<Authorizations>, Error> {
         let Some((&first, others)) = parents.split_first() else {
             return Ok(Arc::new(self.default_authorizations.clone()));
         };
-        let mut authorized = self.parent_authorizations(repo, first)?;
+        let mut authorized = self.parent_authorizations(objects, child, first)?;
         for &parent in others {
-            let other = self.parent_authorizations(repo, parent)?;
+            let other = self.parent_authorizations(objects, child, parent)?;
             authorized = Arc::new(authorized.intersection(&other));
         }
         Ok(authorized)
     }
 
-    /// What parent `id` authorizes: its `.guix-authorizations`, or, when it
-    /// has none, the default authorizations — unless it removed the file
-    /// that one of its own parents had.
+    /// What parent `id` of `child` authorizes: its `.guix-authorizations`,
+    /// or, when it has none, the default authorizations — unless it removed
+    /// the file that one of its own parents had.
     fn parent_authorizations(
         &self,
-        repo: &Repository,
+        objects: &Objects,
+        child: Oid,
         id: Oid,
     ) -> Result<Arc<Authorizations>, Error> {
-        let parent = self.facts(repo, id)?;
+        let parent = self.facts(objects, id)?;
         let replaced_by = match parent.entry {
-            AuthorizationsEntry::Present(mode, object) => match self.parse(repo, object)? {
-                Parsed::Blob(parsed) => {
-                    return parsed.map_err(|source| Error::MalformedAuthorizations {
-                        commit: id,
-                        blob: object,
-                        source,
-                    })
+            AuthorizationsEntry::Present(mode, object) => {
+                match self.parse(objects, id, mode, object)? {
+                    Parsed::Blob(parsed) => {
+                        return parsed.map_err(|source| Error::MalformedAuthorizations {
+                            commit: child,
+                            parent: id,
+                            blob: object,
+                            source,
+                        })
+                    }
+                    Parsed::NotABlob => Some(describe_mode(mode).to_owned()),
                 }
-                Parsed::NotABlob => Some(describe_mode(mode).to_owned()),
-            },
+            }
             AuthorizationsEntry::Absent => None,
         };
         for &grandparent in &parent.parents {
-            if self.facts(repo, grandparent)?.entry.is_present() {
+            if self.facts(objects, grandparent)?.entry.is_present() {
                 return Err(Error::RemovedAuthorizations {
                     commit: id,
                     replaced_by,
@@ -196,27 +202,27 @@ impl<'a> Rule<'a> {
     }
 
     /// The facts of commit `id`, read once.
-    fn facts(&self, repo: &Repository, id: Oid) -> Result<CommitFacts, Error> {
+    fn facts(&self, objects: &Objects, id: Oid) -> Result<CommitFacts, Error> {
         match self.memo.facts(id) {
             Some(facts) => Ok(facts),
-            None => self.facts_of(repo, &CommitObject::read(repo, id)?),
+            None => self.facts_of(objects, &CommitObject::read_from(objects, id)?),
         }
     }
 
-    fn facts_of(&self, repo: &Repository, commit: &CommitObject) -> Result<CommitFacts, Error> {
-        self.facts_from(repo, commit.id, commit.tree, &commit.parents)
+    fn facts_of(&self, objects: &Objects, commit: &CommitObject) -> Result<CommitFacts, Error> {
+        self.facts_from(objects, commit.id, commit.tree, &commit.parents)
     }
 
     /// Learns what the rule needs of a parent whose header the commit walk
     /// read, so that checking its children does not read it again.
-    pub fn learn(&self, repo: &Repository, parent: &ParentHeader) -> Result<(), Error> {
-        self.facts_from(repo, parent.id, parent.tree, &parent.parents)
+    pub fn learn(&self, objects: &Objects, parent: &ParentHeader) -> Result<(), Error> {
+        self.facts_from(objects, parent.id, parent.tree, &parent.parents)
             .map(drop)
     }
 
     fn facts_from(
         &self,
-        repo: &Repository,
+        objects: &Objects,
         id: Oid,
         tree: Oid,
         parents: &[Oid],
@@ -224,7 +230,7 @@ impl<'a> Rule<'a> {
         if let Some(facts) = self.memo.facts(id) {
             return Ok(facts);
         }
-        let entry = match tree_entry(repo, tree, authorizations::FILE_NAME.as_bytes())? {
+        let entry = match tree_entry(objects, id, tree, authorizations::FILE_NAME.as_bytes())? {
             None => AuthorizationsEntry::Absent,
             Some((mode, object)) => AuthorizationsEntry::Present(mode, object),
         };
@@ -236,13 +242,19 @@ impl<'a> Rule<'a> {
         Ok(facts)
     }
 
-    /// The object at `.guix-authorizations`, read and parsed once however
-    /// many commits share it.
-    fn parse(&self, repo: &Repository, object: Oid) -> Result<Parsed, Error> {
+    /// The object at `.guix-authorizations` in the tree of `commit`, read
+    /// and parsed once however many commits share it.
+    fn parse(
+        &self,
+        objects: &Objects,
+        commit: Oid,
+        mode: u32,
+        object: Oid,
+    ) -> Result<Parsed, Error> {
         if let Some(parsed) = self.memo.parsed.lock().unwrap().get(&object) {
             return Ok(parsed.clone());
         }
-        let parsed = read_authorizations(repo, object)?;
+        let parsed = read_authorizations(objects, commit, mode, object)?;
         let mut memo = self.memo.parsed.lock().unwrap();
         if memo.len() >= MEMO_LIMIT {
             memo.clear();
@@ -253,14 +265,14 @@ impl<'a> Rule<'a> {
 
     /// The refusal, with what each parent authorizes so that the message
     /// can say what would fix it.
-    fn unauthorized(&self, repo: &Repository, commit: &CommitObject, key: &KeyringKey) -> Error {
+    fn unauthorized(&self, objects: &Objects, commit: &CommitObject, key: &KeyringKey) -> Error {
         let parents = commit
             .parents
             .iter()
             .map(|&parent| {
-                let authorized = self.parent_authorizations(repo, parent).ok();
+                let authorized = self.parent_authorizations(objects, commit.id, parent).ok();
                 let lists = |f: &Fingerprint| authorized.as_ref().is_some_and(|a| a.contains(f));
-                let blob = match self.facts(repo, parent).map(|f| f.entry) {
+                let blob = match self.facts(objects, parent).map(|f| f.entry) {
                     Ok(AuthorizationsEntry::Present(_, blob)) => Some(blob),
                     _ => None,
                 };
@@ -290,27 +302,44 @@ fn describe_mode(mode: u32) -> &'static str {
     }
 }
 
-/// Reads and parses a `.guix-authorizations` object, refusing oversized
-/// blobs before loading them. An object that is not a blob (or is missing,
-/// as a submodule's commit is) is what Guix treats as no file.
-fn read_authorizations(repo: &Repository, object: Oid) -> Result<Parsed, Error> {
-    let odb = repo.odb()?;
-    let (size, kind) = match odb.read_header(object) {
-        Ok(header) => header,
-        Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(Parsed::NotABlob),
-        Err(e) => return Err(e.into()),
+/// A gitlink: the id of a commit of another repository.
+const GITLINK: u32 = 0o160000;
+
+/// Reads and parses the `.guix-authorizations` object of `commit`.
+///
+/// Guix looks the entry's object up as a blob: another kind of object
+/// (a directory) is "no file" to it, and so is an absent one. Only a
+/// gitlink may be absent here, as its commit lives in another repository:
+/// any other missing object is an error, or a partial clone lacking the
+/// blob would make a stricter file look absent. A blob is read whatever
+/// the entry's mode says, as Guix does.
+fn read_authorizations(
+    objects: &Objects,
+    commit: Oid,
+    mode: u32,
+    object: Oid,
+) -> Result<Parsed, Error> {
+    let unreadable = |problem| {
+        let source = crate::objects::ObjectError {
+            id: object,
+            kind: Kind::Blob,
+            problem,
+        };
+        Error::object(ObjectRole::AuthorizationsOf(commit), source)
     };
-    if kind != git2::ObjectType::Blob {
-        return Ok(Parsed::NotABlob);
-    }
-    if size > authorizations::MAX_SIZE {
-        return Ok(Parsed::Blob(Err(AuthorizationsError::TooLarge {
+    let limit = authorizations::MAX_SIZE as u64;
+    match objects.read_any(object, limit) {
+        Ok((Kind::Blob, data)) => Ok(Parsed::Blob(Authorizations::parse(&data).map(Arc::new))),
+        Ok(_) => Ok(Parsed::NotABlob),
+        Err(ObjectProblem::Missing) if mode == GITLINK => Ok(Parsed::NotABlob),
+        Err(ObjectProblem::TooLarge {
+            kind: Kind::Blob,
             size,
+            ..
+        }) => Ok(Parsed::Blob(Err(AuthorizationsError::TooLarge {
+            size: size as usize,
             limit: authorizations::MAX_SIZE,
-        })));
+        }))),
+        Err(problem) => Err(unreadable(problem)),
     }
-    let blob = odb.read(object)?;
-    Ok(Parsed::Blob(
-        Authorizations::parse(blob.data()).map(Arc::new),
-    ))
 }

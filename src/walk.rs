@@ -17,12 +17,13 @@
 //! rest of the hidden history, so that a verdict never rests on commit
 //! times.
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
-use git2::{Odb, Oid, Repository};
+use git2::{Oid, Repository};
 
 use crate::commit::{read_raw, Header};
 use crate::error::Error;
+use crate::objects::Objects;
 
 /// A commit to check, found by the walk.
 #[derive(Debug)]
@@ -80,7 +81,7 @@ struct Queued {
 
 /// The walk from END, newest first, stopping at hidden history.
 pub(crate) struct Walk<'r> {
-    odb: Odb<'r>,
+    objects: Objects<'r>,
     end: Node,
     vertices: Vec<Vertex>,
     index: HashMap<Oid, Node>,
@@ -99,7 +100,7 @@ impl<'r> Walk<'r> {
     /// Starts a walk from `end`, hiding `hidden` and their ancestors.
     pub fn new(repo: &'r Repository, end: Oid, hidden: &[Oid]) -> Result<Self, Error> {
         let mut walk = Walk {
-            odb: repo.odb()?,
+            objects: Objects::open(repo)?,
             end: 0,
             vertices: Vec::new(),
             index: HashMap::new(),
@@ -145,7 +146,7 @@ impl<'r> Walk<'r> {
             let id = vertex.id;
             let data = match data {
                 Some(data) => data,
-                None => read_raw(&self.odb, id)?,
+                None => read_raw(&self.objects, id)?,
             };
             return Ok(Some(Found {
                 node,
@@ -193,8 +194,9 @@ impl<'r> Walk<'r> {
 
     /// Each commit to check with its position in the order Guix checks
     /// them: `commit-difference` lists the commits depth first from END,
-    /// first parents first, and Guix checks that list reversed. The first
-    /// failure Guix reports is the failing commit that comes first here.
+    /// first parents first (newest first), and Guix checks them in that
+    /// order, stopping at the first failure. The failure Guix reports is
+    /// the failing commit that comes first here.
     pub fn guix_positions(&self) -> HashMap<Node, usize> {
         let to_check = |n: Node| {
             let flags = self.vertices[n as usize].flags;
@@ -210,11 +212,10 @@ impl<'r> Walk<'r> {
             listed.push(node);
             stack.extend(self.parents_of(node).iter().rev());
         }
-        let count = listed.len();
         listed
             .into_iter()
             .enumerate()
-            .map(|(i, node)| (node, count - 1 - i))
+            .map(|(i, node)| (node, i))
             .collect()
     }
 
@@ -264,7 +265,7 @@ impl<'r> Walk<'r> {
             return Ok(());
         }
         let id = self.vertices[node as usize].id;
-        let data = read_raw(&self.odb, id)?;
+        let data = read_raw(&self.objects, id)?;
         let header = Header::parse(id, &data)?;
         let first = u32::try_from(self.parents.len()).expect("fewer than 2^32 parent links");
         for &parent in &header.parents {
@@ -346,15 +347,26 @@ impl<'r> Walk<'r> {
     }
 }
 
-/// Whether `commit` is one of `ancestors` or descends from one of them.
+/// Whether `commit` is one of `ancestors` or descends from one of them:
+/// a walk of its whole history if need be, never guided by commit times,
+/// each commit read and verified once.
 pub(crate) fn descends_from_any(
     repo: &Repository,
     commit: Oid,
     ancestors: &[Oid],
 ) -> Result<bool, Error> {
-    for &ancestor in ancestors {
-        if ancestor == commit || repo.graph_descendant_of(commit, ancestor)? {
+    let objects = Objects::open(repo)?;
+    let mut seen = HashSet::from([commit]);
+    let mut stack = vec![commit];
+    while let Some(id) = stack.pop() {
+        if ancestors.contains(&id) {
             return Ok(true);
+        }
+        let header = Header::parse(id, &read_raw(&objects, id)?)?;
+        for parent in header.parents {
+            if seen.insert(parent) {
+                stack.push(parent);
+            }
         }
     }
     Ok(false)

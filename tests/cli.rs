@@ -802,7 +802,12 @@ fn one_error(err: &str, commit: &str) -> String {
 #[test]
 fn unsigned_commit() {
     let repo = Repo::new(SEVERAL_FAILURES);
-    let assert = repo.authenticate_from_first().assert().code(1).stdout("");
+    let assert = repo
+        .authenticate_from_first()
+        .args(["--end", &repo.id("unsigned")])
+        .assert()
+        .code(1)
+        .stdout("");
     let err = stderr(&assert);
     let line = one_error(&err, &repo.id("unsigned"));
     assert_eq!(
@@ -880,7 +885,7 @@ fn end_not_a_descendant() {
 }
 
 #[test]
-fn keep_going_reports_every_failure_oldest_first() {
+fn keep_going_reports_every_failure_newest_first() {
     let repo = Repo::new(SEVERAL_FAILURES);
     let assert = repo
         .authenticate_from_first()
@@ -892,18 +897,18 @@ fn keep_going_reports_every_failure_oldest_first() {
     assert_eq!(
         error_lines(&err),
         [
-            format!("error: commit {} lacks a signature", repo.id("unsigned")),
-            format!(
-                "error: commit {} not signed by an authorized key: {}",
-                repo.id("by-bob"),
-                key("bob").signing_fpr_spaced()
-            ),
             format!(
                 "error: could not authenticate commit {}: key {} is missing from keyring \
                  branch `keyring`",
                 repo.id("by-mallory"),
                 key("mallory").signing_fpr_spaced()
             ),
+            format!(
+                "error: commit {} not signed by an authorized key: {}",
+                repo.id("by-bob"),
+                key("bob").signing_fpr_spaced()
+            ),
+            format!("error: commit {} lacks a signature", repo.id("unsigned")),
         ],
         "{err}"
     );
@@ -1118,9 +1123,9 @@ fn json_keep_going() {
         summary,
         [
             (
-                json!(repo.id("unsigned")),
-                json!("unsigned"),
-                json!(null),
+                json!(repo.id("by-mallory")),
+                json!("missing-key"),
+                json!(key("mallory").signing_fpr),
                 json!([])
             ),
             (
@@ -1130,9 +1135,9 @@ fn json_keep_going() {
                 json!([repo.id("unsigned")])
             ),
             (
-                json!(repo.id("by-mallory")),
-                json!("missing-key"),
-                json!(key("mallory").signing_fpr),
+                json!(repo.id("unsigned")),
+                json!("unsigned"),
+                json!(null),
                 json!([])
             ),
         ]
@@ -1145,8 +1150,8 @@ fn json_keep_going() {
         );
         assert!(failure["hint"].is_string(), "{failure}");
     }
-    assert!(failures[0]["hint"].as_str().unwrap().contains("-S"));
-    assert!(failures[2]["hint"]
+    assert!(failures[2]["hint"].as_str().unwrap().contains("-S"));
+    assert!(failures[0]["hint"]
         .as_str()
         .unwrap()
         .contains("`.key` file to branch `keyring`"));

@@ -541,7 +541,7 @@ fn reference(h: &History, end: usize, known: &[usize]) -> Expected {
 /// The first failure Guix reports, stopping at the first: END not
 /// descending from a root, else the first failing commit in the order Guix
 /// checks them (`commit-difference`: depth first from END, first parents
-/// first, stopping at hidden history; that list reversed).
+/// first, stopping at hidden history; newest first).
 fn reference_first_failure(h: &History, end: usize, known: &[usize]) -> Option<Failure> {
     let mut hidden = ancestors(h, 0);
     for &k in known {
@@ -567,7 +567,6 @@ fn reference_first_failure(h: &History, end: usize, known: &[usize]) -> Option<F
     }
     listed
         .into_iter()
-        .rev()
         .find_map(|c| reference_commit(h, c).err())
 }
 
@@ -1341,7 +1340,7 @@ fn quote_bomb_case(jobs: usize) {
         .collect();
     assert_eq!(
         failures,
-        vec![("malformed-authorizations", Some(built.oid("first")))]
+        vec![("malformed-authorizations", Some(built.oid("second")))]
     );
 }
 

@@ -58,6 +58,7 @@ scenarios! {
     authorizations_symlink => "authorizations-symlink",
     authorized_merge => "authorized-merge",
     end_not_descendant => "end-not-descendant",
+    failure_newest_first => "failure-newest-first",
     failure_order => "failure-order",
     gpg_dsa => "gpg-dsa",
     gpg_linear => "gpg-linear",

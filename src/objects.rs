@@ -1,0 +1,431 @@
+//! The objects a verdict rests on, read so that none can be forged, cut
+//! short or swollen without it being noticed.
+//!
+//! Every object is hashed again here and compared with the id it was asked
+//! for, whatever libgit2's own settings: a loose object rewritten in place,
+//! or copied unchecked by a local `git clone`, would otherwise be believed.
+//! The hash detects SHA-1 collision attacks, as git's does.
+//!
+//! Loose objects are read and inflated here, with a bound on their size,
+//! because libgit2 1.9 loops forever on a truncated one. Packed objects
+//! come from libgit2 (after a look at their size), then are hashed here too.
+//!
+//! A missing object is an error naming it: a partial or shallow clone must
+//! never make a parent's `.guix-authorizations` look absent.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use git2::{ObjectType, Odb, Oid, Repository};
+
+/// The kinds of object the rule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A commit.
+    Commit,
+    /// A tree.
+    Tree,
+    /// A blob (file contents).
+    Blob,
+    /// An annotated tag.
+    Tag,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Commit => "commit",
+            Kind::Tree => "tree",
+            Kind::Blob => "blob",
+            Kind::Tag => "tag",
+        }
+    }
+
+    fn from_name(name: &[u8]) -> Option<Kind> {
+        match name {
+            b"commit" => Some(Kind::Commit),
+            b"tree" => Some(Kind::Tree),
+            b"blob" => Some(Kind::Blob),
+            b"tag" => Some(Kind::Tag),
+            _ => None,
+        }
+    }
+
+    fn from_git2(kind: ObjectType) -> Option<Kind> {
+        match kind {
+            ObjectType::Commit => Some(Kind::Commit),
+            ObjectType::Tree => Some(Kind::Tree),
+            ObjectType::Blob => Some(Kind::Blob),
+            ObjectType::Tag => Some(Kind::Tag),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why an object could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ObjectProblem {
+    /// The repository does not have it (a partial or shallow clone, or a
+    /// damaged repository).
+    #[error("it is missing from the repository")]
+    Missing,
+    /// Its contents do not hash to its id: it was altered.
+    #[error("its contents hash to {actual}, not to its id: it was altered")]
+    HashMismatch {
+        /// What the contents hash to.
+        actual: Oid,
+    },
+    /// Its contents are a SHA-1 collision attack.
+    #[error("its contents are a SHA-1 collision attack")]
+    Collision,
+    /// It is larger than anything the rule reads (its kind is what its
+    /// stored header claims: it was not read, so not verified).
+    #[error("it is a {kind} of {size} bytes, more than the {limit} accepted")]
+    TooLarge {
+        /// The kind its header claims.
+        kind: Kind,
+        /// Its size.
+        size: u64,
+        /// The limit for this kind of object.
+        limit: u64,
+    },
+    /// It is another kind of object.
+    #[error("it is a {actual}, not a {expected}")]
+    WrongKind {
+        /// What was asked for.
+        expected: Kind,
+        /// What it is.
+        actual: Kind,
+    },
+    /// The stored object cannot be decoded (truncated, bad compression,
+    /// bad header).
+    #[error("it is damaged: {0}")]
+    Damaged(String),
+}
+
+/// An object that could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} {id}: {problem}")]
+pub struct ObjectError {
+    /// The object.
+    pub id: Oid,
+    /// What it was expected to be.
+    pub kind: Kind,
+    /// What is wrong.
+    pub problem: ObjectProblem,
+}
+
+impl ObjectError {
+    /// Whether the object is simply absent.
+    pub fn is_missing(&self) -> bool {
+        self.problem == ObjectProblem::Missing
+    }
+}
+
+/// The size limits, per kind: far above anything a real channel holds,
+/// low enough that no object makes memory grow without bound.
+pub(crate) fn limit(kind: Kind) -> u64 {
+    match kind {
+        Kind::Commit | Kind::Tag => 16 << 20,
+        Kind::Tree => 64 << 20,
+        Kind::Blob => 64 << 20,
+    }
+}
+
+/// A repository's objects, read and verified. Not shared between threads:
+/// each opens its own.
+pub(crate) struct Objects<'r> {
+    odb: Odb<'r>,
+    /// The directories holding loose objects: the repository's, those
+    /// named by git's environment, and their alternates.
+    directories: Vec<PathBuf>,
+}
+
+/// How many alternates are followed, in all: git's own limit is a depth
+/// of 5; a count bounds a hostile chain or cycle as well.
+const MAX_ALTERNATES: usize = 64;
+
+impl<'r> Objects<'r> {
+    /// The objects of `repo`.
+    pub fn open(repo: &'r Repository) -> Result<Self, git2::Error> {
+        Ok(Objects {
+            odb: repo.odb()?,
+            directories: object_directories(repo),
+        })
+    }
+
+    /// Reads object `id`, which must be of kind `kind` and at most
+    /// `limit(kind)` bytes.
+    pub fn read(&self, id: Oid, kind: Kind) -> Result<Vec<u8>, ObjectError> {
+        let error = |problem| ObjectError { id, kind, problem };
+        let (actual, data) = self.read_any(id, limit(kind)).map_err(error)?;
+        if actual != kind {
+            return Err(error(ObjectProblem::WrongKind {
+                expected: kind,
+                actual,
+            }));
+        }
+        Ok(data)
+    }
+
+    /// Reads object `id` whatever its kind, if it is at most `limit`
+    /// bytes.
+    pub fn read_any(&self, id: Oid, limit: u64) -> Result<(Kind, Vec<u8>), ObjectProblem> {
+        let (kind, data) = match self.read_loose(id, limit)? {
+            Some(found) => found,
+            None => self.read_packed(id, limit)?,
+        };
+        verify(id, kind, &data)?;
+        Ok((kind, data))
+    }
+
+    fn read_loose(&self, id: Oid, limit: u64) -> Result<Option<(Kind, Vec<u8>)>, ObjectProblem> {
+        let hex = id.to_string();
+        let (fan, rest) = hex.split_at(2);
+        for directory in &self.directories {
+            match File::open(directory.join(fan).join(rest)) {
+                Ok(file) => return read_loose_file(file, limit).map(Some),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(ObjectProblem::Damaged(e.to_string())),
+            }
+        }
+        Ok(None)
+    }
+
+    fn read_packed(&self, id: Oid, limit: u64) -> Result<(Kind, Vec<u8>), ObjectProblem> {
+        let git_error = |e: git2::Error| match e.code() {
+            git2::ErrorCode::NotFound => ObjectProblem::Missing,
+            _ => ObjectProblem::Damaged(e.message().to_owned()),
+        };
+        let (size, kind) = self.odb.read_header(id).map_err(git_error)?;
+        let claimed = Kind::from_git2(kind)
+            .ok_or_else(|| ObjectProblem::Damaged("its type is unknown".into()))?;
+        if size as u64 > limit {
+            return Err(ObjectProblem::TooLarge {
+                kind: claimed,
+                size: size as u64,
+                limit,
+            });
+        }
+        let object = self.odb.read(id).map_err(git_error)?;
+        if Kind::from_git2(object.kind()) != Some(claimed) {
+            return Err(ObjectProblem::Damaged(
+                "its type changed as it was read".into(),
+            ));
+        }
+        Ok((claimed, object.data().to_vec()))
+    }
+}
+
+/// Inflates a loose object: `KIND SIZE\0` then SIZE bytes, zlib-deflated.
+/// The inflated data is never allowed past the size its header declares,
+/// nor the header past a few bytes, so a hostile file cannot make it grow.
+fn read_loose_file(file: File, limit: u64) -> Result<(Kind, Vec<u8>), ObjectProblem> {
+    let damaged = |what: &str| ObjectProblem::Damaged(format!("loose object: {what}"));
+    let mut inflater = flate2::read::ZlibDecoder::new(std::io::BufReader::new(file));
+    let mut header = Vec::with_capacity(32);
+    let mut byte = [0u8];
+    loop {
+        match inflater.read(&mut byte) {
+            Ok(0) => return Err(damaged("truncated header")),
+            Ok(_) if byte[0] == 0 => break,
+            Ok(_) if header.len() >= 32 => return Err(damaged("header too long")),
+            Ok(_) => header.push(byte[0]),
+            Err(e) => return Err(damaged(&e.to_string())),
+        }
+    }
+    let (kind, size) = parse_loose_header(&header).ok_or_else(|| damaged("malformed header"))?;
+    if size > limit {
+        return Err(ObjectProblem::TooLarge { kind, size, limit });
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    // One byte more than declared tells an overlong object.
+    (&mut inflater)
+        .take(size + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| damaged(&e.to_string()))?;
+    if data.len() as u64 != size {
+        let what = if (data.len() as u64) < size {
+            "truncated contents"
+        } else {
+            "more contents than its header declares"
+        };
+        return Err(damaged(what));
+    }
+    Ok((kind, data))
+}
+
+fn parse_loose_header(header: &[u8]) -> Option<(Kind, u64)> {
+    let space = header.iter().position(|&b| b == b' ')?;
+    let kind = Kind::from_name(&header[..space])?;
+    let size = std::str::from_utf8(&header[space + 1..]).ok()?;
+    if size.is_empty() || !size.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((kind, size.parse().ok()?))
+}
+
+/// Checks that `data` is the object `id`: git's id is the SHA-1 of
+/// `KIND SIZE\0DATA`.
+fn verify(id: Oid, kind: Kind, data: &[u8]) -> Result<(), ObjectProblem> {
+    use sha1_checked::Digest;
+    let mut hasher = sha1_checked::Sha1::new();
+    hasher.update(format!("{} {}\0", kind.name(), data.len()).as_bytes());
+    hasher.update(data);
+    let result = hasher.try_finalize();
+    if result.has_collision() {
+        return Err(ObjectProblem::Collision);
+    }
+    let actual = Oid::from_bytes(result.hash()).expect("a SHA-1 is 20 bytes");
+    if actual != id {
+        return Err(ObjectProblem::HashMismatch { actual });
+    }
+    Ok(())
+}
+
+/// Where loose objects may be: the repository's object directory, those
+/// git's environment names, and their alternates. Reading from a directory
+/// libgit2 does not use is harmless, as every object is verified: it can
+/// only find an object that would otherwise be missing.
+fn object_directories(repo: &Repository) -> Vec<PathBuf> {
+    let mut directories = Vec::new();
+    if let Some(dir) = std::env::var_os("GIT_OBJECT_DIRECTORY") {
+        directories.push(PathBuf::from(dir));
+    }
+    directories.push(repo.path().join("objects"));
+    if let Some(dirs) = std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES") {
+        directories.extend(std::env::split_paths(&dirs));
+    }
+    let mut i = 0;
+    while i < directories.len() && directories.len() < MAX_ALTERNATES {
+        let alternates = alternates_of(&directories[i]);
+        for alternate in alternates {
+            if !directories.contains(&alternate) {
+                directories.push(alternate);
+            }
+        }
+        i += 1;
+    }
+    directories.truncate(MAX_ALTERNATES);
+    directories
+}
+
+/// The directories listed in `DIR/info/alternates`, relative ones taken
+/// from DIR.
+fn alternates_of(directory: &Path) -> Vec<PathBuf> {
+    let Ok(file) = File::open(directory.join("info").join("alternates")) else {
+        return Vec::new();
+    };
+    let mut text = String::new();
+    if file.take(1 << 16).read_to_string(&mut text).is_err() {
+        return Vec::new();
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| directory.join(line))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn repo() -> (tempfile::TempDir, Repository) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        (dir, repo)
+    }
+
+    fn loose_path(repo: &Repository, id: Oid) -> PathBuf {
+        let hex = id.to_string();
+        repo.path().join("objects").join(&hex[..2]).join(&hex[2..])
+    }
+
+    fn write_loose(repo: &Repository, id: Oid, raw: &[u8]) {
+        let path = loose_path(repo, id);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let _ = std::fs::remove_file(&path);
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), Default::default());
+        encoder.write_all(raw).unwrap();
+        std::fs::write(path, encoder.finish().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn reads_and_verifies_loose_objects() {
+        let (_dir, repo) = repo();
+        let id = repo.blob(b"hello").unwrap();
+        let objects = Objects::open(&repo).unwrap();
+        assert_eq!(objects.read(id, Kind::Blob).unwrap(), b"hello");
+        let wrong = objects.read(id, Kind::Tree).unwrap_err();
+        assert!(matches!(wrong.problem, ObjectProblem::WrongKind { .. }));
+        write_loose(&repo, id, b"blob 5\0hellp");
+        let altered = objects.read(id, Kind::Blob).unwrap_err();
+        assert!(matches!(
+            altered.problem,
+            ObjectProblem::HashMismatch { .. }
+        ));
+    }
+
+    #[test]
+    fn refuses_truncated_and_overlong_loose_objects() {
+        let (_dir, repo) = repo();
+        let id = repo.blob(b"hello").unwrap();
+        let objects = Objects::open(&repo).unwrap();
+        for raw in [
+            &b"blob 9\0hello"[..],
+            b"blob 2\0hello",
+            b"blob",
+            b"blob x\0",
+        ] {
+            write_loose(&repo, id, raw);
+            let e = objects.read(id, Kind::Blob).unwrap_err();
+            assert!(
+                matches!(e.problem, ObjectProblem::Damaged(_)),
+                "{raw:?}: {e}"
+            );
+        }
+        let path = loose_path(&repo, id);
+        write_loose(&repo, id, b"blob 5\0hello");
+        let whole = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+        let e = objects.read(id, Kind::Blob).unwrap_err();
+        assert!(matches!(e.problem, ObjectProblem::Damaged(_)), "{e}");
+    }
+
+    #[test]
+    fn bounds_sizes_before_inflating() {
+        let (_dir, repo) = repo();
+        let id = repo.blob(b"hello").unwrap();
+        write_loose(&repo, id, b"blob 99999999999\0hello");
+        let e = Objects::open(&repo)
+            .unwrap()
+            .read(id, Kind::Blob)
+            .unwrap_err();
+        assert!(matches!(e.problem, ObjectProblem::TooLarge { .. }), "{e}");
+    }
+
+    #[test]
+    fn missing_objects_are_named() {
+        let (_dir, repo) = repo();
+        let id = Oid::from_str("0123456789012345678901234567890123456789").unwrap();
+        let e = Objects::open(&repo)
+            .unwrap()
+            .read(id, Kind::Tree)
+            .unwrap_err();
+        assert!(e.is_missing());
+        assert_eq!(
+            e.to_string(),
+            "tree 0123456789012345678901234567890123456789: it is missing from the repository"
+        );
+    }
+}
