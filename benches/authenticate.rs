@@ -4,8 +4,8 @@
 //! - a generated channel (`BENCH_COMMITS`, default 20,000, GNU Guix's mix
 //!   of algorithms) and one of half its size, to show cost per commit;
 //! - GNU Guix and nonguix, when `GIT_AUTHENTICATE_GUIX` /
-//!   `GIT_AUTHENTICATE_NONGUIX` (or the development machines' snapshots)
-//!   are there;
+//!   `GIT_AUTHENTICATE_NONGUIX` name clones of them (with their keyring
+//!   branches);
 //! - with `BENCH_MILLION=1`, peak memory on a generated history of
 //!   1,000,000 commits (against 100,000, to show it stays bounded).
 //!
@@ -196,10 +196,8 @@ fn measure(channel: &Channel) {
     }
 }
 
-fn snapshot(var: &str, default: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from(default)).filter(|p| p.exists()))
+fn snapshot(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var).map(PathBuf::from)
 }
 
 /// A `--shared` mirror of a snapshot under `target/`: the first run records
@@ -280,10 +278,7 @@ fn main() {
     );
     measure(&generated_channel(commits / 2, Mix::Guix, true));
     measure(&generated_channel(commits, Mix::Guix, true));
-    match snapshot(
-        "GIT_AUTHENTICATE_NONGUIX",
-        "/work/.mirror/nonguix+nonguix/repo",
-    ) {
+    match snapshot("GIT_AUTHENTICATE_NONGUIX") {
         Some(path) => measure(&real_channel(
             "nonguix",
             path,
@@ -294,7 +289,7 @@ fn main() {
             "\nnonguix: skipped (set GIT_AUTHENTICATE_NONGUIX to a clone with its keyring branch)"
         ),
     }
-    match snapshot("GIT_AUTHENTICATE_GUIX", "/work/.mirror/wahjava+guix/repo") {
+    match snapshot("GIT_AUTHENTICATE_GUIX") {
         Some(path) => measure(&real_channel(
             "GNU Guix",
             path,

@@ -70,7 +70,7 @@ fn unreadable(source: &ObjectError) -> String {
     match source.problem {
         ObjectProblem::Missing => "the repository lacks this object: a partial clone              (`--filter`) or a shallow clone must fetch it first (`git fetch --refetch`              without a filter, or `git fetch --unshallow`); otherwise the repository is              damaged: clone it again"
             .into(),
-        ObjectProblem::HashMismatch { .. } | ObjectProblem::Collision => "the object was              altered after it was fetched (by someone with write access to the object              directory, or copied unchecked by a local clone): do not use this repository;              clone it again from a trusted source with `git clone --no-local`"
+        ObjectProblem::HashMismatch { .. } => "the object was              altered after it was fetched (by someone with write access to the object              directory, or copied unchecked by a local clone): do not use this repository;              clone it again from a trusted source with `git clone --no-local`"
             .into(),
         _ => "the repository is damaged: run `git fsck`, and clone it again".into(),
     }

@@ -76,19 +76,14 @@ fn compare_history(repo: Repository, introduction: &str) {
 
 #[test]
 fn engines_agree_on_the_whole_guix_history() {
-    if let Some(repo) =
-        support::snapshot("GIT_AUTHENTICATE_GUIX", "/work/.mirror/wahjava+guix/repo")
-    {
+    if let Some(repo) = support::snapshot("GIT_AUTHENTICATE_GUIX") {
         compare_history(repo, "9edb3f66fd807b096b48283debdcddccfea34bad");
     }
 }
 
 #[test]
 fn engines_agree_on_the_whole_nonguix_history() {
-    if let Some(repo) = support::snapshot(
-        "GIT_AUTHENTICATE_NONGUIX",
-        "/work/.mirror/nonguix+nonguix/repo",
-    ) {
+    if let Some(repo) = support::snapshot("GIT_AUTHENTICATE_NONGUIX") {
         compare_history(repo, "897c1a470da759236cc11798f4e0a5f7d4d59fbc");
     }
 }

@@ -12,14 +12,11 @@ use git_authenticate::git2::Repository;
 use git_authenticate::{authenticate, resolve_commit, Cache, Introduction, NoProgress, Options};
 
 fn nonguix() -> Option<Repository> {
-    support::snapshot(
-        "GIT_AUTHENTICATE_NONGUIX",
-        "/work/.mirror/nonguix+nonguix/repo",
-    )
+    support::snapshot("GIT_AUTHENTICATE_NONGUIX")
 }
 
 fn guix() -> Option<Repository> {
-    support::snapshot("GIT_AUTHENTICATE_GUIX", "/work/.mirror/wahjava+guix/repo")
+    support::snapshot("GIT_AUTHENTICATE_GUIX")
 }
 
 fn nonguix_introduction() -> Introduction {

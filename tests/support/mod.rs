@@ -114,14 +114,10 @@ fn scenario_signers(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A clone of a real channel, from the environment variable `var`, else the
-/// development machines' snapshot at `default`; `None` (with a message
-/// saying how to run the test) when neither is there.
-pub fn snapshot(var: &str, default: &str) -> Option<git2::Repository> {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .or_else(|| Some(PathBuf::from(default)).filter(|p| p.exists()));
-    let Some(path) = path else {
+/// A clone of a real channel, from the environment variable `var`; `None`
+/// (with a message saying how to run the test) when it is not set.
+pub fn snapshot(var: &str) -> Option<git2::Repository> {
+    let Some(path) = std::env::var_os(var).map(PathBuf::from) else {
         eprintln!("SKIPPED: set {var} to a clone of the channel (with its keyring branch) to run this test");
         return None;
     };
