@@ -64,9 +64,11 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use git_authenticate::cache::UnsafeEntry;
 use git_authenticate::git2::Oid;
 use git_authenticate::{
-    authenticate, resolve_commit, AuthorizationsError, Cache, Error, Keyring, NoProgress, Options,
+    authenticate, resolve_commit, AuthorizationsError, Cache, CacheProblem, Error, Keyring,
+    NoProgress, Options,
 };
 use support::{build_scenario, build_scenario_text, key, Built, Home};
 
@@ -978,10 +980,12 @@ fn cache_owned_by_someone_else_is_ignored() {
     let report = run_cached(&built, built.oid("fourth"), &cache).unwrap();
     assert_eq!(report.checked, 3, "the foreign list is not trusted");
     assert!(
-        report
-            .warnings
-            .iter()
-            .any(|w| w.message.contains("owned by user 65534")),
+        report.warnings.iter().any(|w| matches!(
+            w.problem,
+            CacheProblem::UnsafeFile {
+                reason: UnsafeEntry::NotOwned { owner: 65534, .. }
+            }
+        )),
         "{:?}",
         report.warnings
     );
