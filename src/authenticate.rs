@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use git2::{Oid, Repository};
 
 use crate::authorizations::Authorizations;
-use crate::cache::{Cache, CacheWarning};
+use crate::cache::{Cache, CacheProblem, CacheWarning};
 use crate::commit::CommitObject;
 use crate::error::{Error, ObjectRole};
 use crate::fingerprint::Fingerprint;
@@ -400,13 +400,10 @@ fn known_authentic(
         if walk::descends_from_any(repo, id, &[introduction.commit])? {
             commits.push(id);
         } else {
-            warnings.push(CacheWarning {
-                path: cache.path().to_owned(),
-                message: format!(
-                    "cached commit {id} does not descend from introductory commit {}; ignoring it",
-                    introduction.commit
-                ),
-            });
+            warnings.push(cache.warning(CacheProblem::NotDescendant {
+                commit: id,
+                introduction: introduction.commit,
+            }));
         }
     }
     Ok(Known {
@@ -424,12 +421,11 @@ fn record(
     known: &[Oid],
     warnings: &mut Vec<CacheWarning>,
 ) {
-    match cache.record(end, introduction.commit, known) {
-        Ok(w) => warnings.extend(w),
-        Err(e) => warnings.push(CacheWarning {
-            path: cache.path().to_owned(),
-            message: e.to_string(),
-        }),
+    for warning in cache.record(end, introduction.commit, known) {
+        // Reading again under the lock finds what the first read found.
+        if !warnings.contains(&warning) {
+            warnings.push(warning);
+        }
     }
 }
 

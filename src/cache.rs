@@ -2,24 +2,51 @@
 //! is new.
 //!
 //! One file per cache key, in Guix's format: comments, then an s-expression
-//! list of commit ids, newest first, at most [`MAX_ENTRIES`]. The file is
-//! private (mode 0600); one with another mode, another owner, or that is a
-//! symbolic link may have been tampered with and is ignored. Writes take a
-//! lock, so that concurrent runs lose no entry, and replace the file
-//! atomically, so that no reader ever sees half of it.
+//! list of commit ids, newest first, at most [`MAX_ENTRIES`].
+//!
+//! The cache says which commits need no checking, so whoever can write it
+//! can get any commit accepted. It is therefore used only if nobody else
+//! can have written it:
+//!
+//! - the cache root (`$XDG_CACHE_HOME`, else `~/.cache`; for
+//!   [`Cache::in_directory`], the directory given) and every directory
+//!   below it down to the file must be owned by the user and not writable
+//!   by group or others. Directories above the root are the user's
+//!   business (as with `~/.ssh`): the root may even be a symbolic link,
+//!   since what is checked is the directory it leads to;
+//! - below the root, no symbolic link is followed;
+//! - the file must be a regular file owned by the user, of mode exactly
+//!   0600 (one with another mode is ignored and made private, as Guix
+//!   does), and at most 64 KiB.
+//!
+//! Every check is made on an open descriptor, and what is used is what was
+//! checked: directories are opened one below the other (`openat`, never a
+//! path from the root again), files are opened relative to their checked
+//! directory, and nothing is ever opened through a symbolic link, so no
+//! other user can swap a file or directory between the check and the use.
+//! A cache that fails a check is ignored, for reading and for writing, with
+//! a [`CacheWarning`]: ignoring the cache only costs time.
+//!
+//! Writes take a lock, so that concurrent runs lose no entry, and replace
+//! the file atomically (a new private file in the same directory, synced,
+//! then renamed over it), so that no reader ever sees half of it.
 //!
 //! A comment names the introduction the commits were authenticated from.
 //! Commits listed under another introduction (a cache key shared by two
 //! channels) or under none are not trusted as they are: the caller must
 //! check that they descend from its introduction.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use git2::{Oid, Repository};
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, CWD};
+use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
@@ -30,6 +57,15 @@ pub const MAX_ENTRIES: usize = 200;
 
 /// Cache files larger than this are ignored as tampered.
 const MAX_FILE_SIZE: u64 = 64 << 10;
+
+/// The only mode a cache file may have, as in Guix.
+const FILE_MODE: u32 = 0o600;
+
+/// The mode of the directories this program creates.
+const DIRECTORY_MODE: u32 = 0o700;
+
+/// Where the cache files live below the user's cache directory.
+const SUBDIRECTORIES: [&str; 2] = ["git-authenticate", "authentication"];
 
 /// The cache file for one key.
 ///
@@ -44,6 +80,14 @@ const MAX_FILE_SIZE: u64 = 64 << 10;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Cache {
+    /// The directory from which everything down to the file must be the
+    /// user's own and private.
+    root: PathBuf,
+    /// The directories from the root to the file, one plain name each.
+    directories: Vec<String>,
+    /// The file's name in the last of them.
+    name: String,
+    /// The whole path, for messages.
     path: PathBuf,
 }
 
@@ -54,7 +98,106 @@ pub struct CacheWarning {
     /// The cache file.
     pub path: PathBuf,
     /// What happened.
-    pub message: String,
+    pub problem: CacheProblem,
+}
+
+/// What was wrong with the cache. Its message says what, where, and what
+/// to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CacheProblem {
+    /// A directory from the cache root down to the file could let someone
+    /// else write the cache: the cache is ignored, for reading and writing.
+    UnsafeDirectory {
+        /// The directory.
+        directory: PathBuf,
+        /// What is wrong with it.
+        reason: UnsafeEntry,
+    },
+    /// The cache file could have been written by someone else: its
+    /// contents are ignored (and it is replaced at the next write).
+    UnsafeFile {
+        /// What is wrong with it.
+        reason: UnsafeEntry,
+    },
+    /// The lock file beside the cache file is unusable, so the cache is not
+    /// updated.
+    UnsafeLock {
+        /// The lock file.
+        lock: PathBuf,
+        /// What is wrong with it.
+        reason: UnsafeEntry,
+    },
+    /// The file is not a list of full commit ids.
+    Malformed,
+    /// A system call failed.
+    Failed {
+        /// What was being done.
+        action: CacheAction,
+        /// On what.
+        path: PathBuf,
+        /// The operating system's error number (`errno`).
+        os_error: i32,
+    },
+    /// A cached commit does not descend from the introduction it is used
+    /// with (the cache is shared with another channel, or forged).
+    NotDescendant {
+        /// The cached commit.
+        commit: Oid,
+        /// The introductory commit.
+        introduction: Oid,
+    },
+}
+
+/// Why a file or directory of the cache is not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnsafeEntry {
+    /// It is a symbolic link, which is never followed below the cache root.
+    SymbolicLink,
+    /// It is not of the expected type: for a file, a FIFO, a device or a
+    /// directory; for a directory, anything else.
+    WrongType,
+    /// It is owned by another user.
+    NotOwned {
+        /// Its owner.
+        owner: u32,
+        /// The user running this program (effective user id).
+        user: u32,
+    },
+    /// A directory writable by its group or by others.
+    Writable {
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A cache file whose mode is not 0600.
+    Mode {
+        /// Its permission bits.
+        mode: u32,
+        /// Whether its mode was set to 0600, so that the next write is
+        /// trusted.
+        reset: bool,
+    },
+    /// A cache file larger than any this program writes.
+    TooLarge {
+        /// Its size, in bytes (at least this much).
+        size: u64,
+    },
+}
+
+/// An operation on the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheAction {
+    /// Opening a directory.
+    OpenDirectory,
+    /// Creating a directory.
+    CreateDirectory,
+    /// Opening or reading the cache file.
+    Read,
+    /// Taking the lock.
+    Lock,
+    /// Writing the new file and renaming it over the old one.
+    Write,
 }
 
 /// The cached commits, as seen from one introduction.
@@ -75,43 +218,164 @@ impl std::fmt::Display for CacheWarning {
             f,
             "authentication cache `{}`: {}",
             self.path.display(),
-            self.message
+            self.problem
         )
+    }
+}
+
+impl std::fmt::Display for CacheProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CacheProblem::UnsafeDirectory { directory, reason } => write!(
+                f,
+                "directory `{}` {reason}, so someone else could write the cache; the cache is \
+                 ignored; {}",
+                directory.display(),
+                advice(directory, *reason)
+            ),
+            CacheProblem::UnsafeFile { reason } => write!(
+                f,
+                "{reason}, so it may have been tampered with; ignoring its contents{}",
+                match reason {
+                    UnsafeEntry::Mode { reset: true, .. } => " (mode reset to 600)",
+                    _ => "",
+                }
+            ),
+            CacheProblem::UnsafeLock { lock, reason } => write!(
+                f,
+                "cannot lock it: the lock file `{}` {reason}; the cache is not updated; {}",
+                lock.display(),
+                advice(lock, *reason)
+            ),
+            CacheProblem::Malformed => write!(f, "is not a list of commit ids; ignoring it"),
+            CacheProblem::Failed {
+                action,
+                path,
+                os_error,
+            } => write!(
+                f,
+                "cannot {action} `{}` ({}); {}",
+                path.display(),
+                std::io::Error::from_raw_os_error(*os_error),
+                match action {
+                    CacheAction::OpenDirectory | CacheAction::Read => "ignoring the cache",
+                    _ => "the cache is not updated",
+                }
+            ),
+            CacheProblem::NotDescendant {
+                commit,
+                introduction,
+            } => write!(
+                f,
+                "cached commit {commit} does not descend from introductory commit \
+                 {introduction}; ignoring it"
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for UnsafeEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnsafeEntry::SymbolicLink => write!(f, "is a symbolic link"),
+            UnsafeEntry::WrongType => write!(f, "is not of the expected type"),
+            UnsafeEntry::NotOwned { owner, user } => {
+                write!(f, "is owned by user {owner}, not by you (user {user})")
+            }
+            UnsafeEntry::Writable { mode } => write!(
+                f,
+                "is writable by {} (mode {mode:04o})",
+                if mode & 0o002 != 0 {
+                    "others"
+                } else {
+                    "its group"
+                }
+            ),
+            UnsafeEntry::Mode { mode, .. } => write!(f, "has mode {mode:o} instead of 600"),
+            UnsafeEntry::TooLarge { size } => {
+                write!(f, "is {size} bytes long, too large to be ours")
+            }
+        }
+    }
+}
+
+/// What the user can do about an unsafe directory or lock file.
+fn advice(path: &Path, reason: UnsafeEntry) -> String {
+    let path = path.display();
+    match reason {
+        UnsafeEntry::Writable { .. } => format!("make it private: chmod 700 {path}"),
+        UnsafeEntry::NotOwned { .. } => format!(
+            "use a cache directory of your own (set XDG_CACHE_HOME), or remove `{path}` if you \
+             can"
+        ),
+        _ => format!("remove `{path}`; it is made again, private"),
+    }
+}
+
+impl std::fmt::Display for CacheAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CacheAction::OpenDirectory => "open directory",
+            CacheAction::CreateDirectory => "create directory",
+            CacheAction::Read => "read",
+            CacheAction::Lock => "lock it with",
+            CacheAction::Write => "write",
+        })
     }
 }
 
 impl Cache {
     /// The cache file for `key` under the user's cache directory
     /// (`$XDG_CACHE_HOME/git-authenticate/authentication/KEY` on Linux).
+    /// That directory, `$XDG_CACHE_HOME` (or `~/.cache`), is the cache
+    /// root: it and everything below it must be private to the user.
     ///
     /// A key is a relative path of plain names (`checkouts/abc`); one that
     /// could leave the cache directory is refused.
     pub fn for_key(key: &str) -> Result<Self, Error> {
-        let root = directories::ProjectDirs::from("", "", "git-authenticate")
+        let root = directories::BaseDirs::new()
             .map(|dirs| dirs.cache_dir().to_path_buf())
             .ok_or_else(|| Error::Cache {
                 path: PathBuf::from(key),
                 reason: "no cache directory: neither XDG_CACHE_HOME nor HOME is set".into(),
             })?;
-        Self::in_directory(&root.join("authentication"), key)
+        Self::below(root, &SUBDIRECTORIES, key)
     }
 
-    /// The cache file for `key` under `directory`.
+    /// The cache file for `key` under `directory`, which is the cache root:
+    /// it and everything below it must be private to the user.
     pub fn in_directory(directory: &Path, key: &str) -> Result<Self, Error> {
+        Self::below(directory.to_path_buf(), &[], key)
+    }
+
+    fn below(root: PathBuf, subdirectories: &[&str], key: &str) -> Result<Self, Error> {
+        let parts: Vec<&str> = key.split('/').collect();
         let valid = !key.is_empty()
-            && key.split('/').all(|part| {
+            && parts.iter().all(|part| {
                 !part.is_empty()
-                    && part != "."
-                    && part != ".."
+                    && *part != "."
+                    && *part != ".."
                     && part
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "-_.=+".contains(c))
             });
-        if !valid {
+        let Some((name, key_directories)) = parts.split_last().filter(|_| valid) else {
             return Err(Error::InvalidCacheKey(key.to_owned()));
-        }
+        };
+        let directories: Vec<String> = subdirectories
+            .iter()
+            .chain(key_directories)
+            .map(|d| d.to_string())
+            .collect();
+        let path = directories
+            .iter()
+            .fold(root.clone(), |path, d| path.join(d))
+            .join(name);
         Ok(Cache {
-            path: directory.join(key),
+            root,
+            directories,
+            name: name.to_string(),
+            path,
         })
     }
 
@@ -120,7 +384,7 @@ impl Cache {
     /// but with the URL-safe alphabet so that the key is one file name.
     pub fn default_key(repo: &Repository) -> String {
         let path = repo.workdir().unwrap_or_else(|| repo.path());
-        let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
         format!(
             "checkouts/{}",
@@ -141,7 +405,7 @@ impl Cache {
     pub fn read(&self) -> (Vec<Oid>, Vec<CacheWarning>) {
         match self.read_checked() {
             Ok(contents) => (contents.commits, Vec::new()),
-            Err(message) => (Vec::new(), vec![self.warning(message)]),
+            Err(problem) => (Vec::new(), vec![self.warning(problem)]),
         }
     }
 
@@ -157,69 +421,58 @@ impl Cache {
                 unverified: contents.commits,
                 ..Cached::default()
             },
-            Err(message) => Cached {
-                warnings: vec![self.warning(message)],
+            Err(problem) => Cached {
+                warnings: vec![self.warning(problem)],
                 ..Cached::default()
             },
         }
     }
 
-    fn warning(&self, message: String) -> CacheWarning {
+    /// A warning about this cache file.
+    pub fn warning(&self, problem: CacheProblem) -> CacheWarning {
         CacheWarning {
             path: self.path.clone(),
-            message,
+            problem,
         }
     }
 
-    fn read_checked(&self) -> Result<Contents, String> {
-        let meta = match fs::symlink_metadata(&self.path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Contents::default()),
-            Err(e) => return Err(format!("cannot be read ({e}); ignoring it")),
-        };
-        trusted(&meta)?;
-        if meta.permissions().mode() & 0o777 != 0o600 {
-            // As Guix does: ignore what may have been tampered with, and
-            // make the file private again so that the next write is trusted.
-            let fixed = fs::set_permissions(&self.path, fs::Permissions::from_mode(0o600));
-            return Err(format!(
-                "has mode {:o} instead of 600, so it may have been tampered with; ignoring its \
-                 contents{}",
-                meta.permissions().mode() & 0o777,
-                if fixed.is_ok() {
-                    " (mode reset to 600)"
-                } else {
-                    ""
-                }
-            ));
+    /// The file's contents, if its directories and itself pass the checks;
+    /// a cache that does not exist yet is empty.
+    fn read_checked(&self) -> Result<Contents, CacheProblem> {
+        match self.open_directory(false)? {
+            Some(directory) => directory.read(&self.name),
+            None => Ok(Contents::default()),
         }
-        let bytes =
-            fs::read(&self.path).map_err(|e| format!("cannot be read ({e}); ignoring it"))?;
-        parse(&bytes).ok_or_else(|| "is not a list of commit ids; ignoring it".to_owned())
     }
 
     /// Records `commit` as authenticated from `introduction`: it goes
     /// first, duplicates go, and the list is cut to [`MAX_ENTRIES`]. Commits
     /// recorded earlier for another introduction are kept only if they are
     /// in `known` (shown to descend from this one).
-    pub fn record(
+    ///
+    /// Nothing here stops authentication: whatever goes wrong (an unsafe
+    /// directory, a file that cannot be written) is returned as a warning,
+    /// and the cache is then left as it was.
+    pub fn record(&self, commit: Oid, introduction: Oid, known: &[Oid]) -> Vec<CacheWarning> {
+        match self.try_record(commit, introduction, known) {
+            Ok(warnings) => warnings,
+            Err(problem) => vec![self.warning(problem)],
+        }
+    }
+
+    fn try_record(
         &self,
         commit: Oid,
         introduction: Oid,
         known: &[Oid],
-    ) -> Result<Vec<CacheWarning>, Error> {
-        let fail = |reason: String| Error::Cache {
-            path: self.path.clone(),
-            reason,
-        };
-        let dir = self.path.parent().expect("cache files live in a directory");
-        create_private_dir(dir).map_err(|e| fail(format!("cannot create its directory: {e}")))?;
-        let _lock = self
-            .lock()
-            .map_err(|e| fail(format!("cannot lock it: {e}")))?;
-        let (previous, warnings) = match self.read_checked() {
+    ) -> Result<Vec<CacheWarning>, CacheProblem> {
+        let directory = self
+            .open_directory(true)?
+            .ok_or_else(|| failed(CacheAction::CreateDirectory, &self.path, Errno::NOENT))?;
+        let _lock = directory.lock(&self.name)?;
+        let (previous, warnings) = match directory.read(&self.name) {
             Ok(contents) => (contents, Vec::new()),
-            Err(message) => (Contents::default(), vec![self.warning(message)]),
+            Err(problem) => (Contents::default(), vec![self.warning(problem)]),
         };
         let same_introduction = previous.introduction == Some(introduction);
         let mut commits = vec![commit];
@@ -234,78 +487,266 @@ impl Cache {
             introduction: Some(introduction),
             commits,
         };
-        self.write(dir, &contents)
-            .map_err(|e| fail(format!("cannot write it: {e}")))?;
+        directory.replace(&self.name, format(&contents).as_bytes())?;
         Ok(warnings)
     }
 
-    /// An exclusive lock on a sibling lock file, held until dropped.
-    fn lock(&self) -> std::io::Result<File> {
-        let mut name = self
-            .path
-            .file_name()
-            .expect("key has a name")
-            .to_os_string();
-        name.push(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            // Never lock (and so create) through a planted symbolic link.
-            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-            .open(self.path.with_file_name(name))?;
-        file.lock()?;
-        Ok(file)
-    }
-
-    /// Writes a private temporary file and renames it over the cache file:
-    /// the rename replaces a symbolic link rather than following it.
-    fn write(&self, dir: &Path, contents: &Contents) -> std::io::Result<()> {
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .permissions(fs::Permissions::from_mode(0o600))
-            .tempfile_in(dir)?;
-        tmp.write_all(format(contents).as_bytes())?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&self.path).map_err(|e| e.error)?;
-        Ok(())
+    /// The file's directory, opened and checked from the root down; `None`
+    /// if some directory does not exist and `create` is false. With
+    /// `create`, missing directories are made, private.
+    fn open_directory(&self, create: bool) -> Result<Option<Directory>, CacheProblem> {
+        let Some(mut directory) = Directory::open_root(&self.root, create)? else {
+            return Ok(None);
+        };
+        for name in &self.directories {
+            match directory.child(name, create)? {
+                Some(child) => directory = child,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(directory))
     }
 }
 
-/// Refuses files that are symbolic links, not regular, owned by someone
-/// else, or implausibly large.
-fn trusted(meta: &fs::Metadata) -> Result<(), String> {
-    if meta.file_type().is_symlink() {
-        return Err("is a symbolic link, so it may have been tampered with; ignoring it".into());
+/// A directory of the cache, open, and checked to be the user's own and
+/// private.
+struct Directory {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+/// Opening flags shared by every open: the descriptor does not leak into
+/// the programs we run (git hooks), and a FIFO or a terminal planted where
+/// a file should be can neither block the open nor become our terminal.
+fn common_flags() -> OFlags {
+    OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY
+}
+
+impl Directory {
+    /// The cache root. Symbolic links on the way to it are followed (they
+    /// are the user's business); the directory reached is checked.
+    fn open_root(root: &Path, create: bool) -> Result<Option<Directory>, CacheProblem> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | common_flags();
+        let fd = match rustix::fs::openat(CWD, root, flags, Mode::empty()) {
+            Err(Errno::NOENT) if create => {
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(DIRECTORY_MODE)
+                    .create(root)
+                    .map_err(|e| failed_io(CacheAction::CreateDirectory, root, &e))?;
+                rustix::fs::openat(CWD, root, flags, Mode::empty())
+            }
+            other => other,
+        };
+        Self::checked(fd, root.to_path_buf(), || UnsafeEntry::WrongType)
     }
-    if !meta.is_file() {
-        return Err("is not a regular file; ignoring it".into());
+
+    /// The subdirectory `name`, which must not be a symbolic link.
+    fn child(&self, name: &str, create: bool) -> Result<Option<Directory>, CacheProblem> {
+        let path = self.path.join(name);
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | common_flags();
+        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::empty()) {
+            Err(Errno::NOENT) if create => {
+                match rustix::fs::mkdirat(&self.fd, name, Mode::from_raw_mode(DIRECTORY_MODE)) {
+                    Ok(()) | Err(Errno::EXIST) => {}
+                    Err(e) => return Err(failed(CacheAction::CreateDirectory, &path, e)),
+                }
+                rustix::fs::openat(&self.fd, name, flags, Mode::empty())
+            }
+            other => other,
+        };
+        // With O_DIRECTORY, Linux refuses a symbolic link as "not a
+        // directory"; look again, for the message only.
+        let what = || match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if FileType::from_raw_mode(stat.st_mode) == FileType::Symlink => {
+                UnsafeEntry::SymbolicLink
+            }
+            _ => UnsafeEntry::WrongType,
+        };
+        Self::checked(fd, path, what)
     }
-    if meta.uid() != current_uid() {
-        return Err(format!(
-            "is owned by user {} instead of you, so it may have been tampered with; ignoring it",
-            meta.uid()
-        ));
+
+    /// The opened directory if it is the user's own and private; `None` if
+    /// it does not exist. `what` says what is there instead of a directory.
+    fn checked(
+        fd: rustix::io::Result<OwnedFd>,
+        path: PathBuf,
+        what: impl FnOnce() -> UnsafeEntry,
+    ) -> Result<Option<Directory>, CacheProblem> {
+        let unsafe_directory = |reason| CacheProblem::UnsafeDirectory {
+            directory: path.clone(),
+            reason,
+        };
+        let fd = match fd {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(None),
+            // What O_NOFOLLOW and O_DIRECTORY refuse.
+            Err(Errno::LOOP) => return Err(unsafe_directory(UnsafeEntry::SymbolicLink)),
+            Err(Errno::NOTDIR) => return Err(unsafe_directory(what())),
+            Err(e) => return Err(failed(CacheAction::OpenDirectory, &path, e)),
+        };
+        let stat =
+            rustix::fs::fstat(&fd).map_err(|e| failed(CacheAction::OpenDirectory, &path, e))?;
+        owned_by_user(&stat).map_err(unsafe_directory)?;
+        let mode = permissions(&stat);
+        // The group's bits also show what a POSIX ACL grants anyone else.
+        if mode & 0o022 != 0 {
+            return Err(unsafe_directory(UnsafeEntry::Writable { mode }));
+        }
+        Ok(Some(Directory { fd, path }))
     }
-    if meta.len() > MAX_FILE_SIZE {
-        return Err(format!(
-            "is {} bytes long, too large to be ours; ignoring it",
-            meta.len()
-        ));
+
+    /// The contents of the cache file `name`; empty if there is none.
+    fn read(&self, name: &str) -> Result<Contents, CacheProblem> {
+        let path = self.path.join(name);
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | common_flags();
+        let fd = match rustix::fs::openat(&self.fd, name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Ok(Contents::default()),
+            Err(Errno::LOOP) => return Err(unsafe_file(UnsafeEntry::SymbolicLink)),
+            Err(e) => return Err(failed(CacheAction::Read, &path, e)),
+        };
+        let stat = rustix::fs::fstat(&fd).map_err(|e| failed(CacheAction::Read, &path, e))?;
+        regular_and_owned(&stat).map_err(unsafe_file)?;
+        let mode = permissions(&stat);
+        if mode != FILE_MODE {
+            // As Guix does: ignore what may have been tampered with, and
+            // make the file private again so that the next write is trusted.
+            let reset = rustix::fs::fchmod(&fd, Mode::from_raw_mode(FILE_MODE)).is_ok();
+            return Err(unsafe_file(UnsafeEntry::Mode { mode, reset }));
+        }
+        let mut bytes = Vec::new();
+        // One byte more than allowed tells a file that is too large (or
+        // grew since it was checked) from one that is just right.
+        File::from(fd)
+            .take(MAX_FILE_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| failed_io(CacheAction::Read, &path, &e))?;
+        if bytes.len() as u64 > MAX_FILE_SIZE {
+            let size = u64::try_from(stat.st_size)
+                .unwrap_or(0)
+                .max(bytes.len() as u64);
+            return Err(unsafe_file(UnsafeEntry::TooLarge { size }));
+        }
+        parse(&bytes).ok_or(CacheProblem::Malformed)
+    }
+
+    /// An exclusive lock on the lock file of `name`, held until dropped.
+    fn lock(&self, name: &str) -> Result<OwnedFd, CacheProblem> {
+        let lock_name = format!("{name}.lock");
+        let path = self.path.join(&lock_name);
+        let unsafe_lock = |reason| CacheProblem::UnsafeLock {
+            lock: path.clone(),
+            reason,
+        };
+        // Read and write: a FIFO planted here opens at once, to be refused below.
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | common_flags();
+        let fd =
+            match rustix::fs::openat(&self.fd, &lock_name, flags, Mode::from_raw_mode(FILE_MODE)) {
+                Ok(fd) => fd,
+                Err(Errno::LOOP) => return Err(unsafe_lock(UnsafeEntry::SymbolicLink)),
+                Err(e) => return Err(failed(CacheAction::Lock, &path, e)),
+            };
+        let stat = rustix::fs::fstat(&fd).map_err(|e| failed(CacheAction::Lock, &path, e))?;
+        regular_and_owned(&stat).map_err(unsafe_lock)?;
+        rustix::fs::flock(&fd, FlockOperation::LockExclusive)
+            .map_err(|e| failed(CacheAction::Lock, &path, e))?;
+        Ok(fd)
+    }
+
+    /// Replaces the file `name` with `bytes`: a new private file is written
+    /// beside it and renamed over it. The rename replaces whatever is at
+    /// `name` (a symbolic link included) rather than writing through it.
+    fn replace(&self, name: &str, bytes: &[u8]) -> Result<(), CacheProblem> {
+        let (temporary, file) = self.create_temporary()?;
+        let path = self.path.join(name);
+        let written = (|| -> std::io::Result<()> {
+            let mut file = File::from(file);
+            // Whatever the umask, the file must have the one trusted mode.
+            rustix::fs::fchmod(&file, Mode::from_raw_mode(FILE_MODE))?;
+            file.write_all(bytes)?;
+            rustix::fs::fsync(&file)?;
+            rustix::fs::renameat(&self.fd, &temporary, &self.fd, name)?;
+            Ok(())
+        })();
+        if let Err(e) = written {
+            let _ = rustix::fs::unlinkat(&self.fd, &temporary, AtFlags::empty());
+            return Err(failed_io(CacheAction::Write, &path, &e));
+        }
+        // Makes the rename itself durable; a failure (some file systems
+        // cannot sync a directory) only risks losing this entry.
+        let _ = rustix::fs::fsync(&self.fd);
+        Ok(())
+    }
+
+    /// A new file of a fresh name in this directory. `O_EXCL` makes the
+    /// open fail rather than follow anything planted at that name.
+    fn create_temporary(&self) -> Result<(String, OwnedFd), CacheProblem> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | common_flags();
+        let mut last_error = Errno::EXIST;
+        for _ in 0..16 {
+            let name = format!(
+                ".tmp-{}-{:x}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+                COUNTER.fetch_add(1, Ordering::Relaxed)
+            );
+            match rustix::fs::openat(&self.fd, &name, flags, Mode::from_raw_mode(FILE_MODE)) {
+                Ok(fd) => return Ok((name, fd)),
+                Err(Errno::EXIST) => last_error = Errno::EXIST,
+                Err(e) => {
+                    last_error = e;
+                    break;
+                }
+            }
+        }
+        Err(failed(CacheAction::Write, &self.path, last_error))
+    }
+}
+
+fn unsafe_file(reason: UnsafeEntry) -> CacheProblem {
+    CacheProblem::UnsafeFile { reason }
+}
+
+fn failed(action: CacheAction, path: &Path, error: Errno) -> CacheProblem {
+    CacheProblem::Failed {
+        action,
+        path: path.to_path_buf(),
+        os_error: error.raw_os_error(),
+    }
+}
+
+fn failed_io(action: CacheAction, path: &Path, error: &std::io::Error) -> CacheProblem {
+    let errno = Errno::from_io_error(error).unwrap_or(Errno::IO);
+    failed(action, path, errno)
+}
+
+/// The permission bits (with set-id and sticky bits), as Guix's
+/// `stat:perms`.
+fn permissions(stat: &rustix::fs::Stat) -> u32 {
+    Mode::from_raw_mode(stat.st_mode).bits() & 0o7777
+}
+
+fn owned_by_user(stat: &rustix::fs::Stat) -> Result<(), UnsafeEntry> {
+    let user = rustix::process::geteuid().as_raw();
+    if stat.st_uid != user {
+        return Err(UnsafeEntry::NotOwned {
+            owner: stat.st_uid,
+            user,
+        });
     }
     Ok(())
 }
 
-fn current_uid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+fn regular_and_owned(stat: &rustix::fs::Stat) -> Result<(), UnsafeEntry> {
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+        return Err(UnsafeEntry::WrongType);
+    }
+    owned_by_user(stat)
 }
 
 /// What a cache file holds.

@@ -64,7 +64,7 @@ mod walk;
 
 pub use authenticate::{authenticate, resolve_commit, NoProgress, Options, Progress, Report};
 pub use authorizations::{Authorizations, AuthorizationsError};
-pub use cache::{Cache, CacheWarning};
+pub use cache::{Cache, CacheProblem, CacheWarning};
 pub use channel::{check_update, commit_relation, ChannelMetadata, Relation};
 pub use crypto::Engine;
 pub use error::{Error, ObjectRole, ParentAuthorizations};

@@ -49,7 +49,12 @@
 //! | subkey without binding signature | `attack-keyring-unbound-subkey` (accepted, as Guix does) |
 //! | cache with a wrong mode | `library_api.rs` `cache_with_another_mode_is_ignored_and_made_private`; `cli.rs` `tampered_cache_file_is_ignored_with_a_warning` |
 //! | cache owned by someone else | `cache_owned_by_someone_else_is_ignored` (as root) |
-//! | cache that is a symlink | `library_api.rs` `cache_with_garbage_or_a_symlink_is_ignored`; `cache_symlinks_are_never_written_through` (binary: target, dangling target, lock file) |
+//! | cache that is a symlink | `library_api.rs` `cache_with_garbage_or_a_symlink_is_ignored`; `cache_symlinks_are_never_written_through` (binary: target, dangling target, lock file); `cache_security.rs` `symlink_swapped_in_a_world_writable_directory_cannot_get_a_commit_accepted` (the swap race, deterministic: an unsigned commit stays refused), `racing_symlink_swaps_never_get_the_forged_list_read` (stress) |
+//! | cache directory writable by group or others (root or below) | `cache_security.rs` `group_or_other_writable_cache_directories_are_ignored` (library and binary: ignored for reading and writing, verdict unchanged) |
+//! | cache directory owned by someone else | `cache_security.rs` `cache_directory_owned_by_another_user_is_ignored` (as root) |
+//! | cache directory that is a symlink (below the cache root) | `cache_security.rs` `symlinked_cache_directory_is_not_followed`; a symlinked root is followed and checked: `cache_root_may_be_a_symbolic_link_to_a_private_directory` |
+//! | FIFO as cache file or lock file | `cache_security.rs` `fifo_as_cache_file_or_lock_does_not_hang` |
+//! | huge cache file (4 GiB sparse, `/dev/zero`) | `cache_security.rs` `huge_cache_file_is_read_only_to_its_bound` |
 //! | cache with garbage | `library_api.rs` `cache_with_garbage_or_a_symlink_is_ignored` |
 //! | cache naming a commit the repository lacks | `library_api.rs` `cache_naming_a_missing_or_foreign_commit_makes_nothing_authentic` |
 //! | cache naming a commit outside the introduction's history | `library_api.rs` (same test: a file as Guix writes it); `forged_cache_naming_a_foreign_commit` (a file naming the introduction; ignored: BUG) |
@@ -71,11 +76,12 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use git_authenticate::cache::UnsafeEntry;
 use git_authenticate::git2::Oid;
 use git_authenticate::objects::ObjectProblem;
 use git_authenticate::{
-    authenticate, resolve_commit, AuthorizationsError, Cache, Error, Introduction, Keyring,
-    NoProgress, Options,
+    authenticate, resolve_commit, AuthorizationsError, Cache, CacheProblem, Error, Introduction,
+    Keyring, NoProgress, Options,
 };
 use support::{build_scenario, build_scenario_text, key, Built, Home};
 
@@ -989,10 +995,12 @@ fn cache_owned_by_someone_else_is_ignored() {
     let report = run_cached(&built, built.oid("fourth"), &cache).unwrap();
     assert_eq!(report.checked, 3, "the foreign list is not trusted");
     assert!(
-        report
-            .warnings
-            .iter()
-            .any(|w| w.message.contains("owned by user 65534")),
+        report.warnings.iter().any(|w| matches!(
+            w.problem,
+            CacheProblem::UnsafeFile {
+                reason: UnsafeEntry::NotOwned { owner: 65534, .. }
+            }
+        )),
         "{:?}",
         report.warnings
     );

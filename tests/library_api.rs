@@ -7,10 +7,11 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use git_authenticate::cache::UnsafeEntry;
 use git_authenticate::git2::Oid;
 use git_authenticate::{
-    authenticate, cache, check_update, commit_relation, Cache, ChannelMetadata, Error,
-    Introduction, NoProgress, Options, Relation, Report,
+    authenticate, cache, check_update, commit_relation, Cache, CacheProblem, ChannelMetadata,
+    Error, Introduction, NoProgress, Options, Relation, Report,
 };
 use support::expect::{first_by_alice, run_cached};
 use support::{build_scenario_text, Built};
@@ -95,7 +96,15 @@ fn cache_with_another_mode_is_ignored_and_made_private() {
     let report = run(&built, "fourth", &cache).unwrap();
     assert_eq!(report.checked, 3, "everything is checked again");
     assert!(
-        report.warnings[0].message.contains("mode 644"),
+        matches!(
+            report.warnings[0].problem,
+            CacheProblem::UnsafeFile {
+                reason: UnsafeEntry::Mode {
+                    mode: 0o644,
+                    reset: true
+                }
+            }
+        ),
         "{:?}",
         report.warnings
     );
@@ -136,10 +145,9 @@ fn cache_naming_a_missing_or_foreign_commit_makes_nothing_authentic() {
     );
     let report = run(&built, "fourth", &cache).unwrap();
     assert_eq!(report.checked, 3);
-    assert!(report
-        .warnings
-        .iter()
-        .any(|w| w.message.contains(&orphan.to_string())));
+    assert!(report.warnings.iter().any(
+        |w| matches!(w.problem, CacheProblem::NotDescendant { commit, .. } if commit == orphan)
+    ));
 }
 
 fn write_cache(path: &Path, commits: &[Oid]) {
@@ -165,8 +173,9 @@ fn cache_with_garbage_or_a_symlink_is_ignored() {
     fs::write(cache.path(), "((((( not a cache").unwrap();
     fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o600)).unwrap();
     let report = run(&built, "second", &cache).unwrap();
-    assert!(
-        report.warnings[0].message.contains("not a list"),
+    assert_eq!(
+        report.warnings[0].problem,
+        CacheProblem::Malformed,
         "{:?}",
         report.warnings
     );
@@ -183,7 +192,12 @@ fn cache_with_garbage_or_a_symlink_is_ignored() {
     std::os::unix::fs::symlink(&target, cache.path()).unwrap();
     let report = run(&built, "third", &cache).unwrap();
     assert_eq!(report.checked, 2, "the symlinked list is not trusted");
-    assert!(report.warnings[0].message.contains("symbolic link"));
+    assert_eq!(
+        report.warnings[0].problem,
+        CacheProblem::UnsafeFile {
+            reason: UnsafeEntry::SymbolicLink
+        }
+    );
     assert!(!fs::symlink_metadata(cache.path())
         .unwrap()
         .file_type()
@@ -204,7 +218,7 @@ fn concurrent_writers_lose_nothing() {
             let cache = cache.clone();
             s.spawn(move || {
                 for i in 0..20 {
-                    cache.record(oid(t, i), intro, &[]).unwrap();
+                    assert_eq!(cache.record(oid(t, i), intro, &[]), vec![]);
                 }
             });
         }
@@ -219,7 +233,7 @@ fn concurrent_writers_lose_nothing() {
     }
     // Past the cap, the oldest go.
     for i in 0..100 {
-        cache.record(oid(99, i), intro, &[]).unwrap();
+        assert_eq!(cache.record(oid(99, i), intro, &[]), vec![]);
     }
     let (commits, _) = cache.read();
     assert_eq!(commits.len(), cache::MAX_ENTRIES);
