@@ -36,11 +36,19 @@ struct Run {
     wall: Duration,
     peak_kib: Option<u64>,
     ok: bool,
+    /// What the binary wrote to standard error (`/usr/bin/time`'s line
+    /// aside).
+    stderr_bytes: usize,
 }
 
 /// Runs the binary with a private cache directory; peak memory through
 /// `/usr/bin/time` when it exists.
 fn run(channel: &Channel, end: &str, cache: &Path) -> Run {
+    run_with(channel, end, cache, &[])
+}
+
+/// [`run`], with more arguments.
+fn run_with(channel: &Channel, end: &str, cache: &Path, extra: &[&str]) -> Run {
     let time = Path::new("/usr/bin/time");
     let mut command = if time.exists() {
         let mut c = Command::new(time);
@@ -60,6 +68,7 @@ fn run(channel: &Channel, end: &str, cache: &Path) -> Run {
             "--end",
             end,
         ])
+        .args(extra)
         .env("XDG_CACHE_HOME", cache)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -71,13 +80,18 @@ fn run(channel: &Channel, end: &str, cache: &Path) -> Run {
         .exists()
         .then(|| stderr.lines().last().and_then(|l| l.trim().parse().ok()))
         .flatten();
-    if !output.status.success() {
+    let stderr_bytes = match time.exists() {
+        true => stderr.rfind('\n').map_or(0, |last| stderr[..last].len()),
+        false => stderr.len(),
+    };
+    if !output.status.success() && extra.is_empty() {
         eprintln!("{}: {stderr}", channel.name);
     }
     Run {
         wall,
         peak_kib,
         ok: output.status.success(),
+        stderr_bytes,
     }
 }
 
@@ -239,7 +253,17 @@ fn real_channel(name: &str, snapshot: PathBuf, introduction: &str, signer: &str)
 }
 
 fn generated_channel(commits: usize, mix: Mix, new_tree_per_commit: bool) -> Channel {
-    let name = format!("generated-{commits}-{mix:?}").to_lowercase();
+    generated_channel_of(commits, mix, new_tree_per_commit, false)
+}
+
+fn generated_channel_of(
+    commits: usize,
+    mix: Mix,
+    new_tree_per_commit: bool,
+    unsigned: bool,
+) -> Channel {
+    let unsigned_name = if unsigned { "-unsigned" } else { "" };
+    let name = format!("generated-{commits}-{mix:?}{unsigned_name}").to_lowercase();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/bench-repos")
         .join(&name);
@@ -250,6 +274,7 @@ fn generated_channel(commits: usize, mix: Mix, new_tree_per_commit: bool) -> Cha
         merge_every: 25,
         authorizations_every: 1000,
         new_tree_per_commit,
+        unsigned,
     };
     let generated = generate::generated(&dir, &spec);
     if start.elapsed() > Duration::from_secs(1) {
@@ -263,6 +288,32 @@ fn generated_channel(commits: usize, mix: Mix, new_tree_per_commit: bool) -> Cha
         keyring: "keyring".to_owned(),
         end: generated.end.to_string(),
     }
+}
+
+/// `--keep-going` on histories of unsigned commits: every commit is a
+/// failure, each reported once; the time per failure must not grow with
+/// their number, and `-q --format=json` writes nothing to standard error.
+fn measure_failures(commits: usize) {
+    let channel = generated_channel_of(commits, Mix::Ed25519, false, true);
+    let args = ["--keep-going", "--format=json"];
+    let mut stderr_bytes = 0;
+    let wall = median(
+        (0..3)
+            .map(|_| {
+                let cache = fresh_cache(&channel.name);
+                let r = run_with(&channel, &channel.end, cache.path(), &args);
+                stderr_bytes = r.stderr_bytes;
+                r.wall
+            })
+            .collect(),
+    );
+    println!(
+        "\n{} --keep-going -q --format=json: {commits} failures in {:.0} ms \
+         ({:.1} µs per failure); {stderr_bytes} bytes on standard error",
+        channel.name,
+        wall.as_secs_f64() * 1000.0,
+        wall.as_secs_f64() * 1e6 / commits as f64
+    );
 }
 
 fn main() {
@@ -299,6 +350,9 @@ fn main() {
         None => println!(
             "\nGNU Guix: skipped (set GIT_AUTHENTICATE_GUIX to a clone with its keyring branch)"
         ),
+    }
+    for failures in [25_000, 100_000] {
+        measure_failures(failures);
     }
     if std::env::var_os("BENCH_MILLION").is_some() {
         for commits in [100_000, 1_000_000] {

@@ -17,7 +17,7 @@
 //! rest of the hidden history, so that a verdict never rests on commit
 //! times.
 
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 
 use git2::{Oid, Repository};
 
@@ -44,6 +44,9 @@ pub(crate) struct ParentHeader {
     pub tree: Oid,
     pub parents: Vec<Oid>,
 }
+
+/// How often [`Walk::settle`] asks whether it is done, at most.
+const SETTLE_CHECK: u64 = 4096;
 
 /// An index into the walk's graph.
 pub(crate) type Node = u32;
@@ -161,8 +164,19 @@ impl<'r> Walk<'r> {
     /// Walks the rest of the hidden history, unless `done` says that
     /// nothing more needs to be known, so that [`Walk::is_hidden`] is exact
     /// whatever the commit times.
+    ///
+    /// `done` is asked after 1, 2, 4… steps and then every
+    /// [`SETTLE_CHECK`] steps, so that asking it (which may look at every
+    /// failure) costs little beside the walk, whatever the number of
+    /// failures.
     pub fn settle(&mut self, done: impl Fn(&Self) -> bool) -> Result<(), Error> {
-        while !done(self) {
+        let mut steps: u64 = 0;
+        loop {
+            let asked = steps.is_power_of_two() || steps.is_multiple_of(SETTLE_CHECK);
+            if asked && done(self) {
+                break;
+            }
+            steps += 1;
             let Some(Queued { node, .. }) = self.queue.pop() else {
                 break;
             };
@@ -347,27 +361,165 @@ impl<'r> Walk<'r> {
     }
 }
 
-/// Whether `commit` is one of `ancestors` or descends from one of them:
-/// a walk of its whole history if need be, never guided by commit times,
-/// each commit read and verified once.
+/// Whether `commit` is one of `ancestors` or descends from one of them.
 pub(crate) fn descends_from_any(
     repo: &Repository,
     commit: Oid,
     ancestors: &[Oid],
 ) -> Result<bool, Error> {
     let objects = Objects::open(repo)?;
-    let mut seen = HashSet::from([commit]);
-    let mut stack = vec![commit];
-    while let Some(id) = stack.pop() {
-        if ancestors.contains(&id) {
+    for &ancestor in ancestors {
+        if ancestor == commit || is_ancestor(&objects, ancestor, commit)? {
             return Ok(true);
-        }
-        let header = Header::parse(id, &read_raw(&objects, id)?)?;
-        for parent in header.parents {
-            if seen.insert(parent) {
-                stack.push(parent);
-            }
         }
     }
     Ok(false)
+}
+
+/// Reached from the commit that may descend.
+const FROM_COMMIT: u8 = 1;
+/// Reached from the possible ancestor (its ancestors, itself included).
+const FROM_ANCESTOR: u8 = 2;
+const BOTH: u8 = FROM_COMMIT | FROM_ANCESTOR;
+
+/// Whether `ancestor` is reachable from `commit`: git's merge-base walk.
+/// Both are painted down their histories, newest first; the walk ends when
+/// `ancestor` gets `commit`'s paint, or when every queued commit has both
+/// paints. That end is exact whatever the commit times: a path from
+/// `commit` to `ancestor` never passes through an ancestor of `ancestor`,
+/// so it is never cut short. Times only make the walk end early when there
+/// is no such path; a commit whose paint grows is queued again. Every
+/// commit is read verified.
+fn is_ancestor(objects: &Objects, ancestor: Oid, commit: Oid) -> Result<bool, Error> {
+    let mut paint = Paint {
+        objects,
+        commits: HashMap::new(),
+        queue: BinaryHeap::new(),
+        queued: 0,
+        unfinished: 0,
+    };
+    paint.add(commit, FROM_COMMIT)?;
+    paint.add(ancestor, FROM_ANCESTOR)?;
+    while paint.unfinished > 0 {
+        let Some((_, _, id)) = paint.queue.pop() else {
+            break;
+        };
+        let painted = paint
+            .commits
+            .get_mut(&id)
+            .expect("queued commits are painted");
+        let flags = painted.flags;
+        if flags != BOTH {
+            painted.unfinished -= 1;
+            paint.unfinished -= 1;
+        }
+        for parent in painted.parents.clone() {
+            paint.add(parent, flags)?;
+        }
+        if paint.commits[&ancestor].flags & FROM_COMMIT != 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The state of [`is_ancestor`]'s walk.
+struct Paint<'o, 'r> {
+    objects: &'o Objects<'r>,
+    commits: HashMap<Oid, Painted>,
+    /// Newest first, then first queued.
+    queue: BinaryHeap<(i64, std::cmp::Reverse<u64>, Oid)>,
+    queued: u64,
+    /// Queue entries of commits that do not have both paints yet.
+    unfinished: usize,
+}
+
+struct Painted {
+    flags: u8,
+    time: i64,
+    parents: Vec<Oid>,
+    /// Its entries counted in [`Paint::unfinished`].
+    unfinished: usize,
+}
+
+impl Paint<'_, '_> {
+    /// Adds `flags` to commit `id`, queuing it if that changes its paint.
+    fn add(&mut self, id: Oid, flags: u8) -> Result<(), Error> {
+        let painted = match self.commits.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let header = Header::parse(id, &read_raw(self.objects, id)?)?;
+                e.insert(Painted {
+                    flags: 0,
+                    time: header.time,
+                    parents: header.parents,
+                    unfinished: 0,
+                })
+            }
+        };
+        if painted.flags | flags == painted.flags {
+            return Ok(());
+        }
+        painted.flags |= flags;
+        if painted.flags == BOTH {
+            // Its queued entries no longer count.
+            self.unfinished -= painted.unfinished;
+            painted.unfinished = 0;
+        } else {
+            painted.unfinished += 1;
+            self.unfinished += 1;
+        }
+        self.queued += 1;
+        self.queue
+            .push((painted.time, std::cmp::Reverse(self.queued), id));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Commits at the given times: each `(time, parents)` by index.
+    fn history(commits: &[(i64, &[usize])]) -> (tempfile::TempDir, Repository, Vec<Oid>) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init_bare(dir.path()).unwrap();
+        let tree = repo.treebuilder(None).unwrap().write().unwrap();
+        let mut ids: Vec<Oid> = Vec::new();
+        for (i, (time, parents)) in commits.iter().enumerate() {
+            let who =
+                git2::Signature::new("T", "t@example.org", &git2::Time::new(*time, 0)).unwrap();
+            let parents: Vec<git2::Commit> = parents
+                .iter()
+                .map(|&p| repo.find_commit(ids[p]).unwrap())
+                .collect();
+            let parents: Vec<&git2::Commit> = parents.iter().collect();
+            let tree = repo.find_tree(tree).unwrap();
+            let id = repo
+                .commit(None, &who, &who, &format!("{i}"), &tree, &parents)
+                .unwrap();
+            ids.push(id);
+        }
+        (dir, repo, ids)
+    }
+
+    #[test]
+    fn ancestry_does_not_depend_on_commit_times() {
+        // 0 ← 1 ← 2 ← 4 (merge of 2 and 3), 3 a root; 5 a root; times
+        // skewed every way.
+        let (_dir, repo, ids) = history(&[
+            (5_000, &[]),
+            (100, &[0]),
+            (9_000, &[1]),
+            (50, &[]),
+            (10, &[2, 3]),
+            (20_000, &[]),
+        ]);
+        let objects = Objects::open(&repo).unwrap();
+        let yes = |a: usize, c: usize| is_ancestor(&objects, ids[a], ids[c]).unwrap();
+        assert!(yes(0, 2) && yes(0, 4) && yes(3, 4) && yes(1, 4));
+        assert!(!yes(2, 0) && !yes(5, 4) && !yes(3, 2) && !yes(4, 0));
+        assert!(descends_from_any(&repo, ids[4], &[ids[5], ids[3]]).unwrap());
+        assert!(!descends_from_any(&repo, ids[2], &[ids[5], ids[3]]).unwrap());
+    }
 }

@@ -52,6 +52,9 @@ pub struct Spec {
     /// Whether every commit changes a file (a new tree each time) or all
     /// share one tree (smaller, for size tests).
     pub new_tree_per_commit: bool,
+    /// Whether the commits after the introduction are left unsigned (a
+    /// history of failures, for `--keep-going`).
+    pub unsigned: bool,
 }
 
 /// A generated channel.
@@ -351,6 +354,7 @@ struct History {
     shared_tree: Option<Oid>,
     counter: usize,
     rng: u64,
+    unsigned: bool,
 }
 
 impl History {
@@ -399,6 +403,9 @@ impl History {
             "author {person}\ncommitter {person}\n\nCommit {}\n",
             self.counter
         ));
+        if self.unsigned && key.is_none() {
+            return self.pack.add(ObjectType::Commit, text.as_bytes());
+        }
         let key = key.unwrap_or_else(|| self.pick_key());
         let time = self.time;
         let data = signed_commit(&text, &mut self.keys[key].0, time);
@@ -457,6 +464,7 @@ fn generate(dir: &Path, spec: &Spec) -> Generated {
         shared_tree,
         counter: 0,
         rng: 0x9E37_79B9_7F4A_7C15,
+        unsigned: spec.unsigned,
     };
     let introduction = history.commit(&[], Some(0));
     let mut tip = introduction;
