@@ -13,6 +13,7 @@ use crate::fingerprint::Fingerprint;
 use crate::introduction::Introduction;
 use crate::keyring::{self, Keyring};
 use crate::policy::Policy;
+use crate::replace::ReplaceObjects;
 use crate::rule::Rule;
 use crate::walk::{self, Found, Node, Walk};
 
@@ -37,6 +38,11 @@ pub struct Options {
     pub jobs: usize,
     /// Guix's rule (the default), or the stricter policy.
     pub policy: Policy,
+    /// Whether to refuse a repository in which git would substitute
+    /// objects (replace refs, grafts): [`ReplaceObjects::Refuse`] (the
+    /// default), or [`ReplaceObjects::Ignore`] for tooling that never uses
+    /// git's own object lookup / checkout. See [`crate::replace`].
+    pub replace_objects: ReplaceObjects,
 }
 
 impl Default for Options {
@@ -49,6 +55,7 @@ impl Default for Options {
             keep_going: false,
             jobs: 0,
             policy: Policy::Guix,
+            replace_objects: ReplaceObjects::Refuse,
         }
     }
 }
@@ -160,6 +167,8 @@ pub fn authenticate(
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
+    // First: nothing is worth checking if git would show other objects.
+    crate::replace::check(repo, options.replace_objects)?;
     // A missing keyring is an error even with nothing to check, as in
     // Guix; its keys are only read when there is work.
     keyring::Keyring::check_exists(repo, &options.keyring_reference)?;

@@ -253,6 +253,21 @@ pub enum Error {
     /// Any other error from the repository.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
+
+    /// Git would substitute objects (replace refs, grafts) that this
+    /// library does not: what git shows could differ from what was
+    /// authenticated. See [`crate::replace`].
+    #[error("git would substitute objects in this repository, so what it checks out could \
+             differ from what is authenticated: {}",
+            crate::replace::describe(replaced, *replace_refs, grafts.as_deref()))]
+    ReplacedObjects {
+        /// The first few ids that replace refs replace.
+        replaced: Vec<String>,
+        /// How many replace refs git would use.
+        replace_refs: usize,
+        /// The grafts file, when it grafts anything.
+        grafts: Option<PathBuf>,
+    },
 }
 
 /// What one parent of an unauthorized commit authorizes.
@@ -299,6 +314,7 @@ impl Error {
             Error::InvalidCacheKey(_) => "invalid-cache-key",
             Error::Config { .. } => "config",
             Error::Git(_) => "git",
+            Error::ReplacedObjects { .. } => "replaced-objects",
         }
     }
 
@@ -364,6 +380,18 @@ impl Error {
 
     /// What would fix the problem, where that is knowable.
     pub fn hint(&self) -> Option<String> {
+        if let Error::ReplacedObjects {
+            replaced,
+            replace_refs,
+            grafts,
+        } = self
+        {
+            return Some(crate::replace::hint(
+                replaced,
+                *replace_refs,
+                grafts.as_deref(),
+            ));
+        }
         crate::explain::hint(self)
     }
 }

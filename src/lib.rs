@@ -48,6 +48,7 @@ pub mod config;
 pub mod introduction;
 pub mod keyring;
 pub mod policy;
+pub mod replace;
 pub mod signature;
 
 mod armor;
@@ -71,6 +72,7 @@ pub use fingerprint::{Fingerprint, FingerprintError};
 pub use introduction::Introduction;
 pub use keyring::Keyring;
 pub use policy::Policy;
+pub use replace::ReplaceObjects;
 pub use sexp::SyntaxError;
 
 /// Re-exported so that callers use the same `git2` as this crate.
