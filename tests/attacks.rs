@@ -55,6 +55,9 @@
 //! | cache naming a commit outside the introduction's history | `library_api.rs` (same test: a file as Guix writes it); `forged_cache_naming_a_foreign_commit` (a file naming the introduction; ignored: BUG) |
 //! | two processes updating the cache | `library_api.rs` `concurrent_writers_lose_nothing` (threads); `concurrent_binaries_share_one_cache` (8 processes) |
 //! | a truncated loose object in `.git/objects` | `truncated_loose_object_does_not_hang` (ignored: BUG, a hang) |
+//! | one unsigned merge pushed as the tip of both master and the keyring branch | `cli_security.rs` `merge_pushed_to_master_and_keyring_is_refused_after_pull`, `merge_at_the_remote_keyring_tip_is_refused_in_ci` |
+//! | replace refs (`refs/replace/*`, `git clone --mirror`) and `info/grafts` | `cli_security.rs` `replaced_commit_is_refused`, `replaced_blob_and_many_replace_refs_are_refused`, `mirror_clone_copies_replace_refs_and_is_refused`, `grafts_are_refused_whatever_the_environment` |
+//! | `--historical-authorizations` naming `/dev/zero`, a FIFO, a directory | `cli_security.rs` `historical_authorizations_must_be_a_small_regular_file` |
 
 mod support;
 
