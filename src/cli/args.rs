@@ -21,6 +21,10 @@ use clap::{Parser, ValueEnum};
     after_help = "The keyring branch is never authenticated: with it checked out \
                   (and no --pushed-ref), or with --pushed-ref naming it, nothing is \
                   checked and the exit status is 0.\n\n\
+                  Replace refs (refs/replace/*) and grafts (info/grafts) are refused \
+                  when git would use them, as what git checks out could then differ from \
+                  what is authenticated; with GIT_NO_REPLACE_OBJECTS set, git ignores \
+                  replace refs and so does this command.\n\n\
                   Exit status: 0 authentic; 1 not authentic; 2 could not check \
                   (usage, repository, keyring or I/O error, replace refs or grafts)."
 )]
@@ -63,7 +67,8 @@ pub struct Args {
     #[arg(long, value_name = "KEY")]
     pub cache_key: Option<String>,
 
-    /// Read historical authorizations from FILE.
+    /// Read historical authorizations from FILE (a regular file of at most
+    /// 1 MiB, in the format of `.guix-authorizations`).
     #[arg(long, value_name = "FILE")]
     pub historical_authorizations: Option<PathBuf>,
 
