@@ -221,4 +221,13 @@ mod tests {
         assert!(super::PRE_PUSH.contains(command!()));
         assert!(super::POST_MERGE.contains(command!()));
     }
+
+    #[test]
+    fn pre_push_names_the_pushed_ref() {
+        // The keyring branch is recognised by the pushed ref's name only.
+        assert!(super::PRE_PUSH.contains(r#"--pushed-ref="$remote_ref""#));
+        assert!(super::OLD_PRE_PUSH
+            .iter()
+            .all(|old| !old.contains("--pushed-ref")));
+    }
 }

@@ -37,7 +37,9 @@
 //! [`authorizations`] (the `.guix-authorizations` file), [`keyring`],
 //! [`signature`], the commit walk, the rule itself, [`cache`],
 //! [`introduction`] and [`config`] (what the repository records), and
-//! [`channel`] (metadata and the relation between commits).
+//! [`channel`] (metadata and the relation between commits). [`replace`]
+//! refuses repositories in which git would substitute objects, and
+//! [`input`] reads files that may be hostile.
 
 #![warn(missing_docs)]
 
@@ -45,6 +47,7 @@ pub mod authorizations;
 pub mod cache;
 pub mod channel;
 pub mod config;
+pub mod input;
 pub mod introduction;
 pub mod keyring;
 pub mod policy;

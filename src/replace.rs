@@ -13,12 +13,12 @@
 //! unless the caller says it never lets git look objects up
 //! ([`ReplaceObjects::Ignore`]).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
 use crate::error::Error;
+use crate::input::{self, InputError};
 
 /// What to do when git would substitute objects (replace refs or grafts)
 /// in the repository being authenticated.
@@ -36,9 +36,9 @@ pub enum ReplaceObjects {
 /// How many replaced ids an error names; the count says how many more.
 pub const NAMED: usize = 5;
 
-/// The grafts file is read up to this many bytes; a larger one that has no
-/// graft in this prefix is taken to have some.
-const GRAFTS_READ_LIMIT: u64 = 1 << 20;
+/// The grafts file is read up to this many bytes; a larger one is taken to
+/// graft something.
+const GRAFTS_READ_LIMIT: usize = 1 << 20;
 
 /// What git would substitute: replace refs and grafts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -149,23 +149,17 @@ fn replaced_id<'a>(name: &'a str, base: &str) -> Option<&'a str> {
 }
 
 /// Whether the grafts file at `path` has a graft: a line that is neither
-/// empty nor a `#` comment. A file that cannot be read grafts nothing for
-/// git either, except one too large to look through here, which is assumed
-/// to.
+/// empty nor a `#` comment. A missing file grafts nothing; one that cannot
+/// be read through (too large, not a regular file, unreadable) is assumed
+/// to graft something, since what git makes of it cannot be known here.
 fn grafts_anything(path: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut text = Vec::new();
-    let mut limited = file.take(GRAFTS_READ_LIMIT + 1);
-    if limited.read_to_end(&mut text).is_err() {
-        return false;
-    }
-    let truncated = text.len() as u64 > GRAFTS_READ_LIMIT;
-    truncated
-        || text
+    match input::read_regular_file(path, GRAFTS_READ_LIMIT) {
+        Ok(text) => text
             .split(|&b| b == b'\n')
-            .any(|line| !line.is_empty() && line[0] != b'#')
+            .any(|line| !line.is_empty() && line[0] != b'#'),
+        Err(InputError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(_) => true,
+    }
 }
 
 /// What git would substitute, for the error's message: "2 replace refs

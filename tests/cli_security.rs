@@ -632,8 +632,13 @@ fn grafts_are_refused_whatever_the_environment() {
     );
     assert!(!err.contains("GIT_NO_REPLACE_OBJECTS=1"), "{err}");
 
-    // GIT_GRAFT_FILE moves the file.
+    // What cannot be read through is assumed to graft something.
     std::fs::remove_file(&grafts).unwrap();
+    std::fs::create_dir(&grafts).unwrap();
+    assert_refused(&repo, repo.path(), &[], &[&path]);
+    std::fs::remove_dir(&grafts).unwrap();
+
+    // GIT_GRAFT_FILE moves the file.
     assert_accepted(&repo, repo.path(), &[]);
     let elsewhere = repo.dir("grafts");
     std::fs::write(&elsewhere, format!("{}\n", repo.id("second"))).unwrap();

@@ -1,7 +1,6 @@
 //! The command: arguments and configuration in, the library's verdict out.
 
 mod args;
-mod input;
 mod output;
 mod progress;
 
@@ -266,8 +265,11 @@ fn historical_authorizations(args: &Args) -> Result<Authorizations, Error> {
         path: path.clone(),
         reason,
     };
-    let contents = input::read_regular_file(path, git_authenticate::authorizations::MAX_SIZE)
-        .map_err(|e| failed(e.to_string()))?;
+    let contents = git_authenticate::input::read_regular_file(
+        path,
+        git_authenticate::authorizations::MAX_SIZE,
+    )
+    .map_err(|e| failed(e.to_string()))?;
     Authorizations::parse(&contents).map_err(|e| failed(e.to_string()))
 }
 

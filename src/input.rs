@@ -1,4 +1,6 @@
-//! Files named on the command line, read without trusting what they are.
+//! Reading files that may be hostile (named on a command line, or inside a
+//! repository): regular files only, never blocking on a FIFO or device,
+//! never reading more than a limit.
 
 use std::fmt;
 use std::io::Read;
@@ -6,8 +8,9 @@ use std::path::Path;
 
 use rustix::fs::{FileType, Mode, OFlags};
 
-/// Why a file named on the command line was not read.
+/// Why a file was not read.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum InputError {
     /// It could not be opened, examined or read.
     Io(std::io::Error),
@@ -38,6 +41,15 @@ impl fmt::Display for InputError {
             InputError::TooLarge { size: None, limit } => {
                 write!(f, "the file has more than the {limit} bytes accepted")
             }
+        }
+    }
+}
+
+impl std::error::Error for InputError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InputError::Io(e) => Some(e),
+            _ => None,
         }
     }
 }
@@ -89,5 +101,38 @@ fn describe(kind: FileType) -> &'static str {
         FileType::Socket => "a socket",
         FileType::Symlink => "a symbolic link",
         _ => "a special file",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_small_regular_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"1234").unwrap();
+        assert_eq!(read_regular_file(&file, 4).unwrap(), b"1234");
+        assert!(matches!(
+            read_regular_file(&file, 3),
+            Err(InputError::TooLarge {
+                size: Some(4),
+                limit: 3
+            })
+        ));
+        assert!(matches!(
+            read_regular_file(dir.path(), 10),
+            Err(InputError::NotRegular("a directory"))
+        ));
+        assert!(matches!(
+            read_regular_file(Path::new("/dev/null"), 10),
+            Err(InputError::NotRegular("a character device"))
+        ));
+        let missing = read_regular_file(&dir.path().join("missing"), 10);
+        assert!(
+            matches!(&missing, Err(InputError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound),
+            "{missing:?}"
+        );
     }
 }
