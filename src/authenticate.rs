@@ -14,6 +14,7 @@ use crate::introduction::Introduction;
 use crate::keyring::{self, Keyring};
 use crate::objects::{Kind, ObjectError, ObjectProblem, Objects};
 use crate::policy::Policy;
+use crate::replace::ReplaceObjects;
 use crate::rule::Rule;
 use crate::walk::{self, Found, Node, Walk};
 
@@ -38,6 +39,11 @@ pub struct Options {
     pub jobs: usize,
     /// Guix's rule (the default), or the stricter policy.
     pub policy: Policy,
+    /// Whether to refuse a repository in which git would substitute
+    /// objects (replace refs, grafts): [`ReplaceObjects::Refuse`] (the
+    /// default), or [`ReplaceObjects::Ignore`] for tooling that never uses
+    /// git's own object lookup / checkout. See [`crate::replace`].
+    pub replace_objects: ReplaceObjects,
 }
 
 impl Default for Options {
@@ -50,6 +56,7 @@ impl Default for Options {
             keep_going: false,
             jobs: 0,
             policy: Policy::Guix,
+            replace_objects: ReplaceObjects::Refuse,
         }
     }
 }
@@ -243,6 +250,8 @@ pub fn authenticate(
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
+    // First: nothing is worth checking if git would show other objects.
+    crate::replace::check(repo, options.replace_objects)?;
     let keyring = Keyring::load(repo, &options.keyring_reference)?;
     let known = known_authentic(repo, introduction, options)?;
     let mut report = Report {

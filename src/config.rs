@@ -72,6 +72,8 @@ pub fn record(repo: &Repository, commit: &str, signer: &str, keyring: &str) -> R
 pub enum Hook {
     /// Written.
     Installed(PathBuf),
+    /// A hook that an earlier version installed was replaced.
+    Upgraded(PathBuf),
     /// A hook was already there and was left alone; the text is what to add
     /// to it.
     Kept(PathBuf, &'static str),
@@ -86,8 +88,30 @@ macro_rules! command {
 }
 
 /// Runs for each pushed ref; refs being deleted (all-zero new id) are
-/// skipped, tags included.
+/// skipped, tags included. The remote ref is passed on so that a push to
+/// the keyring branch, which is never authenticated, is recognised by its
+/// name (Guix's own `etc/git/pre-push` skips `refs/heads/keyring` too).
 pub const PRE_PUSH: &str = concat!(
+    r#"#!/bin/sh
+# Installed by 'git-authenticate': refuse to push unauthenticated commits.
+set -e
+z40=0000000000000000000000000000000000000000
+while read local_ref local_oid remote_ref remote_oid
+do
+  if [ "$local_oid" != "$z40" ]
+  then
+    "#,
+    command!(),
+    r#" --end="$local_oid" --pushed-ref="$remote_ref"
+  fi
+done
+"#
+);
+
+/// Pre-push hooks that earlier versions installed, replaced by
+/// [`upgrade_hooks`]: this one recognised a push to the keyring branch by
+/// its commit id, which an attacker can give any commit.
+const OLD_PRE_PUSH: &[&str] = &[concat!(
     r#"#!/bin/sh
 # Installed by 'git-authenticate': refuse to push unauthenticated commits.
 set -e
@@ -102,7 +126,7 @@ do
   fi
 done
 "#
-);
+)];
 
 /// Runs after `git pull` / `git merge`.
 pub const POST_MERGE: &str = concat!(
@@ -121,7 +145,8 @@ pub fn install_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
         reason: e.to_string(),
     };
     fs::create_dir_all(&dir).map_err(|e| fail(format!("creating {}", dir.display()), e))?;
-    let line_to_add = "git-authenticate --end=\"$local_oid\" (for each pushed ref)";
+    let line_to_add =
+        "git-authenticate --end=\"$local_oid\" --pushed-ref=\"$remote_ref\" (for each pushed ref)";
     [
         ("pre-push", PRE_PUSH, line_to_add),
         ("post-merge", POST_MERGE, "git-authenticate"),
@@ -136,6 +161,28 @@ pub fn install_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
         }
     })
     .collect()
+}
+
+/// Replaces the hooks that earlier versions of this tool installed (and
+/// only those, recognised by their exact text) with the current ones, as
+/// Guix's `maybe-upgrade-hooks` does.
+pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
+    let path = hooks_directory(repo)?.join("pre-push");
+    if !OLD_PRE_PUSH.iter().any(|old| has_contents(&path, old)) {
+        return Ok(Vec::new());
+    }
+    fs::write(&path, PRE_PUSH).map_err(|e| Error::Config {
+        what: format!("upgrading {}", path.display()),
+        reason: e.to_string(),
+    })?;
+    Ok(vec![Hook::Upgraded(path)])
+}
+
+/// Whether the file at `path` holds exactly `text`; a file that cannot be
+/// read does not. Sizes are compared first: the hook may be anything.
+fn has_contents(path: &Path, text: &str) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.len() == text.len() as u64)
+        && fs::read(path).is_ok_and(|contents| contents == text.as_bytes())
 }
 
 /// Where git looks for hooks.
@@ -173,5 +220,14 @@ mod tests {
     fn hooks_use_the_overridable_command() {
         assert!(super::PRE_PUSH.contains(command!()));
         assert!(super::POST_MERGE.contains(command!()));
+    }
+
+    #[test]
+    fn pre_push_names_the_pushed_ref() {
+        // The keyring branch is recognised by the pushed ref's name only.
+        assert!(super::PRE_PUSH.contains(r#"--pushed-ref="$remote_ref""#));
+        assert!(super::OLD_PRE_PUSH
+            .iter()
+            .all(|old| !old.contains("--pushed-ref")));
     }
 }

@@ -271,6 +271,21 @@ pub enum Error {
     /// Any other error from the repository.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
+
+    /// Git would substitute objects (replace refs, grafts) that this
+    /// library does not: what git shows could differ from what was
+    /// authenticated. See [`crate::replace`].
+    #[error("git would substitute objects in this repository, so what it checks out could \
+             differ from what is authenticated: {}",
+            crate::replace::describe(replaced, *replace_refs, grafts.as_deref()))]
+    ReplacedObjects {
+        /// The first few ids that replace refs replace.
+        replaced: Vec<String>,
+        /// How many replace refs git would use.
+        replace_refs: usize,
+        /// The grafts file, when it grafts anything.
+        grafts: Option<PathBuf>,
+    },
 }
 
 /// What an unreadable object is to the rule.
@@ -372,6 +387,7 @@ impl Error {
             Error::UnreadableObject { source, .. } if source.is_missing() => "missing-object",
             Error::UnreadableObject { .. } => "unreadable-object",
             Error::Git(_) => "git",
+            Error::ReplacedObjects { .. } => "replaced-objects",
         }
     }
 
@@ -437,6 +453,18 @@ impl Error {
 
     /// What would fix the problem, where that is knowable.
     pub fn hint(&self) -> Option<String> {
+        if let Error::ReplacedObjects {
+            replaced,
+            replace_refs,
+            grafts,
+        } = self
+        {
+            return Some(crate::replace::hint(
+                replaced,
+                *replace_refs,
+                grafts.as_deref(),
+            ));
+        }
         crate::explain::hint(self)
     }
 }

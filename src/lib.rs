@@ -37,7 +37,9 @@
 //! [`authorizations`] (the `.guix-authorizations` file), [`keyring`],
 //! [`signature`], the commit walk, the rule itself, [`cache`],
 //! [`introduction`] and [`config`] (what the repository records), and
-//! [`channel`] (metadata and the relation between commits).
+//! [`channel`] (metadata and the relation between commits). [`replace`]
+//! refuses repositories in which git would substitute objects, and
+//! [`input`] reads files that may be hostile.
 
 #![warn(missing_docs)]
 
@@ -45,9 +47,11 @@ pub mod authorizations;
 pub mod cache;
 pub mod channel;
 pub mod config;
+pub mod input;
 pub mod introduction;
 pub mod keyring;
 pub mod policy;
+pub mod replace;
 pub mod signature;
 
 mod armor;
@@ -72,6 +76,7 @@ pub use fingerprint::{Fingerprint, FingerprintError};
 pub use introduction::Introduction;
 pub use keyring::Keyring;
 pub use policy::Policy;
+pub use replace::ReplaceObjects;
 pub use sexp::SyntaxError;
 
 /// Re-exported so that callers use the same `git2` as this crate.

@@ -67,6 +67,9 @@
 //! | END an ancestor of the introduction dated later | `end_ancestor_of_the_introduction_with_a_later_date` |
 //! | END unrelated, with failing commits: not a descendant first | `unrelated_end_is_not_a_descendant_before_its_commits_fail` |
 //! | introduction signed by another key, then failing commits | `introduction_signer_is_checked_before_the_commits` |
+//! | one unsigned merge pushed as the tip of both master and the keyring branch | `cli_security.rs` `merge_pushed_to_master_and_keyring_is_refused_after_pull`, `merge_at_the_remote_keyring_tip_is_refused_in_ci` |
+//! | replace refs (`refs/replace/*`, `git clone --mirror`) and `info/grafts` | `cli_security.rs` `replaced_commit_is_refused`, `replaced_blob_and_many_replace_refs_are_refused`, `mirror_clone_copies_replace_refs_and_is_refused`, `grafts_are_refused_whatever_the_environment` |
+//! | `--historical-authorizations` naming `/dev/zero`, a FIFO, a directory | `cli_security.rs` `historical_authorizations_must_be_a_small_regular_file` |
 
 mod support;
 

@@ -1511,22 +1511,22 @@ fn keyring_branch_checked_out_does_nothing() {
     let repo = Repo::new(LINEAR);
     let keyring_tip = repo.git_ok(&["rev-parse", "keyring"]);
 
-    // END is the keyring's tip.
+    // END is the keyring's tip: that alone says nothing (anyone who can
+    // push can make a commit the tip of both branches), so it is checked.
     let assert = repo
         .authenticate_from_first()
         .args(["--end", "keyring"])
         .assert()
-        .code(0)
+        .code(1)
         .stdout("");
     let err = stderr(&assert);
     assert!(
         err.contains(&format!(
-            "commit {keyring_tip} is the tip of keyring branch 'keyring', which is not \
-             authenticated; doing nothing"
+            "commit {keyring_tip} is not a descendant of introductory commit"
         )),
         "{err}"
     );
-    assert!(!err.contains("successfully"), "{err}");
+    assert!(!err.contains("doing nothing"), "{err}");
 
     // The keyring branch is checked out.
     repo.git_ok(&["checkout", "-q", "keyring"]);
@@ -1589,7 +1589,10 @@ fn with_remote(repo: &Repo) -> PathBuf {
     let out = repo.git_in(repo.path(), &["push", "origin", "keyring", "master"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(err.contains("is the tip of keyring branch"), "{err}");
+    assert!(
+        err.contains("pushing to keyring branch 'keyring', which is not authenticated"),
+        "{err}"
+    );
     assert!(
         err.contains(&format!(
             "successfully authenticated commit {}",
@@ -1746,10 +1749,7 @@ fn local_copy_of_a_remote_keyring_is_not_authenticated() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
-        err.contains(&format!(
-            "commit {updated} is the tip of keyring branch 'keyring', which is not \
-             authenticated; doing nothing"
-        )),
+        err.contains("pushing to keyring branch 'keyring', which is not authenticated"),
         "{err}"
     );
     assert_eq!(remote_branch(&repo, &remote, "keyring"), Some(updated));

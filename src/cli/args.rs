@@ -18,8 +18,15 @@ use clap::{Parser, ValueEnum};
 #[command(
     name = "git-authenticate",
     version,
-    after_help = "Exit status: 0 authentic; 1 not authentic; 2 could not check \
-                  (usage, repository, keyring or I/O error)."
+    after_help = "The keyring branch is never authenticated: with it checked out \
+                  (and no --pushed-ref), or with --pushed-ref naming it, nothing is \
+                  checked and the exit status is 0.\n\n\
+                  Replace refs (refs/replace/*) and grafts (info/grafts) are refused \
+                  when git would use them, as what git checks out could then differ from \
+                  what is authenticated; with GIT_NO_REPLACE_OBJECTS set, git ignores \
+                  replace refs and so does this command.\n\n\
+                  Exit status: 0 authentic; 1 not authentic; 2 could not check \
+                  (usage, repository, keyring or I/O error, replace refs or grafts)."
 )]
 pub struct Args {
     /// The introductory commit (full 40-hex-digit id).
@@ -45,6 +52,13 @@ pub struct Args {
     #[arg(short, long, value_name = "COMMIT")]
     pub end: Option<String>,
 
+    /// The remote ref END is being pushed to, as the pre-push hook says:
+    /// a push to the keyring branch (`refs/heads/keyring`) is not
+    /// authenticated, since that branch never is; any other push is, even
+    /// when the keyring branch is checked out.
+    #[arg(long, value_name = "REF", requires = "end")]
+    pub pushed_ref: Option<String>,
+
     /// Display commit signing statistics upon completion.
     #[arg(long)]
     pub stats: bool,
@@ -53,7 +67,8 @@ pub struct Args {
     #[arg(long, value_name = "KEY")]
     pub cache_key: Option<String>,
 
-    /// Read historical authorizations from FILE.
+    /// Read historical authorizations from FILE (a regular file of at most
+    /// 1 MiB, in the format of `.guix-authorizations`).
     #[arg(long, value_name = "FILE")]
     pub historical_authorizations: Option<PathBuf>,
 
@@ -61,11 +76,15 @@ pub struct Args {
     #[arg(long)]
     pub keep_going: bool,
 
-    /// Output format on standard output.
+    /// Output format on standard output. With `json`, standard error gets
+    /// one summary line (and errors that stop the check), the details
+    /// being in the document.
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,
 
-    /// Print nothing on standard error but errors.
+    /// Print nothing on standard error but errors: those that stop the
+    /// check and, in text format, one line saying why a history is not
+    /// authentic (with `--format=json`, that is only in the document).
     #[arg(short, long)]
     pub quiet: bool,
 
@@ -74,17 +93,21 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = PolicyArg::Guix, value_name = "POLICY")]
     pub policy: PolicyArg,
 
-    /// Threads checking commits, besides the one walking the history
-    /// (default: one per core).
+    /// Threads checking commits, besides the one walking the history: 1 to
+    /// 1024, or 0 (the default) for one per core.
     #[arg(
         short,
         long,
         value_name = "N",
         default_value_t = 0,
-        hide_default_value = true
+        hide_default_value = true,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_JOBS)
     )]
     pub jobs: usize,
 }
+
+/// The most `--jobs` accepted: more threads than that only cost memory.
+const MAX_JOBS: u64 = 1024;
 
 /// Which keys count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

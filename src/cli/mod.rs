@@ -7,14 +7,14 @@ mod progress;
 use std::process::ExitCode;
 
 use clap::Parser;
-use git_authenticate::git2::{Oid, Repository};
+use git_authenticate::git2::Repository;
 use git_authenticate::{
     authenticate, config, keyring, resolve_commit, Authorizations, Cache, Error, Introduction,
     Options, Report,
 };
 
 use args::{Args, Format};
-use output::Request;
+use output::{Noise, Request};
 
 /// Exit statuses, documented in `--help` and README.md.
 const AUTHENTIC: u8 = 0;
@@ -51,6 +51,9 @@ impl Stop {
         };
         match &self.error {
             StopReason::Usage(message) => output::usage(message),
+            StopReason::Error(e) if e.is_authentication_failure() => {
+                output::failures(noise(args), std::slice::from_ref(e))
+            }
             StopReason::Error(e) => output::error(e),
         }
         if args.format == Format::Json {
@@ -69,6 +72,10 @@ fn usage(message: impl Into<String>) -> Stopped {
     })
 }
 
+fn noise(args: &Args) -> Noise {
+    Noise::new(args.format == Format::Json, args.quiet)
+}
+
 fn execute(args: &Args) -> Result<u8, Stopped> {
     let repo = open_repository(args)?;
     let configured = config::configured(&repo).map_err(stop_early)?;
@@ -78,7 +85,7 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         .clone()
         .or(configured.keyring.clone())
         .unwrap_or_else(|| keyring::DEFAULT_REFERENCE.to_owned());
-    let quiet = args.quiet || args.format == Format::Json;
+    let noise = noise(args);
     // From here on, failures can name the introduction and the keyring.
     let mut request = Request {
         introduction: Some(introduction.clone()),
@@ -86,22 +93,13 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         keyring: keyring.clone(),
     };
 
-    // The keyring branch is not authenticated: hooks run on it must succeed.
-    let keyrings = keyring_branches(&repo, &keyring);
-    if let Some(branch) = config::current_branch(&repo).filter(|b| keyrings.contains(b)) {
-        output::info(
-            quiet,
-            &format!("current branch '{branch}' is the keyring branch; doing nothing"),
-        );
+    if let Some(skip) = keyring_branch_skip(&repo, &keyring, args.pushed_ref.as_deref()) {
+        output::success(noise, &skip);
         return Ok(nothing_to_do(args, &request));
     }
     let end = resolve_commit(&repo, args.end.as_deref().unwrap_or("HEAD"))
         .map_err(|e| stop(e, &request))?;
     request.end = Some(end);
-    if let Some(branch) = keyrings.iter().find(|b| keyring_tip(&repo, b) == Some(end)) {
-        output::info(quiet, &format!("commit {end} is the tip of keyring branch '{branch}', which is not authenticated; doing nothing"));
-        return Ok(nothing_to_do(args, &request));
-    }
     let with_request = |e: Error| stop(e, &request);
     let options = Options {
         keyring_reference: keyring.clone(),
@@ -112,27 +110,73 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         policy: args.policy.into(),
         ..Options::default()
     };
-    let reporter = progress::Reporter::new(quiet);
+    let reporter = progress::Reporter::new(!noise.chatty());
     let report =
         authenticate(&repo, &introduction, end, &options, &reporter).map_err(with_request)?;
     for warning in &report.warnings {
-        if !args.quiet {
-            output::warning(&warning.to_string());
-        }
+        output::warning(noise, &warning.to_string());
     }
     if !report.is_authentic() {
         return Ok(not_authentic(args, &request, &report));
     }
     if explicit && configured.commit.is_none() {
-        record_configuration(&repo, &introduction, &keyring, quiet);
+        record_configuration(&repo, &introduction, &keyring, noise);
+    } else {
+        upgrade_hooks(&repo, noise);
     }
     match args.format {
         Format::Json => output::json(&request, Some(&report), None),
         Format::Text if args.stats && !report.signers.is_empty() => output::stats(&report.signers),
         Format::Text => {}
     }
-    output::info(quiet, &format!("successfully authenticated commit {end}"));
+    output::success(noise, &format!("successfully authenticated commit {end}"));
     Ok(AUTHENTIC)
+}
+
+/// Why nothing is to be checked, if so: the keyring branch is not
+/// authenticated, so hooks run on it must succeed. Decided by branch
+/// *names* only, never because END's id is the keyring's tip: an attacker
+/// can make any commit the keyring's tip.
+///
+/// A pre-push hook names the pushed ref, which alone decides; otherwise,
+/// as in Guix, the checked-out branch does.
+fn keyring_branch_skip(repo: &Repository, keyring: &str, pushed: Option<&str>) -> Option<String> {
+    let names = keyring_branch_names(repo, keyring);
+    if let Some(pushed) = pushed {
+        let branch = pushed.strip_prefix("refs/heads/")?;
+        return names.iter().any(|n| n == branch).then(|| {
+            format!(
+                "pushing to keyring branch '{branch}', which is not authenticated; doing nothing"
+            )
+        });
+    }
+    let branch = config::current_branch(repo).filter(|b| names.contains(b))?;
+    Some(format!(
+        "current branch '{branch}' is the keyring branch; doing nothing"
+    ))
+}
+
+/// The names the keyring branch goes by, as a local or pushed branch:
+/// the keyring reference itself (which is what Guix compares the current
+/// branch with), the branch a `refs/heads/` reference names and, for a
+/// remote-tracking reference (`origin/keyring`,
+/// `refs/remotes/origin/keyring`), the branch's name on the remote, which is
+/// also the name of the local branch maintainers commit to and push.
+fn keyring_branch_names(repo: &Repository, keyring: &str) -> Vec<String> {
+    let local = keyring.strip_prefix("refs/heads/");
+    let remote_tracking = keyring.strip_prefix("refs/remotes/").or_else(|| {
+        repo.find_reference(&format!("refs/remotes/{keyring}"))
+            .is_ok()
+            .then_some(keyring)
+    });
+    let on_remote = remote_tracking
+        .and_then(|r| r.split_once('/'))
+        .map(|(_remote, name)| name);
+    std::iter::once(keyring)
+        .chain(local)
+        .chain(on_remote)
+        .map(str::to_owned)
+        .collect()
 }
 
 fn stop(e: Error, request: &Request) -> Stopped {
@@ -154,11 +198,11 @@ fn nothing_to_do(args: &Args, request: &Request) -> u8 {
     AUTHENTIC
 }
 
-/// Every failure of a `--keep-going` run, in the order Guix checks the commits.
+/// The failures of a `--keep-going` run, in the order Guix checks the
+/// commits: on standard error as `--format` and `-q` say, and in the JSON
+/// document.
 fn not_authentic(args: &Args, request: &Request, report: &Report) -> u8 {
-    for failure in &report.failures {
-        output::error(failure);
-    }
+    output::failures(noise(args), &report.failures);
     if args.format == Format::Json {
         output::json(request, Some(report), None);
     }
@@ -169,8 +213,11 @@ fn open_repository(args: &Args) -> Result<Repository, Stopped> {
     let opened = match &args.repository {
         Some(dir) => Repository::open(dir)
             .map_err(|e| format!("{}: not a git repository ({})", dir.display(), e.message())),
-        None => Repository::open_from_env().map_err(|_| {
-            "not in a git repository (or any parent directory); use -r DIRECTORY".to_owned()
+        None => Repository::open_from_env().map_err(|e| match e.code() {
+            git_authenticate::git2::ErrorCode::NotFound => {
+                "not in a git repository (or any parent directory); use -r DIRECTORY".to_owned()
+            }
+            _ => format!("cannot open the git repository: {}", e.message()),
         }),
     };
     opened.map_err(usage)
@@ -203,31 +250,6 @@ fn introduction(
     }
 }
 
-/// The branches holding the keyring: the keyring reference and, when it is
-/// a remote-tracking branch (`origin/keyring`), the local branch of the same
-/// name (`keyring`), which is the one maintainers commit to and push.
-fn keyring_branches(repo: &Repository, keyring: &str) -> Vec<String> {
-    let local = keyring
-        .split_once('/')
-        .filter(|_| {
-            repo.find_reference(&format!("refs/remotes/{keyring}"))
-                .is_ok()
-        })
-        .map(|(_remote, name)| name.to_owned());
-    std::iter::once(keyring.to_owned()).chain(local).collect()
-}
-
-fn keyring_tip(repo: &Repository, keyring: &str) -> Option<Oid> {
-    [
-        format!("refs/heads/{keyring}"),
-        format!("refs/remotes/{keyring}"),
-        keyring.to_owned(),
-    ]
-    .iter()
-    .find_map(|name| repo.find_reference(name).ok()?.peel_to_commit().ok())
-    .map(|c| c.id())
-}
-
 fn cache(repo: &Repository, args: &Args) -> Result<Cache, Error> {
     match &args.cache_key {
         Some(key) => Cache::for_key(key),
@@ -243,14 +265,11 @@ fn historical_authorizations(args: &Args) -> Result<Authorizations, Error> {
         path: path.clone(),
         reason,
     };
-    let meta = std::fs::metadata(path).map_err(|e| failed(e.to_string()))?;
-    if meta.len() > git_authenticate::authorizations::MAX_SIZE as u64 {
-        return Err(failed(format!(
-            "the file has {} bytes, too many",
-            meta.len()
-        )));
-    }
-    let contents = std::fs::read(path).map_err(|e| failed(e.to_string()))?;
+    let contents = git_authenticate::input::read_regular_file(
+        path,
+        git_authenticate::authorizations::MAX_SIZE,
+    )
+    .map_err(|e| failed(e.to_string()))?;
     Authorizations::parse(&contents).map_err(|e| failed(e.to_string()))
 }
 
@@ -260,31 +279,46 @@ fn record_configuration(
     repo: &Repository,
     introduction: &Introduction,
     keyring: &str,
-    quiet: bool,
+    noise: Noise,
 ) {
     let commit = introduction.commit.to_string();
     let signer = introduction.signer.to_string();
     match config::record(repo, &commit, &signer, keyring) {
         Ok(()) => output::info(
-            quiet,
+            noise,
             "introduction and keyring recorded in repository configuration file",
         ),
-        Err(e) => output::warning(&format!("could not record the introduction: {e}")),
+        Err(e) => output::warning(noise, &format!("could not record the introduction: {e}")),
     }
     match config::install_hooks(repo) {
-        Ok(hooks) => {
-            for hook in hooks {
-                match hook {
-                    config::Hook::Installed(path) => {
-                        output::info(quiet, &format!("installed hook '{}'", path.display()))
-                    }
-                    config::Hook::Kept(path, advice) => output::warning(&format!(
-                        "not overriding pre-existing hook '{}'; consider adding `{advice}` to it",
-                        path.display()
-                    )),
-                }
-            }
+        Ok(hooks) => hooks.iter().for_each(|hook| report_hook(hook, noise)),
+        Err(e) => output::warning(noise, &format!("could not install hooks: {e}")),
+    }
+}
+
+/// Later successful runs replace hooks that earlier versions installed, as
+/// Guix's `maybe-upgrade-hooks` does.
+fn upgrade_hooks(repo: &Repository, noise: Noise) {
+    match config::upgrade_hooks(repo) {
+        Ok(hooks) => hooks.iter().for_each(|hook| report_hook(hook, noise)),
+        Err(e) => output::warning(noise, &format!("could not upgrade hooks: {e}")),
+    }
+}
+
+fn report_hook(hook: &config::Hook, noise: Noise) {
+    match hook {
+        config::Hook::Installed(path) => {
+            output::info(noise, &format!("installed hook '{}'", path.display()))
         }
-        Err(e) => output::warning(&format!("could not install hooks: {e}")),
+        config::Hook::Upgraded(path) => {
+            output::info(noise, &format!("upgraded hook '{}'", path.display()))
+        }
+        config::Hook::Kept(path, advice) => output::warning(
+            noise,
+            &format!(
+                "not overriding pre-existing hook '{}'; consider adding `{advice}` to it",
+                path.display()
+            ),
+        ),
     }
 }

@@ -13,6 +13,44 @@ const ERROR: Style = AnsiColor::Red.on_default().bold();
 const WARNING: Style = AnsiColor::Yellow.on_default().bold();
 const HINT: Style = AnsiColor::Cyan.on_default().bold();
 
+/// How much goes to standard error, from `--format` and `-q`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noise {
+    /// Text: progress, information, warnings, every failure with its hint.
+    Everything,
+    /// JSON: one line saying how it went; the details are in the document.
+    Summary,
+    /// Text with `-q`: only errors, a history that is not authentic getting
+    /// one line.
+    ErrorsOnly,
+    /// JSON with `-q`: only the errors that stop the check; the verdict is in
+    /// the document and the exit status.
+    FatalOnly,
+}
+
+impl Noise {
+    /// The noise of a run with this format and quietness.
+    pub fn new(json: bool, quiet: bool) -> Self {
+        match (json, quiet) {
+            (false, false) => Noise::Everything,
+            (true, false) => Noise::Summary,
+            (false, true) => Noise::ErrorsOnly,
+            (true, true) => Noise::FatalOnly,
+        }
+    }
+
+    /// Whether progress, information and warnings are printed.
+    pub fn chatty(self) -> bool {
+        self == Noise::Everything
+    }
+
+    /// Whether the line saying how it went (success, nothing to do) is
+    /// printed.
+    fn success_line(self) -> bool {
+        matches!(self, Noise::Everything | Noise::Summary)
+    }
+}
+
 /// An error on standard error, with its hint. Colours only on a terminal
 /// and never with `NO_COLOR` (anstream strips them otherwise).
 pub fn error(e: &Error) {
@@ -23,19 +61,50 @@ pub fn error(e: &Error) {
     }
 }
 
+/// Why the history is not authentic: every failure with its hint, or one
+/// line naming the first and counting the others, or nothing, depending on
+/// `noise`. The failures are in Guix's order; there is at least one.
+pub fn failures(noise: Noise, failures: &[Error]) {
+    let Some(first) = failures.first() else {
+        return;
+    };
+    let elsewhere = match noise {
+        Noise::Everything => return failures.iter().for_each(error),
+        Noise::FatalOnly => return,
+        Noise::Summary => "listed in the JSON document",
+        Noise::ErrorsOnly => "run without --quiet to list them",
+    };
+    let more = match failures.len() - 1 {
+        0 => String::new(),
+        1 => format!(" (and 1 more failure; {elsewhere})"),
+        n => format!(" (and {n} more failures; {elsewhere})"),
+    };
+    let _ = writeln!(anstream::stderr(), "{ERROR}error:{ERROR:#} {first}{more}");
+}
+
 /// A usage problem (exit 2) on standard error.
 pub fn usage(message: &str) {
     let _ = writeln!(anstream::stderr(), "{ERROR}error:{ERROR:#} {message}");
 }
 
-/// A warning on standard error.
-pub fn warning(message: &str) {
-    let _ = writeln!(anstream::stderr(), "{WARNING}warning:{WARNING:#} {message}");
+/// A warning on standard error, when chatty.
+pub fn warning(noise: Noise, message: &str) {
+    if noise.chatty() {
+        let _ = writeln!(anstream::stderr(), "{WARNING}warning:{WARNING:#} {message}");
+    }
 }
 
-/// Information on standard error, unless quiet.
-pub fn info(quiet: bool, message: &str) {
-    if !quiet {
+/// Information on standard error, when chatty.
+pub fn info(noise: Noise, message: &str) {
+    if noise.chatty() {
+        eprintln!("{message}");
+    }
+}
+
+/// How a successful run went ("successfully authenticated…", "doing
+/// nothing"), also in the JSON summary.
+pub fn success(noise: Noise, message: &str) {
+    if noise.success_line() {
         eprintln!("{message}");
     }
 }
