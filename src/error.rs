@@ -7,6 +7,9 @@ use git2::Oid;
 use crate::authorizations::AuthorizationsError;
 use crate::channel::Relation;
 use crate::fingerprint::{Fingerprint, FingerprintError};
+use crate::keyring::KeyringSource;
+use crate::policy::PolicyRefusal;
+use crate::signature::SignatureProblem;
 
 /// Why a repository, a commit or an input is not accepted.
 ///
@@ -34,14 +37,15 @@ pub enum Error {
         algorithm: String,
     },
 
-    /// The `gpgsig` header is not one ASCII-armored OpenPGP binary-document
-    /// signature (an SSH or X.509 signature, garbage, two packets…).
+    /// The `gpgsig` header is not an ASCII-armored OpenPGP binary-document
+    /// signature (an SSH or X.509 signature, garbage, a text-mode
+    /// signature…).
     #[error("commit {commit} has an unusable signature: {reason}")]
     MalformedSignature {
         /// The commit.
         commit: Oid,
         /// What is wrong with the signature.
-        reason: String,
+        reason: SignatureProblem,
     },
 
     /// The issuer of the signature is not in the keyring.
@@ -58,6 +62,9 @@ pub enum Error {
         fingerprint: Option<Fingerprint>,
         /// The keyring reference that was read.
         keyring: String,
+        /// The branch and commit the keyring was read from (`None` for a
+        /// keyring built from files).
+        read_from: Option<Box<KeyringSource>>,
     },
 
     /// The signature does not verify with the issuer's key.
@@ -81,7 +88,7 @@ pub enum Error {
         /// The key that signed.
         fingerprint: Fingerprint,
         /// Why the policy refuses it.
-        reason: String,
+        reason: PolicyRefusal,
     },
 
     /// The signing key is not listed in the `.guix-authorizations` of every
@@ -253,6 +260,32 @@ pub enum Error {
     /// Any other error from the repository.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
+
+    /// An entry of the keyring tree whose name ends in `.key` is a
+    /// directory or a submodule, which Guix's `blob-lookup` cannot read.
+    #[error("`{file}` on keyring branch `{reference}` is a {kind}, not a key file (object {id})")]
+    KeyNotAFile {
+        /// The keyring reference.
+        reference: String,
+        /// The entry's path in the keyring tree.
+        file: String,
+        /// The object it names.
+        id: Oid,
+        /// What it is: `directory` or `submodule`.
+        kind: &'static str,
+    },
+
+    /// The keyring branch does not point directly at a commit (a symbolic
+    /// reference, or a tag, tree or blob), which Guix cannot load.
+    #[error("keyring branch `{reference}` ({name}) does not point at a commit: {target}")]
+    KeyringNotACommit {
+        /// The keyring reference asked for.
+        reference: String,
+        /// The full name of the reference found.
+        name: String,
+        /// What it points at (`tag 1a2b…`, `symbolic reference to …`).
+        target: String,
+    },
 }
 
 /// What one parent of an unauthorized commit authorizes.
@@ -299,6 +332,8 @@ impl Error {
             Error::InvalidCacheKey(_) => "invalid-cache-key",
             Error::Config { .. } => "config",
             Error::Git(_) => "git",
+            Error::KeyNotAFile { .. } => "malformed-key",
+            Error::KeyringNotACommit { .. } => "keyring-not-a-commit",
         }
     }
 

@@ -1,5 +1,5 @@
-//! The keyring: every OpenPGP key stored as a `*.key` file at the top of the
-//! keyring branch.
+//! The keyring: every OpenPGP key stored as a `*.key` file anywhere in the
+//! tree of the keyring branch.
 //!
 //! As in Guix, the keyring is a bag of key packets, primary keys and subkeys
 //! alike, indexed by fingerprint and key ID. No binding or self-signature is
@@ -85,6 +85,7 @@ impl KeyringKey {
 #[derive(Debug, Default)]
 pub struct Keyring {
     reference: String,
+    source: Option<KeyringSource>,
     keys: Vec<KeyringKey>,
     by_fingerprint: HashMap<Fingerprint, Vec<usize>>,
     by_key_id: HashMap<KeyID, Vec<usize>>,
@@ -96,45 +97,76 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// Loads every top-level `*.key` blob of the branch `reference`, local
-    /// (`keyring`) or remote-tracking (`origin/keyring`), or a full
-    /// reference name (`refs/…`).
+    /// Loads every `*.key` blob of the branch `reference`, anywhere in its
+    /// tree, as Guix's `load-keyring-from-reference` does.
+    ///
+    /// The branch is looked up as Guix's `branch-lookup` with
+    /// `BRANCH-ALL` does: a local branch (`keyring`), else a
+    /// remote-tracking one (`origin/keyring`); tags and commit ids are not
+    /// branches. A full branch name (`refs/heads/keyring`,
+    /// `refs/remotes/origin/keyring`) is also accepted, when no branch of
+    /// that short name exists. It must point directly at a commit.
+    ///
+    /// Guix lists the whole tree (guile-git's `tree-list`: every entry,
+    /// directories included, at its path) and loads each entry whose path
+    /// ends in `.key`: a key file in a subdirectory counts, a symbolic link
+    /// is read as the blob it is (its target), and a directory or a
+    /// submodule of that name is an error, as is any object the walk
+    /// cannot read. The walk is bounded by [`MAX_DEPTH`], [`MAX_ENTRIES`]
+    /// and [`MAX_BYTES`].
     pub fn load(repo: &Repository, reference: &str) -> Result<Self, Error> {
-        let tree = keyring_tree(repo, reference)?;
+        let mut budget = Budget::new(reference);
+        let (source, tree) = keyring_tree(repo, reference, &mut budget)?;
+        let entries = list_tree(repo, tree, &mut budget)?;
         let mut keyring = Keyring {
             reference: reference.to_owned(),
+            source: Some(source),
             ..Keyring::default()
         };
-        let mut bytes = 0usize;
-        for entry in tree.iter() {
-            let file = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-            if !file.ends_with(".key") {
-                continue;
-            }
-            let malformed = |reason: String| Error::MalformedKey {
-                reference: reference.to_owned(),
-                file: file.clone(),
-                blob: entry.id(),
-                reason,
-            };
-            if entry.kind() != Some(ObjectType::Blob) {
-                return Err(malformed("it is not a regular file".into()));
-            }
-            let (size, _) = repo.odb()?.read_header(entry.id())?;
-            bytes += size;
-            if bytes > MAX_BYTES {
-                return Err(keyring.too_large(format!("its key files exceed {MAX_BYTES} bytes")));
-            }
-            let blob = repo.find_blob(entry.id())?;
-            keyring.add_file(&file, blob.content()).map_err(malformed)?;
+        // Guix folds over `tree-list`, which conses each entry as it is
+        // walked: the files are loaded in reverse walk order, so the same
+        // file fails first here and there.
+        for entry in entries.iter().rev().filter(|e| e.path.ends_with(".key")) {
+            keyring.load_entry(repo, entry, &mut budget)?;
         }
         Ok(keyring)
+    }
+
+    /// Loads the key file at `entry`.
+    fn load_entry(
+        &mut self,
+        repo: &Repository,
+        entry: &TreeItem,
+        budget: &mut Budget,
+    ) -> Result<(), Error> {
+        let not_a_file = |kind| Error::KeyNotAFile {
+            reference: self.reference.clone(),
+            file: entry.path.clone(),
+            id: entry.id,
+            kind,
+        };
+        // Guix's `blob-lookup` fails on a tree, and on a submodule's commit
+        // (which the repository usually lacks).
+        match entry.mode {
+            MODE_TREE => return Err(not_a_file("directory")),
+            MODE_COMMIT => return Err(not_a_file("submodule")),
+            _ => {}
+        }
+        let contents =
+            read_blob(repo, entry.id, budget)?.ok_or_else(|| not_a_file("non-blob object"))?;
+        self.add_file(&entry.path, &contents)
+            .map_err(|reason| Error::MalformedKey {
+                reference: self.reference.clone(),
+                file: entry.path.clone(),
+                blob: entry.id,
+                reason,
+            })
     }
 
     /// Fails as [`Keyring::load`] would when the branch does not exist,
     /// without reading any key.
     pub fn check_exists(repo: &Repository, reference: &str) -> Result<(), Error> {
-        keyring_tree(repo, reference).map(drop)
+        keyring_tree(repo, reference, &mut Budget::new(reference)).map(drop)
     }
 
     /// Builds a keyring from key files given as (name, contents), binary
@@ -158,13 +190,6 @@ impl Keyring {
                 })?;
         }
         Ok(keyring)
-    }
-
-    fn too_large(&self, reason: String) -> Error {
-        Error::KeyringTooLarge {
-            reference: self.reference.clone(),
-            reason,
-        }
     }
 
     /// Adds every key packet of one file; the reason on failure.
@@ -210,6 +235,12 @@ impl Keyring {
     /// The reference the keyring was read from.
     pub fn reference(&self) -> &str {
         &self.reference
+    }
+
+    /// The branch and commit the keyring was read from; `None` for a
+    /// keyring built with [`Keyring::from_files`].
+    pub fn source(&self) -> Option<&KeyringSource> {
+        self.source.as_ref()
     }
 
     /// Number of key packets (primary keys and subkeys).
@@ -272,26 +303,224 @@ impl Keyring {
     }
 }
 
-/// The tree at the tip of the keyring branch.
-fn keyring_tree<'r>(repo: &'r Repository, reference: &str) -> Result<git2::Tree<'r>, Error> {
-    let candidates = if reference.starts_with("refs/") {
-        vec![reference.to_owned()]
-    } else {
-        vec![
-            format!("refs/heads/{reference}"),
-            format!("refs/remotes/{reference}"),
-        ]
-    };
-    let found = candidates
+/// Where a keyring was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyringSource {
+    /// The full name of the branch (`refs/remotes/origin/keyring`).
+    pub name: String,
+    /// The commit it pointed at.
+    pub commit: Oid,
+}
+
+impl std::fmt::Display for KeyringSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at commit {}", self.name, self.commit)
+    }
+}
+
+/// The branch `reference` names and its commit, found as Guix's
+/// `branch-lookup` (libgit2's `git_branch_lookup` with `GIT_BRANCH_ALL`)
+/// finds it, then `reference-target` and `commit-lookup`: no symbolic
+/// reference, no tag peeled.
+fn keyring_source(repo: &Repository, reference: &str) -> Result<KeyringSource, Error> {
+    let mut candidates = vec![
+        format!("refs/heads/{reference}"),
+        format!("refs/remotes/{reference}"),
+    ];
+    // Not Guix's, but naming the same branches: a full branch name.
+    if reference.starts_with("refs/heads/") || reference.starts_with("refs/remotes/") {
+        candidates.push(reference.to_owned());
+    }
+    let Some(found) = candidates
         .iter()
-        .find_map(|name| repo.find_reference(name).ok());
-    match found {
-        Some(r) => Ok(r.peel_to_commit()?.tree()?),
-        None => Err(Error::KeyringNotFound {
+        .find_map(|name| repo.find_reference(name).ok())
+    else {
+        return Err(Error::KeyringNotFound {
             reference: reference.to_owned(),
             suggestion: remote_keyring_named(repo, reference),
+        });
+    };
+    let name = String::from_utf8_lossy(found.name_bytes()).into_owned();
+    match found.target() {
+        Some(commit) => Ok(KeyringSource { name, commit }),
+        None => {
+            let to = found
+                .symbolic_target_bytes()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            Err(Error::KeyringNotACommit {
+                reference: reference.to_owned(),
+                name,
+                target: format!("it is a symbolic reference to `{to}`"),
+            })
+        }
+    }
+}
+
+/// The keyring branch's source and the tree of its commit.
+fn keyring_tree(
+    repo: &Repository,
+    reference: &str,
+    budget: &mut Budget,
+) -> Result<(KeyringSource, Oid), Error> {
+    let source = keyring_source(repo, reference)?;
+    match read_commit_tree(repo, source.commit, budget)? {
+        Ok(tree) => Ok((source, tree)),
+        Err(kind) => Err(Error::KeyringNotACommit {
+            reference: reference.to_owned(),
+            target: format!("it points at {kind} {}", source.commit),
+            name: source.name,
         }),
     }
+}
+
+/// Most levels of directories walked in a keyring tree (GNU Guix's is
+/// flat).
+pub const MAX_DEPTH: usize = 64;
+
+/// Most tree entries walked in a keyring tree (GNU Guix's has about 70).
+pub const MAX_ENTRIES: usize = 100_000;
+
+/// The mode of a tree entry that is a directory.
+const MODE_TREE: i32 = 0o040000;
+
+/// The mode of a tree entry that is a submodule (gitlink).
+const MODE_COMMIT: i32 = 0o160000;
+
+/// One entry of the keyring tree, at its path from the root.
+#[derive(Debug)]
+struct TreeItem {
+    /// `dir/sub/name`, as guile-git's `tree-fold` forms it.
+    path: String,
+    mode: i32,
+    id: Oid,
+}
+
+/// What may still be read from one keyring branch: a hostile branch must
+/// not make the loader read without bound.
+struct Budget {
+    reference: String,
+    bytes: usize,
+    entries: usize,
+}
+
+impl Budget {
+    fn new(reference: &str) -> Self {
+        Budget {
+            reference: reference.to_owned(),
+            bytes: MAX_BYTES,
+            entries: MAX_ENTRIES,
+        }
+    }
+
+    fn too_large(&self, reason: String) -> Error {
+        Error::KeyringTooLarge {
+            reference: self.reference.clone(),
+            reason,
+        }
+    }
+
+    /// Accounts for reading an object of `size` bytes.
+    fn spend_bytes(&mut self, size: usize) -> Result<(), Error> {
+        self.bytes = self.bytes.checked_sub(size).ok_or_else(|| {
+            self.too_large(format!("its trees and key files exceed {MAX_BYTES} bytes"))
+        })?;
+        Ok(())
+    }
+
+    /// Accounts for walking `count` tree entries.
+    fn spend_entries(&mut self, count: usize) -> Result<(), Error> {
+        self.entries = self.entries.checked_sub(count).ok_or_else(|| {
+            self.too_large(format!("its trees hold more than {MAX_ENTRIES} entries"))
+        })?;
+        Ok(())
+    }
+}
+
+/// Every entry of `root` and of its subtrees, in the order of libgit2's
+/// pre-order `git_tree_walk` (each directory, then what it holds), walked
+/// without recursion.
+fn list_tree(repo: &Repository, root: Oid, budget: &mut Budget) -> Result<Vec<TreeItem>, Error> {
+    let mut listed = Vec::new();
+    // Entries still to visit, the next one last, each with its depth.
+    let mut pending: Vec<(TreeItem, usize)> = Vec::new();
+    let push_children = |pending: &mut Vec<(TreeItem, usize)>,
+                         tree: Oid,
+                         prefix: &str,
+                         depth: usize,
+                         budget: &mut Budget|
+     -> Result<(), Error> {
+        if depth > MAX_DEPTH {
+            return Err(budget.too_large(format!(
+                "its trees are nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        let children = read_tree(repo, tree, budget)?;
+        pending.extend(children.into_iter().rev().map(|(name, mode, id)| {
+            let path = format!("{prefix}{}", String::from_utf8_lossy(&name));
+            (TreeItem { path, mode, id }, depth)
+        }));
+        Ok(())
+    };
+    push_children(&mut pending, root, "", 1, budget)?;
+    while let Some((item, depth)) = pending.pop() {
+        if item.mode == MODE_TREE {
+            let prefix = format!("{}/", item.path);
+            push_children(&mut pending, item.id, &prefix, depth + 1, budget)?;
+        }
+        listed.push(item);
+    }
+    Ok(listed)
+}
+
+/// The tree of commit `id`, or the kind of object `id` is when it is not a
+/// commit.
+fn read_commit_tree(
+    repo: &Repository,
+    id: Oid,
+    budget: &mut Budget,
+) -> Result<Result<Oid, ObjectType>, Error> {
+    let (size, kind) = repo.odb()?.read_header(id)?;
+    if kind != ObjectType::Commit {
+        return Ok(Err(kind));
+    }
+    budget.spend_bytes(size)?;
+    Ok(Ok(repo.find_commit(id)?.tree_id()))
+}
+
+/// The entries (name, mode, id) of tree `id`.
+fn read_tree(
+    repo: &Repository,
+    id: Oid,
+    budget: &mut Budget,
+) -> Result<Vec<(Vec<u8>, i32, Oid)>, Error> {
+    let (size, kind) = repo.odb()?.read_header(id)?;
+    if kind != ObjectType::Tree {
+        // What libgit2's walk, hence Guix, fails with.
+        return Err(git2::Error::new(
+            git2::ErrorCode::NotFound,
+            git2::ErrorClass::Object,
+            format!("object {id} is a {kind}, not a tree"),
+        )
+        .into());
+    }
+    budget.spend_bytes(size)?;
+    let tree = repo.find_tree(id)?;
+    budget.spend_entries(tree.len())?;
+    Ok(tree
+        .iter()
+        .map(|e| (e.name_bytes().to_vec(), e.filemode(), e.id()))
+        .collect())
+}
+
+/// The contents of blob `id`; `None` when `id` is another kind of object.
+fn read_blob(repo: &Repository, id: Oid, budget: &mut Budget) -> Result<Option<Vec<u8>>, Error> {
+    let (size, kind) = repo.odb()?.read_header(id)?;
+    if kind != ObjectType::Blob {
+        return Ok(None);
+    }
+    budget.spend_bytes(size)?;
+    Ok(Some(repo.find_blob(id)?.content().to_vec()))
 }
 
 /// A remote-tracking branch with the same last component as `reference`,
