@@ -15,7 +15,9 @@
 //! | valid signature moved onto another commit (content changed) | `tampered-commit`, `attack-gpg-tampered` (gpg: new message); `moved_signature_onto_changed_content` (gpg and Sequoia: new tree) |
 //! | signature made over a different object | `signature_of_another_commit` (gpg) |
 //! | two signature packets in one `gpgsig` (the first one counts, as in Guix) | `two_signature_packets` (Sequoia), `two_signature_packets_by_gpg` (gpg, two `-u`); `guix_signatures.rs` |
-//! | text-mode (0x01) signature | `text_mode_signature` (Sequoia), `text_mode_signature_by_gpg` (`gpg --textmode`) |
+//! | text-mode (0x01) signature (Guix crashes: refused) | `text_mode_signature` (Sequoia), `text_mode_signature_by_gpg` (`gpg --textmode`); `guix_signatures.rs` `text_mode_signatures_are_refused_cleanly` |
+//! | first armor packet not a signature; garbage after the signature | `guix_signatures.rs` `a_first_packet_that_is_not_a_signature_is_refused`, `packets_after_the_first_signature_are_ignored` (Sequoia and gpg) |
+//! | signature older than its key, or without a creation time (accepted, as Guix does; refused by `--policy=strict`) | `guix_signatures.rs` `a_signature_older_than_its_key` (Sequoia and gpg), `a_signature_without_a_creation_time` |
 //! | issuer fingerprint and key ID disagree | `issuer_fingerprint_decides`, `issuer_key_id_alone_and_no_issuer`; `issuer_key_id_contradicting_the_fingerprint_is_refused` (ignored: BUG) |
 //! | SSH signature | `ssh-signed` |
 //! | X.509 signature | `attack-x509-signed` (canned gpgsm block), `x509_signature_by_gpgsm` (real gpgsm) |
@@ -42,6 +44,9 @@
 //! | END a tag of a tree or a blob | `end_tag_of_a_tree_or_blob` (library), `end_tag_of_a_tree_or_blob_binary` (exit 2) |
 //! | keyring branch missing | `keyring-missing`; `cli.rs` `missing_keyring_branch` |
 //! | keyring without keys | `attack-keyring-empty` |
+//! | key files in subdirectories (counted, as Guix does); a `.key` directory, submodule or symlink | `guix_signatures.rs` `key_files_in_subdirectories_count`, `key_entries_that_are_not_files` |
+//! | keyring tree nested 1,000 deep, or a million entries | `guix_signatures.rs` `hostile_keyring_trees_are_bounded` |
+//! | keyring "branch" that is a tag, a commit id, a symbolic reference or an annotated tag | `guix_signatures.rs` `the_keyring_branch_is_found_as_guix_finds_it` |
 //! | truncated key file | `attack-keyring-truncated` (binary), `attack-keyring-truncated-armor` |
 //! | key file with a bad or no armor checksum | `key_file_with_bad_checksum_is_refused`, `key_file_without_checksum_is_refused` (ignored: BUG) |
 //! | flood of 5,000 keys | `attack-keyring-flood`; `keyring_flood_loads_quickly` (timing) |
