@@ -536,10 +536,17 @@ fn remote_keyring_named(repo: &Repository, reference: &str) -> Option<String> {
 type KeyPacket = (Key<PublicParts, UnspecifiedRole>, Fingerprint);
 
 /// Every primary key and subkey packet of a file, each with the
-/// fingerprint of the primary key it follows.
+/// fingerprint of the primary key it follows, read as Guix's
+/// `get-openpgp-keyring` reads them.
 ///
 /// As in Guix, an armored file is decoded from its first armor block, which
-/// must carry a valid checksum; an empty file holds no key.
+/// must carry a valid checksum; an empty file holds no key. Guix reads v4
+/// public keys only, in groups from a primary key to the next: packets
+/// before the first primary key are skipped (a subkey alone is not in the
+/// keyring), and so is everything after a key of another version up to
+/// the next primary key. A packet Guix cannot read (a secret key, an
+/// encrypted or literal data packet, a marker…) makes its `get-packet`
+/// fail, and the file is refused.
 fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
     let mut keys = Vec::new();
     let decoded;
@@ -554,6 +561,7 @@ fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
     if packets.is_empty() {
         return Ok(keys);
     }
+    // The primary key of the group being read, if it is one Guix reads.
     let mut primary: Option<Fingerprint> = None;
     let mut ppr = PacketParser::from_bytes(packets).map_err(|e| e.to_string())?;
     while let PacketParserResult::Some(pp) = ppr {
@@ -561,20 +569,34 @@ fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
         ppr = next;
         let (key, is_primary) = match packet {
             Packet::PublicKey(k) => (k.role_into_unspecified(), true),
-            Packet::SecretKey(k) => (k.parts_into_public().role_into_unspecified(), true),
             Packet::PublicSubkey(k) => (k.role_into_unspecified(), false),
-            Packet::SecretSubkey(k) => (k.parts_into_public().role_into_unspecified(), false),
             Packet::Unknown(u) => {
                 return Err(format!("unreadable {} packet: {}", u.tag(), u.error()))
             }
-            _ => continue,
+            // What Guix's `get-data` reads and the keyring ignores.
+            Packet::Signature(_)
+            | Packet::OnePassSig(_)
+            | Packet::Trust(_)
+            | Packet::UserID(_)
+            | Packet::UserAttribute(_) => continue,
+            other => {
+                return Err(format!(
+                    "it holds a {} packet, which Guix cannot read in a keyring",
+                    other.tag()
+                ))
+            }
         };
+        if key.version() != 4 {
+            primary = None;
+            continue;
+        }
         let fingerprint = Fingerprint::from(&key.fingerprint());
         if is_primary {
             primary = Some(fingerprint.clone());
         }
-        // A subkey before any primary key stands for itself.
-        keys.push((key, primary.clone().unwrap_or(fingerprint)));
+        if let Some(primary) = &primary {
+            keys.push((key, primary.clone()));
+        }
     }
     Ok(keys)
 }

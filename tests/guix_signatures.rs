@@ -497,6 +497,43 @@ fn key_entries_that_are_not_files() {
     }
 }
 
+/// Keyring files read as Guix's `get-openpgp-keyring` reads them: a
+/// subkey before any primary key is skipped, and a secret key packet (which
+/// Guix's `get-packet` cannot read) makes the file malformed.
+#[test]
+fn key_files_are_read_as_guix_reads_them() {
+    let carol = key("carol");
+    let packets: Vec<openpgp::Packet> = carol
+        .cert
+        .clone()
+        .strip_secret_key_material()
+        .into_packets()
+        .collect();
+    let serialize = |packets: &[openpgp::Packet]| {
+        let mut out = Vec::new();
+        for packet in packets {
+            packet.serialize(&mut out).unwrap();
+        }
+        out
+    };
+    let subkey_at = packets
+        .iter()
+        .position(|p| matches!(p, openpgp::Packet::PublicSubkey(_)))
+        .unwrap();
+    let subkey = fingerprint("carol");
+    let whole = serialize(&packets);
+    let alone = serialize(&packets[subkey_at..]);
+    let load = |contents: &[u8]| Keyring::from_files("keyring", [("carol.key", contents)]);
+    assert_eq!(load(&whole).unwrap().by_fingerprint(&subkey).len(), 1);
+    assert!(load(&alone).unwrap().by_fingerprint(&subkey).is_empty());
+    let mut secret = Vec::new();
+    carol.cert.as_tsk().serialize(&mut secret).unwrap();
+    match load(&secret) {
+        Err(Error::MalformedKey { file, .. }) => assert_eq!(file, "carol.key"),
+        other => panic!("expected a malformed key, got {other:?}"),
+    }
+}
+
 /// A keyring branch built with git2: `tree` as the root of its only commit.
 fn keyring_branch(repo: &Repository, tree: Oid) {
     let who = Signature::new("K", "k@example.org", &git2::Time::new(1_700_000_000, 0)).unwrap();
