@@ -63,8 +63,8 @@ pub(crate) fn hint(error: &Error) -> Option<String> {
              entry whose path ends in `.key`, and cannot read a {kind}"
         ),
         Error::KeyringNotACommit { name, .. } => format!(
-            "make `{name}` an ordinary branch pointing at the keyring's commit (e.g. \
-             `git branch -f keyring COMMIT`)"
+            "Guix loads a branch that points directly at a commit: `git update-ref --no-deref \
+             {name} COMMIT`, COMMIT being the keyring's commit"
         ),
         _ => return None,
     })
