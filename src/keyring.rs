@@ -117,7 +117,7 @@ impl Keyring {
     pub fn load(repo: &Repository, reference: &str) -> Result<Self, Error> {
         let mut budget = Budget::new(reference);
         let (source, tree) = keyring_tree(repo, reference, &mut budget)?;
-        let entries = list_tree(repo, tree, &mut budget)?;
+        let entries = list_keys(repo, tree, &mut budget)?;
         let mut keyring = Keyring {
             reference: reference.to_owned(),
             source: Some(source),
@@ -126,7 +126,7 @@ impl Keyring {
         // Guix folds over `tree-list`, which conses each entry as it is
         // walked: the files are loaded in reverse walk order, so the same
         // file fails first here and there.
-        for entry in entries.iter().rev().filter(|e| e.path.ends_with(".key")) {
+        for entry in entries.iter().rev() {
             keyring.load_entry(repo, entry, &mut budget)?;
         }
         Ok(keyring)
@@ -378,8 +378,10 @@ fn keyring_tree(
 /// flat).
 pub const MAX_DEPTH: usize = 64;
 
-/// Most tree entries walked in a keyring tree (GNU Guix's has about 70).
-pub const MAX_ENTRIES: usize = 100_000;
+/// Most tree entries walked in a keyring tree (GNU Guix's has about 70; a
+/// channel may keep its keys on its main branch, whose whole tree is then
+/// walked).
+pub const MAX_ENTRIES: usize = 1_000_000;
 
 /// The mode of a tree entry that is a directory.
 const MODE_TREE: i32 = 0o040000;
@@ -437,10 +439,10 @@ impl Budget {
     }
 }
 
-/// Every entry of `root` and of its subtrees, in the order of libgit2's
-/// pre-order `git_tree_walk` (each directory, then what it holds), walked
-/// without recursion.
-fn list_tree(repo: &Repository, root: Oid, budget: &mut Budget) -> Result<Vec<TreeItem>, Error> {
+/// Every entry of `root` and of its subtrees whose path ends in `.key`, in
+/// the order of libgit2's pre-order `git_tree_walk` (each directory, then
+/// what it holds), walked without recursion.
+fn list_keys(repo: &Repository, root: Oid, budget: &mut Budget) -> Result<Vec<TreeItem>, Error> {
     let mut listed = Vec::new();
     // Entries still to visit, the next one last, each with its depth.
     let mut pending: Vec<(TreeItem, usize)> = Vec::new();
@@ -468,7 +470,9 @@ fn list_tree(repo: &Repository, root: Oid, budget: &mut Budget) -> Result<Vec<Tr
             let prefix = format!("{}/", item.path);
             push_children(&mut pending, item.id, &prefix, depth + 1, budget)?;
         }
-        listed.push(item);
+        if item.path.ends_with(".key") {
+            listed.push(item);
+        }
     }
     Ok(listed)
 }

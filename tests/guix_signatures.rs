@@ -553,8 +553,8 @@ fn tree_of(repo: &Repository, entries: &[(String, Oid, i32)]) -> Oid {
 }
 
 /// Hostile keyring trees are refused quickly, without recursion: nested
-/// 1,000 levels deep, or listing the same subtree under 300 names (a
-/// million entries in a few kilobytes).
+/// 1,000 levels deep, or listing the same subtree of 3,000 entries under
+/// 400 names (1.2 million entries in 100 kilobytes of trees).
 #[test]
 fn hostile_keyring_trees_are_bounded() {
     let built = alice_history();
@@ -568,7 +568,7 @@ fn hostile_keyring_trees_are_bounded() {
         .map(|i| (format!("k{i}"), alice, 0o100644))
         .collect();
     let leaf = tree_of(&repo, &wide_leaf);
-    let wide: Vec<(String, Oid, i32)> = (0..300)
+    let wide: Vec<(String, Oid, i32)> = (0..400)
         .map(|i| (format!("d{i}"), leaf, 0o040000))
         .collect();
     let wide = tree_of(&repo, &wide);
