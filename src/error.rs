@@ -261,8 +261,9 @@ pub enum Error {
     #[error("git: {0}")]
     Git(#[from] git2::Error),
 
-    /// An entry of the keyring tree whose name ends in `.key` is a
-    /// directory or a submodule, which Guix's `blob-lookup` cannot read.
+    /// An entry of the keyring tree whose name ends in `.key` is not a
+    /// blob (a directory, a submodule), which Guix's `blob-lookup` cannot
+    /// read.
     #[error("`{file}` on keyring branch `{reference}` is a {kind}, not a key file (object {id})")]
     KeyNotAFile {
         /// The keyring reference.
@@ -271,7 +272,8 @@ pub enum Error {
         file: String,
         /// The object it names.
         id: Oid,
-        /// What it is: `directory` or `submodule`.
+        /// What it is: `directory`, `submodule`, or `non-blob object` (a
+        /// file entry naming a tree or a commit).
         kind: &'static str,
     },
 

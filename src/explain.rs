@@ -1,5 +1,4 @@
 //! What would fix an error, in words a channel maintainer can act on.
-
 //!
 //! Hints are chosen from the errors' typed data, never from their text.
 

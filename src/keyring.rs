@@ -24,7 +24,8 @@ use crate::fingerprint::Fingerprint;
 /// The keyring branch used when none is configured.
 pub const DEFAULT_REFERENCE: &str = "keyring";
 
-/// Most bytes of key files loaded from one keyring (GNU Guix's is 1.6 MB).
+/// Most bytes of trees and key files read from one keyring branch (GNU
+/// Guix's key files take 1.6 MB).
 pub const MAX_BYTES: usize = 64 << 20;
 
 /// Most key packets loaded from one keyring (GNU Guix's has 282).
@@ -58,7 +59,8 @@ impl KeyringKey {
         self.primary != self.fingerprint
     }
 
-    /// The keyring file it was read from.
+    /// The keyring file it was read from: its path in the keyring tree
+    /// (`keys/alice.key`).
     pub fn file(&self) -> &str {
         &self.file
     }
