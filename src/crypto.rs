@@ -18,7 +18,7 @@ use sequoia_openpgp as openpgp;
 use openpgp::crypto::hash::Hash as _;
 use openpgp::packet::key::{PublicParts, UnspecifiedRole};
 use openpgp::packet::{Key, Signature};
-use openpgp::types::HashAlgorithm;
+use openpgp::types::{HashAlgorithm, PublicKeyAlgorithm};
 
 /// Which implementation verifies signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,6 +80,11 @@ pub(crate) fn verify(
             key.version()
         ));
     }
+    // Guix's `get-key` keeps other keys as unusable values, on which its
+    // `verify` fails.
+    if !guix_reads_algorithm(key.pk_algo()) {
+        return Err(format!("Guix does not verify with {} keys", key.pk_algo()));
+    }
     let digest = digest(sig, data).map_err(|e| e.to_string())?;
     let prepared = if engine == Engine::Sequoia || sig.version() != 4 {
         &Prepared::Sequoia
@@ -98,6 +103,18 @@ pub(crate) fn verify(
             .verify(sig.mpis(), sig.hash_algo(), &digest)
             .map_err(|e| e.to_string()),
     }
+}
+
+/// Whether Guix reads keys and signatures of this algorithm (`get-key`
+/// and `get-sig` in guix/openpgp.scm): RSA, DSA and EdDSA.
+pub(crate) fn guix_reads_algorithm(algorithm: PublicKeyAlgorithm) -> bool {
+    #[allow(deprecated)]
+    let known = [
+        PublicKeyAlgorithm::RSAEncryptSign,
+        PublicKeyAlgorithm::DSA,
+        PublicKeyAlgorithm::EdDSA,
+    ];
+    known.contains(&algorithm)
 }
 
 /// The digest a v3 or v4 signature signs: the data, then the signature's

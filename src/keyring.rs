@@ -11,9 +11,11 @@ use std::collections::HashMap;
 use git2::{ObjectType, Oid, Repository};
 use sequoia_openpgp as openpgp;
 
+use openpgp::crypto::mpi;
 use openpgp::packet::key::{PublicParts, UnspecifiedRole};
 use openpgp::packet::Key;
 use openpgp::parse::{PacketParser, PacketParserResult, Parse};
+use openpgp::types::Curve;
 use openpgp::{KeyID, Packet};
 
 use crate::armor;
@@ -541,6 +543,22 @@ fn remote_keyring_named(repo: &Repository, reference: &str) -> Option<String> {
 
 type KeyPacket = (Key<PublicParts, UnspecifiedRole>, Fingerprint);
 
+/// As Guix's `get-key`, which knows two curves for EdDSA keys and fails on
+/// any other (a `match` without a clause), which stops the whole keyring
+/// from loading.
+fn check_curve(key: &Key<PublicParts, UnspecifiedRole>) -> Result<(), String> {
+    match key.mpis() {
+        mpi::PublicKey::EdDSA { curve, .. }
+            if !matches!(curve, Curve::Ed25519 | Curve::Cv25519) =>
+        {
+            Err(format!(
+                "it holds an EdDSA key on curve {curve}, which Guix cannot read"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Every primary key and subkey packet of a file, each with the
 /// fingerprint of the primary key it follows, read as Guix's
 /// `get-openpgp-keyring` reads them.
@@ -596,6 +614,7 @@ fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
             primary = None;
             continue;
         }
+        check_curve(&key)?;
         let fingerprint = Fingerprint::from(&key.fingerprint());
         if is_primary {
             primary = Some(fingerprint.clone());
@@ -605,4 +624,35 @@ fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
         }
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openpgp::packet::key::Key4;
+    use openpgp::serialize::MarshalInto;
+    use openpgp::types::PublicKeyAlgorithm;
+
+    /// A v4 EdDSA primary key on `curve`, serialized.
+    fn eddsa_key(curve: Curve) -> Vec<u8> {
+        let q = mpi::MPI::new(&[0x40; 33]);
+        let key: Key<PublicParts, UnspecifiedRole> = Key4::new(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800),
+            PublicKeyAlgorithm::EdDSA,
+            mpi::PublicKey::EdDSA { curve, q },
+        )
+        .unwrap()
+        .into();
+        Packet::from(key.role_into_primary()).to_vec().unwrap()
+    }
+
+    #[test]
+    fn eddsa_keys_on_curves_guix_does_not_know_are_refused() {
+        assert_eq!(
+            read_key_packets(&eddsa_key(Curve::Ed25519)).unwrap().len(),
+            1
+        );
+        let error = read_key_packets(&eddsa_key(Curve::NistP256)).unwrap_err();
+        assert!(error.contains("curve"), "{error}");
+    }
 }

@@ -17,7 +17,7 @@ use git2::{Oid, Repository};
 use sequoia_openpgp as openpgp;
 
 use openpgp::parse::{PacketParser, PacketParserResult, Parse};
-use openpgp::types::{HashAlgorithm, SignatureType};
+use openpgp::types::{HashAlgorithm, PublicKeyAlgorithm, SignatureType};
 use openpgp::Packet;
 
 pub use crate::armor::ArmorError;
@@ -108,6 +108,17 @@ impl<'a> CommitSignature<'a> {
             });
         }
         let candidates = self.issuer_candidates(keyring)?;
+        // Guix finds the key, then fails to verify an algorithm it does
+        // not read (ECDSA, RFC 9580's Ed25519…).
+        let algorithm = self.packet.pk_algo();
+        if !crypto::guix_reads_algorithm(algorithm) {
+            return Err(Error::MalformedSignature {
+                commit,
+                reason: SignatureProblem::UnsupportedAlgorithm {
+                    algorithm: algorithm.into(),
+                },
+            });
+        }
         let mut last_failure = None;
         // Several candidates only when key IDs collide or a fingerprint is
         // listed with different material: the one whose material verifies
@@ -221,6 +232,27 @@ pub enum SignatureProblem {
         /// The signature packet's version.
         version: u8,
     },
+    /// A hash algorithm Guix does not know (it knows MD5, SHA-1,
+    /// RIPEMD-160 and SHA-2).
+    #[error(
+        "it is made with hash algorithm {} ({algorithm}), which Guix does not read",
+        HashAlgorithm::from(*algorithm)
+    )]
+    UnsupportedHash {
+        /// The OpenPGP hash algorithm identifier.
+        algorithm: u8,
+    },
+    /// A public-key algorithm Guix does not verify (it verifies RSA, DSA
+    /// and EdDSA signatures only).
+    #[error(
+        "it is a {} signature (algorithm {algorithm}); Guix verifies RSA, DSA and EdDSA \
+         signatures only",
+        PublicKeyAlgorithm::from(*algorithm)
+    )]
+    UnsupportedAlgorithm {
+        /// The OpenPGP public-key algorithm identifier.
+        algorithm: u8,
+    },
     /// The signature packet cannot be parsed.
     #[error("unreadable signature packet: {reason}")]
     Unreadable {
@@ -298,8 +330,21 @@ pub fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, Signa
         Some(&version) => return Err(SignatureProblem::UnsupportedVersion { version }),
         None => return Err(SignatureProblem::NoPacket),
     };
+    check_hash(&signature)?;
     check_issuers(&signature)?;
     Ok(signature)
+}
+
+/// As Guix's `openpgp-hash-algorithm`, which `get-signature` calls: a hash
+/// algorithm it does not know (SHA-3, say) makes the signature unreadable.
+fn check_hash(signature: &openpgp::packet::Signature) -> Result<(), SignatureProblem> {
+    use HashAlgorithm::*;
+    match signature.hash_algo() {
+        MD5 | SHA1 | RipeMD | SHA256 | SHA384 | SHA512 | SHA224 => Ok(()),
+        other => Err(SignatureProblem::UnsupportedHash {
+            algorithm: other.into(),
+        }),
+    }
 }
 
 /// As Guix's `get-signature`: an issuer key ID that contradicts the issuer

@@ -44,6 +44,8 @@
 //! | END a tag of a tree or a blob | `end_tag_of_a_tree_or_blob` (library), `end_tag_of_a_tree_or_blob_binary` (exit 2) |
 //! | keyring branch missing | `keyring-missing`; `cli.rs` `missing_keyring_branch` |
 //! | keyring without keys | `attack-keyring-empty` |
+//! | keyring file with a secret key, a lone subkey, an EdDSA key on another curve | `guix_signatures.rs` `key_files_are_read_as_guix_reads_them`; `keyring.rs` unit test |
+//! | SHA-3 or ECDSA signature (sequoia verifies them, Guix does not) | `guix_signatures.rs` `hash_algorithms_guix_does_not_know_are_refused`, `ecdsa_signatures_are_refused` |
 //! | key files in subdirectories (counted, as Guix does); a `.key` directory, submodule or symlink | `guix_signatures.rs` `key_files_in_subdirectories_count`, `key_entries_that_are_not_files` |
 //! | keyring tree nested 1,000 deep, or a million entries | `guix_signatures.rs` `hostile_keyring_trees_are_bounded` |
 //! | keyring "branch" that is a tag, a commit id, a symbolic reference or an annotated tag | `guix_signatures.rs` `the_keyring_branch_is_found_as_guix_finds_it` |

@@ -46,9 +46,22 @@ fn signed_child(
     name: &str,
     sign: impl FnOnce(&[u8]) -> String,
 ) -> Oid {
+    let content = format!("{name}\n");
+    signed_child_writing(built, parent, (name, content.as_bytes()), sign)
+}
+
+/// [`signed_child`] writing `(path, content)`; `parent` is a label or a
+/// commit id.
+fn signed_child_writing(
+    built: &Built,
+    parent: &str,
+    (name, content): (&str, &[u8]),
+    sign: impl FnOnce(&[u8]) -> String,
+) -> Oid {
     let repo = built.repo();
-    let parent = repo.find_commit(built.oid(parent)).unwrap();
-    let blob = repo.blob(format!("{name}\n").as_bytes()).unwrap();
+    let parent = Oid::from_str(parent).unwrap_or_else(|_| built.oid(parent));
+    let parent = repo.find_commit(parent).unwrap();
+    let blob = repo.blob(content).unwrap();
     let mut tree = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
     tree.insert(name, blob, 0o100644).unwrap();
     let tree = repo.find_tree(tree.write().unwrap()).unwrap();
@@ -646,6 +659,94 @@ fn the_keyring_branch_is_found_as_guix_finds_it() {
         assert!(error.hint().is_some(), "{branch}");
         assert!(Keyring::check_exists(&repo, branch).is_err(), "{branch}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// Algorithms Guix reads.
+
+/// A hash algorithm Guix's `openpgp-hash-algorithm` does not know (SHA-3)
+/// makes `get-signature` fail: refused, though sequoia could verify it.
+#[test]
+fn hash_algorithms_guix_does_not_know_are_refused() {
+    let built = alice_history();
+    let end = signed_child(&built, "first", "sha3", |data| {
+        let builder = SignatureBuilder::new(SignatureType::Binary)
+            .set_hash_algo(openpgp::types::HashAlgorithm::SHA3_256);
+        armor(&sequoia_packet("alice", data, builder))
+    });
+    assert_eq!(
+        malformed_reason(authenticate_to(&built, end, Policy::Guix)),
+        SignatureProblem::UnsupportedHash { algorithm: 12 }
+    );
+}
+
+/// An ECDSA key, in the keyring and authorized: Guix's `get-sig` does not
+/// read its signatures (nor `get-key` its key), so its commits are
+/// refused, though sequoia could verify them.
+#[test]
+fn ecdsa_signatures_are_refused() {
+    let built = alice_history();
+    let repo = built.repo();
+    let (ecdsa, _) = openpgp::cert::CertBuilder::new()
+        .set_cipher_suite(openpgp::cert::CipherSuite::P256)
+        .add_userid("ECDSA <ecdsa@example.org>")
+        .set_creation_time(std::time::UNIX_EPOCH + Duration::from_secs(1_577_836_800))
+        .set_primary_key_flags(
+            openpgp::types::KeyFlags::empty()
+                .set_certification()
+                .set_signing(),
+        )
+        .generate()
+        .unwrap();
+    let mut public = Vec::new();
+    ecdsa.serialize(&mut public).unwrap();
+    let keys = [
+        (
+            "alice.key".to_owned(),
+            repo.blob(&key("alice").armored_public()).unwrap(),
+            0o100644,
+        ),
+        (
+            "ecdsa.key".to_owned(),
+            repo.blob(&public).unwrap(),
+            0o100644,
+        ),
+    ];
+    keyring_branch(&repo, tree_of(&repo, &keys));
+    let fpr = ecdsa.fingerprint().to_hex();
+    let authorizations = format!(
+        "(authorizations (version 0) ((\"{}\") (\"{fpr}\")))",
+        key("alice").signing_fpr
+    );
+    let add = signed_child_writing(
+        &built,
+        "first",
+        (".guix-authorizations", authorizations.as_bytes()),
+        |data| armor(&sequoia_binary("alice", data, 1_700_000_000)),
+    );
+    let end = signed_child_writing(&built, &add.to_string(), ("b.txt", b"B\n"), |data| {
+        let mut signer = ecdsa
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .unwrap()
+            .into_keypair()
+            .unwrap();
+        let sig = SignatureBuilder::new(SignatureType::Binary)
+            .sign_message(&mut signer, data)
+            .unwrap();
+        let mut packet = Vec::new();
+        openpgp::Packet::from(sig).serialize(&mut packet).unwrap();
+        armor(&packet)
+    });
+    assert!(authenticate_to(&built, add, Policy::Guix)
+        .unwrap()
+        .is_authentic());
+    assert_eq!(
+        malformed_reason(authenticate_to(&built, end, Policy::Guix)),
+        SignatureProblem::UnsupportedAlgorithm { algorithm: 19 }
+    );
 }
 
 // ---------------------------------------------------------------------------
