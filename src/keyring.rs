@@ -14,7 +14,8 @@ use sequoia_openpgp as openpgp;
 use openpgp::crypto::mpi;
 use openpgp::packet::key::{PublicParts, UnspecifiedRole};
 use openpgp::packet::Key;
-use openpgp::parse::{PacketParser, PacketParserResult, Parse};
+use openpgp::packet::Tag;
+use openpgp::parse::{PacketParserBuilder, PacketParserResult, Parse};
 use openpgp::types::Curve;
 use openpgp::{KeyID, Packet};
 
@@ -587,13 +588,25 @@ fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
     }
     // The primary key of the group being read, if it is one Guix reads.
     let mut primary: Option<Fingerprint> = None;
-    let mut ppr = PacketParser::from_bytes(packets).map_err(|e| e.to_string())?;
+    // Unread bodies are kept so that the version of a key sequoia cannot
+    // parse can be looked at.
+    let mut ppr = PacketParserBuilder::from_bytes(packets)
+        .and_then(|builder| builder.buffer_unread_content().build())
+        .map_err(|e| e.to_string())?;
     while let PacketParserResult::Some(pp) = ppr {
         let (packet, next) = pp.next().map_err(|e| e.to_string())?;
         ppr = next;
         let (key, is_primary) = match packet {
             Packet::PublicKey(k) => (k.role_into_unspecified(), true),
             Packet::PublicSubkey(k) => (k.role_into_unspecified(), false),
+            // A key of another version (v3, v5): Guix skips it, as below.
+            Packet::Unknown(u)
+                if matches!(u.tag(), Tag::PublicKey | Tag::PublicSubkey)
+                    && u.body().first() != Some(&4) =>
+            {
+                primary = None;
+                continue;
+            }
             Packet::Unknown(u) => {
                 return Err(format!("unreadable {} packet: {}", u.tag(), u.error()))
             }
@@ -644,6 +657,23 @@ mod tests {
         .unwrap()
         .into();
         Packet::from(key.role_into_primary()).to_vec().unwrap()
+    }
+
+    #[test]
+    fn keys_of_other_versions_are_skipped_with_what_follows() {
+        // A v3 RSA key (old format), then a v4 subkey: Guix skips both.
+        let v3 = [
+            0x99, 0x00, 0x0e, 3, 0, 0, 0, 1, 0, 0, 1, 0, 8, 0xff, 0, 2, 3,
+        ];
+        let ed25519 = eddsa_key(Curve::Ed25519);
+        let mut subkey = ed25519.clone();
+        subkey[0] = 0xce; // new-format tag 14: a public subkey
+        let mut file = v3.to_vec();
+        file.extend(&subkey);
+        assert!(read_key_packets(&file).unwrap().is_empty());
+        file.extend(&ed25519);
+        file.extend(&subkey);
+        assert_eq!(read_key_packets(&file).unwrap().len(), 2);
     }
 
     #[test]
