@@ -7,9 +7,10 @@
 
 use base64::Engine;
 
-/// Why armored text was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ArmorError {
+/// Why ASCII-armored text was refused, as Guix's `read-radix-64` refuses
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArmorError {
     /// The first line is not `-----BEGIN …-----`.
     NoHeader,
     /// The text ends before the `-----END …-----` line.
@@ -33,6 +34,8 @@ impl std::fmt::Display for ArmorError {
         })
     }
 }
+
+impl std::error::Error for ArmorError {}
 
 /// Whether a key file is armored, by Guix's test on its first byte: text,
 /// or a byte that is no OpenPGP packet tag Guix knows (1 to 19).
@@ -93,6 +96,19 @@ pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), Armor
         return Err(ArmorError::BadChecksum);
     }
     Ok((kind.to_owned(), data))
+}
+
+/// `data` in an armor block of `kind` (`PGP SIGNATURE`), with its
+/// checksum, for tests.
+#[cfg(test)]
+pub(crate) fn encode(kind: &str, data: &[u8]) -> String {
+    use base64::Engine as _;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let checksum = base64.encode(&crc24(data).to_be_bytes()[1..]);
+    format!(
+        "-----BEGIN {kind}-----\n\n{}\n={checksum}\n-----END {kind}-----\n",
+        base64.encode(data)
+    )
 }
 
 /// The CRC-24 of RFC 4880, section 6.1, a byte at a time.

@@ -114,32 +114,70 @@ pub(crate) fn tree_entry(
         .map_err(|what| malformed(ObjectRole::TreeOf(commit), tree, Kind::Tree, what))
 }
 
-/// Scans tree entries: `MODE SP NAME NUL` then 20 bytes of object id.
-fn find_entry(mut data: &[u8], name: &[u8]) -> Result<Option<(u32, Oid)>, &'static str> {
-    while !data.is_empty() {
-        let space = data
-            .iter()
-            .position(|&b| b == b' ')
-            .ok_or("a tree entry has no mode")?;
-        let nul = data
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or("a tree entry has no name")?;
-        if nul < space || nul + 21 > data.len() {
-            return Err("a tree entry is truncated");
-        }
-        if &data[space + 1..nul] == name {
-            let mode = std::str::from_utf8(&data[..space])
-                .ok()
-                .and_then(|m| u32::from_str_radix(m, 8).ok())
-                .ok_or("a tree entry has a malformed mode")?;
-            let id = Oid::from_bytes(&data[nul + 1..nul + 21])
-                .map_err(|_| "a tree entry has a malformed id")?;
+/// Finds `name` among the entries of a tree.
+fn find_entry(data: &[u8], name: &[u8]) -> Result<Option<(u32, Oid)>, &'static str> {
+    let mut entries = TreeEntries { data };
+    for entry in &mut entries {
+        let (entry_name, mode, id) = entry?;
+        if entry_name == name {
             return Ok(Some((mode, id)));
         }
-        data = &data[nul + 21..];
     }
     Ok(None)
+}
+
+/// Every entry (name, mode, id) of a tree, in order.
+pub(crate) fn tree_entries(data: &[u8]) -> Result<Vec<(&[u8], u32, Oid)>, &'static str> {
+    TreeEntries { data }.collect()
+}
+
+/// Scans tree entries: `MODE SP NAME NUL` then 20 bytes of object id.
+struct TreeEntries<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Iterator for TreeEntries<'a> {
+    type Item = Result<(&'a [u8], u32, Oid), &'static str>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.data.is_empty() {
+            return None;
+        }
+        let entry = parse_entry(self.data);
+        match entry {
+            Ok((name, mode, id, rest)) => {
+                self.data = rest;
+                Some(Ok((name, mode, id)))
+            }
+            Err(e) => {
+                self.data = &[];
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+type Entry<'a> = (&'a [u8], u32, Oid, &'a [u8]);
+
+fn parse_entry(data: &[u8]) -> Result<Entry<'_>, &'static str> {
+    let space = data
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or("a tree entry has no mode")?;
+    let nul = data
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or("a tree entry has no name")?;
+    if nul < space || nul + 21 > data.len() {
+        return Err("a tree entry is truncated");
+    }
+    let mode = std::str::from_utf8(&data[..space])
+        .ok()
+        .and_then(|m| u32::from_str_radix(m, 8).ok())
+        .ok_or("a tree entry has a malformed mode")?;
+    let id =
+        Oid::from_bytes(&data[nul + 1..nul + 21]).map_err(|_| "a tree entry has a malformed id")?;
+    Ok((&data[space + 1..nul], mode, id, &data[nul + 21..]))
 }
 
 /// A commit or tree that is stored whole but does not read as one.

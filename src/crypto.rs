@@ -3,10 +3,10 @@
 //! Sequoia parses signatures, computes digests and applies its own checks;
 //! the RSA and DSA arithmetic, where the pure-Rust backend is slow (RSA-4096:
 //! 578 µs per signature against 46 µs in OpenSSL), goes to OpenSSL with a key
-//! prepared once per keyring key. Everything else (EdDSA, ECDSA, v6
-//! signatures) stays with sequoia. The verdicts are sequoia's: the same
-//! checks are made in the same order, and a differential test compares both
-//! engines on every commit of the GNU Guix history.
+//! prepared once per keyring key. Everything else (ECDSA, v3 signatures)
+//! stays with sequoia. Both engines compute the digest the same way and
+//! check only what Guix checks (see [`verify`]); a differential test
+//! compares them on every commit of the GNU Guix history.
 //!
 //! Ed25519 keys are decompressed once per key rather than at every
 //! signature, and verified with the same call sequoia makes.
@@ -18,7 +18,7 @@ use sequoia_openpgp as openpgp;
 use openpgp::crypto::hash::Hash as _;
 use openpgp::packet::key::{PublicParts, UnspecifiedRole};
 use openpgp::packet::{Key, Signature};
-use openpgp::types::HashAlgorithm;
+use openpgp::types::{HashAlgorithm, PublicKeyAlgorithm};
 
 /// Which implementation verifies signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -26,7 +26,7 @@ pub enum Engine {
     /// Each algorithm on its fastest implementation (the default).
     #[default]
     Fastest,
-    /// Sequoia alone, the reference.
+    /// Sequoia's arithmetic alone, the reference.
     Sequoia,
 }
 
@@ -58,6 +58,12 @@ impl Prepared {
 
 /// Verifies `sig` over `data` with `key`; the reason when it does not
 /// verify.
+///
+/// Only what Guix's `verify-openpgp-signature` checks: the digest of the
+/// data and the signature's trailer, verified with the key's material.
+/// Unlike sequoia's `verify_message`, the signature's creation time is not
+/// looked at: a signature without one, or made before the key's creation
+/// time, verifies as it does in Guix (the strict policy refuses both).
 pub(crate) fn verify(
     engine: Engine,
     sig: &Signature,
@@ -65,22 +71,26 @@ pub(crate) fn verify(
     prepared: &Prepared,
     data: &[u8],
 ) -> Result<(), String> {
-    if engine == Engine::Sequoia || matches!(prepared, Prepared::Sequoia) || sig.version() != 4 {
-        return sig.verify_message(key, data).map_err(|e| e.to_string());
+    // Guix reads v3 and v4 signatures and v4 keys only; sequoia would
+    // refuse a v6 key for a v4 signature anyway.
+    if key.version() != 4 {
+        return Err(format!(
+            "Signature (v{}) and key (v{}) version mismatch",
+            sig.version(),
+            key.version()
+        ));
     }
-    // What sequoia's `verify_digest` checks before the arithmetic, with its
-    // messages, so that both engines refuse the same signatures.
-    match sig.signature_creation_time() {
-        None => return Err("Signature has no creation time subpacket".into()),
-        Some(t) if t < key.creation_time() => {
-            return Err(format!(
-                "Signature (created {t:?}) predates key ({:?})",
-                key.creation_time()
-            ))
-        }
-        Some(_) => {}
+    // Guix's `get-key` keeps other keys as unusable values, on which its
+    // `verify` fails.
+    if !guix_reads_algorithm(key.pk_algo()) {
+        return Err(format!("Guix does not verify with {} keys", key.pk_algo()));
     }
     let digest = digest(sig, data).map_err(|e| e.to_string())?;
+    let prepared = if engine == Engine::Sequoia || sig.version() != 4 {
+        &Prepared::Sequoia
+    } else {
+        prepared
+    };
     match prepared {
         #[cfg(feature = "fast-verify")]
         Prepared::Rsa(rsa) => fast::rsa_verify(rsa, sig, &digest),
@@ -88,15 +98,28 @@ pub(crate) fn verify(
         Prepared::Dsa(dsa) => fast::dsa_verify(dsa, sig, &digest),
         #[cfg(feature = "fast-verify")]
         Prepared::Ed25519(key) => fast::ed25519_verify(key, sig, &digest),
+        // Sequoia's own arithmetic, as its `verify_digest` calls it.
         Prepared::Sequoia => key
             .verify(sig.mpis(), sig.hash_algo(), &digest)
             .map_err(|e| e.to_string()),
     }
 }
 
-/// The digest a v4 signature signs: the data, then the signature's hashed
-/// trailer, with the signature's hash algorithm (as sequoia computes it,
-/// SHA-1 collision detection included).
+/// Whether Guix reads keys and signatures of this algorithm (`get-key`
+/// and `get-sig` in guix/openpgp.scm): RSA, DSA and EdDSA.
+pub(crate) fn guix_reads_algorithm(algorithm: PublicKeyAlgorithm) -> bool {
+    #[allow(deprecated)]
+    let known = [
+        PublicKeyAlgorithm::RSAEncryptSign,
+        PublicKeyAlgorithm::DSA,
+        PublicKeyAlgorithm::EdDSA,
+    ];
+    known.contains(&algorithm)
+}
+
+/// The digest a v3 or v4 signature signs: the data, then the signature's
+/// hashed trailer, with the signature's hash algorithm (as sequoia's
+/// `verify_message` computes it, SHA-1 collision detection included).
 fn digest(sig: &Signature, data: &[u8]) -> openpgp::Result<Vec<u8>> {
     let mut hash = sig.hash_algo().context()?.for_signature(sig.version());
     hash.update(data);

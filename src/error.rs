@@ -7,7 +7,10 @@ use git2::Oid;
 use crate::authorizations::AuthorizationsError;
 use crate::channel::Relation;
 use crate::fingerprint::{Fingerprint, FingerprintError};
+use crate::keyring::KeyringSource;
 use crate::objects::ObjectError;
+use crate::policy::PolicyRefusal;
+use crate::signature::SignatureProblem;
 
 /// Why a repository, a commit or an input is not accepted.
 ///
@@ -35,14 +38,15 @@ pub enum Error {
         algorithm: String,
     },
 
-    /// The `gpgsig` header is not one ASCII-armored OpenPGP binary-document
-    /// signature (an SSH or X.509 signature, garbage, two packets…).
+    /// The `gpgsig` header is not an ASCII-armored OpenPGP binary-document
+    /// signature (an SSH or X.509 signature, garbage, a text-mode
+    /// signature…).
     #[error("commit {commit} has an unusable signature: {reason}")]
     MalformedSignature {
         /// The commit.
         commit: Oid,
         /// What is wrong with the signature.
-        reason: String,
+        reason: SignatureProblem,
     },
 
     /// The issuer of the signature is not in the keyring.
@@ -59,6 +63,9 @@ pub enum Error {
         fingerprint: Option<Fingerprint>,
         /// The keyring reference that was read.
         keyring: String,
+        /// The branch and commit the keyring was read from (`None` for a
+        /// keyring built from files).
+        read_from: Option<Box<KeyringSource>>,
     },
 
     /// The signature does not verify with the issuer's key.
@@ -82,7 +89,7 @@ pub enum Error {
         /// The key that signed.
         fingerprint: Fingerprint,
         /// Why the policy refuses it.
-        reason: String,
+        reason: PolicyRefusal,
     },
 
     /// The signing key is not listed in the `.guix-authorizations` of every
@@ -286,6 +293,34 @@ pub enum Error {
         /// The grafts file, when it grafts anything.
         grafts: Option<PathBuf>,
     },
+
+    /// An entry of the keyring tree whose name ends in `.key` is not a
+    /// blob (a directory, a submodule), which Guix's `blob-lookup` cannot
+    /// read.
+    #[error("`{file}` on keyring branch `{reference}` is a {kind}, not a key file (object {id})")]
+    KeyNotAFile {
+        /// The keyring reference.
+        reference: String,
+        /// The entry's path in the keyring tree.
+        file: String,
+        /// The object it names.
+        id: Oid,
+        /// What it is: `directory`, `submodule`, or `non-blob object` (a
+        /// file entry naming a tree or a commit).
+        kind: &'static str,
+    },
+
+    /// The keyring branch does not point directly at a commit (a symbolic
+    /// reference, or a tag, tree or blob), which Guix cannot load.
+    #[error("keyring branch `{reference}` ({name}) does not point at a commit: {target}")]
+    KeyringNotACommit {
+        /// The keyring reference asked for.
+        reference: String,
+        /// The full name of the reference found.
+        name: String,
+        /// What it points at (`tag 1a2b…`, `symbolic reference to …`).
+        target: String,
+    },
 }
 
 /// What an unreadable object is to the rule.
@@ -388,6 +423,8 @@ impl Error {
             Error::UnreadableObject { .. } => "unreadable-object",
             Error::Git(_) => "git",
             Error::ReplacedObjects { .. } => "replaced-objects",
+            Error::KeyNotAFile { .. } => "malformed-key",
+            Error::KeyringNotACommit { .. } => "keyring-not-a-commit",
         }
     }
 

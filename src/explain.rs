@@ -1,8 +1,20 @@
 //! What would fix an error, in words a channel maintainer can act on.
+//!
+//! Hints are chosen from the errors' typed data, never from their text.
 
+use crate::armor::ArmorError;
+use crate::authorizations::AuthorizationsError;
 use crate::error::{Error, ParentAuthorizations};
 use crate::fingerprint::Fingerprint;
+use crate::keyring::KeyringSource;
 use crate::objects::{ObjectError, ObjectProblem};
+use crate::policy::PolicyRefusal;
+use crate::signature::{ForeignFormat, SignatureProblem};
+
+/// How to re-sign with a strong digest (gpg picks its digest from this).
+const STRONGER_DIGEST: &str = "re-sign the commit with a stronger digest: add \
+     `personal-digest-preferences SHA512` to ~/.gnupg/gpg.conf, then `git commit --amend -S \
+     --no-edit`";
 
 pub(crate) fn hint(error: &Error) -> Option<String> {
     Some(match error {
@@ -10,28 +22,16 @@ pub(crate) fn hint(error: &Error) -> Option<String> {
              e.g. `git commit --amend -S --no-edit` (or `git rebase --exec 'git commit --amend \
              -S --no-edit'` for several)"
             .into(),
-        Error::WeakHash { algorithm, .. } if algorithm == "MD5" || algorithm == "SHA1" => {
-            "re-sign the commit with a stronger digest: add `personal-digest-preferences \
-             SHA512` to ~/.gnupg/gpg.conf, then `git commit --amend -S --no-edit`"
-                .into()
-        }
-        Error::MalformedSignature { reason, .. } if reason.contains("SSH") => {
-            "channels require OpenPGP signatures: set `git config gpg.format openpgp` and \
-             re-sign the commit"
-                .into()
-        }
-        Error::MissingKey { keyring, .. } => format!(
-            "add the signer's public key as a `.key` file to branch `{keyring}`, or update it \
-             (`git fetch origin {0}:{0}` if it is stale)",
-            keyring.rsplit('/').next().unwrap_or(keyring)
-        ),
+        // Only MD5 and SHA-1 are ever refused.
+        Error::WeakHash { .. } => STRONGER_DIGEST.into(),
+        Error::MalformedSignature { reason, .. } => return malformed_signature(reason),
+        Error::MissingKey {
+            keyring, read_from, ..
+        } => missing_key(keyring, read_from.as_deref()),
         Error::BadSignature { .. } => "the commit was changed after it was signed, or the \
              keyring holds a different key under this fingerprint; re-sign the commit"
             .into(),
-        Error::PolicyViolation { .. } => "sign with a valid key (not expired, not revoked, \
-             bound to its certificate, marked for signing) and a strong digest; without \
-             --policy=strict, Guix's rule alone applies"
-            .into(),
+        Error::PolicyViolation { reason, .. } => policy(reason),
         Error::Unauthorized {
             fingerprint,
             primary,
@@ -41,9 +41,7 @@ pub(crate) fn hint(error: &Error) -> Option<String> {
         Error::RemovedAuthorizations { .. } => "restore .guix-authorizations: without it, \
              commits would fall back to the default authorizations"
             .into(),
-        Error::MalformedAuthorizations { .. } => "the file must read (authorizations (version \
-             0) ((\"FINGERPRINT\" (name \"NAME\")) …))"
-            .into(),
+        Error::MalformedAuthorizations { source, .. } => authorizations(source),
         Error::WrongIntroductionSigner { .. } => "check the introduction: its signer must be \
              the fingerprint of the key (or subkey) that signed the introductory commit"
             .into(),
@@ -61,16 +59,102 @@ pub(crate) fn hint(error: &Error) -> Option<String> {
             format!("fetch it: `git fetch origin {reference}:{reference}`")
         }
         Error::UnreadableObject { source, .. } => unreadable(source),
+        Error::KeyNotAFile { file, kind, .. } => format!(
+            "rename or remove the {kind} `{file}` on the keyring branch: Guix loads every \
+             entry whose path ends in `.key`, and cannot read a {kind}"
+        ),
+        Error::KeyringNotACommit { name, .. } => format!(
+            "Guix loads a branch that points directly at a commit: `git update-ref --no-deref \
+             {name} COMMIT`, COMMIT being the keyring's commit"
+        ),
         _ => return None,
     })
+}
+
+/// What to do about a signature that cannot be used at all.
+fn malformed_signature(problem: &SignatureProblem) -> Option<String> {
+    Some(match problem {
+        SignatureProblem::Foreign(ForeignFormat::Ssh | ForeignFormat::X509) => {
+            "channels require OpenPGP signatures: set `git config gpg.format openpgp` and \
+             re-sign the commit"
+                .into()
+        }
+        SignatureProblem::NotBinary { .. } => "re-sign the commit without text mode (remove \
+             `textmode` from ~/.gnupg/gpg.conf, or `--textmode` from gpg.program): Guix \
+             verifies binary-document signatures only"
+            .into(),
+        SignatureProblem::Armor(ArmorError::MissingChecksum | ArmorError::BadChecksum) => {
+            "Guix requires the armor's CRC-24 checksum line (`=XXXX`, before the END line) \
+             and checks it: re-sign the commit with gpg, which writes it"
+                .into()
+        }
+        SignatureProblem::UnsupportedVersion { .. } => "Guix reads version 3 and 4 \
+             signatures only: re-sign the commit with a version 4 key (gpg 2.2 or 2.4 makes \
+             them)"
+            .into(),
+        _ => return None,
+    })
+}
+
+/// Where to add the missing key, naming the branch and commit the keyring
+/// was read from.
+fn missing_key(keyring: &str, read_from: Option<&KeyringSource>) -> String {
+    let branch = keyring.rsplit('/').next().unwrap_or(keyring);
+    let read = read_from.map_or_else(String::new, |source| {
+        format!("; the keyring was read from {source}")
+    });
+    format!(
+        "add the signer's public key as a `.key` file to branch `{keyring}` (anywhere in its \
+         tree{read}), or update it (`git fetch origin {branch}:{branch}` if it is stale)"
+    )
+}
+
+/// What would satisfy the strict policy.
+fn policy(refusal: &PolicyRefusal) -> String {
+    match refusal {
+        PolicyRefusal::PredatesKey { .. } => "the signature is dated before its key was \
+             created (a wrong clock, or a backdated signature): re-sign the commit with the \
+             right time; without --policy=strict, Guix's rule accepts it"
+            .into(),
+        PolicyRefusal::NoCreationTime => "re-sign the commit with gpg, which records the \
+             signature's creation time; without --policy=strict, Guix's rule accepts it"
+            .into(),
+        PolicyRefusal::WeakHash { .. } => STRONGER_DIGEST.into(),
+        _ => "sign with a valid key (not expired, not revoked, bound to its certificate, \
+             marked for signing) and a strong digest; without --policy=strict, Guix's rule \
+             alone applies"
+            .into(),
+    }
+}
+
+/// How to fix a `.guix-authorizations` file, by what is wrong with it.
+fn authorizations(error: &AuthorizationsError) -> String {
+    match error {
+        AuthorizationsError::Syntax(_) => "Guix reads the file with Guile's `read`: fix the \
+             syntax error above (if Guix itself reads this file, please report it as a bug \
+             of git-authenticate)"
+            .into(),
+        AuthorizationsError::TooLarge { limit, .. } => {
+            format!("keep the file under {limit} bytes: list each key once")
+        }
+        _ => "the file must read (authorizations (version 0) ((\"FINGERPRINT\" (name \
+             \"NAME\")) …))"
+            .into(),
+    }
 }
 
 /// What to do about an object the verdict needs and cannot read.
 fn unreadable(source: &ObjectError) -> String {
     match source.problem {
-        ObjectProblem::Missing => "the repository lacks this object: a partial clone              (`--filter`) or a shallow clone must fetch it first (`git fetch --refetch`              without a filter, or `git fetch --unshallow`); otherwise the repository is              damaged: clone it again"
+        ObjectProblem::Missing => "the repository lacks this object: a partial clone \
+             (`--filter`) or a shallow clone must fetch it first (`git fetch --refetch` \
+             without a filter, or `git fetch --unshallow`); otherwise the repository is \
+             damaged: clone it again"
             .into(),
-        ObjectProblem::HashMismatch { .. } => "the object was              altered after it was fetched (by someone with write access to the object              directory, or copied unchecked by a local clone): do not use this repository;              clone it again from a trusted source with `git clone --no-local`"
+        ObjectProblem::HashMismatch { .. } => "the object was altered after it was fetched \
+             (by someone with write access to the object directory, or copied unchecked by a \
+             local clone): do not use this repository; clone it again from a trusted source \
+             with `git clone --no-local`"
             .into(),
         _ => "the repository is damaged: run `git fsck`, and clone it again".into(),
     }

@@ -1,5 +1,5 @@
-//! The keyring: every OpenPGP key stored as a `*.key` file at the top of the
-//! keyring branch.
+//! The keyring: every OpenPGP key stored as a `*.key` file anywhere in the
+//! tree of the keyring branch.
 //!
 //! As in Guix, the keyring is a bag of key packets, primary keys and subkeys
 //! alike, indexed by fingerprint and key ID. No binding or self-signature is
@@ -8,23 +8,28 @@
 
 use std::collections::HashMap;
 
-use git2::{ObjectType, Oid, Repository};
+use git2::{Oid, Repository};
 use sequoia_openpgp as openpgp;
 
+use openpgp::crypto::mpi;
 use openpgp::packet::key::{PublicParts, UnspecifiedRole};
 use openpgp::packet::Key;
-use openpgp::parse::{PacketParser, PacketParserResult, Parse};
+use openpgp::packet::Tag;
+use openpgp::parse::{PacketParserBuilder, PacketParserResult, Parse};
+use openpgp::types::Curve;
 use openpgp::{KeyID, Packet};
 
 use crate::armor;
 use crate::crypto::Prepared;
-use crate::error::Error;
+use crate::error::{Error, ObjectRole};
 use crate::fingerprint::Fingerprint;
+use crate::objects::{Kind, ObjectError, ObjectProblem, Objects};
 
 /// The keyring branch used when none is configured.
 pub const DEFAULT_REFERENCE: &str = "keyring";
 
-/// Most bytes of key files loaded from one keyring (GNU Guix's is 1.6 MB).
+/// Most bytes of trees and key files read from one keyring branch (GNU
+/// Guix's key files take 1.6 MB).
 pub const MAX_BYTES: usize = 64 << 20;
 
 /// Most key packets loaded from one keyring (GNU Guix's has 282).
@@ -58,7 +63,8 @@ impl KeyringKey {
         self.primary != self.fingerprint
     }
 
-    /// The keyring file it was read from.
+    /// The keyring file it was read from: its path in the keyring tree
+    /// (`keys/alice.key`).
     pub fn file(&self) -> &str {
         &self.file
     }
@@ -85,6 +91,7 @@ impl KeyringKey {
 #[derive(Debug, Default)]
 pub struct Keyring {
     reference: String,
+    source: Option<KeyringSource>,
     keys: Vec<KeyringKey>,
     by_fingerprint: HashMap<Fingerprint, Vec<usize>>,
     by_key_id: HashMap<KeyID, Vec<usize>>,
@@ -96,45 +103,71 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// Loads every top-level `*.key` blob of the branch `reference`, local
-    /// (`keyring`) or remote-tracking (`origin/keyring`), or a full
-    /// reference name (`refs/…`).
+    /// Loads every `*.key` blob of the branch `reference`, anywhere in its
+    /// tree, as Guix's `load-keyring-from-reference` does.
+    ///
+    /// The branch is looked up as Guix's `branch-lookup` with
+    /// `BRANCH-ALL` does: a local branch (`keyring`), else a
+    /// remote-tracking one (`origin/keyring`); tags and commit ids are not
+    /// branches. A full branch name (`refs/heads/keyring`,
+    /// `refs/remotes/origin/keyring`) is also accepted, when no branch of
+    /// that short name exists. It must point directly at a commit.
+    ///
+    /// Guix lists the whole tree (guile-git's `tree-list`: every entry,
+    /// directories included, at its path) and loads each entry whose path
+    /// ends in `.key`: a key file in a subdirectory counts, a symbolic link
+    /// is read as the blob it is (its target), and a directory or a
+    /// submodule of that name is an error, as is any object the walk
+    /// cannot read. The walk is bounded by [`MAX_DEPTH`], [`MAX_ENTRIES`]
+    /// and [`MAX_BYTES`].
     pub fn load(repo: &Repository, reference: &str) -> Result<Self, Error> {
-        let tree = keyring_tree(repo, reference)?;
+        let mut budget = Budget::new(repo, reference)?;
+        let (source, tree) = keyring_tree(repo, reference, &mut budget)?;
+        let entries = list_keys(tree, &mut budget)?;
         let mut keyring = Keyring {
             reference: reference.to_owned(),
+            source: Some(source),
             ..Keyring::default()
         };
-        let mut bytes = 0usize;
-        for entry in tree.iter() {
-            let file = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-            if !file.ends_with(".key") {
-                continue;
-            }
-            let malformed = |reason: String| Error::MalformedKey {
-                reference: reference.to_owned(),
-                file: file.clone(),
-                blob: entry.id(),
-                reason,
-            };
-            if entry.kind() != Some(ObjectType::Blob) {
-                return Err(malformed("it is not a regular file".into()));
-            }
-            let (size, _) = repo.odb()?.read_header(entry.id())?;
-            bytes += size;
-            if bytes > MAX_BYTES {
-                return Err(keyring.too_large(format!("its key files exceed {MAX_BYTES} bytes")));
-            }
-            let blob = repo.find_blob(entry.id())?;
-            keyring.add_file(&file, blob.content()).map_err(malformed)?;
+        // Guix folds over `tree-list`, which conses each entry as it is
+        // walked: the files are loaded in reverse walk order, so the same
+        // file fails first here and there.
+        for entry in entries.iter().rev() {
+            keyring.load_entry(entry, &mut budget)?;
         }
         Ok(keyring)
+    }
+
+    /// Loads the key file at `entry`.
+    fn load_entry(&mut self, entry: &TreeItem, budget: &mut Budget) -> Result<(), Error> {
+        let not_a_file = |kind| Error::KeyNotAFile {
+            reference: self.reference.clone(),
+            file: entry.path.clone(),
+            id: entry.id,
+            kind,
+        };
+        // Guix's `blob-lookup` fails on a tree, and on a submodule's commit
+        // (which the repository usually lacks).
+        match entry.mode {
+            MODE_TREE => return Err(not_a_file("directory")),
+            MODE_COMMIT => return Err(not_a_file("submodule")),
+            _ => {}
+        }
+        let contents = read_blob(entry.id, &entry.path, budget)?
+            .ok_or_else(|| not_a_file("non-blob object"))?;
+        self.add_file(&entry.path, &contents)
+            .map_err(|reason| Error::MalformedKey {
+                reference: self.reference.clone(),
+                file: entry.path.clone(),
+                blob: entry.id,
+                reason,
+            })
     }
 
     /// Fails as [`Keyring::load`] would when the branch does not exist,
     /// without reading any key.
     pub fn check_exists(repo: &Repository, reference: &str) -> Result<(), Error> {
-        keyring_tree(repo, reference).map(drop)
+        keyring_tree(repo, reference, &mut Budget::new(repo, reference)?).map(drop)
     }
 
     /// Builds a keyring from key files given as (name, contents), binary
@@ -158,13 +191,6 @@ impl Keyring {
                 })?;
         }
         Ok(keyring)
-    }
-
-    fn too_large(&self, reason: String) -> Error {
-        Error::KeyringTooLarge {
-            reference: self.reference.clone(),
-            reason,
-        }
     }
 
     /// Adds every key packet of one file; the reason on failure.
@@ -210,6 +236,12 @@ impl Keyring {
     /// The reference the keyring was read from.
     pub fn reference(&self) -> &str {
         &self.reference
+    }
+
+    /// The branch and commit the keyring was read from; `None` for a
+    /// keyring built with [`Keyring::from_files`].
+    pub fn source(&self) -> Option<&KeyringSource> {
+        self.source.as_ref()
     }
 
     /// Number of key packets (primary keys and subkeys).
@@ -272,25 +304,265 @@ impl Keyring {
     }
 }
 
-/// The tree at the tip of the keyring branch.
-fn keyring_tree<'r>(repo: &'r Repository, reference: &str) -> Result<git2::Tree<'r>, Error> {
-    let candidates = if reference.starts_with("refs/") {
-        vec![reference.to_owned()]
-    } else {
-        vec![
-            format!("refs/heads/{reference}"),
-            format!("refs/remotes/{reference}"),
-        ]
-    };
-    let found = candidates
+/// Where a keyring was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyringSource {
+    /// The full name of the branch (`refs/remotes/origin/keyring`).
+    pub name: String,
+    /// The commit it pointed at.
+    pub commit: Oid,
+}
+
+impl std::fmt::Display for KeyringSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at commit {}", self.name, self.commit)
+    }
+}
+
+/// The branch `reference` names and its commit, found as Guix's
+/// `branch-lookup` (libgit2's `git_branch_lookup` with `GIT_BRANCH_ALL`)
+/// finds it, then `reference-target` and `commit-lookup`: no symbolic
+/// reference, no tag peeled.
+fn keyring_source(repo: &Repository, reference: &str) -> Result<KeyringSource, Error> {
+    let mut candidates = vec![
+        format!("refs/heads/{reference}"),
+        format!("refs/remotes/{reference}"),
+    ];
+    // Not Guix's, but naming the same branches: a full branch name.
+    if reference.starts_with("refs/heads/") || reference.starts_with("refs/remotes/") {
+        candidates.push(reference.to_owned());
+    }
+    let Some(found) = candidates
         .iter()
-        .find_map(|name| repo.find_reference(name).ok());
-    match found {
-        Some(r) => Ok(r.peel_to_commit()?.tree()?),
-        None => Err(Error::KeyringNotFound {
+        .find_map(|name| repo.find_reference(name).ok())
+    else {
+        return Err(Error::KeyringNotFound {
             reference: reference.to_owned(),
             suggestion: remote_keyring_named(repo, reference),
+        });
+    };
+    let name = String::from_utf8_lossy(found.name_bytes()).into_owned();
+    match found.target() {
+        Some(commit) => Ok(KeyringSource { name, commit }),
+        None => {
+            let to = found
+                .symbolic_target_bytes()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            Err(Error::KeyringNotACommit {
+                reference: reference.to_owned(),
+                name,
+                target: format!("it is a symbolic reference to `{to}`"),
+            })
+        }
+    }
+}
+
+/// The keyring branch's source and the tree of its commit.
+fn keyring_tree(
+    repo: &Repository,
+    reference: &str,
+    budget: &mut Budget,
+) -> Result<(KeyringSource, Oid), Error> {
+    let source = keyring_source(repo, reference)?;
+    match read_commit_tree(source.commit, budget)? {
+        Ok(tree) => Ok((source, tree)),
+        Err(kind) => Err(Error::KeyringNotACommit {
+            reference: reference.to_owned(),
+            target: format!("it points at {kind} {}", source.commit),
+            name: source.name,
         }),
+    }
+}
+
+/// Most levels of directories walked in a keyring tree (GNU Guix's is
+/// flat).
+pub const MAX_DEPTH: usize = 64;
+
+/// Most tree entries walked in a keyring tree (GNU Guix's has about 70; a
+/// channel may keep its keys on its main branch, whose whole tree is then
+/// walked).
+pub const MAX_ENTRIES: usize = 1_000_000;
+
+/// The mode of a tree entry that is a directory.
+const MODE_TREE: i32 = 0o040000;
+
+/// The mode of a tree entry that is a submodule (gitlink).
+const MODE_COMMIT: i32 = 0o160000;
+
+/// One entry of the keyring tree, at its path from the root.
+#[derive(Debug)]
+struct TreeItem {
+    /// `dir/sub/name`, as guile-git's `tree-fold` forms it.
+    path: String,
+    mode: i32,
+    id: Oid,
+}
+
+/// What may still be read from one keyring branch, and the objects it is
+/// read from: a hostile branch must not make the loader read without
+/// bound, nor pass an altered object for its own.
+struct Budget<'r> {
+    reference: String,
+    objects: Objects<'r>,
+    bytes: usize,
+    entries: usize,
+}
+
+impl<'r> Budget<'r> {
+    fn new(repo: &'r Repository, reference: &str) -> Result<Self, Error> {
+        Ok(Budget {
+            reference: reference.to_owned(),
+            objects: Objects::open(repo)?,
+            bytes: MAX_BYTES,
+            entries: MAX_ENTRIES,
+        })
+    }
+
+    /// Reads object `id`, at `path` in the keyring tree (empty for the
+    /// branch's commit), verified, within what may still be read.
+    fn read(&mut self, id: Oid, path: &str) -> Result<(Kind, Vec<u8>), Error> {
+        let limit = self.bytes as u64;
+        let (kind, data) = match self.objects.read_any(id, limit) {
+            Ok(read) => read,
+            Err(ObjectProblem::TooLarge { .. }) => {
+                return Err(
+                    self.too_large(format!("its trees and key files exceed {MAX_BYTES} bytes"))
+                )
+            }
+            Err(problem) => {
+                let role = ObjectRole::Keyring {
+                    reference: self.reference.clone(),
+                    path: path.trim_end_matches('/').to_owned(),
+                };
+                // The kind expected: a commit for the branch, a tree for a
+                // directory, else a key file.
+                let kind = match path {
+                    "" => Kind::Commit,
+                    p if p.ends_with('/') => Kind::Tree,
+                    _ => Kind::Blob,
+                };
+                return Err(Error::object(role, ObjectError { id, kind, problem }));
+            }
+        };
+        self.spend_bytes(data.len())?;
+        Ok((kind, data))
+    }
+
+    fn too_large(&self, reason: String) -> Error {
+        Error::KeyringTooLarge {
+            reference: self.reference.clone(),
+            reason,
+        }
+    }
+
+    /// Accounts for reading an object of `size` bytes.
+    fn spend_bytes(&mut self, size: usize) -> Result<(), Error> {
+        self.bytes = self.bytes.checked_sub(size).ok_or_else(|| {
+            self.too_large(format!("its trees and key files exceed {MAX_BYTES} bytes"))
+        })?;
+        Ok(())
+    }
+
+    /// Accounts for walking `count` tree entries.
+    fn spend_entries(&mut self, count: usize) -> Result<(), Error> {
+        self.entries = self.entries.checked_sub(count).ok_or_else(|| {
+            self.too_large(format!("its trees hold more than {MAX_ENTRIES} entries"))
+        })?;
+        Ok(())
+    }
+}
+
+/// Every entry of `root` and of its subtrees whose path ends in `.key`, in
+/// the order of libgit2's pre-order `git_tree_walk` (each directory, then
+/// what it holds), walked without recursion.
+fn list_keys(root: Oid, budget: &mut Budget) -> Result<Vec<TreeItem>, Error> {
+    let mut listed = Vec::new();
+    // Entries still to visit, the next one last, each with its depth.
+    let mut pending: Vec<(TreeItem, usize)> = Vec::new();
+    let push_children = |pending: &mut Vec<(TreeItem, usize)>,
+                         tree: Oid,
+                         prefix: &str,
+                         depth: usize,
+                         budget: &mut Budget|
+     -> Result<(), Error> {
+        if depth > MAX_DEPTH {
+            return Err(budget.too_large(format!(
+                "its trees are nested deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        let children = read_tree(tree, prefix, budget)?;
+        pending.extend(children.into_iter().rev().map(|(name, mode, id)| {
+            let path = format!("{prefix}{}", String::from_utf8_lossy(&name));
+            (TreeItem { path, mode, id }, depth)
+        }));
+        Ok(())
+    };
+    push_children(&mut pending, root, "", 1, budget)?;
+    while let Some((item, depth)) = pending.pop() {
+        if item.mode == MODE_TREE {
+            let prefix = format!("{}/", item.path);
+            push_children(&mut pending, item.id, &prefix, depth + 1, budget)?;
+        }
+        if item.path.ends_with(".key") {
+            listed.push(item);
+        }
+    }
+    Ok(listed)
+}
+
+/// The tree of commit `id`, or the kind of object `id` is when it is not a
+/// commit.
+fn read_commit_tree(id: Oid, budget: &mut Budget) -> Result<Result<Oid, Kind>, Error> {
+    match budget.read(id, "")? {
+        (Kind::Commit, data) => Ok(Ok(crate::commit::Header::parse(id, &data)?.tree)),
+        (kind, _) => Ok(Err(kind)),
+    }
+}
+
+/// The entries (name, mode, id) of tree `id`, the directory at `path`
+/// (`dir/`, or empty for the root).
+fn read_tree(id: Oid, path: &str, budget: &mut Budget) -> Result<Vec<(Vec<u8>, i32, Oid)>, Error> {
+    let dir = if path.is_empty() { "/" } else { path };
+    let reference = budget.reference.clone();
+    let damaged = |problem| {
+        let role = ObjectRole::Keyring {
+            reference,
+            path: dir.trim_end_matches('/').to_owned(),
+        };
+        Error::object(
+            role,
+            ObjectError {
+                id,
+                kind: Kind::Tree,
+                problem,
+            },
+        )
+    };
+    let (kind, data) = budget.read(id, dir)?;
+    if kind != Kind::Tree {
+        // What libgit2's walk, hence Guix, fails on.
+        let expected = Kind::Tree;
+        return Err(damaged(ObjectProblem::WrongKind {
+            expected,
+            actual: kind,
+        }));
+    }
+    let entries = crate::commit::tree_entries(&data)
+        .map_err(|what| damaged(ObjectProblem::Damaged(what.to_owned())))?;
+    budget.spend_entries(entries.len())?;
+    Ok(entries
+        .into_iter()
+        .map(|(name, mode, id)| (name.to_vec(), mode as i32, id))
+        .collect())
+}
+
+/// The contents of blob `id`, the key file at `path`; `None` when `id` is
+/// another kind of object.
+fn read_blob(id: Oid, path: &str, budget: &mut Budget) -> Result<Option<Vec<u8>>, Error> {
+    match budget.read(id, path)? {
+        (Kind::Blob, data) => Ok(Some(data)),
+        _ => Ok(None),
     }
 }
 
@@ -306,11 +578,34 @@ fn remote_keyring_named(repo: &Repository, reference: &str) -> Option<String> {
 
 type KeyPacket = (Key<PublicParts, UnspecifiedRole>, Fingerprint);
 
+/// As Guix's `get-key`, which knows two curves for EdDSA keys and fails on
+/// any other (a `match` without a clause), which stops the whole keyring
+/// from loading.
+fn check_curve(key: &Key<PublicParts, UnspecifiedRole>) -> Result<(), String> {
+    match key.mpis() {
+        mpi::PublicKey::EdDSA { curve, .. }
+            if !matches!(curve, Curve::Ed25519 | Curve::Cv25519) =>
+        {
+            Err(format!(
+                "it holds an EdDSA key on curve {curve}, which Guix cannot read"
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Every primary key and subkey packet of a file, each with the
-/// fingerprint of the primary key it follows.
+/// fingerprint of the primary key it follows, read as Guix's
+/// `get-openpgp-keyring` reads them.
 ///
 /// As in Guix, an armored file is decoded from its first armor block, which
-/// must carry a valid checksum; an empty file holds no key.
+/// must carry a valid checksum; an empty file holds no key. Guix reads v4
+/// public keys only, in groups from a primary key to the next: packets
+/// before the first primary key are skipped (a subkey alone is not in the
+/// keyring), and so is everything after a key of another version up to
+/// the next primary key. A packet Guix cannot read (a secret key, an
+/// encrypted or literal data packet, a marker…) makes its `get-packet`
+/// fail, and the file is refused.
 fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
     let mut keys = Vec::new();
     let decoded;
@@ -325,27 +620,103 @@ fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
     if packets.is_empty() {
         return Ok(keys);
     }
+    // The primary key of the group being read, if it is one Guix reads.
     let mut primary: Option<Fingerprint> = None;
-    let mut ppr = PacketParser::from_bytes(packets).map_err(|e| e.to_string())?;
+    // Unread bodies are kept so that the version of a key sequoia cannot
+    // parse can be looked at.
+    let mut ppr = PacketParserBuilder::from_bytes(packets)
+        .and_then(|builder| builder.buffer_unread_content().build())
+        .map_err(|e| e.to_string())?;
     while let PacketParserResult::Some(pp) = ppr {
         let (packet, next) = pp.next().map_err(|e| e.to_string())?;
         ppr = next;
         let (key, is_primary) = match packet {
             Packet::PublicKey(k) => (k.role_into_unspecified(), true),
-            Packet::SecretKey(k) => (k.parts_into_public().role_into_unspecified(), true),
             Packet::PublicSubkey(k) => (k.role_into_unspecified(), false),
-            Packet::SecretSubkey(k) => (k.parts_into_public().role_into_unspecified(), false),
+            // A key of another version (v3, v5): Guix skips it, as below.
+            Packet::Unknown(u)
+                if matches!(u.tag(), Tag::PublicKey | Tag::PublicSubkey)
+                    && u.body().first() != Some(&4) =>
+            {
+                primary = None;
+                continue;
+            }
             Packet::Unknown(u) => {
                 return Err(format!("unreadable {} packet: {}", u.tag(), u.error()))
             }
-            _ => continue,
+            // What Guix's `get-data` reads and the keyring ignores.
+            Packet::Signature(_)
+            | Packet::OnePassSig(_)
+            | Packet::Trust(_)
+            | Packet::UserID(_)
+            | Packet::UserAttribute(_) => continue,
+            other => {
+                return Err(format!(
+                    "it holds a {} packet, which Guix cannot read in a keyring",
+                    other.tag()
+                ))
+            }
         };
+        if key.version() != 4 {
+            primary = None;
+            continue;
+        }
+        check_curve(&key)?;
         let fingerprint = Fingerprint::from(&key.fingerprint());
         if is_primary {
             primary = Some(fingerprint.clone());
         }
-        // A subkey before any primary key stands for itself.
-        keys.push((key, primary.clone().unwrap_or(fingerprint)));
+        if let Some(primary) = &primary {
+            keys.push((key, primary.clone()));
+        }
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openpgp::packet::key::Key4;
+    use openpgp::serialize::MarshalInto;
+    use openpgp::types::PublicKeyAlgorithm;
+
+    /// A v4 EdDSA primary key on `curve`, serialized.
+    fn eddsa_key(curve: Curve) -> Vec<u8> {
+        let q = mpi::MPI::new(&[0x40; 33]);
+        let key: Key<PublicParts, UnspecifiedRole> = Key4::new(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800),
+            PublicKeyAlgorithm::EdDSA,
+            mpi::PublicKey::EdDSA { curve, q },
+        )
+        .unwrap()
+        .into();
+        Packet::from(key.role_into_primary()).to_vec().unwrap()
+    }
+
+    #[test]
+    fn keys_of_other_versions_are_skipped_with_what_follows() {
+        // A v3 RSA key (old format), then a v4 subkey: Guix skips both.
+        let v3 = [
+            0x99, 0x00, 0x0e, 3, 0, 0, 0, 1, 0, 0, 1, 0, 8, 0xff, 0, 2, 3,
+        ];
+        let ed25519 = eddsa_key(Curve::Ed25519);
+        let mut subkey = ed25519.clone();
+        subkey[0] = 0xce; // new-format tag 14: a public subkey
+        let mut file = v3.to_vec();
+        file.extend(&subkey);
+        assert!(read_key_packets(&file).unwrap().is_empty());
+        file.extend(&ed25519);
+        file.extend(&subkey);
+        assert_eq!(read_key_packets(&file).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn eddsa_keys_on_curves_guix_does_not_know_are_refused() {
+        assert_eq!(
+            read_key_packets(&eddsa_key(Curve::Ed25519)).unwrap().len(),
+            1
+        );
+        let error = read_key_packets(&eddsa_key(Curve::NistP256)).unwrap_err();
+        assert!(error.contains("curve"), "{error}");
+    }
 }

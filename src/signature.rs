@@ -1,12 +1,15 @@
 //! A commit's OpenPGP signature: reading it from the `gpgsig` header and
 //! verifying it against the keyring.
 //!
-//! Verification follows Guix: the issuer is found by its fingerprint
-//! subpacket, else by its key ID, and the signature must verify with that
-//! key's material. No validity policy applies (expiry, revocation and
-//! binding signatures are not looked at). Sequoia adds two checks of its
-//! own that Guix lacks: the signature must carry a creation time, and that
-//! time must not be earlier than the key's creation time.
+//! Reading follows Guix's `string->openpgp-packet`: the first packet of the
+//! first armor block is the signature, and any packets after it are
+//! ignored (a commit signed by two keys at once counts as signed by the
+//! first). Verification follows Guix's `verify-openpgp-signature`: the
+//! issuer is found by its fingerprint subpacket, else by its key ID, and
+//! the signature must verify with that key's material. Nothing else is
+//! checked: not expiry, revocation or binding signatures, and not the
+//! signature's creation time (it may be missing, or earlier than the key's
+//! creation time); the strict [`Policy`](crate::Policy) checks those.
 
 use std::borrow::Cow;
 
@@ -14,9 +17,10 @@ use git2::{Oid, Repository};
 use sequoia_openpgp as openpgp;
 
 use openpgp::parse::{PacketParser, PacketParserResult, Parse};
-use openpgp::types::{HashAlgorithm, SignatureType};
+use openpgp::types::{HashAlgorithm, PublicKeyAlgorithm, SignatureType};
 use openpgp::Packet;
 
+pub use crate::armor::ArmorError;
 use crate::commit::CommitObject;
 use crate::crypto::{self, Engine};
 use crate::error::Error;
@@ -40,8 +44,7 @@ impl CommitSignature<'static> {
     /// Reads and parses the `gpgsig` header of `commit`.
     ///
     /// Fails with [`Error::Unsigned`] when there is none and
-    /// [`Error::MalformedSignature`] when it is not one ASCII-armored
-    /// OpenPGP signature packet.
+    /// [`Error::MalformedSignature`] when [`parse_armored`] refuses it.
     pub fn read(repo: &Repository, commit: Oid) -> Result<Self, Error> {
         let object = CommitObject::read(repo, commit)?;
         let signature = CommitSignature::of(&object)?;
@@ -93,16 +96,29 @@ impl<'a> CommitSignature<'a> {
         engine: Engine,
     ) -> Result<&'k KeyringKey, Error> {
         let commit = self.commit;
+        // Guix's `verify-openpgp-signature` returns `unsupported-signature`
+        // for any other type, which `commit-signing-key` does not expect
+        // (it crashes): refused, with a clear message.
         if self.packet.typ() != SignatureType::Binary {
             return Err(Error::MalformedSignature {
                 commit,
-                reason: format!(
-                    "it is a {} signature; only binary-document signatures are accepted",
-                    self.packet.typ()
-                ),
+                reason: SignatureProblem::NotBinary {
+                    signature_type: self.packet.typ().into(),
+                },
             });
         }
         let candidates = self.issuer_candidates(keyring)?;
+        // Guix finds the key, then fails to verify an algorithm it does
+        // not read (ECDSA, RFC 9580's Ed25519…).
+        let algorithm = self.packet.pk_algo();
+        if !crypto::guix_reads_algorithm(algorithm) {
+            return Err(Error::MalformedSignature {
+                commit,
+                reason: SignatureProblem::UnsupportedAlgorithm {
+                    algorithm: algorithm.into(),
+                },
+            });
+        }
         let mut last_failure = None;
         // Several candidates only when key IDs collide or a fingerprint is
         // listed with different material: the one whose material verifies
@@ -136,22 +152,9 @@ impl<'a> CommitSignature<'a> {
             issuer,
             fingerprint,
             keyring: keyring.reference().to_owned(),
+            read_from: keyring.source().cloned().map(Box::new),
         };
         if let Some(fpr) = self.packet.issuer_fingerprints().next() {
-            // As Guix: a key ID that contradicts the fingerprint makes the
-            // signature invalid, whichever key would verify it.
-            if let Some(id) = self.packet.issuers().next() {
-                if *id != openpgp::KeyID::from(fpr) {
-                    return Err(Error::MalformedSignature {
-                        commit,
-                        reason: format!(
-                            "its issuer key ID {} does not match its issuer fingerprint {}",
-                            id.to_hex(),
-                            Fingerprint::from(fpr)
-                        ),
-                    });
-                }
-            }
             let fpr = Fingerprint::from(fpr);
             let keys = keyring.by_fingerprint(&fpr);
             return if keys.is_empty() {
@@ -170,7 +173,7 @@ impl<'a> CommitSignature<'a> {
         }
         Err(Error::MalformedSignature {
             commit,
-            reason: "the signature names no issuer key".into(),
+            reason: SignatureProblem::NoIssuer,
         })
     }
 }
@@ -189,97 +192,423 @@ pub fn extract_signature(raw_commit: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     crate::commit::extract_signature(raw_commit)
 }
 
-/// Parses a `gpgsig` header: exactly one ASCII-armored OpenPGP signature
-/// packet; the reason it is refused otherwise.
-pub fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, String> {
-    if armored.len() > MAX_SIZE {
-        return Err(format!(
-            "the signature is {} bytes long, more than {MAX_SIZE}",
-            armored.len()
-        ));
-    }
-    let text = armored.trim_ascii_start();
-    if let Some(other) = foreign_signature(text) {
-        return Err(format!(
-            "it is {other}; only OpenPGP signatures are accepted"
-        ));
-    }
-    if !text.starts_with(b"-----BEGIN PGP SIGNATURE-----") {
-        return Err("it is not an ASCII-armored OpenPGP signature".into());
-    }
-    let (_, binary) = crate::armor::decode_first_block(text).map_err(|e| e.to_string())?;
-    let mut packets = read_packets(&binary)?;
-    match (packets.pop(), packets.len()) {
-        (Some(Packet::Signature(sig)), 0) => Ok(sig),
-        (None, _) => Err("the armor holds no OpenPGP packet".into()),
-        (Some(_), 0) => Err("the armor holds an OpenPGP packet that is not a signature".into()),
-        (Some(_), n) => Err(format!(
-            "the armor holds {} OpenPGP packets where exactly one signature is expected",
-            n + 1
-        )),
+/// Why a `gpgsig` header is not a usable OpenPGP signature.
+///
+/// Each case is one where Guix's `string->openpgp-packet` and
+/// `verify-openpgp-signature` (in `guix/openpgp.scm`) fail, by an error or
+/// a crash: either way the commit is not authentic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureProblem {
+    /// Larger than [`MAX_SIZE`] (a limit of this tool; real signatures are
+    /// under 2 KiB).
+    #[error("the signature is {size} bytes long, more than {MAX_SIZE}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+    },
+    /// Another signature format git can produce.
+    #[error("it is {0}; only OpenPGP signatures are accepted")]
+    Foreign(ForeignFormat),
+    /// The first line is not a `-----BEGIN …-----` armor header.
+    #[error("it is not an ASCII-armored OpenPGP signature")]
+    NotArmored,
+    /// The armor is malformed (no checksum, a wrong one, truncated…).
+    #[error("{0}")]
+    Armor(ArmorError),
+    /// The armor holds no packet, or its first packet is cut short.
+    #[error("the armor holds no complete OpenPGP packet")]
+    NoPacket,
+    /// The first packet is not a signature packet (Guix reads the first
+    /// packet only, whatever follows it).
+    #[error("the first OpenPGP packet of the armor is not a signature (packet tag {tag})")]
+    NotASignature {
+        /// Its packet tag.
+        tag: u8,
+    },
+    /// A signature version Guix does not read (only 3 and 4 exist there).
+    #[error("it is a version {version} signature; only versions 3 and 4 are accepted")]
+    UnsupportedVersion {
+        /// The signature packet's version.
+        version: u8,
+    },
+    /// A hash algorithm Guix does not know (it knows MD5, SHA-1,
+    /// RIPEMD-160 and SHA-2).
+    #[error(
+        "it is made with hash algorithm {} ({algorithm}), which Guix does not read",
+        HashAlgorithm::from(*algorithm)
+    )]
+    UnsupportedHash {
+        /// The OpenPGP hash algorithm identifier.
+        algorithm: u8,
+    },
+    /// A public-key algorithm Guix does not verify (it verifies RSA, DSA
+    /// and EdDSA signatures only).
+    #[error(
+        "it is a {} signature (algorithm {algorithm}); Guix verifies RSA, DSA and EdDSA \
+         signatures only",
+        PublicKeyAlgorithm::from(*algorithm)
+    )]
+    UnsupportedAlgorithm {
+        /// The OpenPGP public-key algorithm identifier.
+        algorithm: u8,
+    },
+    /// The signature packet cannot be parsed.
+    #[error("unreadable signature packet: {reason}")]
+    Unreadable {
+        /// What the OpenPGP parser said.
+        reason: String,
+    },
+    /// Not a binary-document signature (0x00), e.g. a text-mode one made
+    /// by `gpg --textmode`.
+    #[error(
+        "it is a {} signature (type {signature_type:#04x}); only binary-document \
+         signatures are accepted",
+        SignatureType::from(*signature_type)
+    )]
+    NotBinary {
+        /// The signature type.
+        signature_type: u8,
+    },
+    /// Neither an issuer fingerprint nor an issuer key ID.
+    #[error("the signature names no issuer key")]
+    NoIssuer,
+    /// The issuer key ID is not the low 64 bits of the issuer fingerprint.
+    #[error("its issuer key ID {key_id} does not match its issuer fingerprint {fingerprint}")]
+    IssuerMismatch {
+        /// The key ID, in hex.
+        key_id: String,
+        /// The issuer fingerprint.
+        fingerprint: Fingerprint,
+    },
+}
+
+/// Signature formats other than OpenPGP that git makes (`gpg.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForeignFormat {
+    /// `gpg.format=ssh`.
+    Ssh,
+    /// `gpg.format=x509` (gpgsm).
+    X509,
+}
+
+impl std::fmt::Display for ForeignFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ForeignFormat::Ssh => "an SSH signature (gpg.format=ssh)",
+            ForeignFormat::X509 => "an X.509 signature (gpg.format=x509)",
+        })
     }
 }
 
-fn read_packets(binary: &[u8]) -> Result<Vec<Packet>, String> {
-    let mut packets = Vec::new();
-    if binary.is_empty() {
-        return Ok(packets);
+/// Parses a `gpgsig` header as Guix's `string->openpgp-packet` does: the
+/// first armor block, whatever its kind, must be valid (checksum
+/// included), and its first packet must be a signature, of version 3 or
+/// 4; whatever follows that packet is ignored, as Guix ignores it.
+pub fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, SignatureProblem> {
+    if armored.len() > MAX_SIZE {
+        return Err(SignatureProblem::TooLarge {
+            size: armored.len(),
+        });
     }
-    let mut ppr =
-        PacketParser::from_bytes(binary).map_err(|e| format!("unreadable packet: {e}"))?;
-    while let PacketParserResult::Some(pp) = ppr {
-        let (packet, next) = pp.next().map_err(|e| format!("unreadable packet: {e}"))?;
-        if let Packet::Unknown(u) = &packet {
-            return Err(format!("unreadable {} packet: {}", u.tag(), u.error()));
+    // Only a block Guix would refuse is named as foreign: the message
+    // improves, the verdict does not change.
+    let (_kind, binary) = crate::armor::decode_first_block(armored).map_err(|e| {
+        match foreign_signature(armored) {
+            Some(format) => SignatureProblem::Foreign(format),
+            None if e == ArmorError::NoHeader => SignatureProblem::NotArmored,
+            None => SignatureProblem::Armor(e),
         }
-        packets.push(packet);
-        ppr = next;
+    })?;
+    let (tag, body) = first_packet(&binary)?;
+    if tag != SIGNATURE_TAG {
+        return Err(SignatureProblem::NotASignature { tag });
     }
-    Ok(packets)
+    let signature = match body.first() {
+        Some(3 | 4) => parse_signature_body(body)?,
+        Some(&version) => return Err(SignatureProblem::UnsupportedVersion { version }),
+        None => return Err(SignatureProblem::NoPacket),
+    };
+    check_hash(&signature)?;
+    check_issuers(&signature)?;
+    Ok(signature)
+}
+
+/// As Guix's `openpgp-hash-algorithm`, which `get-signature` calls: a hash
+/// algorithm it does not know (SHA-3, say) makes the signature unreadable.
+fn check_hash(signature: &openpgp::packet::Signature) -> Result<(), SignatureProblem> {
+    use HashAlgorithm::*;
+    match signature.hash_algo() {
+        MD5 | SHA1 | RipeMD | SHA256 | SHA384 | SHA512 | SHA224 => Ok(()),
+        other => Err(SignatureProblem::UnsupportedHash {
+            algorithm: other.into(),
+        }),
+    }
+}
+
+/// As Guix's `get-signature`: an issuer key ID that contradicts the issuer
+/// fingerprint makes the signature unreadable, whichever key would verify
+/// it (and before its hash algorithm is looked at).
+fn check_issuers(signature: &openpgp::packet::Signature) -> Result<(), SignatureProblem> {
+    let (Some(fpr), Some(id)) = (
+        signature.issuer_fingerprints().next(),
+        signature.issuers().next(),
+    ) else {
+        return Ok(());
+    };
+    if *id == openpgp::KeyID::from(fpr) {
+        return Ok(());
+    }
+    Err(SignatureProblem::IssuerMismatch {
+        key_id: id.to_hex(),
+        fingerprint: Fingerprint::from(fpr),
+    })
+}
+
+/// The packet tag of signatures.
+const SIGNATURE_TAG: u8 = 2;
+
+/// The tag and body of the first packet of `binary`, framed exactly as
+/// Guix's `get-packet*` frames it: bit 6 of the first byte chooses the new
+/// or old format (bit 7 is not checked), new-format lengths of 224 to 254
+/// are read as two-octet lengths, an old-format indeterminate length runs
+/// to the end, and a body shorter than its length is what remains (as
+/// `get-bytevector-n` returns). A truncated header is refused, as Guix
+/// then fails.
+fn first_packet(binary: &[u8]) -> Result<(u8, &[u8]), SignatureProblem> {
+    let (&first, rest) = binary.split_first().ok_or(SignatureProblem::NoPacket)?;
+    let number = |bytes: &[u8], n: usize| -> Result<(usize, usize), SignatureProblem> {
+        let digits = bytes.get(..n).ok_or(SignatureProblem::NoPacket)?;
+        Ok((digits.iter().fold(0, |v, &b| (v << 8) | usize::from(b)), n))
+    };
+    let (tag, length) = if first & 0x40 != 0 {
+        let o1 = *rest.first().ok_or(SignatureProblem::NoPacket)?;
+        let length = match o1 {
+            0..=191 => Some((usize::from(o1), 1)),
+            192..=254 => {
+                let (o2, _) = number(&rest[1..], 1)?;
+                Some(((usize::from(o1 - 192) << 8) + o2 + 192, 2))
+            }
+            255 => {
+                let (n, used) = number(&rest[1..], 4)?;
+                Some((n, used + 1))
+            }
+        };
+        (first & 0x3f, length)
+    } else {
+        let length = match first & 3 {
+            0 => Some(number(rest, 1)?),
+            1 => Some(number(rest, 2)?),
+            2 => Some(number(rest, 4)?),
+            _ => None,
+        };
+        ((first >> 2) & 0x0f, length)
+    };
+    let body = match length {
+        Some((length, header)) => {
+            let body = &rest[header..];
+            &body[..length.min(body.len())]
+        }
+        None => rest,
+    };
+    Ok((tag, body))
+}
+
+/// Parses a signature packet's body with sequoia (reframed as a
+/// new-format packet).
+fn parse_signature_body(body: &[u8]) -> Result<openpgp::packet::Signature, SignatureProblem> {
+    let unreadable = |reason: &dyn std::fmt::Display| SignatureProblem::Unreadable {
+        reason: reason.to_string(),
+    };
+    // Bodies are shorter than MAX_SIZE: a five-octet length always fits.
+    let mut packet = vec![0xc0 | SIGNATURE_TAG, 0xff];
+    packet.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    packet.extend_from_slice(body);
+    let PacketParserResult::Some(parser) =
+        PacketParser::from_bytes(&packet).map_err(|e| unreadable(&e))?
+    else {
+        return Err(SignatureProblem::NoPacket);
+    };
+    let (parsed, _rest) = parser.next().map_err(|e| unreadable(&e))?;
+    match parsed {
+        Packet::Signature(sig) => Ok(sig),
+        Packet::Unknown(u) => Err(unreadable(u.error())),
+        _ => Err(SignatureProblem::NotASignature { tag: SIGNATURE_TAG }),
+    }
 }
 
 /// Names other signature formats git can produce, so the message says what
 /// was found instead of "garbage".
-fn foreign_signature(text: &[u8]) -> Option<&'static str> {
-    const FOREIGN: [(&[u8], &str); 3] = [
-        (
-            b"-----BEGIN SSH SIGNATURE-----",
-            "an SSH signature (gpg.format=ssh)",
-        ),
-        (
-            b"-----BEGIN SIGNED MESSAGE-----",
-            "an X.509 signature (gpg.format=x509)",
-        ),
-        (
-            b"-----BEGIN PKCS7-----",
-            "an X.509 signature (gpg.format=x509)",
-        ),
+fn foreign_signature(text: &[u8]) -> Option<ForeignFormat> {
+    const FOREIGN: [(&[u8], ForeignFormat); 3] = [
+        (b"-----BEGIN SSH SIGNATURE-----", ForeignFormat::Ssh),
+        (b"-----BEGIN SIGNED MESSAGE-----", ForeignFormat::X509),
+        (b"-----BEGIN PKCS7-----", ForeignFormat::X509),
     ];
     FOREIGN
         .iter()
         .find(|(header, _)| text.starts_with(header))
-        .map(|(_, name)| *name)
+        .map(|(_, format)| *format)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::armor::encode;
+    use openpgp::cert::CertBuilder;
+    use openpgp::packet::signature::SignatureBuilder;
+    use openpgp::serialize::MarshalInto;
+
+    /// A binary signature packet (new format) over `data` by a fresh key.
+    fn signature_packet(data: &[u8]) -> Vec<u8> {
+        let (cert, _) = CertBuilder::general_purpose(None::<String>)
+            .generate()
+            .unwrap();
+        let mut signer = cert
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .unwrap()
+            .into_keypair()
+            .unwrap();
+        let sig = SignatureBuilder::new(SignatureType::Binary)
+            .sign_message(&mut signer, data)
+            .unwrap();
+        Packet::from(sig).to_vec().unwrap()
+    }
+
+    fn armored(data: &[u8]) -> Vec<u8> {
+        encode("PGP SIGNATURE", data).into_bytes()
+    }
 
     #[test]
-    fn foreign_and_garbage_signatures_are_named() {
+    fn foreign_and_garbage_signatures_are_typed() {
         let ssh = b"-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n";
-        assert!(parse_armored(ssh).unwrap_err().contains("SSH signature"));
+        assert_eq!(
+            parse_armored(ssh).unwrap_err(),
+            SignatureProblem::Foreign(ForeignFormat::Ssh)
+        );
         let x509 = b"-----BEGIN SIGNED MESSAGE-----\nMIIG\n-----END SIGNED MESSAGE-----\n";
-        assert!(parse_armored(x509).unwrap_err().contains("X.509"));
-        assert!(parse_armored(b"hello")
-            .unwrap_err()
-            .contains("not an ASCII-armored"));
+        assert_eq!(
+            parse_armored(x509).unwrap_err(),
+            SignatureProblem::Foreign(ForeignFormat::X509)
+        );
+        assert_eq!(
+            parse_armored(b"hello").unwrap_err(),
+            SignatureProblem::NotArmored
+        );
         let empty = b"-----BEGIN PGP SIGNATURE-----\n\n-----END PGP SIGNATURE-----\n";
-        assert!(parse_armored(empty).is_err());
-        let junk = b"-----BEGIN PGP SIGNATURE-----\n\nAAAAAAAA\n-----END PGP SIGNATURE-----\n";
-        assert!(parse_armored(junk).is_err());
-        assert!(parse_armored(&vec![b'a'; MAX_SIZE + 1])
-            .unwrap_err()
-            .contains("bytes long"));
+        assert_eq!(
+            parse_armored(empty).unwrap_err(),
+            SignatureProblem::Armor(ArmorError::MissingChecksum)
+        );
+        assert_eq!(
+            parse_armored(&armored(b"")).unwrap_err(),
+            SignatureProblem::NoPacket
+        );
+        assert_eq!(
+            parse_armored(&vec![b'a'; MAX_SIZE + 1]).unwrap_err(),
+            SignatureProblem::TooLarge { size: MAX_SIZE + 1 }
+        );
+    }
+
+    #[test]
+    fn leading_white_space_is_not_armor() {
+        // Guix's `read-radix-64` trims the first line on the right only.
+        let mut text = b"\n".to_vec();
+        text.extend(armored(&signature_packet(b"data")));
+        assert_eq!(
+            parse_armored(&text).unwrap_err(),
+            SignatureProblem::NotArmored
+        );
+    }
+
+    #[test]
+    fn the_first_packet_is_the_signature_and_the_rest_is_ignored() {
+        let first = signature_packet(b"data");
+        let sig = parse_armored(&armored(&first)).unwrap();
+        for rest in [
+            signature_packet(b"other"),
+            b"garbage".to_vec(),
+            vec![0xff; 3],
+            first[..first.len() / 2].to_vec(),
+        ] {
+            let mut both = first.clone();
+            both.extend(&rest);
+            assert_eq!(parse_armored(&armored(&both)).unwrap(), sig);
+        }
+        // Any armor kind will do: Guix does not look at it.
+        let message = encode("PGP MESSAGE", &first);
+        assert_eq!(parse_armored(message.as_bytes()).unwrap(), sig);
+    }
+
+    #[test]
+    fn a_first_packet_that_is_not_a_signature_is_refused() {
+        let user_id = Packet::from(openpgp::packet::UserID::from("x"))
+            .to_vec()
+            .unwrap();
+        let mut both = user_id;
+        both.extend(signature_packet(b"data"));
+        assert_eq!(
+            parse_armored(&armored(&both)).unwrap_err(),
+            SignatureProblem::NotASignature { tag: 13 }
+        );
+        // `g` is 0x67: bit 6 set, a new-format packet of tag 0x27.
+        assert_eq!(
+            parse_armored(&armored(b"garbage")).unwrap_err(),
+            SignatureProblem::NotASignature { tag: 0x27 }
+        );
+    }
+
+    #[test]
+    fn packets_are_framed_as_guix_frames_them() {
+        let new_format = signature_packet(b"data");
+        let expected = parse_armored(&armored(&new_format)).unwrap();
+        let (body, header) = {
+            let (_, body) = first_packet(&new_format).unwrap();
+            (body.to_vec(), new_format.len() - body.len())
+        };
+        assert!(header >= 2);
+        let frame = |header: &[u8]| {
+            let mut packet = header.to_vec();
+            packet.extend(&body);
+            packet
+        };
+        let len = body.len();
+        assert!(len < 256, "one-octet old-format lengths suffice");
+        for packet in [
+            // Old format, one-, two- and four-octet lengths.
+            frame(&[0x88, len as u8]),
+            frame(&[0x89, 0, len as u8]),
+            frame(&[0x8a, 0, 0, 0, len as u8]),
+            // Old format, indeterminate length: the rest of the data.
+            frame(&[0x8b]),
+            // Bit 7 clear: Guix does not check it.
+            frame(&[0x42, len as u8]),
+            // A length longer than the data: what remains.
+            frame(&[0xc2, 0xff, 0, 0, 0x10, 0]),
+        ] {
+            assert_eq!(parse_armored(&armored(&packet)).unwrap(), expected);
+        }
+        for truncated in [&[0xc2][..], &[0xc2, 0xc0], &[0x89, 0], &[0xc2, 0xff, 0, 0]] {
+            assert_eq!(
+                parse_armored(&armored(truncated)).unwrap_err(),
+                SignatureProblem::NoPacket
+            );
+        }
+    }
+
+    #[test]
+    fn only_versions_3_and_4_are_read() {
+        assert_eq!(
+            parse_armored(&armored(&[0xc2, 2, 6, 0])).unwrap_err(),
+            SignatureProblem::UnsupportedVersion { version: 6 }
+        );
+        assert!(matches!(
+            parse_armored(&armored(&[0xc2, 2, 4, 0])).unwrap_err(),
+            SignatureProblem::Unreadable { .. }
+        ));
     }
 }

@@ -236,15 +236,30 @@ fn engines_agree_on_signatures_older_than_their_key_and_foreign_keys() {
     for key in ["alice", "bob", "erin", "frank", "henry"] {
         let data = signed_data(key);
         // Keys were made on 2020-01-01: a signature dated 2019 predates it.
+        // Guix does not look at signature times: both engines accept it,
+        // and a signature without a creation time.
         let old = sign(
             key,
             HashAlgorithm::SHA512,
             &data,
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_546_300_800),
         );
-        let (fast, reference) = both_engines(&keyring, &data, &old);
-        assert_eq!(fast, reference, "{key}");
-        assert_eq!(fast, Verdict::Refused("bad-signature"), "{key}");
+        let undated = SignatureBuilder::new(SignatureType::Binary)
+            .set_hash_algo(HashAlgorithm::SHA512)
+            .suppress_signature_creation_time()
+            .unwrap()
+            .sign_message(&mut support::key(key).signing_keypair(), &data)
+            .unwrap();
+        assert!(undated.signature_creation_time().is_none());
+        for signature in [old, undated] {
+            let (fast, reference) = both_engines(&keyring, &data, &signature);
+            assert_eq!(fast, reference, "{key}");
+            assert_eq!(
+                fast,
+                Verdict::Good(support::key(key).signing_fpr.clone()),
+                "{key}"
+            );
+        }
     }
     // The issuer subpackets claim bob (RSA) but dave (RSA) signed: neither
     // engine accepts, and neither names dave.
