@@ -126,8 +126,11 @@ fn find_entry(data: &[u8], name: &[u8]) -> Result<Option<(u32, Oid)>, &'static s
     Ok(None)
 }
 
-/// Every entry (name, mode, id) of a tree, in order.
-pub(crate) fn tree_entries(data: &[u8]) -> Result<Vec<(&[u8], u32, Oid)>, &'static str> {
+/// A tree entry: its name, mode and object id.
+pub(crate) type TreeEntry<'a> = (&'a [u8], u32, Oid);
+
+/// Every entry of a tree, in order.
+pub(crate) fn tree_entries(data: &[u8]) -> Result<Vec<TreeEntry<'_>>, &'static str> {
     TreeEntries { data }.collect()
 }
 
@@ -137,7 +140,7 @@ struct TreeEntries<'a> {
 }
 
 impl<'a> Iterator for TreeEntries<'a> {
-    type Item = Result<(&'a [u8], u32, Oid), &'static str>;
+    type Item = Result<TreeEntry<'a>, &'static str>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.data.is_empty() {
