@@ -1,0 +1,262 @@
+//! Differential tests against the real Guile: `.guix-authorizations` files
+//! are read by Guix's own logic running in Guile 3.0
+//! (`tests/guile_reader/guix-authorizations.scm`) and by
+//! [`Authorizations::parse`], and the results must agree.
+//!
+//! Agreement means: the same fingerprints when both accept; never an
+//! acceptance where Guix fails. This crate may refuse a file Guix accepts
+//! only for the syntax it documents as unsupported
+//! ([`SyntaxError::Unsupported`]), for code points Guile 3.0.8 leaves
+//! unassigned ([`AuthorizationsError::UnassignedCharacter`]) and past its
+//! size limits.
+//!
+//! Without `guile` on the `PATH`, the tests say so and pass.
+
+#[path = "guile_reader/generate.rs"]
+mod generate;
+
+use std::path::Path;
+use std::process::Command;
+
+use git_authenticate::{Authorizations, AuthorizationsError, SyntaxError};
+
+/// Files per Guile process.
+const BATCH: usize = 400;
+
+/// What one side made of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// The fingerprints, lower-case hex, duplicates dropped.
+    Accepted(Vec<String>),
+    /// Refused (Guix: any exception).
+    Refused,
+    /// Refused by this crate in a way documented to differ from Guix.
+    Unsupported,
+}
+
+fn guile_available() -> bool {
+    let found = Command::new("guile")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("guile is not installed: the differential tests against Guile are skipped");
+    }
+    found
+}
+
+fn without_duplicates(fingerprints: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut kept = Vec::new();
+    for f in fingerprints {
+        if !kept.contains(&f) {
+            kept.push(f);
+        }
+    }
+    kept
+}
+
+/// What Guix, in Guile, makes of each file.
+fn guix_outcomes(files: &[Vec<u8>]) -> Vec<Outcome> {
+    let dir = tempfile::tempdir().unwrap();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guile_reader/guix-authorizations.scm");
+    let mut outcomes = Vec::new();
+    for (batch_index, batch) in files.chunks(BATCH).enumerate() {
+        let paths: Vec<_> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, contents)| {
+                let path = dir.path().join(format!("{batch_index}-{i}"));
+                std::fs::write(&path, contents).unwrap();
+                path
+            })
+            .collect();
+        let output = Command::new("guile")
+            .arg("--no-auto-compile")
+            .arg(&script)
+            .args(&paths)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "guile failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), batch.len(), "one line per file: {stdout}");
+        outcomes.extend(lines.iter().map(|line| {
+            let mut words = line.split(' ');
+            match words.next() {
+                Some("OK") => Outcome::Accepted(without_duplicates(words.map(str::to_owned))),
+                _ => Outcome::Refused,
+            }
+        }));
+    }
+    outcomes
+}
+
+/// What this crate makes of a file.
+fn our_outcome(contents: &[u8]) -> Outcome {
+    match Authorizations::parse(contents) {
+        Ok(a) => Outcome::Accepted(
+            a.fingerprints()
+                .iter()
+                .map(|f| f.to_hex().to_lowercase())
+                .collect(),
+        ),
+        Err(
+            AuthorizationsError::Syntax(
+                SyntaxError::Unsupported { .. }
+                | SyntaxError::TooDeep { .. }
+                | SyntaxError::TooManyItems { .. },
+            )
+            | AuthorizationsError::UnassignedCharacter { .. },
+        ) => Outcome::Unsupported,
+        Err(_) => Outcome::Refused,
+    }
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    accepted: usize,
+    refused: usize,
+    unsupported: usize,
+}
+
+/// Compares both sides on every file; panics listing the disagreements.
+fn compare(files: &[Vec<u8>]) -> Tally {
+    let guix = guix_outcomes(files);
+    let mut tally = Tally::default();
+    let mut disagreements = Vec::new();
+    for (contents, guix) in files.iter().zip(guix) {
+        let ours = our_outcome(contents);
+        let agree = match (&guix, &ours) {
+            (Outcome::Accepted(_), Outcome::Unsupported) => {
+                tally.unsupported += 1;
+                true
+            }
+            (Outcome::Refused, Outcome::Unsupported | Outcome::Refused) => {
+                tally.refused += 1;
+                true
+            }
+            (Outcome::Accepted(g), Outcome::Accepted(o)) => {
+                tally.accepted += 1;
+                g == o
+            }
+            _ => false,
+        };
+        if !agree {
+            disagreements.push(format!(
+                "{:?}\n    guix: {guix:?}\n    ours: {ours:?} ({:?})",
+                String::from_utf8_lossy(contents),
+                Authorizations::parse(contents).err()
+            ));
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {} files read differently:\n{}",
+        disagreements.len(),
+        files.len(),
+        disagreements[..disagreements.len().min(15)].join("\n")
+    );
+    tally
+}
+
+const KEY: &str = "AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3";
+
+/// Hand-written cases: the syntax real channels use, each reader rule's
+/// edges, and what makes Guix fail.
+fn edge_cases() -> Vec<Vec<u8>> {
+    let entry = |fpr: &str| format!("(authorizations (version 0) ((\"{fpr}\" (name \"n\"))))");
+    let version = |v: &str| format!("(authorizations (version {v}) ((\"{KEY}\")))");
+    let mut cases: Vec<String> = vec![
+        format!("#!\n;; a channel's header\n!#\n{}", entry(KEY)),
+        format!("#!/usr/bin/env guile\n!#\n{}", entry(KEY)),
+        entry("\\x34179AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C6"),
+        entry("AD17 A21E F8AE D8F1 CC02  DBD9 F7D5 C9BF 765C 61E3"),
+        entry("ad17\\ta21e\\nf8ae\\x20d8f1\\x00cc02\\u00addbd9\\u200bf7d5\\U00FEFFc9bf765c61e3"),
+        entry("AD17\\\n      A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3"),
+        format!(
+            "#!r6rs {}",
+            entry("AD17\\\n   \\x41;21EF8AED8F1CC02DBD9F7D5C9BF765C61E3")
+        ),
+        entry("AD17\\x41;21EF8AED8F1CC02DBD9F7D5C9BF765C61E3"),
+        entry(""),
+        entry("A"),
+        entry("ABC"),
+        entry("AB\\u00e9"),
+        entry("AB\\u0378"),
+        entry("\\ud800"),
+        entry("AD17g"),
+        "".into(),
+        " ; only a comment\n".into(),
+        "(authorizations (version 0))".into(),
+        "(authorizations (version 0) #nil)".into(),
+        "(authorizations (version 0) () . #nil)".into(),
+        "(authorizations (version 0) () . x)".into(),
+        "(authorizations (version 0) ((\"AB\" . x)))".into(),
+        "(authorizations (version 0) ((\"AB\" . #nil) (\"CD\" x . #nil)))".into(),
+        "(authorizations (version . 0) ())".into(),
+        "(authorizations (version 0 . #nil) ())".into(),
+        "#!fold-case (AUTHORIZATIONS (VERSION 0) ())".into(),
+        "(AUTHORIZATIONS (version 0) ())".into(),
+        "#!fold-case #!no-fold-case (AUTHORIZATIONS (version 0) ())".into(),
+        "(#{authorizations}# (version 0) ())".into(),
+        "[authorizations [version 0] []]".into(),
+        "(authorizations [version 0) ())".into(),
+        "#;(ignored) #| and |# (authorizations (version 0) ())".into(),
+        "(authorizations (version 0) () #~(a #$b #$@c #+d:out))".into(),
+        "(authorizations (version 0) () #vu8(1 2))".into(),
+        "(authorizations (version 0) () #u8(1 2))".into(),
+        "#!curly-infix (authorizations (version 0) ())".into(),
+        "(authorizations (version 0) () #\\x41 #\\space #\\( #:k #t #false #*10 #{a b}# #nil)"
+            .into(),
+        "(authorizations (version 0) () #:1)".into(),
+        "(authorizations (version 0) () 1e400)".into(),
+        "(authorizations (version 0) () \"\\q\")".into(),
+        "(authorizations (version 0) ()) trailing ( garbage \"".into(),
+        format!("(authorizations (version 0) ({}))", "(\"AB\") ".repeat(3)),
+    ];
+    for v in [
+        "0", "00", "#x0", "#e0", "#e0.0", "-0", "0/1", "0.0", "#i0", "1", "0@1.5", "0+0i", "+0i",
+        "#e-0.0", "#e0e300", "+ian.0", "0#",
+    ] {
+        cases.push(version(v));
+    }
+    let mut bytes: Vec<Vec<u8>> = cases.into_iter().map(String::into_bytes).collect();
+    // Latin-1 bytes: a no-break space and a soft hyphen are dropped, é is
+    // graphic and no hex digit.
+    for byte in [0xa0u8, 0xad, 0x85, 0xe9, 0xff] {
+        let mut text = b"(authorizations (version 0) ((\"AD17".to_vec();
+        text.push(byte);
+        text.extend_from_slice(b"A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3\" (name \"Andr\xe9\"))))");
+        bytes.push(text);
+    }
+    bytes
+}
+
+#[test]
+fn edge_cases_are_read_as_guix_reads_them() {
+    if !guile_available() {
+        return;
+    }
+    let tally = compare(&edge_cases());
+    eprintln!("{tally:?}");
+    assert!(tally.accepted >= 30, "{tally:?}");
+}
+
+#[test]
+fn generated_files_are_read_as_guix_reads_them() {
+    if !guile_available() {
+        return;
+    }
+    let mut generator = generate::Generator::new(0x6775_696c_6521);
+    let files: Vec<Vec<u8>> = (0..4000).map(|_| generator.authorizations()).collect();
+    let tally = compare(&files);
+    eprintln!("{tally:?}");
+    // Enough of each kind for the comparison to mean something.
+    assert!(tally.accepted > files.len() / 4, "{tally:?}");
+    assert!(tally.refused > files.len() / 10, "{tally:?}");
+}

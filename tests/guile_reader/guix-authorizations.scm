@@ -1,0 +1,107 @@
+;; Reads each file named on the command line as Guix reads a
+;; `.guix-authorizations' blob, and prints one line per file: `OK' followed
+;; by the fingerprints in hex, or `ERR' followed by the exception's key.
+;;
+;; The logic is Guix's own, copied: `read-authorizations' from
+;; guix/git-authenticate.scm, `base16-string->bytevector' from
+;; guix/base16.scm, and the reader extensions that guix/gexp.scm installs
+;; (every Guix process that authenticates a channel has loaded it).
+
+(use-modules (ice-9 match)
+             (ice-9 vlist)
+             (srfi srfi-1)
+             (srfi srfi-60)
+             (rnrs bytevectors)
+             (rnrs io ports))
+
+;;; guix/gexp.scm, at its end.
+
+(define* (read-ungexp chr port #:optional native?)
+  (define unquote-symbol
+    (match (peek-char port)
+      (#\@
+       (read-char port)
+       (if native? 'ungexp-native-splicing 'ungexp-splicing))
+      (_
+       (if native? 'ungexp-native 'ungexp))))
+  (match (read port)
+    ((? symbol? symbol)
+     (let ((str (symbol->string symbol)))
+       (match (string-index-right str #\:)
+         (#f
+          `(,unquote-symbol ,symbol))
+         (colon
+          (let ((name   (string->symbol (substring str 0 colon)))
+                (output (substring str (+ colon 1))))
+            `(,unquote-symbol ,name ,output))))))
+    (x
+     `(,unquote-symbol ,x))))
+
+(read-hash-extend #\~ (lambda (chr port) `(gexp ,(read port))))
+(read-hash-extend #\$ read-ungexp)
+(read-hash-extend #\+ (lambda (chr port) (read-ungexp chr port #t)))
+
+;;; guix/base16.scm.
+
+(define base16-string->bytevector
+  (let ((chars->value (fold (lambda (i r)
+                              (vhash-consv (string-ref (number->string i 16)
+                                                       0)
+                                           i r))
+                            vlist-null
+                            (iota 16))))
+    (lambda (s)
+      (define bv
+        (make-bytevector (quotient (string-length s) 2) 0))
+
+      (string-fold (lambda (chr i)
+                     (let ((j (quotient i 2))
+                           (v (and=> (vhash-assv chr chars->value) cdr)))
+                       (if v
+                           (if (zero? (logand i 1))
+                               (bytevector-u8-set! bv j
+                                                   (arithmetic-shift v 4))
+                               (let ((w (bytevector-u8-ref bv j)))
+                                 (bytevector-u8-set! bv j (logior v w))))
+                           (error "invalid hexadecimal character" chr)))
+                     (+ i 1))
+                   0
+                   s)
+      bv)))
+
+;;; guix/git-authenticate.scm.
+
+(define (read-authorizations port)
+  (match (read port)
+    (('authorizations ('version 0)
+                      (((? string? fingerprints) _ ...) ...)
+                      _ ...)
+     (map (lambda (fingerprint)
+            (base16-string->bytevector
+             (string-downcase (string-filter char-set:graphic fingerprint))))
+          fingerprints))))
+
+;;; The driver.
+
+(define (hex bv)
+  (string-concatenate
+   (map (lambda (byte)
+          (string-pad (number->string byte 16) 2 #\0))
+        (bytevector->u8-list bv))))
+
+(define (file-bytes file)
+  (let ((bv (call-with-input-file file get-bytevector-all #:binary #t)))
+    (if (eof-object? bv) (make-bytevector 0) bv)))
+
+(for-each (lambda (file)
+            (display
+             (catch #t
+               (lambda ()
+                 (let ((fingerprints (read-authorizations
+                                      (open-bytevector-input-port
+                                       (file-bytes file)))))
+                   (string-join (cons "OK" (map hex fingerprints)) " ")))
+               (lambda (key . args)
+                 (string-append "ERR " (symbol->string key)))))
+            (newline))
+          (cdr (command-line)))
