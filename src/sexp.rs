@@ -486,6 +486,114 @@ mod tests {
         assert_eq!(list(&read_first_str("#nil").unwrap()).unwrap().len(), 0);
     }
 
+    #[allow(dead_code)]
+    mod harness {
+        include!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/guile_reader/harness.rs"
+        ));
+    }
+
+    /// `value` as `tests/guile_reader/read-datum.scm` prints what Guile
+    /// reads.
+    fn canonical(value: &Value) -> String {
+        let code_points = |text: &str| {
+            text.chars()
+                .map(|c| format!("{:x}", u32::from(c)))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        match value {
+            Value::Null => "()".into(),
+            Value::Nil => "#nil".into(),
+            Value::Bool(true) => "#t".into(),
+            Value::Bool(false) => "#f".into(),
+            Value::Cons(pair) => format!("({} . {})", canonical(pair.car()), canonical(pair.cdr())),
+            Value::Vector(items) => format!(
+                "#({})",
+                items.iter().map(canonical).collect::<Vec<_>>().join(" ")
+            ),
+            Value::String(s) => format!("s{}", code_points(s)),
+            Value::Symbol(s) => format!("y{}", code_points(s)),
+            Value::Keyword(s) => format!("k{}", code_points(s)),
+            Value::Char(c) => format!("c{:x}", u32::from(*c)),
+            Value::Number(n) => match n.as_i64() {
+                Some(i) if i > i64::MIN => format!("i{i}"),
+                _ => "n".into(),
+            },
+            Value::Bytes(_) => "?".into(),
+        }
+    }
+
+    /// Hand-written data for the comparison with Guile.
+    const DATA: &[&str] = &[
+        "(channel (version 0) (keyring-reference \"k\") (url \"https://x\"))",
+        "#!fold-case (CHANNEL (Version #x0) [News-File \"\\x41\\u00e9\"])",
+        "(a . (b . (c)))",
+        "( . x)",
+        "(a #;b . c)",
+        "#(a #(b) ( . #(c)))",
+        "#( . (1 2))",
+        "(#$x:out #$:y #$z: #+@w:o #~(#$@a))",
+        "(#{}# #{a}b}# #{\\x41;\\q}# #{a}}# #{a\nb}#)",
+        "(#\\x41 #\\101 #\\x#e41 #\\x82/2 #\\1@0 #\\nul #\\NUL #\\sp #\\( #\\  x)",
+        "(1 -1 1/2 #e1.5 #e1e10 #x-F 12345678901234567890 123456789012345678901234567890 -9223372036854775808)",
+        "(#t #true #f #false #T #F #fAlSe #tru #t1 #*101 #* #nil #:a #: b #:#|c|#d)",
+        "(\"\\a\\b\\f\\n\\r\\t\\v\\0\\\\\\\"\\|\\(\\x41\\u00e9\\U01F600\\\n   x\")",
+        "#!r6rs (\"\\x41;\\\n \t x\")",
+        "(a]",
+        "[a)",
+        "(a . b . c)",
+        "(1e400)",
+        "#\\xd800",
+        "",
+    ];
+
+    /// Guile 3.0's `read`, run on generated and hand-written data, reads
+    /// exactly what this reader reads (or fails where it fails), apart
+    /// from the syntax documented as unsupported.
+    #[test]
+    fn reads_data_as_guile_does() {
+        if !harness::guile_available() {
+            return;
+        }
+        let mut generator = harness::Generator::new(0x7265_6164);
+        let mut files: Vec<Vec<u8>> = (0..2000).map(|_| generator.datum_file()).collect();
+        files.extend(DATA.iter().map(|text| text.as_bytes().to_vec()));
+        let guile = harness::run_guile("read-datum.scm", &files);
+        let mut disagreements = Vec::new();
+        let mut read = 0;
+        for (contents, guile) in files.iter().zip(&guile) {
+            let ours = match read_first_latin1(contents) {
+                Ok(datum) => canonical(&datum),
+                Err(SyntaxError::Unsupported { .. }) if !guile.starts_with("ERR") => continue,
+                Err(_) => "ERR".into(),
+            };
+            let agree = if guile.starts_with("ERR") {
+                ours == "ERR"
+            } else {
+                read += 1;
+                &ours == guile
+            };
+            if !agree {
+                disagreements.push(format!(
+                    "{:?}\n    guile: {guile}\n    ours:  {ours} ({:?})",
+                    String::from_utf8_lossy(contents),
+                    read_first_latin1(contents).err()
+                ));
+            }
+        }
+        assert!(
+            disagreements.is_empty(),
+            "{} of {} read differently:\n{}",
+            disagreements.len(),
+            files.len(),
+            disagreements[..disagreements.len().min(15)].join("\n")
+        );
+        eprintln!("{read} of {} read alike", files.len());
+        assert!(read > files.len() / 2, "only {read} read");
+    }
+
     #[test]
     fn property_lookup() {
         let d = read_first(b"(channel (version 0) (keyring-reference \"k\"))").unwrap();

@@ -12,16 +12,13 @@
 //!
 //! Without `guile` on the `PATH`, the tests say so and pass.
 
-#[path = "guile_reader/generate.rs"]
-mod generate;
-
-use std::path::Path;
-use std::process::Command;
+// Shared with src/sexp.rs's unit tests, which use the rest of it.
+#[allow(dead_code)]
+#[path = "guile_reader/harness.rs"]
+mod harness;
 
 use git_authenticate::{Authorizations, AuthorizationsError, SyntaxError};
-
-/// Files per Guile process.
-const BATCH: usize = 400;
+use harness::{guile_available, run_guile};
 
 /// What one side made of a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,17 +29,6 @@ enum Outcome {
     Refused,
     /// Refused by this crate in a way documented to differ from Guix.
     Unsupported,
-}
-
-fn guile_available() -> bool {
-    let found = Command::new("guile")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("guile is not installed: the differential tests against Guile are skipped");
-    }
-    found
 }
 
 fn without_duplicates(fingerprints: impl IntoIterator<Item = String>) -> Vec<String> {
@@ -57,43 +43,16 @@ fn without_duplicates(fingerprints: impl IntoIterator<Item = String>) -> Vec<Str
 
 /// What Guix, in Guile, makes of each file.
 fn guix_outcomes(files: &[Vec<u8>]) -> Vec<Outcome> {
-    let dir = tempfile::tempdir().unwrap();
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/guile_reader/guix-authorizations.scm");
-    let mut outcomes = Vec::new();
-    for (batch_index, batch) in files.chunks(BATCH).enumerate() {
-        let paths: Vec<_> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, contents)| {
-                let path = dir.path().join(format!("{batch_index}-{i}"));
-                std::fs::write(&path, contents).unwrap();
-                path
-            })
-            .collect();
-        let output = Command::new("guile")
-            .arg("--no-auto-compile")
-            .arg(&script)
-            .args(&paths)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "guile failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let stdout = String::from_utf8(output.stdout).unwrap();
-        let lines: Vec<&str> = stdout.lines().collect();
-        assert_eq!(lines.len(), batch.len(), "one line per file: {stdout}");
-        outcomes.extend(lines.iter().map(|line| {
+    run_guile("guix-authorizations.scm", files)
+        .iter()
+        .map(|line| {
             let mut words = line.split(' ');
             match words.next() {
                 Some("OK") => Outcome::Accepted(without_duplicates(words.map(str::to_owned))),
                 _ => Outcome::Refused,
             }
-        }));
-    }
-    outcomes
+        })
+        .collect()
 }
 
 /// What this crate makes of a file.
@@ -252,7 +211,7 @@ fn generated_files_are_read_as_guix_reads_them() {
     if !guile_available() {
         return;
     }
-    let mut generator = generate::Generator::new(0x6775_696c_6521);
+    let mut generator = harness::Generator::new(0x6775_696c_6521);
     let files: Vec<Vec<u8>> = (0..4000).map(|_| generator.authorizations()).collect();
     let tally = compare(&files);
     eprintln!("{tally:?}");

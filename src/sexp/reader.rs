@@ -260,9 +260,7 @@ impl Reader<'_> {
                     }
                     return Ok(None);
                 }
-                Some(Frame::Wrap(head)) => {
-                    value = Value::list([Value::symbol(*head), value]);
-                }
+                Some(Frame::Wrap(head)) => value = wrap(head, value),
                 Some(Frame::Keyword) => {
                     value = match value {
                         Value::Symbol(name) => Value::Keyword(name),
@@ -740,6 +738,21 @@ impl Reader<'_> {
             }
         }
     }
+}
+
+/// `(head value)`; for the `ungexp` forms of `(guix gexp)`, a symbol
+/// `name:output` gives `(head name "output")`, as `read-ungexp` does.
+fn wrap(head: &str, value: Value) -> Value {
+    if head.starts_with("ungexp") {
+        if let Some((name, output)) = value.as_symbol().and_then(|s| s.rsplit_once(':')) {
+            return Value::list([
+                Value::symbol(head),
+                Value::symbol(name),
+                Value::string(output),
+            ]);
+        }
+    }
+    Value::list([Value::symbol(head), value])
 }
 
 /// The elements of a proper list (ending in `()` or `#nil`), taken apart

@@ -5,7 +5,7 @@
 ;; The logic is Guix's own, copied: `read-authorizations' from
 ;; guix/git-authenticate.scm, `base16-string->bytevector' from
 ;; guix/base16.scm, and the reader extensions that guix/gexp.scm installs
-;; (every Guix process that authenticates a channel has loaded it).
+;; (see guix-reader.scm).
 
 (use-modules (ice-9 match)
              (ice-9 vlist)
@@ -14,32 +14,9 @@
              (rnrs bytevectors)
              (rnrs io ports))
 
-;;; guix/gexp.scm, at its end.
+;;; guix/gexp.scm's reader extensions.
 
-(define* (read-ungexp chr port #:optional native?)
-  (define unquote-symbol
-    (match (peek-char port)
-      (#\@
-       (read-char port)
-       (if native? 'ungexp-native-splicing 'ungexp-splicing))
-      (_
-       (if native? 'ungexp-native 'ungexp))))
-  (match (read port)
-    ((? symbol? symbol)
-     (let ((str (symbol->string symbol)))
-       (match (string-index-right str #\:)
-         (#f
-          `(,unquote-symbol ,symbol))
-         (colon
-          (let ((name   (string->symbol (substring str 0 colon)))
-                (output (substring str (+ colon 1))))
-            `(,unquote-symbol ,name ,output))))))
-    (x
-     `(,unquote-symbol ,x))))
-
-(read-hash-extend #\~ (lambda (chr port) `(gexp ,(read port))))
-(read-hash-extend #\$ read-ungexp)
-(read-hash-extend #\+ (lambda (chr port) (read-ungexp chr port #t)))
+(load "guix-reader.scm")
 
 ;;; guix/base16.scm.
 

@@ -1,9 +1,69 @@
-//! Deterministic pseudo-random `.guix-authorizations` files covering the
-//! syntax Guile's reader knows: comments of every kind, reader directives,
-//! string escapes, characters, numbers, booleans, keywords, vectors,
-//! quotes, `#nil`, extended symbols, gexp prefixes, dotted lists, brackets,
-//! Latin-1 bytes. Most files are valid; in "risky" ones some constructs are
-//! ones that make Guile fail.
+// What the differential tests against Guile share (tests/guile_reader.rs,
+// and src/sexp.rs's unit tests, which `include!` this file; hence plain
+// comments, not inner doc comments): running Guile on many files, and
+// generating them.
+//
+// Deterministic pseudo-random `.guix-authorizations` files covering the
+// syntax Guile's reader knows: comments of every kind, reader directives,
+// string escapes, characters, numbers, booleans, keywords, vectors,
+// quotes, `#nil`, extended symbols, gexp prefixes, dotted lists, brackets,
+// Latin-1 bytes. Most files are valid; in "risky" ones some constructs are
+// ones that make Guile fail.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Files per Guile process.
+const BATCH: usize = 400;
+
+/// Whether `guile` runs; says so when it does not.
+pub fn guile_available() -> bool {
+    let found = Command::new("guile")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("guile is not installed: the differential tests against Guile are skipped");
+    }
+    found
+}
+
+/// Runs `tests/guile_reader/<script>` on `files` (written to a temporary
+/// directory), a batch per Guile process; the line it prints for each.
+pub fn run_guile(script: &str, files: &[Vec<u8>]) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/guile_reader")
+        .join(script);
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    for (batch_index, batch) in files.chunks(BATCH).enumerate() {
+        let paths: Vec<_> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, contents)| {
+                let path = dir.path().join(format!("{batch_index}-{i}"));
+                std::fs::write(&path, contents).unwrap();
+                path
+            })
+            .collect();
+        let output = Command::new("guile")
+            .arg("--no-auto-compile")
+            .arg(&script)
+            .args(&paths)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "guile failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let printed: Vec<&str> = stdout.lines().collect();
+        assert_eq!(printed.len(), batch.len(), "one line per file: {stdout}");
+        lines.extend(printed.into_iter().map(str::to_owned));
+    }
+    lines
+}
 
 /// SplitMix64: small, deterministic, good enough to vary test inputs.
 pub struct Rng(u64);
@@ -287,6 +347,16 @@ impl Generator {
             let garbage = *self.rng.pick(&[") (", "\"", "#|", "garbage", "(a"]);
             self.emit(garbage);
         }
+        std::mem::take(&mut self.out)
+    }
+
+    /// A file of one datum of any kind, in its atmosphere.
+    pub fn datum_file(&mut self) -> Vec<u8> {
+        self.out.clear();
+        self.risky = self.rng.chance(25);
+        self.r6rs = false;
+        self.atmosphere();
+        self.datum(3);
         std::mem::take(&mut self.out)
     }
 
