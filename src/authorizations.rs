@@ -191,8 +191,20 @@ fn check_version(version: Option<&lexpr::Value>) -> Result<(), AuthorizationsErr
         .ok_or(AuthorizationsError::Shape(Shape::NoVersion))?;
     match pair[1].as_u64() {
         Some(0) => Ok(()),
-        _ => Err(AuthorizationsError::UnsupportedVersion(pair[1].to_string())),
+        _ => Err(AuthorizationsError::UnsupportedVersion(shortened(
+            pair[1].to_string(),
+        ))),
     }
+}
+
+/// `text`, cut to a length fit for an error message.
+fn shortened(mut text: String) -> String {
+    const MAX: usize = 60;
+    if let Some((cut, _)) = text.char_indices().nth(MAX) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
 }
 
 fn parse_entry(index: usize, entry: &lexpr::Value) -> Result<Fingerprint, AuthorizationsError> {
@@ -330,6 +342,11 @@ mod tests {
                 Authorizations::parse(version(v).as_bytes()),
                 Err(AuthorizationsError::UnsupportedVersion(_))
             ));
+        }
+        let long = version(&format!("({})", "x ".repeat(1000)));
+        match Authorizations::parse(long.as_bytes()) {
+            Err(AuthorizationsError::UnsupportedVersion(v)) => assert_eq!(v.chars().count(), 61),
+            other => panic!("{other:?}"),
         }
         let entry = |e: &str| format!("(authorizations (version 0) ((\"{e}\")))");
         assert!(matches!(

@@ -219,3 +219,18 @@ fn generated_files_are_read_as_guix_reads_them() {
     assert!(tally.accepted > files.len() / 4, "{tally:?}");
     assert!(tally.refused > files.len() / 10, "{tally:?}");
 }
+
+/// The fuzz corpus: real channels' files, scenarios' and hand-made ones.
+#[test]
+fn fuzz_seeds_are_read_as_guix_reads_them() {
+    if !guile_available() {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/authorizations");
+    let files: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .collect();
+    let tally = compare(&files);
+    assert!(tally.accepted > 0, "{tally:?}");
+}
