@@ -125,14 +125,22 @@ impl Authorizations {
     /// char-set:graphic`), which must then be hex digits, an even number
     /// of them.
     pub fn parse(contents: &[u8]) -> Result<Self, AuthorizationsError> {
-        if contents.len() > MAX_SIZE {
-            return Err(AuthorizationsError::TooLarge {
-                size: contents.len(),
-                limit: MAX_SIZE,
-            });
-        }
-        let datum = sexp::read_first_latin1(contents)?;
-        let items = sexp::list(&datum)
+        check_size(contents)?;
+        Self::from_datum(&*sexp::read_first_latin1(contents)?)
+    }
+
+    /// Parses a file in the same format read from disk, as Guix reads
+    /// `--historical-authorizations` (`call-with-input-file`, which decodes
+    /// with the locale's encoding): as UTF-8. Invalid UTF-8, which Guile
+    /// would replace with U+FFFD, is refused.
+    pub fn parse_utf8(contents: &[u8]) -> Result<Self, AuthorizationsError> {
+        check_size(contents)?;
+        Self::from_datum(&*sexp::read_first(contents)?)
+    }
+
+    /// The `match` of `read-authorizations`.
+    fn from_datum(datum: &lexpr::Value) -> Result<Self, AuthorizationsError> {
+        let items = sexp::list(datum)
             .filter(|items| items.first().and_then(|v| v.as_symbol()) == Some("authorizations"))
             .ok_or(AuthorizationsError::Shape(Shape::NotAuthorizations))?;
         check_version(items.get(1).copied())?;
@@ -180,6 +188,16 @@ impl Authorizations {
                 .collect(),
         }
     }
+}
+
+fn check_size(contents: &[u8]) -> Result<(), AuthorizationsError> {
+    if contents.len() > MAX_SIZE {
+        return Err(AuthorizationsError::TooLarge {
+            size: contents.len(),
+            limit: MAX_SIZE,
+        });
+    }
+    Ok(())
 }
 
 /// `('version 0)`: `0` matches with `equal?`, so only an exact zero
@@ -378,6 +396,28 @@ mod tests {
             Authorizations::parse(b"(authorizations (version 0))"),
             Err(AuthorizationsError::Shape(Shape::NoEntries))
         );
+    }
+
+    #[test]
+    fn historical_files_are_utf8() {
+        let text = format!(
+            "(authorizations (version 0) ((\"AD17\u{a0}{}\" (name \"Andr\u{e9}\"))))",
+            &KEY[4..]
+        );
+        assert_eq!(
+            Authorizations::parse_utf8(text.as_bytes())
+                .unwrap()
+                .fingerprints(),
+            [key()]
+        );
+        // Read as Latin-1, the no-break space's first byte is a graphic `Â`.
+        assert!(Authorizations::parse(text.as_bytes()).is_err());
+        assert!(matches!(
+            Authorizations::parse_utf8(b"(authorizations (version 0) ((\"AD\xa0\")))"),
+            Err(AuthorizationsError::Syntax(sexp::SyntaxError::NotUtf8 {
+                offset: 33
+            }))
+        ));
     }
 
     #[test]

@@ -560,7 +560,7 @@ mod tests {
         let mut generator = harness::Generator::new(0x7265_6164);
         let mut files: Vec<Vec<u8>> = (0..2000).map(|_| generator.datum_file()).collect();
         files.extend(DATA.iter().map(|text| text.as_bytes().to_vec()));
-        let guile = harness::run_guile("read-datum.scm", &files);
+        let guile = harness::run_guile("read-datum.scm", &[], &files);
         let mut disagreements = Vec::new();
         let mut read = 0;
         for (contents, guile) in files.iter().zip(&guile) {

@@ -41,9 +41,23 @@ fn without_duplicates(fingerprints: impl IntoIterator<Item = String>) -> Vec<Str
     kept
 }
 
+/// How Guix reads a file.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// A commit's `.guix-authorizations` blob ([`Authorizations::parse`]).
+    Blob,
+    /// The `--historical-authorizations` file
+    /// ([`Authorizations::parse_utf8`]).
+    File,
+}
+
 /// What Guix, in Guile, makes of each file.
-fn guix_outcomes(files: &[Vec<u8>]) -> Vec<Outcome> {
-    run_guile("guix-authorizations.scm", files)
+fn guix_outcomes(files: &[Vec<u8>], source: Source) -> Vec<Outcome> {
+    let options: &[&str] = match source {
+        Source::Blob => &[],
+        Source::File => &["--file"],
+    };
+    run_guile("guix-authorizations.scm", options, files)
         .iter()
         .map(|line| {
             let mut words = line.split(' ');
@@ -55,9 +69,16 @@ fn guix_outcomes(files: &[Vec<u8>]) -> Vec<Outcome> {
         .collect()
 }
 
+fn parse(contents: &[u8], source: Source) -> Result<Authorizations, AuthorizationsError> {
+    match source {
+        Source::Blob => Authorizations::parse(contents),
+        Source::File => Authorizations::parse_utf8(contents),
+    }
+}
+
 /// What this crate makes of a file.
-fn our_outcome(contents: &[u8]) -> Outcome {
-    match Authorizations::parse(contents) {
+fn our_outcome(contents: &[u8], source: Source) -> Outcome {
+    match parse(contents, source) {
         Ok(a) => Outcome::Accepted(
             a.fingerprints()
                 .iter()
@@ -68,7 +89,9 @@ fn our_outcome(contents: &[u8]) -> Outcome {
             AuthorizationsError::Syntax(
                 SyntaxError::Unsupported { .. }
                 | SyntaxError::TooDeep { .. }
-                | SyntaxError::TooManyItems { .. },
+                | SyntaxError::TooManyItems { .. }
+                // Guile would decode invalid UTF-8 as U+FFFD.
+                | SyntaxError::NotUtf8 { .. },
             )
             | AuthorizationsError::UnassignedCharacter { .. },
         ) => Outcome::Unsupported,
@@ -84,12 +107,12 @@ struct Tally {
 }
 
 /// Compares both sides on every file; panics listing the disagreements.
-fn compare(files: &[Vec<u8>]) -> Tally {
-    let guix = guix_outcomes(files);
+fn compare(files: &[Vec<u8>], source: Source) -> Tally {
+    let guix = guix_outcomes(files, source);
     let mut tally = Tally::default();
     let mut disagreements = Vec::new();
     for (contents, guix) in files.iter().zip(guix) {
-        let ours = our_outcome(contents);
+        let ours = our_outcome(contents, source);
         let agree = match (&guix, &ours) {
             (Outcome::Accepted(_), Outcome::Unsupported) => {
                 tally.unsupported += 1;
@@ -109,7 +132,7 @@ fn compare(files: &[Vec<u8>]) -> Tally {
             disagreements.push(format!(
                 "{:?}\n    guix: {guix:?}\n    ours: {ours:?} ({:?})",
                 String::from_utf8_lossy(contents),
-                Authorizations::parse(contents).err()
+                parse(contents, source).err()
             ));
         }
     }
@@ -201,7 +224,7 @@ fn edge_cases_are_read_as_guix_reads_them() {
     if !guile_available() {
         return;
     }
-    let tally = compare(&edge_cases());
+    let tally = compare(&edge_cases(), Source::Blob);
     eprintln!("{tally:?}");
     assert!(tally.accepted >= 30, "{tally:?}");
 }
@@ -213,7 +236,7 @@ fn generated_files_are_read_as_guix_reads_them() {
     }
     let mut generator = harness::Generator::new(0x6775_696c_6521);
     let files: Vec<Vec<u8>> = (0..4000).map(|_| generator.authorizations()).collect();
-    let tally = compare(&files);
+    let tally = compare(&files, Source::Blob);
     eprintln!("{tally:?}");
     // Enough of each kind for the comparison to mean something.
     assert!(tally.accepted > files.len() / 4, "{tally:?}");
@@ -231,6 +254,27 @@ fn fuzz_seeds_are_read_as_guix_reads_them() {
         .unwrap()
         .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
         .collect();
-    let tally = compare(&files);
+    let tally = compare(&files, Source::Blob);
     assert!(tally.accepted > 0, "{tally:?}");
+}
+
+/// `--historical-authorizations` files, read from disk as UTF-8.
+#[test]
+fn historical_files_are_read_as_guix_reads_them() {
+    if !guile_available() {
+        return;
+    }
+    let mut generator = harness::Generator::new(0x6869_7374);
+    let mut files: Vec<Vec<u8>> = (0..1500).map(|_| generator.authorizations()).collect();
+    files.extend(edge_cases());
+    files.push(
+        format!(
+            "(authorizations (version 0) ((\"AD17\u{a0}A21E\u{200b}{}\" (name \"\u{e9}\"))))",
+            &KEY[8..]
+        )
+        .into_bytes(),
+    );
+    let tally = compare(&files, Source::File);
+    eprintln!("{tally:?}");
+    assert!(tally.accepted > files.len() / 10, "{tally:?}");
 }

@@ -1,6 +1,9 @@
 ;; Reads each file named on the command line as Guix reads a
-;; `.guix-authorizations' blob, and prints one line per file: `OK' followed
-;; by the fingerprints in hex, or `ERR' followed by the exception's key.
+;; `.guix-authorizations' blob (a bytevector port: ISO-8859-1), or with
+;; `--file' first, as it reads `--historical-authorizations' FILE
+;; (`call-with-input-file', in a UTF-8 locale); prints one line per file:
+;; `OK' followed by the fingerprints in hex, or `ERR' followed by the
+;; exception's key.
 ;;
 ;; The logic is Guix's own, copied: `read-authorizations' from
 ;; guix/git-authenticate.scm, `base16-string->bytevector' from
@@ -70,15 +73,23 @@
   (let ((bv (call-with-input-file file get-bytevector-all #:binary #t)))
     (if (eof-object? bv) (make-bytevector 0) bv)))
 
+(define (read-file-authorizations file)
+  (match (command-line)
+    ((_ "--file" _ ...)
+     (with-fluids ((%default-port-encoding "UTF-8"))
+       (call-with-input-file file read-authorizations)))
+    (_
+     (read-authorizations (open-bytevector-input-port (file-bytes file))))))
+
 (for-each (lambda (file)
             (display
              (catch #t
                (lambda ()
-                 (let ((fingerprints (read-authorizations
-                                      (open-bytevector-input-port
-                                       (file-bytes file)))))
+                 (let ((fingerprints (read-file-authorizations file)))
                    (string-join (cons "OK" (map hex fingerprints)) " ")))
                (lambda (key . args)
                  (string-append "ERR " (symbol->string key)))))
             (newline))
-          (cdr (command-line)))
+          (match (cdr (command-line))
+            (("--file" files ...) files)
+            (files files)))

@@ -28,9 +28,10 @@ pub fn guile_available() -> bool {
     found
 }
 
-/// Runs `tests/guile_reader/<script>` on `files` (written to a temporary
-/// directory), a batch per Guile process; the line it prints for each.
-pub fn run_guile(script: &str, files: &[Vec<u8>]) -> Vec<String> {
+/// Runs `tests/guile_reader/<script>` with `options` on `files` (written to
+/// a temporary directory), a batch per Guile process; the line it prints
+/// for each.
+pub fn run_guile(script: &str, options: &[&str], files: &[Vec<u8>]) -> Vec<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/guile_reader")
         .join(script);
@@ -49,6 +50,7 @@ pub fn run_guile(script: &str, files: &[Vec<u8>]) -> Vec<String> {
         let output = Command::new("guile")
             .arg("--no-auto-compile")
             .arg(&script)
+            .args(options)
             .args(&paths)
             .output()
             .unwrap();
