@@ -10,8 +10,9 @@
 //!
 //! What Guile accepts but this reader refuses (with
 //! [`SyntaxError::Unsupported`]): arrays and SRFI-4 vectors (`#u8(…)`,
-//! `#2(…)`), bytevectors (`#vu8(…)`), the curly-infix directives, and
-//! numeric characters beyond Latin-1 in numbers. No channel uses them.
+//! `#2(…)`), bytevectors (`#vu8(…)`), the curly-infix directives, numeric
+//! characters beyond Latin-1 in numbers, and character codes written with
+//! numbers of more than 128 bits. No channel uses them.
 
 mod number;
 mod reader;
@@ -165,6 +166,10 @@ pub enum Unsupported {
     /// `#!curly-infix` and `#!curly-infix-and-bracket-lists`.
     #[error("the curly-infix reader directive")]
     CurlyInfix,
+    /// A character literal whose code is written as an exact number with
+    /// parts of more than 128 bits (`#\x1000…/1000…`).
+    #[error("a character code too large to evaluate")]
+    HugeNumber,
     /// A numeric character beyond Latin-1 in a number-like token (Guile
     /// may read it as a digit, depending on its Unicode tables).
     #[error("a non-Latin-1 digit in a number")]
@@ -468,6 +473,18 @@ mod tests {
         }
     }
 
+    /// A gexp's datum is read by a nested `read`: the directives in it
+    /// stay there, and in later nested reads (through the port).
+    #[test]
+    fn directives_in_gexps_stay_there() {
+        let d =
+            read_first_str(r#"(#~(#!r6rs "\x41;") "\x41;" #$"\x41;" #!fold-case #$A B)"#).unwrap();
+        assert_eq!(
+            d.to_string(),
+            r#"((gexp ("A")) "A;" (ungexp "A") (ungexp a) b)"#
+        );
+    }
+
     #[test]
     fn errors_say_where() {
         assert_eq!(
@@ -558,7 +575,12 @@ mod tests {
             return;
         }
         let mut generator = harness::Generator::new(0x7265_6164);
-        let mut files: Vec<Vec<u8>> = (0..2000).map(|_| generator.datum_file()).collect();
+        // As tests/guile_reader.rs, more with GUILE_READER_FILES.
+        let count = std::env::var("GUILE_READER_FILES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(2000);
+        let mut files: Vec<Vec<u8>> = (0..count).map(|_| generator.datum_file()).collect();
         files.extend(DATA.iter().map(|text| text.as_bytes().to_vec()));
         let guile = harness::run_guile("read-datum.scm", &[], &files);
         let mut disagreements = Vec::new();

@@ -10,7 +10,9 @@
 //! unassigned ([`AuthorizationsError::UnassignedCharacter`]) and past its
 //! size limits.
 //!
-//! Without `guile` on the `PATH`, the tests say so and pass.
+//! Without `guile` on the `PATH`, the tests say so and pass. Set
+//! `GUILE_READER_FILES` to generate more (or fewer) files than the 4,000 of
+//! a normal run.
 
 // Shared with src/sexp.rs's unit tests, which use the rest of it.
 #[allow(dead_code)]
@@ -190,6 +192,10 @@ fn edge_cases() -> Vec<Vec<u8>> {
         "(authorizations [version 0) ())".into(),
         "#;(ignored) #| and |# (authorizations (version 0) ())".into(),
         "(authorizations (version 0) () #~(a #$b #$@c #+d:out))".into(),
+        // A directive in a gexp is for the nested `read` only.
+        format!("(authorizations (version 0) ((\"{KEY}\" #~(#!r6rs)) (\"\\x41;D\")))"),
+        format!("(authorizations (version 0) (#~(#!r6rs) (\"\\x41;D\")))"),
+        format!("(authorizations (version 0) (#~#!fold-case x (\"{KEY}\" #$X)))"),
         "(authorizations (version 0) () #vu8(1 2))".into(),
         "(authorizations (version 0) () #u8(1 2))".into(),
         "#!curly-infix (authorizations (version 0) ())".into(),
@@ -235,7 +241,11 @@ fn generated_files_are_read_as_guix_reads_them() {
         return;
     }
     let mut generator = harness::Generator::new(0x6775_696c_6521);
-    let files: Vec<Vec<u8>> = (0..4000).map(|_| generator.authorizations()).collect();
+    let count = std::env::var("GUILE_READER_FILES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(4000);
+    let files: Vec<Vec<u8>> = (0..count).map(|_| generator.authorizations()).collect();
     let tally = compare(&files, Source::Blob);
     eprintln!("{tally:?}");
     // Enough of each kind for the comparison to mean something.

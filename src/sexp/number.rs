@@ -14,6 +14,9 @@
 pub(crate) enum NumberError {
     /// Guile raises `out-of-range`: an exponent beyond what a double holds.
     ExponentOutOfRange,
+    /// An exact number whose parts outgrew 128 bits, where its value is
+    /// needed (a character literal's code point).
+    TooLarge,
     /// The token holds a numeric character beyond Latin-1, which Guile may
     /// read as a decimal digit (as its libunistring's Unicode tables say)
     /// and this port does not: refused rather than guessed.
@@ -84,15 +87,18 @@ impl Exact {
 }
 
 impl Number {
-    /// The code point `integer->char` would accept, if any.
-    pub(crate) fn to_char(self) -> Option<char> {
+    /// The character `integer->char` makes of the number, if any.
+    pub(crate) fn to_char(self) -> Result<Option<char>, NumberError> {
         let Number::Exact(exact) = self else {
-            return None;
+            return Ok(None);
         };
-        match exact.to_integer()? {
-            (false, n) => char::from_u32(u32::try_from(n).ok()?),
-            (true, _) => None,
+        if exact.num.is_none() || exact.den.is_none() {
+            return Err(NumberError::TooLarge);
         }
+        Ok(match exact.to_integer() {
+            Some((false, n)) => u32::try_from(n).ok().and_then(char::from_u32),
+            _ => None,
+        })
     }
 
     /// The number as `lexpr` holds it: exact integers as integers,
@@ -664,7 +670,7 @@ mod tests {
         let code = |text: &str, radix| {
             parse_radix(&text.chars().collect::<Vec<_>>(), radix)
                 .unwrap()
-                .and_then(|n| n.to_char())
+                .and_then(|n| n.to_char().unwrap())
         };
         assert_eq!(code("101", 8), Some('A'));
         assert_eq!(code("41", 16), Some('A'));
@@ -675,5 +681,10 @@ mod tests {
         assert_eq!(code("110000", 16), None);
         assert_eq!(code("-1", 16), None);
         assert_eq!(code("41#", 16), None);
+        let huge = "1000000000000000000000000000000000000/1000000000000000000000000000000000000";
+        let number = parse_radix(&huge.chars().collect::<Vec<_>>(), 16)
+            .unwrap()
+            .unwrap();
+        assert_eq!(number.to_char(), Err(NumberError::TooLarge));
     }
 }

@@ -9,7 +9,11 @@
 //!
 //! Guix reads its files in a process that has loaded `(guix gexp)`, which
 //! extends the reader with `#~`, `#$` and `#+` (`guix/gexp.scm`, at its
-//! end): they are read here too.
+//! end): they are read here too. Their datum is read by a nested call to
+//! `read`, which matters for reader directives: each `read` keeps its own
+//! options, starting from the port's (which every directive updates), so
+//! a directive inside `#~( … )` applies there and to later nested reads,
+//! but not to the rest of the outer one.
 
 use lexpr::Value;
 
@@ -22,6 +26,7 @@ pub(crate) fn read(text: &[char]) -> Result<Value, SyntaxError> {
         text,
         pos: 0,
         options: Options::default(),
+        port_options: Options::default(),
         frames: Vec::new(),
         items: 0,
     }
@@ -59,7 +64,12 @@ enum Frame {
         tail: Tail,
     },
     /// `'x`, `` `x ``, `,x`, `,@x`, `#'x`…, `#~x`…: `(head x)`.
-    Wrap(&'static str),
+    Wrap {
+        head: &'static str,
+        /// For the gexp forms, read by a nested `read`: the options of the
+        /// outer one, back in force once `x` is read.
+        outer: Option<Options>,
+    },
     /// `#:x`: `x` must be a symbol.
     Keyword,
     /// `#;` comments out this many more data.
@@ -89,7 +99,10 @@ fn datum(value: Value) -> Result<Start, SyntaxError> {
 struct Reader<'t> {
     text: &'t [char],
     pos: usize,
+    /// The options of the `read` in progress (`opts` in `%read`).
     options: Options,
+    /// The port's options, which a nested `read` starts from.
+    port_options: Options,
     frames: Vec<Frame>,
     items: usize,
 }
@@ -195,6 +208,7 @@ impl Reader<'_> {
                 self.invalid(Problem::NumberOutOfRange(token.iter().collect()))
             }
             NumberError::NonLatin1Digit => self.unsupported(Unsupported::NonLatin1Digit),
+            NumberError::TooLarge => self.unsupported(Unsupported::HugeNumber),
         }
     }
 
@@ -260,7 +274,12 @@ impl Reader<'_> {
                     }
                     return Ok(None);
                 }
-                Some(Frame::Wrap(head)) => value = wrap(head, value),
+                Some(Frame::Wrap { head, outer }) => {
+                    if let Some(outer) = outer {
+                        self.options = *outer;
+                    }
+                    value = wrap(head, value);
+                }
                 Some(Frame::Keyword) => {
                     value = match value {
                         Value::Symbol(name) => Value::Keyword(name),
@@ -397,22 +416,33 @@ impl Reader<'_> {
             self.pos += 1;
         }
         let directive: String = self.text[from..self.pos].iter().collect();
-        match directive.as_str() {
+        let set = |options: &mut Options| match directive.as_str() {
             "r6rs" => {
-                self.options = Options {
+                *options = Options {
                     case_insensitive: false,
                     r6rs_escapes: true,
                     hungry_eol_escapes: true,
                 };
+                true
             }
-            "fold-case" => self.options.case_insensitive = true,
-            "no-fold-case" => self.options.case_insensitive = false,
-            "curly-infix" | "curly-infix-and-bracket-lists" => {
-                return Err(self.unsupported(Unsupported::CurlyInfix));
+            "fold-case" | "no-fold-case" => {
+                options.case_insensitive = directive == "fold-case";
+                true
             }
-            _ => self.skip_scsh_comment()?,
+            _ => false,
+        };
+        // `set-reader-option!`: this read's options, and the port's.
+        if set(&mut self.options) {
+            set(&mut self.port_options);
+            return Ok(());
         }
-        Ok(())
+        if matches!(
+            directive.as_str(),
+            "curly-infix" | "curly-infix-and-bracket-lists"
+        ) {
+            return Err(self.unsupported(Unsupported::CurlyInfix));
+        }
+        self.skip_scsh_comment()
     }
 
     fn skip_scsh_comment(&mut self) -> Result<(), SyntaxError> {
@@ -465,13 +495,22 @@ impl Reader<'_> {
                     dot: false,
                 }
             }
-            '\'' => Start::Frame(Frame::Wrap("quote")),
-            '`' => Start::Frame(Frame::Wrap("quasiquote")),
-            ',' => Start::Frame(Frame::Wrap(if self.eat('@') {
-                "unquote-splicing"
-            } else {
-                "unquote"
-            })),
+            '\'' => Start::Frame(Frame::Wrap {
+                head: "quote",
+                outer: None,
+            }),
+            '`' => Start::Frame(Frame::Wrap {
+                head: "quasiquote",
+                outer: None,
+            }),
+            ',' => Start::Frame(Frame::Wrap {
+                head: if self.eat('@') {
+                    "unquote-splicing"
+                } else {
+                    "unquote"
+                },
+                outer: None,
+            }),
             '#' => self.read_sharp()?,
             '0'..='9' | '+' | '-' | '.' => self.read_number(c)?,
             _ => {
@@ -509,23 +548,39 @@ impl Reader<'_> {
         }
     }
 
+    /// A gexp form: `(head datum)`, the datum read by a nested `read`
+    /// that starts from the port's options.
+    fn nested_read(&mut self, head: &'static str) -> Start {
+        let outer = std::mem::replace(&mut self.options, self.port_options);
+        Start::Frame(Frame::Wrap {
+            head,
+            outer: Some(outer),
+        })
+    }
+
     /// `read-sharp`: after `#`.
     fn read_sharp(&mut self) -> Result<Start, SyntaxError> {
         let c = self.next_or(Problem::MissingDatum)?;
-        let wrap = |head| Ok(Start::Frame(Frame::Wrap(head)));
+        let wrap = |head| Ok(Start::Frame(Frame::Wrap { head, outer: None }));
         match c {
             // The reader extensions of (guix gexp).
-            '~' => wrap("gexp"),
-            '$' => wrap(if self.eat('@') {
-                "ungexp-splicing"
-            } else {
-                "ungexp"
-            }),
-            '+' => wrap(if self.eat('@') {
-                "ungexp-native-splicing"
-            } else {
-                "ungexp-native"
-            }),
+            '~' => Ok(self.nested_read("gexp")),
+            '$' => {
+                let head = if self.eat('@') {
+                    "ungexp-splicing"
+                } else {
+                    "ungexp"
+                };
+                Ok(self.nested_read(head))
+            }
+            '+' => {
+                let head = if self.eat('@') {
+                    "ungexp-native-splicing"
+                } else {
+                    "ungexp-native"
+                };
+                Ok(self.nested_read(head))
+            }
             '\\' => datum(Value::Char(self.read_character()?)),
             '(' => Ok(Start::Frame(Frame::List {
                 close: ')',
@@ -627,6 +682,7 @@ impl Reader<'_> {
         if let Some(number) = number {
             return number
                 .to_char()
+                .map_err(|e| self.number_error(e, &token))?
                 .ok_or_else(|| self.invalid(Problem::InvalidCodePoint));
         }
         let name: String = token.iter().collect();

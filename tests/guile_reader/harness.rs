@@ -156,7 +156,7 @@ const NUMBERS: &[&str] = &[
 /// Characters for the alphabet of random number-like tokens.
 const NUMBER_ALPHABET: &[char] = &[
     '0', '1', '9', '+', '-', '.', '#', '/', '@', 'e', 'i', 'x', 'b', 'd', 'E', 'n', 'a', 'f', '0',
-    '0', '1',
+    '0', '1', 's', 'l', 'o', 'I', 'X', 'B', 'D', 'L', 'S', 'F', 'N', 'A', '7', '8',
 ];
 
 const SYMBOLS: &[&str] = &[
@@ -520,7 +520,7 @@ impl Generator {
     }
 
     fn number_like(&mut self) -> String {
-        (0..1 + self.rng.below(6))
+        (0..1 + self.rng.below(8))
             .map(|_| *self.rng.pick(NUMBER_ALPHABET))
             .collect()
     }
