@@ -211,12 +211,13 @@ fn dispose(value: Value) {
 }
 
 /// Reads the first datum of UTF-8 `contents`, as Scheme's `read` does:
-/// whatever follows it is not looked at.
+/// whatever follows it is not looked at. As a Guile port decoding UTF-8
+/// does, a byte-order mark at the start is skipped.
 pub fn read_first(contents: &[u8]) -> Result<Datum, SyntaxError> {
     let text = std::str::from_utf8(contents).map_err(|e| SyntaxError::NotUtf8 {
         offset: e.valid_up_to(),
     })?;
-    read_first_str(text)
+    read_first_str(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
 /// Reads `contents` as ISO-8859-1, as Guile reads a bytevector port
@@ -494,6 +495,12 @@ mod tests {
                 at: Position { line: 2, column: 6 }
             }
         );
+    }
+
+    #[test]
+    fn utf8_files_may_start_with_a_byte_order_mark() {
+        assert_eq!(read_first(b"\xef\xbb\xbf(a)").unwrap().to_string(), "(a)");
+        assert!(read_first_latin1(b"\xef\xbb\xbf(a)").unwrap().is_symbol());
     }
 
     #[test]
