@@ -274,7 +274,7 @@ fn historical_files_are_read_as_guix_reads_them() {
     if !guile_available() {
         return;
     }
-    let mut generator = harness::Generator::new(0x6869_7374);
+    let mut generator = harness::Generator::new_utf8(0x6869_7374);
     let mut files: Vec<Vec<u8>> = (0..1500).map(|_| generator.authorizations()).collect();
     files.extend(edge_cases());
     files.push(b"\xef\xbb\xbf(authorizations (version 0) ())".to_vec());

@@ -470,12 +470,12 @@ impl Reader<'_> {
         token
     }
 
+    /// The symbol `token` names: under `#!fold-case`, `string-downcase`d.
     fn symbol_name(&self, token: &[char]) -> String {
-        let name: String = token.iter().collect();
         if self.options.case_insensitive {
-            name.to_lowercase()
+            token.iter().copied().map(simple_lowercase).collect()
         } else {
-            name
+            token.iter().collect()
         }
     }
 
@@ -793,6 +793,17 @@ impl Reader<'_> {
                 _ => name.push(c),
             }
         }
+    }
+}
+
+/// Guile's `string-downcase` maps each character on its own (so `Σ` is
+/// always `σ`, never a final `ς`), by the simple mapping: `İ` is `i`, the
+/// only character whose full mapping has more than one.
+fn simple_lowercase(c: char) -> char {
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => l,
+        _ => 'i',
     }
 }
 

@@ -310,20 +310,46 @@ fn latin1(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Beyond Latin-1, for files read as UTF-8: symbols (one of them a
+/// number-like token with an Arabic-Indic digit), and characters Guix drops
+/// from fingerprints.
+const UNICODE_SYMBOLS: &[&str] = &[
+    "\u{3bb}",
+    "\u{3a3}\u{391}\u{3a3}",
+    "\u{130}x",
+    "\u{fb00}",
+    "\u{663}",
+    "+\u{663}",
+    "a\u{2028}b",
+];
+const UNICODE_SEPARATORS: &[&str] = &["\u{3000}", "\u{2028}", "\u{feff}", "\u{200b}", "\u{2060}"];
+
 pub struct Generator {
     rng: Rng,
     out: Vec<u8>,
     risky: bool,
     r6rs: bool,
+    /// Files are written as UTF-8 rather than ISO-8859-1.
+    utf8: bool,
 }
 
 impl Generator {
+    /// Files to be read as ISO-8859-1, as Guix reads a blob.
     pub fn new(seed: u64) -> Generator {
         Generator {
             rng: Rng::new(seed),
             out: Vec::new(),
             risky: false,
             r6rs: false,
+            utf8: false,
+        }
+    }
+
+    /// Files to be read as UTF-8, as Guix reads a file on disk.
+    pub fn new_utf8(seed: u64) -> Generator {
+        Generator {
+            utf8: true,
+            ..Generator::new(seed)
         }
     }
 
@@ -362,8 +388,25 @@ impl Generator {
         std::mem::take(&mut self.out)
     }
 
+    /// Emits `text`, ISO-8859-1 bytes, in the file's encoding.
     fn emit(&mut self, text: impl AsRef<[u8]>) {
-        self.out.extend_from_slice(text.as_ref());
+        if self.utf8 {
+            let text: String = text.as_ref().iter().map(|&b| char::from(b)).collect();
+            self.out.extend_from_slice(text.as_bytes());
+        } else {
+            self.out.extend_from_slice(text.as_ref());
+        }
+    }
+
+    /// In a UTF-8 file, sometimes (`percent` times in a hundred) emits one
+    /// of `texts` and returns true.
+    fn maybe_unicode(&mut self, percent: usize, texts: &[&str]) -> bool {
+        if !self.utf8 || !self.rng.chance(percent) {
+            return false;
+        }
+        let text = *self.rng.pick(texts);
+        self.out.extend_from_slice(text.as_bytes());
+        true
     }
 
     /// Opens a list; returns the bracket that closes it.
@@ -456,7 +499,7 @@ impl Generator {
         };
         self.emit("\"");
         for i in 0..digits {
-            if i > 0 && self.rng.chance(12) {
+            if i > 0 && !self.maybe_unicode(3, UNICODE_SEPARATORS) && self.rng.chance(12) {
                 let separator = *self.rng.pick(SEPARATORS);
                 self.emit(separator);
                 if self.r6rs && separator.starts_with(b"\\x") {
@@ -549,6 +592,7 @@ impl Generator {
     fn datum(&mut self, depth: usize) {
         let choice = self.rng.below(if depth == 0 { 8 } else { 14 });
         match choice {
+            0 if self.maybe_unicode(30, UNICODE_SYMBOLS) => {}
             0 => {
                 let symbol = *self.rng.pick(SYMBOLS);
                 self.emit(latin1(symbol))

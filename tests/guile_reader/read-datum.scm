@@ -1,5 +1,6 @@
 ;; Reads the first datum of each file named on the command line, as Guix
-;; reads a blob (a bytevector port: ISO-8859-1), and prints it on one line
+;; reads a blob (a bytevector port: ISO-8859-1), or with `--file' first, as
+;; it reads a file on disk (in a UTF-8 locale), and prints it on one line
 ;; in a canonical form that src/sexp.rs's tests print too, or `ERR'
 ;; followed by the exception's key.
 ;;
@@ -9,7 +10,8 @@
 ;; characters; `i' then the value for exact integers of less than 63 bits,
 ;; `n' for other numbers.
 
-(use-modules (rnrs bytevectors)
+(use-modules (ice-9 match)
+             (rnrs bytevectors)
              (rnrs io ports))
 
 (load "guix-reader.scm")
@@ -43,13 +45,23 @@
   (let ((bv (call-with-input-file file get-bytevector-all #:binary #t)))
     (if (eof-object? bv) (make-bytevector 0) bv)))
 
+(define (read-file file)
+  (match (command-line)
+    ((_ "--file" _ ...)
+     (with-fluids ((%default-port-encoding "UTF-8"))
+       (call-with-input-file file read)))
+    (_
+     (read (open-bytevector-input-port (file-bytes file))))))
+
 (for-each (lambda (file)
             (display
              (catch #t
                (lambda ()
-                 (let ((datum (read (open-bytevector-input-port (file-bytes file)))))
+                 (let ((datum (read-file file)))
                    (if (eof-object? datum) "ERR eof" (canonical datum))))
                (lambda (key . args)
                  (string-append "ERR " (symbol->string key)))))
             (newline))
-          (cdr (command-line)))
+          (match (cdr (command-line))
+            (("--file" files ...) files)
+            (files files)))
