@@ -71,7 +71,7 @@ pub use fingerprint::{Fingerprint, FingerprintError};
 pub use introduction::Introduction;
 pub use keyring::Keyring;
 pub use policy::Policy;
-pub use sexp::SyntaxError;
+pub use sexp::{Position, SyntaxError, SyntaxProblem, UnsupportedSyntax};
 
 /// Re-exported so that callers use the same `git2` as this crate.
 pub use git2;

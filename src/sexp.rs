@@ -70,13 +70,13 @@ pub enum SyntaxError {
     /// end-of-file object, which no Guix file format accepts.
     #[error("the file holds no s-expression")]
     Empty,
-    /// Nested deeper than [`MAX_DEPTH`] levels.
+    /// Nested deeper than 32 levels: real files nest three or four.
     #[error("{at}: nested deeper than {MAX_DEPTH} levels")]
     TooDeep {
         /// Where the limit was passed.
         at: Position,
     },
-    /// More than [`MAX_ITEMS`] items.
+    /// More than 100,000 items (atoms and lists).
     #[error("{at}: the file has more than {MAX_ITEMS} items")]
     TooManyItems {
         /// Where the limit was passed.
@@ -86,7 +86,7 @@ pub enum SyntaxError {
     #[error("{at}: {problem}")]
     Invalid {
         /// What is wrong.
-        problem: Problem,
+        problem: SyntaxProblem,
         /// Where it was found.
         at: Position,
     },
@@ -94,7 +94,7 @@ pub enum SyntaxError {
     #[error("{at}: {syntax} is not supported")]
     Unsupported {
         /// Which syntax.
-        syntax: Unsupported,
+        syntax: UnsupportedSyntax,
         /// Where it starts.
         at: Position,
     },
@@ -102,7 +102,7 @@ pub enum SyntaxError {
 
 /// What makes Guile's `read` raise an error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Problem {
+pub enum SyntaxProblem {
     /// The text ends inside a list opened with the bracket closed by this
     /// one.
     #[error("the text ends inside a list (expected `{0}`)")]
@@ -156,7 +156,7 @@ pub enum Problem {
 
 /// Syntax Guile reads and this reader refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Unsupported {
+pub enum UnsupportedSyntax {
     /// Arrays and SRFI-4 vectors: `#u8(…)`, `#f64(…)`, `#2(…)`, `#a(…)`…
     #[error("array syntax")]
     Array,
@@ -378,7 +378,7 @@ mod tests {
         read_first_str(text).unwrap().to_string()
     }
 
-    fn problem(text: &str) -> Problem {
+    fn problem(text: &str) -> SyntaxProblem {
         match read_first_str(text) {
             Err(SyntaxError::Invalid { problem, .. }) => problem,
             other => panic!("{text:?}: {other:?}"),
@@ -402,11 +402,11 @@ mod tests {
             let datum = read_first_str(text).unwrap();
             assert_eq!(datum.as_str(), Some(string), "{text}");
         }
-        assert_eq!(problem(r#""\q""#), Problem::InvalidEscape('q'));
-        assert_eq!(problem(r#""\x4""#), Problem::InvalidEscape('"'));
-        assert_eq!(problem(r#""\ud800""#), Problem::InvalidCodePoint);
-        assert_eq!(problem(r#""\U110000""#), Problem::InvalidCodePoint);
-        assert_eq!(problem("\"abc"), Problem::UnterminatedString);
+        assert_eq!(problem(r#""\q""#), SyntaxProblem::InvalidEscape('q'));
+        assert_eq!(problem(r#""\x4""#), SyntaxProblem::InvalidEscape('"'));
+        assert_eq!(problem(r#""\ud800""#), SyntaxProblem::InvalidCodePoint);
+        assert_eq!(problem(r#""\U110000""#), SyntaxProblem::InvalidCodePoint);
+        assert_eq!(problem("\"abc"), SyntaxProblem::UnterminatedString);
     }
 
     #[test]
@@ -418,13 +418,16 @@ mod tests {
         );
         assert_eq!(shown("#!fold-case #!no-fold-case (A)"), "(A)");
         assert_eq!(shown("#|a #|b|# c|# (x #;y . #;(z) w)"), "(x . w)");
-        assert_eq!(problem("#! never closed"), Problem::UnterminatedComment);
-        assert_eq!(problem("#| #| |#"), Problem::UnterminatedComment);
-        assert_eq!(problem("(a #;)"), Problem::UnexpectedClose(')'));
+        assert_eq!(
+            problem("#! never closed"),
+            SyntaxProblem::UnterminatedComment
+        );
+        assert_eq!(problem("#| #| |#"), SyntaxProblem::UnterminatedComment);
+        assert_eq!(problem("(a #;)"), SyntaxProblem::UnexpectedClose(')'));
         assert!(matches!(
             read_first_str("#!curly-infix {a + b}"),
             Err(SyntaxError::Unsupported {
-                syntax: Unsupported::CurlyInfix,
+                syntax: UnsupportedSyntax::CurlyInfix,
                 ..
             })
         ));
@@ -450,19 +453,25 @@ mod tests {
         assert_eq!(shown("(a . (b))"), "(a b)");
         assert_eq!(
             problem("#\\foo"),
-            Problem::UnknownCharacterName("foo".into())
+            SyntaxProblem::UnknownCharacterName("foo".into())
         );
-        assert_eq!(problem("#\\xd800"), Problem::InvalidCodePoint);
-        assert_eq!(problem("#:1"), Problem::KeywordNotSymbol);
-        assert_eq!(problem("#xyz"), Problem::UnknownHashObject("#xyz".into()));
-        assert_eq!(problem("#q"), Problem::UnknownHashObject("#q".into()));
-        assert_eq!(problem("1e400"), Problem::NumberOutOfRange("1e400".into()));
-        assert_eq!(problem("(a . b c)"), Problem::MissingClose('c'));
-        assert_eq!(problem("(a ]"), Problem::MismatchedClose(']'));
-        assert_eq!(problem(")"), Problem::UnexpectedClose(')'));
-        assert_eq!(problem("#(a . b)"), Problem::ImproperVector);
-        assert_eq!(problem("(a (b"), Problem::UnterminatedList(')'));
-        assert_eq!(problem("'"), Problem::MissingDatum);
+        assert_eq!(problem("#\\xd800"), SyntaxProblem::InvalidCodePoint);
+        assert_eq!(problem("#:1"), SyntaxProblem::KeywordNotSymbol);
+        assert_eq!(
+            problem("#xyz"),
+            SyntaxProblem::UnknownHashObject("#xyz".into())
+        );
+        assert_eq!(problem("#q"), SyntaxProblem::UnknownHashObject("#q".into()));
+        assert_eq!(
+            problem("1e400"),
+            SyntaxProblem::NumberOutOfRange("1e400".into())
+        );
+        assert_eq!(problem("(a . b c)"), SyntaxProblem::MissingClose('c'));
+        assert_eq!(problem("(a ]"), SyntaxProblem::MismatchedClose(']'));
+        assert_eq!(problem(")"), SyntaxProblem::UnexpectedClose(')'));
+        assert_eq!(problem("#(a . b)"), SyntaxProblem::ImproperVector);
+        assert_eq!(problem("(a (b"), SyntaxProblem::UnterminatedList(')'));
+        assert_eq!(problem("'"), SyntaxProblem::MissingDatum);
         for unsupported in ["#u8(1)", "#vu8(1)", "#2((1))", "#f32(1.0)", "(+\u{663})"] {
             assert!(
                 matches!(
@@ -491,7 +500,7 @@ mod tests {
         assert_eq!(
             read_first_str("(a\n  \"\\q\")").unwrap_err(),
             SyntaxError::Invalid {
-                problem: Problem::InvalidEscape('q'),
+                problem: SyntaxProblem::InvalidEscape('q'),
                 at: Position { line: 2, column: 6 }
             }
         );

@@ -18,7 +18,9 @@
 use lexpr::Value;
 
 use super::number::{self, Number, NumberError};
-use super::{dispose, Position, Problem, SyntaxError, Unsupported, MAX_DEPTH, MAX_ITEMS};
+use super::{
+    dispose, Position, SyntaxError, SyntaxProblem, UnsupportedSyntax, MAX_DEPTH, MAX_ITEMS,
+};
 
 /// Reads the first datum of `text`, as `(read port)` does.
 pub(crate) fn read(text: &[char]) -> Result<Value, SyntaxError> {
@@ -163,7 +165,7 @@ impl Reader<'_> {
             }) = self.frames.last()
             {
                 if c != *close {
-                    return Err(self.invalid(Problem::MissingClose(c)));
+                    return Err(self.invalid(SyntaxProblem::MissingClose(c)));
                 }
             }
             let start = if matches!(c, ')' | ']') {
@@ -188,14 +190,14 @@ impl Reader<'_> {
         Position::of(self.text, self.pos)
     }
 
-    fn invalid(&self, problem: Problem) -> SyntaxError {
+    fn invalid(&self, problem: SyntaxProblem) -> SyntaxError {
         SyntaxError::Invalid {
             problem,
             at: self.position(),
         }
     }
 
-    fn unsupported(&self, syntax: Unsupported) -> SyntaxError {
+    fn unsupported(&self, syntax: UnsupportedSyntax) -> SyntaxError {
         SyntaxError::Unsupported {
             syntax,
             at: self.position(),
@@ -205,10 +207,10 @@ impl Reader<'_> {
     fn number_error(&self, error: NumberError, token: &[char]) -> SyntaxError {
         match error {
             NumberError::ExponentOutOfRange => {
-                self.invalid(Problem::NumberOutOfRange(token.iter().collect()))
+                self.invalid(SyntaxProblem::NumberOutOfRange(token.iter().collect()))
             }
-            NumberError::NonLatin1Digit => self.unsupported(Unsupported::NonLatin1Digit),
-            NumberError::TooLarge => self.unsupported(Unsupported::HugeNumber),
+            NumberError::NonLatin1Digit => self.unsupported(UnsupportedSyntax::NonLatin1Digit),
+            NumberError::TooLarge => self.unsupported(UnsupportedSyntax::HugeNumber),
         }
     }
 
@@ -216,8 +218,10 @@ impl Reader<'_> {
     fn end_of_input(&self) -> SyntaxError {
         match self.frames.last() {
             None => SyntaxError::Empty,
-            Some(Frame::List { close, .. }) => self.invalid(Problem::UnterminatedList(*close)),
-            Some(_) => self.invalid(Problem::MissingDatum),
+            Some(Frame::List { close, .. }) => {
+                self.invalid(SyntaxProblem::UnterminatedList(*close))
+            }
+            Some(_) => self.invalid(SyntaxProblem::MissingDatum),
         }
     }
 
@@ -285,7 +289,7 @@ impl Reader<'_> {
                         Value::Symbol(name) => Value::Keyword(name),
                         other => {
                             dispose(other);
-                            return Err(self.invalid(Problem::KeywordNotSymbol));
+                            return Err(self.invalid(SyntaxProblem::KeywordNotSymbol));
                         }
                     };
                 }
@@ -305,8 +309,8 @@ impl Reader<'_> {
             }) if *close == c => None,
             Some(Frame::List {
                 tail: Tail::None, ..
-            }) => Some(Problem::MismatchedClose(c)),
-            _ => Some(Problem::UnexpectedClose(c)),
+            }) => Some(SyntaxProblem::MismatchedClose(c)),
+            _ => Some(SyntaxProblem::UnexpectedClose(c)),
         };
         if let Some(problem) = problem {
             return Err(self.invalid(problem));
@@ -333,7 +337,7 @@ impl Reader<'_> {
             Ok(items) => datum(Value::vector(items)),
             Err(value) => {
                 dispose(value);
-                Err(self.invalid(Problem::ImproperVector))
+                Err(self.invalid(SyntaxProblem::ImproperVector))
             }
         }
     }
@@ -350,7 +354,7 @@ impl Reader<'_> {
         self.text.get(self.pos).copied()
     }
 
-    fn next_or(&mut self, problem: Problem) -> Result<char, SyntaxError> {
+    fn next_or(&mut self, problem: SyntaxProblem) -> Result<char, SyntaxError> {
         self.next().ok_or_else(|| self.invalid(problem))
     }
 
@@ -393,7 +397,7 @@ impl Reader<'_> {
     fn skip_r6rs_block_comment(&mut self) -> Result<(), SyntaxError> {
         let mut depth = 1usize;
         while depth > 0 {
-            let c = self.next_or(Problem::UnterminatedComment)?;
+            let c = self.next_or(SyntaxProblem::UnterminatedComment)?;
             match (c, self.peek()) {
                 ('|', Some('#')) => {
                     self.pos += 1;
@@ -440,22 +444,22 @@ impl Reader<'_> {
             directive.as_str(),
             "curly-infix" | "curly-infix-and-bracket-lists"
         ) {
-            return Err(self.unsupported(Unsupported::CurlyInfix));
+            return Err(self.unsupported(UnsupportedSyntax::CurlyInfix));
         }
         self.skip_scsh_comment()
     }
 
     fn skip_scsh_comment(&mut self) -> Result<(), SyntaxError> {
-        let mut c = self.next_or(Problem::UnterminatedComment)?;
+        let mut c = self.next_or(SyntaxProblem::UnterminatedComment)?;
         loop {
             if c == '!' {
-                let after = self.next_or(Problem::UnterminatedComment)?;
+                let after = self.next_or(SyntaxProblem::UnterminatedComment)?;
                 if after == '#' {
                     return Ok(());
                 }
                 c = after;
             } else {
-                c = self.next_or(Problem::UnterminatedComment)?;
+                c = self.next_or(SyntaxProblem::UnterminatedComment)?;
             }
         }
     }
@@ -560,7 +564,7 @@ impl Reader<'_> {
 
     /// `read-sharp`: after `#`.
     fn read_sharp(&mut self) -> Result<Start, SyntaxError> {
-        let c = self.next_or(Problem::MissingDatum)?;
+        let c = self.next_or(SyntaxProblem::MissingDatum)?;
         let wrap = |head| Ok(Start::Frame(Frame::Wrap { head, outer: None }));
         match c {
             // The reader extensions of (guix gexp).
@@ -589,10 +593,10 @@ impl Reader<'_> {
                 tail: Tail::None,
             })),
             'f' if matches!(self.peek(), Some('3' | '6')) => {
-                Err(self.unsupported(Unsupported::Array))
+                Err(self.unsupported(UnsupportedSyntax::Array))
             }
-            's' | 'u' | 'c' | '0'..='9' | '@' => Err(self.unsupported(Unsupported::Array)),
-            'v' => Err(self.unsupported(Unsupported::Bytevector)),
+            's' | 'u' | 'c' | '0'..='9' | '@' => Err(self.unsupported(UnsupportedSyntax::Array)),
+            'v' => Err(self.unsupported(UnsupportedSyntax::Bytevector)),
             '*' => datum(self.read_bitvector()),
             't' | 'T' => {
                 self.maybe_read_boolean_tail("rue");
@@ -609,7 +613,7 @@ impl Reader<'_> {
                 match number::parse(&token) {
                     Ok(Some(n)) => datum(n.to_value()),
                     Ok(None) => {
-                        Err(self.invalid(Problem::UnknownHashObject(token.iter().collect())))
+                        Err(self.invalid(SyntaxProblem::UnknownHashObject(token.iter().collect())))
                     }
                     Err(e) => Err(self.number_error(e, &token)),
                 }
@@ -625,13 +629,13 @@ impl Reader<'_> {
             'n' => {
                 let token = self.read_token('n');
                 if self.symbol_name(&token) != "nil" {
-                    return Err(self.invalid(Problem::UnknownHashObject(
+                    return Err(self.invalid(SyntaxProblem::UnknownHashObject(
                         std::iter::once('#').chain(token).collect(),
                     )));
                 }
                 datum(Value::Nil)
             }
-            _ => Err(self.invalid(Problem::UnknownHashObject(['#', c].iter().collect()))),
+            _ => Err(self.invalid(SyntaxProblem::UnknownHashObject(['#', c].iter().collect()))),
         }
     }
 
@@ -661,7 +665,7 @@ impl Reader<'_> {
 
     /// `read-character`: after `#\`.
     fn read_character(&mut self) -> Result<char, SyntaxError> {
-        let c = self.next_or(Problem::MissingDatum)?;
+        let c = self.next_or(SyntaxProblem::MissingDatum)?;
         if is_delimiter(c) {
             return Ok(c);
         }
@@ -683,17 +687,18 @@ impl Reader<'_> {
             return number
                 .to_char()
                 .map_err(|e| self.number_error(e, &token))?
-                .ok_or_else(|| self.invalid(Problem::InvalidCodePoint));
+                .ok_or_else(|| self.invalid(SyntaxProblem::InvalidCodePoint));
         }
         let name: String = token.iter().collect();
-        named_char(&name).ok_or_else(|| self.invalid(Problem::UnknownCharacterName(name.clone())))
+        named_char(&name)
+            .ok_or_else(|| self.invalid(SyntaxProblem::UnknownCharacterName(name.clone())))
     }
 
     /// `read-string`: after `"`.
     fn read_string(&mut self) -> Result<String, SyntaxError> {
         let mut out = String::new();
         loop {
-            let c = self.next_or(Problem::UnterminatedString)?;
+            let c = self.next_or(SyntaxProblem::UnterminatedString)?;
             match c {
                 '"' => return Ok(out),
                 '\\' => {
@@ -708,7 +713,7 @@ impl Reader<'_> {
 
     /// After `\` in a string: the character it stands for, if any.
     fn read_string_escape(&mut self) -> Result<Option<char>, SyntaxError> {
-        let c = self.next_or(Problem::UnterminatedString)?;
+        let c = self.next_or(SyntaxProblem::UnterminatedString)?;
         Ok(Some(match c {
             '\n' => {
                 if self.options.hungry_eol_escapes {
@@ -734,28 +739,28 @@ impl Reader<'_> {
             'x' => self.read_fixed_hex_escape(2)?,
             'u' => self.read_fixed_hex_escape(4)?,
             'U' => self.read_fixed_hex_escape(6)?,
-            _ => return Err(self.invalid(Problem::InvalidEscape(c))),
+            _ => return Err(self.invalid(SyntaxProblem::InvalidEscape(c))),
         }))
     }
 
     fn hex_digit(&mut self) -> Result<u32, SyntaxError> {
-        let c = self.next_or(Problem::UnterminatedString)?;
+        let c = self.next_or(SyntaxProblem::UnterminatedString)?;
         c.to_digit(16)
-            .ok_or_else(|| self.invalid(Problem::InvalidEscape(c)))
+            .ok_or_else(|| self.invalid(SyntaxProblem::InvalidEscape(c)))
     }
 
     /// `\xH…;`: hex digits up to a `;`.
     fn read_r6rs_hex_escape(&mut self) -> Result<char, SyntaxError> {
         let mut code = self.hex_digit()?;
         loop {
-            let c = self.next_or(Problem::UnterminatedString)?;
+            let c = self.next_or(SyntaxProblem::UnterminatedString)?;
             match c.to_digit(16) {
                 Some(d) => code = code.saturating_mul(16).saturating_add(d),
                 None if c == ';' => break,
-                None => return Err(self.invalid(Problem::InvalidEscape(c))),
+                None => return Err(self.invalid(SyntaxProblem::InvalidEscape(c))),
             }
         }
-        char::from_u32(code).ok_or_else(|| self.invalid(Problem::InvalidCodePoint))
+        char::from_u32(code).ok_or_else(|| self.invalid(SyntaxProblem::InvalidCodePoint))
     }
 
     /// `\xHH`, `\uHHHH`, `\UHHHHHH`: exactly `len` hex digits.
@@ -764,7 +769,7 @@ impl Reader<'_> {
         for _ in 0..len {
             code = code * 16 + self.hex_digit()?;
         }
-        char::from_u32(code).ok_or_else(|| self.invalid(Problem::InvalidCodePoint))
+        char::from_u32(code).ok_or_else(|| self.invalid(SyntaxProblem::InvalidCodePoint))
     }
 
     /// `read-extended-symbol`: after `#{`, up to `}#`.
@@ -772,7 +777,7 @@ impl Reader<'_> {
         let mut name = String::new();
         let mut saw_brace = false;
         loop {
-            let c = self.next_or(Problem::UnterminatedSymbol)?;
+            let c = self.next_or(SyntaxProblem::UnterminatedSymbol)?;
             if saw_brace {
                 if c == '#' {
                     return Ok(name);
@@ -783,7 +788,7 @@ impl Reader<'_> {
             match c {
                 '}' => saw_brace = true,
                 '\\' => {
-                    let escaped = self.next_or(Problem::UnterminatedSymbol)?;
+                    let escaped = self.next_or(SyntaxProblem::UnterminatedSymbol)?;
                     name.push(if escaped == 'x' {
                         self.read_r6rs_hex_escape()?
                     } else {
