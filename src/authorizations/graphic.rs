@@ -1475,7 +1475,10 @@ mod tests {
         assert_eq!(class('\u{ff21}'), Class::Graphic);
     }
 
-    /// The table is what the installed Guile says, when there is one.
+    /// The table is what the installed Guile says, when there is one: for
+    /// Guile 3.0.8 and 3.0.9 (the same Unicode tables) exactly; for another,
+    /// a newer Unicode may have assigned what the table calls unassigned,
+    /// which it refuses anyway.
     #[test]
     fn agrees_with_guile() {
         let script = concat!(
@@ -1490,18 +1493,34 @@ mod tests {
             return;
         };
         let text = String::from_utf8(output.stdout).unwrap();
-        let mut runs = 0;
+        let mut guile = Vec::new();
         for line in text.lines() {
             let fields: Vec<_> = line.split(' ').collect();
-            let start = u32::from_str_radix(fields[1], 16).unwrap();
-            let expected = match fields[0] {
+            let class = match fields[0] {
                 "graphic" => Class::Graphic,
                 "other" => Class::Other,
                 _ => Class::Unassigned,
             };
-            assert_eq!(RUNS[runs], (start, expected), "{line}");
-            runs += 1;
+            guile.push((u32::from_str_radix(fields[1], 16).unwrap(), class));
         }
-        assert_eq!(runs, RUNS.len());
+        let version = std::process::Command::new("guile")
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        if version.contains("3.0.8") || version.contains("3.0.9") {
+            assert_eq!(RUNS, guile.as_slice());
+            return;
+        }
+        for (i, &(start, theirs)) in guile.iter().enumerate() {
+            let end = guile.get(i + 1).map_or(0x11_0000, |&(next, _)| next);
+            for c in (start..end).filter_map(char::from_u32) {
+                let ours = class(c);
+                assert!(
+                    ours == theirs || ours == Class::Unassigned,
+                    "{c:?}: {ours:?}, Guile: {theirs:?}"
+                );
+            }
+        }
     }
 }
