@@ -8,6 +8,8 @@
 //!  (("AD17 A21E F8AE D8F1 CC02  DBD9 F7D5 C9BF 765C 61E3" (name "andreas"))))
 //! ```
 
+mod graphic;
+
 use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::sexp;
 
@@ -46,12 +48,12 @@ pub enum AuthorizationsError {
         /// The limit.
         limit: usize,
     },
-    /// The file is not an s-expression (or not UTF-8).
+    /// Guile's `read` would not read the file.
     #[error("{0}")]
     Syntax(#[from] sexp::SyntaxError),
     /// It is an s-expression but not of the expected shape.
     #[error("{0}; expected (authorizations (version 0) ((\"FINGERPRINT\" (name \"…\")) …))")]
-    Shape(String),
+    Shape(Shape),
     /// A version other than 0.
     #[error("unsupported version {0}: only (version 0) exists")]
     UnsupportedVersion(String),
@@ -63,6 +65,37 @@ pub enum AuthorizationsError {
         /// What is wrong with it.
         source: FingerprintError,
     },
+    /// An entry's fingerprint holds a code point that Guile 3.0.8 leaves
+    /// unassigned: it drops it, but a Guile with newer Unicode tables may
+    /// find it graphic, keep it and fail. Refused rather than guessed.
+    #[error("entry {index}: unassigned character U+{:04X} in the fingerprint", u32::from(*character))]
+    UnassignedCharacter {
+        /// Position of the entry, from 1.
+        index: usize,
+        /// The character.
+        character: char,
+    },
+}
+
+/// How a file's datum differs from what Guix's `match` pattern,
+/// `('authorizations ('version 0) (((? string? fingerprints) _ ...) ...) _ ...)`,
+/// requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Shape {
+    /// The datum is not a proper list starting with the symbol
+    /// `authorizations`.
+    #[error("the file does not hold a list (authorizations …)")]
+    NotAuthorizations,
+    /// Its second element is not a two-element list starting with the
+    /// symbol `version`.
+    #[error("the second element is not (version 0)")]
+    NoVersion,
+    /// There is no third element, or it is not a proper list.
+    #[error("the third element is not a list of entries")]
+    NoEntries,
+    /// An entry is not a proper list starting with a string.
+    #[error("entry {0} is not a list starting with a fingerprint string")]
+    Entry(usize),
 }
 
 impl Authorizations {
@@ -84,26 +117,38 @@ impl Authorizations {
 
     /// Parses the file's contents.
     ///
-    /// Follows Guix: the file is read as ISO-8859-1 (as Guile reads the
-    /// blob), only the first datum is read, and elements after the list of
-    /// entries, and everything after an entry's fingerprint, are ignored.
+    /// Follows Guix's `read-authorizations`: the file is read with Guile's
+    /// `read` (see the `sexp` module) as ISO-8859-1, as Guile reads the
+    /// blob; only the first datum is read; elements after the list of
+    /// entries, and everything after an entry's fingerprint, are ignored;
+    /// a fingerprint keeps only its graphic characters (`string-filter
+    /// char-set:graphic`), which must then be hex digits, an even number
+    /// of them.
     pub fn parse(contents: &[u8]) -> Result<Self, AuthorizationsError> {
-        if contents.len() > MAX_SIZE {
-            return Err(AuthorizationsError::TooLarge {
-                size: contents.len(),
-                limit: MAX_SIZE,
-            });
-        }
-        let datum = sexp::read_first_latin1(contents)?;
-        let items = sexp::list(&datum)
+        check_size(contents)?;
+        Self::from_datum(&*sexp::read_first_latin1(contents)?)
+    }
+
+    /// Parses a file in the same format read from disk, as Guix reads
+    /// `--historical-authorizations` (`call-with-input-file`, which decodes
+    /// with the locale's encoding): as UTF-8. Invalid UTF-8, which Guile
+    /// would replace with U+FFFD, is refused.
+    pub fn parse_utf8(contents: &[u8]) -> Result<Self, AuthorizationsError> {
+        check_size(contents)?;
+        Self::from_datum(&*sexp::read_first(contents)?)
+    }
+
+    /// The `match` of `read-authorizations`.
+    fn from_datum(datum: &lexpr::Value) -> Result<Self, AuthorizationsError> {
+        let items = sexp::list(datum)
             .filter(|items| items.first().and_then(|v| v.as_symbol()) == Some("authorizations"))
-            .ok_or_else(|| shape("the file does not start with (authorizations …)"))?;
+            .ok_or(AuthorizationsError::Shape(Shape::NotAuthorizations))?;
         check_version(items.get(1).copied())?;
         let entries = items
             .get(2)
             .copied()
             .and_then(sexp::list)
-            .ok_or_else(|| shape("the third element is not a list of entries"))?;
+            .ok_or(AuthorizationsError::Shape(Shape::NoEntries))?;
         let fingerprints = entries
             .iter()
             .enumerate()
@@ -145,31 +190,62 @@ impl Authorizations {
     }
 }
 
-fn shape(what: &str) -> AuthorizationsError {
-    AuthorizationsError::Shape(what.to_owned())
+fn check_size(contents: &[u8]) -> Result<(), AuthorizationsError> {
+    if contents.len() > MAX_SIZE {
+        return Err(AuthorizationsError::TooLarge {
+            size: contents.len(),
+            limit: MAX_SIZE,
+        });
+    }
+    Ok(())
 }
 
+/// `('version 0)`: `0` matches with `equal?`, so only an exact zero
+/// (`0`, `00`, `#x0`, `#e0.0`…), which the reader gives as the integer 0.
 fn check_version(version: Option<&lexpr::Value>) -> Result<(), AuthorizationsError> {
     let pair = version
         .and_then(sexp::list)
         .filter(|v| v.len() == 2 && v[0].as_symbol() == Some("version"))
-        .ok_or_else(|| shape("the second element is not (version 0)"))?;
+        .ok_or(AuthorizationsError::Shape(Shape::NoVersion))?;
     match pair[1].as_u64() {
         Some(0) => Ok(()),
-        _ => Err(AuthorizationsError::UnsupportedVersion(pair[1].to_string())),
+        _ => Err(AuthorizationsError::UnsupportedVersion(shortened(
+            pair[1].to_string(),
+        ))),
     }
+}
+
+/// `text`, cut to a length fit for an error message.
+fn shortened(mut text: String) -> String {
+    const MAX: usize = 60;
+    if let Some((cut, _)) = text.char_indices().nth(MAX) {
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
 }
 
 fn parse_entry(index: usize, entry: &lexpr::Value) -> Result<Fingerprint, AuthorizationsError> {
     let text = sexp::list(entry)
         .and_then(|items| items.first().and_then(|v| v.as_str()))
-        .ok_or_else(|| {
-            shape(&format!(
-                "entry {index} is not a list starting with a fingerprint string"
-            ))
-        })?;
-    Fingerprint::parse_any_length(text)
+        .ok_or(AuthorizationsError::Shape(Shape::Entry(index)))?;
+    Fingerprint::parse_any_length(&graphic_only(index, text)?)
         .map_err(|source| AuthorizationsError::Fingerprint { index, source })
+}
+
+/// `(string-filter char-set:graphic text)`.
+fn graphic_only(index: usize, text: &str) -> Result<String, AuthorizationsError> {
+    let mut kept = String::with_capacity(text.len());
+    for character in text.chars() {
+        match graphic::class(character) {
+            graphic::Class::Graphic => kept.push(character),
+            graphic::Class::Other => {}
+            graphic::Class::Unassigned => {
+                return Err(AuthorizationsError::UnassignedCharacter { index, character })
+            }
+        }
+    }
+    Ok(kept)
 }
 
 #[cfg(test)]
@@ -254,6 +330,94 @@ mod tests {
         let nbsp =
             b"(authorizations (version 0) ((\"AD17\xa0A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3\")))";
         assert_eq!(Authorizations::parse(nbsp).unwrap().len(), 1);
+    }
+
+    const KEY: &str = "AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3";
+
+    fn key() -> Fingerprint {
+        KEY.parse().unwrap()
+    }
+
+    #[test]
+    fn reads_what_guile_reads() {
+        for text in [
+            "#! written by hand !#\n(authorizations (version 0) ((\"AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3\")))",
+            "(authorizations (version 00) ((\"\\x41D17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3\")))",
+            "(authorizations (version #x0) ((\"AD17\\x20A21E\\u00adF8AE\\u200bD8F1CC02DBD9F7D5C9BF765C61E3\")))",
+            "#!fold-case (AUTHORIZATIONS (VERSION #e0.0) [(\"ad17a21ef8aed8f1cc02dbd9f7d5c9bf765c61e3\" #:name #\\x)])",
+            "(authorizations (version 0 . #nil) ((\"AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3\" #~(name #$x)) . #nil))",
+        ] {
+            let a = Authorizations::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(a.fingerprints(), [key()], "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_guix_fails_on() {
+        let version = |v: &str| format!("(authorizations (version {v}) ())");
+        for v in ["0.0", "#i0", "-0.0", "1"] {
+            assert!(matches!(
+                Authorizations::parse(version(v).as_bytes()),
+                Err(AuthorizationsError::UnsupportedVersion(_))
+            ));
+        }
+        let long = version(&format!("({})", "x ".repeat(1000)));
+        match Authorizations::parse(long.as_bytes()) {
+            Err(AuthorizationsError::UnsupportedVersion(v)) => assert_eq!(v.chars().count(), 61),
+            other => panic!("{other:?}"),
+        }
+        let entry = |e: &str| format!("(authorizations (version 0) ((\"{e}\")))");
+        assert!(matches!(
+            Authorizations::parse(entry("ABC").as_bytes()),
+            Err(AuthorizationsError::Fingerprint {
+                index: 1,
+                source: FingerprintError::OddLength(_)
+            })
+        ));
+        assert!(matches!(
+            Authorizations::parse(entry("AB\\u00e9").as_bytes()),
+            Err(AuthorizationsError::Fingerprint {
+                index: 1,
+                source: FingerprintError::NotHex(_)
+            })
+        ));
+        assert_eq!(
+            Authorizations::parse(entry("AB\\u0378").as_bytes()),
+            Err(AuthorizationsError::UnassignedCharacter {
+                index: 1,
+                character: '\u{378}'
+            })
+        );
+        assert_eq!(
+            Authorizations::parse(b"  ; nothing\n"),
+            Err(AuthorizationsError::Syntax(sexp::SyntaxError::Empty))
+        );
+        assert_eq!(
+            Authorizations::parse(b"(authorizations (version 0))"),
+            Err(AuthorizationsError::Shape(Shape::NoEntries))
+        );
+    }
+
+    #[test]
+    fn historical_files_are_utf8() {
+        let text = format!(
+            "(authorizations (version 0) ((\"AD17\u{a0}{}\" (name \"Andr\u{e9}\"))))",
+            &KEY[4..]
+        );
+        assert_eq!(
+            Authorizations::parse_utf8(text.as_bytes())
+                .unwrap()
+                .fingerprints(),
+            [key()]
+        );
+        // Read as Latin-1, the no-break space's first byte is a graphic `Â`.
+        assert!(Authorizations::parse(text.as_bytes()).is_err());
+        assert!(matches!(
+            Authorizations::parse_utf8(b"(authorizations (version 0) ((\"AD\xa0\")))"),
+            Err(AuthorizationsError::Syntax(sexp::SyntaxError::NotUtf8 {
+                offset: 33
+            }))
+        ));
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub use introduction::Introduction;
 pub use keyring::Keyring;
 pub use policy::Policy;
 pub use replace::ReplaceObjects;
-pub use sexp::SyntaxError;
+pub use sexp::{Position, SyntaxError, SyntaxProblem, UnsupportedSyntax};
 
 /// Re-exported so that callers use the same `git2` as this crate.
 pub use git2;

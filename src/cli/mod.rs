@@ -270,7 +270,7 @@ fn historical_authorizations(args: &Args) -> Result<Authorizations, Error> {
         git_authenticate::authorizations::MAX_SIZE,
     )
     .map_err(|e| failed(e.to_string()))?;
-    Authorizations::parse(&contents).map_err(|e| failed(e.to_string()))
+    Authorizations::parse_utf8(&contents).map_err(|e| failed(e.to_string()))
 }
 
 /// First successful run with an explicit introduction: remember it and

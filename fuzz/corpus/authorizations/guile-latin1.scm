@@ -1,0 +1,1 @@
+(authorizations (version 0) (("AD17 A21E­F8AE…D8F1CC02DBD9F7D5C9BF765C61E3" (name "André"))))

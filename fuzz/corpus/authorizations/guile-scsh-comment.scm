@@ -1,0 +1,4 @@
+#!/usr/bin/env guile
+;; a header Guile skips
+!#
+(authorizations (version 0) (("AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3" (name "a"))))
