@@ -299,7 +299,7 @@ pub fn authenticate(
             introduction: introduction.commit,
         }))?;
     }
-    let checked = settle(&mut walk, tally, !failures.is_empty())?;
+    let checked = settle(repo, &mut walk, &hidden, tally, !failures.is_empty())?;
     if checked.commits == 0 {
         // Everything the walk found is reachable from hidden history
         // through commits with skewed times: nothing to check, as for Guix.
@@ -622,18 +622,41 @@ impl Checker<'_> {
     }
 }
 
-/// Makes the tally exact and puts failures in Guix's order. The walk may
-/// have found commits that hidden history reaches through commits with
-/// skewed times: a failure is kept only if the whole hidden history, walked
-/// to its roots, does not reach it. Checking them was only wasted work
-/// otherwise, and they are not counted. With `exactly`, the whole hidden
-/// history is walked whatever the tally, so that the count of commits to
-/// check is exact: the introduction or END's descent failed, which matters
-/// only if there is something to check.
-fn settle(walk: &mut Walk, mut tally: Tally, exactly: bool) -> Result<Checked, Error> {
+/// At most this many failing commits are settled one by one, each by a
+/// short walk; with more, the whole hidden history is walked once.
+const SETTLED_ONE_BY_ONE: usize = 64;
+
+/// Makes the tally exact and puts failures in Guix's order.
+///
+/// The walk may have found commits that hidden history reaches through
+/// commits with skewed times: a failure is kept only if no hidden commit
+/// reaches it, which is settled exactly, never by commit times (checking
+/// the others was only wasted work, and they are not counted). With
+/// `exactly` (the introduction or END's descent failed, which matters only
+/// if there is something to check), whether anything is to be checked at
+/// all is settled too: nothing is when END itself is hidden.
+fn settle(
+    repo: &Repository,
+    walk: &mut Walk,
+    hidden: &[Oid],
+    mut tally: Tally,
+    exactly: bool,
+) -> Result<Checked, Error> {
     if exactly || !tally.failures.is_empty() {
-        let failing: Vec<Node> = tally.failures.iter().map(|(node, _)| *node).collect();
-        walk.settle(|walk| !exactly && failing.iter().all(|&node| walk.is_hidden(node)))?;
+        let mut failing: Vec<Node> = tally.failures.iter().map(|(node, _)| *node).collect();
+        if exactly {
+            failing.push(walk.end());
+        }
+        if failing.len() <= SETTLED_ONE_BY_ONE {
+            let objects = Objects::open(repo)?;
+            for node in failing {
+                if walk::is_ancestor_of_any(&objects, walk.id(node), hidden)? {
+                    walk.mark_hidden(node);
+                }
+            }
+        } else {
+            walk.settle(|walk| failing.iter().all(|&node| walk.is_hidden(node)))?;
+        }
         tally.failures.retain(|(node, _)| !walk.is_hidden(*node));
         let positions = walk.guix_positions();
         tally
@@ -649,8 +672,12 @@ fn settle(walk: &mut Walk, mut tally: Tally, exactly: bool) -> Result<Checked, E
         })
         .filter(|(_, count)| *count > 0)
         .collect();
+    let commits = match walk.is_hidden(walk.end()) {
+        true => 0,
+        false => walk.commits().count(),
+    };
     Ok(Checked {
-        commits: walk.commits().count(),
+        commits,
         signers,
         failures: tally.failures.into_iter().map(|(_, e)| e).collect(),
     })

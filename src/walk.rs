@@ -190,6 +190,17 @@ impl<'r> Walk<'r> {
         Ok(())
     }
 
+    /// Records that `node` is known, from elsewhere, to be reachable from a
+    /// hidden commit.
+    pub fn mark_hidden(&mut self, node: Node) {
+        self.vertices[node as usize].flags |= HIDDEN;
+    }
+
+    /// END's node.
+    pub fn end(&self) -> Node {
+        self.end
+    }
+
     /// Whether `node` is reachable from a hidden commit, as far as the walk
     /// knows.
     pub fn is_hidden(&self, node: Node) -> bool {
@@ -369,7 +380,7 @@ pub(crate) fn descends_from_any(
 ) -> Result<bool, Error> {
     let objects = Objects::open(repo)?;
     for &ancestor in ancestors {
-        if ancestor == commit || is_ancestor(&objects, ancestor, commit)? {
+        if is_ancestor_of_any(&objects, ancestor, &[commit])? {
             return Ok(true);
         }
     }
@@ -382,15 +393,26 @@ const FROM_COMMIT: u8 = 1;
 const FROM_ANCESTOR: u8 = 2;
 const BOTH: u8 = FROM_COMMIT | FROM_ANCESTOR;
 
-/// Whether `ancestor` is reachable from `commit`: git's merge-base walk.
-/// Both are painted down their histories, newest first; the walk ends when
-/// `ancestor` gets `commit`'s paint, or when every queued commit has both
-/// paints. That end is exact whatever the commit times: a path from
-/// `commit` to `ancestor` never passes through an ancestor of `ancestor`,
-/// so it is never cut short. Times only make the walk end early when there
-/// is no such path; a commit whose paint grows is queued again. Every
-/// commit is read verified.
-fn is_ancestor(objects: &Objects, ancestor: Oid, commit: Oid) -> Result<bool, Error> {
+/// Whether `ancestor` is reachable from one of `commits`: git's merge-base
+/// walk. Both sides are painted down their histories, newest first; the
+/// walk ends when `ancestor` gets the commits' paint, or when every queued
+/// commit has both paints. That end is exact whatever the commit times: a
+/// path from a commit to `ancestor` never passes through an ancestor of
+/// `ancestor`, so it is never cut short. Times only make the walk end early
+/// when there is no such path; a commit whose paint grows is queued again.
+/// Every commit is read verified.
+///
+/// A failing commit on top of a cached history is shown not to be hidden
+/// by it in a few steps: its parent, the cached tip, gets both paints at
+/// once.
+pub(crate) fn is_ancestor_of_any(
+    objects: &Objects,
+    ancestor: Oid,
+    commits: &[Oid],
+) -> Result<bool, Error> {
+    if commits.contains(&ancestor) {
+        return Ok(true);
+    }
     let mut paint = Paint {
         objects,
         commits: HashMap::new(),
@@ -398,7 +420,9 @@ fn is_ancestor(objects: &Objects, ancestor: Oid, commit: Oid) -> Result<bool, Er
         queued: 0,
         unfinished: 0,
     };
-    paint.add(commit, FROM_COMMIT)?;
+    for &commit in commits {
+        paint.add(commit, FROM_COMMIT)?;
+    }
     paint.add(ancestor, FROM_ANCESTOR)?;
     while paint.unfinished > 0 {
         let Some((_, _, id)) = paint.queue.pop() else {
@@ -516,9 +540,14 @@ mod tests {
             (20_000, &[]),
         ]);
         let objects = Objects::open(&repo).unwrap();
-        let yes = |a: usize, c: usize| is_ancestor(&objects, ids[a], ids[c]).unwrap();
+        let yes = |a: usize, c: usize| is_ancestor_of_any(&objects, ids[a], &[ids[c]]).unwrap();
         assert!(yes(0, 2) && yes(0, 4) && yes(3, 4) && yes(1, 4));
         assert!(!yes(2, 0) && !yes(5, 4) && !yes(3, 2) && !yes(4, 0));
+        let any = |a: usize, c: &[usize]| {
+            let c: Vec<Oid> = c.iter().map(|&c| ids[c]).collect();
+            is_ancestor_of_any(&objects, ids[a], &c).unwrap()
+        };
+        assert!(any(1, &[5, 2]) && any(3, &[2, 4]) && !any(2, &[5, 3, 1]));
         assert!(descends_from_any(&repo, ids[4], &[ids[5], ids[3]]).unwrap());
         assert!(!descends_from_any(&repo, ids[2], &[ids[5], ids[3]]).unwrap());
     }

@@ -789,6 +789,23 @@ fn clock_skewed_history_before_the_introduction() {
         expect-all unsigned late"#,
         ),
     );
+    // So are many: past 64 failures, the hidden history is settled by one
+    // walk of it rather than one short walk per failure.
+    let late: Vec<String> = (1..=70)
+        .map(|i| format!("write c.txt \"{i}\\n\"\ncommit late-{i}\n"))
+        .collect();
+    let all: Vec<String> = (1..=70)
+        .rev()
+        .map(|i| format!("expect-all unsigned late-{i}\n"))
+        .collect();
+    check(
+        "skewed hidden history, then 70 unsigned commits",
+        &history(&format!(
+            "{}expect unsigned late-70\n{}",
+            late.concat(),
+            all.concat()
+        )),
+    );
 }
 
 /// An unrelated history (an orphan branch listing mallory) merged by an
