@@ -229,7 +229,13 @@ impl<'r> Objects<'r> {
     /// `limit(kind)` bytes.
     pub fn read(&self, id: Oid, kind: Kind) -> Result<Vec<u8>, ObjectError> {
         let error = |problem| ObjectError { id, kind, problem };
-        let (actual, data) = self.read_any(id, limit(kind)).map_err(error)?;
+        let (actual, data) = match kind {
+            // Read for every commit of the history: one look-up in the pack
+            // rather than two (its size is known only once it is read).
+            Kind::Commit | Kind::Tree => self.read_whole(id, limit(kind)),
+            Kind::Blob | Kind::Tag => self.read_any(id, limit(kind)),
+        }
+        .map_err(error)?;
         if actual != kind {
             return Err(error(ObjectProblem::WrongKind {
                 expected: kind,
@@ -250,6 +256,27 @@ impl<'r> Objects<'r> {
         Ok((kind, data))
     }
 
+    /// Like [`Objects::read_any`], but a packed object is read before its
+    /// size is known: commits and trees, which are small, and of which a
+    /// pack holds nothing larger than what it was sent.
+    fn read_whole(&self, id: Oid, limit: u64) -> Result<(Kind, Vec<u8>), ObjectProblem> {
+        let (kind, data) = match self.read_loose(id, limit)? {
+            Some(found) => found,
+            None => {
+                let object = self.odb.read(id).map_err(git_error)?;
+                let kind = Kind::from_git2(object.kind())
+                    .ok_or_else(|| ObjectProblem::Damaged("its type is unknown".into()))?;
+                (kind, object.data().to_vec())
+            }
+        };
+        if data.len() as u64 > limit {
+            let size = data.len() as u64;
+            return Err(ObjectProblem::TooLarge { kind, size, limit });
+        }
+        verify(id, kind, &data)?;
+        Ok((kind, data))
+    }
+
     fn read_loose(&self, id: Oid, limit: u64) -> Result<Option<(Kind, Vec<u8>)>, ObjectProblem> {
         let hex = id.to_string();
         let (fan, rest) = hex.split_at(2);
@@ -264,10 +291,6 @@ impl<'r> Objects<'r> {
     }
 
     fn read_packed(&self, id: Oid, limit: u64) -> Result<(Kind, Vec<u8>), ObjectProblem> {
-        let git_error = |e: git2::Error| match e.code() {
-            git2::ErrorCode::NotFound => ObjectProblem::Missing,
-            _ => ObjectProblem::Damaged(e.message().to_owned()),
-        };
         let (size, kind) = self.odb.read_header(id).map_err(git_error)?;
         let claimed = Kind::from_git2(kind)
             .ok_or_else(|| ObjectProblem::Damaged("its type is unknown".into()))?;
@@ -285,6 +308,14 @@ impl<'r> Objects<'r> {
             ));
         }
         Ok((claimed, object.data().to_vec()))
+    }
+}
+
+/// What a libgit2 error reading an object means.
+fn git_error(e: git2::Error) -> ObjectProblem {
+    match e.code() {
+        git2::ErrorCode::NotFound => ObjectProblem::Missing,
+        _ => ObjectProblem::Damaged(e.message().to_owned()),
     }
 }
 

@@ -1351,6 +1351,23 @@ fn forge_loose_blob(dir: &Path, id: Oid, contents: &[u8]) {
     fs::write(&path, encoder.finish().unwrap()).unwrap();
 }
 
+/// `git clone --quiet ARGS SOURCE TARGET`, with a local keyring branch.
+fn clone_channel(args: &[&str], source: &std::ffi::OsStr, target: &Path) {
+    let out = support::git_command(target.parent().unwrap())
+        .args(["clone", "--quiet"])
+        .args(args)
+        .arg(source)
+        .arg(target)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    support::git_command(target)
+        .args(["branch", "keyring", "origin/keyring"])
+        .output()
+        .unwrap();
+}
+
 /// A channel where mallory's commit is refused: alice alone is authorized.
 /// Signed by the real gpg where it is available.
 fn mallory_refused_channel(signer: &str) -> Built {
@@ -1410,21 +1427,7 @@ fn forged_authorizations_blob_is_refused_in_local_clones() {
     let mut places = vec![built.path.clone()];
     for how in ["--local", "--shared"] {
         let clone = clones.path().join(how.trim_start_matches('-'));
-        let out = support::git_command(clones.path())
-            .args(["clone", "--quiet", how])
-            .arg(&built.path)
-            .arg(&clone)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        support::git_command(&clone)
-            .args(["branch", "keyring", "origin/keyring"])
-            .output()
-            .unwrap();
+        clone_channel(&[how], built.path.as_os_str(), &clone);
         places.push(clone);
     }
     for place in places {
@@ -1506,26 +1509,11 @@ fn partial_clone_missing_authorizations_blob_is_not_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let clone = dir.path().join("partial");
     let url = format!("file://{}", built.path.display());
-    let out = support::git_command(dir.path())
-        .args([
-            "clone",
-            "--quiet",
-            "--no-checkout",
-            "--filter=blob:none",
-            &url,
-        ])
-        .arg(&clone)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    clone_channel(
+        &["--no-checkout", "--filter=blob:none"],
+        url.as_ref(),
+        &clone,
     );
-    support::git_command(&clone)
-        .args(["branch", "keyring", "origin/keyring"])
-        .output()
-        .unwrap();
     // The keyring's blobs are fetched (git does so on demand); the
     // authorizations blob of `first` is not.
     let keys = support::git_command(&clone)
