@@ -80,10 +80,13 @@ fn run_with(channel: &Channel, end: &str, cache: &Path, extra: &[&str]) -> Run {
         .exists()
         .then(|| stderr.lines().last().and_then(|l| l.trim().parse().ok()))
         .flatten();
-    let stderr_bytes = match time.exists() {
-        true => stderr.rfind('\n').map_or(0, |last| stderr[..last].len()),
-        false => stderr.len(),
-    };
+    // `/usr/bin/time` adds its own lines: the exit status, then the peak.
+    let mut lines: Vec<&str> = stderr.lines().collect();
+    if time.exists() {
+        lines.pop();
+        lines.retain(|line| !line.starts_with("Command exited with non-zero status"));
+    }
+    let stderr_bytes: usize = lines.iter().map(|line| line.len() + 1).sum();
     if !output.status.success() && extra.is_empty() {
         eprintln!("{}: {stderr}", channel.name);
     }
