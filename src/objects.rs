@@ -281,7 +281,7 @@ impl<'r> Objects<'r> {
         let hex = id.to_string();
         let (fan, rest) = hex.split_at(2);
         for directory in self.directories.iter().filter(|d| d.may_hold(id)) {
-            match File::open(directory.path.join(fan).join(rest)) {
+            match open_regular(&directory.path.join(fan).join(rest)) {
                 Ok(file) => return read_loose_file(file, limit).map(Some),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(ObjectProblem::Damaged(e.to_string())),
@@ -309,6 +309,20 @@ impl<'r> Objects<'r> {
         }
         Ok((claimed, object.data().to_vec()))
     }
+}
+
+/// Opens a file of the object directory without blocking (a FIFO planted
+/// there must not hang the program), and only if it is a regular file.
+fn open_regular(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(file)
 }
 
 /// What a libgit2 error reading an object means.
@@ -412,7 +426,7 @@ fn object_directories(repo: &Repository) -> Vec<PathBuf> {
 /// The directories listed in `DIR/info/alternates`, relative ones taken
 /// from DIR.
 fn alternates_of(directory: &Path) -> Vec<PathBuf> {
-    let Ok(file) = File::open(directory.join("info").join("alternates")) else {
+    let Ok(file) = open_regular(&directory.join("info").join("alternates")) else {
         return Vec::new();
     };
     let mut text = String::new();
@@ -490,6 +504,37 @@ mod tests {
         let whole = std::fs::read(&path).unwrap();
         std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
         let e = objects.read(id, Kind::Blob).unwrap_err();
+        assert!(matches!(e.problem, ObjectProblem::Damaged(_)), "{e}");
+    }
+
+    #[test]
+    fn planted_fifos_do_not_hang() {
+        let (_dir, repo) = repo();
+        let id = repo.blob(b"hello").unwrap();
+        let path = loose_path(&repo, id);
+        std::fs::remove_file(&path).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let info = repo.path().join("objects/info");
+        std::fs::create_dir_all(&info).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &info.join("alternates"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let e = Objects::open(&repo)
+            .unwrap()
+            .read(id, Kind::Blob)
+            .unwrap_err();
         assert!(matches!(e.problem, ObjectProblem::Damaged(_)), "{e}");
     }
 
