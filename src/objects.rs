@@ -525,7 +525,7 @@ mod tests {
         std::fs::create_dir_all(&info).unwrap();
         rustix::fs::mknodat(
             rustix::fs::CWD,
-            &info.join("alternates"),
+            info.join("alternates"),
             rustix::fs::FileType::Fifo,
             rustix::fs::Mode::from_raw_mode(0o600),
             0,
