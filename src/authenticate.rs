@@ -604,7 +604,7 @@ impl Checker<'_> {
         in_flight: &AtomicUsize,
         stop: &AtomicBool,
     ) -> Result<Tally, Error> {
-        let repo = Repository::open(path)?;
+        let repo = crate::objects::reopen(path)?;
         let objects = Objects::open(&repo)?;
         let mut tally = Tally::default();
         for found in receiver {
