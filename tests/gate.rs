@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use git_authenticate::git2::{Oid, Repository};
 use git_authenticate::Cache;
 use serde_json::Value;
+use support::process::{kill, run_bounded, wait_bounded};
 use support::{gpg_available, key, Built, Home};
 
 /// A channel and what is pushed to it:
@@ -186,8 +187,9 @@ impl Server {
         c
     }
 
-    /// The real git in `dir`, with the private home.
-    fn git(&self, dir: &Path, args: &[&str]) -> Output {
+    /// The real git in `dir`, with the private home (which the hooks it
+    /// runs inherit: their cache is there).
+    fn git_command(&self, dir: &Path, args: &[&str]) -> Command {
         let mut c = support::git_command(dir);
         for name in support::home::CLEARED {
             c.env_remove(name);
@@ -196,7 +198,11 @@ impl Server {
             c.env(name, value);
         }
         c.args(args);
-        run(c)
+        c
+    }
+
+    fn git(&self, dir: &Path, args: &[&str]) -> Output {
+        run(self.git_command(dir, args))
     }
 
     fn git_ok(&self, dir: &Path, args: &[&str]) -> String {
@@ -272,33 +278,8 @@ impl Server {
 }
 
 /// Runs `command`, which must finish within 60 s (it is killed otherwise).
-fn run(mut command: Command) -> Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    wait_bounded(child, Duration::from_secs(60))
-}
-
-fn wait_bounded(child: Child, limit: Duration) -> Output {
-    let pid = child.id();
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(child.wait_with_output()));
-    match finished.recv_timeout(limit) {
-        Ok(output) => output.expect("output"),
-        Err(_) => {
-            kill(pid);
-            panic!("a command did not finish within {limit:?}");
-        }
-    }
-}
-
-fn kill(pid: u32) {
-    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-    }
+fn run(command: Command) -> Output {
+    run_bounded(command, Duration::from_secs(60))
 }
 
 fn stderr(out: &Output) -> String {
@@ -570,18 +551,9 @@ fn ten_concurrent_pushers() {
     server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
     let pushes: Vec<_> = (0..10)
         .map(|i| {
-            let mut c = support::git_command(&server.built.path);
-            for name in support::home::CLEARED {
-                c.env_remove(name);
-            }
-            for (name, value) in server.home.vars() {
-                c.env(name, value);
-            }
-            c.args([
-                "push",
-                &server.url(),
-                &refspec(&server.id(&format!("p-{i}")), &format!("p{i}")),
-            ]);
+            let id = server.id(&format!("p-{i}"));
+            let refspec = refspec(&id, &format!("p{i}"));
+            let mut c = server.git_command(&server.built.path, &["push", &server.url(), &refspec]);
             c.stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
@@ -630,24 +602,20 @@ impl Daemon {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut c = support::git_command(server.home.path());
-        for name in support::home::CLEARED {
-            c.env_remove(name);
-        }
-        for (name, value) in server.home.vars() {
-            c.env(name, value);
-        }
         let base = server.home.path().to_str().unwrap().to_owned();
-        c.args([
-            "daemon",
-            "--listen=127.0.0.1",
-            &format!("--port={port}"),
-            "--reuseaddr",
-            "--export-all",
-            "--enable=receive-pack",
-            &format!("--base-path={base}"),
-            &base,
-        ]);
+        let mut c = server.git_command(
+            server.home.path(),
+            &[
+                "daemon",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+                "--reuseaddr",
+                "--export-all",
+                "--enable=receive-pack",
+                &format!("--base-path={base}"),
+                &base,
+            ],
+        );
         c.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());

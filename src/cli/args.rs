@@ -107,13 +107,18 @@ pub struct Args {
         value_name = "N",
         default_value_t = 0,
         hide_default_value = true,
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_JOBS)
+        value_parser = jobs()
     )]
     pub jobs: usize,
 }
 
 /// The most `--jobs` accepted: more threads than that only cost memory.
 const MAX_JOBS: u64 = 1024;
+
+/// `--jobs`: 0 to [`MAX_JOBS`].
+fn jobs() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_JOBS)
+}
 
 /// Which keys count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -182,14 +187,8 @@ pub enum Command {
 pub struct GateArgs {
     /// Threads checking commits: 1 to 1024, or 0 (the default) for one per
     /// core.
-    #[arg(
-        short,
-        long,
-        value_name = "N",
-        default_value_t = 0,
-        hide_default_value = true,
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_JOBS)
-    )]
+    #[arg(short, long, value_name = "N", default_value_t = 0, hide_default_value = true,
+          value_parser = jobs())]
     pub jobs: usize,
 
     /// Key policy.
