@@ -95,6 +95,29 @@ pub fn protected_branches(repo: &Repository) -> Result<Vec<String>, Error> {
     Ok(branches)
 }
 
+/// Every keyring branch the configuration names, as branch names on this
+/// repository (`keyring`): `guix.authentication.keyring` and those of the
+/// `guix.authentication-BRANCH` sections, `refs/heads/` taken off; the
+/// default `keyring` when none is named.
+pub fn keyring_branches(repo: &Repository) -> Result<Vec<String>, Error> {
+    let config = repo.config()?.snapshot()?;
+    let mut branches = Vec::new();
+    let mut entries = config.entries(Some(r"^guix\.authentication(-.*)?\.keyring$"))?;
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let value = String::from_utf8_lossy(entry.value_bytes());
+        let branch = value.trim();
+        let branch = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+        if !branches.iter().any(|b| b == branch) {
+            branches.push(branch.to_owned());
+        }
+    }
+    if config.get_string("guix.authentication.keyring").is_err() {
+        branches.push(crate::keyring::DEFAULT_REFERENCE.to_owned());
+    }
+    Ok(branches)
+}
+
 /// What happened to one hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hook {

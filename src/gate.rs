@@ -9,9 +9,13 @@
 //!   [`crate::config::configured_for`]); a branch listed in
 //!   [`crate::config::PROTECTED_BRANCH_KEY`] may only move forward and is
 //!   never deleted;
-//! - the keyring branch: never authenticated (as in Guix), but it only
+//! - a keyring branch (any that `guix.authentication[-BRANCH].keyring`
+//!   names, default `keyring`): not authenticated (as in Guix), but it only
 //!   moves forward, is never deleted, and every key file at its new tip
-//!   must load, since one broken key file breaks every user's pull;
+//!   must load, since one broken key file breaks every user's pull. When it
+//!   is also the server's default branch (HEAD), which users clone and
+//!   pull, it is authenticated as well: `guix pull` authenticates the
+//!   branch it pulls, whatever holds the keys;
 //! - a tag: the commit it names must be authentic;
 //! - `refs/replace/*`: refused, as git would then substitute objects, and
 //!   every later authentication on the server would fail;
@@ -151,7 +155,7 @@ impl RefUpdate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target<'a> {
     Branch(&'a str),
-    Keyring,
+    Keyring(&'a str),
     Tag,
     Replace,
     Other,
@@ -312,8 +316,8 @@ pub struct Gate<'r> {
     repo: &'r Repository,
     options: GateOptions,
     protected: Vec<String>,
-    /// The keyring branch's name on the server (`keyring`).
-    keyring_branch: String,
+    /// The keyring branches' names on the server (`keyring`).
+    keyring_branches: Vec<String>,
     /// Commits accepted earlier in this push, by introduction commit: a new
     /// branch pushed with its base costs only its own commits.
     accepted: Vec<(Oid, Oid)>,
@@ -321,19 +325,27 @@ pub struct Gate<'r> {
 
 impl<'r> Gate<'r> {
     /// The gate of `repo`, configured by its git configuration.
+    ///
+    /// ```no_run
+    /// use git_authenticate::gate::{Gate, GateOptions, RefUpdate};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // As a pre-receive hook: git's environment names the quarantine.
+    /// let repo = git2::Repository::open_from_env()?;
+    /// let updates = RefUpdate::parse_lines(&std::io::read_to_string(std::io::stdin())?)?;
+    /// let decision = Gate::new(&repo, GateOptions::default())?.decide_push(updates);
+    /// for decided in &decision.refs {
+    ///     eprintln!("{decided}");
+    /// }
+    /// decision.record(&repo);
+    /// std::process::exit(if decision.is_accepted() { 0 } else { 1 });
+    /// # }
+    /// ```
     pub fn new(repo: &'r Repository, options: GateOptions) -> Result<Self, Error> {
-        let keyring = config::configured_for(repo, None)?
-            .keyring
-            .unwrap_or_else(|| keyring::DEFAULT_REFERENCE.to_owned());
-        let keyring_branch = keyring
-            .strip_prefix("refs/heads/")
-            .unwrap_or(&keyring)
-            .to_owned();
         Ok(Gate {
             repo,
             options,
             protected: config::protected_branches(repo)?,
-            keyring_branch,
+            keyring_branches: config::keyring_branches(repo)?,
             accepted: Vec::new(),
         })
     }
@@ -355,7 +367,10 @@ impl<'r> Gate<'r> {
         match self.target(&update.name) {
             Target::Replace => Verdict::Refused(Refusal::ReplaceRef),
             Target::Other => Verdict::Accepted(Acceptance::Unchecked),
-            Target::Keyring => self.keyring_update(update),
+            Target::Keyring(branch) => {
+                let branch = branch.to_owned();
+                self.keyring_update(&branch, update)
+            }
             Target::Branch(branch) => {
                 let branch = branch.to_owned();
                 self.branch_update(&branch, update)
@@ -372,8 +387,8 @@ impl<'r> Gate<'r> {
 
     fn target<'n>(&self, name: &'n str) -> Target<'n> {
         if let Some(branch) = name.strip_prefix("refs/heads/") {
-            match branch == self.keyring_branch {
-                true => Target::Keyring,
+            match self.keyring_branches.iter().any(|k| k == branch) {
+                true => Target::Keyring(branch),
                 false => Target::Branch(branch),
             }
         } else if name.starts_with("refs/tags/") {
@@ -409,19 +424,32 @@ impl<'r> Gate<'r> {
         self.authenticate(Some(branch), new)
     }
 
-    fn keyring_update(&self, update: &RefUpdate) -> Verdict {
+    fn keyring_update(&mut self, branch: &str, update: &RefUpdate) -> Verdict {
         let Some(new) = update.new else {
             return Verdict::Refused(Refusal::ProtectedDeletion);
         };
         if let Err(refusal) = self.forward(update.old, new) {
             return Verdict::Refused(refusal);
         }
-        match Keyring::load_at(self.repo, &self.keyring_branch, new) {
-            Ok(keyring) => Verdict::Accepted(Acceptance::Keyring {
-                keys: keyring.len(),
-            }),
-            Err(e) => Verdict::Refused(Refusal::BrokenKeyring(e)),
+        let keys = match Keyring::load_at(self.repo, branch, new) {
+            Ok(keyring) => keyring.len(),
+            Err(e) => return Verdict::Refused(Refusal::BrokenKeyring(e)),
+        };
+        // Guix skips the keyring branch when it is checked out, but `guix
+        // pull` authenticates the branch it pulls whatever it is: a channel
+        // keeping its keys on the branch users clone is authenticated too.
+        if self.is_default_branch(branch) {
+            return self.authenticate(Some(branch), new);
         }
+        Verdict::Accepted(Acceptance::Keyring { keys })
+    }
+
+    /// Whether `branch` is the one the server's HEAD names, which
+    /// `git clone` checks out.
+    fn is_default_branch(&self, branch: &str) -> bool {
+        let head = self.repo.find_reference("HEAD");
+        let target = head.as_ref().ok().and_then(|h| h.symbolic_target_bytes());
+        target == Some(format!("refs/heads/{branch}").as_bytes())
     }
 
     /// Refuses anything but a fast-forward from `old` (a creation is one).

@@ -805,3 +805,83 @@ fn merge_check_text_fast_forward_and_unauthentic_heads() {
         "{err}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The library's verdicts, and a server that is not configured.
+
+#[test]
+fn library_verdicts_are_typed() {
+    use git_authenticate::gate::{Acceptance, Gate, GateOptions, RefUpdate, Refusal, Verdict};
+    use git_authenticate::Relation;
+    let server = Server::new(false);
+    server.push_ok(&[
+        &refspec(&server.id("fourth"), "master"),
+        &refspec(&server.id("side-1"), "side"),
+    ]);
+    let repo = Repository::open(&server.bare).unwrap();
+    let mut gate = Gate::new(&repo, GateOptions::default()).unwrap();
+    let zero = "0".repeat(40);
+    let update = |name: &str, old: &str, new: &str| RefUpdate::new(name, old, new).unwrap();
+    let (fourth, side) = (server.id("fourth"), server.id("side-1"));
+    let verdict = gate.decide(&update("refs/heads/master", &fourth, &side));
+    assert!(
+        matches!(
+            verdict,
+            Verdict::Refused(Refusal::NotFastForward {
+                relation: Relation::Unrelated
+            })
+        ),
+        "{verdict:?}"
+    );
+    let verdict = gate.decide(&update("refs/heads/master", &fourth, &zero));
+    assert!(matches!(
+        verdict,
+        Verdict::Refused(Refusal::ProtectedDeletion)
+    ));
+    let verdict = gate.decide(&update("refs/heads/side", &side, &zero));
+    assert!(matches!(verdict, Verdict::Accepted(Acceptance::Deleted)));
+    let verdict = gate.decide(&update("refs/notes/commits", &zero, &side));
+    assert!(matches!(verdict, Verdict::Accepted(Acceptance::Unchecked)));
+    let verdict = gate.decide(&update(&format!("refs/replace/{fourth}"), &zero, &side));
+    assert!(matches!(verdict, Verdict::Refused(Refusal::ReplaceRef)));
+    let (with_bob, broken) = (server.keyring_commit(1), server.keyring_commit(0));
+    server.git_ok(
+        &server.bare,
+        &[
+            "fetch",
+            "-q",
+            server.built.path.to_str().unwrap(),
+            "keyring:incoming",
+        ],
+    );
+    let verdict = gate.decide(&update(
+        "refs/heads/keyring",
+        &server.keyring_commit(2),
+        &with_bob,
+    ));
+    assert!(
+        matches!(verdict, Verdict::Accepted(Acceptance::Keyring { keys: 3 })),
+        "{verdict:?}"
+    );
+    let verdict = gate.decide(&update("refs/heads/keyring", &with_bob, &broken));
+    assert!(
+        matches!(&verdict, Verdict::Refused(Refusal::BrokenKeyring(git_authenticate::Error::MalformedKey { file, .. })) if file == "broken.key"),
+        "{verdict:?}"
+    );
+}
+
+#[test]
+fn server_without_introduction_refuses_every_push() {
+    let server = Server::bare(build(CHANNEL));
+    let out = run(server.binary(&["install-server-hook", "-r", server.bare.to_str().unwrap()]));
+    assert!(
+        stderr(&out).contains("no introduction is configured"),
+        "{}",
+        stderr(&out)
+    );
+    let err = server.push_refused(&[&refspec(&server.id("second"), "master")]);
+    assert!(
+        err.contains("no introduction is configured on the server"),
+        "{err}"
+    );
+}
