@@ -885,3 +885,31 @@ fn server_without_introduction_refuses_every_push() {
         "{err}"
     );
 }
+
+/// A channel keeping its keys on master: master is a keyring branch, and
+/// also the branch users pull, so it is authenticated too.
+#[test]
+fn keys_on_the_default_branch_are_authenticated_too() {
+    let server = Server::bare(build(
+        r#"
+write-key keys.key armored alice dave
+authorize alice dave
+commit first gpg:dave
+write a.txt "A\n"
+commit second gpg:alice
+write b.txt "B\n"
+commit unsigned-3
+"#,
+    ));
+    server.configure();
+    server.git_ok(
+        &server.bare,
+        &["config", "guix.authentication.keyring", "master"],
+    );
+    server.push_ok(&[&refspec(&server.id("first"), "master")]);
+    server.install_hook();
+    let err = server.push_ok(&[&refspec(&server.id("second"), "master")]);
+    assert!(err.contains("is authentic (1 new commit checked)"), "{err}");
+    let err = server.push_refused(&[&refspec(&server.id("unsigned-3"), "master")]);
+    assert!(err.contains("lacks a signature"), "{err}");
+}
