@@ -231,6 +231,17 @@ pub enum Refusal {
     CouldNotCheck(Error),
 }
 
+impl Refusal {
+    /// Whether the update was refused because it could not be checked (no
+    /// introduction, an unreadable object), rather than found wanting.
+    pub fn could_not_check(&self) -> bool {
+        matches!(
+            self,
+            Refusal::CouldNotCheck(_) | Refusal::NoIntroduction | Refusal::InvalidIntroduction(_)
+        )
+    }
+}
+
 impl Verdict {
     /// Whether the update may land.
     pub fn is_accepted(&self) -> bool {

@@ -913,3 +913,53 @@ commit unsigned-3
     let err = server.push_refused(&[&refspec(&server.id("unsigned-3"), "master")]);
     assert!(err.contains("lacks a signature"), "{err}");
 }
+
+/// The hook run by hand, as git runs it: its exit status, and input that is
+/// not git's.
+#[test]
+fn pre_receive_exit_status_and_malformed_input() {
+    let server = Server::new(false);
+    server.push_ok(&[
+        &refspec(&server.keyring_commit(1), "keyring"),
+        &refspec(&server.id("by-bob"), "bob"),
+        &refspec(&server.id("third"), "work"),
+    ]);
+    let zero = "0".repeat(40);
+    let hook = |input: &str| {
+        let mut c = server.home.command(&server.bare);
+        c.arg("pre-receive").env("GIT_DIR", &server.bare);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = wait_bounded(child, Duration::from_secs(60));
+        (out.status.code(), stderr(&out))
+    };
+    let line =
+        |label: &str, branch: &str| format!("{zero} {} refs/heads/{branch}\n", server.id(label));
+    let (code, err) = hook(&line("third", "master"));
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = hook(&line("by-bob", "bob"));
+    assert_eq!(code, Some(1), "{err}");
+    for bad in ["garbage\n", "0000 1111 refs/heads/x\n", "\u{0}\u{1}\n"] {
+        let (code, err) = hook(bad);
+        assert_eq!(code, Some(2), "{bad:?}: {err}");
+        assert!(err.contains("standard input"), "{err}");
+    }
+    server.git_ok(
+        &server.bare,
+        &[
+            "config",
+            "--unset",
+            "guix.authentication.introduction-commit",
+        ],
+    );
+    let (code, err) = hook(&line("third", "master"));
+    assert_eq!(code, Some(2), "{err}");
+}

@@ -144,28 +144,23 @@ fn hint_for(decision: &PushDecision) -> &'static str {
     }
 }
 
+/// 0 accepted; 2 when every refusal is that something could not be
+/// checked; 1 otherwise.
 fn status(decision: &PushDecision) -> u8 {
-    let refused = decision.refs.iter().filter_map(|d| match &d.verdict {
+    let mut refusals = decision.refs.iter().filter_map(|d| match &d.verdict {
         Verdict::Refused(refusal) => Some(refusal),
         Verdict::Accepted(_) => None,
     });
-    let mut code = AUTHENTIC;
-    for refusal in refused {
-        code = match refusal {
-            Refusal::CouldNotCheck(_)
-            | Refusal::NoIntroduction
-            | Refusal::InvalidIntroduction(_)
-                if code == AUTHENTIC =>
-            {
-                COULD_NOT_CHECK
-            }
-            Refusal::CouldNotCheck(_)
-            | Refusal::NoIntroduction
-            | Refusal::InvalidIntroduction(_) => code,
-            _ => NOT_AUTHENTIC,
-        };
+    let Some(first) = refusals.next() else {
+        return AUTHENTIC;
+    };
+    match std::iter::once(first)
+        .chain(refusals)
+        .all(Refusal::could_not_check)
+    {
+        true => COULD_NOT_CHECK,
+        false => NOT_AUTHENTIC,
     }
-    code
 }
 
 fn install_server_hook(repository: Option<&std::path::Path>, print: bool) -> u8 {
