@@ -40,6 +40,10 @@
 //! ignored. The cache takes a lock and is replaced atomically, so
 //! concurrent pushes neither corrupt it nor lose entries.
 //!
+//! Keyring branches are decided first: the other refs of the push are
+//! checked with the keys of an accepted keyring update, as users will
+//! fetch both.
+//!
 //! The new objects are, during `pre-receive`, only in git's quarantine
 //! directory: open the repository from git's environment
 //! ([`git2::Repository::open_from_env`]), which names it.
@@ -332,6 +336,9 @@ pub struct Gate<'r> {
     /// Commits accepted earlier in this push, by introduction commit: a new
     /// branch pushed with its base costs only its own commits.
     accepted: Vec<(Oid, Oid)>,
+    /// The new tips of keyring branches this push moves, once accepted:
+    /// the keys its other refs are checked with, as users will fetch them.
+    keyrings: Vec<(String, Oid)>,
 }
 
 impl<'r> Gate<'r> {
@@ -358,19 +365,30 @@ impl<'r> Gate<'r> {
             protected: config::protected_branches(repo)?,
             keyring_branches: config::keyring_branches(repo)?,
             accepted: Vec::new(),
+            keyrings: Vec::new(),
         })
     }
 
-    /// Decides every ref of a push.
+    /// Decides every ref of a push: the keyring branches first, so that
+    /// the other refs are checked with the keys the push brings (and that
+    /// users will fetch with them).
     pub fn decide_push(&mut self, updates: Vec<RefUpdate>) -> PushDecision {
-        let refs = updates
+        let (keyrings, others): (Vec<_>, Vec<_>) = updates
             .into_iter()
-            .map(|update| {
+            .enumerate()
+            .partition(|(_, u)| matches!(self.target(&u.name), Target::Keyring(_)));
+        let mut refs: Vec<(usize, RefDecision)> = keyrings
+            .into_iter()
+            .chain(others)
+            .map(|(index, update)| {
                 let verdict = self.decide(&update);
-                RefDecision { update, verdict }
+                (index, RefDecision { update, verdict })
             })
             .collect();
-        PushDecision { refs }
+        refs.sort_by_key(|(index, _)| *index);
+        PushDecision {
+            refs: refs.into_iter().map(|(_, decided)| decided).collect(),
+        }
     }
 
     /// Decides one ref.
@@ -446,11 +464,17 @@ impl<'r> Gate<'r> {
             Ok(keyring) => keyring.len(),
             Err(e) => return Verdict::Refused(Refusal::BrokenKeyring(e)),
         };
+        self.keyrings.push((branch.to_owned(), new));
         // Guix skips the keyring branch when it is checked out, but `guix
         // pull` authenticates the branch it pulls whatever it is: a channel
-        // keeping its keys on the branch users clone is authenticated too.
+        // keeping its keys on the branch users clone is authenticated too,
+        // with the keys it brings.
         if self.is_default_branch(branch) {
-            return self.authenticate(Some(branch), new);
+            let verdict = self.authenticate(Some(branch), new);
+            if !verdict.is_accepted() {
+                self.keyrings.pop();
+            }
+            return verdict;
         }
         Verdict::Accepted(Acceptance::Keyring { keys })
     }
@@ -545,11 +569,16 @@ impl<'r> Gate<'r> {
                 .filter(|(intro, _)| *intro == introduction.commit)
                 .map(|&(_, commit)| commit),
         );
+        let keyring_reference = configured
+            .keyring
+            .clone()
+            .unwrap_or_else(|| keyring::DEFAULT_REFERENCE.to_owned());
+        let branch = keyring_reference.strip_prefix("refs/heads/");
+        let branch = branch.unwrap_or(&keyring_reference);
+        let pushed = self.keyrings.iter().rev().find(|(name, _)| name == branch);
         let options = Options {
-            keyring_reference: configured
-                .keyring
-                .clone()
-                .unwrap_or_else(|| keyring::DEFAULT_REFERENCE.to_owned()),
+            keyring_commit: pushed.map(|&(_, commit)| commit),
+            keyring_reference,
             // Read above and written only once the whole push is accepted.
             cache: None,
             authentic_commits: known,

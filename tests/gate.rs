@@ -27,6 +27,8 @@ use support::{gpg_available, key, Built, Home};
 /// - `unsigned-1`, `unsigned-2` (unsigned), then `on-unsigned` (alice), on
 ///   `second`;
 /// - `by-bob` (bob, in the keyring but not authorized) on `second`;
+/// - `welcome-bob` (alice authorizes bob), then `bob-signs` (bob), on
+///   `second`;
 /// - `p0`…`p9` on `fourth`: even ones signed by alice, odd ones unsigned;
 /// - keyring: alice and dave; then bob added; then a broken key file.
 const CHANNEL: &str = r#"
@@ -67,6 +69,12 @@ commit on-unsigned gpg:alice
 checkout rogue
 write r.txt "R\n"
 commit by-bob gpg:bob
+branch welcome second
+checkout welcome
+authorize alice bob dave
+commit welcome-bob gpg:alice
+write w.txt "W\n"
+commit bob-signs gpg:bob
 checkout p0
 write p.txt "0\n"
 commit p-0 gpg:alice
@@ -375,7 +383,7 @@ fn unsigned_and_unauthorized_pushes_are_refused_oldest_failure_first() {
     let err = server.push_refused(&[&refspec(&server.id("by-bob"), "bob")]);
     assert!(err.contains("is missing from keyring branch"), "{err}");
     assert!(
-        err.contains("that branch is pushed: push it first"),
+        err.contains("push that branch with the commits it signs"),
         "{err}"
     );
     server.push_ok(&[&refspec(&server.keyring_commit(1), "keyring")]);
@@ -906,8 +914,8 @@ commit unsigned-3
         &server.bare,
         &["config", "guix.authentication.keyring", "master"],
     );
-    server.push_ok(&[&refspec(&server.id("first"), "master")]);
     server.install_hook();
+    server.push_ok(&[&refspec(&server.id("first"), "master")]);
     let err = server.push_ok(&[&refspec(&server.id("second"), "master")]);
     assert!(err.contains("is authentic (1 new commit checked)"), "{err}");
     let err = server.push_refused(&[&refspec(&server.id("unsigned-3"), "master")]);
@@ -962,4 +970,22 @@ fn pre_receive_exit_status_and_malformed_input() {
     );
     let (code, err) = hook(&line("third", "master"));
     assert_eq!(code, Some(2), "{err}");
+}
+
+/// A key added to the keyring counts for the commits pushed with it, as
+/// users fetch both; not before.
+#[test]
+fn keyring_pushed_with_the_commits_its_key_signs() {
+    let server = Server::new(true);
+    let bob_signs = refspec(&server.id("bob-signs"), "welcome");
+    let err = server.push_refused(&[&bob_signs]);
+    assert!(err.contains("is missing from keyring branch"), "{err}");
+    // After the commits in git's order: the keyring is decided first.
+    let err = server.push_ok(&[&bob_signs, &refspec(&server.keyring_commit(1), "keyring")]);
+    assert!(err.contains("refs/heads/welcome: accepted"), "{err}");
+    // A keyring update refused with them lends them no key.
+    let server = Server::new(true);
+    let err = server.push_refused(&[&bob_signs, &refspec(&server.keyring_commit(0), "keyring")]);
+    assert!(err.contains("broken.key"), "{err}");
+    assert!(err.contains("is missing from keyring branch"), "{err}");
 }

@@ -138,7 +138,8 @@ fn hint_for(decision: &PushDecision) -> &'static str {
     });
     match missing_key {
         true => {
-            " (a key added on the keyring branch counts once that branch is pushed: push it first)"
+            " (a key counts once it is on the keyring branch: push that branch with the \
+             commits it signs, or before them)"
         }
         false => "",
     }
