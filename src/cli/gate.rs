@@ -148,19 +148,20 @@ fn hint_for(decision: &PushDecision) -> &'static str {
 /// 0 accepted; 2 when every refusal is that something could not be
 /// checked; 1 otherwise.
 fn status(decision: &PushDecision) -> u8 {
-    let mut refusals = decision.refs.iter().filter_map(|d| match &d.verdict {
-        Verdict::Refused(refusal) => Some(refusal),
-        Verdict::Accepted(_) => None,
-    });
-    let Some(first) = refusals.next() else {
-        return AUTHENTIC;
-    };
-    match std::iter::once(first)
-        .chain(refusals)
-        .all(Refusal::could_not_check)
-    {
-        true => COULD_NOT_CHECK,
-        false => NOT_AUTHENTIC,
+    let refusals: Vec<&Refusal> = decision
+        .refs
+        .iter()
+        .filter_map(|d| match &d.verdict {
+            Verdict::Refused(refusal) => Some(refusal),
+            Verdict::Accepted(_) => None,
+        })
+        .collect();
+    if refusals.is_empty() {
+        AUTHENTIC
+    } else if refusals.iter().all(|r| r.could_not_check()) {
+        COULD_NOT_CHECK
+    } else {
+        NOT_AUTHENTIC
     }
 }
 
