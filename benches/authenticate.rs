@@ -7,7 +7,11 @@
 //!   `GIT_AUTHENTICATE_NONGUIX` name clones of them (with their keyring
 //!   branches);
 //! - with `BENCH_MILLION=1`, peak memory on a generated history of
-//!   1,000,000 commits (against 100,000, to show it stays bounded).
+//!   1,000,000 commits (against 100,000, to show it stays bounded);
+//! - the server's gate (`git-authenticate pre-receive`) on the generated
+//!   channel and GNU Guix: a push creating a branch of 1,000 new commits,
+//!   one new commit accepted, one refused. `BENCH_ONLY=gate` measures only
+//!   that.
 //!
 //! Generated repositories are kept under `target/bench-repos/`.
 
@@ -255,6 +259,15 @@ fn real_channel(name: &str, snapshot: PathBuf, introduction: &str, signer: &str)
     }
 }
 
+fn guix(snapshot: PathBuf) -> Channel {
+    real_channel(
+        "GNU Guix",
+        snapshot,
+        "9edb3f66fd807b096b48283debdcddccfea34bad",
+        "BBB02DDF2CEAF6A80D1DE643A2A06DF2A33A54FA",
+    )
+}
+
 fn generated_channel(commits: usize, mix: Mix, new_tree_per_commit: bool) -> Channel {
     generated_channel_of(commits, mix, new_tree_per_commit, false)
 }
@@ -319,6 +332,176 @@ fn measure_failures(commits: usize) {
     );
 }
 
+/// A bare server sharing the channel's objects, configured with its
+/// introduction, for the gate.
+fn gate_server(channel: &Channel) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/bench-repos")
+        .join(format!("{}-server.git", channel.name.replace(' ', "-")));
+    if !path.exists() {
+        let cloned = Command::new("git")
+            .args(["clone", "-q", "--bare", "--shared"])
+            .arg(&channel.path)
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(cloned.success(), "cloning {}", channel.path.display());
+    }
+    let keyring = channel.keyring.rsplit('/').next().unwrap();
+    git(
+        &path,
+        &[
+            "branch",
+            "-f",
+            keyring,
+            &rev_parse(&channel.path, &channel.keyring),
+        ],
+    );
+    for (key, value) in [
+        (
+            "guix.authentication.introduction-commit",
+            channel.introduction.as_str(),
+        ),
+        (
+            "guix.authentication.introduction-signer",
+            channel.signer.as_str(),
+        ),
+        ("guix.authentication.keyring", keyring),
+    ] {
+        git(&path, &["config", key, value]);
+    }
+    path
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn rev_parse(dir: &Path, spec: &str) -> String {
+    git(dir, &["rev-parse", spec])
+}
+
+/// The gate deciding `line` (`OLD NEW REF`) as the pre-receive hook does,
+/// with the gate cache under `cache`: its wall time, and whether it
+/// accepted.
+fn gate_run(server: &Path, line: &str, cache: &Path) -> (Duration, bool) {
+    let mut child = Command::new(BINARY)
+        .arg("pre-receive")
+        .current_dir(server)
+        .env("GIT_DIR", server)
+        .env("XDG_CACHE_HOME", cache)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run git-authenticate pre-receive");
+    let start = Instant::now();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+    }
+    let ok = child.wait().unwrap().success();
+    (start.elapsed(), ok)
+}
+
+/// A cache directory in which the gate has accepted `commit`.
+fn gate_seeded(server: &Path, name: &str, commit: &str) -> (tempfile::TempDir, Duration) {
+    let cache = fresh_cache(name);
+    let zero = "0".repeat(40);
+    let (wall, ok) = gate_run(
+        server,
+        &format!("{zero} {commit} refs/heads/seed"),
+        cache.path(),
+    );
+    assert!(ok, "{name}: the gate refused {commit}");
+    (cache, wall)
+}
+
+/// The median of 3 runs of the gate on `line`, each with a copy of `seed`.
+fn gate_median(server: &Path, name: &str, seed: &Path, line: &str, accept: bool) -> Duration {
+    median(
+        (0..3)
+            .map(|_| {
+                let copy = fresh_cache(name);
+                copy_dir(&seed.join("git-authenticate"), copy.path());
+                let (wall, ok) = gate_run(server, line, copy.path());
+                assert_eq!(ok, accept, "{name}: {line}");
+                wall
+            })
+            .collect(),
+    )
+}
+
+/// The gate on a server holding the channel up to END~1000 (accepted
+/// once, from the introduction): a push creating a branch of END's 1,000
+/// new commits, one new commit accepted, one unsigned commit refused.
+fn measure_gate(channel: &Channel) {
+    let server = gate_server(channel);
+    let name = &channel.name;
+    let end = rev_parse(&server, &channel.end);
+    let base = rev_parse(&server, &format!("{end}~1000"));
+    let new = git(&server, &["rev-list", "--count", &end, &format!("^{base}")]);
+    let (from_base, cold) = gate_seeded(&server, name, &base);
+    let zero = "0".repeat(40);
+    let branch = gate_median(
+        &server,
+        name,
+        from_base.path(),
+        &format!("{zero} {end} refs/heads/feature"),
+        true,
+    );
+    let parent = rev_parse(&server, &format!("{end}~1"));
+    let (from_parent, _) = gate_seeded(&server, name, &parent);
+    let one = gate_median(
+        &server,
+        name,
+        from_parent.path(),
+        &format!("{parent} {end} refs/heads/next"),
+        true,
+    );
+    let (from_end, _) = gate_seeded(&server, name, &end);
+    let unsigned = git(
+        &server,
+        &[
+            "commit-tree",
+            &format!("{end}^{{tree}}"),
+            "-p",
+            &end,
+            "-m",
+            "unsigned",
+        ],
+    );
+    let refused = gate_median(
+        &server,
+        name,
+        from_end.path(),
+        &format!("{end} {unsigned} refs/heads/next"),
+        false,
+    );
+    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
+    println!("\n{name}: the gate (pre-receive)");
+    println!("  first push, from the introduction  {:>10}", ms(cold));
+    println!(
+        "  new branch of {new} new commits     {:>10}   ({:.1} µs per new commit)",
+        ms(branch),
+        branch.as_secs_f64() * 1e6 / new.parse::<f64>().unwrap()
+    );
+    println!("  one new commit, accepted          {:>10}", ms(one));
+    println!("  one new commit, refused           {:>10}", ms(refused));
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is expected.
     let commits: usize = std::env::var("BENCH_COMMITS")
@@ -330,8 +513,18 @@ fn main() {
         env!("CARGO_PKG_VERSION"),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
+    let only_gate = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "gate");
+    if only_gate {
+        measure_gate(&generated_channel(commits, Mix::Guix, true));
+        if let Some(path) = snapshot("GIT_AUTHENTICATE_GUIX") {
+            measure_gate(&guix(path));
+        }
+        return;
+    }
     measure(&generated_channel(commits / 2, Mix::Guix, true));
-    measure(&generated_channel(commits, Mix::Guix, true));
+    let generated = generated_channel(commits, Mix::Guix, true);
+    measure(&generated);
+    measure_gate(&generated);
     match snapshot("GIT_AUTHENTICATE_NONGUIX") {
         Some(path) => measure(&real_channel(
             "nonguix",
@@ -344,12 +537,11 @@ fn main() {
         ),
     }
     match snapshot("GIT_AUTHENTICATE_GUIX") {
-        Some(path) => measure(&real_channel(
-            "GNU Guix",
-            path,
-            "9edb3f66fd807b096b48283debdcddccfea34bad",
-            "BBB02DDF2CEAF6A80D1DE643A2A06DF2A33A54FA",
-        )),
+        Some(path) => {
+            let guix = guix(path);
+            measure(&guix);
+            measure_gate(&guix);
+        }
         None => println!(
             "\nGNU Guix: skipped (set GIT_AUTHENTICATE_GUIX to a clone with its keyring branch)"
         ),

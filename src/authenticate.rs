@@ -23,6 +23,10 @@ use crate::walk::{self, Found, Node, Walk};
 pub struct Options {
     /// The keyring branch (default `keyring`).
     pub keyring_reference: String,
+    /// Load the keyring from this commit rather than from the keyring
+    /// branch's tip ([`Keyring::load_at`]): what the branch will hold once
+    /// a push being checked lands.
+    pub keyring_commit: Option<Oid>,
     /// Where authenticated commits are remembered; `None` for no cache.
     pub cache: Option<Cache>,
     /// The authorizations of commits whose parents have no
@@ -50,6 +54,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             keyring_reference: keyring::DEFAULT_REFERENCE.to_owned(),
+            keyring_commit: None,
             cache: None,
             historical_authorizations: Authorizations::empty(),
             authentic_commits: Vec::new(),
@@ -252,7 +257,10 @@ pub fn authenticate(
 ) -> Result<Report, Error> {
     // First: nothing is worth checking if git would show other objects.
     crate::replace::check(repo, options.replace_objects)?;
-    let keyring = Keyring::load(repo, &options.keyring_reference)?;
+    let keyring = match options.keyring_commit {
+        Some(commit) => Keyring::load_at(repo, &options.keyring_reference, commit)?,
+        None => Keyring::load(repo, &options.keyring_reference)?,
+    };
     let known = known_authentic(repo, introduction, options)?;
     let mut report = Report {
         introduction: introduction.clone(),
@@ -604,7 +612,7 @@ impl Checker<'_> {
         in_flight: &AtomicUsize,
         stop: &AtomicBool,
     ) -> Result<Tally, Error> {
-        let repo = Repository::open(path)?;
+        let repo = crate::objects::reopen(path)?;
         let objects = Objects::open(&repo)?;
         let mut tally = Tally::default();
         for found in receiver {

@@ -37,10 +37,16 @@ pub fn current_branch(repo: &Repository) -> Option<String> {
 
 /// Reads the configuration, branch-specific values first.
 pub fn configured(repo: &Repository) -> Result<Configuration, Error> {
+    configured_for(repo, current_branch(repo).as_deref())
+}
+
+/// Reads the configuration for `branch` (`master`), whose
+/// `guix.authentication-BRANCH` section takes precedence, whatever is
+/// checked out: a server decides for each pushed branch.
+pub fn configured_for(repo: &Repository, branch: Option<&str>) -> Result<Configuration, Error> {
     let config = repo.config()?.snapshot()?;
-    let branch = current_branch(repo);
     let value = |key: &str| {
-        let specific = branch.as_ref().and_then(|b| {
+        let specific = branch.and_then(|b| {
             config
                 .get_string(&format!("guix.authentication-{b}.{key}"))
                 .ok()
@@ -65,6 +71,51 @@ pub fn record(repo: &Repository, commit: &str, signer: &str, keyring: &str) -> R
     config.set_str("guix.authentication.introduction-signer", signer)?;
     config.set_str("guix.authentication.keyring", keyring)?;
     Ok(())
+}
+
+/// The key listing the branches a server refuses to rewind or delete, one
+/// branch name a value (`git config --add guix.authentication.protected-branch
+/// master`).
+pub const PROTECTED_BRANCH_KEY: &str = "guix.authentication.protected-branch";
+
+/// The branches a server refuses to rewind or delete
+/// ([`PROTECTED_BRANCH_KEY`]); `*` stands for every branch.
+pub fn protected_branches(repo: &Repository) -> Result<Vec<String>, Error> {
+    let config = repo.config()?.snapshot()?;
+    let mut branches = Vec::new();
+    let mut entries = config.multivar(PROTECTED_BRANCH_KEY, None)?;
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        branches.push(
+            String::from_utf8_lossy(entry.value_bytes())
+                .trim()
+                .to_owned(),
+        );
+    }
+    Ok(branches)
+}
+
+/// Every keyring branch the configuration names, as branch names on this
+/// repository (`keyring`): `guix.authentication.keyring` and those of the
+/// `guix.authentication-BRANCH` sections, `refs/heads/` taken off; the
+/// default `keyring` when none is named.
+pub fn keyring_branches(repo: &Repository) -> Result<Vec<String>, Error> {
+    let config = repo.config()?.snapshot()?;
+    let mut branches = Vec::new();
+    let mut entries = config.entries(Some(r"^guix\.authentication(-.*)?\.keyring$"))?;
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let value = String::from_utf8_lossy(entry.value_bytes());
+        let branch = value.trim();
+        let branch = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+        if !branches.iter().any(|b| b == branch) {
+            branches.push(branch.to_owned());
+        }
+    }
+    if config.get_string("guix.authentication.keyring").is_err() {
+        branches.push(crate::keyring::DEFAULT_REFERENCE.to_owned());
+    }
+    Ok(branches)
 }
 
 /// What happened to one hook.
@@ -185,6 +236,47 @@ fn has_contents(path: &Path, text: &str) -> bool {
         && fs::read(path).is_ok_and(|contents| contents == text.as_bytes())
 }
 
+/// The pre-receive hook a server runs: `command` (an absolute path, as
+/// forges run hooks with a bare `PATH`) decides the whole push, reading
+/// git's `OLD NEW REF` lines on its standard input. Unlike the client
+/// hooks, it takes no `$GIT_AUTHENTICATE` from the environment: on a
+/// server, that environment is partly the pusher's.
+pub fn pre_receive_hook(command: &str) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # Installed by 'git-authenticate install-server-hook': refuse pushes of\n\
+         # commits that are not authentic, as Guix authenticates channels.\n\
+         exec {} pre-receive\n",
+        shell_quoted(command)
+    )
+}
+
+/// `text` as one single-quoted shell word.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// Installs [`pre_receive_hook`] into the hooks directory of `repo`
+/// (`core.hooksPath` when set), creating it. An existing hook is never
+/// overwritten: [`Hook::Kept`] then says what to add to it.
+pub fn install_server_hook(repo: &Repository, command: &str) -> Result<Hook, Error> {
+    let dir = hooks_directory(repo)?;
+    let fail = |what: String, e: std::io::Error| Error::Config {
+        what,
+        reason: e.to_string(),
+    };
+    fs::create_dir_all(&dir).map_err(|e| fail(format!("creating {}", dir.display()), e))?;
+    let path = dir.join("pre-receive");
+    match write_new_executable(&path, &pre_receive_hook(command)) {
+        Ok(true) => Ok(Hook::Installed(path)),
+        Ok(false) => Ok(Hook::Kept(
+            path,
+            "git-authenticate pre-receive (fed the hook's standard input)",
+        )),
+        Err(e) => Err(fail(format!("installing {}", path.display()), e)),
+    }
+}
+
 /// Where git looks for hooks.
 pub fn hooks_directory(repo: &Repository) -> Result<PathBuf, Error> {
     let configured = repo.config()?.snapshot()?.get_path("core.hooksPath").ok();
@@ -216,6 +308,12 @@ fn write_new_executable(path: &Path, text: &str) -> std::io::Result<bool> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn server_hook_quotes_its_command() {
+        let hook = super::pre_receive_hook("/opt/it's here/git-authenticate");
+        assert!(hook.contains("exec '/opt/it'\\''s here/git-authenticate' pre-receive\n"));
+    }
+
     #[test]
     fn hooks_use_the_overridable_command() {
         assert!(super::PRE_PUSH.contains(command!()));

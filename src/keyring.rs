@@ -121,8 +121,29 @@ impl Keyring {
     /// cannot read. The walk is bounded by [`MAX_DEPTH`], [`MAX_ENTRIES`]
     /// and [`MAX_BYTES`].
     pub fn load(repo: &Repository, reference: &str) -> Result<Self, Error> {
+        let source = keyring_source(repo, reference)?;
+        Self::load_source(repo, reference, source)
+    }
+
+    /// Loads the keyring as [`Keyring::load`] does, but from `commit`
+    /// rather than from the tip of the branch `reference` (whose name
+    /// errors carry): what the branch would hold if it pointed there, as a
+    /// server checks a push to the keyring branch before accepting it.
+    pub fn load_at(repo: &Repository, reference: &str, commit: Oid) -> Result<Self, Error> {
+        let source = KeyringSource {
+            name: reference.to_owned(),
+            commit,
+        };
+        Self::load_source(repo, reference, source)
+    }
+
+    fn load_source(
+        repo: &Repository,
+        reference: &str,
+        source: KeyringSource,
+    ) -> Result<Self, Error> {
         let mut budget = Budget::new(repo, reference)?;
-        let (source, tree) = keyring_tree(repo, reference, &mut budget)?;
+        let (source, tree) = source_tree(reference, source, &mut budget)?;
         let entries = list_keys(tree, &mut budget)?;
         let mut keyring = Keyring {
             reference: reference.to_owned(),
@@ -167,7 +188,8 @@ impl Keyring {
     /// Fails as [`Keyring::load`] would when the branch does not exist,
     /// without reading any key.
     pub fn check_exists(repo: &Repository, reference: &str) -> Result<(), Error> {
-        keyring_tree(repo, reference, &mut Budget::new(repo, reference)?).map(drop)
+        let source = keyring_source(repo, reference)?;
+        source_tree(reference, source, &mut Budget::new(repo, reference)?).map(drop)
     }
 
     /// Builds a keyring from key files given as (name, contents), binary
@@ -359,12 +381,11 @@ fn keyring_source(repo: &Repository, reference: &str) -> Result<KeyringSource, E
 }
 
 /// The keyring branch's source and the tree of its commit.
-fn keyring_tree(
-    repo: &Repository,
+fn source_tree(
     reference: &str,
+    source: KeyringSource,
     budget: &mut Budget,
 ) -> Result<(KeyringSource, Oid), Error> {
-    let source = keyring_source(repo, reference)?;
     match read_commit_tree(source.commit, budget)? {
         Ok(tree) => Ok((source, tree)),
         Err(kind) => Err(Error::KeyringNotACommit {

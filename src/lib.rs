@@ -31,7 +31,9 @@
 //! ```
 //!
 //! Pull tooling also gets downgrade protection ([`check_update`]) and the
-//! channel's metadata ([`ChannelMetadata::at_commit`]).
+//! channel's metadata ([`ChannelMetadata::at_commit`]); servers get the
+//! [`gate`] that refuses unauthenticated pushes, and CI the pre-merge check
+//! ([`merge::check_merge`]).
 //!
 //! The modules follow the concepts of the specification:
 //! [`authorizations`] (the `.guix-authorizations` file), [`keyring`],
@@ -47,9 +49,11 @@ pub mod authorizations;
 pub mod cache;
 pub mod channel;
 pub mod config;
+pub mod gate;
 pub mod input;
 pub mod introduction;
 pub mod keyring;
+pub mod merge;
 pub mod policy;
 pub mod replace;
 pub mod signature;

@@ -396,18 +396,48 @@ fn verify(id: Oid, kind: Kind, data: &[u8]) -> Result<(), ObjectProblem> {
     Ok(())
 }
 
+/// Opens the repository at `path` for another thread, seeing the objects
+/// the caller's handle sees: git's environment may name more object
+/// directories (`GIT_OBJECT_DIRECTORY`, `GIT_ALTERNATE_OBJECT_DIRECTORIES`),
+/// as it does for a pre-receive hook, whose pushed objects are only in
+/// git's quarantine directory. Loose objects there are found by
+/// [`Objects`] itself; packed ones need libgit2 to know the directories.
+pub(crate) fn reopen(path: &Path) -> Result<Repository, git2::Error> {
+    let repo = Repository::open(path)?;
+    let own = repo.path().join("objects");
+    let odb = repo.odb()?;
+    for directory in environment_directories() {
+        if directory != own {
+            if let Some(directory) = directory.to_str() {
+                odb.add_disk_alternate(directory)?;
+            }
+        }
+    }
+    drop(odb);
+    Ok(repo)
+}
+
+/// The object directories git's environment names.
+fn environment_directories() -> Vec<PathBuf> {
+    let mut directories = Vec::new();
+    if let Some(dir) = std::env::var_os("GIT_OBJECT_DIRECTORY") {
+        directories.push(PathBuf::from(dir));
+    }
+    if let Some(dirs) = std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES") {
+        directories.extend(std::env::split_paths(&dirs));
+    }
+    directories
+}
+
 /// Where loose objects may be: the repository's object directory, those
 /// git's environment names, and their alternates. Reading from a directory
 /// libgit2 does not use is harmless, as every object is verified: it can
 /// only find an object that would otherwise be missing.
 fn object_directories(repo: &Repository) -> Vec<PathBuf> {
-    let mut directories = Vec::new();
-    if let Some(dir) = std::env::var_os("GIT_OBJECT_DIRECTORY") {
-        directories.push(PathBuf::from(dir));
-    }
-    directories.push(repo.path().join("objects"));
-    if let Some(dirs) = std::env::var_os("GIT_ALTERNATE_OBJECT_DIRECTORIES") {
-        directories.extend(std::env::split_paths(&dirs));
+    let mut directories = environment_directories();
+    let own = repo.path().join("objects");
+    if !directories.contains(&own) {
+        directories.push(own);
     }
     let mut i = 0;
     while i < directories.len() && directories.len() < MAX_ALTERNATES {

@@ -147,7 +147,7 @@ impl<'a> Rule<'a> {
 
     /// Step 6: the intersection of what each parent authorizes; the
     /// default authorizations for a root commit.
-    fn commit_authorized_keys(
+    pub(crate) fn commit_authorized_keys(
         &self,
         objects: &Objects,
         child: Oid,

@@ -11,7 +11,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use git_authenticate::replace::{self, GitEnvironment, Substitutions};
@@ -133,25 +133,8 @@ fn path_with_binary() -> std::ffi::OsString {
 }
 
 /// Runs `command`, which must finish within 30 s (it is killed otherwise).
-/// Its output is read meanwhile, so that a full pipe cannot stop it.
-fn run(mut command: Command) -> Output {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id();
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(child.wait_with_output()));
-    match finished.recv_timeout(Duration::from_secs(30)) {
-        Ok(output) => output.expect("output"),
-        Err(_) => {
-            let pid = rustix::process::Pid::from_raw(pid as i32).expect("a child's pid");
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-            panic!("{command:?} did not finish within 30 s");
-        }
-    }
+fn run(command: Command) -> Output {
+    support::process::run_bounded(command, Duration::from_secs(30))
 }
 
 /// Runs `command`, which must exit with `code`: its standard error.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Authenticate a Git checkout using COMMIT/SIGNER as its introduction.
 ///
@@ -26,9 +26,15 @@ use clap::{Parser, ValueEnum};
                   what is authenticated; with GIT_NO_REPLACE_OBJECTS set, git ignores \
                   replace refs and so does this command.\n\n\
                   Exit status: 0 authentic; 1 not authentic; 2 could not check \
-                  (usage, repository, keyring or I/O error, replace refs or grafts)."
+                  (usage, repository, keyring or I/O error, replace refs or grafts).",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Args {
+    /// The server's gate and the pre-merge check; without one, the
+    /// Guix-compatible `[COMMIT SIGNER]` form.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The introductory commit (full 40-hex-digit id).
     #[arg(value_name = "COMMIT")]
     pub commit: Option<String>,
@@ -101,13 +107,18 @@ pub struct Args {
         value_name = "N",
         default_value_t = 0,
         hide_default_value = true,
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_JOBS)
+        value_parser = jobs()
     )]
     pub jobs: usize,
 }
 
 /// The most `--jobs` accepted: more threads than that only cost memory.
 const MAX_JOBS: u64 = 1024;
+
+/// `--jobs`: 0 to [`MAX_JOBS`].
+fn jobs() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_JOBS)
+}
 
 /// Which keys count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -134,4 +145,90 @@ pub enum Format {
     Text,
     /// One JSON document describing the outcome.
     Json,
+}
+
+/// The subcommands, beside the Guix-compatible form.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// As a server's pre-receive hook: read `OLD NEW REF` lines on standard
+    /// input and refuse the whole push unless every ref is accepted.
+    PreReceive(GateArgs),
+    /// As a server's update hook: accept or refuse the update of one ref.
+    Update {
+        /// The ref being updated (`refs/heads/master`).
+        #[arg(value_name = "REF")]
+        name: String,
+        /// Its old value (all zeros: created).
+        old: String,
+        /// Its new value (all zeros: deleted).
+        new: String,
+        #[command(flatten)]
+        gate: GateArgs,
+    },
+    /// Install the pre-receive hook into a bare repository (never
+    /// overwriting an existing hook; `core.hooksPath` respected).
+    InstallServerHook {
+        /// The repository (default: the one containing the current
+        /// directory).
+        #[arg(short, long, value_name = "DIRECTORY")]
+        repository: Option<PathBuf>,
+        /// Print the hook on standard output instead, to paste into a
+        /// forge's hook settings.
+        #[arg(long)]
+        print: bool,
+    },
+    /// For a proposed merge of HEAD into BASE (more HEADs: an octopus):
+    /// are HEAD's new commits authentic, and who may sign the merge commit?
+    MergeCheck(MergeCheckArgs),
+}
+
+/// What the server's hooks take.
+#[derive(Debug, clap::Args)]
+pub struct GateArgs {
+    /// Threads checking commits: 1 to 1024, or 0 (the default) for one per
+    /// core.
+    #[arg(short, long, value_name = "N", default_value_t = 0, hide_default_value = true,
+          value_parser = jobs())]
+    pub jobs: usize,
+
+    /// Key policy.
+    #[arg(long, value_enum, default_value_t = PolicyArg::Guix, value_name = "POLICY")]
+    pub policy: PolicyArg,
+}
+
+/// What the pre-merge check takes.
+#[derive(Debug, clap::Args)]
+pub struct MergeCheckArgs {
+    /// The commit merged into (any commit-ish: `origin/master`).
+    #[arg(value_name = "BASE")]
+    pub base: String,
+
+    /// The commits merged (any commit-ish).
+    #[arg(value_name = "HEAD", required = true, num_args = 1..)]
+    pub heads: Vec<String>,
+
+    /// The introductory commit (default: the configured one).
+    #[arg(long, value_name = "COMMIT", requires = "signer")]
+    pub introduction: Option<String>,
+
+    /// The fingerprint of the key that signed the introduction.
+    #[arg(long, value_name = "SIGNER", requires = "introduction")]
+    pub signer: Option<String>,
+
+    /// Open the Git repository at DIRECTORY.
+    #[arg(short, long, value_name = "DIRECTORY")]
+    pub repository: Option<PathBuf>,
+
+    /// Load the keyring from REFERENCE (default: configured, else
+    /// `keyring`).
+    #[arg(short, long, value_name = "REFERENCE")]
+    pub keyring: Option<String>,
+
+    /// Cache authenticated commits under KEY.
+    #[arg(long, value_name = "KEY")]
+    pub cache_key: Option<String>,
+
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
 }

@@ -1,6 +1,7 @@
 //! The command: arguments and configuration in, the library's verdict out.
 
 mod args;
+mod gate;
 mod output;
 mod progress;
 
@@ -23,6 +24,9 @@ const COULD_NOT_CHECK: u8 = 2;
 
 pub fn run() -> ExitCode {
     let args = Args::parse();
+    if let Some(command) = &args.command {
+        return ExitCode::from(gate::run(command));
+    }
     ExitCode::from(match execute(&args) {
         Ok(code) => code,
         Err(stop) => stop.report(&args),

@@ -142,8 +142,9 @@ struct Signer {
     commits: usize,
 }
 
+/// One failure in a JSON document.
 #[derive(Serialize)]
-struct Failure {
+pub struct Failure {
     commit: Option<String>,
     kind: &'static str,
     fingerprint: Option<String>,

@@ -1,0 +1,719 @@
+//! The gatekeeper: whether a push may land on a server, decided as Guix
+//! would decide whether users may pull it.
+//!
+//! A server runs this from its `pre-receive` hook (the whole push at once)
+//! or its `update` hook (one ref at a time). For each updated ref:
+//!
+//! - a branch: its new tip must be authentic from the introduction the
+//!   server's configuration gives for that branch (as for
+//!   [`crate::config::configured_for`]); a branch listed in
+//!   [`crate::config::PROTECTED_BRANCH_KEY`] may only move forward and is
+//!   never deleted;
+//! - a keyring branch (any that `guix.authentication[-BRANCH].keyring`
+//!   names, default `keyring`): not authenticated (as in Guix), but it only
+//!   moves forward, is never deleted, and every key file at its new tip
+//!   must load, since one broken key file breaks every user's pull. When it
+//!   is also the server's default branch (HEAD), which users clone and
+//!   pull, it is authenticated as well: `guix pull` authenticates the
+//!   branch it pulls, whatever holds the keys;
+//! - a tag: the commit it names must be authentic;
+//! - `refs/replace/*`: refused, as git would then substitute objects, and
+//!   every later authentication on the server would fail;
+//! - any other ref (`refs/notes/*`, a forge's `refs/pull/*`): not checked,
+//!   as users do not fetch them; a branch or tag made from them later is.
+//!
+//! # What counts as known to be authentic
+//!
+//! Only commits the gate itself authenticated, remembered in the server's
+//! own cache ([`gate_cache`]). Branch tips are never trusted as such: a
+//! branch pushed before the gate was installed, or by anything that
+//! bypasses hooks, was never checked. The first push after installation
+//! therefore authenticates from the introduction; later ones only check
+//! what is new.
+//!
+//! A push's new tips are recorded only once every ref of it is accepted
+//! ([`PushDecision::record`]), so that nothing a refused push brought is
+//! remembered. Git may still fail to update a ref afterwards (another push
+//! won the race): the recorded commit is then authentic all the same, as
+//! authenticity is a property of the commit and its history, whose ids
+//! name their contents, and a cached commit the repository lacks is
+//! ignored. The cache takes a lock and is replaced atomically, so
+//! concurrent pushes neither corrupt it nor lose entries.
+//!
+//! Keyring branches are decided first: the other refs of the push are
+//! checked with the keys of an accepted keyring update, as users will
+//! fetch both.
+//!
+//! The new objects are, during `pre-receive`, only in git's quarantine
+//! directory: open the repository from git's environment
+//! ([`git2::Repository::open_from_env`]), which names it.
+
+use std::fmt;
+
+use git2::{ObjectType, Oid, Repository};
+
+use crate::authenticate::{authenticate, NoProgress, Options};
+use crate::cache::{Cache, CacheWarning};
+use crate::channel::{commit_relation, Relation};
+use crate::config::{self, Configuration};
+use crate::error::Error;
+use crate::introduction::Introduction;
+use crate::keyring::{self, Keyring};
+
+/// One ref a push updates, as git tells hooks: `OLD NEW REF`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    /// The ref's full name (`refs/heads/master`).
+    pub name: String,
+    /// Its value before the push; `None` when the push creates it.
+    pub old: Option<Oid>,
+    /// Its value after the push; `None` when the push deletes it.
+    pub new: Option<Oid>,
+}
+
+/// Why a line of a hook's input is not `OLD NEW REF`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UpdateLineError {
+    /// The line does not have three fields separated by single spaces.
+    #[error("line {line}: expected `OLD NEW REF`")]
+    Fields {
+        /// The line number, from 1.
+        line: usize,
+    },
+    /// An id is not 40 hexadecimal digits.
+    #[error("line {line}: `{value}` is not a full object id")]
+    Id {
+        /// The line number, from 1.
+        line: usize,
+        /// What stood there.
+        value: String,
+    },
+    /// More lines than [`MAX_UPDATES`].
+    #[error("more than {limit} refs in one push")]
+    TooMany {
+        /// [`MAX_UPDATES`].
+        limit: usize,
+    },
+}
+
+/// The most refs one push may update: git has no limit, but a push that
+/// updates more than this is no channel maintainer's.
+pub const MAX_UPDATES: usize = 100_000;
+
+impl RefUpdate {
+    /// Parses what git feeds a pre-receive hook: one `OLD NEW REF` line per
+    /// ref, the all-zero id standing for a ref that does not exist.
+    ///
+    /// ```
+    /// use git_authenticate::gate::RefUpdate;
+    /// let zero = "0".repeat(40);
+    /// let new = "1".repeat(40);
+    /// let updates = RefUpdate::parse_lines(&format!("{zero} {new} refs/heads/master\n")).unwrap();
+    /// assert_eq!(updates[0].name, "refs/heads/master");
+    /// assert!(updates[0].old.is_none());
+    /// ```
+    pub fn parse_lines(input: &str) -> Result<Vec<RefUpdate>, UpdateLineError> {
+        let lines = input.lines().filter(|l| !l.is_empty());
+        let mut updates = Vec::new();
+        for (index, line) in lines.enumerate() {
+            if updates.len() == MAX_UPDATES {
+                return Err(UpdateLineError::TooMany { limit: MAX_UPDATES });
+            }
+            let mut fields = line.splitn(3, ' ');
+            let (Some(old), Some(new), Some(name)) = (fields.next(), fields.next(), fields.next())
+            else {
+                return Err(UpdateLineError::Fields { line: index + 1 });
+            };
+            updates.push(
+                RefUpdate::new(name, old, new).map_err(|value| UpdateLineError::Id {
+                    line: index + 1,
+                    value,
+                })?,
+            );
+        }
+        Ok(updates)
+    }
+
+    /// The update of `name` from `old` to `new`, as an update hook's
+    /// arguments give them; `Err` holds an id that is not 40 hex digits.
+    pub fn new(name: &str, old: &str, new: &str) -> Result<RefUpdate, String> {
+        let id = |hex: &str| -> Result<Option<Oid>, String> {
+            let valid = hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit());
+            let oid = Oid::from_str(hex).ok().filter(|_| valid);
+            match oid {
+                Some(oid) if oid.is_zero() => Ok(None),
+                Some(oid) => Ok(Some(oid)),
+                None => Err(hex.to_owned()),
+            }
+        };
+        Ok(RefUpdate {
+            name: name.to_owned(),
+            old: id(old)?,
+            new: id(new)?,
+        })
+    }
+}
+
+/// What a ref is to the gate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target<'a> {
+    Branch(&'a str),
+    Keyring(&'a str),
+    Tag,
+    Replace,
+    Other,
+}
+
+/// The outcome for one ref.
+#[derive(Debug)]
+pub enum Verdict {
+    /// The update may land.
+    Accepted(Acceptance),
+    /// It may not; the push is refused.
+    Refused(Refusal),
+}
+
+/// Why an update may land.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Acceptance {
+    /// The commit (for a tag, the one it names) is authentic.
+    Authentic {
+        /// That commit.
+        commit: Oid,
+        /// The introduction it was authenticated from.
+        introduction: Introduction,
+        /// How many commits were checked: the new ones.
+        checked: usize,
+    },
+    /// The keyring branch moves forward, and every key file loads.
+    Keyring {
+        /// How many keys it holds.
+        keys: usize,
+    },
+    /// A deletion of a ref that is not protected.
+    Deleted,
+    /// A ref outside `refs/heads/` and `refs/tags/`, which users do not
+    /// fetch.
+    Unchecked,
+}
+
+/// Why an update may not land.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The new commit is not authentic: every failure, oldest first.
+    NotAuthentic {
+        /// The failures.
+        failures: Vec<Error>,
+    },
+    /// A protected branch (or the keyring branch) would not move forward.
+    NotFastForward {
+        /// How the old tip relates to the new one.
+        relation: Relation,
+    },
+    /// A protected branch (or the keyring branch) would be deleted.
+    ProtectedDeletion,
+    /// A key file on the new keyring tip does not load.
+    BrokenKeyring(Error),
+    /// A branch would point at something that is not a commit, or a tag at
+    /// something that names no commit.
+    NotACommit {
+        /// The object.
+        id: Oid,
+        /// What it is (`tree`, `blob`, `tag`).
+        kind: String,
+    },
+    /// A replace ref: git would substitute objects.
+    ReplaceRef,
+    /// No introduction is configured for the ref.
+    NoIntroduction,
+    /// The configured introduction is malformed.
+    InvalidIntroduction(Error),
+    /// The update could not be checked (an unreadable object, no keyring).
+    CouldNotCheck(Error),
+}
+
+impl Refusal {
+    /// Whether the update was refused because it could not be checked (no
+    /// introduction, an unreadable object), rather than found wanting.
+    pub fn could_not_check(&self) -> bool {
+        matches!(
+            self,
+            Refusal::CouldNotCheck(_) | Refusal::NoIntroduction | Refusal::InvalidIntroduction(_)
+        )
+    }
+}
+
+impl Verdict {
+    /// Whether the update may land.
+    pub fn is_accepted(&self) -> bool {
+        matches!(self, Verdict::Accepted(_))
+    }
+}
+
+/// One ref's update and its verdict.
+#[derive(Debug)]
+pub struct RefDecision {
+    /// The update.
+    pub update: RefUpdate,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// The verdicts on every ref of a push.
+#[derive(Debug)]
+pub struct PushDecision {
+    /// One per ref, in the order git gave them.
+    pub refs: Vec<RefDecision>,
+}
+
+impl PushDecision {
+    /// Whether the whole push may land: every ref is accepted.
+    pub fn is_accepted(&self) -> bool {
+        self.refs.iter().all(|r| r.verdict.is_accepted())
+    }
+
+    /// Remembers the authenticated commits in the server's cache, so that
+    /// later pushes only check what they add; only if the whole push is
+    /// accepted (see the module's documentation for why doing it before
+    /// git updates the refs is harmless). Returns the cache's warnings.
+    pub fn record(&self, repo: &Repository) -> Vec<CacheWarning> {
+        if !self.is_accepted() {
+            return Vec::new();
+        }
+        let mut warnings = Vec::new();
+        for (commit, introduction) in self.authenticated() {
+            match gate_cache(repo, introduction) {
+                Ok(cache) => warnings.extend(cache.record(commit, introduction.commit, &[])),
+                // The key is made of an id and base64: always valid.
+                Err(_) => continue,
+            }
+        }
+        warnings
+    }
+
+    fn authenticated(&self) -> impl Iterator<Item = (Oid, &Introduction)> {
+        self.refs.iter().filter_map(|r| match &r.verdict {
+            Verdict::Accepted(Acceptance::Authentic {
+                commit,
+                introduction,
+                ..
+            }) => Some((*commit, introduction)),
+            _ => None,
+        })
+    }
+}
+
+/// How the gate authenticates.
+#[derive(Debug, Clone, Default)]
+pub struct GateOptions {
+    /// Threads checking commits (0: one per core).
+    pub jobs: usize,
+    /// Guix's rule, or the stricter policy.
+    pub policy: crate::Policy,
+    /// The authorizations of commits whose parents have none.
+    pub historical_authorizations: crate::Authorizations,
+}
+
+/// The server's cache of commits the gate authenticated from
+/// `introduction`: one file per repository and introduction, apart from
+/// the caches of ordinary runs.
+pub fn gate_cache(repo: &Repository, introduction: &Introduction) -> Result<Cache, Error> {
+    let key = Cache::default_key(repo);
+    let digest = key.rsplit('/').next().unwrap_or(&key);
+    Cache::for_key(&format!("gate/{digest}/{}", introduction.commit))
+}
+
+/// The gate of one repository, with its configuration read.
+pub struct Gate<'r> {
+    repo: &'r Repository,
+    options: GateOptions,
+    protected: Vec<String>,
+    /// The keyring branches' names on the server (`keyring`).
+    keyring_branches: Vec<String>,
+    /// Commits accepted earlier in this push, by introduction commit: a new
+    /// branch pushed with its base costs only its own commits.
+    accepted: Vec<(Oid, Oid)>,
+    /// The new tips of keyring branches this push moves, once accepted:
+    /// the keys its other refs are checked with, as users will fetch them.
+    keyrings: Vec<(String, Oid)>,
+}
+
+impl<'r> Gate<'r> {
+    /// The gate of `repo`, configured by its git configuration.
+    ///
+    /// ```no_run
+    /// use git_authenticate::gate::{Gate, GateOptions, RefUpdate};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // As a pre-receive hook: git's environment names the quarantine.
+    /// let repo = git2::Repository::open_from_env()?;
+    /// let updates = RefUpdate::parse_lines(&std::io::read_to_string(std::io::stdin())?)?;
+    /// let decision = Gate::new(&repo, GateOptions::default())?.decide_push(updates);
+    /// for decided in &decision.refs {
+    ///     eprintln!("{decided}");
+    /// }
+    /// decision.record(&repo);
+    /// std::process::exit(if decision.is_accepted() { 0 } else { 1 });
+    /// # }
+    /// ```
+    pub fn new(repo: &'r Repository, options: GateOptions) -> Result<Self, Error> {
+        Ok(Gate {
+            repo,
+            options,
+            protected: config::protected_branches(repo)?,
+            keyring_branches: config::keyring_branches(repo)?,
+            accepted: Vec::new(),
+            keyrings: Vec::new(),
+        })
+    }
+
+    /// Decides every ref of a push: the keyring branches first, so that
+    /// the other refs are checked with the keys the push brings (and that
+    /// users will fetch with them).
+    pub fn decide_push(&mut self, updates: Vec<RefUpdate>) -> PushDecision {
+        let (keyrings, others): (Vec<_>, Vec<_>) = updates
+            .into_iter()
+            .enumerate()
+            .partition(|(_, u)| matches!(self.target(&u.name), Target::Keyring(_)));
+        let mut refs: Vec<(usize, RefDecision)> = keyrings
+            .into_iter()
+            .chain(others)
+            .map(|(index, update)| {
+                let verdict = self.decide(&update);
+                (index, RefDecision { update, verdict })
+            })
+            .collect();
+        refs.sort_by_key(|(index, _)| *index);
+        PushDecision {
+            refs: refs.into_iter().map(|(_, decided)| decided).collect(),
+        }
+    }
+
+    /// Decides one ref.
+    pub fn decide(&mut self, update: &RefUpdate) -> Verdict {
+        match self.target(&update.name) {
+            Target::Replace => Verdict::Refused(Refusal::ReplaceRef),
+            Target::Other => Verdict::Accepted(Acceptance::Unchecked),
+            Target::Keyring(branch) => {
+                let branch = branch.to_owned();
+                self.keyring_update(&branch, update)
+            }
+            Target::Branch(branch) => {
+                let branch = branch.to_owned();
+                self.branch_update(&branch, update)
+            }
+            Target::Tag => match update.new {
+                None => Verdict::Accepted(Acceptance::Deleted),
+                Some(new) => match self.tagged_commit(new) {
+                    Ok(commit) => self.authenticate(None, commit),
+                    Err(refusal) => Verdict::Refused(refusal),
+                },
+            },
+        }
+    }
+
+    fn target<'n>(&self, name: &'n str) -> Target<'n> {
+        if let Some(branch) = name.strip_prefix("refs/heads/") {
+            match self.keyring_branches.iter().any(|k| k == branch) {
+                true => Target::Keyring(branch),
+                false => Target::Branch(branch),
+            }
+        } else if name.starts_with("refs/tags/") {
+            Target::Tag
+        } else if name.starts_with("refs/replace/") {
+            Target::Replace
+        } else {
+            Target::Other
+        }
+    }
+
+    /// Whether `branch` is listed as protected.
+    pub fn is_protected(&self, branch: &str) -> bool {
+        self.protected.iter().any(|p| p == branch || p == "*")
+    }
+
+    fn branch_update(&mut self, branch: &str, update: &RefUpdate) -> Verdict {
+        let protected = self.is_protected(branch);
+        let Some(new) = update.new else {
+            return match protected {
+                true => Verdict::Refused(Refusal::ProtectedDeletion),
+                false => Verdict::Accepted(Acceptance::Deleted),
+            };
+        };
+        if protected {
+            if let Err(refusal) = self.forward(update.old, new) {
+                return Verdict::Refused(refusal);
+            }
+        }
+        if let Err(refusal) = self.commit_kind(new) {
+            return Verdict::Refused(refusal);
+        }
+        self.authenticate(Some(branch), new)
+    }
+
+    fn keyring_update(&mut self, branch: &str, update: &RefUpdate) -> Verdict {
+        let Some(new) = update.new else {
+            return Verdict::Refused(Refusal::ProtectedDeletion);
+        };
+        if let Err(refusal) = self.forward(update.old, new) {
+            return Verdict::Refused(refusal);
+        }
+        let keys = match Keyring::load_at(self.repo, branch, new) {
+            Ok(keyring) => keyring.len(),
+            Err(e) => return Verdict::Refused(Refusal::BrokenKeyring(e)),
+        };
+        self.keyrings.push((branch.to_owned(), new));
+        // Guix skips the keyring branch when it is checked out, but `guix
+        // pull` authenticates the branch it pulls whatever it is: a channel
+        // keeping its keys on the branch users clone is authenticated too,
+        // with the keys it brings.
+        if self.is_default_branch(branch) {
+            let verdict = self.authenticate(Some(branch), new);
+            if !verdict.is_accepted() {
+                self.keyrings.pop();
+            }
+            return verdict;
+        }
+        Verdict::Accepted(Acceptance::Keyring { keys })
+    }
+
+    /// Whether `branch` is the one the server's HEAD names, which
+    /// `git clone` checks out.
+    fn is_default_branch(&self, branch: &str) -> bool {
+        let head = self.repo.find_reference("HEAD");
+        let target = head.as_ref().ok().and_then(|h| h.symbolic_target_bytes());
+        target == Some(format!("refs/heads/{branch}").as_bytes())
+    }
+
+    /// Refuses anything but a fast-forward from `old` (a creation is one).
+    fn forward(&self, old: Option<Oid>, new: Oid) -> Result<(), Refusal> {
+        let Some(old) = old else { return Ok(()) };
+        match commit_relation(self.repo, old, new) {
+            Ok(Relation::Ancestor | Relation::Same) => Ok(()),
+            Ok(relation) => Err(Refusal::NotFastForward { relation }),
+            Err(e) => Err(Refusal::CouldNotCheck(e)),
+        }
+    }
+
+    /// A branch must point at a commit itself: git would refuse anything
+    /// else, and a tag object there would be peeled by some tools only.
+    fn commit_kind(&self, id: Oid) -> Result<(), Refusal> {
+        let header = self
+            .repo
+            .odb()
+            .and_then(|odb| odb.read_header(id))
+            .map_err(|e| Refusal::CouldNotCheck(e.into()))?;
+        match header.1 {
+            ObjectType::Commit => Ok(()),
+            other => Err(Refusal::NotACommit {
+                id,
+                kind: other.str().to_owned(),
+            }),
+        }
+    }
+
+    /// The commit a tag (annotated or not) names.
+    fn tagged_commit(&self, id: Oid) -> Result<Oid, Refusal> {
+        match crate::authenticate::resolve_commit(self.repo, &id.to_string()) {
+            Ok(commit) => Ok(commit),
+            Err(Error::NotACommit { .. }) => Err(Refusal::NotACommit {
+                id,
+                kind: self.kind_of(id),
+            }),
+            Err(e) => Err(Refusal::CouldNotCheck(e)),
+        }
+    }
+
+    fn kind_of(&self, id: Oid) -> String {
+        let header = self.repo.odb().and_then(|odb| odb.read_header(id));
+        header.map_or_else(|_| "object".into(), |(_, kind)| kind.str().to_owned())
+    }
+
+    /// Authenticates `commit` from the introduction configured for
+    /// `branch`, trusting only what the gate authenticated before.
+    fn authenticate(&mut self, branch: Option<&str>, commit: Oid) -> Verdict {
+        let configured = match config::configured_for(self.repo, branch) {
+            Ok(configured) => configured,
+            Err(e) => return Verdict::Refused(Refusal::CouldNotCheck(e)),
+        };
+        let introduction = match introduction(&configured) {
+            Ok(introduction) => introduction,
+            Err(refusal) => return Verdict::Refused(refusal),
+        };
+        match self.authenticate_from(&configured, &introduction, commit) {
+            Ok(checked) => {
+                self.accepted.push((introduction.commit, commit));
+                Verdict::Accepted(Acceptance::Authentic {
+                    commit,
+                    introduction,
+                    checked,
+                })
+            }
+            Err(refusal) => Verdict::Refused(refusal),
+        }
+    }
+
+    fn authenticate_from(
+        &self,
+        configured: &Configuration,
+        introduction: &Introduction,
+        commit: Oid,
+    ) -> Result<usize, Refusal> {
+        let cache = gate_cache(self.repo, introduction).map_err(Refusal::CouldNotCheck)?;
+        let mut known = cache.read_for(introduction.commit).trusted;
+        known.extend(
+            self.accepted
+                .iter()
+                .filter(|(intro, _)| *intro == introduction.commit)
+                .map(|&(_, commit)| commit),
+        );
+        let keyring_reference = configured
+            .keyring
+            .clone()
+            .unwrap_or_else(|| keyring::DEFAULT_REFERENCE.to_owned());
+        let branch = keyring_reference.strip_prefix("refs/heads/");
+        let branch = branch.unwrap_or(&keyring_reference);
+        let pushed = self.keyrings.iter().rev().find(|(name, _)| name == branch);
+        let options = Options {
+            keyring_commit: pushed.map(|&(_, commit)| commit),
+            keyring_reference,
+            // Read above and written only once the whole push is accepted.
+            cache: None,
+            authentic_commits: known,
+            historical_authorizations: self.options.historical_authorizations.clone(),
+            keep_going: true,
+            jobs: self.options.jobs,
+            policy: self.options.policy,
+            ..Options::default()
+        };
+        match authenticate(self.repo, introduction, commit, &options, &NoProgress) {
+            Ok(report) if report.is_authentic() => Ok(report.checked),
+            Ok(report) => {
+                let mut failures = report.failures;
+                // Guix's order is newest first; the pusher fixes the
+                // oldest first.
+                failures.reverse();
+                Err(Refusal::NotAuthentic { failures })
+            }
+            Err(e) if e.is_authentication_failure() => {
+                Err(Refusal::NotAuthentic { failures: vec![e] })
+            }
+            Err(e) => Err(Refusal::CouldNotCheck(e)),
+        }
+    }
+}
+
+fn introduction(configured: &Configuration) -> Result<Introduction, Refusal> {
+    match (&configured.commit, &configured.signer) {
+        (Some(commit), Some(signer)) => {
+            Introduction::new(commit, signer).map_err(Refusal::InvalidIntroduction)
+        }
+        _ => Err(Refusal::NoIntroduction),
+    }
+}
+
+/// A short form of an id, for messages.
+fn short(id: Option<Oid>) -> String {
+    id.map_or_else(|| "(none)".to_owned(), |id| id.to_string())
+}
+
+impl fmt::Display for RefDecision {
+    /// One line: the ref, what happens to it, and why.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let RefUpdate { name, old, new } = &self.update;
+        match &self.verdict {
+            Verdict::Accepted(acceptance) => {
+                write!(f, "{name}: accepted: ")?;
+                match acceptance {
+                    Acceptance::Authentic {
+                        commit, checked, ..
+                    } => {
+                        let commits = if *checked == 1 { "commit" } else { "commits" };
+                        write!(
+                            f,
+                            "commit {commit} is authentic ({checked} new {commits} checked)"
+                        )
+                    }
+                    Acceptance::Keyring { keys } => {
+                        write!(f, "keyring branch moves forward; its {keys} keys load")
+                    }
+                    Acceptance::Deleted => write!(f, "deleted"),
+                    Acceptance::Unchecked => {
+                        write!(f, "not a branch or tag, so not authenticated")
+                    }
+                }
+            }
+            Verdict::Refused(refusal) => {
+                write!(f, "{name}: refused: ")?;
+                match refusal {
+                    Refusal::NotAuthentic { failures } => write!(
+                        f,
+                        "{} is not authentic ({} failure{})",
+                        short(*new),
+                        failures.len(),
+                        if failures.len() == 1 { "" } else { "s" }
+                    ),
+                    Refusal::NotFastForward { relation } => write!(
+                        f,
+                        "protected branch would not move forward from {} to {}: the new \
+                         commit is {} the old one",
+                        short(*old),
+                        short(*new),
+                        relation.describe_new()
+                    ),
+                    Refusal::ProtectedDeletion => {
+                        write!(
+                            f,
+                            "protected branch cannot be deleted (it is at {})",
+                            short(*old)
+                        )
+                    }
+                    Refusal::BrokenKeyring(e) => write!(f, "{e}"),
+                    Refusal::NotACommit { id, kind } => {
+                        write!(f, "{id} is a {kind}, not a commit")
+                    }
+                    Refusal::ReplaceRef => write!(
+                        f,
+                        "replace refs are refused: git would substitute objects, so what it \
+                         checks out could differ from what is authenticated"
+                    ),
+                    Refusal::NoIntroduction => write!(
+                        f,
+                        "no introduction is configured on the server \
+                         (guix.authentication.introduction-commit and -signer)"
+                    ),
+                    Refusal::InvalidIntroduction(e) => {
+                        write!(f, "the server's configured introduction is invalid: {e}")
+                    }
+                    Refusal::CouldNotCheck(e) => write!(f, "could not check: {e}"),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_hook_input() {
+        let (z, a) = ("0".repeat(40), "a".repeat(40));
+        let input = format!("{z} {a} refs/heads/master\n{a} {z} refs/tags/v1\n");
+        let updates = RefUpdate::parse_lines(&input).unwrap();
+        assert_eq!(updates.len(), 2);
+        assert_eq!(updates[0].new, Some(Oid::from_str(&a).unwrap()));
+        assert_eq!(updates[1].new, None);
+        assert_eq!(
+            RefUpdate::parse_lines("x y\n"),
+            Err(UpdateLineError::Fields { line: 1 })
+        );
+        let short = format!("{z} abc refs/heads/x");
+        assert!(matches!(
+            RefUpdate::parse_lines(&short),
+            Err(UpdateLineError::Id { line: 1, .. })
+        ));
+    }
+}

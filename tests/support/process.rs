@@ -1,0 +1,43 @@
+//! Running commands that must finish: a test never hangs on a command that
+//! does not.
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// Runs `command` (standard input empty, outputs captured), which must
+/// finish within `limit`: it is killed otherwise, and the test fails.
+pub fn run_bounded(mut command: Command, limit: Duration) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+    wait_for(child, limit, &format!("{command:?}"))
+}
+
+/// Waits for `child`, reading its outputs meanwhile so that a full pipe
+/// cannot stop it; kills it and fails the test after `limit`.
+pub fn wait_bounded(child: Child, limit: Duration) -> Output {
+    wait_for(child, limit, "a command")
+}
+
+fn wait_for(child: Child, limit: Duration, what: &str) -> Output {
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    match finished.recv_timeout(limit) {
+        Ok(output) => output.expect("output"),
+        Err(_) => {
+            kill(pid);
+            panic!("{what} did not finish within {limit:?}");
+        }
+    }
+}
+
+/// Kills process `pid` (a child this test started).
+pub fn kill(pid: u32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+}
