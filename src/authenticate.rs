@@ -35,6 +35,12 @@ pub struct Options {
     /// Commits the caller vouches for: they and their ancestors are not
     /// checked.
     pub authentic_commits: Vec<Oid>,
+    /// Commits the caller knows to be authentic *and* to descend from the
+    /// introduction, such as those a server's own cache holds (they were
+    /// authenticated from it): like [`Options::authentic_commits`], and,
+    /// as the descendants a cache vouches for do, they spare the walk the
+    /// introduction's old history.
+    pub known_descendants: Vec<Oid>,
     /// Check every commit and report every failure, instead of stopping at
     /// the first.
     pub keep_going: bool,
@@ -58,6 +64,7 @@ impl Default for Options {
             cache: None,
             historical_authorizations: Authorizations::empty(),
             authentic_commits: Vec::new(),
+            known_descendants: Vec::new(),
             keep_going: false,
             jobs: 0,
             policy: Policy::Guix,
@@ -402,16 +409,17 @@ fn known_authentic(
         Ok(kept)
     };
     let mut commits = present(options.authentic_commits.clone())?;
+    let callers = commits.len();
+    commits.extend(present(options.known_descendants.clone())?);
     let Some(cache) = &options.cache else {
         return Ok(Known {
+            has_descendant: commits.len() > callers,
             commits,
-            has_descendant: false,
             warnings: Vec::new(),
         });
     };
     let cached = cache.read_for(introduction.commit);
     let mut warnings = cached.warnings;
-    let callers = commits.len();
     commits.extend(present(cached.trusted)?);
     for id in present(cached.unverified)? {
         if walk::descends_from_any(repo, id, &[introduction.commit])? {

@@ -581,7 +581,8 @@ impl<'r> Gate<'r> {
             keyring_reference,
             // Read above and written only once the whole push is accepted.
             cache: None,
-            authentic_commits: known,
+            // Authenticated from this introduction by the gate itself.
+            known_descendants: known,
             historical_authorizations: self.options.historical_authorizations.clone(),
             keep_going: true,
             jobs: self.options.jobs,
