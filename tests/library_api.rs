@@ -325,3 +325,35 @@ fn introductions_as_users_copy_them() {
     .unwrap();
     assert_eq!(compact, Introduction::guix());
 }
+
+/// Commits the caller knows to descend from the introduction (a server's own
+/// cache) hide their history like cached commits do; one the repository
+/// lacks is ignored; an unsigned commit on top is still refused, and named.
+#[test]
+fn known_descendants_hide_their_history_and_vouch_for_nothing_else() {
+    let built = build_scenario_text(&format!("{HISTORY}write d.txt \"D\"\ncommit unsigned\n"));
+    let missing = Oid::from_str("0123456789012345678901234567890123456789").unwrap();
+    let options = |known: &[&str]| Options {
+        known_descendants: known
+            .iter()
+            .map(|l| built.oid(l))
+            .chain([missing])
+            .collect(),
+        ..Options::default()
+    };
+    let run = |end: &str, known: &[&str]| {
+        let intro = first_by_alice(&built);
+        authenticate(
+            &built.repo(),
+            &intro,
+            built.oid(end),
+            &options(known),
+            &NoProgress,
+        )
+    };
+    assert_eq!(run("fourth", &["third"]).unwrap().checked, 1);
+    assert_eq!(run("third", &["fourth"]).unwrap().checked, 0);
+    let refused = run("unsigned", &["fourth"]).unwrap_err();
+    assert_eq!(refused.kind(), "unsigned");
+    assert_eq!(refused.commit(), Some(built.oid("unsigned")));
+}
