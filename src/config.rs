@@ -111,7 +111,7 @@ done
 /// Pre-push hooks that earlier versions installed, replaced by
 /// [`upgrade_hooks`]: this one recognised a push to the keyring branch by
 /// its commit id, which an attacker can give any commit.
-const OLD_PRE_PUSH: &[&str] = &[concat!(
+pub(crate) const OLD_PRE_PUSH: &[&str] = &[concat!(
     r#"#!/bin/sh
 # Installed by 'git-authenticate': refuse to push unauthenticated commits.
 set -e
@@ -135,6 +135,13 @@ pub const POST_MERGE: &str = concat!(
     "\n"
 );
 
+/// What a pre-existing pre-push hook should run to authenticate.
+pub const PRE_PUSH_ADVICE: &str =
+    "git-authenticate --end=\"$local_oid\" --pushed-ref=\"$remote_ref\" (for each pushed ref)";
+
+/// What a pre-existing post-merge hook should run to authenticate.
+pub const POST_MERGE_ADVICE: &str = "git-authenticate";
+
 /// Installs the `pre-push` and `post-merge` hooks, creating the hooks
 /// directory (`core.hooksPath` when set). An existing hook is never
 /// overwritten.
@@ -145,11 +152,9 @@ pub fn install_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
         reason: e.to_string(),
     };
     fs::create_dir_all(&dir).map_err(|e| fail(format!("creating {}", dir.display()), e))?;
-    let line_to_add =
-        "git-authenticate --end=\"$local_oid\" --pushed-ref=\"$remote_ref\" (for each pushed ref)";
     [
-        ("pre-push", PRE_PUSH, line_to_add),
-        ("post-merge", POST_MERGE, "git-authenticate"),
+        ("pre-push", PRE_PUSH, PRE_PUSH_ADVICE),
+        ("post-merge", POST_MERGE, POST_MERGE_ADVICE),
     ]
     .into_iter()
     .map(|(name, text, advice)| {

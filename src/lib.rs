@@ -47,6 +47,7 @@ pub mod authorizations;
 pub mod cache;
 pub mod channel;
 pub mod config;
+pub mod doctor;
 pub mod input;
 pub mod introduction;
 pub mod keyring;
