@@ -939,10 +939,12 @@ fn document(assert: &assert_cmd::assert::Assert) -> Value {
             "failures",
             "introduction",
             "keyring",
+            "schema_version",
             "signers",
             "warnings"
         ]
     );
+    assert_eq!(doc["schema_version"], 1);
     for failure in doc["failures"].as_array().expect("failures is a list") {
         let mut fields: Vec<&str> = failure
             .as_object()

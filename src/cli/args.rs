@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Authenticate a Git checkout using COMMIT/SIGNER as its introduction.
 ///
@@ -29,6 +29,15 @@ use clap::{Parser, ValueEnum};
                   (usage, repository, keyring or I/O error, replace refs or grafts)."
 )]
 pub struct Args {
+    /// Check a channel's setup instead (see `git-authenticate doctor --help`).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Print the manual page (`man`) or a shell completion script
+    /// (`complete-bash`, `complete-zsh`, `complete-fish`) and exit.
+    #[arg(long, value_enum, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<Generate>,
+
     /// The introductory commit (full 40-hex-digit id).
     #[arg(value_name = "COMMIT")]
     pub commit: Option<String>,
@@ -134,4 +143,48 @@ pub enum Format {
     Text,
     /// One JSON document describing the outcome.
     Json,
+}
+
+/// What `--generate` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// The manual page, in roff (`man -l -` reads it).
+    Man,
+    /// Completions for bash.
+    CompleteBash,
+    /// Completions for zsh.
+    CompleteZsh,
+    /// Completions for fish.
+    CompleteFish,
+}
+
+/// Subcommands, beside the default form `git-authenticate [COMMIT SIGNER]`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a channel's setup and say what to fix before users' pulls fail.
+    Doctor(DoctorArgs),
+}
+
+/// Check a channel's setup: authorized keys on the keyring branch, the
+/// keyring branch pushed, keys that cannot sign or expire, your signing
+/// key and gpg configuration, the introduction, the hooks, and whether the
+/// history authenticates.
+///
+/// Each finding has a severity (error: users' pulls will fail or already
+/// fail; warning: will fail soon or is fragile; note) and a fix.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 no error found; 1 errors found; 2 could not check.")]
+pub struct DoctorArgs {
+    /// Open the Git repository at DIRECTORY (default: the one containing
+    /// the current directory).
+    #[arg(short, long, value_name = "DIRECTORY")]
+    pub repository: Option<PathBuf>,
+
+    /// The keyring branch (default: configured, else `keyring`).
+    #[arg(short, long, value_name = "REFERENCE")]
+    pub keyring: Option<String>,
+
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
 }

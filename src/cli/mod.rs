@@ -1,9 +1,12 @@
 //! The command: arguments and configuration in, the library's verdict out.
 
 mod args;
+mod doctor;
+mod generate;
 mod output;
 mod progress;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,16 +16,30 @@ use git_authenticate::{
     Options, Report,
 };
 
-use args::{Args, Format};
+use args::{Args, Command, Format};
 use output::{Noise, Request};
 
 /// Exit statuses, documented in `--help` and README.md.
 const AUTHENTIC: u8 = 0;
 const NOT_AUTHENTIC: u8 = 1;
-const COULD_NOT_CHECK: u8 = 2;
+pub(crate) const COULD_NOT_CHECK: u8 = 2;
 
 pub fn run() -> ExitCode {
     let args = Args::parse();
+    if let Some(what) = args.generate {
+        return match generate::print(what) {
+            Ok(()) => ExitCode::SUCCESS,
+            // `| head` is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                output::usage(&format!("writing to standard output: {e}"));
+                ExitCode::from(COULD_NOT_CHECK)
+            }
+        };
+    }
+    if let Some(Command::Doctor(doctor)) = &args.command {
+        return ExitCode::from(doctor::run(doctor));
+    }
     ExitCode::from(match execute(&args) {
         Ok(code) => code,
         Err(stop) => stop.report(&args),
@@ -40,6 +57,8 @@ type Stopped = Box<Stop>;
 
 enum StopReason {
     Usage(String),
+    /// The repository cannot be opened: JSON still gets a document.
+    Open(OpenFailure),
     Error(Error),
 }
 
@@ -51,6 +70,12 @@ impl Stop {
         };
         match &self.error {
             StopReason::Usage(message) => output::usage(message),
+            StopReason::Open(failure) => {
+                output::usage(&failure.to_string());
+                if args.format == Format::Json {
+                    output::json_unopened(&failure.to_string());
+                }
+            }
             StopReason::Error(e) if e.is_authentication_failure() => {
                 output::failures(noise(args), std::slice::from_ref(e))
             }
@@ -210,17 +235,78 @@ fn not_authentic(args: &Args, request: &Request, report: &Report) -> u8 {
 }
 
 fn open_repository(args: &Args) -> Result<Repository, Stopped> {
-    let opened = match &args.repository {
-        Some(dir) => Repository::open(dir)
-            .map_err(|e| format!("{}: not a git repository ({})", dir.display(), e.message())),
-        None => Repository::open_from_env().map_err(|e| match e.code() {
-            git_authenticate::git2::ErrorCode::NotFound => {
-                "not in a git repository (or any parent directory); use -r DIRECTORY".to_owned()
+    open(args.repository.as_deref()).map_err(|failure| {
+        Box::new(Stop {
+            error: StopReason::Open(failure),
+            request: Request::default(),
+        })
+    })
+}
+
+/// Why the repository cannot be opened.
+#[derive(Debug)]
+enum OpenFailure {
+    /// No repository contains the current directory.
+    NotInRepository,
+    /// `-r DIRECTORY` is not a repository.
+    NotARepository { dir: PathBuf, reason: String },
+    /// A repository whose objects are not named by SHA-1.
+    UnsupportedFormat {
+        dir: Option<PathBuf>,
+        reason: String,
+    },
+    /// Anything else libgit2 says.
+    Other(String),
+}
+
+impl std::fmt::Display for OpenFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenFailure::NotInRepository => {
+                f.write_str("not in a git repository (or any parent directory); use -r DIRECTORY")
             }
-            _ => format!("cannot open the git repository: {}", e.message()),
-        }),
+            OpenFailure::NotARepository { dir, reason } => {
+                write!(f, "{}: not a git repository ({reason})", dir.display())
+            }
+            OpenFailure::UnsupportedFormat { dir, reason } => write!(
+                f,
+                "{}a repository whose object format is not supported ({reason}): only SHA-1 \
+                 repositories, which Guix channels are, can be authenticated",
+                dir.as_ref()
+                    .map(|d| format!("{}: ", d.display()))
+                    .unwrap_or_default()
+            ),
+            OpenFailure::Other(reason) => write!(f, "cannot open the git repository: {reason}"),
+        }
+    }
+}
+
+/// The repository at `dir`, else the one containing the current directory.
+fn open(dir: Option<&Path>) -> Result<Repository, OpenFailure> {
+    let opened = match dir {
+        Some(dir) => Repository::open(dir),
+        None => Repository::open_from_env(),
     };
-    opened.map_err(usage)
+    opened.map_err(|e| {
+        let reason = e.message().to_owned();
+        // libgit2 names the format it does not know (`sha256`).
+        if reason.contains("object format") {
+            return OpenFailure::UnsupportedFormat {
+                dir: dir.map(Path::to_path_buf),
+                reason,
+            };
+        }
+        match dir {
+            Some(dir) => OpenFailure::NotARepository {
+                dir: dir.to_path_buf(),
+                reason,
+            },
+            None if e.code() == git_authenticate::git2::ErrorCode::NotFound => {
+                OpenFailure::NotInRepository
+            }
+            None => OpenFailure::Other(reason),
+        }
+    })
 }
 
 /// The introduction from the arguments, else from the configuration;

@@ -118,8 +118,13 @@ pub fn stats(signers: &[(Fingerprint, usize)]) {
     }
 }
 
+/// Version of the JSON document's format (`doc/schema.json`): raised when
+/// a field changes meaning or goes away, not when one is added.
+pub const SCHEMA_VERSION: u32 = 1;
+
 #[derive(Serialize)]
 struct Document<'a> {
+    schema_version: u32,
     authentic: bool,
     introduction: Option<Introduction>,
     end: Option<String>,
@@ -181,6 +186,7 @@ pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>)
         .map(|r| r.failures.iter().map(Failure::from).collect())
         .unwrap_or_default();
     let mut doc = Document {
+        schema_version: SCHEMA_VERSION,
         authentic: failure.is_none() && report.is_none_or(Report::is_authentic),
         introduction: request.introduction.as_ref().map(|i| Introduction {
             commit: i.commit.to_string(),
@@ -208,7 +214,34 @@ pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>)
     if let Some(e) = failure {
         doc.failures.push(Failure::from(e));
     }
+    print_document(&doc);
+}
+
+/// The JSON document when the repository cannot be opened: one failure of
+/// kind `repository`.
+pub fn json_unopened(message: &str) {
+    print_document(&Document {
+        schema_version: SCHEMA_VERSION,
+        authentic: false,
+        introduction: None,
+        end: None,
+        keyring: "",
+        commits_checked: 0,
+        signers: Vec::new(),
+        failures: vec![Failure {
+            commit: None,
+            kind: "repository",
+            fingerprint: None,
+            parents: Vec::new(),
+            message: message.to_owned(),
+            hint: None,
+        }],
+        warnings: Vec::new(),
+    });
+}
+
+fn print_document(doc: &Document) {
     let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut out, &doc);
+    let _ = serde_json::to_writer_pretty(&mut out, doc);
     let _ = writeln!(out);
 }

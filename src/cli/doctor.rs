@@ -1,0 +1,190 @@
+//! `git-authenticate doctor`: the library's diagnosis, for people or CI.
+
+use std::io::Write;
+
+use git_authenticate::doctor::{self, BranchAuthorizations, Diagnosis, Finding, Severity};
+use git_authenticate::git2::Repository;
+use serde::Serialize;
+
+use super::args::{DoctorArgs, Format};
+use super::{output, COULD_NOT_CHECK};
+
+/// Version of the doctor's JSON document (`doc/doctor-schema.json`).
+const SCHEMA_VERSION: u32 = 1;
+
+/// Runs the doctor: 0 when nothing is an error, 1 otherwise, 2 when it
+/// cannot check.
+pub fn run(args: &DoctorArgs) -> u8 {
+    let diagnosed = super::open(args.repository.as_deref())
+        .map_err(|failure| failure.to_string())
+        .and_then(|repo| diagnose(&repo, args));
+    match diagnosed {
+        Ok(diagnosis) => {
+            match args.format {
+                Format::Text => text(&diagnosis),
+                Format::Json => json(&Document::from(&diagnosis)),
+            }
+            u8::from(diagnosis.has_errors())
+        }
+        Err(message) => {
+            output::usage(&message);
+            if args.format == Format::Json {
+                json(&Document::failed(message));
+            }
+            COULD_NOT_CHECK
+        }
+    }
+}
+
+fn diagnose(repo: &Repository, args: &DoctorArgs) -> Result<Diagnosis, String> {
+    let options = doctor::Options {
+        keyring_reference: args.keyring.clone(),
+        ..doctor::Options::default()
+    };
+    doctor::diagnose(repo, &options).map_err(|e| e.to_string())
+}
+
+fn text(diagnosis: &Diagnosis) {
+    let mut out = anstream::stdout().lock();
+    for finding in &diagnosis.findings {
+        let _ = writeln!(out, "{}: {}", finding.severity, finding.problem);
+        let _ = writeln!(out, "  fix: {}", finding.problem.fix());
+    }
+    authorization_table(&mut out, &diagnosis.authorizations);
+    let count = |s: Severity| {
+        diagnosis
+            .findings
+            .iter()
+            .filter(|f| f.severity == s)
+            .count()
+    };
+    let _ = writeln!(
+        out,
+        "{} ({}, {}, {})",
+        if diagnosis.has_errors() {
+            "users' pulls will fail"
+        } else {
+            "no errors found"
+        },
+        plural(count(Severity::Error), "error"),
+        plural(count(Severity::Warning), "warning"),
+        plural(count(Severity::Note), "note"),
+    );
+}
+
+/// `1 error`, `2 errors`.
+pub fn plural(n: usize, word: &str) -> String {
+    match n {
+        1 => format!("1 {word}"),
+        n => format!("{n} {word}s"),
+    }
+}
+
+/// Which branches authorize which keys, side by side: a key authorized on
+/// one branch only shows before a merge needs it.
+fn authorization_table(out: &mut impl Write, branches: &[BranchAuthorizations]) {
+    if branches.is_empty() {
+        return;
+    }
+    let mut keys: Vec<_> = branches.iter().flat_map(|b| &b.fingerprints).collect();
+    keys.sort();
+    keys.dedup();
+    let _ = writeln!(out, "Authorized keys by branch:");
+    let header: Vec<&str> = branches.iter().map(|b| b.branch.as_str()).collect();
+    let _ = writeln!(out, "  {:<50}  {}", "key", header.join("  "));
+    for key in keys {
+        let marks: Vec<String> = branches
+            .iter()
+            .map(|b| {
+                let mark = if b.fingerprints.contains(key) {
+                    "x"
+                } else {
+                    "-"
+                };
+                format!("{mark:^width$}", width = b.branch.len())
+            })
+            .collect();
+        let _ = writeln!(out, "  {:<50}  {}", key.to_string(), marks.join("  "));
+    }
+}
+
+#[derive(Serialize)]
+struct Document {
+    schema_version: u32,
+    /// Whether the setup could be checked at all.
+    checked: bool,
+    /// No finding is an error.
+    ok: bool,
+    error: Option<String>,
+    keyring: Option<String>,
+    findings: Vec<JsonFinding>,
+    authorizations: Vec<JsonBranch>,
+}
+
+#[derive(Serialize)]
+struct JsonFinding {
+    severity: String,
+    kind: &'static str,
+    message: String,
+    fix: String,
+}
+
+#[derive(Serialize)]
+struct JsonBranch {
+    branch: String,
+    tip: String,
+    fingerprints: Vec<String>,
+}
+
+impl From<&Finding> for JsonFinding {
+    fn from(f: &Finding) -> Self {
+        JsonFinding {
+            severity: f.severity.to_string(),
+            kind: f.problem.kind(),
+            message: f.problem.to_string(),
+            fix: f.problem.fix(),
+        }
+    }
+}
+
+impl From<&Diagnosis> for Document {
+    fn from(d: &Diagnosis) -> Self {
+        Document {
+            schema_version: SCHEMA_VERSION,
+            checked: true,
+            ok: !d.has_errors(),
+            error: None,
+            keyring: Some(d.keyring.clone()),
+            findings: d.findings.iter().map(JsonFinding::from).collect(),
+            authorizations: d
+                .authorizations
+                .iter()
+                .map(|b| JsonBranch {
+                    branch: b.branch.clone(),
+                    tip: b.tip.to_string(),
+                    fingerprints: b.fingerprints.iter().map(|f| f.to_hex()).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Document {
+    fn failed(error: String) -> Self {
+        Document {
+            schema_version: SCHEMA_VERSION,
+            checked: false,
+            ok: false,
+            error: Some(error),
+            keyring: None,
+            findings: Vec::new(),
+            authorizations: Vec::new(),
+        }
+    }
+}
+
+fn json(document: &Document) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, document);
+    let _ = writeln!(out);
+}
