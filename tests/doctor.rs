@@ -301,32 +301,7 @@ fn spaced(hex: &str) -> String {
 
 /// The document's shape, as `doc/doctor-schema.json` describes it.
 fn check_schema(doc: &Value) {
-    let schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(support::manifest_dir().join("doc/doctor-schema.json")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(
-        doc["schema_version"],
-        schema["properties"]["schema_version"]["const"]
-    );
-    for field in schema["required"].as_array().unwrap() {
-        assert!(
-            doc.get(field.as_str().unwrap()).is_some(),
-            "{field} missing in {doc}"
-        );
-    }
-    let finding = &schema["properties"]["findings"]["items"];
-    let severities = finding["properties"]["severity"]["enum"]
-        .as_array()
-        .unwrap();
-    let kinds = finding["properties"]["kind"]["enum"].as_array().unwrap();
-    for f in doc["findings"].as_array().unwrap() {
-        for field in finding["required"].as_array().unwrap() {
-            assert!(f[field.as_str().unwrap()].is_string(), "{field} in {f}");
-        }
-        assert!(severities.contains(&f["severity"]), "{f}");
-        assert!(kinds.contains(&f["kind"]), "kind of {f} not in the schema");
-    }
+    support::schema::check(doc, &support::schema::load("doctor-schema.json"));
 }
 
 #[test]

@@ -19,6 +19,7 @@ pub mod craft;
 pub mod expect;
 pub mod home;
 pub mod keys;
+pub mod schema;
 pub mod script;
 pub mod sign;
 

@@ -1,0 +1,298 @@
+//! What users expect around the command: the manual page and shell
+//! completions generated from the clap definitions, JSON documents that
+//! fit their published schema, and messages that say what is wrong.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use support::{key, Home};
+
+fn binary(home: &Home, dir: &Path, args: &[&str]) -> Output {
+    home.command(dir).args(args).output().expect("run binary")
+}
+
+fn generate(what: &str) -> String {
+    let home = Home::new();
+    let out = binary(&home, home.path(), &[&format!("--generate={what}")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+fn available(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn the_manual_page_documents_every_option_and_the_doctor() {
+    let page = generate("man");
+    assert!(page.contains(".TH git-authenticate 1"), "{page}");
+    for option in [
+        "keep\\-going",
+        "historical\\-authorizations",
+        "pushed\\-ref",
+        "generate",
+    ] {
+        assert!(page.contains(option), "{option} missing");
+    }
+    assert!(page.contains("doctor"), "the doctor subcommand is listed");
+    if !available("man") {
+        eprintln!("SKIPPED rendering: man is not available");
+        return;
+    }
+    // What `git authenticate --help` shows once the page is installed.
+    let mut man = Command::new("man")
+        .args(["-l", "-"])
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run man");
+    use std::io::Write;
+    man.stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let rendered = String::from_utf8_lossy(&man.wait_with_output().unwrap().stdout).into_owned();
+    assert!(rendered.contains("NAME"), "{rendered}");
+    assert!(rendered.contains("--keep-going"), "{rendered}");
+}
+
+/// Runs the generated bash completion for the words typed so far.
+fn bash_complete(script: &str, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "{script}\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE=\"${{COMP_WORDS[*]}}\"\n\
+         COMP_POINT=${{#COMP_LINE}}\n_git__authenticate git-authenticate \
+         \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        quoted.join(" "),
+        words.len() - 1
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completes_options_subcommands_and_values() {
+    let script = generate("complete-bash");
+    assert!(script.contains("complete -F _git__authenticate"));
+    let options = bash_complete(&script, &["git-authenticate", "--ke"]);
+    assert!(options.contains(&"--keep-going".to_owned()), "{options:?}");
+    assert!(options.contains(&"--keyring".to_owned()), "{options:?}");
+    let subcommands = bash_complete(&script, &["git-authenticate", "doc"]);
+    assert!(
+        subcommands.contains(&"doctor".to_owned()),
+        "{subcommands:?}"
+    );
+    let values = bash_complete(&script, &["git-authenticate", "--policy", ""]);
+    assert_eq!(values, ["guix", "strict"]);
+    let doctor = bash_complete(&script, &["git-authenticate", "doctor", "--fo"]);
+    assert_eq!(doctor, ["--format"]);
+}
+
+#[test]
+fn zsh_and_fish_completions_are_generated() {
+    let zsh = generate("complete-zsh");
+    assert!(zsh.starts_with("#compdef git-authenticate"), "{zsh}");
+    assert!(zsh.contains("--keep-going") && zsh.contains("doctor"));
+    let fish = generate("complete-fish");
+    assert!(fish.contains("complete -c git-authenticate"), "{fish}");
+    assert!(fish.contains("keep-going") && fish.contains("doctor"));
+    for (shell, script) in [("zsh", &zsh), ("fish", &fish)] {
+        if !available(shell) {
+            eprintln!("SKIPPED syntax check: {shell} is not available");
+            continue;
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), script).unwrap();
+        let flag = if shell == "zsh" { "-n" } else { "--no-execute" };
+        let status = Command::new(shell)
+            .arg(flag)
+            .arg(file.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{shell} refuses its completion script");
+    }
+}
+
+const CHANNEL: &str = r#"
+keyring alice bob
+authorize alice
+commit first alice
+write a.txt "a\n"
+commit second alice
+"#;
+
+fn json_run(home: &Home, dir: &Path, args: &[&str]) -> (i32, Value) {
+    let out = home
+        .command(dir)
+        .arg("--format=json")
+        .args(args)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON document ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    support::schema::check(&doc, &support::schema::load("schema.json"));
+    (out.status.code().unwrap(), doc)
+}
+
+#[test]
+fn json_documents_fit_the_published_schema() {
+    let home = Home::new();
+    let good = support::build_scenario_text(CHANNEL);
+    let first = good.oid("first").to_string();
+    let alice = key("alice").signing_fpr;
+    let (code, doc) = json_run(&home, &good.path, &[&first, &alice, "--stats"]);
+    assert_eq!((code, &doc["authentic"]), (0, &Value::Bool(true)));
+    assert_eq!(doc["schema_version"], 1);
+    let bad =
+        support::build_scenario_text(&format!("{CHANNEL}\nwrite b \"b\"\ncommit by-bob bob\n"));
+    let first = bad.oid("first").to_string();
+    let (code, doc) = json_run(&home, &bad.path, &[&first, &alice, "--keep-going"]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["failures"][0]["kind"], "unauthorized");
+}
+
+#[test]
+fn a_repository_that_cannot_be_opened_still_gets_a_document() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, doc) = json_run(&home, dir.path(), &[]);
+    assert_eq!(code, 2);
+    assert_eq!(doc["failures"][0]["kind"], "repository");
+    assert!(doc["failures"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not in a git repository"));
+}
+
+#[test]
+fn a_sha256_repository_is_not_supported_rather_than_not_a_repository() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::git_command(dir.path())
+        .args(["init", "-q", "--object-format=sha256", "."])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        eprintln!("SKIPPED: this git cannot make SHA-256 repositories");
+        return;
+    }
+    let out = binary(&home, dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("object format is not supported"), "{err}");
+    assert!(!err.contains("not in a git repository"), "{err}");
+    let (code, doc) = json_run(&home, dir.path(), &[]);
+    assert_eq!(code, 2);
+    assert!(doc["failures"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not supported"));
+    let out = binary(&home, dir.path(), &["doctor"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The kinds `Error::kind` returns, read from the source.
+fn kinds_in_code() -> Vec<String> {
+    let source = std::fs::read_to_string(support::manifest_dir().join("src/error.rs")).unwrap();
+    let start = source.find("pub fn kind(&self)").unwrap();
+    let end = start + source[start..].find("\n    }\n").unwrap();
+    let mut kinds: Vec<String> = source[start..end]
+        .split("=> \"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .collect();
+    // The CLI's own: a repository that cannot be opened.
+    kinds.push("repository".into());
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+#[test]
+fn the_documented_failure_kinds_are_those_of_the_code() {
+    let mut code = kinds_in_code();
+    // A library-only error: the command never updates.
+    code.retain(|k| k != "downgrade");
+    let schema = support::schema::load("schema.json");
+    let mut in_schema: Vec<String> = schema["properties"]["failures"]["items"]["properties"]
+        ["kind"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .filter(|k| k != "downgrade")
+        .collect();
+    in_schema.sort();
+    assert_eq!(in_schema, code, "doc/schema.json");
+    let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `failures[].kind` |"))
+        .expect("README documents failures[].kind");
+    let mut in_readme: Vec<String> = row
+        .split('`')
+        .skip(3)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    in_readme.sort();
+    in_readme.dedup();
+    assert_eq!(in_readme, code, "README.md's failures[].kind row");
+}
+
+#[test]
+fn more_than_100000_keys_in_one_file_is_keyring_too_large() {
+    use sequoia_openpgp::packet::key::{Key4, PrimaryRole, PublicParts};
+    use sequoia_openpgp::serialize::SerializeInto;
+    use sequoia_openpgp::types::Curve;
+    let generated: Key4<PublicParts, PrimaryRole> = Key4::generate_ecc(true, Curve::Ed25519)
+        .unwrap()
+        .parts_into_public();
+    let start = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    // Distinct keys (the same key twice is stored once): one creation time
+    // each, hence one fingerprint each.
+    let mut flood = Vec::new();
+    for i in 0..=git_authenticate::keyring::MAX_KEYS as u64 {
+        let mut key = generated.clone();
+        key.set_creation_time(start + std::time::Duration::from_secs(i))
+            .unwrap();
+        let packet = sequoia_openpgp::Packet::from(sequoia_openpgp::packet::Key::from(key));
+        flood.extend(packet.to_vec().unwrap());
+    }
+    let error = git_authenticate::Keyring::from_files("keyring", [("flood.key", &flood[..])])
+        .expect_err("too many keys");
+    assert_eq!(error.kind(), "keyring-too-large", "{error}");
+    assert!(error.to_string().contains("flood.key"), "{error}");
+}
