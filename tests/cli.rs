@@ -329,7 +329,7 @@ fn end_forms_and_commit_ish() {
         let err = stderr(&assert);
         assert!(
             err.contains(&format!(
-                "Authenticating commits {} to {} (1 new commits)...",
+                "Authenticating commits {} to {} (1 new commit)...",
                 repo.short("first"),
                 repo.short("second")
             )),
@@ -1249,8 +1249,12 @@ fn stats_format() {
         .code(0)
         .stdout(expected);
     assert!(stderr(&assert).contains("successfully authenticated commit"));
-    // Nothing new, no statistics.
-    repo.cmd().arg("--stats").assert().code(0).stdout("");
+    // Nothing new: the statistics say so.
+    repo.cmd()
+        .arg("--stats")
+        .assert()
+        .code(0)
+        .stdout("Signing statistics: no new commits (all were authenticated before)\n");
 }
 
 #[test]
@@ -1692,7 +1696,7 @@ fn post_merge_hook_authenticates_what_is_pulled() {
     assert!(out.status.success(), "{err}");
     assert!(
         err.contains(&format!(
-            "Authenticating commits {} to {} (1 new commits)...",
+            "Authenticating commits {} to {} (1 new commit)...",
             repo.short("first"),
             &signed[..7]
         )),

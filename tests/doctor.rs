@@ -690,6 +690,16 @@ fn hooks_missing_not_executable_or_outdated_are_found() {
     assert!(out.status.success());
     assert!(channel.finding("hook", "").is_none());
 
+    // The post-merge hook an earlier version installed (no --after-merge).
+    let old = "#!/bin/sh\n# Installed by 'git-authenticate': authenticate what was just pulled.\nexec \"${GIT_AUTHENTICATE:-git-authenticate}\"\n";
+    std::fs::write(channel.hook("post-merge"), old).unwrap();
+    assert!(channel
+        .finding("hook", "post-merge` was installed by an earlier")
+        .is_some());
+    let out = channel.home.command(&channel.built.path).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("upgraded hook"));
+    assert!(channel.finding("hook", "").is_none());
+
     // A hook of the maintainer's own that does not authenticate.
     std::fs::write(channel.hook("pre-push"), "#!/bin/sh\nmake check\n").unwrap();
     let finding = channel

@@ -296,3 +296,169 @@ fn more_than_100000_keys_in_one_file_is_keyring_too_large() {
     assert_eq!(error.kind(), "keyring-too-large", "{error}");
     assert!(error.to_string().contains("flood.key"), "{error}");
 }
+
+/// Strips ANSI escape sequences (CSI … letter) from terminal output.
+fn visible(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
+    if !available("script") {
+        eprintln!("SKIPPED: script (util-linux) is not available");
+        return;
+    }
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let first = built.oid("first").to_string();
+    let command = format!(
+        "stty cols 50; '{}' {first} {}",
+        env!("CARGO_BIN_EXE_git-authenticate"),
+        key("alice").signing_fpr
+    );
+    // `script` gives the command a terminal of its own.
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(&built.path)
+        .envs(home.vars())
+        .env_remove("GIT_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script");
+    let text = visible(&String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("(1 new commit)..."), "{text}");
+    for piece in text.split(['\r', '\n']) {
+        if piece.contains("Looking for new commits") || piece.starts_with('[') {
+            assert!(
+                piece.trim_end().chars().count() <= 50,
+                "wider than the terminal: {piece:?}"
+            );
+        }
+    }
+    assert!(text.contains("successfully authenticated commit"), "{text}");
+}
+
+#[test]
+fn a_cache_warning_is_printed_once_with_one_prefix() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    // A cache directory that anyone may write: the cache is ignored.
+    let directory = home.cache().join("git-authenticate");
+    std::fs::create_dir_all(&directory).unwrap();
+    std::fs::set_permissions(
+        &directory,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let first = built.oid("first").to_string();
+    let out = binary(&home, &built.path, &[&first, &key("alice").signing_fpr]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].starts_with("warning: authentication cache `"),
+        "{err}"
+    );
+    assert_eq!(warnings[0].matches("warning").count(), 1, "{err}");
+}
+
+/// The real git, with `home` and hooks running the built binary.
+fn git(home: &Home, dir: &Path, args: &[&str]) -> Output {
+    support::git_command(dir)
+        .args(args)
+        .envs(home.vars())
+        .env("GIT_AUTHENTICATE", env!("CARGO_BIN_EXE_git-authenticate"))
+        .output()
+        .expect("run git")
+}
+
+fn git_ok(home: &Home, dir: &Path, args: &[&str]) -> String {
+    let out = git(home, dir, args);
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn after_a_pull_the_post_merge_hook_says_how_to_undo_the_merge() {
+    let upstream = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let remote = home.path().join("remote.git");
+    let remote = remote.to_str().unwrap();
+    git_ok(&home, home.path(), &["init", "-q", "--bare", remote]);
+    git_ok(
+        &home,
+        &upstream.path,
+        &["push", "-q", "--no-verify", remote, "master", "keyring"],
+    );
+    git_ok(&home, home.path(), &["clone", "-q", remote, "clone"]);
+    let clone = home.path().join("clone");
+    let first = upstream.oid("first").to_string();
+    let out = binary(
+        &home,
+        &clone,
+        &[&first, &key("alice").signing_fpr, "-k", "origin/keyring"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = git_ok(&home, &clone, &["rev-parse", "HEAD"]);
+
+    // Someone pushes an unsigned commit past the pre-push hook.
+    std::fs::write(upstream.path.join("bad.txt"), "bad\n").unwrap();
+    git_ok(&home, &upstream.path, &["add", "bad.txt"]);
+    git_ok(
+        &home,
+        &upstream.path,
+        &["commit", "-q", "--no-verify", "-m", "bad"],
+    );
+    git_ok(
+        &home,
+        &upstream.path,
+        &["push", "-q", "--no-verify", remote, "master"],
+    );
+
+    let out = git(&home, &clone, &["pull", "-q", "--ff-only"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lacks a signature"), "{err}");
+    assert!(err.contains("the merge is already done"), "{err}");
+    assert!(err.contains("git reset --hard ORIG_HEAD"), "{err}");
+    assert!(
+        err.contains(&format!("`origin` ({remote})")),
+        "whom to tell: {err}"
+    );
+    assert!(!err.contains("--amend"), "not advice to re-sign: {err}");
+
+    // The advice works.
+    git_ok(&home, &clone, &["reset", "-q", "--hard", "ORIG_HEAD"]);
+    assert_eq!(git_ok(&home, &clone, &["rev-parse", "HEAD"]), before);
+    let out = binary(&home, &clone, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -85,6 +85,12 @@ pub struct Args {
     #[arg(long)]
     pub keep_going: bool,
 
+    /// As the post-merge hook runs it: the merge is done already, so a
+    /// failure says how to undo it (`git reset --hard ORIG_HEAD`) and
+    /// whom to tell, not how to re-sign the commits.
+    #[arg(long)]
+    pub after_merge: bool,
+
     /// Output format on standard output. With `json`, standard error gets
     /// one summary line (and errors that stop the check), the details
     /// being in the document.

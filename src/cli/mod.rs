@@ -76,9 +76,11 @@ impl Stop {
                     output::json_unopened(&failure.to_string());
                 }
             }
-            StopReason::Error(e) if e.is_authentication_failure() => {
-                output::failures(noise(args), std::slice::from_ref(e))
-            }
+            StopReason::Error(e) if e.is_authentication_failure() => output::failures(
+                noise(args),
+                std::slice::from_ref(e),
+                self.request.after_merge.as_deref(),
+            ),
             StopReason::Error(e) => output::error(e),
         }
         if args.format == Format::Json {
@@ -116,6 +118,7 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         introduction: Some(introduction.clone()),
         end: None,
         keyring: keyring.clone(),
+        after_merge: args.after_merge.then(|| merge_advice(&repo)),
     };
 
     if let Some(skip) = keyring_branch_skip(&repo, &keyring, args.pushed_ref.as_deref()) {
@@ -135,9 +138,12 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         policy: args.policy.into(),
         ..Options::default()
     };
-    let reporter = progress::Reporter::new(!noise.chatty());
-    let report =
-        authenticate(&repo, &introduction, end, &options, &reporter).map_err(with_request)?;
+    let report = {
+        // Dropped (the spinner cleared) before anything else is printed.
+        let reporter = progress::Reporter::new(!noise.chatty());
+        authenticate(&repo, &introduction, end, &options, &reporter)
+    }
+    .map_err(with_request)?;
     for warning in &report.warnings {
         output::warning(noise, &warning.to_string());
     }
@@ -151,7 +157,7 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
     }
     match args.format {
         Format::Json => output::json(&request, Some(&report), None),
-        Format::Text if args.stats && !report.signers.is_empty() => output::stats(&report.signers),
+        Format::Text if args.stats => output::stats(&report.signers),
         Format::Text => {}
     }
     output::success(noise, &format!("successfully authenticated commit {end}"));
@@ -215,6 +221,27 @@ fn stop_early(e: Error) -> Stopped {
     stop(e, &Request::default())
 }
 
+/// What to do when a pull merged commits that are not authentic: the
+/// merge is done, so say how to undo it and whom to tell, rather than how
+/// to re-sign commits that are someone else's.
+fn merge_advice(repo: &Repository) -> String {
+    let upstream = config::current_branch(repo).and_then(|branch| {
+        let config = repo.config().ok()?.snapshot().ok()?;
+        let remote = config.get_string(&format!("branch.{branch}.remote")).ok()?;
+        let url = config.get_string(&format!("remote.{remote}.url")).ok();
+        Some(match url {
+            Some(url) => format!("`{remote}` ({url})"),
+            None => format!("`{remote}`"),
+        })
+    });
+    format!(
+        "the merge is already done: undo it with `git reset --hard ORIG_HEAD`, and tell the \
+         maintainers of the channel you pulled from{}: its history is not authentic, and \
+         pulling it again brings the same commits back",
+        upstream.map(|u| format!(", {u}")).unwrap_or_default()
+    )
+}
+
 /// Success without checking anything; the JSON document still says so.
 fn nothing_to_do(args: &Args, request: &Request) -> u8 {
     if args.format == Format::Json {
@@ -227,7 +254,11 @@ fn nothing_to_do(args: &Args, request: &Request) -> u8 {
 /// commits: on standard error as `--format` and `-q` say, and in the JSON
 /// document.
 fn not_authentic(args: &Args, request: &Request, report: &Report) -> u8 {
-    output::failures(noise(args), &report.failures);
+    output::failures(
+        noise(args),
+        &report.failures,
+        request.after_merge.as_deref(),
+    );
     if args.format == Format::Json {
         output::json(request, Some(report), None);
     }

@@ -64,10 +64,22 @@ pub fn error(e: &Error) {
 /// Why the history is not authentic: every failure with its hint, or one
 /// line naming the first and counting the others, or nothing, depending on
 /// `noise`. The failures are in Guix's order; there is at least one.
-pub fn failures(noise: Noise, failures: &[Error]) {
+///
+/// After a merge (`after_merge`, the advice to print), the hints that say
+/// how to re-sign are left out: the commits are someone else's, and the
+/// merge is done already.
+pub fn failures(noise: Noise, failures: &[Error], after_merge: Option<&str>) {
     let Some(first) = failures.first() else {
         return;
     };
+    if let (Noise::Everything, Some(advice)) = (noise, after_merge) {
+        let mut err = anstream::stderr().lock();
+        for e in failures {
+            let _ = writeln!(err, "{ERROR}error:{ERROR:#} {e}");
+        }
+        let _ = writeln!(err, "{HINT}hint:{HINT:#} {advice}");
+        return;
+    }
     let elsewhere = match noise {
         Noise::Everything => return failures.iter().for_each(error),
         Noise::FatalOnly => return,
@@ -109,9 +121,16 @@ pub fn success(noise: Noise, message: &str) {
     }
 }
 
-/// `--stats`, as Guix prints it.
+/// `--stats`, as Guix prints it; a run that checked nothing says so.
 pub fn stats(signers: &[(Fingerprint, usize)]) {
     let mut out = std::io::stdout().lock();
+    if signers.is_empty() {
+        let _ = writeln!(
+            out,
+            "Signing statistics: no new commits (all were authenticated before)"
+        );
+        return;
+    }
     let _ = writeln!(out, "Signing statistics:");
     for (signer, count) in signers {
         let _ = writeln!(out, "  {signer} {count:>10}");
@@ -176,6 +195,8 @@ pub struct Request {
     pub introduction: Option<git_authenticate::Introduction>,
     pub end: Option<git_authenticate::git2::Oid>,
     pub keyring: String,
+    /// Run by the post-merge hook: what to say instead of the hints.
+    pub after_merge: Option<String>,
 }
 
 /// The JSON document for a run. `report` is `None` when nothing was

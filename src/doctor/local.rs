@@ -249,10 +249,7 @@ fn hook_state(path: &Path, current: &str) -> Option<HookState> {
     if (contents.len() as u64, digest.as_str()) == BROKEN_GUIX_PRE_PUSH {
         return Some(HookState::BrokenGuix);
     }
-    if config::OLD_PRE_PUSH
-        .iter()
-        .any(|old| old.as_bytes() == contents)
-    {
+    if config::is_outdated_hook(&contents) {
         return Some(HookState::Outdated);
     }
     let text = String::from_utf8_lossy(&contents);
