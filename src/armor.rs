@@ -15,6 +15,9 @@ pub enum ArmorError {
     NoHeader,
     /// The text ends before the `-----END …-----` line.
     Truncated,
+    /// No blank line between the `-----BEGIN …-----` line (and its
+    /// header lines) and the data: the end line comes first.
+    NoBlankLine,
     /// No `=XXXX` checksum line before the end line.
     MissingChecksum,
     /// The checksum does not match the data.
@@ -28,6 +31,9 @@ impl std::fmt::Display for ArmorError {
         f.write_str(match self {
             ArmorError::NoHeader => "its ASCII armor has no -----BEGIN line",
             ArmorError::Truncated => "its ASCII armor is truncated (no -----END line)",
+            ArmorError::NoBlankLine => {
+                "its ASCII armor has no blank line after the -----BEGIN line and its headers"
+            }
             ArmorError::MissingChecksum => "its ASCII armor has no checksum line",
             ArmorError::BadChecksum => "its ASCII armor checksum does not match its contents",
             ArmorError::NotBase64 => "its ASCII armor is not valid base64",
@@ -67,11 +73,17 @@ pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), Armor
         .and_then(|rest| rest.strip_suffix("-----"))
         .ok_or(ArmorError::NoHeader)?;
     let end = format!("-----END {kind}-----");
-    // Armor headers ("Comment: …") run to the first blank line.
-    lines
-        .by_ref()
-        .find(|line| line.trim().is_empty())
-        .ok_or(ArmorError::Truncated)?;
+    // Armor headers ("Comment: …") run to the first blank line, which
+    // must come before the end line.
+    loop {
+        let line = lines.next().ok_or(ArmorError::Truncated)?.trim();
+        if line == end {
+            return Err(ArmorError::NoBlankLine);
+        }
+        if line.is_empty() {
+            break;
+        }
+    }
     let mut body: Vec<&str> = Vec::new();
     loop {
         let line = lines.next().ok_or(ArmorError::Truncated)?.trim();
@@ -174,6 +186,12 @@ mod tests {
             Err(ArmorError::Truncated)
         );
         assert_eq!(decode_first_block(b"hello"), Err(ArmorError::NoHeader));
+        let no_blank =
+            "-----BEGIN PGP SIGNATURE-----\naGVsbG8=\n=AAAA\n-----END PGP SIGNATURE-----\n";
+        assert_eq!(
+            decode_first_block(no_blank.as_bytes()),
+            Err(ArmorError::NoBlankLine)
+        );
     }
 
     #[test]

@@ -462,3 +462,146 @@ fn after_a_pull_the_post_merge_hook_says_how_to_undo_the_merge() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn run_err(home: &Home, dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = binary(home, dir, args);
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_mistyped_introduction_is_not_called_a_shallow_clone() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let first = built.oid("first").to_string();
+    let typo = format!(
+        "{}{}",
+        if first.starts_with('0') { "1" } else { "0" },
+        &first[1..]
+    );
+    let (code, err) = run_err(&home, &built.path, &[&typo, &key("alice").signing_fpr]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("`{typo}` does not name a commit")),
+        "{err}"
+    );
+    assert!(err.contains("check its id"), "{err}");
+    assert!(!err.contains("shallow clone must fetch"), "{err}");
+}
+
+#[test]
+fn a_missing_tree_names_the_object_and_the_commit_read() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let second = built.oid("second");
+    let tree = built
+        .repo()
+        .find_commit(second)
+        .unwrap()
+        .tree_id()
+        .to_string();
+    std::fs::remove_file(
+        built
+            .path
+            .join(".git/objects")
+            .join(&tree[..2])
+            .join(&tree[2..]),
+    )
+    .unwrap();
+    let first = built.oid("first").to_string();
+    let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!(
+            "the tree of commit {second}: tree {tree}: it is missing"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_keyring_reference_pointing_at_a_tree_says_so() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let tree = built
+        .repo()
+        .find_commit(built.oid("first"))
+        .unwrap()
+        .tree_id();
+    // git itself refuses to make a branch of a tree; a hostile clone may.
+    std::fs::write(built.path.join(".git/refs/heads/keys"), format!("{tree}\n")).unwrap();
+    let first = built.oid("first").to_string();
+    let (code, err) = run_err(
+        &home,
+        &built.path,
+        &[&first, &key("alice").signing_fpr, "-k", "keys"],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("does not point at a commit"), "{err}");
+    assert!(err.contains(&tree.to_string()), "{err}");
+}
+
+#[test]
+fn armor_without_a_blank_line_after_begin_says_so() {
+    let signature =
+        "-----BEGIN PGP SIGNATURE-----\\niQEzBAABCAAdFiEE\\n=AAAA\\n-----END PGP SIGNATURE-----";
+    let built = support::build_scenario_text(&format!(
+        "{CHANNEL}\nwrite b.txt \"b\"\ncommit no-blank raw \"{signature}\"\n"
+    ));
+    let home = Home::new();
+    let first = built.oid("first").to_string();
+    let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no blank line after the -----BEGIN line"),
+        "{err}"
+    );
+    assert!(!err.contains("no -----END line"), "{err}");
+}
+
+#[test]
+fn a_damaged_pack_names_the_object_and_the_commit_read() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let out = built.git(&["repack", "-adq"]);
+    assert!(out.status.success());
+    let second = built.oid("second");
+    let tree = built.repo().find_commit(second).unwrap().tree_id();
+    // Damage the tree's data in the pack (its offset from the index).
+    let pack_dir = built.path.join(".git/objects/pack");
+    let idx = std::fs::read_dir(&pack_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "idx"))
+        .unwrap();
+    let listing = support::git_command(&built.path)
+        .args(["verify-pack", "-v"])
+        .arg(&idx)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let offset: usize = listing
+        .lines()
+        .find(|l| l.starts_with(&tree.to_string()))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .and_then(|o| o.parse().ok())
+        .expect("tree offset");
+    let pack = idx.with_extension("pack");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    for b in &mut bytes[offset + 2..offset + 12] {
+        *b ^= 0xff;
+    }
+    std::fs::set_permissions(&pack, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::write(&pack, bytes).unwrap();
+    let first = built.oid("first").to_string();
+    let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("the tree of commit {second}")),
+        "{err}"
+    );
+    assert!(err.contains(&tree.to_string()), "{err}");
+}

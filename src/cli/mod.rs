@@ -143,7 +143,7 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         let reporter = progress::Reporter::new(!noise.chatty());
         authenticate(&repo, &introduction, end, &options, &reporter)
     }
-    .map_err(with_request)?;
+    .map_err(|e| with_request(mistyped_introduction(&repo, &introduction, e)))?;
     for warning in &report.warnings {
         output::warning(noise, &warning.to_string());
     }
@@ -219,6 +219,25 @@ fn stop(e: Error, request: &Request) -> Stopped {
 
 fn stop_early(e: Error) -> Stopped {
     stop(e, &Request::default())
+}
+
+/// A missing introduction commit in a complete (not shallow) repository is
+/// no partial clone's doing: most likely a mistyped id. Said so, rather
+/// than suggesting to fetch what no remote has.
+fn mistyped_introduction(repo: &Repository, introduction: &Introduction, e: Error) -> Error {
+    match &e {
+        Error::UnreadableObject { source, .. }
+            if source.id == introduction.commit && source.is_missing() && !repo.is_shallow() =>
+        {
+            Error::NotACommit {
+                spec: introduction.commit.to_string(),
+                reason: "the introduction's commit is not in the repository at all (not a \
+                         shallow clone): check its id, or fetch the channel's branch"
+                    .into(),
+            }
+        }
+        _ => e,
+    }
 }
 
 /// What to do when a pull merged commits that are not authentic: the
