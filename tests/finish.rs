@@ -605,3 +605,36 @@ fn a_damaged_pack_names_the_object_and_the_commit_read() {
     );
     assert!(err.contains(&tree.to_string()), "{err}");
 }
+
+#[test]
+fn the_doctors_kinds_are_documented_in_the_schema_and_readme() {
+    let source =
+        std::fs::read_to_string(support::manifest_dir().join("src/doctor/problem.rs")).unwrap();
+    let start = source.find("pub fn kind(&self)").unwrap();
+    let end = start + source[start..].find("\n    }\n").unwrap();
+    let mut code: Vec<String> = source[start..end]
+        .split("=> \"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .collect();
+    code.sort();
+    let schema = support::schema::load("doctor-schema.json");
+    let mut in_schema: Vec<String> = schema["properties"]["findings"]["items"]["properties"]
+        ["kind"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    in_schema.sort();
+    assert_eq!(in_schema, code, "doc/doctor-schema.json");
+    let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
+    let section = &readme[readme.find("### The doctor").unwrap()..];
+    let section = &section[..section.find("\n### ").unwrap()];
+    for kind in &code {
+        assert!(
+            section.contains(&format!("`{kind}`")),
+            "README's doctor section lacks {kind}"
+        );
+    }
+}
