@@ -356,11 +356,32 @@ fn a_key_authorized_on_one_branch_only_is_shown_side_by_side() {
     // Text output: the table names both branches.
     let text = channel.doctor_command(&[]);
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains("Authorized keys by branch:"), "{text}");
     assert!(
-        text.contains("devel  master") || text.contains("master  devel"),
+        text.contains("Authorized keys by branch (x: listed):"),
         "{text}"
     );
+    // Keys numbered by fingerprint; one row per branch.
+    let mut spaced: Vec<String> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|k| key(k).signing_fpr_spaced())
+        .collect();
+    spaced.sort();
+    let carol_column = spaced
+        .iter()
+        .position(|f| *f == carol.signing_fpr_spaced())
+        .unwrap();
+    let row = |branch: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{branch} ")))
+            .unwrap_or_else(|| panic!("no row for {branch}: {text}"));
+        line.split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("devel")[carol_column], "x", "{text}");
+    assert_eq!(row("master")[carol_column], "-", "{text}");
     // The fix: authorize carol on master too.
     channel.authorize(&[
         key("alice").signing_fpr_spaced(),

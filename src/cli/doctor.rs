@@ -81,7 +81,9 @@ pub fn plural(n: usize, word: &str) -> String {
 }
 
 /// Which branches authorize which keys, side by side: a key authorized on
-/// one branch only shows before a merge needs it.
+/// one branch only shows before a merge needs it. One row per branch, one
+/// column per key (numbered, the keys listed first), so that the table
+/// stays narrow however many branches there are.
 fn authorization_table(out: &mut impl Write, branches: &[BranchAuthorizations]) {
     if branches.is_empty() {
         return;
@@ -89,22 +91,22 @@ fn authorization_table(out: &mut impl Write, branches: &[BranchAuthorizations]) 
     let mut keys: Vec<_> = branches.iter().flat_map(|b| &b.fingerprints).collect();
     keys.sort();
     keys.dedup();
-    let _ = writeln!(out, "Authorized keys by branch:");
-    let header: Vec<&str> = branches.iter().map(|b| b.branch.as_str()).collect();
-    let _ = writeln!(out, "  {:<50}  {}", "key", header.join("  "));
-    for key in keys {
-        let marks: Vec<String> = branches
+    let _ = writeln!(out, "Authorized keys by branch (x: listed):");
+    for (i, key) in keys.iter().enumerate() {
+        let _ = writeln!(out, "  {:>3}  {key}", i + 1);
+    }
+    let width = branches.iter().map(|b| b.branch.len()).max().unwrap_or(0);
+    let numbers: Vec<String> = (1..=keys.len()).map(|i| format!("{i:>3}")).collect();
+    let _ = writeln!(out, "  {:<width$} {}", "", numbers.concat());
+    for branch in branches {
+        let marks: String = keys
             .iter()
-            .map(|b| {
-                let mark = if b.fingerprints.contains(key) {
-                    "x"
-                } else {
-                    "-"
-                };
-                format!("{mark:^width$}", width = b.branch.len())
+            .map(|key| match branch.fingerprints.contains(key) {
+                true => "  x",
+                false => "  -",
             })
             .collect();
-        let _ = writeln!(out, "  {:<50}  {}", key.to_string(), marks.join("  "));
+        let _ = writeln!(out, "  {:<width$} {marks}", branch.branch);
     }
 }
 
