@@ -81,14 +81,7 @@ impl Gnupg {
 
 impl Drop for Gnupg {
     fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(self.path())
-            .args(["--kill", "gpg-agent"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        support::sign::kill_agent(self.path());
     }
 }
 
@@ -107,10 +100,17 @@ impl Channel {
 
     fn with_introduction(text: &str, signer: &str) -> Channel {
         let channel = Self::unrecorded(text);
-        let first = channel.built.oid("first").to_string();
-        let out = channel
+        channel.authenticate_first(signer);
+        channel
+    }
+
+    /// Authenticates from `first`, signed by `signer`: records the
+    /// introduction and installs the hooks.
+    fn authenticate_first(&self, signer: &str) {
+        let first = self.built.oid("first").to_string();
+        let out = self
             .home
-            .command(&channel.built.path)
+            .command(&self.built.path)
             .args([first.as_str(), &key(signer).signing_fpr])
             .output()
             .unwrap();
@@ -119,7 +119,6 @@ impl Channel {
             "first run: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        channel
     }
 
     fn unrecorded(text: &str) -> Channel {
@@ -293,6 +292,15 @@ fn kinds(doc: &Value) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Whether gpg is missing (the test is then skipped, saying so).
+fn skip_without_gpg() -> bool {
+    let missing = !gpg_available();
+    if missing {
+        eprintln!("SKIPPED: gpg is not available");
+    }
+    missing
 }
 
 fn spaced(hex: &str) -> String {
@@ -481,8 +489,7 @@ fn channel_with_gpg_key(fingerprint: &str, gnupg: &Gnupg) -> Channel {
 
 #[test]
 fn an_expiring_key_is_a_warning_and_extending_it_fixes_it() {
-    if !gpg_available() {
-        eprintln!("SKIPPED: gpg is not available");
+    if skip_without_gpg() {
         return;
     }
     let keys = Gnupg::empty();
@@ -511,8 +518,7 @@ fn an_expiring_key_is_a_warning_and_extending_it_fixes_it() {
 
 #[test]
 fn an_expired_key_is_a_warning() {
-    if !gpg_available() {
-        eprintln!("SKIPPED: gpg is not available");
+    if skip_without_gpg() {
         return;
     }
     let keys = Gnupg::empty();
@@ -536,8 +542,7 @@ fn an_expired_key_is_a_warning() {
 
 #[test]
 fn a_revoked_key_is_a_warning_and_deauthorizing_it_fixes_it() {
-    if !gpg_available() {
-        eprintln!("SKIPPED: gpg is not available");
+    if skip_without_gpg() {
         return;
     }
     let keys = Gnupg::empty();
@@ -569,8 +574,7 @@ fn a_revoked_key_is_a_warning_and_deauthorizing_it_fixes_it() {
 
 #[test]
 fn the_maintainers_signing_key_and_gpg_configuration_are_checked() {
-    if !gpg_available() {
-        eprintln!("SKIPPED: gpg is not available");
+    if skip_without_gpg() {
         return;
     }
     let mut channel = Channel::new(CHANNEL);
@@ -685,14 +689,7 @@ fn hooks_missing_not_executable_or_outdated_are_found() {
         .expect("found");
     assert_eq!(finding["severity"], "warning");
     // The fix: authenticate once.
-    let first = channel.built.oid("first").to_string();
-    let out = channel
-        .home
-        .command(&channel.built.path)
-        .args([first.as_str(), &key("alice").signing_fpr])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    channel.authenticate_first("alice");
     assert!(channel.finding("hook", "").is_none());
 
     let post_merge = channel.hook("post-merge");
@@ -774,4 +771,49 @@ fn without_a_repository_the_document_says_it_could_not_check() {
         .as_str()
         .unwrap()
         .contains("not a git repository"));
+}
+
+#[test]
+fn a_listed_key_that_gpg_passes_over_for_a_newer_subkey_is_a_warning() {
+    if skip_without_gpg() {
+        return;
+    }
+    let keys = Gnupg::empty();
+    // A primary key that signs, then a newer signing subkey: gpg signs
+    // with the subkey unless told `PRIMARY!`.
+    let primary = keys.generate(
+        "Two <two@example.org>",
+        "2y",
+        &["--faked-system-time", "20240101T000000"],
+    );
+    keys.gpg(&["--quick-add-key", &primary, "ed25519", "sign", "2y"]);
+    let listing = keys.gpg(&["--with-colons", "--list-keys", &primary]);
+    let subkey = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("fpr:::::::::"))
+        .map(|f| f.trim_end_matches(':').to_owned())
+        .nth(1)
+        .expect("subkey fingerprint");
+    let channel = channel_with_gpg_key(&primary, &keys);
+    let finding = channel
+        .finding("listed-key-does-not-sign", &spaced(&primary))
+        .expect("found");
+    assert_eq!(finding["severity"], "warning");
+    assert!(finding["message"]
+        .as_str()
+        .unwrap()
+        .contains(&spaced(&subkey)));
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(
+        fix.contains(&format!("also list \"{}\"", spaced(&subkey))),
+        "{fix}"
+    );
+    // The fix: list the subkey too.
+    channel.authorize(&[
+        key("alice").signing_fpr_spaced(),
+        key("bob").signing_fpr_spaced(),
+        spaced(&primary),
+        spaced(&subkey),
+    ]);
+    assert!(channel.finding("listed-key-does-not-sign", "").is_none());
 }

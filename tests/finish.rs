@@ -223,9 +223,10 @@ fn a_sha256_repository_is_not_supported_rather_than_not_a_repository() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// The kinds `Error::kind` returns, read from the source.
-fn kinds_in_code() -> Vec<String> {
-    let source = std::fs::read_to_string(support::manifest_dir().join("src/error.rs")).unwrap();
+/// The kinds a `pub fn kind(&self)` of the file `source` (below the
+/// package) returns, read from the source, sorted.
+fn kinds_in(source: &str) -> Vec<String> {
+    let source = std::fs::read_to_string(support::manifest_dir().join(source)).unwrap();
     let start = source.find("pub fn kind(&self)").unwrap();
     let end = start + source[start..].find("\n    }\n").unwrap();
     let mut kinds: Vec<String> = source[start..end]
@@ -233,10 +234,32 @@ fn kinds_in_code() -> Vec<String> {
         .skip(1)
         .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
         .collect();
-    // The CLI's own: a repository that cannot be opened.
-    kinds.push("repository".into());
     kinds.sort();
     kinds.dedup();
+    kinds
+}
+
+/// The `kind` values the schema `doc/NAME` allows for the objects at
+/// `pointer`, sorted.
+fn schema_kinds(name: &str, pointer: &str) -> Vec<String> {
+    let schema = support::schema::load(name);
+    let mut kinds: Vec<String> = schema
+        .pointer(&format!("{pointer}/properties/kind/enum"))
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("{name}: no kind enum at {pointer}"))
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+/// The kinds `Error::kind` returns, and the CLI's own.
+fn kinds_in_code() -> Vec<String> {
+    let mut kinds = kinds_in("src/error.rs");
+    // A repository that cannot be opened.
+    kinds.push("repository".into());
+    kinds.sort();
     kinds
 }
 
@@ -245,16 +268,8 @@ fn the_documented_failure_kinds_are_those_of_the_code() {
     let mut code = kinds_in_code();
     // A library-only error: the command never updates.
     code.retain(|k| k != "downgrade");
-    let schema = support::schema::load("schema.json");
-    let mut in_schema: Vec<String> = schema["properties"]["failures"]["items"]["properties"]
-        ["kind"]["enum"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k.as_str().unwrap().to_owned())
-        .filter(|k| k != "downgrade")
-        .collect();
-    in_schema.sort();
+    let mut in_schema = schema_kinds("schema.json", "/properties/failures/items");
+    in_schema.retain(|k| k != "downgrade");
     assert_eq!(in_schema, code, "doc/schema.json");
     let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
     let row = readme
@@ -608,25 +623,8 @@ fn a_damaged_pack_names_the_object_and_the_commit_read() {
 
 #[test]
 fn the_doctors_kinds_are_documented_in_the_schema_and_readme() {
-    let source =
-        std::fs::read_to_string(support::manifest_dir().join("src/doctor/problem.rs")).unwrap();
-    let start = source.find("pub fn kind(&self)").unwrap();
-    let end = start + source[start..].find("\n    }\n").unwrap();
-    let mut code: Vec<String> = source[start..end]
-        .split("=> \"")
-        .skip(1)
-        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
-        .collect();
-    code.sort();
-    let schema = support::schema::load("doctor-schema.json");
-    let mut in_schema: Vec<String> = schema["properties"]["findings"]["items"]["properties"]
-        ["kind"]["enum"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k.as_str().unwrap().to_owned())
-        .collect();
-    in_schema.sort();
+    let code = kinds_in("src/doctor/problem.rs");
+    let in_schema = schema_kinds("doctor-schema.json", "/properties/findings/items");
     assert_eq!(in_schema, code, "doc/doctor-schema.json");
     let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
     let section = &readme[readme.find("### The doctor").unwrap()..];

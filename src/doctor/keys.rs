@@ -31,7 +31,12 @@ pub(super) fn check(keyring: &Keyring, options: &Options, diagnosis: &mut Diagno
             continue;
         };
         if let Some(state) = KeyState::of(&cert, fingerprint, options.now) {
-            state.report(fingerprint, options, diagnosis);
+            // Listing both a primary key and the subkey that signs is fine.
+            let also_listed = state
+                .signs_with
+                .as_ref()
+                .is_some_and(|s| authorized.contains_key(s));
+            state.report(fingerprint, also_listed, options, diagnosis);
         }
     }
     for key in keyring.keys().iter().filter(|k| !k.is_subkey()) {
@@ -57,8 +62,12 @@ struct KeyState {
     revoked: bool,
     /// When the key (or its certificate) expires.
     expires: Option<SystemTime>,
-    /// The key gpg signs with for this certificate: its newest signing
-    /// subkey that is not revoked, else the primary key if it can sign.
+    /// Whether the key itself is marked for signing.
+    can_sign: bool,
+    /// The key gpg signs with for this certificate, as gpg picks it: the
+    /// newest signing subkey that is alive and not revoked, else the
+    /// primary key if it can sign. When nothing is alive (an expired
+    /// certificate, reported as such), expiry is ignored.
     signs_with: Option<Fingerprint>,
 }
 
@@ -82,21 +91,37 @@ impl KeyState {
             .for_signing()
             .filter(|k| !revoked(k.revocation_status()))
             .collect();
-        let newest_subkey = signing
+        let alive: Vec<_> = signing.iter().filter(|k| k.alive().is_ok()).collect();
+        let candidates: Vec<_> = match alive.is_empty() {
+            true => signing.iter().collect(),
+            false => alive,
+        };
+        let newest_subkey = candidates
             .iter()
             .filter(|k| !k.primary())
             .max_by_key(|k| k.key().creation_time());
         let signs_with = newest_subkey
-            .or_else(|| signing.iter().find(|k| k.primary()))
+            .or_else(|| candidates.iter().find(|k| k.primary()))
             .map(|k| Fingerprint::from(&k.key().fingerprint()));
+        let can_sign = signing
+            .iter()
+            .any(|k| Fingerprint::from(&k.key().fingerprint()) == *fingerprint);
         Some(KeyState {
             revoked: revoked(valid.revocation_status()) || revoked(key.revocation_status()),
             expires,
+            can_sign,
             signs_with,
         })
     }
 
-    fn report(self, fingerprint: &Fingerprint, options: &Options, diagnosis: &mut Diagnosis) {
+    /// `signer_listed`: the key gpg signs with is authorized too.
+    fn report(
+        self,
+        fingerprint: &Fingerprint,
+        signer_listed: bool,
+        options: &Options,
+        diagnosis: &mut Diagnosis,
+    ) {
         let fingerprint = fingerprint.clone();
         let left = self
             .expires
@@ -119,9 +144,10 @@ impl KeyState {
                 });
             }
         }
-        if !self.revoked && self.signs_with.as_ref() != Some(&fingerprint) {
+        if !self.revoked && !signer_listed && self.signs_with.as_ref() != Some(&fingerprint) {
             diagnosis.push(Problem::ListedKeyDoesNotSign {
                 listed: fingerprint,
+                listed_can_sign: self.can_sign,
                 signs_with: self.signs_with,
             });
         }

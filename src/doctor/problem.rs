@@ -110,14 +110,15 @@ pub enum Problem {
         file: String,
     },
     /// The listed key is not the one gpg signs with: a primary key whose
-    /// signatures are made by a subkey, or a subkey that cannot sign.
-    #[error("key {listed} is authorized, but {}",
-            signs_with.as_ref().map_or_else(
-                || "neither it nor any key of its certificate can sign".to_owned(),
-                |s| format!("its certificate signs with {s}: commits will be refused")))]
+    /// signatures are made by a subkey, or a subkey that cannot sign
+    /// (an error); or a key that can sign, but that gpg passes over for a
+    /// newer signing subkey unless told otherwise (a warning).
+    #[error("key {listed} is authorized, but {}", describe_signer(*listed_can_sign, signs_with.as_ref()))]
     ListedKeyDoesNotSign {
         /// The fingerprint listed.
         listed: Fingerprint,
+        /// Whether the listed key itself can sign.
+        listed_can_sign: bool,
         /// The key gpg signs with for that certificate, if any.
         signs_with: Option<Fingerprint>,
     },
@@ -260,6 +261,17 @@ fn describe(relation: Relation) -> &'static str {
     }
 }
 
+fn describe_signer(listed_can_sign: bool, signs_with: Option<&Fingerprint>) -> String {
+    match (listed_can_sign, signs_with) {
+        (_, None) => "neither it nor any key of its certificate can sign".to_owned(),
+        (false, Some(s)) => format!("its certificate signs with {s}: commits will be refused"),
+        (true, Some(s)) => format!(
+            "gpg picks {s}, its certificate's newest signing subkey, by default (if its \
+             secret key is at hand): commits signed so will be refused"
+        ),
+    }
+}
+
 fn describe_hook(state: HookState) -> &'static str {
     match state {
         HookState::Missing => "is not installed",
@@ -306,7 +318,10 @@ impl Problem {
             | KeyringUnreadable { .. }
             | AuthorizationsUnreadable { .. }
             | AuthorizedKeyMissing { .. }
-            | ListedKeyDoesNotSign { .. }
+            | ListedKeyDoesNotSign {
+                listed_can_sign: false,
+                ..
+            }
             | ChannelMetadataUnreadable { .. }
             | ChannelKeyringMissing { .. }
             | IntroductionInvalid { .. }
@@ -319,6 +334,10 @@ impl Problem {
             | WeakDigest { .. }
             | NotAuthentic { .. } => Severity::Error,
             KeyringNotPushed { .. }
+            | ListedKeyDoesNotSign {
+                listed_can_sign: true,
+                ..
+            }
             | KeyringDiffers { .. }
             | KeyExpired { .. }
             | KeyExpiring { .. }
@@ -431,7 +450,18 @@ impl Problem {
             }
             ListedKeyDoesNotSign {
                 listed,
+                listed_can_sign: true,
                 signs_with: Some(s),
+            } => format!(
+                "sign with the listed key explicitly (`git config user.signingkey {}!`), or \
+                 also list \"{s}\" in `.guix-authorizations` (in a commit signed by an \
+                 already-authorized key)",
+                listed.to_hex()
+            ),
+            ListedKeyDoesNotSign {
+                listed,
+                signs_with: Some(s),
+                ..
             } => format!(
                 "list the signing key's own fingerprint in `.guix-authorizations`: replace \
                  \"{listed}\" by \"{s}\" (in a commit signed by an already-authorized key)"
