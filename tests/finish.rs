@@ -636,3 +636,41 @@ fn the_doctors_kinds_are_documented_in_the_schema_and_readme() {
         );
     }
 }
+
+#[test]
+fn git_authenticate_completes_through_gits_own_completion() {
+    let git_completion = Path::new("/usr/share/bash-completion/completions/git");
+    if !git_completion.exists() {
+        eprintln!("SKIPPED: git's bash completion is not installed");
+        return;
+    }
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(script.path(), generate("complete-bash")).unwrap();
+    let complete = |line: &str| {
+        let program = format!(
+            "source {}; source {}; line='{line}'; read -a COMP_WORDS <<< \"$line\"; \
+             [[ \"$line\" == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); \
+             COMP_LINE=\"$line\"; COMP_POINT=${{#COMP_LINE}}; \
+             __git_wrap__git_main git \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            git_completion.display(),
+            script.path().display()
+        );
+        let out = Command::new("bash")
+            .args(["--norc", "--noprofile", "-c", &program])
+            .output()
+            .unwrap();
+        let mut words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|w| w.trim().to_owned())
+            .collect();
+        words.sort();
+        words
+    };
+    assert_eq!(
+        complete("git authenticate --ke"),
+        ["--keep-going", "--keyring"]
+    );
+    assert_eq!(complete("git authenticate doctor --fo"), ["--format"]);
+    assert_eq!(complete("git authenticate --policy "), ["guix", "strict"]);
+}

@@ -30,9 +30,24 @@ fn complete(shell: Shell, command: &mut clap::Command, out: &mut impl Write) {
     clap_complete::generate(shell, command, NAME, &mut script);
     if shell == Shell::Bash {
         script = fix_bash_states(&script);
+        script.extend_from_slice(GIT_SUBCOMMAND_BASH.as_bytes());
     }
     let _ = out.write_all(&script);
 }
+
+/// `git authenticate <TAB>`: git's own bash completion loads the
+/// completion file of `git-authenticate` and calls `_git_authenticate`,
+/// with the words in its variables (`words`, `cword`, `cur`, `prev`, and
+/// `__git_cmd_idx`, the index of `authenticate`); this hands them to the
+/// function clap_complete wrote, as if `git-authenticate` had been typed.
+const GIT_SUBCOMMAND_BASH: &str = r#"
+# `git authenticate`, through git's own completion.
+_git_authenticate() {
+    local COMP_WORDS=(git-authenticate "${words[@]:__git_cmd_idx+1}")
+    local COMP_CWORD=$((cword - __git_cmd_idx))
+    _git__authenticate git-authenticate "$cur" "$prev"
+}
+"#;
 
 /// clap_complete's bash script spells the state of a subcommand of a
 /// hyphenated binary two ways (clap-rs/clap#6421, open): the loop that
