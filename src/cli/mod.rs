@@ -247,7 +247,10 @@ fn merge_advice(repo: &Repository) -> String {
     let upstream = config::current_branch(repo).and_then(|branch| {
         let config = repo.config().ok()?.snapshot().ok()?;
         let remote = config.get_string(&format!("branch.{branch}.remote")).ok()?;
-        let url = config.get_string(&format!("remote.{remote}.url")).ok();
+        let url = config
+            .get_string(&format!("remote.{remote}.url"))
+            .ok()
+            .map(|url| without_credentials(&url));
         Some(match url {
             Some(url) => format!("`{remote}` ({url})"),
             None => format!("`{remote}`"),
@@ -259,6 +262,19 @@ fn merge_advice(repo: &Repository) -> String {
          pulling it again brings the same commits back",
         upstream.map(|u| format!(", {u}")).unwrap_or_default()
     )
+}
+
+/// `https://user:token@host/path` as `https://host/path`: a URL's
+/// credentials have no place in a message.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 /// Success without checking anything; the JSON document still says so.
@@ -456,5 +472,23 @@ fn report_hook(hook: &config::Hook, noise: Noise) {
                 path.display()
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_lose_their_credentials() {
+        use super::without_credentials as w;
+        assert_eq!(
+            w("https://me:token@example.org/a/b.git"),
+            "https://example.org/a/b.git"
+        );
+        assert_eq!(
+            w("https://example.org/a@b.git"),
+            "https://example.org/a@b.git"
+        );
+        assert_eq!(w("git@example.org:a.git"), "git@example.org:a.git");
+        assert_eq!(w("/srv/git/channel.git"), "/srv/git/channel.git");
     }
 }
