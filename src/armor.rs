@@ -16,7 +16,8 @@ pub enum ArmorError {
     /// The text ends before the `-----END …-----` line.
     Truncated,
     /// No blank line between the `-----BEGIN …-----` line (and its
-    /// header lines) and the data: the end line comes first.
+    /// header lines) and the data: the end line comes first, and what
+    /// follows it does not make a valid armor either.
     NoBlankLine,
     /// No `=XXXX` checksum line before the end line.
     MissingChecksum,
@@ -73,17 +74,34 @@ pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), Armor
         .and_then(|rest| rest.strip_suffix("-----"))
         .ok_or(ArmorError::NoHeader)?;
     let end = format!("-----END {kind}-----");
-    // Armor headers ("Comment: …") run to the first blank line, which
-    // must come before the end line.
-    loop {
-        let line = lines.next().ok_or(ArmorError::Truncated)?.trim();
-        if line == end {
-            return Err(ArmorError::NoBlankLine);
+    // Armor headers ("Comment: …") run to the first blank line, even past
+    // the end line, as Guix's `skip-headers` reads them: what Guix would
+    // accept after that is accepted. Only the message changes when the
+    // end line was skipped: the missing blank line is what is wrong.
+    let mut skipped_end = false;
+    let blank = lines.by_ref().find(|line| {
+        skipped_end |= line.trim() == end;
+        line.trim().is_empty()
+    });
+    let decoded = match blank {
+        Some(_) => decode_body(&mut lines, &end),
+        None => Err(ArmorError::Truncated),
+    };
+    let data = decoded.map_err(|e| {
+        if skipped_end {
+            ArmorError::NoBlankLine
+        } else {
+            e
         }
-        if line.is_empty() {
-            break;
-        }
-    }
+    })?;
+    Ok((kind.to_owned(), data))
+}
+
+/// The data and checksum lines after the armor headers, up to `end`.
+fn decode_body<'a>(
+    lines: &mut impl Iterator<Item = &'a str>,
+    end: &str,
+) -> Result<Vec<u8>, ArmorError> {
     let mut body: Vec<&str> = Vec::new();
     loop {
         let line = lines.next().ok_or(ArmorError::Truncated)?.trim();
@@ -107,7 +125,7 @@ pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), Armor
     if checksum.len() > 4 || expected != crc24(&data) {
         return Err(ArmorError::BadChecksum);
     }
-    Ok((kind.to_owned(), data))
+    Ok(data)
 }
 
 /// `data` in an armor block of `kind` (`PGP SIGNATURE`), with its
