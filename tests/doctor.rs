@@ -336,6 +336,8 @@ fn an_authorized_key_missing_from_the_keyring_is_an_error() {
     let finding = find(&doc, "authorized-key-missing", &bob.primary_fpr_spaced()).expect("found");
     assert_eq!(finding["severity"], "error");
     assert!(finding["message"].as_str().unwrap().contains("`master`"));
+    assert_eq!(finding["fingerprint"], bob.primary_fpr);
+    assert_eq!(finding["branches"], serde_json::json!(["master"]));
     // The fix: export the key to the keyring branch.
     let fix = finding["fix"].as_str().unwrap();
     assert!(

@@ -127,6 +127,10 @@ struct Document {
 struct JsonFinding {
     severity: String,
     kind: &'static str,
+    fingerprint: Option<String>,
+    commit: Option<String>,
+    branches: Vec<String>,
+    path: Option<String>,
     message: String,
     fix: String,
 }
@@ -143,6 +147,15 @@ impl From<&Finding> for JsonFinding {
         JsonFinding {
             severity: f.severity.to_string(),
             kind: f.problem.kind(),
+            fingerprint: f.problem.fingerprint().map(|k| k.to_hex()),
+            commit: f.problem.commit().map(|c| c.to_string()),
+            branches: f
+                .problem
+                .branches()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            path: f.problem.path().map(|p| p.display().to_string()),
             message: f.problem.to_string(),
             fix: f.problem.fix(),
         }

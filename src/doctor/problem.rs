@@ -387,6 +387,58 @@ impl Problem {
         }
     }
 
+    /// The key it is about, if any.
+    pub fn fingerprint(&self) -> Option<&Fingerprint> {
+        use Problem::*;
+        match self {
+            AuthorizedKeyMissing { fingerprint, .. }
+            | AuthorizedOnSomeBranches { fingerprint, .. }
+            | UnauthorizedKeyringKey { fingerprint, .. }
+            | KeyExpired { fingerprint, .. }
+            | KeyExpiring { fingerprint, .. }
+            | KeyRevoked { fingerprint }
+            | SigningKeyNotAuthorized { fingerprint }
+            | SigningKeyNotInKeyring { fingerprint, .. } => Some(fingerprint),
+            ListedKeyDoesNotSign { listed, .. } => Some(listed),
+            IntroductionWrongSigner { expected, .. } => Some(expected),
+            _ => None,
+        }
+    }
+
+    /// The commit it is about, if any.
+    pub fn commit(&self) -> Option<Oid> {
+        use Problem::*;
+        match self {
+            IntroductionNotFound { commit }
+            | IntroductionWrongSigner { commit, .. }
+            | IntroductionUnverifiable { commit, .. } => Some(*commit),
+            NotAuthentic { head, .. } => Some(*head),
+            _ => None,
+        }
+    }
+
+    /// The branches it is about (those lacking a key, for
+    /// [`Problem::AuthorizedOnSomeBranches`]).
+    pub fn branches(&self) -> Vec<&str> {
+        use Problem::*;
+        match self {
+            AuthorizationsUnreadable { branch, .. } => vec![branch.as_str()],
+            AuthorizedKeyMissing { branches, .. } => branches.iter().map(String::as_str).collect(),
+            AuthorizedOnSomeBranches { not_on, .. } => not_on.iter().map(String::as_str).collect(),
+            KeyringNotPushed { branch, .. } => vec![branch.as_str()],
+            KeyringDiffers { local, remote, .. } => vec![local.as_str(), remote.as_str()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The file it is about (a hook, gpg's configuration), if any.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Problem::Hook { path, .. } | Problem::WeakDigest { file: path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
     /// What to do about it: commands to run, or the change to make.
     pub fn fix(&self) -> String {
         use Problem::*;
