@@ -15,6 +15,10 @@ pub enum ArmorError {
     NoHeader,
     /// The text ends before the `-----END …-----` line.
     Truncated,
+    /// No blank line between the `-----BEGIN …-----` line (and its
+    /// header lines) and the data: the end line comes first, and what
+    /// follows it does not make a valid armor either.
+    NoBlankLine,
     /// No `=XXXX` checksum line before the end line.
     MissingChecksum,
     /// The checksum does not match the data.
@@ -28,6 +32,9 @@ impl std::fmt::Display for ArmorError {
         f.write_str(match self {
             ArmorError::NoHeader => "its ASCII armor has no -----BEGIN line",
             ArmorError::Truncated => "its ASCII armor is truncated (no -----END line)",
+            ArmorError::NoBlankLine => {
+                "its ASCII armor has no blank line after the -----BEGIN line and its headers"
+            }
             ArmorError::MissingChecksum => "its ASCII armor has no checksum line",
             ArmorError::BadChecksum => "its ASCII armor checksum does not match its contents",
             ArmorError::NotBase64 => "its ASCII armor is not valid base64",
@@ -67,11 +74,34 @@ pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), Armor
         .and_then(|rest| rest.strip_suffix("-----"))
         .ok_or(ArmorError::NoHeader)?;
     let end = format!("-----END {kind}-----");
-    // Armor headers ("Comment: …") run to the first blank line.
-    lines
-        .by_ref()
-        .find(|line| line.trim().is_empty())
-        .ok_or(ArmorError::Truncated)?;
+    // Armor headers ("Comment: …") run to the first blank line, even past
+    // the end line, as Guix's `skip-headers` reads them: what Guix would
+    // accept after that is accepted. Only the message changes when the
+    // end line was skipped: the missing blank line is what is wrong.
+    let mut skipped_end = false;
+    let blank = lines.by_ref().find(|line| {
+        skipped_end |= line.trim() == end;
+        line.trim().is_empty()
+    });
+    let decoded = match blank {
+        Some(_) => decode_body(&mut lines, &end),
+        None => Err(ArmorError::Truncated),
+    };
+    let data = decoded.map_err(|e| {
+        if skipped_end {
+            ArmorError::NoBlankLine
+        } else {
+            e
+        }
+    })?;
+    Ok((kind.to_owned(), data))
+}
+
+/// The data and checksum lines after the armor headers, up to `end`.
+fn decode_body<'a>(
+    lines: &mut impl Iterator<Item = &'a str>,
+    end: &str,
+) -> Result<Vec<u8>, ArmorError> {
     let mut body: Vec<&str> = Vec::new();
     loop {
         let line = lines.next().ok_or(ArmorError::Truncated)?.trim();
@@ -95,7 +125,7 @@ pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), Armor
     if checksum.len() > 4 || expected != crc24(&data) {
         return Err(ArmorError::BadChecksum);
     }
-    Ok((kind.to_owned(), data))
+    Ok(data)
 }
 
 /// `data` in an armor block of `kind` (`PGP SIGNATURE`), with its
@@ -174,6 +204,12 @@ mod tests {
             Err(ArmorError::Truncated)
         );
         assert_eq!(decode_first_block(b"hello"), Err(ArmorError::NoHeader));
+        let no_blank =
+            "-----BEGIN PGP SIGNATURE-----\naGVsbG8=\n=AAAA\n-----END PGP SIGNATURE-----\n";
+        assert_eq!(
+            decode_first_block(no_blank.as_bytes()),
+            Err(ArmorError::NoBlankLine)
+        );
     }
 
     #[test]

@@ -162,7 +162,7 @@ done
 /// Pre-push hooks that earlier versions installed, replaced by
 /// [`upgrade_hooks`]: this one recognised a push to the keyring branch by
 /// its commit id, which an attacker can give any commit.
-const OLD_PRE_PUSH: &[&str] = &[concat!(
+pub(crate) const OLD_PRE_PUSH: &[&str] = &[concat!(
     r#"#!/bin/sh
 # Installed by 'git-authenticate': refuse to push unauthenticated commits.
 set -e
@@ -179,12 +179,37 @@ done
 "#
 )];
 
-/// Runs after `git pull` / `git merge`.
+/// Runs after `git pull` / `git merge`; a failure then says that the
+/// merge is done and how to undo it.
 pub const POST_MERGE: &str = concat!(
     "#!/bin/sh\n# Installed by 'git-authenticate': authenticate what was just pulled.\nexec ",
     command!(),
-    "\n"
+    " --after-merge\n"
 );
+
+/// Post-merge hooks that earlier versions installed, replaced by
+/// [`upgrade_hooks`]: a failure advised re-signing commits that were
+/// someone else's.
+pub(crate) const OLD_POST_MERGE: &[&str] = &[concat!(
+    "#!/bin/sh\n# Installed by 'git-authenticate': authenticate what was just pulled.\nexec ",
+    command!(),
+    "\n"
+)];
+
+/// Whether `contents` is a hook an earlier version installed.
+pub(crate) fn is_outdated_hook(contents: &[u8]) -> bool {
+    OLD_PRE_PUSH
+        .iter()
+        .chain(OLD_POST_MERGE)
+        .any(|old| old.as_bytes() == contents)
+}
+
+/// What a pre-existing pre-push hook should run to authenticate.
+pub const PRE_PUSH_ADVICE: &str =
+    "git-authenticate --end=\"$local_oid\" --pushed-ref=\"$remote_ref\" (for each pushed ref)";
+
+/// What a pre-existing post-merge hook should run to authenticate.
+pub const POST_MERGE_ADVICE: &str = "git-authenticate";
 
 /// Installs the `pre-push` and `post-merge` hooks, creating the hooks
 /// directory (`core.hooksPath` when set). An existing hook is never
@@ -196,11 +221,9 @@ pub fn install_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
         reason: e.to_string(),
     };
     fs::create_dir_all(&dir).map_err(|e| fail(format!("creating {}", dir.display()), e))?;
-    let line_to_add =
-        "git-authenticate --end=\"$local_oid\" --pushed-ref=\"$remote_ref\" (for each pushed ref)";
     [
-        ("pre-push", PRE_PUSH, line_to_add),
-        ("post-merge", POST_MERGE, "git-authenticate"),
+        ("pre-push", PRE_PUSH, PRE_PUSH_ADVICE),
+        ("post-merge", POST_MERGE, POST_MERGE_ADVICE),
     ]
     .into_iter()
     .map(|(name, text, advice)| {
@@ -218,15 +241,23 @@ pub fn install_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
 /// only those, recognised by their exact text) with the current ones, as
 /// Guix's `maybe-upgrade-hooks` does.
 pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
-    let path = hooks_directory(repo)?.join("pre-push");
-    if !OLD_PRE_PUSH.iter().any(|old| has_contents(&path, old)) {
-        return Ok(Vec::new());
+    let directory = hooks_directory(repo)?;
+    let mut upgraded = Vec::new();
+    for (name, old, current) in [
+        ("pre-push", OLD_PRE_PUSH, PRE_PUSH),
+        ("post-merge", OLD_POST_MERGE, POST_MERGE),
+    ] {
+        let path = directory.join(name);
+        if !old.iter().any(|old| has_contents(&path, old)) {
+            continue;
+        }
+        fs::write(&path, current).map_err(|e| Error::Config {
+            what: format!("upgrading {}", path.display()),
+            reason: e.to_string(),
+        })?;
+        upgraded.push(Hook::Upgraded(path));
     }
-    fs::write(&path, PRE_PUSH).map_err(|e| Error::Config {
-        what: format!("upgrading {}", path.display()),
-        reason: e.to_string(),
-    })?;
-    Ok(vec![Hook::Upgraded(path)])
+    Ok(upgraded)
 }
 
 /// Whether the file at `path` holds exactly `text`; a file that cannot be

@@ -88,6 +88,10 @@ fn malformed_signature(problem: &SignatureProblem) -> Option<String> {
              and checks it: re-sign the commit with gpg, which writes it"
                 .into()
         }
+        SignatureProblem::Armor(ArmorError::NoBlankLine) => "Guix reads the armor's data \
+             after the first blank line, which this armor lacks: re-sign the commit with gpg, \
+             which writes it"
+            .into(),
         SignatureProblem::UnsupportedVersion { .. } => "Guix reads version 3 and 4 \
              signatures only: re-sign the commit with a version 4 key (gpg 2.2 or 2.4 makes \
              them)"

@@ -176,13 +176,7 @@ impl Keyring {
         }
         let contents = read_blob(entry.id, &entry.path, budget)?
             .ok_or_else(|| not_a_file("non-blob object"))?;
-        self.add_file(&entry.path, &contents)
-            .map_err(|reason| Error::MalformedKey {
-                reference: self.reference.clone(),
-                file: entry.path.clone(),
-                blob: entry.id,
-                reason,
-            })
+        self.add_file(&entry.path, &contents, entry.id)
     }
 
     /// Fails as [`Keyring::load`] would when the branch does not exist,
@@ -203,25 +197,28 @@ impl Keyring {
             ..Keyring::default()
         };
         for (file, contents) in files {
-            keyring
-                .add_file(file, contents)
-                .map_err(|reason| Error::MalformedKey {
-                    reference: reference.to_owned(),
-                    file: file.to_owned(),
-                    blob: Oid::ZERO_SHA1,
-                    reason,
-                })?;
+            keyring.add_file(file, contents, Oid::ZERO_SHA1)?;
         }
         Ok(keyring)
     }
 
-    /// Adds every key packet of one file; the reason on failure.
-    fn add_file(&mut self, file: &str, contents: &[u8]) -> Result<(), String> {
-        let keys = read_key_packets(contents)?;
+    /// Adds every key packet of one file (blob `blob`): a file that does
+    /// not parse is malformed, one that brings the keyring over
+    /// [`MAX_KEYS`] makes it too large.
+    fn add_file(&mut self, file: &str, contents: &[u8], blob: Oid) -> Result<(), Error> {
+        let keys = read_key_packets(contents).map_err(|reason| Error::MalformedKey {
+            reference: self.reference.clone(),
+            file: file.to_owned(),
+            blob,
+            reason,
+        })?;
         self.files.push(contents.to_vec());
         for (key, primary) in keys {
             if self.keys.len() >= MAX_KEYS {
-                return Err(format!("the keyring holds more than {MAX_KEYS} keys"));
+                return Err(Error::KeyringTooLarge {
+                    reference: self.reference.clone(),
+                    reason: format!("`{file}` brings it over {MAX_KEYS} keys"),
+                });
             }
             self.add_key(file, key, primary);
         }

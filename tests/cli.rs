@@ -329,7 +329,7 @@ fn end_forms_and_commit_ish() {
         let err = stderr(&assert);
         assert!(
             err.contains(&format!(
-                "Authenticating commits {} to {} (1 new commits)...",
+                "Authenticating commits {} to {} (1 new commit)...",
                 repo.short("first"),
                 repo.short("second")
             )),
@@ -939,10 +939,12 @@ fn document(assert: &assert_cmd::assert::Assert) -> Value {
             "failures",
             "introduction",
             "keyring",
+            "schema_version",
             "signers",
             "warnings"
         ]
     );
+    assert_eq!(doc["schema_version"], 1);
     for failure in doc["failures"].as_array().expect("failures is a list") {
         let mut fields: Vec<&str> = failure
             .as_object()
@@ -1247,8 +1249,12 @@ fn stats_format() {
         .code(0)
         .stdout(expected);
     assert!(stderr(&assert).contains("successfully authenticated commit"));
-    // Nothing new, no statistics.
-    repo.cmd().arg("--stats").assert().code(0).stdout("");
+    // Nothing new: the statistics say so.
+    repo.cmd()
+        .arg("--stats")
+        .assert()
+        .code(0)
+        .stdout("Signing statistics: no new commits (all were authenticated before)\n");
 }
 
 #[test]
@@ -1690,7 +1696,7 @@ fn post_merge_hook_authenticates_what_is_pulled() {
     assert!(out.status.success(), "{err}");
     assert!(
         err.contains(&format!(
-            "Authenticating commits {} to {} (1 new commits)...",
+            "Authenticating commits {} to {} (1 new commit)...",
             repo.short("first"),
             &signed[..7]
         )),

@@ -30,10 +30,15 @@ use clap::{Parser, Subcommand, ValueEnum};
     args_conflicts_with_subcommands = true
 )]
 pub struct Args {
-    /// The server's gate and the pre-merge check; without one, the
-    /// Guix-compatible `[COMMIT SIGNER]` form.
+    /// The subcommands: the server's gate, the pre-merge check and the
+    /// doctor; without one, the Guix-compatible `[COMMIT SIGNER]` form.
     #[command(subcommand)]
     pub command: Option<Command>,
+
+    /// Print the manual page (`man`) or a shell completion script
+    /// (`complete-bash`, `complete-zsh`, `complete-fish`) and exit.
+    #[arg(long, value_enum, value_name = "WHAT", exclusive = true)]
+    pub generate: Option<Generate>,
 
     /// The introductory commit (full 40-hex-digit id).
     #[arg(value_name = "COMMIT")]
@@ -81,6 +86,12 @@ pub struct Args {
     /// Check every commit and report every failure before exiting.
     #[arg(long)]
     pub keep_going: bool,
+
+    /// As the post-merge hook runs it: the merge is done already, so a
+    /// failure says how to undo it (`git reset --hard ORIG_HEAD`) and
+    /// whom to tell, not how to re-sign the commits.
+    #[arg(long)]
+    pub after_merge: bool,
 
     /// Output format on standard output. With `json`, standard error gets
     /// one summary line (and errors that stop the check), the details
@@ -180,6 +191,8 @@ pub enum Command {
     /// For a proposed merge of HEAD into BASE (more HEADs: an octopus):
     /// are HEAD's new commits authentic, and who may sign the merge commit?
     MergeCheck(MergeCheckArgs),
+    /// Check a channel's setup and say what to fix before users' pulls fail.
+    Doctor(DoctorArgs),
 }
 
 /// What the server's hooks take.
@@ -227,6 +240,43 @@ pub struct MergeCheckArgs {
     /// Cache authenticated commits under KEY.
     #[arg(long, value_name = "KEY")]
     pub cache_key: Option<String>,
+
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
+}
+
+/// What `--generate` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generate {
+    /// The manual page, in roff (`man -l -` reads it).
+    Man,
+    /// Completions for bash.
+    CompleteBash,
+    /// Completions for zsh.
+    CompleteZsh,
+    /// Completions for fish.
+    CompleteFish,
+}
+
+/// Check a channel's setup: authorized keys on the keyring branch, the
+/// keyring branch pushed, keys that cannot sign or expire, your signing
+/// key and gpg configuration, the introduction, the hooks, and whether the
+/// history authenticates.
+///
+/// Each finding has a severity (error: users' pulls will fail or already
+/// fail; warning: will fail soon or is fragile; note) and a fix.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 no error found; 1 errors found; 2 could not check.")]
+pub struct DoctorArgs {
+    /// Open the Git repository at DIRECTORY (default: the one containing
+    /// the current directory).
+    #[arg(short, long, value_name = "DIRECTORY")]
+    pub repository: Option<PathBuf>,
+
+    /// The keyring branch (default: configured, else `keyring`).
+    #[arg(short, long, value_name = "REFERENCE")]
+    pub keyring: Option<String>,
 
     /// Output format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]

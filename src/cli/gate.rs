@@ -13,7 +13,7 @@ use git_authenticate::merge::{check_merge, MergeCheck, MergeVerdict};
 use git_authenticate::{config, keyring, resolve_commit, Cache, Error, Introduction, Options};
 use serde::Serialize;
 
-use super::args::{Command, Format, GateArgs, MergeCheckArgs};
+use super::args::{Format, GateArgs, MergeCheckArgs};
 use super::output::{self, Failure};
 use super::{AUTHENTIC, COULD_NOT_CHECK, NOT_AUTHENTIC};
 
@@ -25,22 +25,11 @@ const MAX_INPUT: u64 = 16 << 20;
 /// git's `remote:` lines.
 const PREFIX: &str = "git-authenticate";
 
-pub fn run(command: &Command) -> u8 {
-    match command {
-        Command::PreReceive(args) => pre_receive(args),
-        Command::Update {
-            name,
-            old,
-            new,
-            gate,
-        } => match RefUpdate::new(name, old, new) {
-            Ok(update) => decide_and_report(gate, vec![update]),
-            Err(value) => usage(&format!("`{value}` is not a full object id")),
-        },
-        Command::InstallServerHook { repository, print } => {
-            install_server_hook(repository.as_deref(), *print)
-        }
-        Command::MergeCheck(args) => merge_check(args),
+/// The update hook: one ref.
+pub(super) fn update(args: &GateArgs, name: &str, old: &str, new: &str) -> u8 {
+    match RefUpdate::new(name, old, new) {
+        Ok(update) => decide_and_report(args, vec![update]),
+        Err(value) => usage(&format!("`{value}` is not a full object id")),
     }
 }
 
@@ -49,7 +38,7 @@ fn usage(message: &str) -> u8 {
     COULD_NOT_CHECK
 }
 
-fn pre_receive(args: &GateArgs) -> u8 {
+pub(super) fn pre_receive(args: &GateArgs) -> u8 {
     let mut input = String::new();
     let read = std::io::stdin()
         .lock()
@@ -165,7 +154,7 @@ fn status(decision: &PushDecision) -> u8 {
     }
 }
 
-fn install_server_hook(repository: Option<&std::path::Path>, print: bool) -> u8 {
+pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: bool) -> u8 {
     let command = match std::env::current_exe() {
         Ok(path) => path.to_string_lossy().into_owned(),
         Err(e) => return usage(&format!("cannot tell where this program is: {e}")),
@@ -212,7 +201,7 @@ fn install_server_hook(repository: Option<&std::path::Path>, print: bool) -> u8 
     }
 }
 
-fn merge_check(args: &MergeCheckArgs) -> u8 {
+pub(super) fn merge_check(args: &MergeCheckArgs) -> u8 {
     match try_merge_check(args) {
         Ok(code) => code,
         Err(e) => {

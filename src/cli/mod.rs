@@ -1,10 +1,13 @@
 //! The command: arguments and configuration in, the library's verdict out.
 
 mod args;
+mod doctor;
 mod gate;
+mod generate;
 mod output;
 mod progress;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -14,18 +17,42 @@ use git_authenticate::{
     Options, Report,
 };
 
-use args::{Args, Format};
+use args::{Args, Command, Format};
 use output::{Noise, Request};
 
 /// Exit statuses, documented in `--help` and README.md.
 const AUTHENTIC: u8 = 0;
 const NOT_AUTHENTIC: u8 = 1;
-const COULD_NOT_CHECK: u8 = 2;
+pub(crate) const COULD_NOT_CHECK: u8 = 2;
 
 pub fn run() -> ExitCode {
     let args = Args::parse();
+    if let Some(what) = args.generate {
+        return match generate::print(what) {
+            Ok(()) => ExitCode::SUCCESS,
+            // `| head` is not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            Err(e) => {
+                output::usage(&format!("writing to standard output: {e}"));
+                ExitCode::from(COULD_NOT_CHECK)
+            }
+        };
+    }
     if let Some(command) = &args.command {
-        return ExitCode::from(gate::run(command));
+        return ExitCode::from(match command {
+            Command::PreReceive(gate) => gate::pre_receive(gate),
+            Command::Update {
+                name,
+                old,
+                new,
+                gate,
+            } => gate::update(gate, name, old, new),
+            Command::InstallServerHook { repository, print } => {
+                gate::install_server_hook(repository.as_deref(), *print)
+            }
+            Command::MergeCheck(check) => gate::merge_check(check),
+            Command::Doctor(doctor) => doctor::run(doctor),
+        });
     }
     ExitCode::from(match execute(&args) {
         Ok(code) => code,
@@ -44,6 +71,8 @@ type Stopped = Box<Stop>;
 
 enum StopReason {
     Usage(String),
+    /// The repository cannot be opened: JSON still gets a document.
+    Open(OpenFailure),
     Error(Error),
 }
 
@@ -55,9 +84,17 @@ impl Stop {
         };
         match &self.error {
             StopReason::Usage(message) => output::usage(message),
-            StopReason::Error(e) if e.is_authentication_failure() => {
-                output::failures(noise(args), std::slice::from_ref(e))
+            StopReason::Open(failure) => {
+                output::usage(&failure.to_string());
+                if args.format == Format::Json {
+                    output::json_unopened(&failure.to_string());
+                }
             }
+            StopReason::Error(e) if e.is_authentication_failure() => output::failures(
+                noise(args),
+                std::slice::from_ref(e),
+                self.request.after_merge.as_deref(),
+            ),
             StopReason::Error(e) => output::error(e),
         }
         if args.format == Format::Json {
@@ -95,6 +132,7 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         introduction: Some(introduction.clone()),
         end: None,
         keyring: keyring.clone(),
+        after_merge: args.after_merge.then(|| merge_advice(&repo)),
     };
 
     if let Some(skip) = keyring_branch_skip(&repo, &keyring, args.pushed_ref.as_deref()) {
@@ -114,9 +152,12 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         policy: args.policy.into(),
         ..Options::default()
     };
-    let reporter = progress::Reporter::new(!noise.chatty());
-    let report =
-        authenticate(&repo, &introduction, end, &options, &reporter).map_err(with_request)?;
+    let report = {
+        // Dropped (the spinner cleared) before anything else is printed.
+        let reporter = progress::Reporter::new(!noise.chatty());
+        authenticate(&repo, &introduction, end, &options, &reporter)
+    }
+    .map_err(|e| with_request(mistyped_introduction(&repo, &introduction, e)))?;
     for warning in &report.warnings {
         output::warning(noise, &warning.to_string());
     }
@@ -130,7 +171,7 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
     }
     match args.format {
         Format::Json => output::json(&request, Some(&report), None),
-        Format::Text if args.stats && !report.signers.is_empty() => output::stats(&report.signers),
+        Format::Text if args.stats => output::stats(&report.signers),
         Format::Text => {}
     }
     output::success(noise, &format!("successfully authenticated commit {end}"));
@@ -194,6 +235,62 @@ fn stop_early(e: Error) -> Stopped {
     stop(e, &Request::default())
 }
 
+/// A missing introduction commit in a complete (not shallow) repository is
+/// no partial clone's doing: most likely a mistyped id. Said so, rather
+/// than suggesting to fetch what no remote has.
+fn mistyped_introduction(repo: &Repository, introduction: &Introduction, e: Error) -> Error {
+    match &e {
+        Error::UnreadableObject { source, .. }
+            if source.id == introduction.commit && source.is_missing() && !repo.is_shallow() =>
+        {
+            Error::NotACommit {
+                spec: introduction.commit.to_string(),
+                reason: "the introduction's commit is not in the repository at all (not a \
+                         shallow clone): check its id, or fetch the channel's branch"
+                    .into(),
+            }
+        }
+        _ => e,
+    }
+}
+
+/// What to do when a pull merged commits that are not authentic: the
+/// merge is done, so say how to undo it and whom to tell, rather than how
+/// to re-sign commits that are someone else's.
+fn merge_advice(repo: &Repository) -> String {
+    let upstream = config::current_branch(repo).and_then(|branch| {
+        let config = repo.config().ok()?.snapshot().ok()?;
+        let remote = config.get_string(&format!("branch.{branch}.remote")).ok()?;
+        let url = config
+            .get_string(&format!("remote.{remote}.url"))
+            .ok()
+            .map(|url| without_credentials(&url));
+        Some(match url {
+            Some(url) => format!("`{remote}` ({url})"),
+            None => format!("`{remote}`"),
+        })
+    });
+    format!(
+        "the merge is already done: undo it with `git reset --hard ORIG_HEAD`, and tell the \
+         maintainers of the channel you pulled from{}: its history is not authentic, and \
+         pulling it again brings the same commits back",
+        upstream.map(|u| format!(", {u}")).unwrap_or_default()
+    )
+}
+
+/// `https://user:token@host/path` as `https://host/path`: a URL's
+/// credentials have no place in a message.
+fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 /// Success without checking anything; the JSON document still says so.
 fn nothing_to_do(args: &Args, request: &Request) -> u8 {
     if args.format == Format::Json {
@@ -206,7 +303,11 @@ fn nothing_to_do(args: &Args, request: &Request) -> u8 {
 /// commits: on standard error as `--format` and `-q` say, and in the JSON
 /// document.
 fn not_authentic(args: &Args, request: &Request, report: &Report) -> u8 {
-    output::failures(noise(args), &report.failures);
+    output::failures(
+        noise(args),
+        &report.failures,
+        request.after_merge.as_deref(),
+    );
     if args.format == Format::Json {
         output::json(request, Some(report), None);
     }
@@ -214,17 +315,78 @@ fn not_authentic(args: &Args, request: &Request, report: &Report) -> u8 {
 }
 
 fn open_repository(args: &Args) -> Result<Repository, Stopped> {
-    let opened = match &args.repository {
-        Some(dir) => Repository::open(dir)
-            .map_err(|e| format!("{}: not a git repository ({})", dir.display(), e.message())),
-        None => Repository::open_from_env().map_err(|e| match e.code() {
-            git_authenticate::git2::ErrorCode::NotFound => {
-                "not in a git repository (or any parent directory); use -r DIRECTORY".to_owned()
+    open(args.repository.as_deref()).map_err(|failure| {
+        Box::new(Stop {
+            error: StopReason::Open(failure),
+            request: Request::default(),
+        })
+    })
+}
+
+/// Why the repository cannot be opened.
+#[derive(Debug)]
+enum OpenFailure {
+    /// No repository contains the current directory.
+    NotInRepository,
+    /// `-r DIRECTORY` is not a repository.
+    NotARepository { dir: PathBuf, reason: String },
+    /// A repository whose objects are not named by SHA-1.
+    UnsupportedFormat {
+        dir: Option<PathBuf>,
+        reason: String,
+    },
+    /// Anything else libgit2 says.
+    Other(String),
+}
+
+impl std::fmt::Display for OpenFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenFailure::NotInRepository => {
+                f.write_str("not in a git repository (or any parent directory); use -r DIRECTORY")
             }
-            _ => format!("cannot open the git repository: {}", e.message()),
-        }),
+            OpenFailure::NotARepository { dir, reason } => {
+                write!(f, "{}: not a git repository ({reason})", dir.display())
+            }
+            OpenFailure::UnsupportedFormat { dir, reason } => write!(
+                f,
+                "{}a repository whose object format is not supported ({reason}): only SHA-1 \
+                 repositories, which Guix channels are, can be authenticated",
+                dir.as_ref()
+                    .map(|d| format!("{}: ", d.display()))
+                    .unwrap_or_default()
+            ),
+            OpenFailure::Other(reason) => write!(f, "cannot open the git repository: {reason}"),
+        }
+    }
+}
+
+/// The repository at `dir`, else the one containing the current directory.
+fn open(dir: Option<&Path>) -> Result<Repository, OpenFailure> {
+    let opened = match dir {
+        Some(dir) => Repository::open(dir),
+        None => Repository::open_from_env(),
     };
-    opened.map_err(usage)
+    opened.map_err(|e| {
+        let reason = e.message().to_owned();
+        // libgit2 names the format it does not know (`sha256`).
+        if reason.contains("object format") {
+            return OpenFailure::UnsupportedFormat {
+                dir: dir.map(Path::to_path_buf),
+                reason,
+            };
+        }
+        match dir {
+            Some(dir) => OpenFailure::NotARepository {
+                dir: dir.to_path_buf(),
+                reason,
+            },
+            None if e.code() == git_authenticate::git2::ErrorCode::NotFound => {
+                OpenFailure::NotInRepository
+            }
+            None => OpenFailure::Other(reason),
+        }
+    })
 }
 
 /// The introduction from the arguments, else from the configuration;
@@ -324,5 +486,23 @@ fn report_hook(hook: &config::Hook, noise: Noise) {
                 path.display()
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_lose_their_credentials() {
+        use super::without_credentials as w;
+        assert_eq!(
+            w("https://me:token@example.org/a/b.git"),
+            "https://example.org/a/b.git"
+        );
+        assert_eq!(
+            w("https://example.org/a@b.git"),
+            "https://example.org/a@b.git"
+        );
+        assert_eq!(w("git@example.org:a.git"), "git@example.org:a.git");
+        assert_eq!(w("/srv/git/channel.git"), "/srv/git/channel.git");
     }
 }

@@ -64,10 +64,22 @@ pub fn error(e: &Error) {
 /// Why the history is not authentic: every failure with its hint, or one
 /// line naming the first and counting the others, or nothing, depending on
 /// `noise`. The failures are in Guix's order; there is at least one.
-pub fn failures(noise: Noise, failures: &[Error]) {
+///
+/// After a merge (`after_merge`, the advice to print), the hints that say
+/// how to re-sign are left out: the commits are someone else's, and the
+/// merge is done already.
+pub fn failures(noise: Noise, failures: &[Error], after_merge: Option<&str>) {
     let Some(first) = failures.first() else {
         return;
     };
+    if let (Noise::Everything, Some(advice)) = (noise, after_merge) {
+        let mut err = anstream::stderr().lock();
+        for e in failures {
+            let _ = writeln!(err, "{ERROR}error:{ERROR:#} {e}");
+        }
+        let _ = writeln!(err, "{HINT}hint:{HINT:#} {advice}");
+        return;
+    }
     let elsewhere = match noise {
         Noise::Everything => return failures.iter().for_each(error),
         Noise::FatalOnly => return,
@@ -109,17 +121,29 @@ pub fn success(noise: Noise, message: &str) {
     }
 }
 
-/// `--stats`, as Guix prints it.
+/// `--stats`, as Guix prints it; a run that checked nothing says so.
 pub fn stats(signers: &[(Fingerprint, usize)]) {
     let mut out = std::io::stdout().lock();
+    if signers.is_empty() {
+        let _ = writeln!(
+            out,
+            "Signing statistics: no new commits (all were authenticated before)"
+        );
+        return;
+    }
     let _ = writeln!(out, "Signing statistics:");
     for (signer, count) in signers {
         let _ = writeln!(out, "  {signer} {count:>10}");
     }
 }
 
+/// Version of the JSON document's format (`doc/schema.json`): raised when
+/// a field changes meaning or goes away, not when one is added.
+pub const SCHEMA_VERSION: u32 = 1;
+
 #[derive(Serialize)]
 struct Document<'a> {
+    schema_version: u32,
     authentic: bool,
     introduction: Option<Introduction>,
     end: Option<String>,
@@ -172,6 +196,8 @@ pub struct Request {
     pub introduction: Option<git_authenticate::Introduction>,
     pub end: Option<git_authenticate::git2::Oid>,
     pub keyring: String,
+    /// Run by the post-merge hook: what to say instead of the hints.
+    pub after_merge: Option<String>,
 }
 
 /// The JSON document for a run. `report` is `None` when nothing was
@@ -182,6 +208,7 @@ pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>)
         .map(|r| r.failures.iter().map(Failure::from).collect())
         .unwrap_or_default();
     let mut doc = Document {
+        schema_version: SCHEMA_VERSION,
         authentic: failure.is_none() && report.is_none_or(Report::is_authentic),
         introduction: request.introduction.as_ref().map(|i| Introduction {
             commit: i.commit.to_string(),
@@ -209,7 +236,34 @@ pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>)
     if let Some(e) = failure {
         doc.failures.push(Failure::from(e));
     }
+    print_document(&doc);
+}
+
+/// The JSON document when the repository cannot be opened: one failure of
+/// kind `repository`.
+pub fn json_unopened(message: &str) {
+    print_document(&Document {
+        schema_version: SCHEMA_VERSION,
+        authentic: false,
+        introduction: None,
+        end: None,
+        keyring: "",
+        commits_checked: 0,
+        signers: Vec::new(),
+        failures: vec![Failure {
+            commit: None,
+            kind: "repository",
+            fingerprint: None,
+            parents: Vec::new(),
+            message: message.to_owned(),
+            hint: None,
+        }],
+        warnings: Vec::new(),
+    });
+}
+
+fn print_document(doc: &Document) {
     let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut out, &doc);
+    let _ = serde_json::to_writer_pretty(&mut out, doc);
     let _ = writeln!(out);
 }

@@ -1,13 +1,17 @@
 //! What the user sees while commits are checked.
 
 use std::io::IsTerminal;
+use std::time::Duration;
 
 use git_authenticate::git2::Oid;
 use git_authenticate::Progress;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-/// The "Authenticating commits…" line, then a bar, but only on a terminal:
-/// CI logs and pipes get no control characters.
+/// From the first moment, a spinner while the history is walked (commits
+/// are checked as the walk finds them, so it counts those too), then the
+/// "Authenticating commits…" line and a bar as wide as the terminal. Only
+/// on a terminal: CI logs and pipes get the line alone, no control
+/// characters.
 pub struct Reporter {
     quiet: bool,
     bar: ProgressBar,
@@ -15,7 +19,19 @@ pub struct Reporter {
 
 impl Reporter {
     pub fn new(quiet: bool) -> Self {
-        let bar = ProgressBar::hidden();
+        let bar = if !quiet && std::io::stderr().is_terminal() {
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} Looking for new commits… {pos} checked ({elapsed})",
+                )
+                .expect("valid template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
         Reporter { quiet, bar }
     }
 }
@@ -24,25 +40,39 @@ fn short(id: Oid) -> String {
     id.to_string()[..7].to_owned()
 }
 
+/// `1 new commit`, `2 new commits`.
+pub fn new_commits(commits: usize) -> String {
+    match commits {
+        1 => "1 new commit".to_owned(),
+        n => format!("{n} new commits"),
+    }
+}
+
+/// Commits per second, as a whole number.
+fn rate(state: &ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = write!(w, "{:.0}/s", state.per_sec());
+}
+
 impl Progress for Reporter {
     fn start(&self, introduction: Oid, end: Oid, commits: usize) {
         if self.quiet {
             return;
         }
-        eprintln!(
-            "Authenticating commits {} to {} ({commits} new commits)...",
+        let line = format!(
+            "Authenticating commits {} to {} ({})...",
             short(introduction),
-            short(end)
+            short(end),
+            new_commits(commits)
         );
-        if std::io::stderr().is_terminal() {
-            self.bar.set_length(commits as u64);
-            self.bar.set_style(
-                ProgressStyle::with_template("[{bar:40}] {pos}/{len} {per_sec} ETA {eta}")
-                    .expect("valid template")
-                    .progress_chars("#>-"),
-            );
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
-        }
+        // Above the spinner, which the bar then replaces.
+        self.bar.suspend(|| eprintln!("{line}"));
+        self.bar.set_length(commits as u64);
+        self.bar.set_style(
+            ProgressStyle::with_template("[{wide_bar}] {pos}/{len} {rate} ETA {eta}")
+                .expect("valid template")
+                .with_key("rate", rate)
+                .progress_chars("#>-"),
+        );
     }
 
     fn advance(&self, commits: usize) {
@@ -50,6 +80,13 @@ impl Progress for Reporter {
     }
 
     fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Drop for Reporter {
+    /// Nothing was new: the spinner goes away all the same.
+    fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
 }

@@ -20,6 +20,7 @@ pub mod expect;
 pub mod home;
 pub mod keys;
 pub mod process;
+pub mod schema;
 pub mod script;
 pub mod sign;
 

@@ -1,0 +1,837 @@
+//! `git-authenticate doctor`: channels built on disk with one problem each
+//! (keys made by the real gpg where expiry and revocation matter), the
+//! doctor run as a maintainer runs it, the fix it prints applied, and the
+//! doctor run again.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use git2::{BranchType, Repository, Signature};
+use serde_json::Value;
+use support::{gpg_available, key, Built, GpgHome, Home};
+
+/// A channel signed by alice, who is authorized with bob; both keys are
+/// on the keyring branch.
+const CHANNEL: &str = r#"
+keyring alice bob
+authorize alice bob
+commit first alice
+write a.txt "a\n"
+commit second alice
+"#;
+
+/// A GnuPG home for the doctor's questions to gpg: empty unless keys are
+/// imported, and its agent killed when dropped.
+struct Gnupg {
+    dir: tempfile::TempDir,
+}
+
+impl Gnupg {
+    fn empty() -> Gnupg {
+        let dir = tempfile::Builder::new()
+            .prefix("gah-doc.")
+            .tempdir_in("/tmp")
+            .expect("GNUPGHOME");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        Gnupg { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn gpg(&self, args: &[&str]) -> Output {
+        let out = Command::new("gpg")
+            .args(["--homedir"])
+            .arg(self.path())
+            .args(["--batch", "--no-tty", "--pinentry-mode", "loopback"])
+            .args(["--passphrase", ""])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run gpg");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// Generates a signing-only Ed25519 key; returns its fingerprint.
+    fn generate(&self, uid: &str, expire: &str, extra: &[&str]) -> String {
+        let mut args = extra.to_vec();
+        args.extend(["--quick-gen-key", uid, "ed25519", "sign", expire]);
+        self.gpg(&args);
+        let listing = self.gpg(&["--with-colons", "--list-keys", uid]);
+        String::from_utf8_lossy(&listing.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("fpr:::::::::"))
+            .map(|f| f.trim_end_matches(':').to_owned())
+            .expect("fingerprint")
+    }
+
+    fn export(&self, fingerprint: &str) -> Vec<u8> {
+        self.gpg(&["--armor", "--export", fingerprint]).stdout
+    }
+}
+
+impl Drop for Gnupg {
+    fn drop(&mut self) {
+        support::sign::kill_agent(self.path());
+    }
+}
+
+/// A built channel whose introduction is recorded (and hooks installed)
+/// by a first successful run, as a maintainer's checkout is.
+struct Channel {
+    built: Built,
+    home: Home,
+    gnupg: Gnupg,
+}
+
+impl Channel {
+    fn new(text: &str) -> Channel {
+        Self::with_introduction(text, "alice")
+    }
+
+    fn with_introduction(text: &str, signer: &str) -> Channel {
+        let channel = Self::unrecorded(text);
+        channel.authenticate_first(signer);
+        channel
+    }
+
+    /// Authenticates from `first`, signed by `signer`: records the
+    /// introduction and installs the hooks.
+    fn authenticate_first(&self, signer: &str) {
+        let first = self.built.oid("first").to_string();
+        let out = self
+            .home
+            .command(&self.built.path)
+            .args([first.as_str(), &key(signer).signing_fpr])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "first run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn unrecorded(text: &str) -> Channel {
+        Channel {
+            built: support::build_scenario_text(text),
+            home: Home::new(),
+            gnupg: Gnupg::empty(),
+        }
+    }
+
+    /// `doctor --format=json`: the exit status and the document.
+    fn doctor(&self) -> (i32, Value) {
+        let out = self.doctor_command(&["--format=json"]);
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "doctor printed no JSON ({e}): {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        check_schema(&doc);
+        (out.status.code().unwrap(), doc)
+    }
+
+    fn doctor_command(&self, args: &[&str]) -> Output {
+        self.home
+            .command(&self.built.path)
+            .arg("doctor")
+            .args(args)
+            .env("GNUPGHOME", self.gnupg.path())
+            .output()
+            .unwrap()
+    }
+
+    /// The finding of kind `kind` whose message contains `text`, if any.
+    fn finding(&self, kind: &str, text: &str) -> Option<Value> {
+        let (_, doc) = self.doctor();
+        find(&doc, kind, text)
+    }
+
+    /// The real git, its hooks running the built binary with this home.
+    fn git(&self, args: &[&str]) {
+        let out = support::git_command(&self.built.path)
+            .args(args)
+            .envs(self.home.vars())
+            .env("GIT_AUTHENTICATE", env!("CARGO_BIN_EXE_git-authenticate"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn repo(&self) -> Repository {
+        self.built.repo()
+    }
+
+    /// Adds (or replaces) `file` on branch `branch` in a new commit.
+    fn keyring_add(&self, branch: &str, file: &str, contents: &[u8]) {
+        self.keyring_change(branch, |repo, tree| {
+            let blob = repo.blob(contents).unwrap();
+            tree.insert(file, blob, 0o100644).unwrap();
+        });
+    }
+
+    fn keyring_remove(&self, branch: &str, file: &str) {
+        self.keyring_change(branch, |_, tree| tree.remove(file).unwrap());
+    }
+
+    fn keyring_change(
+        &self,
+        branch: &str,
+        change: impl FnOnce(&Repository, &mut git2::TreeBuilder),
+    ) {
+        let repo = self.repo();
+        let tip = repo
+            .find_branch(branch, BranchType::Local)
+            .unwrap()
+            .get()
+            .peel_to_commit()
+            .unwrap();
+        let mut builder = repo.treebuilder(Some(&tip.tree().unwrap())).unwrap();
+        change(&repo, &mut builder);
+        let tree = repo.find_tree(builder.write().unwrap()).unwrap();
+        let who = Signature::now("Test", "test@example.org").unwrap();
+        repo.commit(
+            Some(&format!("refs/heads/{branch}")),
+            &who,
+            &who,
+            "keyring change\n",
+            &tree,
+            &[&tip],
+        )
+        .unwrap();
+    }
+
+    /// Commits `.guix-authorizations` listing `fingerprints` (spaced),
+    /// signed by alice with Sequoia, on the current branch.
+    fn authorize(&self, fingerprints: &[String]) {
+        let entries: Vec<(String, String)> = fingerprints
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (format!("key{i}"), f.clone()))
+            .collect();
+        let text = support::authorizations_file(&entries, "doctor test");
+        std::fs::write(self.built.path.join(".guix-authorizations"), text).unwrap();
+        self.commit_signed("authorize");
+    }
+
+    /// Commits the work tree, signed by alice.
+    fn commit_signed(&self, message: &str) {
+        let repo = self.repo();
+        let mut index = repo.index().unwrap();
+        index
+            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+            .unwrap();
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let head = repo.head().unwrap().peel_to_commit().unwrap();
+        let who = Signature::now("Test", "test@example.org").unwrap();
+        let buffer = repo
+            .commit_create_buffer(&who, &who, &format!("{message}\n"), &tree, &[&head])
+            .unwrap();
+        let time = who.when().seconds();
+        let signature = support::sign::sequoia_sign(
+            &key("alice"),
+            &buffer,
+            time,
+            &support::sign::SequoiaOptions::default(),
+        )
+        .unwrap();
+        let id = repo
+            .commit_signed(
+                std::str::from_utf8(&buffer).unwrap(),
+                signature.trim_end(),
+                Some("gpgsig"),
+            )
+            .unwrap();
+        repo.head()
+            .unwrap()
+            .set_target(id, "signed commit")
+            .unwrap();
+    }
+
+    fn hook(&self, name: &str) -> PathBuf {
+        self.built.path.join(".git/hooks").join(name)
+    }
+}
+
+fn find(doc: &Value, kind: &str, text: &str) -> Option<Value> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == kind && f["message"].as_str().unwrap().contains(text))
+        .cloned()
+}
+
+fn kinds(doc: &Value) -> Vec<String> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["severity"].as_str().unwrap(),
+                f["kind"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Whether gpg is missing (the test is then skipped, saying so).
+fn skip_without_gpg() -> bool {
+    let missing = !gpg_available();
+    if missing {
+        eprintln!("SKIPPED: gpg is not available");
+    }
+    missing
+}
+
+fn spaced(hex: &str) -> String {
+    support::spaced_fingerprint(hex)
+}
+
+/// The document's shape, as `doc/doctor-schema.json` describes it.
+fn check_schema(doc: &Value) {
+    support::schema::check(doc, &support::schema::load("doctor-schema.json"));
+}
+
+#[test]
+fn a_healthy_channel_has_no_error() {
+    let channel = Channel::new(CHANNEL);
+    let (code, doc) = channel.doctor();
+    assert_eq!(code, 0, "{doc:#}");
+    assert_eq!(doc["ok"], true);
+    assert_eq!(doc["checked"], true);
+    // Without a secret key, the signing key is unknown: a note.
+    assert_eq!(kinds(&doc), ["note signing-key-unknown"], "{doc:#}");
+    let table = &doc["authorizations"][0];
+    assert_eq!(table["branch"], "master");
+    assert_eq!(table["fingerprints"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn an_authorized_key_missing_from_the_keyring_is_an_error() {
+    let channel = Channel::new(CHANNEL);
+    let bob = key("bob");
+    channel.keyring_remove("keyring", "bob.key");
+    let (code, doc) = channel.doctor();
+    assert_eq!(code, 1);
+    let finding = find(&doc, "authorized-key-missing", &bob.primary_fpr_spaced()).expect("found");
+    assert_eq!(finding["severity"], "error");
+    assert!(finding["message"].as_str().unwrap().contains("`master`"));
+    assert_eq!(finding["fingerprint"], bob.primary_fpr);
+    assert_eq!(finding["branches"], serde_json::json!(["master"]));
+    // The fix: export the key to the keyring branch.
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(
+        fix.contains(&format!("gpg --armor --export {}", bob.primary_fpr)),
+        "{fix}"
+    );
+    channel.keyring_add("keyring", "bob.key", &bob.armored_public());
+    let (code, doc) = channel.doctor();
+    assert_eq!(code, 0, "{doc:#}");
+}
+
+#[test]
+fn a_key_authorized_on_one_branch_only_is_shown_side_by_side() {
+    let channel = Channel::new(&format!(
+        "{CHANNEL}\nbranch devel\ncheckout devel\nauthorize alice bob carol\ncommit add-carol alice\nkeyring carol\ncheckout master\n"
+    ));
+    let carol = key("carol");
+    let finding = channel
+        .finding("authorized-on-some-branches", &carol.signing_fpr_spaced())
+        .expect("found");
+    assert_eq!(finding["severity"], "note");
+    assert!(finding["message"]
+        .as_str()
+        .unwrap()
+        .contains("but not on `master`"));
+    // Text output: the table names both branches.
+    let text = channel.doctor_command(&[]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("Authorized keys by branch (x: listed):"),
+        "{text}"
+    );
+    // Keys numbered by fingerprint; one row per branch.
+    let mut spaced: Vec<String> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|k| key(k).signing_fpr_spaced())
+        .collect();
+    spaced.sort();
+    let carol_column = spaced
+        .iter()
+        .position(|f| *f == carol.signing_fpr_spaced())
+        .unwrap();
+    let row = |branch: &str| {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{branch} ")))
+            .unwrap_or_else(|| panic!("no row for {branch}: {text}"));
+        line.split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("devel")[carol_column], "x", "{text}");
+    assert_eq!(row("master")[carol_column], "-", "{text}");
+    // The fix: authorize carol on master too.
+    channel.authorize(&[
+        key("alice").signing_fpr_spaced(),
+        key("bob").signing_fpr_spaced(),
+        carol.signing_fpr_spaced(),
+    ]);
+    assert!(channel.finding("authorized-on-some-branches", "").is_none());
+}
+
+#[test]
+fn a_keyring_branch_never_pushed_or_behind_is_a_warning() {
+    let channel = Channel::new(CHANNEL);
+    let remote = tempfile::tempdir().unwrap();
+    let remote_path = remote.path().to_str().unwrap();
+    channel.git(&["init", "-q", "--bare", remote_path]);
+    channel.git(&["remote", "add", "origin", remote_path]);
+    channel.git(&["push", "-q", "origin", "master"]);
+    channel.git(&["fetch", "-q", "origin"]);
+    let finding = channel
+        .finding("keyring-not-pushed", "remote `origin`")
+        .expect("found");
+    assert_eq!(finding["severity"], "warning");
+    assert_eq!(finding["fix"], "git push origin keyring");
+    channel.git(&["push", "-q", "origin", "keyring"]);
+    channel.git(&["fetch", "-q", "origin"]);
+    assert!(channel.finding("keyring-not-pushed", "").is_none());
+
+    // A key added locally but not pushed: the branches differ.
+    channel.keyring_add("keyring", "carol.key", &key("carol").armored_public());
+    let finding = channel
+        .finding("keyring-differs", "is ahead of `origin/keyring`")
+        .expect("found");
+    assert_eq!(finding["fix"], "push it: `git push origin keyring`");
+    channel.git(&["push", "-q", "origin", "keyring"]);
+    assert!(channel.finding("keyring-differs", "").is_none());
+}
+
+#[test]
+fn a_malformed_key_file_is_an_error() {
+    let channel = Channel::new(CHANNEL);
+    channel.keyring_add("keyring", "broken.key", b"not a key\n");
+    let finding = channel
+        .finding("keyring-unreadable", "broken.key")
+        .expect("found");
+    assert_eq!(finding["severity"], "error");
+    assert!(finding["fix"]
+        .as_str()
+        .unwrap()
+        .contains("repair or remove"));
+    channel.keyring_remove("keyring", "broken.key");
+    assert_eq!(channel.doctor().0, 0);
+}
+
+#[test]
+fn keys_that_no_branch_authorizes_are_noted() {
+    let channel = Channel::new(&format!("{CHANNEL}\nkeyring dave\n"));
+    let dave = key("dave");
+    let finding = channel
+        .finding("unauthorized-keyring-key", &dave.primary_fpr_spaced())
+        .expect("found");
+    assert_eq!(finding["severity"], "note");
+    assert!(finding["message"].as_str().unwrap().contains("dave.key"));
+}
+
+#[test]
+fn a_primary_key_listed_for_a_signing_subkey_is_an_error() {
+    // carol's primary key only certifies; her subkey signs.
+    let channel =
+        Channel::new("keyring alice carol\nauthorize-primary alice carol\ncommit first alice\n");
+    let carol = key("carol");
+    let finding = channel
+        .finding("listed-key-does-not-sign", &carol.primary_fpr_spaced())
+        .expect("found");
+    assert_eq!(finding["severity"], "error");
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(fix.contains(&carol.signing_fpr_spaced()), "{fix}");
+    // The fix: list the subkey instead.
+    channel.authorize(&[
+        key("alice").signing_fpr_spaced(),
+        carol.signing_fpr_spaced(),
+    ]);
+    let (code, doc) = channel.doctor();
+    assert_eq!(code, 0, "{doc:#}");
+}
+
+/// A channel whose keyring also holds a key from `gnupg`, authorized.
+fn channel_with_gpg_key(fingerprint: &str, gnupg: &Gnupg) -> Channel {
+    let channel = Channel::new(CHANNEL);
+    channel.keyring_add("keyring", "new.key", &gnupg.export(fingerprint));
+    channel.authorize(&[
+        key("alice").signing_fpr_spaced(),
+        key("bob").signing_fpr_spaced(),
+        spaced(fingerprint),
+    ]);
+    channel
+}
+
+#[test]
+fn an_expiring_key_is_a_warning_and_extending_it_fixes_it() {
+    if skip_without_gpg() {
+        return;
+    }
+    let keys = Gnupg::empty();
+    let fingerprint = keys.generate("Soon <soon@example.org>", "10d", &[]);
+    let channel = channel_with_gpg_key(&fingerprint, &keys);
+    let finding = channel
+        .finding("key-expiring", &spaced(&fingerprint))
+        .expect("found");
+    assert_eq!(finding["severity"], "warning");
+    assert!(
+        finding["message"].as_str().unwrap().contains("(in 9 days)")
+            || finding["message"]
+                .as_str()
+                .unwrap()
+                .contains("(in 10 days)")
+    );
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(fix.contains("Guix's rule ignores expiry"), "{fix}");
+    // The fix, as printed: extend, export again.
+    keys.gpg(&["--quick-set-expire", &fingerprint, "1y"]);
+    channel.keyring_add("keyring", "new.key", &keys.export(&fingerprint));
+    let (code, doc) = channel.doctor();
+    assert!(find(&doc, "key-expiring", "").is_none(), "{doc:#}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn an_expired_key_is_a_warning() {
+    if skip_without_gpg() {
+        return;
+    }
+    let keys = Gnupg::empty();
+    let fingerprint = keys.generate(
+        "Old <old@example.org>",
+        "1d",
+        &["--faked-system-time", "20200101T000000"],
+    );
+    let channel = channel_with_gpg_key(&fingerprint, &keys);
+    let finding = channel
+        .finding("key-expired", &spaced(&fingerprint))
+        .expect("found");
+    assert!(finding["message"]
+        .as_str()
+        .unwrap()
+        .contains("expired on 2020-01-02"));
+    keys.gpg(&["--quick-set-expire", &fingerprint, "1y"]);
+    channel.keyring_add("keyring", "new.key", &keys.export(&fingerprint));
+    assert!(channel.finding("key-expired", "").is_none());
+}
+
+#[test]
+fn a_revoked_key_is_a_warning_and_deauthorizing_it_fixes_it() {
+    if skip_without_gpg() {
+        return;
+    }
+    let keys = Gnupg::empty();
+    let fingerprint = keys.generate("Gone <gone@example.org>", "1y", &[]);
+    // gpg writes a revocation certificate when it makes a key; its armor
+    // is prefixed by ':' against accidental import.
+    let revocation = keys
+        .path()
+        .join("openpgp-revocs.d")
+        .join(format!("{fingerprint}.rev"));
+    let text = std::fs::read_to_string(&revocation).unwrap();
+    std::fs::write(&revocation, text.replace(":-----BEGIN", "-----BEGIN")).unwrap();
+    keys.gpg(&["--import", revocation.to_str().unwrap()]);
+    let channel = channel_with_gpg_key(&fingerprint, &keys);
+    let finding = channel
+        .finding("key-revoked", &spaced(&fingerprint))
+        .expect("found");
+    assert_eq!(finding["severity"], "warning");
+    assert!(finding["fix"]
+        .as_str()
+        .unwrap()
+        .contains("remove this one from `.guix-authorizations`"));
+    channel.authorize(&[
+        key("alice").signing_fpr_spaced(),
+        key("bob").signing_fpr_spaced(),
+    ]);
+    assert!(channel.finding("key-revoked", "").is_none());
+}
+
+#[test]
+fn the_maintainers_signing_key_and_gpg_configuration_are_checked() {
+    if skip_without_gpg() {
+        return;
+    }
+    let mut channel = Channel::new(CHANNEL);
+    let gpg = GpgHome::new();
+    // The doctor asks the GnuPG home that holds the test keys.
+    channel.gnupg = Gnupg::empty();
+    let home = channel.gnupg.path().to_owned();
+    for entry in std::fs::read_dir(gpg.path()).unwrap().flatten() {
+        let target = home.join(entry.file_name());
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), target).unwrap();
+        } else if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        }
+    }
+    let mallory = key("mallory");
+    channel.git(&["config", "user.signingkey", &mallory.primary_fpr]);
+    let (code, doc) = channel.doctor();
+    assert_eq!(code, 1);
+    assert!(find(
+        &doc,
+        "signing-key-not-authorized",
+        &mallory.signing_fpr_spaced()
+    )
+    .is_some());
+    let missing = find(&doc, "signing-key-not-in-keyring", "").expect("found");
+    assert!(missing["fix"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("gpg --armor --export {}", mallory.primary_fpr)));
+    // The fix: sign with an authorized key.
+    channel.git(&["config", "user.signingkey", &key("alice").primary_fpr]);
+    let (code, doc) = channel.doctor();
+    assert_eq!(code, 0, "{doc:#}");
+    assert!(doc["findings"].as_array().unwrap().is_empty(), "{doc:#}");
+
+    // gpg set to sign with SHA-1.
+    std::fs::write(
+        home.join("gpg.conf"),
+        "# mine\npersonal-digest-preferences SHA1 SHA256\n",
+    )
+    .unwrap();
+    let finding = channel.finding("weak-digest", "SHA1").expect("found");
+    assert!(finding["message"].as_str().unwrap().contains("gpg.conf:2"));
+    std::fs::write(home.join("gpg.conf"), "# mine\n").unwrap();
+    assert!(channel.finding("weak-digest", "").is_none());
+
+    // git set to sign with SSH.
+    channel.git(&["config", "gpg.format", "ssh"]);
+    let finding = channel.finding("signature-format", "ssh").expect("found");
+    channel.git(&[
+        "config",
+        finding["fix"].as_str().unwrap().split(' ').nth(2).unwrap(),
+        "openpgp",
+    ]);
+    assert!(channel.finding("signature-format", "").is_none());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        } else if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        }
+    }
+}
+
+#[test]
+fn introduction_problems_are_found() {
+    let channel = Channel::unrecorded(CHANNEL);
+    let finding = channel
+        .finding("introduction-not-recorded", "")
+        .expect("found");
+    assert_eq!(finding["severity"], "warning");
+
+    // Recorded with the wrong signer: bob did not sign it.
+    let first = channel.built.oid("first").to_string();
+    channel.git(&["config", "guix.authentication.introduction-commit", &first]);
+    channel.git(&[
+        "config",
+        "guix.authentication.introduction-signer",
+        &key("bob").signing_fpr,
+    ]);
+    let finding = channel
+        .finding("introduction-wrong-signer", &first)
+        .expect("found");
+    assert_eq!(finding["severity"], "error");
+    // The fix names the real signer.
+    let alice = key("alice").signing_fpr_spaced();
+    assert!(finding["fix"].as_str().unwrap().contains(&alice));
+    channel.git(&["config", "guix.authentication.introduction-signer", &alice]);
+    assert!(channel.finding("introduction-wrong-signer", "").is_none());
+
+    // A commit that is not in the repository.
+    channel.git(&[
+        "config",
+        "guix.authentication.introduction-commit",
+        "0123456789012345678901234567890123456789",
+    ]);
+    assert!(channel
+        .finding("introduction-not-found", "0123456")
+        .is_some());
+}
+
+#[test]
+fn hooks_missing_not_executable_or_outdated_are_found() {
+    let channel = Channel::unrecorded(CHANNEL);
+    let finding = channel
+        .finding("hook", "pre-push` is not installed")
+        .expect("found");
+    assert_eq!(finding["severity"], "warning");
+    // The fix: authenticate once.
+    channel.authenticate_first("alice");
+    assert!(channel.finding("hook", "").is_none());
+
+    let post_merge = channel.hook("post-merge");
+    std::fs::set_permissions(&post_merge, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let finding = channel.finding("hook", "is not executable").expect("found");
+    let fix = finding["fix"].as_str().unwrap();
+    assert_eq!(fix, format!("chmod +x {}", post_merge.display()));
+    std::fs::set_permissions(&post_merge, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(channel.finding("hook", "").is_none());
+
+    // The pre-push hook an earlier version installed (keyring by id).
+    let old = "#!/bin/sh\n# Installed by 'git-authenticate': refuse to push unauthenticated commits.\nset -e\nz40=0000000000000000000000000000000000000000\nwhile read local_ref local_oid remote_ref remote_oid\ndo\n  if [ \"$local_oid\" != \"$z40\" ]\n  then\n    \"${GIT_AUTHENTICATE:-git-authenticate}\" --end=\"$local_oid\"\n  fi\ndone\n";
+    std::fs::write(channel.hook("pre-push"), old).unwrap();
+    assert!(channel.finding("hook", "earlier version").is_some());
+    let out = channel.home.command(&channel.built.path).output().unwrap();
+    assert!(out.status.success());
+    assert!(channel.finding("hook", "").is_none());
+
+    // The post-merge hook an earlier version installed (no --after-merge).
+    let old = "#!/bin/sh\n# Installed by 'git-authenticate': authenticate what was just pulled.\nexec \"${GIT_AUTHENTICATE:-git-authenticate}\"\n";
+    std::fs::write(channel.hook("post-merge"), old).unwrap();
+    assert!(channel
+        .finding("hook", "post-merge` was installed by an earlier")
+        .is_some());
+    let out = channel.home.command(&channel.built.path).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("upgraded hook"));
+    assert!(channel.finding("hook", "").is_none());
+
+    // A hook of the maintainer's own that does not authenticate.
+    std::fs::write(channel.hook("pre-push"), "#!/bin/sh\nmake check\n").unwrap();
+    let finding = channel
+        .finding("hook", "does not authenticate")
+        .expect("found");
+    assert_eq!(finding["severity"], "note");
+}
+
+#[test]
+fn a_keyring_reference_naming_no_branch_is_an_error() {
+    let channel = Channel::new(&format!(
+        "{CHANNEL}\nwrite .guix-channel \"(channel (version 0) (keyring-reference \\\"keys\\\"))\"\ncommit metadata alice\n"
+    ));
+    let finding = channel
+        .finding("channel-keyring-missing", "`keys`")
+        .expect("found");
+    assert_eq!(finding["severity"], "error");
+    channel.git(&["branch", "keys", "keyring"]);
+    assert!(channel.finding("channel-keyring-missing", "").is_none());
+}
+
+#[test]
+fn a_history_that_does_not_authenticate_is_an_error() {
+    let channel = Channel::new(CHANNEL);
+    std::fs::write(channel.built.path.join("b.txt"), "b\n").unwrap();
+    channel.git(&["add", "b.txt"]);
+    channel.git(&["commit", "-q", "--no-verify", "-m", "unsigned"]);
+    let finding = channel
+        .finding("not-authentic", "lacks a signature")
+        .expect("found");
+    assert_eq!(finding["severity"], "error");
+    channel.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    assert_eq!(channel.doctor().0, 0);
+}
+
+#[test]
+fn without_a_repository_the_document_says_it_could_not_check() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = home
+        .command(dir.path())
+        .args(["doctor", "--format=json", "-r"])
+        .arg(dir.path().join("nowhere"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_schema(&doc);
+    assert_eq!(doc["checked"], false);
+    assert!(doc["error"]
+        .as_str()
+        .unwrap()
+        .contains("not a git repository"));
+}
+
+#[test]
+fn a_listed_key_that_gpg_passes_over_for_a_newer_subkey_is_a_warning() {
+    if skip_without_gpg() {
+        return;
+    }
+    let keys = Gnupg::empty();
+    // A primary key that signs, then a newer signing subkey: gpg signs
+    // with the subkey unless told `PRIMARY!`.
+    let primary = keys.generate(
+        "Two <two@example.org>",
+        "2y",
+        &["--faked-system-time", "20240101T000000"],
+    );
+    keys.gpg(&["--quick-add-key", &primary, "ed25519", "sign", "2y"]);
+    let listing = keys.gpg(&["--with-colons", "--list-keys", &primary]);
+    let subkey = String::from_utf8_lossy(&listing.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("fpr:::::::::"))
+        .map(|f| f.trim_end_matches(':').to_owned())
+        .nth(1)
+        .expect("subkey fingerprint");
+    let channel = channel_with_gpg_key(&primary, &keys);
+    let finding = channel
+        .finding("listed-key-does-not-sign", &spaced(&primary))
+        .expect("found");
+    assert_eq!(finding["severity"], "warning");
+    assert!(finding["message"]
+        .as_str()
+        .unwrap()
+        .contains(&spaced(&subkey)));
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(
+        fix.contains(&format!("also list \"{}\"", spaced(&subkey))),
+        "{fix}"
+    );
+    // The fix: list the subkey too.
+    channel.authorize(&[
+        key("alice").signing_fpr_spaced(),
+        key("bob").signing_fpr_spaced(),
+        spaced(&primary),
+        spaced(&subkey),
+    ]);
+    assert!(channel.finding("listed-key-does-not-sign", "").is_none());
+}
+
+#[test]
+fn the_readme_shows_what_the_doctor_prints() {
+    let channel = Channel::new(CHANNEL);
+    channel.keyring_remove("keyring", "bob.key");
+    let out = channel.doctor_command(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
+    let example = readme
+        .split("Here, with bob's key missing from the keyring branch:\n\n```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```\n").next())
+        .expect("README's doctor example");
+    assert_eq!(example, printed);
+}

@@ -1,0 +1,676 @@
+//! What users expect around the command: the manual page and shell
+//! completions generated from the clap definitions, JSON documents that
+//! fit their published schema, and messages that say what is wrong.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use support::{key, Home};
+
+fn binary(home: &Home, dir: &Path, args: &[&str]) -> Output {
+    home.command(dir).args(args).output().expect("run binary")
+}
+
+fn generate(what: &str) -> String {
+    let home = Home::new();
+    let out = binary(&home, home.path(), &[&format!("--generate={what}")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8")
+}
+
+fn available(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn the_manual_page_documents_every_option_and_the_doctor() {
+    let page = generate("man");
+    assert!(page.contains(".TH git-authenticate 1"), "{page}");
+    for option in [
+        "keep\\-going",
+        "historical\\-authorizations",
+        "pushed\\-ref",
+        "generate",
+    ] {
+        assert!(page.contains(option), "{option} missing");
+    }
+    assert!(page.contains("doctor"), "the doctor subcommand is listed");
+    if !available("man") {
+        eprintln!("SKIPPED rendering: man is not available");
+        return;
+    }
+    // What `git authenticate --help` shows once the page is installed.
+    let mut man = Command::new("man")
+        .args(["-l", "-"])
+        .env("MANWIDTH", "80")
+        .env("MANPAGER", "cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run man");
+    use std::io::Write;
+    man.stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let rendered = String::from_utf8_lossy(&man.wait_with_output().unwrap().stdout).into_owned();
+    assert!(rendered.contains("NAME"), "{rendered}");
+    assert!(rendered.contains("--keep-going"), "{rendered}");
+}
+
+/// Runs the generated bash completion for the words typed so far.
+fn bash_complete(script: &str, words: &[&str]) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "{script}\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE=\"${{COMP_WORDS[*]}}\"\n\
+         COMP_POINT=${{#COMP_LINE}}\n_git__authenticate git-authenticate \
+         \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        quoted.join(" "),
+        words.len() - 1
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .expect("run bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn bash_completes_options_subcommands_and_values() {
+    let script = generate("complete-bash");
+    assert!(script.contains("complete -F _git__authenticate"));
+    let options = bash_complete(&script, &["git-authenticate", "--ke"]);
+    assert!(options.contains(&"--keep-going".to_owned()), "{options:?}");
+    assert!(options.contains(&"--keyring".to_owned()), "{options:?}");
+    let subcommands = bash_complete(&script, &["git-authenticate", "doc"]);
+    assert!(
+        subcommands.contains(&"doctor".to_owned()),
+        "{subcommands:?}"
+    );
+    let values = bash_complete(&script, &["git-authenticate", "--policy", ""]);
+    assert_eq!(values, ["guix", "strict"]);
+    let doctor = bash_complete(&script, &["git-authenticate", "doctor", "--fo"]);
+    assert_eq!(doctor, ["--format"]);
+}
+
+#[test]
+fn zsh_and_fish_completions_are_generated() {
+    let zsh = generate("complete-zsh");
+    assert!(zsh.starts_with("#compdef git-authenticate"), "{zsh}");
+    assert!(zsh.contains("--keep-going") && zsh.contains("doctor"));
+    let fish = generate("complete-fish");
+    assert!(fish.contains("complete -c git-authenticate"), "{fish}");
+    assert!(fish.contains("keep-going") && fish.contains("doctor"));
+    for (shell, script) in [("zsh", &zsh), ("fish", &fish)] {
+        if !available(shell) {
+            eprintln!("SKIPPED syntax check: {shell} is not available");
+            continue;
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), script).unwrap();
+        let flag = if shell == "zsh" { "-n" } else { "--no-execute" };
+        let status = Command::new(shell)
+            .arg(flag)
+            .arg(file.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{shell} refuses its completion script");
+    }
+}
+
+const CHANNEL: &str = r#"
+keyring alice bob
+authorize alice
+commit first alice
+write a.txt "a\n"
+commit second alice
+"#;
+
+fn json_run(home: &Home, dir: &Path, args: &[&str]) -> (i32, Value) {
+    let out = home
+        .command(dir)
+        .arg("--format=json")
+        .args(args)
+        .output()
+        .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON document ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    support::schema::check(&doc, &support::schema::load("schema.json"));
+    (out.status.code().unwrap(), doc)
+}
+
+#[test]
+fn json_documents_fit_the_published_schema() {
+    let home = Home::new();
+    let good = support::build_scenario_text(CHANNEL);
+    let first = good.oid("first").to_string();
+    let alice = key("alice").signing_fpr;
+    let (code, doc) = json_run(&home, &good.path, &[&first, &alice, "--stats"]);
+    assert_eq!((code, &doc["authentic"]), (0, &Value::Bool(true)));
+    assert_eq!(doc["schema_version"], 1);
+    let bad =
+        support::build_scenario_text(&format!("{CHANNEL}\nwrite b \"b\"\ncommit by-bob bob\n"));
+    let first = bad.oid("first").to_string();
+    let (code, doc) = json_run(&home, &bad.path, &[&first, &alice, "--keep-going"]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["failures"][0]["kind"], "unauthorized");
+}
+
+#[test]
+fn a_repository_that_cannot_be_opened_still_gets_a_document() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (code, doc) = json_run(&home, dir.path(), &[]);
+    assert_eq!(code, 2);
+    assert_eq!(doc["failures"][0]["kind"], "repository");
+    assert!(doc["failures"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not in a git repository"));
+}
+
+#[test]
+fn a_sha256_repository_is_not_supported_rather_than_not_a_repository() {
+    let home = Home::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = support::git_command(dir.path())
+        .args(["init", "-q", "--object-format=sha256", "."])
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        eprintln!("SKIPPED: this git cannot make SHA-256 repositories");
+        return;
+    }
+    let out = binary(&home, dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("object format is not supported"), "{err}");
+    assert!(!err.contains("not in a git repository"), "{err}");
+    let (code, doc) = json_run(&home, dir.path(), &[]);
+    assert_eq!(code, 2);
+    assert!(doc["failures"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not supported"));
+    let out = binary(&home, dir.path(), &["doctor"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// The kinds a `pub fn kind(&self)` of the file `source` (below the
+/// package) returns, read from the source, sorted.
+fn kinds_in(source: &str) -> Vec<String> {
+    let source = std::fs::read_to_string(support::manifest_dir().join(source)).unwrap();
+    let start = source.find("pub fn kind(&self)").unwrap();
+    let end = start + source[start..].find("\n    }\n").unwrap();
+    let mut kinds: Vec<String> = source[start..end]
+        .split("=> \"")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].to_owned())
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+/// The `kind` values the schema `doc/NAME` allows for the objects at
+/// `pointer`, sorted.
+fn schema_kinds(name: &str, pointer: &str) -> Vec<String> {
+    let schema = support::schema::load(name);
+    let mut kinds: Vec<String> = schema
+        .pointer(&format!("{pointer}/properties/kind/enum"))
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("{name}: no kind enum at {pointer}"))
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    kinds.sort();
+    kinds
+}
+
+/// The kinds `Error::kind` returns, and the CLI's own.
+fn kinds_in_code() -> Vec<String> {
+    let mut kinds = kinds_in("src/error.rs");
+    // A repository that cannot be opened.
+    kinds.push("repository".into());
+    kinds.sort();
+    kinds
+}
+
+#[test]
+fn the_documented_failure_kinds_are_those_of_the_code() {
+    let mut code = kinds_in_code();
+    // A library-only error: the command never updates.
+    code.retain(|k| k != "downgrade");
+    let mut in_schema = schema_kinds("schema.json", "/properties/failures/items");
+    in_schema.retain(|k| k != "downgrade");
+    assert_eq!(in_schema, code, "doc/schema.json");
+    let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `failures[].kind` |"))
+        .expect("README documents failures[].kind");
+    let mut in_readme: Vec<String> = row
+        .split('`')
+        .skip(3)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    in_readme.sort();
+    in_readme.dedup();
+    assert_eq!(in_readme, code, "README.md's failures[].kind row");
+}
+
+#[test]
+fn more_than_100000_keys_in_one_file_is_keyring_too_large() {
+    use sequoia_openpgp::packet::key::{Key4, PrimaryRole, PublicParts};
+    use sequoia_openpgp::serialize::SerializeInto;
+    use sequoia_openpgp::types::Curve;
+    let generated: Key4<PublicParts, PrimaryRole> = Key4::generate_ecc(true, Curve::Ed25519)
+        .unwrap()
+        .parts_into_public();
+    let start = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    // Distinct keys (the same key twice is stored once): one creation time
+    // each, hence one fingerprint each.
+    let mut flood = Vec::new();
+    for i in 0..=git_authenticate::keyring::MAX_KEYS as u64 {
+        let mut key = generated.clone();
+        key.set_creation_time(start + std::time::Duration::from_secs(i))
+            .unwrap();
+        let packet = sequoia_openpgp::Packet::from(sequoia_openpgp::packet::Key::from(key));
+        flood.extend(packet.to_vec().unwrap());
+    }
+    let error = git_authenticate::Keyring::from_files("keyring", [("flood.key", &flood[..])])
+        .expect_err("too many keys");
+    assert_eq!(error.kind(), "keyring-too-large", "{error}");
+    assert!(error.to_string().contains("flood.key"), "{error}");
+}
+
+/// Strips ANSI escape sequences (CSI … letter) from terminal output.
+fn visible(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
+    if !available("script") {
+        eprintln!("SKIPPED: script (util-linux) is not available");
+        return;
+    }
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let first = built.oid("first").to_string();
+    let command = format!(
+        "stty cols 50; '{}' {first} {}",
+        env!("CARGO_BIN_EXE_git-authenticate"),
+        key("alice").signing_fpr
+    );
+    // `script` gives the command a terminal of its own.
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(&built.path)
+        .envs(home.vars())
+        .env_remove("GIT_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script");
+    let text = visible(&String::from_utf8_lossy(&out.stdout));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("(1 new commit)..."), "{text}");
+    for piece in text.split(['\r', '\n']) {
+        if piece.contains("Looking for new commits") || piece.starts_with('[') {
+            assert!(
+                piece.trim_end().chars().count() <= 50,
+                "wider than the terminal: {piece:?}"
+            );
+        }
+    }
+    assert!(text.contains("successfully authenticated commit"), "{text}");
+}
+
+#[test]
+fn a_cache_warning_is_printed_once_with_one_prefix() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    // A cache directory that anyone may write: the cache is ignored.
+    let directory = home.cache().join("git-authenticate");
+    std::fs::create_dir_all(&directory).unwrap();
+    std::fs::set_permissions(
+        &directory,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let first = built.oid("first").to_string();
+    let out = binary(&home, &built.path, &[&first, &key("alice").signing_fpr]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(
+        warnings[0].starts_with("warning: authentication cache `"),
+        "{err}"
+    );
+    assert_eq!(warnings[0].matches("warning").count(), 1, "{err}");
+}
+
+/// The real git, with `home` and hooks running the built binary.
+fn git(home: &Home, dir: &Path, args: &[&str]) -> Output {
+    support::git_command(dir)
+        .args(args)
+        .envs(home.vars())
+        .env("GIT_AUTHENTICATE", env!("CARGO_BIN_EXE_git-authenticate"))
+        .output()
+        .expect("run git")
+}
+
+fn git_ok(home: &Home, dir: &Path, args: &[&str]) -> String {
+    let out = git(home, dir, args);
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn after_a_pull_the_post_merge_hook_says_how_to_undo_the_merge() {
+    let upstream = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let remote = home.path().join("remote.git");
+    let remote = remote.to_str().unwrap();
+    git_ok(&home, home.path(), &["init", "-q", "--bare", remote]);
+    git_ok(
+        &home,
+        &upstream.path,
+        &["push", "-q", "--no-verify", remote, "master", "keyring"],
+    );
+    git_ok(&home, home.path(), &["clone", "-q", remote, "clone"]);
+    let clone = home.path().join("clone");
+    let first = upstream.oid("first").to_string();
+    let out = binary(
+        &home,
+        &clone,
+        &[&first, &key("alice").signing_fpr, "-k", "origin/keyring"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = git_ok(&home, &clone, &["rev-parse", "HEAD"]);
+
+    // Someone pushes an unsigned commit past the pre-push hook.
+    std::fs::write(upstream.path.join("bad.txt"), "bad\n").unwrap();
+    git_ok(&home, &upstream.path, &["add", "bad.txt"]);
+    git_ok(
+        &home,
+        &upstream.path,
+        &["commit", "-q", "--no-verify", "-m", "bad"],
+    );
+    git_ok(
+        &home,
+        &upstream.path,
+        &["push", "-q", "--no-verify", remote, "master"],
+    );
+
+    let out = git(&home, &clone, &["pull", "-q", "--ff-only"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lacks a signature"), "{err}");
+    assert!(err.contains("the merge is already done"), "{err}");
+    assert!(err.contains("git reset --hard ORIG_HEAD"), "{err}");
+    assert!(
+        err.contains(&format!("`origin` ({remote})")),
+        "whom to tell: {err}"
+    );
+    assert!(!err.contains("--amend"), "not advice to re-sign: {err}");
+
+    // The advice works.
+    git_ok(&home, &clone, &["reset", "-q", "--hard", "ORIG_HEAD"]);
+    assert_eq!(git_ok(&home, &clone, &["rev-parse", "HEAD"]), before);
+    let out = binary(&home, &clone, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run_err(home: &Home, dir: &Path, args: &[&str]) -> (i32, String) {
+    let out = binary(home, dir, args);
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_mistyped_introduction_is_not_called_a_shallow_clone() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let first = built.oid("first").to_string();
+    let typo = format!(
+        "{}{}",
+        if first.starts_with('0') { "1" } else { "0" },
+        &first[1..]
+    );
+    let (code, err) = run_err(&home, &built.path, &[&typo, &key("alice").signing_fpr]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!("`{typo}` does not name a commit")),
+        "{err}"
+    );
+    assert!(err.contains("check its id"), "{err}");
+    assert!(!err.contains("shallow clone must fetch"), "{err}");
+}
+
+#[test]
+fn a_missing_tree_names_the_object_and_the_commit_read() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let second = built.oid("second");
+    let tree = built
+        .repo()
+        .find_commit(second)
+        .unwrap()
+        .tree_id()
+        .to_string();
+    std::fs::remove_file(
+        built
+            .path
+            .join(".git/objects")
+            .join(&tree[..2])
+            .join(&tree[2..]),
+    )
+    .unwrap();
+    let first = built.oid("first").to_string();
+    let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(&format!(
+            "the tree of commit {second}: tree {tree}: it is missing"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_keyring_reference_pointing_at_a_tree_says_so() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let tree = built
+        .repo()
+        .find_commit(built.oid("first"))
+        .unwrap()
+        .tree_id();
+    // git itself refuses to make a branch of a tree; a hostile clone may.
+    std::fs::write(built.path.join(".git/refs/heads/keys"), format!("{tree}\n")).unwrap();
+    let first = built.oid("first").to_string();
+    let (code, err) = run_err(
+        &home,
+        &built.path,
+        &[&first, &key("alice").signing_fpr, "-k", "keys"],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("does not point at a commit"), "{err}");
+    assert!(err.contains(&tree.to_string()), "{err}");
+}
+
+#[test]
+fn armor_without_a_blank_line_after_begin_says_so() {
+    let signature =
+        "-----BEGIN PGP SIGNATURE-----\\niQEzBAABCAAdFiEE\\n=AAAA\\n-----END PGP SIGNATURE-----";
+    let built = support::build_scenario_text(&format!(
+        "{CHANNEL}\nwrite b.txt \"b\"\ncommit no-blank raw \"{signature}\"\n"
+    ));
+    let home = Home::new();
+    let first = built.oid("first").to_string();
+    let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no blank line after the -----BEGIN line"),
+        "{err}"
+    );
+    assert!(!err.contains("no -----END line"), "{err}");
+}
+
+#[test]
+fn a_damaged_pack_names_the_object_and_the_commit_read() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let out = built.git(&["repack", "-adq"]);
+    assert!(out.status.success());
+    let second = built.oid("second");
+    let tree = built.repo().find_commit(second).unwrap().tree_id();
+    // Damage the tree's data in the pack (its offset from the index).
+    let pack_dir = built.path.join(".git/objects/pack");
+    let idx = std::fs::read_dir(&pack_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "idx"))
+        .unwrap();
+    let listing = support::git_command(&built.path)
+        .args(["verify-pack", "-v"])
+        .arg(&idx)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    let offset: usize = listing
+        .lines()
+        .find(|l| l.starts_with(&tree.to_string()))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .and_then(|o| o.parse().ok())
+        .expect("tree offset");
+    let pack = idx.with_extension("pack");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    for b in &mut bytes[offset + 2..offset + 12] {
+        *b ^= 0xff;
+    }
+    std::fs::set_permissions(&pack, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::write(&pack, bytes).unwrap();
+    let first = built.oid("first").to_string();
+    let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("the tree of commit {second}")),
+        "{err}"
+    );
+    assert!(err.contains(&tree.to_string()), "{err}");
+}
+
+#[test]
+fn the_doctors_kinds_are_documented_in_the_schema_and_readme() {
+    let code = kinds_in("src/doctor/problem.rs");
+    let in_schema = schema_kinds("doctor-schema.json", "/properties/findings/items");
+    assert_eq!(in_schema, code, "doc/doctor-schema.json");
+    let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
+    let section = &readme[readme.find("### The doctor").unwrap()..];
+    let section = &section[..section.find("\n### ").unwrap()];
+    for kind in &code {
+        assert!(
+            section.contains(&format!("`{kind}`")),
+            "README's doctor section lacks {kind}"
+        );
+    }
+}
+
+#[test]
+fn git_authenticate_completes_through_gits_own_completion() {
+    let git_completion = Path::new("/usr/share/bash-completion/completions/git");
+    if !git_completion.exists() {
+        eprintln!("SKIPPED: git's bash completion is not installed");
+        return;
+    }
+    let script = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(script.path(), generate("complete-bash")).unwrap();
+    let complete = |line: &str| {
+        let program = format!(
+            "source {}; source {}; line='{line}'; read -a COMP_WORDS <<< \"$line\"; \
+             [[ \"$line\" == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); \
+             COMP_LINE=\"$line\"; COMP_POINT=${{#COMP_LINE}}; \
+             __git_wrap__git_main git \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            git_completion.display(),
+            script.path().display()
+        );
+        let out = Command::new("bash")
+            .args(["--norc", "--noprofile", "-c", &program])
+            .output()
+            .unwrap();
+        let mut words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|w| w.trim().to_owned())
+            .collect();
+        words.sort();
+        words
+    };
+    assert_eq!(
+        complete("git authenticate --ke"),
+        ["--keep-going", "--keyring"]
+    );
+    assert_eq!(complete("git authenticate doctor --fo"), ["--format"]);
+    assert_eq!(complete("git authenticate --policy "), ["guix", "strict"]);
+}
