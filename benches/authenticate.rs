@@ -10,8 +10,10 @@
 //!   1,000,000 commits (against 100,000, to show it stays bounded);
 //! - the server's gate (`git-authenticate pre-receive`) on the generated
 //!   channel and GNU Guix: a push creating a branch of 1,000 new commits,
-//!   one new commit accepted, one refused. `BENCH_ONLY=gate` measures only
-//!   that.
+//!   one new commit accepted, one refused.
+//!
+//! `BENCH_ONLY=guix` measures only GNU Guix against git's floor, and
+//! `BENCH_ONLY=gate` only the gate.
 //!
 //! Generated repositories are kept under `target/bench-repos/`.
 
@@ -513,8 +515,15 @@ fn main() {
         env!("CARGO_PKG_VERSION"),
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    let only_gate = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "gate");
-    if only_gate {
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only == "guix" {
+        // The speed goals' main figure alone: GNU Guix against git's floor.
+        if let Some(path) = snapshot("GIT_AUTHENTICATE_GUIX") {
+            measure(&guix(path));
+        }
+        return;
+    }
+    if only == "gate" {
         measure_gate(&generated_channel(commits, Mix::Guix, true));
         if let Some(path) = snapshot("GIT_AUTHENTICATE_GUIX") {
             measure_gate(&guix(path));
