@@ -1,0 +1,430 @@
+//! A differential test against Guix's OWN code: random channels (linear
+//! runs, merges and octopus merges, authorization edits on branches,
+//! unsigned, unauthorized, tampered and weakly hashed commits, keys missing
+//! from the keyring, keyring formats and subdirectories, Guile syntax in
+//! `.guix-authorizations`, historical authorizations, clock skew, END
+//! anywhere), built as real repositories and authenticated both by
+//! [`git_authenticate::authenticate`] and by Guix's
+//! `authenticate-repository` (guix/git-authenticate.scm) running in Guile
+//! with Guile-Git and Guile-Gcrypt.
+//!
+//! They must agree: the same verdict; on failure the same kind and the same
+//! commit (and key); where Guix fails some other way (`crash`: an exception
+//! that is no authentication error), this crate must refuse too. On
+//! success, the commit counts are compared as well.
+//!
+//! Guix's modules are read at run time from the Guix git repository named
+//! by `GIT_AUTHENTICATE_GUIX` (see `tests/guix_differential/guix.rs`);
+//! without it, or without `guile`, Guile-Git or Guile-Gcrypt, the test says
+//! so and passes. `GUIX_DIFFERENTIAL_CHANNELS` sets how many channels (300
+//! by default), `GUIX_DIFFERENTIAL_FIRST` the first seed.
+//!
+//! ```sh
+//! GIT_AUTHENTICATE_GUIX=~/src/guix cargo test --test guix_differential
+//! ```
+
+mod support;
+
+#[path = "guix_differential/generator.rs"]
+mod generator;
+#[path = "guix_differential/guix.rs"]
+mod guix;
+
+use std::collections::BTreeMap;
+
+use git_authenticate::{authenticate, Authorizations, Introduction, NoProgress, Options};
+
+use generator::Channel;
+use guix::{Guix, Request};
+use support::{authorizations_file, build_scenario_text, key, Built};
+
+/// What one side concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    /// Authentic, N commits checked.
+    Ok(usize),
+    /// Kind, commit (hex), key (hex, upper case) when the kind names one.
+    Fail(String, String, Option<String>),
+    /// Guix: any other exception, with its message.
+    Crash(String),
+}
+
+fn parse_guix(line: &str) -> Verdict {
+    let words: Vec<&str> = line.splitn(4, ' ').collect();
+    match words.as_slice() {
+        ["ok", n] => Verdict::Ok(n.parse().unwrap()),
+        ["fail", "crash", _, message] => Verdict::Crash(message.to_string()),
+        ["fail", kind, commit] => Verdict::Fail(kind.to_string(), commit.to_string(), None),
+        ["fail", kind, commit, key] => Verdict::Fail(
+            kind.to_string(),
+            commit.to_string(),
+            Some(key.to_uppercase()),
+        ),
+        _ => panic!("unexpected answer from the Guile driver: {line:?}"),
+    }
+}
+
+/// A built channel and what to ask.
+struct Case {
+    channel: Channel,
+    built: Built,
+    end: git2::Oid,
+    historical: Option<(tempfile::NamedTempFile, Vec<u8>)>,
+}
+
+fn build(channel: Channel) -> Case {
+    let built = build_scenario_text(&channel.text);
+    let end = match &channel.end {
+        Some(label) => built.oid(label),
+        None => built.repo().head().unwrap().peel_to_commit().unwrap().id(),
+    };
+    let historical = channel.historical.as_ref().map(|names| {
+        let entries: Vec<(String, String)> = names
+            .iter()
+            .map(|n| (n.clone(), support::spaced_fingerprint(&key(n).signing_fpr)))
+            .collect();
+        let text = authorizations_file(&entries, "historical").into_bytes();
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, &text).unwrap();
+        (file, text)
+    });
+    Case {
+        channel,
+        built,
+        end,
+        historical,
+    }
+}
+
+fn ours(case: &Case) -> Verdict {
+    let historical_authorizations = match &case.historical {
+        Some((_, text)) => Authorizations::parse_utf8(text).expect("historical file"),
+        None => Authorizations::empty(),
+    };
+    let options = Options {
+        keyring_reference: case.channel.keyring.clone(),
+        historical_authorizations,
+        jobs: 1,
+        ..Options::default()
+    };
+    let introduction = Introduction {
+        commit: case.built.oid(&case.channel.introduction),
+        signer: key(&case.channel.signer).signing_fpr.parse().unwrap(),
+    };
+    match authenticate(
+        &case.built.repo(),
+        &introduction,
+        case.end,
+        &options,
+        &NoProgress,
+    ) {
+        Ok(report) => Verdict::Ok(report.checked),
+        Err(e) => Verdict::Fail(
+            e.kind().to_owned(),
+            e.commit().map_or("-".into(), |c| c.to_string()),
+            e.fingerprint().map(|f| f.to_hex().to_uppercase()),
+        ),
+    }
+}
+
+fn request(case: &Case) -> Request {
+    Request {
+        repository: case.built.path.clone(),
+        start: case.built.oid(&case.channel.introduction).to_string(),
+        signer: key(&case.channel.signer).signing_fpr,
+        end: case.end.to_string(),
+        keyring: case.channel.keyring.clone(),
+        historical: case.historical.as_ref().map(|(f, _)| f.path().to_owned()),
+    }
+}
+
+/// Whether the verdicts agree; the class of the disagreement otherwise.
+fn disagreement(guix: &Verdict, ours: &Verdict) -> Option<String> {
+    match (guix, ours) {
+        (Verdict::Ok(a), Verdict::Ok(b)) if a == b => None,
+        (Verdict::Ok(_), Verdict::Ok(_)) => Some("commit count".into()),
+        (Verdict::Crash(_), Verdict::Fail(..)) => None,
+        (Verdict::Fail(gk, gc, gf), Verdict::Fail(ok, oc, of)) => {
+            if gk != ok {
+                Some(format!("kind: guix {gk}, ours {ok}"))
+            } else if gc != oc {
+                Some(format!("{gk}: other commit"))
+            } else if gf.is_some() && gf != of {
+                Some(format!("{gk}: other key"))
+            } else {
+                None
+            }
+        }
+        (Verdict::Ok(_), _) => Some("guix accepts, we refuse".into()),
+        (_, Verdict::Ok(_)) => Some("guix refuses, WE ACCEPT".into()),
+        (Verdict::Fail(..), Verdict::Crash(_)) | (_, Verdict::Crash(_)) => unreachable!(),
+    }
+}
+
+/// Names the labels of a channel in a verdict, for reading.
+fn labelled(built: &Built, verdict: &Verdict) -> String {
+    let mut text = format!("{verdict:?}");
+    for (label, oid) in &built.labels {
+        text = text.replace(&oid.to_string(), &format!("{oid:.8}<{label}>"));
+    }
+    for name in generator::KEYS {
+        text = text.replace(&key(name).signing_fpr, &format!("<{name}>"));
+    }
+    text
+}
+
+/// Compares both sides on `cases`; the disagreements, by class.
+fn compare(
+    guix: &Guix,
+    cases: &[Case],
+    tally: &mut BTreeMap<String, usize>,
+) -> BTreeMap<String, Vec<String>> {
+    let mut classes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let requests: Vec<Request> = cases.iter().map(request).collect();
+    let answers = guix.run(&requests);
+    for (case, answer) in cases.iter().zip(answers) {
+        let guix_verdict = parse_guix(&answer);
+        let our_verdict = ours(case);
+        let outcome = match &guix_verdict {
+            Verdict::Ok(_) => "authentic".to_owned(),
+            Verdict::Fail(kind, ..) => kind.clone(),
+            Verdict::Crash(message) => {
+                if std::env::var_os("GUIX_DIFFERENTIAL_SHOW_CRASHES").is_some() {
+                    eprintln!(
+                        "seed {} crash: {message}\n{}",
+                        case.channel.seed, case.channel.text
+                    );
+                }
+                // The message without ids, to group alike crashes.
+                let mut words: Vec<&str> = message
+                    .split(' ')
+                    .filter(|w| !w.chars().any(|c| c.is_ascii_digit()))
+                    .collect();
+                words.truncate(8);
+                format!("crash: {}", words.join(" "))
+            }
+        };
+        *tally.entry(outcome).or_default() += 1;
+        if let Some(class) = disagreement(&guix_verdict, &our_verdict) {
+            classes.entry(class).or_default().push(format!(
+                "seed {}:\n  guix: {}\n  ours: {}\n{}",
+                case.channel.seed,
+                labelled(&case.built, &guix_verdict),
+                labelled(&case.built, &our_verdict),
+                case.channel.text
+            ));
+        }
+    }
+    classes
+}
+
+fn report(classes: &BTreeMap<String, Vec<String>>) -> String {
+    let mut report = String::new();
+    for (class, cases) in classes {
+        report.push_str(&format!("== {class}: {} channels\n", cases.len()));
+        for case in cases.iter().take(3) {
+            report.push_str(case);
+            report.push('\n');
+        }
+    }
+    report
+}
+
+/// A commit on top of `parent` (same tree) whose raw buffer is `headers`
+/// (author, committer, maybe encoding) and `message`, signed by alice over
+/// exactly those bytes, as `git commit -S` signs; HEAD's branch is moved to
+/// it.
+fn craft_signed_commit(
+    built: &Built,
+    parent: git2::Oid,
+    headers: &[u8],
+    message: &[u8],
+) -> git2::Oid {
+    let repo = built.repo();
+    let tree = repo.find_commit(parent).unwrap().tree_id();
+    let mut buffer = format!("tree {tree}\nparent {parent}\n").into_bytes();
+    buffer.extend_from_slice(headers);
+    buffer.push(b'\n');
+    buffer.extend_from_slice(message);
+    let signature = support::sign::sequoia_sign(
+        &key("alice"),
+        &buffer,
+        1_609_500_000,
+        &support::sign::SequoiaOptions::default(),
+    )
+    .unwrap();
+    let header_end = buffer.windows(2).position(|w| w == b"\n\n").unwrap() + 1;
+    let mut signed = buffer[..header_end].to_vec();
+    signed.extend_from_slice(b"gpgsig ");
+    signed.extend_from_slice(signature.trim_end().replace('\n', "\n ").as_bytes());
+    signed.push(b'\n');
+    signed.extend_from_slice(&buffer[header_end..]);
+    let id = repo
+        .odb()
+        .unwrap()
+        .write(git2::ObjectType::Commit, &signed)
+        .unwrap();
+    let head = repo.head().unwrap();
+    repo.reference(head.name().unwrap(), id, true, "crafted")
+        .unwrap();
+    id
+}
+
+const AUTHOR: &[u8] = b"author Test Author <author@example.org> 1609500000 +0000\ncommitter Test Author <author@example.org> 1609500000 +0000\n";
+
+/// Regression (found by this test): Guix reads a commit's signed data as a
+/// string decoded from UTF-8, so a commit whose signed bytes are not UTF-8
+/// never verifies in Guix, however well it is signed; it must be refused
+/// here too, as a bad signature of that commit. Runs without Guix.
+#[test]
+fn signed_data_that_is_not_utf8_is_a_bad_signature() {
+    for (headers, message) in [
+        (AUTHOR.to_vec(), b"caf\xe9\n".to_vec()),
+        (
+            [AUTHOR, b"encoding ISO-8859-1\n"].concat(),
+            b"caf\xe9\n".to_vec(),
+        ),
+        (
+            AUTHOR.to_vec(),
+            b"beyond Unicode \xf4\x90\x80\x80\n".to_vec(),
+        ),
+    ] {
+        let built = build_scenario_text("keyring alice\nauthorize alice\ncommit first alice\n");
+        let end = craft_signed_commit(&built, built.oid("first"), &headers, &message);
+        let introduction = Introduction {
+            commit: built.oid("first"),
+            signer: key("alice").signing_fpr.parse().unwrap(),
+        };
+        let e = authenticate(
+            &built.repo(),
+            &introduction,
+            end,
+            &Options::default(),
+            &NoProgress,
+        )
+        .expect_err("not UTF-8: Guix cannot verify it");
+        assert_eq!((e.kind(), e.commit()), ("bad-signature", Some(end)), "{e}");
+    }
+    // The same bytes in UTF-8 are fine.
+    let built = build_scenario_text("keyring alice\nauthorize alice\ncommit first alice\n");
+    let end = craft_signed_commit(&built, built.oid("first"), AUTHOR, "caf\u{e9}\n".as_bytes());
+    let introduction = Introduction {
+        commit: built.oid("first"),
+        signer: key("alice").signing_fpr.parse().unwrap(),
+    };
+    let report = authenticate(
+        &built.repo(),
+        &introduction,
+        end,
+        &Options::default(),
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(report.checked, 1);
+}
+
+/// Hand-made channels: commits whose signed bytes are not UTF-8 (Guix reads
+/// the signed data through a UTF-8 string: see the report), and a UTF-8
+/// one for comparison.
+#[test]
+fn crafted_commits_are_judged_as_guix_judges_them() {
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let author = AUTHOR;
+    let variants: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
+        ("UTF-8 message", author.to_vec(), "caf\u{e9} \u{2713}\n".as_bytes().to_vec()),
+        ("Latin-1 message", author.to_vec(), b"caf\xe9\n".to_vec()),
+        (
+            "Latin-1 message with an encoding header",
+            [author, b"encoding ISO-8859-1\n"].concat(),
+            b"caf\xe9\n".to_vec(),
+        ),
+        (
+            "Latin-1 author",
+            b"author Andr\xe9 <a@example.org> 1609500000 +0000\ncommitter Andr\xe9 <a@example.org> 1609500000 +0000\n".to_vec(),
+            b"plain\n".to_vec(),
+        ),
+        ("NUL in message", author.to_vec(), b"nul\x00byte\n".to_vec()),
+        (
+            "beyond Unicode",
+            author.to_vec(),
+            b"\xf4\x90\x80\x80\n".to_vec(),
+        ),
+    ];
+    let mut cases = Vec::new();
+    for (what, headers, message) in variants {
+        let text = "keyring alice\nauthorize alice\ncommit first alice\n";
+        let built = build_scenario_text(text);
+        let end = craft_signed_commit(&built, built.oid("first"), &headers, &message);
+        cases.push(Case {
+            channel: Channel {
+                seed: 0,
+                text: format!("# {what}: {:?}\n{text}", String::from_utf8_lossy(&message)),
+                introduction: "first".into(),
+                signer: "alice".into(),
+                end: None,
+                keyring: "keyring".into(),
+                historical: None,
+            },
+            built,
+            end,
+            historical: None,
+        });
+    }
+    let mut tally = BTreeMap::new();
+    let classes = compare(&guix, &cases, &mut tally);
+    eprintln!("crafted: {tally:?}");
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
+
+#[test]
+fn random_channels_are_judged_as_guix_judges_them() {
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let count: u64 = std::env::var("GUIX_DIFFERENTIAL_CHANNELS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300);
+    let first: u64 = std::env::var("GUIX_DIFFERENTIAL_FIRST")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let gpg = support::gpg_available();
+    if !gpg {
+        eprintln!("gpg is not available: every channel is signed by Sequoia");
+    }
+    eprintln!("Guix's modules from {}", guix.revision);
+    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
+    let mut classes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let seeds: Vec<u64> = (first..first + count).collect();
+    for chunk in seeds.chunks(100) {
+        let cases: Vec<Case> = chunk
+            .iter()
+            .map(|&seed| build(generator::channel(seed, gpg)))
+            .collect();
+        for (class, found) in compare(&guix, &cases, &mut tally) {
+            classes.entry(class).or_default().extend(found);
+        }
+    }
+    let disagreeing: usize = classes.values().map(Vec::len).sum();
+    eprintln!(
+        "{} channels, {} agree, {} disagree; Guix's verdicts: {tally:?}",
+        count,
+        count as usize - disagreeing,
+        disagreeing
+    );
+    for (class, found) in &classes {
+        eprintln!("  {class}: {}", found.len());
+    }
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
