@@ -83,7 +83,10 @@ fn build(channel: Channel) -> Case {
             .iter()
             .map(|n| (n.clone(), support::spaced_fingerprint(&key(n).signing_fpr)))
             .collect();
-        let text = authorizations_file(&entries, "historical").into_bytes();
+        let text = match &channel.historical_text {
+            Some(text) => text.clone().into_bytes(),
+            None => authorizations_file(&entries, "historical").into_bytes(),
+        };
         let mut file = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut file, &text).unwrap();
         (file, text)
@@ -98,7 +101,17 @@ fn build(channel: Channel) -> Case {
 
 fn ours(case: &Case) -> Verdict {
     let historical_authorizations = match &case.historical {
-        Some((_, text)) => Authorizations::parse_utf8(text).expect("historical file"),
+        Some((_, text)) => match Authorizations::parse_utf8(text) {
+            Ok(a) => a,
+            // Guix fails reading it too (checked by the comparison).
+            Err(e) => {
+                return Verdict::Fail(
+                    "historical-authorizations".into(),
+                    "-".into(),
+                    Some(e.to_string()),
+                )
+            }
+        },
         None => Authorizations::empty(),
     };
     let options = Options {
@@ -109,7 +122,7 @@ fn ours(case: &Case) -> Verdict {
     };
     let introduction = Introduction {
         commit: case.built.oid(&case.channel.introduction),
-        signer: key(&case.channel.signer).signing_fpr.parse().unwrap(),
+        signer: introduction_signer(&case.channel).parse().unwrap(),
     };
     match authenticate(
         &case.built.repo(),
@@ -127,11 +140,21 @@ fn ours(case: &Case) -> Verdict {
     }
 }
 
+/// The fingerprint the introduction names.
+fn introduction_signer(channel: &Channel) -> String {
+    let k = key(&channel.signer);
+    if channel.signer_primary {
+        k.primary_fpr
+    } else {
+        k.signing_fpr
+    }
+}
+
 fn request(case: &Case) -> Request {
     Request {
         repository: case.built.path.clone(),
         start: case.built.oid(&case.channel.introduction).to_string(),
-        signer: key(&case.channel.signer).signing_fpr,
+        signer: introduction_signer(&case.channel),
         end: case.end.to_string(),
         keyring: case.channel.keyring.clone(),
         historical: case.historical.as_ref().map(|(f, _)| f.path().to_owned()),
@@ -169,6 +192,7 @@ fn labelled(built: &Built, verdict: &Verdict) -> String {
     }
     for name in generator::KEYS {
         text = text.replace(&key(name).signing_fpr, &format!("<{name}>"));
+        text = text.replace(&key(name).primary_fpr, &format!("<{name} primary>"));
     }
     text
 }
@@ -185,6 +209,15 @@ fn compare(
     for (case, answer) in cases.iter().zip(answers) {
         let guix_verdict = parse_guix(&answer);
         let our_verdict = ours(case);
+        if std::env::var_os("GUIX_DIFFERENTIAL_VERBOSE").is_some() {
+            eprintln!(
+                "{} {}\n  guix: {}\n  ours: {}",
+                case.channel.seed,
+                case.channel.text.lines().next().unwrap_or(""),
+                labelled(&case.built, &guix_verdict),
+                labelled(&case.built, &our_verdict)
+            );
+        }
         let outcome = match &guix_verdict {
             Verdict::Ok(_) => "authentic".to_owned(),
             Verdict::Fail(kind, ..) => kind.clone(),
@@ -240,25 +273,42 @@ fn craft_signed_commit(
     headers: &[u8],
     message: &[u8],
 ) -> git2::Oid {
+    craft_commit(built, parent, headers, message, b"", &|armor| {
+        armor.to_owned()
+    })
+}
+
+/// [`craft_signed_commit`], with `extra` header lines after the `gpgsig`
+/// header (and signed, as libgit2 leaves them in the signed data), and the
+/// armored signature rewritten by `tweak`.
+fn craft_commit(
+    built: &Built,
+    parent: git2::Oid,
+    headers: &[u8],
+    message: &[u8],
+    extra: &[u8],
+    tweak: &dyn Fn(&str) -> String,
+) -> git2::Oid {
     let repo = built.repo();
     let tree = repo.find_commit(parent).unwrap().tree_id();
-    let mut buffer = format!("tree {tree}\nparent {parent}\n").into_bytes();
-    buffer.extend_from_slice(headers);
-    buffer.push(b'\n');
-    buffer.extend_from_slice(message);
+    let mut head = format!("tree {tree}\nparent {parent}\n").into_bytes();
+    head.extend_from_slice(headers);
+    let mut rest = extra.to_vec();
+    rest.push(b'\n');
+    rest.extend_from_slice(message);
     let signature = support::sign::sequoia_sign(
         &key("alice"),
-        &buffer,
+        &[&head[..], &rest[..]].concat(),
         1_609_500_000,
         &support::sign::SequoiaOptions::default(),
     )
     .unwrap();
-    let header_end = buffer.windows(2).position(|w| w == b"\n\n").unwrap() + 1;
-    let mut signed = buffer[..header_end].to_vec();
+    let signature = tweak(signature.trim_end());
+    let mut signed = head;
     signed.extend_from_slice(b"gpgsig ");
-    signed.extend_from_slice(signature.trim_end().replace('\n', "\n ").as_bytes());
+    signed.extend_from_slice(signature.replace('\n', "\n ").as_bytes());
     signed.push(b'\n');
-    signed.extend_from_slice(&buffer[header_end..]);
+    signed.extend_from_slice(&rest);
     let id = repo
         .odb()
         .unwrap()
@@ -268,6 +318,182 @@ fn craft_signed_commit(
     repo.reference(head.name().unwrap(), id, true, "crafted")
         .unwrap();
     id
+}
+
+type Tweak = Box<dyn Fn(&str) -> String>;
+
+/// Ways to rewrite an ASCII-armored block (a signature or a key).
+fn armor_tweaks() -> Vec<(&'static str, Tweak)> {
+    fn lines(armor: &str) -> Vec<String> {
+        armor.lines().map(str::to_owned).collect()
+    }
+    fn body_range(l: &[String]) -> (usize, usize) {
+        let start = l.iter().position(|x| x.is_empty()).unwrap() + 1;
+        let end = l.iter().position(|x| x.starts_with('=')).unwrap();
+        (start, end)
+    }
+    vec![
+        ("as made", Box::new(|a: &str| a.to_owned())),
+        (
+            "comment header",
+            Box::new(|a: &str| a.replacen("-----\n", "-----\nComment: hello\n", 1)),
+        ),
+        (
+            "version header",
+            Box::new(|a: &str| a.replacen("-----\n", "-----\nVersion: GnuPG v2\n", 1)),
+        ),
+        (
+            "no blank line after BEGIN",
+            Box::new(|a: &str| a.replacen("-----\n\n", "-----\n", 1)),
+        ),
+        (
+            "two blank lines after BEGIN",
+            Box::new(|a: &str| a.replacen("-----\n\n", "-----\n\n\n", 1)),
+        ),
+        ("CRLF", Box::new(|a: &str| a.replace('\n', "\r\n"))),
+        ("trailing spaces", Box::new(|a: &str| lines(a).join("  \n"))),
+        (
+            "trailing tab on base64",
+            Box::new(|a: &str| {
+                let mut l = lines(a);
+                let (s, _) = body_range(&l);
+                l[s].push('\t');
+                l.join("\n")
+            }),
+        ),
+        (
+            "leading space on base64",
+            Box::new(|a: &str| {
+                let mut l = lines(a);
+                let (s, _) = body_range(&l);
+                l[s].insert(0, ' ');
+                l.join("\n")
+            }),
+        ),
+        (
+            "space inside base64",
+            Box::new(|a: &str| {
+                let mut l = lines(a);
+                let (s, _) = body_range(&l);
+                l[s].insert(8, ' ');
+                l.join("\n")
+            }),
+        ),
+        (
+            "one long base64 line",
+            Box::new(|a: &str| {
+                let l = lines(a);
+                let (s, e) = body_range(&l);
+                let mut out = l[..s].to_vec();
+                out.push(l[s..e].concat());
+                out.extend_from_slice(&l[e..]);
+                out.join("\n")
+            }),
+        ),
+        (
+            "base64 lines of 16",
+            Box::new(|a: &str| {
+                let l = lines(a);
+                let (s, e) = body_range(&l);
+                let body = l[s..e].concat();
+                let mut out = l[..s].to_vec();
+                out.extend(
+                    body.as_bytes()
+                        .chunks(16)
+                        .map(|c| String::from_utf8(c.to_vec()).unwrap()),
+                );
+                out.extend_from_slice(&l[e..]);
+                out.join("\n")
+            }),
+        ),
+        (
+            "blank line inside base64",
+            Box::new(|a: &str| {
+                let mut l = lines(a);
+                let (s, e) = body_range(&l);
+                if e - s > 1 {
+                    l.insert(s + 1, String::new());
+                }
+                l.join("\n")
+            }),
+        ),
+        (
+            "CRC on the last base64 line",
+            Box::new(|a: &str| {
+                let mut l = lines(a);
+                let (_, e) = body_range(&l);
+                let crc = l.remove(e);
+                l[e - 1].push_str(&crc);
+                l.join("\n")
+            }),
+        ),
+        (
+            "text before BEGIN",
+            Box::new(|a: &str| format!("junk\n{a}")),
+        ),
+        (
+            "blank line before BEGIN",
+            Box::new(|a: &str| format!("\n{a}")),
+        ),
+        ("text after END", Box::new(|a: &str| format!("{a}\njunk"))),
+        (
+            "no END line",
+            Box::new(|a: &str| {
+                let mut l = lines(a);
+                l.pop();
+                l.join("\n")
+            }),
+        ),
+        (
+            "MESSAGE label",
+            Box::new(|a: &str| {
+                a.replace("SIGNATURE-----", "MESSAGE-----")
+                    .replace("PUBLIC KEY BLOCK-----", "MESSAGE-----")
+            }),
+        ),
+        (
+            "mismatched END label",
+            Box::new(|a: &str| {
+                let mut l = lines(a);
+                l.pop();
+                l.push("-----END PGP MESSAGE-----".into());
+                l.join("\n")
+            }),
+        ),
+        (
+            "lower-case BEGIN",
+            Box::new(|a: &str| a.replacen("-----BEGIN PGP", "-----begin pgp", 1)),
+        ),
+        (
+            "garbage block first",
+            Box::new(|a: &str| {
+                let first = a.lines().next().unwrap().to_owned();
+                let last = a.lines().last().unwrap().to_owned();
+                format!("{first}\n\nAAAA\n{last}\n{a}")
+            }),
+        ),
+        (
+            "second block after",
+            Box::new(|a: &str| format!("{a}\n{a}")),
+        ),
+    ]
+}
+
+/// A scenario word holding any bytes.
+fn scenario_bytes(bytes: &[u8]) -> String {
+    let mut out = String::from("\"");
+    for &b in bytes {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            b' '..=b'~' => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 const AUTHOR: &[u8] = b"author Test Author <author@example.org> 1609500000 +0000\ncommitter Test Author <author@example.org> 1609500000 +0000\n";
@@ -363,14 +589,77 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
                 text: format!("# {what}: {:?}\n{text}", String::from_utf8_lossy(&message)),
                 introduction: "first".into(),
                 signer: "alice".into(),
+                signer_primary: false,
                 end: None,
                 keyring: "keyring".into(),
                 historical: None,
+                historical_text: None,
             },
             built,
             end,
             historical: None,
         });
+    }
+    let crafted = |what: String, text: &str, end: &dyn Fn(&Built) -> git2::Oid| {
+        let built = build_scenario_text(text);
+        let end = end(&built);
+        Case {
+            channel: Channel {
+                seed: 0,
+                text: format!("# {what}\n{text}"),
+                introduction: "first".into(),
+                signer: "alice".into(),
+                signer_primary: false,
+                end: None,
+                keyring: "keyring".into(),
+                historical: None,
+                historical_text: None,
+            },
+            built,
+            end,
+            historical: None,
+        }
+    };
+    let base = "keyring alice\nauthorize alice\ncommit first alice\n";
+    // Signatures armored in unusual ways.
+    for (what, tweak) in armor_tweaks() {
+        cases.push(crafted(
+            format!("signature armor: {what}"),
+            base,
+            &|built| craft_commit(built, built.oid("first"), AUTHOR, b"m\n", b"", &tweak),
+        ));
+    }
+    // Headers after the signature, signed with the rest.
+    for (what, extra) in [
+        ("a second gpgsig header", format!("gpgsig {}\n", "x")),
+        ("a gpgsig-sha256 header", "gpgsig-sha256 y\n".to_owned()),
+        ("an encoding header", "encoding UTF-8\n".to_owned()),
+        (
+            "a mergetag-like header",
+            "mergetag object 1\n continued\n".to_owned(),
+        ),
+    ] {
+        cases.push(crafted(format!("extra header: {what}"), base, &|built| {
+            craft_commit(
+                built,
+                built.oid("first"),
+                AUTHOR,
+                b"m\n",
+                extra.as_bytes(),
+                &|a| a.to_owned(),
+            )
+        }));
+    }
+    // Key files armored in unusual ways.
+    let armored_key = String::from_utf8(key("alice").armored_public()).unwrap();
+    for (what, tweak) in armor_tweaks() {
+        let text = format!(
+            "keyring-raw keyring alice.key {}\nauthorize alice\ncommit first alice\nwrite a \"a\\n\"\ncommit c1 alice\n",
+            scenario_bytes(tweak(armored_key.trim_end()).as_bytes())
+        );
+        cases.push(crafted(format!("key armor: {what}"), &text, &|built| {
+            built.oid("c1")
+        }));
     }
     let mut tally = BTreeMap::new();
     let classes = compare(&guix, &cases, &mut tally);

@@ -39,9 +39,14 @@ pub struct Channel {
     pub text: String,
     pub introduction: String,
     pub signer: String,
+    /// The introduction names the signer's primary key.
+    pub signer_primary: bool,
     pub end: Option<String>,
     pub keyring: String,
     pub historical: Option<Vec<String>>,
+    /// The historical authorizations file, when written in a random style
+    /// (else the builder's `authorizations_file`).
+    pub historical_text: Option<String>,
 }
 
 /// Escapes `text` as one scenario word.
@@ -210,7 +215,8 @@ impl Gen {
             name.to_owned()
         };
         match self.dice.below(60) {
-            0 | 1 => word.push_str(" sha1"),
+            // gpg cannot make SHA-1 signatures with some of the keys.
+            0 | 1 if !gpg => word.push_str(" sha1"),
             2 if !gpg => word.push_str(" md5"),
             3 => word.push_str(" sha256"),
             4 if !gpg => word.push_str(" also:bob"),
@@ -272,6 +278,35 @@ impl Gen {
             5 => {
                 self.remove_authorizations();
                 self.line("symlink .guix-authorizations \"elsewhere\"");
+                false
+            }
+            90..=91 => {
+                // A symbolic link whose target text is a valid file: Guix
+                // reads the link's blob, the target text.
+                let fprs = self.entries(&chosen);
+                let text = authorizations_text(&mut self.dice, &fprs, false).replace('\n', " ");
+                self.remove_authorizations();
+                self.line(&format!("symlink .guix-authorizations {}", quoted(&text)));
+                true
+            }
+            92..=93 => {
+                let fprs = self.entries(&chosen);
+                let text = authorizations_text(&mut self.dice, &fprs, false);
+                self.line(&format!(
+                    "write-exec .guix-authorizations {}",
+                    quoted(&text)
+                ));
+                true
+            }
+            94 => {
+                let target = self.dice.pick(&self.labels);
+                self.remove_authorizations();
+                self.line(&format!("gitlink .guix-authorizations {target}"));
+                false
+            }
+            95 => {
+                self.remove_authorizations();
+                self.line("gitlink .guix-authorizations 0123456789abcdef0123456789abcdef01234567");
                 false
             }
             6..=7 => {
@@ -406,6 +441,9 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
             if g.dice.chance(20) {
                 g.line("keyring-unbound keyring carol-unbound.key carol");
             }
+            if g.dice.chance(10) {
+                g.line("keyring-file keyring \"dup.key\" binary alice bob");
+            }
         }
         13..=14 => {
             for k in &in_keyring {
@@ -440,9 +478,33 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
         g.clock(t);
     }
     // History before the introduction.
-    if g.dice.chance(15) {
+    let mut merged_introduction = false;
+    if g.dice.chance(25) {
         for _ in 0..1 + g.dice.below(2) {
             g.commit("pre");
+            if g.dice.chance(30) {
+                let t = g
+                    .dice
+                    .pick(&[1_400_000_000usize, 1_600_000_000, 1_900_000_000]);
+                let t = t + g.dice.below(1_000_000);
+                g.clock(t);
+            }
+        }
+        if g.dice.chance(40) {
+            // The introduction merges a side branch of the old history.
+            g.line("branch side");
+            g.line("checkout side");
+            g.current = "side".into();
+            g.branches.insert(
+                "side".into(),
+                Branch {
+                    tip: None,
+                    authorized: None,
+                },
+            );
+            g.commit("pre");
+            g.checkout("master");
+            merged_introduction = true;
         }
     }
     // The introduction.
@@ -472,17 +534,28 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
         }
         g.branches.get_mut("master").unwrap().authorized = Some(initial);
     }
+    let carol = g.dice.chance(8);
     let intro_signer = match g.dice.below(40) {
+        _ if carol => "carol".to_owned(),
         0 => "bob".to_owned(),
         1 => "alice sha1".to_owned(),
         2 if gpg && g.gpg_clock => "gpg:alice".to_owned(),
         3 => String::new(),
         _ => "alice".to_owned(),
     };
-    g.line(&format!("commit first {intro_signer}"));
+    if merged_introduction {
+        g.line(&format!("merge side first {intro_signer}"));
+    } else {
+        g.line(&format!("commit first {intro_signer}"));
+    }
     g.note_signer("first", &intro_signer);
     g.set_tip("first");
-    let expected_signer = if g.dice.chance(4) { "bob" } else { "alice" };
+    // carol signs with her subkey: naming her primary key is wrong.
+    let (expected_signer, signer_primary) = match g.dice.below(100) {
+        _ if carol => ("carol", g.dice.chance(50)),
+        0..=3 => ("bob", false),
+        _ => ("alice", false),
+    };
     // The history.
     let steps = 2 + g.dice.below(12);
     let mut orphans = 0;
@@ -567,6 +640,11 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
         _ => Some(g.dice.pick(&g.labels)),
     };
     g.line("");
+    if signer_primary {
+        g.line(&format!(
+            "# the introduction names {expected_signer}'s PRIMARY key"
+        ));
+    }
     g.line(&format!("introduction first {expected_signer}"));
     if let Some(end) = &end {
         g.line(&format!("end {end}"));
@@ -578,17 +656,30 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
         g.line(&format!("keyring-ref {keyring}"));
     }
     let historical = historical.then(|| g.historical.iter().map(|k| k.to_string()).collect());
+    let mut historical_text = None;
     if let Some(h) = &historical {
         let h: &Vec<String> = h;
         g.line(&format!("historical {}", h.join(" ")));
+        if g.dice.chance(50) {
+            let fprs: Vec<(String, String)> = h
+                .iter()
+                .map(|k| (k.clone(), fingerprint_of(k, false)))
+                .collect();
+            let broken = g.dice.chance(10);
+            let text = authorizations_text(&mut g.dice, &fprs, broken);
+            g.line(&format!("# historical file: {}", quoted(&text)));
+            historical_text = Some(text);
+        }
     }
     Channel {
         seed,
         text: g.out,
         introduction: "first".into(),
         signer: expected_signer.into(),
+        signer_primary,
         end,
         keyring,
         historical,
+        historical_text,
     }
 }
