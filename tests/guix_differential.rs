@@ -671,6 +671,97 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
     );
 }
 
+/// What may stand at `.guix-authorizations`: scenario lines making it so
+/// (after removing whatever was there).
+fn authorization_entries() -> Vec<(&'static str, String)> {
+    let alice = key("alice").signing_fpr;
+    let valid = format!("(authorizations (version 0) ((\\\"{alice}\\\")))");
+    vec![
+        ("none", String::new()),
+        ("alice", "authorize alice".into()),
+        ("bob only", "authorize bob".into()),
+        ("nobody", "authorize".into()),
+        (
+            "broken",
+            "write .guix-authorizations \"(authorizations\"".into(),
+        ),
+        (
+            "version 1",
+            "write .guix-authorizations \"(authorizations (version 1) ())\"".into(),
+        ),
+        ("directory", "mkdir-file .guix-authorizations".into()),
+        (
+            "valid symlink",
+            format!("symlink .guix-authorizations \"{valid}\""),
+        ),
+        (
+            "symlink",
+            "symlink .guix-authorizations \"elsewhere\"".into(),
+        ),
+        ("gitlink", "gitlink .guix-authorizations pre".into()),
+        (
+            "absent gitlink",
+            "gitlink .guix-authorizations 0123456789abcdef0123456789abcdef01234567".into(),
+        ),
+        (
+            "executable",
+            format!("write-exec .guix-authorizations \"{valid}\""),
+        ),
+    ]
+}
+
+/// Every pair of what stands at `.guix-authorizations` in the
+/// introduction and in its child, with SHA-1 or SHA-512 signatures on the
+/// later commits, with and without historical authorizations: the rule's
+/// corners (removal, directories, links, unreadable files, SHA-1 on
+/// "historical" commits), exhaustively.
+#[test]
+fn authorization_entries_are_judged_as_guix_judges_them() {
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let entries = authorization_entries();
+    let mut cases = Vec::new();
+    for (a, a_lines) in &entries {
+        for (b, b_lines) in &entries {
+            for hash in ["", " sha1"] {
+                for historical in [false, true] {
+                    let text = format!(
+                        "keyring alice bob\ncommit pre\n\
+                         write .guix-authorizations \"\"\nremove .guix-authorizations\n{a_lines}\n\
+                         commit first alice\n\
+                         write .guix-authorizations \"\"\nremove .guix-authorizations\n{b_lines}\n\
+                         commit c1 alice{hash}\n\
+                         write x \"x\\n\"\ncommit c2 alice{hash}\n\
+                         introduction first alice\n{}",
+                        if historical { "historical alice\n" } else { "" }
+                    );
+                    let channel = Channel {
+                        seed: 0,
+                        text: format!("# introduction: {a}; child: {b}\n{text}"),
+                        introduction: "first".into(),
+                        signer: "alice".into(),
+                        signer_primary: false,
+                        end: None,
+                        keyring: "keyring".into(),
+                        historical: historical.then(|| vec!["alice".to_owned()]),
+                        historical_text: None,
+                    };
+                    cases.push(build(channel));
+                }
+            }
+        }
+    }
+    let mut tally = BTreeMap::new();
+    let classes = compare(&guix, &cases, &mut tally);
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
+
 #[test]
 fn random_channels_are_judged_as_guix_judges_them() {
     let Some(guix) = Guix::from_environment() else {

@@ -490,6 +490,19 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
                 g.clock(t);
             }
         }
+        if g.dice.chance(50) {
+            // A branch of the old history, which later merges may bring in
+            // (its commits are then checked) or END may name.
+            g.line("branch old");
+            let tip = g.branches["master"].tip.clone();
+            g.branches.insert(
+                "old".into(),
+                Branch {
+                    tip,
+                    authorized: None,
+                },
+            );
+        }
         if g.dice.chance(40) {
             // The introduction merges a side branch of the old history.
             g.line("branch side");
