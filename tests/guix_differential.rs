@@ -69,8 +69,13 @@ struct Case {
     channel: Channel,
     built: Built,
     end: git2::Oid,
+    /// Authenticated first, with a cache then used for END.
+    intermediate: Option<git2::Oid>,
     historical: Option<(tempfile::NamedTempFile, Vec<u8>)>,
 }
+
+/// Cache keys for Guix, unique in a run.
+static CACHE_KEYS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn build(channel: Channel) -> Case {
     let built = build_scenario_text(&channel.text);
@@ -91,15 +96,31 @@ fn build(channel: Channel) -> Case {
         std::io::Write::write_all(&mut file, &text).unwrap();
         (file, text)
     });
+    let intermediate = channel.intermediate.as_ref().map(|label| built.oid(label));
     Case {
         channel,
         built,
         end,
+        intermediate,
         historical,
     }
 }
 
-fn ours(case: &Case) -> Verdict {
+/// Our verdicts: on the intermediate commit then END (with a cache), or on
+/// END (without).
+fn ours(case: &Case) -> Vec<Verdict> {
+    let Some(intermediate) = case.intermediate else {
+        return vec![our_verdict(case, case.end, None)];
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = git_authenticate::Cache::in_directory(dir.path(), "differential").unwrap();
+    vec![
+        our_verdict(case, intermediate, Some(&cache)),
+        our_verdict(case, case.end, Some(&cache)),
+    ]
+}
+
+fn our_verdict(case: &Case, end: git2::Oid, cache: Option<&git_authenticate::Cache>) -> Verdict {
     let historical_authorizations = match &case.historical {
         Some((_, text)) => match Authorizations::parse_utf8(text) {
             Ok(a) => a,
@@ -117,6 +138,7 @@ fn ours(case: &Case) -> Verdict {
     let options = Options {
         keyring_reference: case.channel.keyring.clone(),
         historical_authorizations,
+        cache: cache.cloned(),
         jobs: 1,
         ..Options::default()
     };
@@ -127,7 +149,7 @@ fn ours(case: &Case) -> Verdict {
     match authenticate(
         &case.built.repo(),
         &introduction,
-        case.end,
+        end,
         &options,
         &NoProgress,
     ) {
@@ -150,14 +172,27 @@ fn introduction_signer(channel: &Channel) -> String {
     }
 }
 
-fn request(case: &Case) -> Request {
-    Request {
+/// What to ask Guix: as for [`ours`].
+fn requests(case: &Case) -> Vec<Request> {
+    let request = |end: git2::Oid, cache_key: Option<String>| Request {
         repository: case.built.path.clone(),
         start: case.built.oid(&case.channel.introduction).to_string(),
         signer: introduction_signer(&case.channel),
-        end: case.end.to_string(),
+        end: end.to_string(),
         keyring: case.channel.keyring.clone(),
         historical: case.historical.as_ref().map(|(f, _)| f.path().to_owned()),
+        cache_key,
+    };
+    match case.intermediate {
+        None => vec![request(case.end, None)],
+        Some(intermediate) => {
+            let n = CACHE_KEYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let key = format!("cached-{n}");
+            vec![
+                request(intermediate, Some(key.clone())),
+                request(case.end, Some(key)),
+            ]
+        }
     }
 }
 
@@ -204,11 +239,23 @@ fn compare(
     tally: &mut BTreeMap<String, usize>,
 ) -> BTreeMap<String, Vec<String>> {
     let mut classes: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let requests: Vec<Request> = cases.iter().map(request).collect();
-    let answers = guix.run(&requests);
-    for (case, answer) in cases.iter().zip(answers) {
-        let guix_verdict = parse_guix(&answer);
-        let our_verdict = ours(case);
+    let requests: Vec<Request> = cases.iter().flat_map(requests).collect();
+    let mut answers = guix.run(&requests).into_iter();
+    let pairs = cases.iter().flat_map(|case| {
+        let verdicts = ours(case);
+        let steps = verdicts.len();
+        verdicts
+            .into_iter()
+            .enumerate()
+            .map(move |(i, v)| (case, i + 1 < steps, v))
+    });
+    for (case, first_step, our_verdict) in pairs {
+        let guix_verdict = parse_guix(&answers.next().unwrap());
+        let step = if first_step {
+            "to the intermediate commit"
+        } else {
+            "to END"
+        };
         if std::env::var_os("GUIX_DIFFERENTIAL_VERBOSE").is_some() {
             eprintln!(
                 "{} {}\n  guix: {}\n  ours: {}",
@@ -240,7 +287,7 @@ fn compare(
         *tally.entry(outcome).or_default() += 1;
         if let Some(class) = disagreement(&guix_verdict, &our_verdict) {
             classes.entry(class).or_default().push(format!(
-                "seed {}:\n  guix: {}\n  ours: {}\n{}",
+                "seed {} ({step}):\n  guix: {}\n  ours: {}\n{}",
                 case.channel.seed,
                 labelled(&case.built, &guix_verdict),
                 labelled(&case.built, &our_verdict),
@@ -594,9 +641,11 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
                 keyring: "keyring".into(),
                 historical: None,
                 historical_text: None,
+                intermediate: None,
             },
             built,
             end,
+            intermediate: None,
             historical: None,
         });
     }
@@ -614,9 +663,11 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
                 keyring: "keyring".into(),
                 historical: None,
                 historical_text: None,
+                intermediate: None,
             },
             built,
             end,
+            intermediate: None,
             historical: None,
         }
     };
@@ -746,6 +797,7 @@ fn authorization_entries_are_judged_as_guix_judges_them() {
                         keyring: "keyring".into(),
                         historical: historical.then(|| vec!["alice".to_owned()]),
                         historical_text: None,
+                        intermediate: None,
                     };
                     cases.push(build(channel));
                 }
@@ -793,11 +845,11 @@ fn random_channels_are_judged_as_guix_judges_them() {
         }
     }
     let disagreeing: usize = classes.values().map(Vec::len).sum();
+    let runs: usize = tally.values().sum();
     eprintln!(
-        "{} channels, {} agree, {} disagree; Guix's verdicts: {tally:?}",
-        count,
-        count as usize - disagreeing,
-        disagreeing
+        "{count} channels ({runs} authentications, cached ones included): \
+         {} agree, {disagreeing} disagree; Guix's verdicts: {tally:?}",
+        runs - disagreeing
     );
     for (class, found) in &classes {
         eprintln!("  {class}: {}", found.len());

@@ -1,12 +1,12 @@
 ;;; The driver of tests/guix_differential.rs (written for this test): reads
 ;;; requests, one per line on standard input, fields separated by tabs:
 ;;;
-;;;   REPOSITORY START SIGNER END KEYRING HISTORICAL
+;;;   REPOSITORY START SIGNER END KEYRING HISTORICAL CACHE-KEY
 ;;;
 ;;; (START, END: commit ids; SIGNER: fingerprint, hex; KEYRING: branch
-;;; name; HISTORICAL: a file in the `.guix-authorizations' format, or `-'),
-;;; calls Guix's own `authenticate-repository' on each with a fresh cache
-;;; key, and prints one line per request:
+;;; name; HISTORICAL: a file in the `.guix-authorizations' format, or `-';
+;;; CACHE-KEY: Guix's cache key, or `-' for a fresh one), calls Guix's own
+;;; `authenticate-repository' on each, and prints one line per request:
 ;;;
 ;;;   ok N                        N commits authenticated (from the stats)
 ;;;   fail KIND COMMIT [KEY]      KIND classifies Guix's condition
@@ -75,7 +75,8 @@
 
 (define counter 0)
 
-(define (authenticate-one repository-path start signer end keyring historical)
+(define (authenticate-one repository-path start signer end keyring historical
+                          cache-key)
   (set! counter (+ counter 1))
   (with-exception-handler
       (lambda (c)
@@ -95,8 +96,10 @@
                      #:end (string->oid end)
                      #:keyring-reference keyring
                      #:historical-authorizations history
-                     #:cache-key (format #f "differential/~a-~a"
-                                         (getpid) counter))))
+                     #:cache-key (if (string=? cache-key "-")
+                                     (format #f "differential/~a-~a"
+                                             (getpid) counter)
+                                     (string-append "differential/" cache-key)))))
         (repository-close! repository)
         (format #f "ok ~a" (fold (lambda (entry sum) (+ sum (cdr entry))) 0 stats))))
     #:unwind? #t))
@@ -106,8 +109,9 @@
   (let ((line (read-line)))
     (unless (eof-object? line)
       (match (string-split line #\tab)
-        ((repository start signer end keyring historical)
-         (display (authenticate-one repository start signer end keyring historical)))
+        ((repository start signer end keyring historical cache-key)
+         (display (authenticate-one repository start signer end keyring historical
+                                    cache-key)))
         (_ (display "fail crash - malformed request")))
       (newline)
       (force-output)

@@ -47,6 +47,9 @@ pub struct Channel {
     /// The historical authorizations file, when written in a random style
     /// (else the builder's `authorizations_file`).
     pub historical_text: Option<String>,
+    /// Authenticate first up to this commit, then up to END with the cache
+    /// that left (both sides).
+    pub intermediate: Option<String>,
 }
 
 /// Escapes `text` as one scenario word.
@@ -662,6 +665,12 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
     if let Some(end) = &end {
         g.line(&format!("end {end}"));
     }
+    let intermediate = g.dice.chance(20).then(|| g.dice.pick(&g.labels));
+    if let Some(label) = &intermediate {
+        g.line(&format!(
+            "# first authenticated up to {label}, with a cache"
+        ));
+    }
     if g.dice.chance(2) {
         keyring = "no-such-branch".into();
     }
@@ -694,5 +703,6 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
         keyring,
         historical,
         historical_text,
+        intermediate,
     }
 }

@@ -50,6 +50,9 @@ pub struct Request {
     pub end: String,
     pub keyring: String,
     pub historical: Option<PathBuf>,
+    /// Guix's cache key, shared by requests that follow each other; `None`
+    /// for a fresh one.
+    pub cache_key: Option<String>,
 }
 
 fn manifest_dir() -> &'static Path {
@@ -144,13 +147,14 @@ impl Guix {
                     .as_ref()
                     .map_or("-".to_owned(), |p| p.display().to_string());
                 input.push_str(&format!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\n",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
                     r.repository.display(),
                     r.start,
                     r.signer,
                     r.end,
                     r.keyring,
-                    historical
+                    historical,
+                    r.cache_key.as_deref().unwrap_or("-")
                 ));
             }
             let mut child = Command::new("guile")
