@@ -523,6 +523,30 @@ fn armor_tweaks() -> Vec<(&'static str, Tweak)> {
             "second block after",
             Box::new(|a: &str| format!("{a}\n{a}")),
         ),
+        (
+            "the other kind of packet",
+            Box::new(|a: &str| {
+                // A signature becomes a key, a key a signature.
+                if a.contains("SIGNATURE") {
+                    String::from_utf8(key("alice").armored_public()).unwrap()
+                } else {
+                    support::sign::sequoia_sign(
+                        &key("alice"),
+                        b"data",
+                        1_609_500_000,
+                        &support::sign::SequoiaOptions::default(),
+                    )
+                    .unwrap()
+                }
+            }),
+        ),
+        (
+            "key and signature",
+            Box::new(|a: &str| {
+                let k = String::from_utf8(key("bob").armored_public()).unwrap();
+                format!("{}\n{a}", k.trim_end())
+            }),
+        ),
     ]
 }
 
@@ -679,6 +703,25 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
             base,
             &|built| craft_commit(built, built.oid("first"), AUTHOR, b"m\n", b"", &tweak),
         ));
+    }
+    // Clock skew: history the introduction reaches, dated after it, merged
+    // back after it.
+    for (what, text) in [
+        (
+            "future-dated ancestor merged back",
+            "keyring alice\nclock 1900000000\nauthorize alice\ncommit pre alice\nbranch old\n\
+             clock 1609459200\nwrite a \"a\\n\"\ncommit first alice\nmerge old m alice\n",
+        ),
+        (
+            "future-dated ancestor, unsigned, merged back",
+            "keyring alice\nclock 1900000000\nauthorize alice\ncommit pre0\ncommit pre\nbranch old\n\
+             clock 1609459200\nwrite a \"a\\n\"\ncommit first alice\nwrite b \"b\\n\"\n\
+             commit c1 alice\nmerge old m alice\n",
+        ),
+    ] {
+        cases.push(crafted(format!("clock skew: {what}"), text, &|built| {
+            built.oid("m")
+        }));
     }
     // Headers after the signature, signed with the rest.
     for (what, extra) in [
