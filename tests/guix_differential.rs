@@ -718,6 +718,276 @@ fn full_keyring_reference_names_differ_from_guix() {
     );
 }
 
+/// A commit with `tree` and `parents`, signed by `signer` (Sequoia); HEAD's
+/// branch is moved to it.
+fn craft_commit_on_tree(
+    built: &Built,
+    signer: &str,
+    tree: git2::Oid,
+    parents: &[git2::Oid],
+    message: &str,
+) -> git2::Oid {
+    let repo = built.repo();
+    let mut buffer = format!("tree {tree}\n");
+    for p in parents {
+        buffer.push_str(&format!("parent {p}\n"));
+    }
+    buffer.push_str(std::str::from_utf8(AUTHOR).unwrap());
+    buffer.push('\n');
+    buffer.push_str(message);
+    let signature = support::sign::sequoia_sign(
+        &key(signer),
+        buffer.as_bytes(),
+        1_609_500_000,
+        &support::sign::SequoiaOptions::default(),
+    )
+    .unwrap();
+    let header_end = buffer.find("\n\n").unwrap() + 1;
+    let signed = format!(
+        "{}gpgsig {}\n{}",
+        &buffer[..header_end],
+        signature.trim_end().replace('\n', "\n "),
+        &buffer[header_end..]
+    );
+    let id = repo
+        .odb()
+        .unwrap()
+        .write(git2::ObjectType::Commit, signed.as_bytes())
+        .unwrap();
+    let head = repo.head().unwrap();
+    repo.reference(head.name().unwrap(), id, true, "crafted")
+        .unwrap();
+    id
+}
+
+/// A raw tree object of `entries` (mode, name, id), in the order given.
+fn raw_tree(built: &Built, entries: &[(&str, String, git2::Oid)]) -> git2::Oid {
+    let mut bytes = Vec::new();
+    for (mode, name, id) in entries {
+        bytes.extend_from_slice(format!("{mode} {name}\0").as_bytes());
+        bytes.extend_from_slice(id.as_bytes());
+    }
+    built
+        .repo()
+        .odb()
+        .unwrap()
+        .write(git2::ObjectType::Tree, &bytes)
+        .unwrap()
+}
+
+/// Trees Git would never write: `.guix-authorizations` twice (two files,
+/// or a file and a directory), among other entries, in sorted or unsorted
+/// order. Which one libgit2's `tree-entry-bypath` finds (a binary search)
+/// decides what Guix reads; this crate must read the same one, or refuse.
+/// The child of the crafted commit is signed by bob, whom only one of the
+/// two files lists.
+fn duplicate_entry_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let text = "keyring alice bob\nauthorize alice\ncommit first alice\n";
+    for before in 0..3usize {
+        for after in 0..3usize {
+            for (what, bob_first, second_is_tree, swap_order) in [
+                ("alice-only file, then alice+bob file", false, false, false),
+                ("alice+bob file, then alice-only file", true, false, false),
+                ("file then directory", false, true, false),
+                ("alice+bob file then directory", true, true, false),
+                ("directory then file (unsorted)", false, true, true),
+            ] {
+                let mut case = crafted(
+                    format!(
+                        "duplicate .guix-authorizations: {what}; {before} entries before, {after} after"
+                    ),
+                    text,
+                    &|built| built.oid("first"),
+                );
+                let built = &case.built;
+                let repo = built.repo();
+                let fpr = |k: &str| (k.to_owned(), key(k).signing_fpr);
+                let alice_only = repo
+                    .blob(authorizations_file(&[fpr("alice")], "alice").as_bytes())
+                    .unwrap();
+                let alice_bob = repo
+                    .blob(authorizations_file(&[fpr("alice"), fpr("bob")], "both").as_bytes())
+                    .unwrap();
+                let filler = repo.blob(b"x\n").unwrap();
+                let (one, two) = if bob_first {
+                    (alice_bob, alice_only)
+                } else {
+                    (alice_only, alice_bob)
+                };
+                let subtree = raw_tree(built, &[("100644", "README".into(), alice_bob)]);
+                let mut entries: Vec<(&str, String, git2::Oid)> = Vec::new();
+                for i in 0..before {
+                    entries.push(("100644", format!(".a{i}"), filler));
+                }
+                let first_entry = ("100644", ".guix-authorizations".to_owned(), one);
+                let second_entry = if second_is_tree {
+                    ("40000", ".guix-authorizations".to_owned(), subtree)
+                } else {
+                    ("100644", ".guix-authorizations".to_owned(), two)
+                };
+                if swap_order {
+                    entries.push(second_entry);
+                    entries.push(first_entry);
+                } else {
+                    entries.push(first_entry);
+                    entries.push(second_entry);
+                }
+                for i in 0..after {
+                    entries.push(("100644", format!("z{i}"), filler));
+                }
+                let tree = raw_tree(built, &entries);
+                let first = built.oid("first");
+                let x = craft_commit_on_tree(built, "alice", tree, &[first], "x\n");
+                let y = craft_commit_on_tree(built, "bob", tree, &[x], "y\n");
+                case.end = y;
+                cases.push(case);
+            }
+        }
+    }
+    cases
+}
+
+/// Trees out of Git's order, without duplicates: the unsorted entry may be
+/// missed by libgit2's binary search, and Guix then reads the file as
+/// absent.
+fn unsorted_tree_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let text = "keyring alice bob\nauthorize alice\ncommit first alice\n";
+    for (what, names) in [
+        ("z0 first", vec!["z0", ".guix-authorizations"]),
+        ("z0, z1 first", vec!["z0", "z1", ".guix-authorizations"]),
+        (
+            "after z0, before a",
+            vec!["z0", ".guix-authorizations", "a"],
+        ),
+        ("last of four", vec!["b", "c", "d", ".guix-authorizations"]),
+    ] {
+        let mut case = crafted(format!("unsorted tree: {what}"), text, &|built| {
+            built.oid("first")
+        });
+        let built = &case.built;
+        let repo = built.repo();
+        let fpr = |k: &str| (k.to_owned(), key(k).signing_fpr);
+        let alice_bob = repo
+            .blob(authorizations_file(&[fpr("alice"), fpr("bob")], "both").as_bytes())
+            .unwrap();
+        let filler = repo.blob(b"x\n").unwrap();
+        let entries: Vec<(&str, String, git2::Oid)> = names
+            .iter()
+            .map(|n| {
+                let id = if *n == ".guix-authorizations" {
+                    alice_bob
+                } else {
+                    filler
+                };
+                ("100644", n.to_string(), id)
+            })
+            .collect();
+        let tree = raw_tree(built, &entries);
+        let first = built.oid("first");
+        let x = craft_commit_on_tree(built, "alice", tree, &[first], "x\n");
+        let y = craft_commit_on_tree(built, "bob", tree, &[x], "y\n");
+        case.end = y;
+        cases.push(case);
+    }
+    cases
+}
+
+/// Keyring trees Git would never write: `alice.key` twice (once holding
+/// bob's key), or out of order. Guix lists every entry (`tree-list`) but
+/// reads each by name (`tree-entry-bypath`, a binary search).
+fn keyring_tree_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (what, order) in [
+        (
+            "alice.key twice, bob's key first",
+            vec![("alice.key", "bob"), ("alice.key", "alice")],
+        ),
+        (
+            "alice.key twice, alice's key first",
+            vec![("alice.key", "alice"), ("alice.key", "bob")],
+        ),
+        ("unsorted", vec![("z.key", "bob"), ("alice.key", "alice")]),
+    ] {
+        let text = "keyring alice bob\nauthorize alice bob\ncommit first alice\n\
+                    write a \"a\\n\"\ncommit c1 bob\nwrite b \"b\\n\"\ncommit c2 alice\n";
+        let case = crafted(format!("keyring tree: {what}"), text, &|built| {
+            built.oid("c2")
+        });
+        let built = &case.built;
+        let repo = built.repo();
+        let entries: Vec<(&str, String, git2::Oid)> = order
+            .iter()
+            .map(|(name, k)| {
+                (
+                    "100644",
+                    name.to_string(),
+                    repo.blob(&key(k).armored_public()).unwrap(),
+                )
+            })
+            .collect();
+        let tree = raw_tree(built, &entries);
+        let commit = repo
+            .commit(
+                None,
+                &repo.signature().unwrap(),
+                &repo.signature().unwrap(),
+                "keys\n",
+                &repo.find_tree(tree).unwrap(),
+                &[],
+            )
+            .unwrap();
+        repo.reference("refs/heads/keyring", commit, true, "crafted")
+            .unwrap();
+        cases.push(case);
+    }
+    cases
+}
+
+/// Trees Git never writes (see `tree_entries` in src/commit.rs): this
+/// crate refuses every one, whatever Guix makes of it, which depends on
+/// libgit2's binary search; Guix's verdicts are printed. (Refusing where
+/// Guix may accept awaits the lead's approval as an expected difference.)
+#[test]
+fn trees_git_never_writes_are_refused() {
+    let mut cases = duplicate_entry_cases();
+    cases.extend(unsorted_tree_cases());
+    cases.extend(keyring_tree_cases());
+    let guix = Guix::from_environment();
+    let answers = guix
+        .as_ref()
+        .map(|g| g.run(&cases.iter().flat_map(requests).collect::<Vec<_>>()));
+    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, case) in cases.iter().enumerate() {
+        let ours = ours(case).remove(0);
+        let guix = answers.as_ref().map(|a| parse_guix(&a[i]));
+        if let Some(guix) = &guix {
+            let kind = match guix {
+                Verdict::Ok(_) => "authentic".to_owned(),
+                Verdict::Fail(kind, ..) => kind.clone(),
+                Verdict::Crash(_) => "crash".to_owned(),
+            };
+            *tally.entry(kind).or_default() += 1;
+            if std::env::var_os("GUIX_DIFFERENTIAL_VERBOSE").is_some() {
+                eprintln!(
+                    "{}\n  guix: {guix:?}\n  ours: {ours:?}",
+                    case.channel.text.lines().next().unwrap()
+                );
+            }
+        }
+        assert!(
+            matches!(&ours, Verdict::Fail(kind, ..) if kind == "unreadable-object"),
+            "{}: we must refuse the tree; ours: {ours:?}, guix: {guix:?}",
+            case.channel.text
+        );
+    }
+    eprintln!(
+        "{} channels, all refused; Guix's verdicts: {tally:?}",
+        cases.len()
+    );
+}
+
 /// Hand-made channels: commits whose signed bytes are not UTF-8 (Guix reads
 /// the signed data through a UTF-8 string: see the report), and a UTF-8
 /// one for comparison.
