@@ -945,6 +945,75 @@ fn keyring_tree_cases() -> Vec<Case> {
     cases
 }
 
+/// Tree entries whose mode does not say what the object is, or unusual
+/// modes: Guix looks the object up as a blob whatever the mode says.
+fn entry_mode_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let text = "keyring alice bob\nauthorize alice\ncommit first alice\n";
+    for (mode, object) in [
+        ("160000", "blob"),
+        ("40000", "blob"),
+        ("120000", "blob"),
+        ("100755", "blob"),
+        ("100664", "blob"),
+        ("100600", "blob"),
+        ("0100644", "blob"),
+        ("644", "blob"),
+        ("100644", "tree"),
+        ("160000", "tree"),
+        ("100644", "commit"),
+        ("100644", "tag"),
+    ] {
+        let mut case = crafted(
+            format!(".guix-authorizations of mode {mode} naming a {object}"),
+            text,
+            &|built| built.oid("first"),
+        );
+        let built = &case.built;
+        let repo = built.repo();
+        let fpr = |k: &str| (k.to_owned(), key(k).signing_fpr);
+        let alice_bob = repo
+            .blob(authorizations_file(&[fpr("alice"), fpr("bob")], "both").as_bytes())
+            .unwrap();
+        let first = built.oid("first");
+        let id = match object {
+            "blob" => alice_bob,
+            "tree" => raw_tree(built, &[("100644", "README".into(), alice_bob)]),
+            "commit" => first,
+            _ => repo
+                .tag_annotation_create(
+                    "t",
+                    &repo.find_object(alice_bob, None).unwrap(),
+                    &repo.signature().unwrap(),
+                    "t",
+                )
+                .unwrap(),
+        };
+        let tree = raw_tree(built, &[(mode, ".guix-authorizations".into(), id)]);
+        let x = craft_commit_on_tree(built, "alice", tree, &[first], "x\n");
+        let y = craft_commit_on_tree(built, "bob", tree, &[x], "y\n");
+        case.end = y;
+        cases.push(case);
+    }
+    cases
+}
+
+#[test]
+fn entry_modes_are_read_as_guix_reads_them() {
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let cases = entry_mode_cases();
+    let mut tally = BTreeMap::new();
+    let classes = compare(&guix, &cases, &mut tally);
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
+
 /// Trees Git never writes (see `tree_entries` in src/commit.rs): this
 /// crate refuses every one, whatever Guix makes of it, which depends on
 /// libgit2's binary search; Guix's verdicts are printed. (Refusing where
