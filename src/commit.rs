@@ -116,22 +116,48 @@ pub(crate) fn tree_entry(
 
 /// Finds `name` among the entries of a tree.
 fn find_entry(data: &[u8], name: &[u8]) -> Result<Option<(u32, Oid)>, &'static str> {
-    let mut entries = TreeEntries { data };
-    for entry in &mut entries {
-        let (entry_name, mode, id) = entry?;
-        if entry_name == name {
-            return Ok(Some((mode, id)));
-        }
-    }
-    Ok(None)
+    Ok(tree_entries(data)?
+        .into_iter()
+        .find(|(entry_name, _, _)| *entry_name == name)
+        .map(|(_, mode, id)| (mode, id)))
 }
 
 /// A tree entry: its name, mode and object id.
 pub(crate) type TreeEntry<'a> = (&'a [u8], u32, Oid);
 
 /// Every entry of a tree, in order.
+///
+/// A tree whose entries are not in Git's order, or that names an entry
+/// twice, is refused: Git never writes one (`git fsck` reports it), and
+/// libgit2, hence Guix, looks an entry up by a binary search over the
+/// entries as stored, so which of two `.guix-authorizations` Guix reads,
+/// or whether it finds one at all in an unsorted tree, depends on the
+/// number and order of the other entries.
 pub(crate) fn tree_entries(data: &[u8]) -> Result<Vec<TreeEntry<'_>>, &'static str> {
-    TreeEntries { data }.collect()
+    let entries: Vec<TreeEntry<'_>> = TreeEntries { data }.collect::<Result<_, _>>()?;
+    for pair in entries.windows(2) {
+        let ((a, a_mode, _), (b, b_mode, _)) = (pair[0], pair[1]);
+        if a == b {
+            return Err("a tree names an entry twice");
+        }
+        if git_order(a, a_mode, b, b_mode) != std::cmp::Ordering::Less {
+            return Err("a tree's entries are not in Git's order");
+        }
+    }
+    Ok(entries)
+}
+
+/// Git's order of tree entries: by name, a directory's name compared as
+/// if followed by `/`.
+fn git_order(a: &[u8], a_mode: u32, b: &[u8], b_mode: u32) -> std::cmp::Ordering {
+    let key = |name: &[u8], mode: u32| {
+        let mut key = name.to_vec();
+        if mode & 0o170000 == 0o040000 {
+            key.push(b'/');
+        }
+        key
+    };
+    key(a, a_mode).cmp(&key(b, b_mode))
 }
 
 /// Scans tree entries: `MODE SP NAME NUL` then 20 bytes of object id.
@@ -350,6 +376,35 @@ mod tests {
         assert_eq!(entry("missing").unwrap(), None);
         assert!(find_entry(b"100644 truncated", b"x").is_err());
         assert!(find_entry(b"100644 name\0short", b"name").is_err());
+    }
+
+    #[test]
+    fn refuses_trees_git_never_writes() {
+        let entry = |mode: &str, name: &str| {
+            let mut bytes = format!("{mode} {name}\0").into_bytes();
+            bytes.extend_from_slice(&[7; 20]);
+            bytes
+        };
+        let tree = |entries: &[(&str, &str)]| -> Vec<u8> {
+            entries.iter().flat_map(|(m, n)| entry(m, n)).collect()
+        };
+        let name = b".guix-authorizations";
+        // Sorted as Git sorts: "a-b" < "a" (a directory, "a/") < "a0".
+        let sorted = tree(&[("100644", "a-b"), ("40000", "a"), ("100644", "a0")]);
+        assert!(tree_entries(&sorted).is_ok());
+        let file_and_dir = tree(&[("100644", "a"), ("40000", "a")]);
+        for bad in [
+            tree(&[
+                ("100644", ".guix-authorizations"),
+                ("100644", ".guix-authorizations"),
+            ]),
+            tree(&[("100644", "z"), ("100644", ".guix-authorizations")]),
+            tree(&[("40000", "a"), ("100644", "a-b")]),
+            file_and_dir,
+        ] {
+            assert!(tree_entries(&bad).is_err());
+            assert!(find_entry(&bad, name).is_err());
+        }
     }
 
     #[test]

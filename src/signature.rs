@@ -119,6 +119,21 @@ impl<'a> CommitSignature<'a> {
                 },
             });
         }
+        // Guix reads the signed data as a string decoded from UTF-8
+        // (Guile-Git's `commit-extract-signature`), bytes that are not
+        // UTF-8 replaced, and hashes that string re-encoded: a commit whose
+        // signed data is not UTF-8 (a Latin-1 message or author) never
+        // verifies there as it was signed (Guix reports a bad signature, or
+        // fails on a code point beyond Unicode). Refused the same way, after
+        // the key lookup, as in Guix.
+        if std::str::from_utf8(&self.signed_data).is_err() {
+            return Err(Error::BadSignature {
+                commit,
+                fingerprint: candidates[0].fingerprint().clone(),
+                reason: "the signed commit data is not valid UTF-8, which Guix cannot verify"
+                    .into(),
+            });
+        }
         let mut last_failure = None;
         // Several candidates only when key IDs collide or a fingerprint is
         // listed with different material: the one whose material verifies
