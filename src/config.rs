@@ -237,8 +237,22 @@ pub fn install_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
     .collect()
 }
 
-/// Replaces the hooks that earlier versions of this tool installed (and
-/// only those, recognised by their exact text) with the current ones, as
+/// Size and SHA-1 of the pre-push hook that older Guix versions installed
+/// and that Guix's `maybe-upgrade-hooks` replaces (its text is Guix's; it
+/// is recognised as Guix recognises it).
+const BROKEN_GUIX_PRE_PUSH: (usize, &str) = (161, "a9916155b71894014144fcafad7700f89da26c83");
+
+/// Whether `contents` is the broken pre-push hook older Guix versions
+/// installed.
+pub fn is_broken_guix_pre_push(contents: &[u8]) -> bool {
+    use sha1::Digest;
+    contents.len() == BROKEN_GUIX_PRE_PUSH.0
+        && format!("{:x}", sha1::Sha1::digest(contents)) == BROKEN_GUIX_PRE_PUSH.1
+}
+
+/// Replaces the hooks that earlier versions of this tool installed, and
+/// the broken pre-push hook that older Guix versions installed (only
+/// those, recognised by their exact contents), with the current ones, as
 /// Guix's `maybe-upgrade-hooks` does.
 pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
     let directory = hooks_directory(repo)?;
@@ -248,7 +262,10 @@ pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
         ("post-merge", OLD_POST_MERGE, POST_MERGE),
     ] {
         let path = directory.join(name);
-        if !old.iter().any(|old| has_contents(&path, old)) {
+        let guix = name == "pre-push"
+            && crate::input::read_regular_file(&path, BROKEN_GUIX_PRE_PUSH.0)
+                .is_ok_and(|contents| is_broken_guix_pre_push(&contents));
+        if !guix && !old.iter().any(|old| has_contents(&path, old)) {
             continue;
         }
         fs::write(&path, current).map_err(|e| Error::Config {

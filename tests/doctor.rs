@@ -835,3 +835,64 @@ fn the_readme_shows_what_the_doctor_prints() {
         .expect("README's doctor example");
     assert_eq!(example, printed);
 }
+
+/// The pre-push hook that Guix's `guix git authenticate` installed for a
+/// while (Guix commit 8d1d98a3), which Guix itself replaces as broken. Its
+/// text is Guix's, so it is not kept here: it is read at run time from the
+/// Guix checkout that `GIT_AUTHENTICATE_GUIX` names, by Guile's own reader
+/// from the Scheme source that wrote it.
+#[test]
+fn the_pre_push_hook_older_guix_installed_is_found_and_replaced() {
+    let Some(guix) = std::env::var_os("GIT_AUTHENTICATE_GUIX") else {
+        eprintln!("SKIPPED: set GIT_AUTHENTICATE_GUIX to a clone of GNU Guix to run this test");
+        return;
+    };
+    let source = Command::new("git")
+        .arg("-C")
+        .arg(&guix)
+        .args(["show", "8d1d98a3:guix/scripts/git/authenticate.scm"])
+        .output()
+        .unwrap();
+    assert!(
+        source.status.success(),
+        "the Guix checkout has commit 8d1d98a3"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("authenticate.scm");
+    std::fs::write(&file, &source.stdout).unwrap();
+    // Every string the file's forms hold; the hook is the one that reads
+    // git's pre-push input.
+    let script = r#"
+        (define (walk x)
+          (cond ((and (string? x) (string-contains x "local_oid"))
+                 (display x) (exit 0))
+                ((pair? x) (walk (car x)) (walk (cdr x)))))
+        (call-with-input-file (cadr (command-line))
+          (lambda (port)
+            (let loop ((datum (read port)))
+              (unless (eof-object? datum) (walk datum) (loop (read port))))))
+        (exit 1)"#;
+    let Ok(hook) = Command::new("guile")
+        .args(["--no-auto-compile", "-c", script])
+        .arg(&file)
+        .output()
+    else {
+        eprintln!("SKIPPED: guile is not installed");
+        return;
+    };
+    assert!(
+        hook.status.success(),
+        "{}",
+        String::from_utf8_lossy(&hook.stderr)
+    );
+    let channel = Channel::new(CHANNEL);
+    std::fs::write(channel.hook("pre-push"), &hook.stdout).unwrap();
+    let finding = channel
+        .finding("hook", "the broken one older Guix versions installed")
+        .expect("found");
+    let fix = finding["fix"].as_str().unwrap();
+    assert!(fix.starts_with("authenticate once"), "{fix}");
+    let out = channel.home.command(&channel.built.path).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("upgraded hook"));
+    assert!(channel.finding("hook", "").is_none());
+}

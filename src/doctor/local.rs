@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use git2::Repository;
-use sha1::{Digest, Sha1};
 
 use super::{authorizations_at, Diagnosis, HookState, Problem};
 use crate::config;
@@ -219,10 +218,6 @@ fn weak_algorithm(name: &str) -> Option<&'static str> {
     }
 }
 
-/// Size and SHA-1 of the pre-push hook that older Guix versions installed
-/// and that Guix's `maybe-upgrade-hooks` replaces.
-const BROKEN_GUIX_PRE_PUSH: (u64, &str) = (161, "a9916155b71894014144fcafad7700f89da26c83");
-
 /// The pre-push and post-merge hooks are installed, executable and
 /// current.
 pub(super) fn check_hooks(repo: &Repository, diagnosis: &mut Diagnosis) {
@@ -245,8 +240,7 @@ fn hook_state(path: &Path, current: &str) -> Option<HookState> {
     let Ok(contents) = crate::input::read_regular_file(path, MAX_FILE) else {
         return Some(HookState::Missing);
     };
-    let digest = format!("{:x}", Sha1::digest(&contents));
-    if (contents.len() as u64, digest.as_str()) == BROKEN_GUIX_PRE_PUSH {
+    if config::is_broken_guix_pre_push(&contents) {
         return Some(HookState::BrokenGuix);
     }
     if config::is_outdated_hook(&contents) {

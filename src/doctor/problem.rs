@@ -594,11 +594,9 @@ impl Problem {
                 HookState::Outdated => "authenticate once (`git authenticate`): a successful \
                      run replaces it"
                     .to_owned(),
-                HookState::BrokenGuix => format!(
-                    "remove {} and authenticate once (`git authenticate`): it installs the \
-                     current hooks",
-                    path.display()
-                ),
+                HookState::BrokenGuix => "authenticate once (`git authenticate`): it \
+                     replaces it with the current hook, as Guix does"
+                    .to_owned(),
             },
             NotAuthentic { error, .. } => error
                 .hint()
