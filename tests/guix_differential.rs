@@ -143,7 +143,7 @@ fn our_verdict(case: &Case, end: git2::Oid, cache: Option<&git_authenticate::Cac
         ..Options::default()
     };
     let introduction = Introduction {
-        commit: case.built.oid(&case.channel.introduction),
+        commit: introduction_commit(case),
         signer: introduction_signer(&case.channel).parse().unwrap(),
     };
     match authenticate(
@@ -162,6 +162,15 @@ fn our_verdict(case: &Case, end: git2::Oid, cache: Option<&git_authenticate::Cac
     }
 }
 
+/// The introduction: a label, or the id of a crafted commit.
+fn introduction_commit(case: &Case) -> git2::Oid {
+    let name = &case.channel.introduction;
+    match name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => git2::Oid::from_str(name).unwrap(),
+        false => case.built.oid(name),
+    }
+}
+
 /// The fingerprint the introduction names.
 fn introduction_signer(channel: &Channel) -> String {
     let k = key(&channel.signer);
@@ -176,7 +185,7 @@ fn introduction_signer(channel: &Channel) -> String {
 fn requests(case: &Case) -> Vec<Request> {
     let request = |end: git2::Oid, cache_key: Option<String>| Request {
         repository: case.built.path.clone(),
-        start: case.built.oid(&case.channel.introduction).to_string(),
+        start: introduction_commit(case).to_string(),
         signer: introduction_signer(&case.channel),
         end: end.to_string(),
         keyring: case.channel.keyring.clone(),
@@ -1004,6 +1013,185 @@ fn entry_modes_are_read_as_guix_reads_them() {
         return;
     };
     let cases = entry_mode_cases();
+    let mut tally = BTreeMap::new();
+    let classes = compare(&guix, &cases, &mut tally);
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
+
+/// Writes the commit object `unsigned` with alice's signature of it in a
+/// `gpgsig` header inserted before the line starting at byte `at` (the end
+/// of the headers when `None`); HEAD's branch is moved to it.
+fn craft_raw(built: &Built, unsigned: &[u8], at: Option<usize>) -> git2::Oid {
+    let signature = support::sign::sequoia_sign(
+        &key("alice"),
+        unsigned,
+        1_609_500_000,
+        &support::sign::SequoiaOptions::default(),
+    )
+    .unwrap();
+    let at = at.unwrap_or_else(|| unsigned.windows(2).position(|w| w == b"\n\n").unwrap() + 1);
+    let mut bytes = unsigned[..at].to_vec();
+    bytes.extend_from_slice(b"gpgsig ");
+    bytes.extend_from_slice(signature.trim_end().replace('\n', "\n ").as_bytes());
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&unsigned[at..]);
+    let repo = built.repo();
+    let id = repo
+        .odb()
+        .unwrap()
+        .write(git2::ObjectType::Commit, &bytes)
+        .unwrap();
+    let head = repo.head().unwrap();
+    repo.reference(head.name().unwrap(), id, true, "crafted")
+        .unwrap();
+    id
+}
+
+/// Makes a raw commit from (tree, parent, a blob): its text, and where the
+/// signature goes.
+type Shape = fn(git2::Oid, git2::Oid, git2::Oid) -> (String, Option<usize>);
+
+/// Commit objects Git never writes, signed by alice on top of `first`.
+fn commit_object_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let text = "keyring alice\nauthorize alice\ncommit first alice\n";
+    let shapes: Vec<(&str, Shape)> = vec![
+        ("parent after the author", |t, p, _| {
+            (format!("tree {t}\nauthor A <a@b> 1609500000 +0000\nparent {p}\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("the same parent twice", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("a missing parent besides", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nparent 0123456789abcdef0123456789abcdef01234567\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("a blob as parent", |t, p, b| {
+            (format!("tree {t}\nparent {p}\nparent {b}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("upper-case parent id", |t, p, _| {
+            (format!("tree {t}\nparent {}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n", p.to_string().to_uppercase()), None)
+        }),
+        ("two tree lines", |t, p, _| {
+            (format!("tree {t}\ntree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("no committer", |t, p, _| {
+            (
+                format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\n\nm\n"),
+                None,
+            )
+        }),
+        ("no author", |t, p, _| {
+            (
+                format!("tree {t}\nparent {p}\ncommitter A <a@b> 1609500000 +0000\n\nm\n"),
+                None,
+            )
+        }),
+        ("signature before the tree line", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), Some(0))
+        }),
+        ("signature in the message", |t, p, _| {
+            let text = format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n");
+            let at = text.len();
+            (text, Some(at))
+        }),
+        ("signature between the parents and the author", |t, p, _| {
+            let head = format!("tree {t}\nparent {p}\n");
+            let at = head.len();
+            (format!("{head}author A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), Some(at))
+        }),
+        ("two authors", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\nauthor B <b@b> 1\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("e-mail without <", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nauthor A a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("committer with > before <", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A >a@b< 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("no time", |t, p, _| {
+            (
+                format!("tree {t}\nparent {p}\nauthor A <a@b>\ncommitter A <a@b>\n\nm\n"),
+                None,
+            )
+        }),
+        ("no message", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\n"), None)
+        }),
+        ("CRLF headers", |t, p, _| {
+            (format!("tree {t}\r\nparent {p}\r\nauthor A <a@b> 1609500000 +0000\r\ncommitter A <a@b> 1609500000 +0000\r\n\nm\n"), None)
+        }),
+        ("a space before the parent id", |t, p, _| {
+            (format!("tree {t}\nparent  {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+    ];
+    // A malformed commit in the introduction's history: Guix's
+    // commit-closure looks up every ancestor of the introduction.
+    for (what, pre) in [
+        (
+            "well-formed",
+            "author A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n",
+        ),
+        ("no committer", "author A <a@b> 1 +0000\n"),
+    ] {
+        let mut case = crafted(
+            format!("ancestor of the introduction: {what}"),
+            text,
+            &|built| built.oid("first"),
+        );
+        let built = &case.built;
+        let repo = built.repo();
+        let first = built.oid("first");
+        let tree = repo.find_commit(first).unwrap().tree_id();
+        let pre = repo
+            .odb()
+            .unwrap()
+            .write(
+                git2::ObjectType::Commit,
+                format!("tree {tree}\n{pre}\npre\n").as_bytes(),
+            )
+            .unwrap();
+        let identities = "author A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n";
+        let intro = craft_raw(
+            built,
+            format!("tree {tree}\nparent {pre}\n{identities}\nintro\n").as_bytes(),
+            None,
+        );
+        let end = craft_raw(
+            built,
+            format!("tree {tree}\nparent {intro}\n{identities}\nend\n").as_bytes(),
+            None,
+        );
+        case.channel.introduction = intro.to_string();
+        case.end = end;
+        cases.push(case);
+    }
+    for (what, shape) in shapes {
+        let mut case = crafted(format!("commit object: {what}"), text, &|built| {
+            built.oid("first")
+        });
+        let built = &case.built;
+        let repo = built.repo();
+        let first = built.oid("first");
+        let tree = repo.find_commit(first).unwrap().tree_id();
+        let blob = repo.blob(b"x\n").unwrap();
+        let (unsigned, at) = shape(tree, first, blob);
+        case.end = craft_raw(built, unsigned.as_bytes(), at);
+        cases.push(case);
+    }
+    cases
+}
+
+#[test]
+fn commit_objects_are_read_as_guix_reads_them() {
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let cases = commit_object_cases();
     let mut tally = BTreeMap::new();
     let classes = compare(&guix, &cases, &mut tally);
     eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
