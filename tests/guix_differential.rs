@@ -1300,6 +1300,40 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
     }
     let base = "keyring alice\nauthorize alice\ncommit first alice\n";
     cases.extend(keyring_reference_cases(false));
+    // Keyring entries named `.key` that are not plain files.
+    for (what, entry) in [
+        ("a directory", "mkdir-file sub.key"),
+        (
+            "a symbolic link to a key file",
+            "symlink link.key alice.key",
+        ),
+        ("a symbolic link whose target is a key", "symlink-key"),
+        (
+            "a gitlink",
+            "gitlink sub.key 0123456789abcdef0123456789abcdef01234567",
+        ),
+        ("an empty file", "write empty.key \"\""),
+        ("a non-key file", "write notes.key \"hello\\n\""),
+        (
+            "a key file in a hidden directory",
+            "write-key .hidden/bob.key armored bob",
+        ),
+    ] {
+        let entry = if entry == "symlink-key" {
+            let armored = String::from_utf8(key("bob").armored_public()).unwrap();
+            format!("symlink bob.key {}", scenario_bytes(armored.as_bytes()))
+        } else {
+            entry.to_owned()
+        };
+        let text = format!(
+            "orphan keyring\nwrite-key alice.key armored alice\n{entry}\ncommit kr\n\
+             orphan master\nauthorize alice bob\ncommit first alice\nwrite a \"a\\n\"\n\
+             commit c1 bob\n"
+        );
+        cases.push(crafted(format!("keyring entry: {what}"), &text, &|built| {
+            built.oid("c1")
+        }));
+    }
     // Signatures armored in unusual ways.
     for (what, tweak) in armor_tweaks() {
         cases.push(crafted(
