@@ -1202,6 +1202,221 @@ fn commit_objects_are_read_as_guix_reads_them() {
     );
 }
 
+/// A signature by alice over `data`, made by Sequoia with `build` applied
+/// to the builder and `after` to the signature (its unhashed area).
+fn custom_signature(
+    data: &[u8],
+    build: &dyn Fn(
+        sequoia_openpgp::packet::signature::SignatureBuilder,
+    )
+        -> sequoia_openpgp::Result<sequoia_openpgp::packet::signature::SignatureBuilder>,
+    after: &dyn Fn(&mut sequoia_openpgp::packet::Signature) -> sequoia_openpgp::Result<()>,
+) -> String {
+    use sequoia_openpgp::packet::signature::SignatureBuilder;
+    use sequoia_openpgp::serialize::Serialize;
+    use sequoia_openpgp::types::SignatureType;
+    let mut keypair = key("alice").signing_keypair();
+    let builder = SignatureBuilder::new(SignatureType::Binary)
+        .set_signature_creation_time(support::sign::system_time(1_609_500_000))
+        .unwrap();
+    let mut signature = build(builder)
+        .unwrap()
+        .sign_message(&mut keypair, data)
+        .unwrap();
+    after(&mut signature).unwrap();
+    let mut writer =
+        sequoia_openpgp::armor::Writer::new(Vec::new(), sequoia_openpgp::armor::Kind::Signature)
+            .unwrap();
+    sequoia_openpgp::Packet::from(signature)
+        .serialize(&mut writer)
+        .unwrap();
+    String::from_utf8(writer.finalize().unwrap()).unwrap()
+}
+
+/// Signatures with unusual subpackets, on a commit on top of `first`.
+fn signature_subpacket_cases() -> Vec<Case> {
+    use sequoia_openpgp::packet::signature::subpacket::{
+        NotationDataFlags, Subpacket, SubpacketTag, SubpacketValue,
+    };
+    use sequoia_openpgp::{Fingerprint, KeyID};
+    type Build = Box<
+        dyn Fn(
+            sequoia_openpgp::packet::signature::SignatureBuilder,
+        )
+            -> sequoia_openpgp::Result<sequoia_openpgp::packet::signature::SignatureBuilder>,
+    >;
+    type After =
+        Box<dyn Fn(&mut sequoia_openpgp::packet::Signature) -> sequoia_openpgp::Result<()>>;
+    let fpr = |k: &str| Fingerprint::from_hex(&key(k).signing_fpr).unwrap();
+    let (alice, bob) = (fpr("alice"), fpr("bob"));
+    let none: fn(&mut sequoia_openpgp::packet::Signature) -> sequoia_openpgp::Result<()> =
+        |_| Ok(());
+    let variants: Vec<(&str, Build, After)> = vec![
+        ("plain", Box::new(Ok), Box::new(none)),
+        (
+            "critical unknown notation",
+            Box::new(|b| {
+                b.add_notation(
+                    "x@example.org",
+                    b"v",
+                    NotationDataFlags::empty().set_human_readable(),
+                    true,
+                )
+            }),
+            Box::new(none),
+        ),
+        (
+            "expired signature",
+            Box::new(|b| b.set_signature_validity_period(std::time::Duration::from_secs(1))),
+            Box::new(none),
+        ),
+        (
+            "no creation time",
+            Box::new(|b| b.suppress_signature_creation_time()),
+            Box::new(none),
+        ),
+        (
+            "hashed issuer key ID of bob, fingerprint of alice",
+            {
+                let (alice, bob) = (alice.clone(), bob.clone());
+                Box::new(move |b| {
+                    b.set_issuer_fingerprint(alice.clone())?
+                        .set_issuer(KeyID::from(&bob))
+                })
+            },
+            Box::new(none),
+        ),
+        (
+            "unhashed issuer fingerprint of bob only",
+            {
+                let alice = alice.clone();
+                Box::new(move |b| {
+                    b.set_issuer(KeyID::from(&alice))?
+                        .modify_hashed_area(|mut a| {
+                            a.remove_all(SubpacketTag::IssuerFingerprint);
+                            a.remove_all(SubpacketTag::Issuer);
+                            Ok(a)
+                        })
+                })
+            },
+            {
+                let bob = bob.clone();
+                Box::new(move |sig| {
+                    sig.unhashed_area_mut().remove_all(SubpacketTag::Issuer);
+                    sig.unhashed_area_mut()
+                        .remove_all(SubpacketTag::IssuerFingerprint);
+                    sig.unhashed_area_mut().add(Subpacket::new(
+                        SubpacketValue::IssuerFingerprint(bob.clone()),
+                        false,
+                    )?)
+                })
+            },
+        ),
+        (
+            "hashed fingerprint of alice, unhashed fingerprint of bob",
+            Box::new(Ok),
+            {
+                let bob = bob.clone();
+                Box::new(move |sig| {
+                    sig.unhashed_area_mut().add(Subpacket::new(
+                        SubpacketValue::IssuerFingerprint(bob.clone()),
+                        false,
+                    )?)
+                })
+            },
+        ),
+        (
+            "unhashed key ID only",
+            {
+                let alice = alice.clone();
+                Box::new(move |b| {
+                    b.set_issuer(KeyID::from(&alice))?
+                        .modify_hashed_area(|mut a| {
+                            a.remove_all(SubpacketTag::IssuerFingerprint);
+                            a.remove_all(SubpacketTag::Issuer);
+                            Ok(a)
+                        })
+                })
+            },
+            {
+                let alice = alice.clone();
+                Box::new(move |sig| {
+                    sig.unhashed_area_mut().remove_all(SubpacketTag::Issuer);
+                    sig.unhashed_area_mut()
+                        .remove_all(SubpacketTag::IssuerFingerprint);
+                    sig.unhashed_area_mut().add(Subpacket::new(
+                        SubpacketValue::Issuer(KeyID::from(&alice)),
+                        false,
+                    )?)
+                })
+            },
+        ),
+        (
+            "critical issuer fingerprint",
+            {
+                let alice = alice.clone();
+                Box::new(move |b| {
+                    b.modify_hashed_area(|mut a| {
+                        a.remove_all(SubpacketTag::IssuerFingerprint);
+                        a.add(Subpacket::new(
+                            SubpacketValue::IssuerFingerprint(alice.clone()),
+                            true,
+                        )?)?;
+                        Ok(a)
+                    })
+                })
+            },
+            Box::new(none),
+        ),
+    ];
+    let mut cases = Vec::new();
+    let text = "keyring alice bob\nauthorize alice\ncommit first alice\n";
+    for (what, build, after) in variants {
+        let mut case = crafted(format!("signature subpackets: {what}"), text, &|built| {
+            built.oid("first")
+        });
+        let built = &case.built;
+        let repo = built.repo();
+        let first = built.oid("first");
+        let tree = repo.find_commit(first).unwrap().tree_id();
+        let unsigned = format!(
+            "tree {tree}\nparent {first}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"
+        );
+        let signature = custom_signature(unsigned.as_bytes(), &build, &after);
+        let at = unsigned.find("\n\n").unwrap() + 1;
+        let bytes = format!(
+            "{}gpgsig {}\n{}",
+            &unsigned[..at],
+            signature.trim_end().replace('\n', "\n "),
+            &unsigned[at..]
+        );
+        let id = repo
+            .odb()
+            .unwrap()
+            .write(git2::ObjectType::Commit, bytes.as_bytes())
+            .unwrap();
+        case.end = id;
+        cases.push(case);
+    }
+    cases
+}
+
+#[test]
+fn signature_subpackets_are_read_as_guix_reads_them() {
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let cases = signature_subpacket_cases();
+    let mut tally = BTreeMap::new();
+    let classes = compare(&guix, &cases, &mut tally);
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
+
 /// Trees Git never writes (see `tree_entries` in src/commit.rs): this
 /// crate refuses every one, whatever Guix makes of it, which depends on
 /// libgit2's binary search; Guix's verdicts are printed. (Refusing where
