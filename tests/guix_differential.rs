@@ -1417,6 +1417,173 @@ fn signature_subpackets_are_read_as_guix_reads_them() {
     );
 }
 
+/// Key files holding unusual packets: a v6 (RFC 9580) certificate, a
+/// subkey before any primary key, a secret key, trailing garbage, the same
+/// certificate twice. alice's key is there too, and signs.
+fn key_file_cases() -> Vec<Case> {
+    use sequoia_openpgp::cert::CertBuilder;
+    use sequoia_openpgp::serialize::{Serialize, SerializeInto};
+    let (v6, _) = CertBuilder::new()
+        .set_profile(sequoia_openpgp::Profile::RFC9580)
+        .unwrap()
+        .set_creation_time(support::sign::system_time(1_577_836_800))
+        .add_userid("v6 <v6@example.org>")
+        .add_signing_subkey()
+        .generate()
+        .unwrap();
+    let v6_binary = v6.to_vec().unwrap();
+    let v6_armored = v6.armored().to_vec().unwrap();
+    let alice = key("alice").binary_public();
+    let carol_subkey = {
+        let carol = &key("carol").cert;
+        let subkey = carol.keys().subkeys().next().unwrap().key().clone();
+        let mut bytes = Vec::new();
+        sequoia_openpgp::Packet::from(subkey)
+            .serialize(&mut bytes)
+            .unwrap();
+        bytes
+    };
+    let secret = std::fs::read(key("bob").asc_path()).unwrap();
+    type Files<'a> = Vec<(&'a str, Vec<u8>)>;
+    let files: Vec<(&str, Files)> = vec![
+        (
+            "a v6 certificate in its own file",
+            vec![("v6.key", v6_armored.clone())],
+        ),
+        (
+            "a v6 certificate, binary, in its own file",
+            vec![("v6.key", v6_binary.clone())],
+        ),
+        (
+            "a v6 certificate before alice's",
+            vec![("both.key", [v6_binary.clone(), alice.clone()].concat())],
+        ),
+        (
+            "a v6 certificate after alice's",
+            vec![("both.key", [alice.clone(), v6_binary.clone()].concat())],
+        ),
+        (
+            "a subkey before any primary key",
+            vec![("both.key", [carol_subkey.clone(), alice.clone()].concat())],
+        ),
+        (
+            "a secret key in its own file",
+            vec![("bob-secret.key", secret.clone())],
+        ),
+        (
+            "trailing garbage",
+            vec![("both.key", [alice.clone(), b"garbage".to_vec()].concat())],
+        ),
+        (
+            "alice's certificate twice",
+            vec![("both.key", [alice.clone(), alice.clone()].concat())],
+        ),
+    ];
+    let mut cases = Vec::new();
+    // A commit signed by the v6 key (a v6 signature), its certificate in
+    // the keyring (binary, which Guix reads past) and listed.
+    {
+        let text = format!(
+            "keyring alice\nkeyring-raw keyring v6.key {}\nauthorize alice\ncommit first alice\n",
+            scenario_bytes(&v6_binary)
+        );
+        let mut case = crafted(
+            "key file: a commit signed by a v6 key".into(),
+            &text,
+            &|built| built.oid("first"),
+        );
+        let built = &case.built;
+        let repo = built.repo();
+        let first = built.oid("first");
+        let signing = v6
+            .keys()
+            .subkeys()
+            .secret()
+            .next()
+            .unwrap()
+            .key()
+            .clone()
+            .into_keypair()
+            .unwrap();
+        let v6_fpr = signing.public().fingerprint().to_hex();
+        let listing = authorizations_file(
+            &[
+                ("alice".into(), key("alice").signing_fpr),
+                ("v6".into(), v6_fpr),
+            ],
+            "v6",
+        );
+        let blob = repo.blob(listing.as_bytes()).unwrap();
+        let tree = raw_tree(built, &[("100644", ".guix-authorizations".into(), blob)]);
+        let x = craft_commit_on_tree(built, "alice", tree, &[first], "x\n");
+        let unsigned = format!(
+            "tree {tree}\nparent {x}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"
+        );
+        let mut keypair = signing;
+        let signature = sequoia_openpgp::packet::signature::SignatureBuilder::new(
+            sequoia_openpgp::types::SignatureType::Binary,
+        )
+        .sign_message(&mut keypair, unsigned.as_bytes())
+        .unwrap();
+        let mut writer = sequoia_openpgp::armor::Writer::new(
+            Vec::new(),
+            sequoia_openpgp::armor::Kind::Signature,
+        )
+        .unwrap();
+        sequoia_openpgp::Packet::from(signature)
+            .serialize(&mut writer)
+            .unwrap();
+        let armored = String::from_utf8(writer.finalize().unwrap()).unwrap();
+        let at = unsigned.find("\n\n").unwrap() + 1;
+        let bytes = format!(
+            "{}gpgsig {}\n{}",
+            &unsigned[..at],
+            armored.trim_end().replace('\n', "\n "),
+            &unsigned[at..]
+        );
+        case.end = repo
+            .odb()
+            .unwrap()
+            .write(git2::ObjectType::Commit, bytes.as_bytes())
+            .unwrap();
+        cases.push(case);
+    }
+    for (what, files) in files {
+        let mut text = String::new();
+        let alone = files.iter().all(|(name, _)| *name != "both.key");
+        if alone {
+            text.push_str("keyring alice\n");
+        }
+        for (name, bytes) in &files {
+            text.push_str(&format!(
+                "keyring-raw keyring {name} {}\n",
+                scenario_bytes(bytes)
+            ));
+        }
+        text.push_str("authorize alice\ncommit first alice\nwrite a \"a\\n\"\ncommit c1 alice\n");
+        cases.push(crafted(format!("key file: {what}"), &text, &|built| {
+            built.oid("c1")
+        }));
+    }
+    cases
+}
+
+#[test]
+fn key_files_are_read_as_guix_reads_them() {
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let cases = key_file_cases();
+    let mut tally = BTreeMap::new();
+    let classes = compare(&guix, &cases, &mut tally);
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
+
 /// Trees Git never writes (see `tree_entries` in src/commit.rs): this
 /// crate refuses every one, whatever Guix makes of it, which depends on
 /// libgit2's binary search; Guix's verdicts are printed. (Refusing where
