@@ -11,7 +11,21 @@
 //! They must agree: the same verdict; on failure the same kind and the same
 //! commit (and key); where Guix fails some other way (`crash`: an exception
 //! that is no authentication error), this crate must refuse too. On
-//! success, the commit counts are compared as well.
+//! success, the commit counts are compared as well. Some channels are
+//! authenticated twice, to an intermediate commit then to END, each side
+//! with its cache.
+//!
+//! Besides the random channels, hand-made ones: every pair of what may
+//! stand at `.guix-authorizations` in the introduction and its child;
+//! signatures and key files armored in unusual ways; signature subpackets;
+//! key files with unusual packets; keyring references and entries; tree
+//! entries whose mode does not say what the object is; commit objects Git
+//! never writes; commits whose signed bytes are not UTF-8. Trees Git never
+//! writes (an entry twice, entries out of order) are refused by this crate
+//! whatever Guix makes of them (which depends on libgit2's binary search).
+//!
+//! `GUIX_DIFFERENTIAL_VERBOSE` prints both verdicts of every channel,
+//! `GUIX_DIFFERENTIAL_SHOW_CRASHES` the channels Guix fails on.
 //!
 //! Guix's modules are read at run time from the Guix git repository named
 //! by `GIT_AUTHENTICATE_GUIX` (see `tests/guix_differential/guix.rs`);
