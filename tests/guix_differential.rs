@@ -1757,6 +1757,16 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
             built.oid("m")
         }));
     }
+    // END an ancestor of the introduction, dated after it; END on a
+    // future-dated side branch of the old history.
+    let text = "keyring alice\nauthorize alice\ncommit pre0 alice\nbranch old\nclock 1900000000\n\
+                commit pre alice\nclock 1609459200\ncommit first alice\ncheckout old\n\
+                clock 1950000000\nwrite o \"o\\n\"\ncommit side alice\ncheckout master\n";
+    for end in ["pre", "pre0", "side"] {
+        cases.push(crafted(format!("clock skew: END {end}"), text, &|built| {
+            built.oid(end)
+        }));
+    }
     // Headers after the signature, signed with the rest.
     for (what, extra) in [
         ("a second gpgsig header", format!("gpgsig {}\n", "x")),
