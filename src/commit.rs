@@ -61,14 +61,16 @@ pub(crate) struct Header {
 impl Header {
     /// Parses the header of the raw object `data` of commit `id`.
     pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Error> {
-        let (tree, parents) = tree_and_parents(data).ok_or_else(|| {
-            malformed(
-                ObjectRole::Commit,
-                id,
-                Kind::Commit,
-                "its header is malformed",
-            )
-        })?;
+        let (tree, parents) = tree_and_parents(data)
+            .filter(|_| identities_as_libgit2(data))
+            .ok_or_else(|| {
+                malformed(
+                    ObjectRole::Commit,
+                    id,
+                    Kind::Commit,
+                    "its header is malformed",
+                )
+            })?;
         Ok(Header {
             tree,
             parents,
@@ -223,6 +225,50 @@ fn tree_and_parents(data: &[u8]) -> Option<(Oid, Vec<Oid>)> {
     Some((tree, parents))
 }
 
+/// Whether libgit2's commit parser, which every commit lookup of Guix goes
+/// through (Guix fails on an error), reads the identities after the tree
+/// and parent lines: an `author` line, any further `author` lines
+/// (skipped), then a `committer` line, each ending in a newline, with
+/// something after the field name, and a `<` before the last `>`.
+fn identities_as_libgit2(data: &[u8]) -> bool {
+    fn next_line<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let end = rest.iter().position(|&b| b == b'\n')?;
+        let line = &rest[..end];
+        *rest = &rest[end + 1..];
+        Some(line)
+    }
+    fn identity(line: Option<&[u8]>, field: &[u8]) -> bool {
+        let Some(value) = line.and_then(|l| l.strip_prefix(field)) else {
+            return false;
+        };
+        let last = |c: u8| value.iter().rposition(|&b| b == c);
+        !value.is_empty() && matches!((last(b'<'), last(b'>')), (Some(lt), Some(gt)) if gt > lt)
+    }
+    let mut rest = data;
+    if next_line(&mut rest).is_none() {
+        return false;
+    }
+    while rest.starts_with(b"parent ") {
+        let before = rest;
+        match next_line(&mut rest) {
+            Some(line) if header_oid(line, b"parent ").is_some() => {}
+            _ => {
+                rest = before;
+                break;
+            }
+        }
+    }
+    if !identity(next_line(&mut rest), b"author ") {
+        return false;
+    }
+    while rest.starts_with(b"author ") {
+        if next_line(&mut rest).is_none() {
+            return false;
+        }
+    }
+    identity(next_line(&mut rest), b"committer ")
+}
+
 fn header_oid(line: &[u8], name: &[u8]) -> Option<Oid> {
     let hex = line.strip_prefix(name)?;
     if hex.len() != 40 {
@@ -374,6 +420,31 @@ mod tests {
         assert_eq!(entry("missing").unwrap(), None);
         assert!(find_entry(b"100644 truncated", b"x").is_err());
         assert!(find_entry(b"100644 name\0short", b"name").is_err());
+    }
+
+    #[test]
+    fn reads_identities_as_libgit2_does() {
+        let tree = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n";
+        let parent = "parent 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n";
+        let ok = |rest: &str| identities_as_libgit2(format!("{tree}{parent}{rest}").as_bytes());
+        assert!(ok(
+            "author A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n\nm\n"
+        ));
+        assert!(ok(
+            "author A <a@b> 1 +0000\nauthor B <b> 2\ncommitter <> \n\n"
+        ));
+        assert!(ok("author A <a@b>\ncommitter A <a@b>\n"));
+        for bad in [
+            "author A <a@b> 1 +0000\n\nm\n",
+            "committer A <a@b> 1 +0000\n\nm\n",
+            "author A a@b> 1\ncommitter A <a@b> 1\n",
+            "author A <a@b> 1\ncommitter A >a@b< 1\n",
+            "author \ncommitter A <a@b> 1\n",
+            "author A <a@b> 1\ncommitter A <a@b> 1",
+            "gpgsig x\nauthor A <a@b> 1\ncommitter A <a@b> 1\n",
+        ] {
+            assert!(!ok(bad), "{bad:?}");
+        }
     }
 
     #[test]

@@ -11,7 +11,21 @@
 //! They must agree: the same verdict; on failure the same kind and the same
 //! commit (and key); where Guix fails some other way (`crash`: an exception
 //! that is no authentication error), this crate must refuse too. On
-//! success, the commit counts are compared as well.
+//! success, the commit counts are compared as well. Some channels are
+//! authenticated twice, to an intermediate commit then to END, each side
+//! with its cache.
+//!
+//! Besides the random channels, hand-made ones: every pair of what may
+//! stand at `.guix-authorizations` in the introduction and its child;
+//! signatures and key files armored in unusual ways; signature subpackets;
+//! key files with unusual packets; keyring references and entries; tree
+//! entries whose mode does not say what the object is; commit objects Git
+//! never writes; commits whose signed bytes are not UTF-8. Trees Git never
+//! writes (an entry twice, entries out of order) are refused by this crate
+//! whatever Guix makes of them (which depends on libgit2's binary search).
+//!
+//! `GUIX_DIFFERENTIAL_VERBOSE` prints both verdicts of every channel,
+//! `GUIX_DIFFERENTIAL_SHOW_CRASHES` the channels Guix fails on.
 //!
 //! Guix's modules are read at run time from the Guix git repository named
 //! by `GIT_AUTHENTICATE_GUIX` (see `tests/guix_differential/guix.rs`);
@@ -143,7 +157,7 @@ fn our_verdict(case: &Case, end: git2::Oid, cache: Option<&git_authenticate::Cac
         ..Options::default()
     };
     let introduction = Introduction {
-        commit: case.built.oid(&case.channel.introduction),
+        commit: introduction_commit(case),
         signer: introduction_signer(&case.channel).parse().unwrap(),
     };
     match authenticate(
@@ -162,6 +176,15 @@ fn our_verdict(case: &Case, end: git2::Oid, cache: Option<&git_authenticate::Cac
     }
 }
 
+/// The introduction: a label, or the id of a crafted commit.
+fn introduction_commit(case: &Case) -> git2::Oid {
+    let name = &case.channel.introduction;
+    match name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        true => git2::Oid::from_str(name).unwrap(),
+        false => case.built.oid(name),
+    }
+}
+
 /// The fingerprint the introduction names.
 fn introduction_signer(channel: &Channel) -> String {
     let k = key(&channel.signer);
@@ -176,7 +199,7 @@ fn introduction_signer(channel: &Channel) -> String {
 fn requests(case: &Case) -> Vec<Request> {
     let request = |end: git2::Oid, cache_key: Option<String>| Request {
         repository: case.built.path.clone(),
-        start: case.built.oid(&case.channel.introduction).to_string(),
+        start: introduction_commit(case).to_string(),
         signer: introduction_signer(&case.channel),
         end: end.to_string(),
         keyring: case.channel.keyring.clone(),
@@ -1014,6 +1037,567 @@ fn entry_modes_are_read_as_guix_reads_them() {
     );
 }
 
+/// Writes the commit object `unsigned` with alice's signature of it in a
+/// `gpgsig` header inserted before the line starting at byte `at` (the end
+/// of the headers when `None`); HEAD's branch is moved to it.
+fn craft_raw(built: &Built, unsigned: &[u8], at: Option<usize>) -> git2::Oid {
+    let signature = support::sign::sequoia_sign(
+        &key("alice"),
+        unsigned,
+        1_609_500_000,
+        &support::sign::SequoiaOptions::default(),
+    )
+    .unwrap();
+    let at = at.unwrap_or_else(|| unsigned.windows(2).position(|w| w == b"\n\n").unwrap() + 1);
+    let mut bytes = unsigned[..at].to_vec();
+    bytes.extend_from_slice(b"gpgsig ");
+    bytes.extend_from_slice(signature.trim_end().replace('\n', "\n ").as_bytes());
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&unsigned[at..]);
+    let repo = built.repo();
+    let id = repo
+        .odb()
+        .unwrap()
+        .write(git2::ObjectType::Commit, &bytes)
+        .unwrap();
+    let head = repo.head().unwrap();
+    repo.reference(head.name().unwrap(), id, true, "crafted")
+        .unwrap();
+    id
+}
+
+/// Makes a raw commit from (tree, parent, a blob): its text, and where the
+/// signature goes.
+type Shape = fn(git2::Oid, git2::Oid, git2::Oid) -> (String, Option<usize>);
+
+/// Commit objects Git never writes, signed by alice on top of `first`.
+fn commit_object_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    let text = "keyring alice\nauthorize alice\ncommit first alice\n";
+    let shapes: Vec<(&str, Shape)> = vec![
+        ("parent after the author", |t, p, _| {
+            (format!("tree {t}\nauthor A <a@b> 1609500000 +0000\nparent {p}\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("the same parent twice", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("a missing parent besides", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nparent 0123456789abcdef0123456789abcdef01234567\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("a blob as parent", |t, p, b| {
+            (format!("tree {t}\nparent {p}\nparent {b}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("upper-case parent id", |t, p, _| {
+            (format!("tree {t}\nparent {}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n", p.to_string().to_uppercase()), None)
+        }),
+        ("two tree lines", |t, p, _| {
+            (format!("tree {t}\ntree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("no committer", |t, p, _| {
+            (
+                format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\n\nm\n"),
+                None,
+            )
+        }),
+        ("no author", |t, p, _| {
+            (
+                format!("tree {t}\nparent {p}\ncommitter A <a@b> 1609500000 +0000\n\nm\n"),
+                None,
+            )
+        }),
+        ("signature before the tree line", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), Some(0))
+        }),
+        ("signature in the message", |t, p, _| {
+            let text = format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n");
+            let at = text.len();
+            (text, Some(at))
+        }),
+        ("signature between the parents and the author", |t, p, _| {
+            let head = format!("tree {t}\nparent {p}\n");
+            let at = head.len();
+            (format!("{head}author A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), Some(at))
+        }),
+        ("two authors", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\nauthor B <b@b> 1\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("e-mail without <", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nauthor A a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("committer with > before <", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A >a@b< 1609500000 +0000\n\nm\n"), None)
+        }),
+        ("no time", |t, p, _| {
+            (
+                format!("tree {t}\nparent {p}\nauthor A <a@b>\ncommitter A <a@b>\n\nm\n"),
+                None,
+            )
+        }),
+        ("no message", |t, p, _| {
+            (format!("tree {t}\nparent {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\n"), None)
+        }),
+        ("CRLF headers", |t, p, _| {
+            (format!("tree {t}\r\nparent {p}\r\nauthor A <a@b> 1609500000 +0000\r\ncommitter A <a@b> 1609500000 +0000\r\n\nm\n"), None)
+        }),
+        ("a space before the parent id", |t, p, _| {
+            (format!("tree {t}\nparent  {p}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"), None)
+        }),
+    ];
+    // A malformed commit in the introduction's history: Guix's
+    // commit-closure looks up every ancestor of the introduction.
+    for (what, pre) in [
+        (
+            "well-formed",
+            "author A <a@b> 1 +0000\ncommitter A <a@b> 1 +0000\n",
+        ),
+        ("no committer", "author A <a@b> 1 +0000\n"),
+    ] {
+        let mut case = crafted(
+            format!("ancestor of the introduction: {what}"),
+            text,
+            &|built| built.oid("first"),
+        );
+        let built = &case.built;
+        let repo = built.repo();
+        let first = built.oid("first");
+        let tree = repo.find_commit(first).unwrap().tree_id();
+        let pre = repo
+            .odb()
+            .unwrap()
+            .write(
+                git2::ObjectType::Commit,
+                format!("tree {tree}\n{pre}\npre\n").as_bytes(),
+            )
+            .unwrap();
+        let identities = "author A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n";
+        let intro = craft_raw(
+            built,
+            format!("tree {tree}\nparent {pre}\n{identities}\nintro\n").as_bytes(),
+            None,
+        );
+        let end = craft_raw(
+            built,
+            format!("tree {tree}\nparent {intro}\n{identities}\nend\n").as_bytes(),
+            None,
+        );
+        case.channel.introduction = intro.to_string();
+        case.end = end;
+        cases.push(case);
+    }
+    for (what, shape) in shapes {
+        let mut case = crafted(format!("commit object: {what}"), text, &|built| {
+            built.oid("first")
+        });
+        let built = &case.built;
+        let repo = built.repo();
+        let first = built.oid("first");
+        let tree = repo.find_commit(first).unwrap().tree_id();
+        let blob = repo.blob(b"x\n").unwrap();
+        let (unsigned, at) = shape(tree, first, blob);
+        case.end = craft_raw(built, unsigned.as_bytes(), at);
+        cases.push(case);
+    }
+    cases
+}
+
+#[test]
+fn commit_objects_are_read_as_guix_reads_them() {
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let cases = commit_object_cases();
+    let mut tally = BTreeMap::new();
+    let classes = compare(&guix, &cases, &mut tally);
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
+
+/// A signature by alice over `data`, made by Sequoia with `build` applied
+/// to the builder and `after` to the signature (its unhashed area).
+fn custom_signature(
+    data: &[u8],
+    build: &dyn Fn(
+        sequoia_openpgp::packet::signature::SignatureBuilder,
+    )
+        -> sequoia_openpgp::Result<sequoia_openpgp::packet::signature::SignatureBuilder>,
+    after: &dyn Fn(&mut sequoia_openpgp::packet::Signature) -> sequoia_openpgp::Result<()>,
+) -> String {
+    use sequoia_openpgp::packet::signature::SignatureBuilder;
+    use sequoia_openpgp::serialize::Serialize;
+    use sequoia_openpgp::types::SignatureType;
+    let mut keypair = key("alice").signing_keypair();
+    let builder = SignatureBuilder::new(SignatureType::Binary)
+        .set_signature_creation_time(support::sign::system_time(1_609_500_000))
+        .unwrap();
+    let mut signature = build(builder)
+        .unwrap()
+        .sign_message(&mut keypair, data)
+        .unwrap();
+    after(&mut signature).unwrap();
+    let mut writer =
+        sequoia_openpgp::armor::Writer::new(Vec::new(), sequoia_openpgp::armor::Kind::Signature)
+            .unwrap();
+    sequoia_openpgp::Packet::from(signature)
+        .serialize(&mut writer)
+        .unwrap();
+    String::from_utf8(writer.finalize().unwrap()).unwrap()
+}
+
+/// Signatures with unusual subpackets, on a commit on top of `first`.
+fn signature_subpacket_cases() -> Vec<Case> {
+    use sequoia_openpgp::packet::signature::subpacket::{
+        NotationDataFlags, Subpacket, SubpacketTag, SubpacketValue,
+    };
+    use sequoia_openpgp::{Fingerprint, KeyID};
+    type Build = Box<
+        dyn Fn(
+            sequoia_openpgp::packet::signature::SignatureBuilder,
+        )
+            -> sequoia_openpgp::Result<sequoia_openpgp::packet::signature::SignatureBuilder>,
+    >;
+    type After =
+        Box<dyn Fn(&mut sequoia_openpgp::packet::Signature) -> sequoia_openpgp::Result<()>>;
+    let fpr = |k: &str| Fingerprint::from_hex(&key(k).signing_fpr).unwrap();
+    let (alice, bob) = (fpr("alice"), fpr("bob"));
+    let none: fn(&mut sequoia_openpgp::packet::Signature) -> sequoia_openpgp::Result<()> =
+        |_| Ok(());
+    let variants: Vec<(&str, Build, After)> = vec![
+        ("plain", Box::new(Ok), Box::new(none)),
+        (
+            "critical unknown notation",
+            Box::new(|b| {
+                b.add_notation(
+                    "x@example.org",
+                    b"v",
+                    NotationDataFlags::empty().set_human_readable(),
+                    true,
+                )
+            }),
+            Box::new(none),
+        ),
+        (
+            "expired signature",
+            Box::new(|b| b.set_signature_validity_period(std::time::Duration::from_secs(1))),
+            Box::new(none),
+        ),
+        (
+            "no creation time",
+            Box::new(|b| b.suppress_signature_creation_time()),
+            Box::new(none),
+        ),
+        (
+            "hashed issuer key ID of bob, fingerprint of alice",
+            {
+                let (alice, bob) = (alice.clone(), bob.clone());
+                Box::new(move |b| {
+                    b.set_issuer_fingerprint(alice.clone())?
+                        .set_issuer(KeyID::from(&bob))
+                })
+            },
+            Box::new(none),
+        ),
+        (
+            "unhashed issuer fingerprint of bob only",
+            {
+                let alice = alice.clone();
+                Box::new(move |b| {
+                    b.set_issuer(KeyID::from(&alice))?
+                        .modify_hashed_area(|mut a| {
+                            a.remove_all(SubpacketTag::IssuerFingerprint);
+                            a.remove_all(SubpacketTag::Issuer);
+                            Ok(a)
+                        })
+                })
+            },
+            {
+                let bob = bob.clone();
+                Box::new(move |sig| {
+                    sig.unhashed_area_mut().remove_all(SubpacketTag::Issuer);
+                    sig.unhashed_area_mut()
+                        .remove_all(SubpacketTag::IssuerFingerprint);
+                    sig.unhashed_area_mut().add(Subpacket::new(
+                        SubpacketValue::IssuerFingerprint(bob.clone()),
+                        false,
+                    )?)
+                })
+            },
+        ),
+        (
+            "hashed fingerprint of alice, unhashed fingerprint of bob",
+            Box::new(Ok),
+            {
+                let bob = bob.clone();
+                Box::new(move |sig| {
+                    sig.unhashed_area_mut().add(Subpacket::new(
+                        SubpacketValue::IssuerFingerprint(bob.clone()),
+                        false,
+                    )?)
+                })
+            },
+        ),
+        (
+            "unhashed key ID only",
+            {
+                let alice = alice.clone();
+                Box::new(move |b| {
+                    b.set_issuer(KeyID::from(&alice))?
+                        .modify_hashed_area(|mut a| {
+                            a.remove_all(SubpacketTag::IssuerFingerprint);
+                            a.remove_all(SubpacketTag::Issuer);
+                            Ok(a)
+                        })
+                })
+            },
+            {
+                let alice = alice.clone();
+                Box::new(move |sig| {
+                    sig.unhashed_area_mut().remove_all(SubpacketTag::Issuer);
+                    sig.unhashed_area_mut()
+                        .remove_all(SubpacketTag::IssuerFingerprint);
+                    sig.unhashed_area_mut().add(Subpacket::new(
+                        SubpacketValue::Issuer(KeyID::from(&alice)),
+                        false,
+                    )?)
+                })
+            },
+        ),
+        (
+            "critical issuer fingerprint",
+            {
+                let alice = alice.clone();
+                Box::new(move |b| {
+                    b.modify_hashed_area(|mut a| {
+                        a.remove_all(SubpacketTag::IssuerFingerprint);
+                        a.add(Subpacket::new(
+                            SubpacketValue::IssuerFingerprint(alice.clone()),
+                            true,
+                        )?)?;
+                        Ok(a)
+                    })
+                })
+            },
+            Box::new(none),
+        ),
+    ];
+    let mut cases = Vec::new();
+    let text = "keyring alice bob\nauthorize alice\ncommit first alice\n";
+    for (what, build, after) in variants {
+        let mut case = crafted(format!("signature subpackets: {what}"), text, &|built| {
+            built.oid("first")
+        });
+        let built = &case.built;
+        let repo = built.repo();
+        let first = built.oid("first");
+        let tree = repo.find_commit(first).unwrap().tree_id();
+        let unsigned = format!(
+            "tree {tree}\nparent {first}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"
+        );
+        let signature = custom_signature(unsigned.as_bytes(), &build, &after);
+        let at = unsigned.find("\n\n").unwrap() + 1;
+        let bytes = format!(
+            "{}gpgsig {}\n{}",
+            &unsigned[..at],
+            signature.trim_end().replace('\n', "\n "),
+            &unsigned[at..]
+        );
+        let id = repo
+            .odb()
+            .unwrap()
+            .write(git2::ObjectType::Commit, bytes.as_bytes())
+            .unwrap();
+        case.end = id;
+        cases.push(case);
+    }
+    cases
+}
+
+#[test]
+fn signature_subpackets_are_read_as_guix_reads_them() {
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let cases = signature_subpacket_cases();
+    let mut tally = BTreeMap::new();
+    let classes = compare(&guix, &cases, &mut tally);
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
+
+/// Key files holding unusual packets: a v6 (RFC 9580) certificate, a
+/// subkey before any primary key, a secret key, trailing garbage, the same
+/// certificate twice. alice's key is there too, and signs.
+fn key_file_cases() -> Vec<Case> {
+    use sequoia_openpgp::cert::CertBuilder;
+    use sequoia_openpgp::serialize::{Serialize, SerializeInto};
+    let (v6, _) = CertBuilder::new()
+        .set_profile(sequoia_openpgp::Profile::RFC9580)
+        .unwrap()
+        .set_creation_time(support::sign::system_time(1_577_836_800))
+        .add_userid("v6 <v6@example.org>")
+        .add_signing_subkey()
+        .generate()
+        .unwrap();
+    let v6_binary = v6.to_vec().unwrap();
+    let v6_armored = v6.armored().to_vec().unwrap();
+    let alice = key("alice").binary_public();
+    let carol_subkey = {
+        let carol = &key("carol").cert;
+        let subkey = carol.keys().subkeys().next().unwrap().key().clone();
+        let mut bytes = Vec::new();
+        sequoia_openpgp::Packet::from(subkey)
+            .serialize(&mut bytes)
+            .unwrap();
+        bytes
+    };
+    let secret = std::fs::read(key("bob").asc_path()).unwrap();
+    type Files<'a> = Vec<(&'a str, Vec<u8>)>;
+    let files: Vec<(&str, Files)> = vec![
+        (
+            "a v6 certificate in its own file",
+            vec![("v6.key", v6_armored.clone())],
+        ),
+        (
+            "a v6 certificate, binary, in its own file",
+            vec![("v6.key", v6_binary.clone())],
+        ),
+        (
+            "a v6 certificate before alice's",
+            vec![("both.key", [v6_binary.clone(), alice.clone()].concat())],
+        ),
+        (
+            "a v6 certificate after alice's",
+            vec![("both.key", [alice.clone(), v6_binary.clone()].concat())],
+        ),
+        (
+            "a subkey before any primary key",
+            vec![("both.key", [carol_subkey.clone(), alice.clone()].concat())],
+        ),
+        (
+            "a secret key in its own file",
+            vec![("bob-secret.key", secret.clone())],
+        ),
+        (
+            "trailing garbage",
+            vec![("both.key", [alice.clone(), b"garbage".to_vec()].concat())],
+        ),
+        (
+            "alice's certificate twice",
+            vec![("both.key", [alice.clone(), alice.clone()].concat())],
+        ),
+    ];
+    let mut cases = Vec::new();
+    // A commit signed by the v6 key (a v6 signature), its certificate in
+    // the keyring (binary, which Guix reads past) and listed.
+    {
+        let text = format!(
+            "keyring alice\nkeyring-raw keyring v6.key {}\nauthorize alice\ncommit first alice\n",
+            scenario_bytes(&v6_binary)
+        );
+        let mut case = crafted(
+            "key file: a commit signed by a v6 key".into(),
+            &text,
+            &|built| built.oid("first"),
+        );
+        let built = &case.built;
+        let repo = built.repo();
+        let first = built.oid("first");
+        let signing = v6
+            .keys()
+            .subkeys()
+            .secret()
+            .next()
+            .unwrap()
+            .key()
+            .clone()
+            .into_keypair()
+            .unwrap();
+        let v6_fpr = signing.public().fingerprint().to_hex();
+        let listing = authorizations_file(
+            &[
+                ("alice".into(), key("alice").signing_fpr),
+                ("v6".into(), v6_fpr),
+            ],
+            "v6",
+        );
+        let blob = repo.blob(listing.as_bytes()).unwrap();
+        let tree = raw_tree(built, &[("100644", ".guix-authorizations".into(), blob)]);
+        let x = craft_commit_on_tree(built, "alice", tree, &[first], "x\n");
+        let unsigned = format!(
+            "tree {tree}\nparent {x}\nauthor A <a@b> 1609500000 +0000\ncommitter A <a@b> 1609500000 +0000\n\nm\n"
+        );
+        let mut keypair = signing;
+        let signature = sequoia_openpgp::packet::signature::SignatureBuilder::new(
+            sequoia_openpgp::types::SignatureType::Binary,
+        )
+        .sign_message(&mut keypair, unsigned.as_bytes())
+        .unwrap();
+        let mut writer = sequoia_openpgp::armor::Writer::new(
+            Vec::new(),
+            sequoia_openpgp::armor::Kind::Signature,
+        )
+        .unwrap();
+        sequoia_openpgp::Packet::from(signature)
+            .serialize(&mut writer)
+            .unwrap();
+        let armored = String::from_utf8(writer.finalize().unwrap()).unwrap();
+        let at = unsigned.find("\n\n").unwrap() + 1;
+        let bytes = format!(
+            "{}gpgsig {}\n{}",
+            &unsigned[..at],
+            armored.trim_end().replace('\n', "\n "),
+            &unsigned[at..]
+        );
+        case.end = repo
+            .odb()
+            .unwrap()
+            .write(git2::ObjectType::Commit, bytes.as_bytes())
+            .unwrap();
+        cases.push(case);
+    }
+    for (what, files) in files {
+        let mut text = String::new();
+        let alone = files.iter().all(|(name, _)| *name != "both.key");
+        if alone {
+            text.push_str("keyring alice\n");
+        }
+        for (name, bytes) in &files {
+            text.push_str(&format!(
+                "keyring-raw keyring {name} {}\n",
+                scenario_bytes(bytes)
+            ));
+        }
+        text.push_str("authorize alice\ncommit first alice\nwrite a \"a\\n\"\ncommit c1 alice\n");
+        cases.push(crafted(format!("key file: {what}"), &text, &|built| {
+            built.oid("c1")
+        }));
+    }
+    cases
+}
+
+#[test]
+fn key_files_are_read_as_guix_reads_them() {
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let cases = key_file_cases();
+    let mut tally = BTreeMap::new();
+    let classes = compare(&guix, &cases, &mut tally);
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
+
 /// Trees Git never writes (see `tree_entries` in src/commit.rs): this
 /// crate refuses every one, whatever Guix makes of it, which depends on
 /// libgit2's binary search; Guix's verdicts are printed. (Refusing where
@@ -1112,6 +1696,40 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
     }
     let base = "keyring alice\nauthorize alice\ncommit first alice\n";
     cases.extend(keyring_reference_cases(false));
+    // Keyring entries named `.key` that are not plain files.
+    for (what, entry) in [
+        ("a directory", "mkdir-file sub.key"),
+        (
+            "a symbolic link to a key file",
+            "symlink link.key alice.key",
+        ),
+        ("a symbolic link whose target is a key", "symlink-key"),
+        (
+            "a gitlink",
+            "gitlink sub.key 0123456789abcdef0123456789abcdef01234567",
+        ),
+        ("an empty file", "write empty.key \"\""),
+        ("a non-key file", "write notes.key \"hello\\n\""),
+        (
+            "a key file in a hidden directory",
+            "write-key .hidden/bob.key armored bob",
+        ),
+    ] {
+        let entry = if entry == "symlink-key" {
+            let armored = String::from_utf8(key("bob").armored_public()).unwrap();
+            format!("symlink bob.key {}", scenario_bytes(armored.as_bytes()))
+        } else {
+            entry.to_owned()
+        };
+        let text = format!(
+            "orphan keyring\nwrite-key alice.key armored alice\n{entry}\ncommit kr\n\
+             orphan master\nauthorize alice bob\ncommit first alice\nwrite a \"a\\n\"\n\
+             commit c1 bob\n"
+        );
+        cases.push(crafted(format!("keyring entry: {what}"), &text, &|built| {
+            built.oid("c1")
+        }));
+    }
     // Signatures armored in unusual ways.
     for (what, tweak) in armor_tweaks() {
         cases.push(crafted(
@@ -1137,6 +1755,16 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
     ] {
         cases.push(crafted(format!("clock skew: {what}"), text, &|built| {
             built.oid("m")
+        }));
+    }
+    // END an ancestor of the introduction, dated after it; END on a
+    // future-dated side branch of the old history.
+    let text = "keyring alice\nauthorize alice\ncommit pre0 alice\nbranch old\nclock 1900000000\n\
+                commit pre alice\nclock 1609459200\ncommit first alice\ncheckout old\n\
+                clock 1950000000\nwrite o \"o\\n\"\ncommit side alice\ncheckout master\n";
+    for end in ["pre", "pre0", "side"] {
+        cases.push(crafted(format!("clock skew: END {end}"), text, &|built| {
+            built.oid(end)
         }));
     }
     // Headers after the signature, signed with the rest.
