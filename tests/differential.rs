@@ -102,11 +102,14 @@ fn both_engines(keyring: &Keyring, data: &[u8], signature: &Signature) -> (Verdi
     }
     let dir = tempfile::tempdir().unwrap();
     let repo = Repository::init_bare(dir.path()).unwrap();
-    let mut raw = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\ngpgsig ".to_vec();
+    // The signature goes at the end of the header, as git puts it.
+    let header_end = data.windows(2).position(|w| w == b"\n\n").unwrap() + 1;
+    let mut raw = data[..header_end].to_vec();
+    raw.extend_from_slice(b"gpgsig ");
     let text = String::from_utf8(armored).unwrap();
     raw.extend_from_slice(text.trim_end().replace('\n', "\n ").as_bytes());
     raw.extend_from_slice(b"\n");
-    raw.extend_from_slice(&data[data.iter().position(|&b| b == b'\n').unwrap() + 1..]);
+    raw.extend_from_slice(&data[header_end..]);
     let id = repo
         .odb()
         .unwrap()
@@ -138,7 +141,11 @@ fn test_keyring() -> Keyring {
 /// The data a signature in `both_engines` covers: the object without its
 /// `gpgsig` header.
 fn signed_data(message: &str) -> Vec<u8> {
-    format!("tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\n{message}\n").into_bytes()
+    let who = "A <a@example.org> 1600000000 +0000";
+    format!(
+        "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor {who}\ncommitter {who}\n\n{message}\n"
+    )
+    .into_bytes()
 }
 
 fn sign(key_name: &str, hash: HashAlgorithm, data: &[u8], created: SystemTime) -> Signature {
