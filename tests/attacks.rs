@@ -1360,8 +1360,7 @@ fn clone_channel(args: &[&str], source: &std::ffi::OsStr, target: &Path) {
         .arg(target)
         .output()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    support::success_output(out, "git clone");
     support::git_command(target)
         .args(["branch", "keyring", "origin/keyring"])
         .output()
@@ -1525,11 +1524,7 @@ fn partial_clone_missing_authorizations_blob_is_not_no_file() {
             .args(["cat-file", "blob", blob])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::success_output(out, "git cat-file");
     }
     let blob = authorizations_blob(&built, "first");
     let repo = git_authenticate::git2::Repository::open(&clone).unwrap();

@@ -177,13 +177,7 @@ impl Repo {
 
     /// `git_in` that must succeed; its trimmed standard output.
     fn git_ok_in(&self, dir: &Path, args: &[&str]) -> String {
-        let out = self.git_in(dir, args);
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        support::success_output(self.git_in(dir, args), &format!("git {args:?}"))
     }
 
     fn git_ok(&self, args: &[&str]) -> String {

@@ -67,35 +67,11 @@ pub fn run_guile(script: &str, options: &[&str], files: &[Vec<u8>]) -> Vec<Strin
     lines
 }
 
-/// SplitMix64: small, deterministic, good enough to vary test inputs.
-pub struct Rng(u64);
+#[path = "../support/random.rs"]
+mod random;
 
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// True `percent` times in a hundred.
-    pub fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-}
+/// The generated files' random source.
+pub use random::SplitMix as Rng;
 
 /// Versions that `(version 0)` may or may not match.
 const VERSIONS: &[&str] = &[

@@ -2,33 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A small deterministic random source (splitmix64).
-pub struct Dice(u64);
+/// The generator's random source.
+pub use crate::support::random::SplitMix as Dice;
 
-impl Dice {
-    pub fn new(seed: u64) -> Self {
-        Dice(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x9E37_79B9_7F4A_7C15)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    pub fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-
-    pub fn pick<T: Clone>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())].clone()
-    }
+/// The random source of channel `seed`.
+pub fn dice(seed: u64) -> Dice {
+    Dice::new(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ 0x9E37_79B9_7F4A_7C15)
 }
 
 pub const KEYS: [&str; 6] = ["alice", "bob", "carol", "dave", "erin", "mallory"];
@@ -80,7 +59,7 @@ fn fingerprint_text(dice: &mut Dice, fpr: &str) -> String {
                 1 | 2 => out.push(' '),
                 3 if i == 20 => out.push_str("  "),
                 3 => out.push(' '),
-                _ if dice.chance(10) => out.push_str(dice.pick(&["\\t", "\\n", "\\x20", " "])),
+                _ if dice.chance(10) => out.push_str(dice.choose(&["\\t", "\\n", "\\x20", " "])),
                 _ => {}
             }
         }
@@ -207,9 +186,9 @@ impl Gen {
             return String::new();
         }
         let name = if !authorized.is_empty() && self.dice.chance(85) {
-            self.dice.pick(&authorized)
+            self.dice.choose(&authorized)
         } else {
-            self.dice.pick(&KEYS)
+            self.dice.choose(&KEYS)
         };
         let gpg = self.gpg && self.gpg_clock && self.dice.chance(10);
         let mut word = if gpg {
@@ -232,7 +211,7 @@ impl Gen {
             10 => word.push_str(" bad-crc"),
             11 if !gpg => word.push_str(" two-sigs sha256"),
             12 => return "raw \"-----BEGIN PGP SIGNATURE-----\\n\\nnot base64\\n-----END PGP SIGNATURE-----\"".into(),
-            13 if !self.signed.is_empty() => return format!("copy:{}", self.dice.pick(&self.signed)),
+            13 if !self.signed.is_empty() => return format!("copy:{}", self.dice.choose(&self.signed)),
             _ => {}
         }
         word
@@ -302,7 +281,7 @@ impl Gen {
                 true
             }
             94 => {
-                let target = self.dice.pick(&self.labels);
+                let target = self.dice.choose(&self.labels);
                 self.remove_authorizations();
                 self.line(&format!("gitlink .guix-authorizations {target}"));
                 false
@@ -394,7 +373,7 @@ impl Gen {
 /// Channel number `seed`.
 pub fn channel(seed: u64, gpg: bool) -> Channel {
     let mut g = Gen {
-        dice: Dice::new(seed),
+        dice: dice(seed),
         out: format!("# guix_differential channel {seed}\n"),
         labels: Vec::new(),
         branches: BTreeMap::new(),
@@ -423,7 +402,7 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
     match g.dice.below(20) {
         0..=9 => g.line(&format!("keyring {}", in_keyring.join(" "))),
         10..=12 => {
-            let format = g.dice.pick(&[
+            let format = g.dice.choose(&[
                 "armored",
                 "binary",
                 "armored-concat",
@@ -460,8 +439,8 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
             // Keys in subdirectories of a keyring branch made by hand.
             g.line("orphan keyring");
             for k in &in_keyring {
-                let dir = g.dice.pick(&["", "people/", "a/b/", "gpg keys/"]);
-                let format = g.dice.pick(&["armored", "binary"]);
+                let dir = g.dice.choose(&["", "people/", "a/b/", "gpg keys/"]);
+                let format = g.dice.choose(&["armored", "binary"]);
                 g.line(&format!("write-key \"{dir}{k}.key\" {format} {k}"));
             }
             g.line("write notes.txt \"keys\\n\"");
@@ -472,7 +451,7 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
     if on_master {
         keyring = "master".into();
         for k in &in_keyring {
-            let dir = g.dice.pick(&["keys/", "", "keys/sub/"]);
+            let dir = g.dice.choose(&["keys/", "", "keys/sub/"]);
             g.line(&format!("write-key {dir}{k}.key armored {k}"));
         }
     }
@@ -488,7 +467,7 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
             if g.dice.chance(30) {
                 let t = g
                     .dice
-                    .pick(&[1_400_000_000usize, 1_600_000_000, 1_900_000_000]);
+                    .choose(&[1_400_000_000usize, 1_600_000_000, 1_900_000_000]);
                 let t = t + g.dice.below(1_000_000);
                 g.clock(t);
             }
@@ -596,7 +575,7 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
             }
             66..=74 => {
                 let names: Vec<String> = g.branches.keys().cloned().collect();
-                let name = g.dice.pick(&names);
+                let name = g.dice.choose(&names);
                 if g.branches[&name].tip.is_some() {
                     g.checkout(&name);
                 }
@@ -604,7 +583,7 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
             75..=87 => {
                 let others = g.other_branches();
                 if !others.is_empty() {
-                    let name = g.dice.pick(&others);
+                    let name = g.dice.choose(&others);
                     g.merge(&[name]);
                 }
             }
@@ -625,7 +604,7 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
             94..=96 => {
                 let skew = g
                     .dice
-                    .pick(&[1_400_000_000usize, 1_600_000_000, 1_900_000_000]);
+                    .choose(&[1_400_000_000usize, 1_600_000_000, 1_900_000_000]);
                 let t = skew + g.dice.below(1_000_000);
                 g.clock(t);
             }
@@ -653,7 +632,7 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
     // END.
     let end = match g.dice.below(10) {
         0..=6 => None,
-        _ => Some(g.dice.pick(&g.labels)),
+        _ => Some(g.dice.choose(&g.labels)),
     };
     g.line("");
     if signer_primary {
@@ -665,7 +644,7 @@ pub fn channel(seed: u64, gpg: bool) -> Channel {
     if let Some(end) = &end {
         g.line(&format!("end {end}"));
     }
-    let intermediate = g.dice.chance(20).then(|| g.dice.pick(&g.labels));
+    let intermediate = g.dice.chance(20).then(|| g.dice.choose(&g.labels));
     if let Some(label) = &intermediate {
         g.line(&format!(
             "# first authenticated up to {label}, with a cache"

@@ -20,6 +20,7 @@ pub mod expect;
 pub mod home;
 pub mod keys;
 pub mod process;
+pub mod random;
 pub mod schema;
 pub mod script;
 pub mod sign;
@@ -34,6 +35,17 @@ pub use craft::{gpgsm_available, GpgsmHome};
 pub use home::Home;
 pub use keys::{key, key_exists, keys_dir, spaced_fingerprint, TestKey, KEY_NAMES};
 pub use sign::{gpg_available, ssh_keygen_available, GpgHome};
+
+/// The trimmed standard output of a command that must have succeeded
+/// (`what` names it in the failure message).
+pub fn success_output(out: std::process::Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
 
 /// The package's root directory.
 pub fn manifest_dir() -> PathBuf {
