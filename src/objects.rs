@@ -159,9 +159,10 @@ struct LooseDirectory {
     listed: Option<HashSet<Oid>>,
 }
 
-/// Loose objects listed per directory at most; a repository with more is
-/// read by trying each object's file name.
-const MAX_LISTED: usize = 1 << 22;
+/// Loose objects listed per directory at most (about 40 MB of index per
+/// reader, and each thread has one); a repository with more is read by
+/// trying each object's file name.
+const MAX_LISTED: usize = 1 << 20;
 
 impl LooseDirectory {
     /// Lists the loose objects of `path`, so that looking for the objects
