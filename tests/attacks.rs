@@ -78,7 +78,7 @@
 //! | replace refs (`refs/replace/*`, `git clone --mirror`) and `info/grafts` | `cli_security.rs` `replaced_commit_is_refused`, `replaced_blob_and_many_replace_refs_are_refused`, `mirror_clone_copies_replace_refs_and_is_refused`, `grafts_are_refused_whatever_the_environment` |
 //! | `--historical-authorizations` naming `/dev/zero`, a FIFO, a directory | `cli_security.rs` `historical_authorizations_must_be_a_small_regular_file` |
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -10,7 +10,7 @@
 //! when gpg is missing), through the library with the real cache layout
 //! under a temporary `XDG_CACHE_HOME`, and through the built binary.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};

@@ -7,7 +7,7 @@
 //! Without `gpg`, the scenarios are signed by Sequoia instead (a message
 //! says so) and only the tests that run `git commit -S` are skipped.
 
-mod support;
+use crate::support;
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;

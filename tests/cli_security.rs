@@ -8,7 +8,7 @@
 //! from scenarios, with a private home (`support::Home`); commits are
 //! signed by the real gpg when it is there, by Sequoia otherwise.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

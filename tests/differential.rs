@@ -3,7 +3,7 @@
 //! GNU Guix and nonguix histories when their snapshots are present, and on
 //! signatures made here with unusual keys, every hash, and corruptions.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime};
 

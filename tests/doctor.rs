@@ -3,7 +3,7 @@
 //! doctor run as a maintainer runs it, the fix it prints applied, and the
 //! doctor run again.
 
-mod support;
+use crate::support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

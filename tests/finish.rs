@@ -2,7 +2,7 @@
 //! completions generated from the clap definitions, JSON documents that
 //! fit their published schema, and messages that say what is wrong.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

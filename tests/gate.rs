@@ -6,7 +6,7 @@
 //! Commits are made by the scenario builder (signed by the real gpg when it
 //! is there, by Sequoia otherwise) and pushed from its repository.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

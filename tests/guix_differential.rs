@@ -34,14 +34,12 @@
 //! by default), `GUIX_DIFFERENTIAL_FIRST` the first seed.
 //!
 //! ```sh
-//! GIT_AUTHENTICATE_GUIX=~/src/guix cargo test --test guix_differential
+//! GIT_AUTHENTICATE_GUIX=~/src/guix cargo test --test integration guix_differential::
 //! ```
 
-mod support;
+use crate::support;
 
-#[path = "guix_differential/generator.rs"]
 mod generator;
-#[path = "guix_differential/guix.rs"]
 mod guix;
 
 use std::collections::BTreeMap;

@@ -13,7 +13,7 @@
 //! - a text-mode signature, on which Guix crashes, is refused cleanly;
 //! - hints are chosen from the errors' data.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

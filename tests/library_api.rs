@@ -1,7 +1,7 @@
 //! The library as pull tooling uses it: the cache, downgrade protection,
 //! channel metadata and introductions, on real repositories built on disk.
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

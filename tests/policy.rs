@@ -1,7 +1,7 @@
 //! The opt-in strict policy: what Guix's rule accepts, and strict refuses,
 //! on repositories signed with keys made for each case.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

@@ -19,7 +19,7 @@
 //!
 //! `write_fuzz_seeds` (ignored: run by hand) regenerates `fuzz/corpus/`.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@
 //! The expected figures are those of Guix's own implementation on the same
 //! snapshots. The repositories are only read (no cache, no configuration).
 
-mod support;
+use crate::support;
 
 use git_authenticate::git2::Repository;
 use git_authenticate::{authenticate, resolve_commit, Cache, Introduction, NoProgress, Options};

@@ -3,9 +3,9 @@
 //! real `git` CLI, with `gpg` and with git2/Sequoia.
 //!
 //! Also holds the (ignored) generator of the fixed test keys:
-//! `cargo test --test scenario_builder -- --ignored regenerate_test_keys`.
+//! `cargo test --test integration -- --ignored regenerate_test_keys`.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! the outcome must be the same stopping at the first failure or checking
 //! everything, on one thread or several.
 
-mod support;
+use crate::support;
 
 use support::build_scenario;
 use support::expect::check_built;

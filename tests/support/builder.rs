@@ -154,7 +154,7 @@ fn build(source: &str, text: &str) -> Built {
         Ok(lines) => lines,
         Err((line, msg)) => panic!("{source}:{line}: {msg}"),
     };
-    let mut builder = Builder::new(source);
+    let mut builder = Builder::new();
     for line in &lines {
         if let Err(msg) = builder.execute(line) {
             panic!("{source}:{}: {msg}", line.number);
@@ -215,7 +215,6 @@ impl Signing {
 }
 
 struct Builder {
-    source: String,
     dir: tempfile::TempDir,
     path: PathBuf,
     repo: Repository,
@@ -397,7 +396,7 @@ pub fn authorizations_file(entries: &[(String, String)], comment: &str) -> Strin
 }
 
 impl Builder {
-    fn new(source: &str) -> Builder {
+    fn new() -> Builder {
         let dir = tempfile::Builder::new()
             .prefix("gah-repo.")
             .tempdir()
@@ -416,7 +415,6 @@ impl Builder {
                 .expect("set user.email");
         }
         Builder {
-            source: source.to_string(),
             dir,
             path,
             repo,

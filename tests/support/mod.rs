@@ -12,7 +12,6 @@
 //! let side = built.oid("devel-change");
 //! for e in &built.expectations { /* ["expect", "unauthorized", ...] */ }
 //! ```
-#![allow(dead_code, unused_imports)]
 
 pub mod builder;
 pub mod craft;
@@ -29,11 +28,10 @@ use std::path::PathBuf;
 
 pub use builder::{
     authorizations_file, build_scenario, build_scenario_text, git_command, Built, KeyringFile,
-    LabelInfo,
 };
-pub use craft::{gpgsm_available, GpgsmHome};
+pub use craft::gpgsm_available;
 pub use home::Home;
-pub use keys::{key, key_exists, keys_dir, spaced_fingerprint, TestKey, KEY_NAMES};
+pub use keys::{key, key_exists, keys_dir, spaced_fingerprint, KEY_NAMES};
 pub use sign::{gpg_available, ssh_keygen_available, GpgHome};
 
 /// The trimmed standard output of a command that must have succeeded

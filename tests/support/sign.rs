@@ -337,20 +337,6 @@ impl GpgHome {
         c
     }
 
-    /// Signs `data` exactly as git does (`gpg --status-fd=2 -bsau KEY`),
-    /// with the clock frozen at `time` (seconds since the epoch) so that
-    /// the signature's creation time is `time`. `digest` is an optional
-    /// `--digest-algo` value (e.g. `SHA1`).
-    pub fn sign(
-        &self,
-        key_id: &str,
-        data: &[u8],
-        time: i64,
-        digest: Option<&str>,
-    ) -> Result<String, String> {
-        self.sign_with(&[key_id], data, time, digest, false)
-    }
-
     /// [`GpgHome::sign`] by every key of `key_ids` (one `-u` each: one
     /// signature packet each, in one armor block), in text mode
     /// (`--textmode`, signature type 0x01) if `text_mode`.

@@ -1,0 +1,23 @@
+//! The integration tests: one crate, a module per area (as ripgrep's
+//! `tests/tests.rs`), sharing the repository builder and the fixed test keys
+//! of `support`. Run one area with `cargo test --test integration attacks::`.
+
+mod support;
+
+mod attacks;
+mod cache_security;
+mod cli;
+mod cli_security;
+mod differential;
+mod doctor;
+mod finish;
+mod gate;
+mod guile_reader;
+mod guix_differential;
+mod guix_signatures;
+mod library_api;
+mod policy;
+mod properties;
+mod real_channels;
+mod scenario_builder;
+mod scenarios;
