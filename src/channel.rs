@@ -5,8 +5,9 @@
 use git2::{Oid, Repository};
 
 use crate::commit::{tree_entry, CommitObject};
-use crate::error::{Error, ObjectRole};
+use crate::error::Error;
 use crate::keyring;
+use crate::objects::ObjectRole;
 use crate::objects::{Kind, ObjectProblem, Objects};
 use crate::sexp;
 

@@ -8,7 +8,8 @@
 
 use git2::{Oid, Repository};
 
-use crate::error::{Error, ObjectRole};
+use crate::error::Error;
+use crate::objects::ObjectRole;
 use crate::objects::{Kind, ObjectError, ObjectProblem, Objects};
 
 /// The header field holding an OpenPGP signature.

@@ -8,7 +8,7 @@ use crate::authorizations::AuthorizationsError;
 use crate::channel::Relation;
 use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::keyring::KeyringSource;
-use crate::objects::ObjectError;
+use crate::objects::{ObjectError, ObjectRole, Unreadable};
 use crate::policy::PolicyRefusal;
 use crate::signature::SignatureProblem;
 
@@ -323,55 +323,15 @@ pub enum Error {
     },
 }
 
-/// What an unreadable object is to the rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ObjectRole {
-    /// A commit of the history, or the one a revision names.
-    Commit,
-    /// The root tree of a commit.
-    TreeOf(Oid),
-    /// The `.guix-authorizations` object of a commit.
-    AuthorizationsOf(Oid),
-    /// An object of the keyring branch `reference`, at `path` in its tree
-    /// (empty for the root tree or the branch's commit).
-    Keyring {
-        /// The keyring reference.
-        reference: String,
-        /// Where in its tree.
-        path: String,
-    },
-    /// An annotated tag being peeled.
-    Tag,
-    /// The `.guix-channel` file of a commit.
-    ChannelMetadataOf(Oid),
-}
-
-impl std::fmt::Display for ObjectRole {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ObjectRole::Commit => write!(f, "a commit"),
-            ObjectRole::TreeOf(commit) => write!(f, "the tree of commit {commit}"),
-            ObjectRole::AuthorizationsOf(commit) => {
-                write!(f, "the '.guix-authorizations' of commit {commit}")
-            }
-            ObjectRole::Keyring { reference, path } if path.is_empty() => {
-                write!(f, "keyring branch `{reference}`")
-            }
-            ObjectRole::Keyring { reference, path } => {
-                write!(f, "`{path}` on keyring branch `{reference}`")
-            }
-            ObjectRole::Tag => write!(f, "an annotated tag"),
-            ObjectRole::ChannelMetadataOf(commit) => {
-                write!(f, "the '.guix-channel' of commit {commit}")
-            }
-        }
-    }
-}
-
 impl Error {
     /// An unreadable object, with its role.
     pub(crate) fn object(role: ObjectRole, source: ObjectError) -> Self {
+        Error::UnreadableObject { role, source }
+    }
+}
+
+impl From<Unreadable> for Error {
+    fn from(Unreadable { role, source }: Unreadable) -> Self {
         Error::UnreadableObject { role, source }
     }
 }

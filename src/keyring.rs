@@ -21,8 +21,9 @@ use openpgp::{KeyID, Packet};
 
 use crate::armor;
 use crate::crypto::Prepared;
-use crate::error::{Error, ObjectRole};
+use crate::error::Error;
 use crate::fingerprint::Fingerprint;
+use crate::objects::ObjectRole;
 use crate::objects::{Kind, ObjectError, ObjectProblem, Objects};
 
 /// The keyring branch used when none is configured.

@@ -471,6 +471,71 @@ fn alternates_of(directory: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// What an unreadable object is to the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ObjectRole {
+    /// A commit of the history, or the one a revision names.
+    Commit,
+    /// The root tree of a commit.
+    TreeOf(Oid),
+    /// The `.guix-authorizations` object of a commit.
+    AuthorizationsOf(Oid),
+    /// An object of the keyring branch `reference`, at `path` in its tree
+    /// (empty for the root tree or the branch's commit).
+    Keyring {
+        /// The keyring reference.
+        reference: String,
+        /// Where in its tree.
+        path: String,
+    },
+    /// An annotated tag being peeled.
+    Tag,
+    /// The `.guix-channel` file of a commit.
+    ChannelMetadataOf(Oid),
+}
+
+impl std::fmt::Display for ObjectRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ObjectRole::Commit => write!(f, "a commit"),
+            ObjectRole::TreeOf(commit) => write!(f, "the tree of commit {commit}"),
+            ObjectRole::AuthorizationsOf(commit) => {
+                write!(f, "the '.guix-authorizations' of commit {commit}")
+            }
+            ObjectRole::Keyring { reference, path } if path.is_empty() => {
+                write!(f, "keyring branch `{reference}`")
+            }
+            ObjectRole::Keyring { reference, path } => {
+                write!(f, "`{path}` on keyring branch `{reference}`")
+            }
+            ObjectRole::Tag => write!(f, "an annotated tag"),
+            ObjectRole::ChannelMetadataOf(commit) => {
+                write!(f, "the '.guix-channel' of commit {commit}")
+            }
+        }
+    }
+}
+
+/// An object the verdict depends on could not be read: it is missing (a
+/// partial or shallow clone), altered (its contents do not hash to its id),
+/// damaged or too large.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not read {role}: {source}")]
+pub struct Unreadable {
+    /// What the object is to the rule.
+    pub role: ObjectRole,
+    /// The object and what is wrong with it.
+    pub source: ObjectError,
+}
+
+impl ObjectError {
+    /// This error, for an object that plays `role`.
+    pub fn as_role(self, role: ObjectRole) -> Unreadable {
+        Unreadable { role, source: self }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,9 +13,10 @@ use sequoia_openpgp::types::HashAlgorithm;
 
 use crate::authorizations::{self, Authorizations, AuthorizationsError};
 use crate::commit::{tree_entry, CommitObject};
-use crate::error::{Error, ObjectRole, ParentAuthorizations};
+use crate::error::{Error, ParentAuthorizations};
 use crate::fingerprint::Fingerprint;
 use crate::keyring::{Keyring, KeyringKey};
+use crate::objects::ObjectRole;
 use crate::objects::{Kind, ObjectProblem, Objects};
 use crate::policy::Policy;
 use crate::signature::CommitSignature;
