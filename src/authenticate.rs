@@ -1,7 +1,10 @@
-//! Authenticating a repository from its introduction up to a commit.
+//! Authenticating a repository from its introduction up to a commit: the
+//! history-wide rule, step by step in the order of Guix's
+//! `authenticate-repository`.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use git2::{Oid, Repository};
 
@@ -9,14 +12,16 @@ use crate::authorizations::Authorizations;
 use crate::cache::{Cache, CacheProblem, CacheWarning};
 use crate::commit::CommitObject;
 use crate::error::Error;
+use crate::failure::Failure;
 use crate::fingerprint::Fingerprint;
 use crate::introduction::Introduction;
 use crate::keyring::{self, Keyring};
-use crate::objects::ObjectRole;
-use crate::objects::{Kind, ObjectError, ObjectProblem, Objects};
+use crate::objects::{Kind, ObjectRole, Objects};
+use crate::pipeline::{Check, Interrupt, Pipeline};
 use crate::policy::Policy;
 use crate::replace::ReplaceObjects;
-use crate::rule::Rule;
+use crate::report::{Phase, Progress, Report};
+use crate::rule::{Rule, Sha1, Stop};
 use crate::walk::{self, Found, Node, Walk};
 
 /// How to authenticate.
@@ -28,13 +33,17 @@ pub struct Options {
     /// branch's tip ([`Keyring::load_at`]): what the branch will hold once
     /// a push being checked lands.
     pub keyring_commit: Option<Oid>,
+    /// A keyring the caller loaded (or built with [`Keyring::from_files`]),
+    /// used instead of the keyring branch.
+    pub keyring: Option<Arc<Keyring>>,
     /// Where authenticated commits are remembered; `None` for no cache.
     pub cache: Option<Cache>,
     /// The authorizations of commits whose parents have no
     /// `.guix-authorizations` (default: nobody).
     pub historical_authorizations: Authorizations,
     /// Commits the caller vouches for: they and their ancestors are not
-    /// checked.
+    /// checked. A pull tool passes the commit it currently uses, as Guix's
+    /// `authenticate-channel` does.
     pub authentic_commits: Vec<Oid>,
     /// Commits the caller knows to be authentic *and* to descend from the
     /// introduction, such as those a server's own cache holds (they were
@@ -42,8 +51,7 @@ pub struct Options {
     /// as the descendants a cache vouches for do, they spare the walk the
     /// introduction's old history.
     pub known_descendants: Vec<Oid>,
-    /// Check every commit and report every failure, instead of stopping at
-    /// the first.
+    /// Check every commit and report every failure, instead of the first.
     pub keep_going: bool,
     /// Threads checking commits (another walks the history); 0 means one
     /// per available core.
@@ -55,6 +63,12 @@ pub struct Options {
     /// default), or [`ReplaceObjects::Ignore`] for tooling that never uses
     /// git's own object lookup / checkout. See [`crate::replace`].
     pub replace_objects: ReplaceObjects,
+    /// Set by the caller (from another thread, or a signal handler) to stop
+    /// the run: it then fails with [`Error::Interrupted`] within
+    /// milliseconds, and nothing is recorded in the cache.
+    pub interrupt: Option<Arc<AtomicBool>>,
+    /// How the checking threads open the repository.
+    pub opener: Opener,
 }
 
 impl Default for Options {
@@ -62,6 +76,7 @@ impl Default for Options {
         Options {
             keyring_reference: keyring::DEFAULT_REFERENCE.to_owned(),
             keyring_commit: None,
+            keyring: None,
             cache: None,
             historical_authorizations: Authorizations::empty(),
             authentic_commits: Vec::new(),
@@ -70,6 +85,33 @@ impl Default for Options {
             jobs: 0,
             policy: Policy::Guix,
             replace_objects: ReplaceObjects::Refuse,
+            interrupt: None,
+            opener: Opener::Reopen,
+        }
+    }
+}
+
+/// How each checking thread gets its own handle on the repository (a git2
+/// repository cannot be shared between threads).
+#[derive(Clone, Default)]
+pub enum Opener {
+    /// Open the caller's repository again at its path. The object
+    /// directories git's environment names (`GIT_OBJECT_DIRECTORY`,
+    /// `GIT_ALTERNATE_OBJECT_DIRECTORIES`, as in a pre-receive hook's
+    /// quarantine) and the repository's alternates are seen, as by the
+    /// caller's handle opened with `Repository::open_from_env`.
+    #[default]
+    Reopen,
+    /// Open it with the caller's function: for a handle that sees objects
+    /// some other way (alternates added in code, another object database).
+    With(Arc<dyn Fn() -> Result<Repository, git2::Error> + Send + Sync>),
+}
+
+impl std::fmt::Debug for Opener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Opener::Reopen => f.write_str("Reopen"),
+            Opener::With(_) => f.write_str("With(..)"),
         }
     }
 }
@@ -78,167 +120,6 @@ impl Default for Options {
 /// beyond the machine's cores they only cost memory.
 pub const MAX_JOBS: usize = 1024;
 
-impl Options {
-    fn threads(&self) -> usize {
-        let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
-        match self.jobs {
-            0 => cores(),
-            n => n,
-        }
-        .min(MAX_JOBS)
-    }
-}
-
-/// Told how authentication goes, e.g. to draw a progress bar. Called from
-/// several threads.
-pub trait Progress: Sync {
-    /// The walk is over: `commits` commits from `introduction` to `end`
-    /// need checking. Checking starts as soon as the walk finds the first,
-    /// so [`Progress::advance`] may have been called already. Not called
-    /// when there is nothing to check.
-    fn start(&self, introduction: Oid, end: Oid, commits: usize) {
-        let _ = (introduction, end, commits);
-    }
-    /// `commits` more commits were checked.
-    fn advance(&self, commits: usize) {
-        let _ = commits;
-    }
-    /// Checking is over.
-    fn finish(&self) {}
-}
-
-/// A [`Progress`] that ignores everything.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {}
-
-/// The outcome of [`authenticate`].
-#[derive(Debug)]
-pub struct Report {
-    /// Where trust started.
-    pub introduction: Introduction,
-    /// The commit that was authenticated.
-    pub end: Oid,
-    /// How many commits were checked in this run (0 when END was already
-    /// known to be authentic).
-    pub checked: usize,
-    /// Commits checked per signing key, largest count first.
-    pub signers: Vec<(Fingerprint, usize)>,
-    /// With [`Options::keep_going`]: every failure, in the order Guix meets
-    /// them (the introduction, END's descent, then the commits newest
-    /// first: see the README, "The rule").
-    /// Empty otherwise (the first failure is returned as the error).
-    pub failures: Vec<Error>,
-    /// Problems with the cache that did not stop authentication.
-    pub warnings: Vec<CacheWarning>,
-}
-
-impl Report {
-    /// Whether END is authentic.
-    pub fn is_authentic(&self) -> bool {
-        self.failures.is_empty()
-    }
-}
-
-/// Resolves a revision (full or short id, branch, tag, or any of git's
-/// revision expressions) to a commit, peeling annotated tags.
-///
-/// Ids and reference names are resolved without reading any object, and
-/// tags are peeled by reading them verified, so that a damaged or forged
-/// object is reported rather than followed.
-pub fn resolve_commit(repo: &Repository, spec: &str) -> Result<Oid, Error> {
-    let not_a_commit = |reason: String| Error::NotACommit {
-        spec: spec.to_owned(),
-        reason,
-    };
-    let id = match named_object(repo, spec) {
-        Some(id) => id,
-        None => repo
-            .revparse_single(spec)
-            .map_err(|e| not_a_commit(e.message().to_owned()))?
-            .id(),
-    };
-    peel_to_commit(repo, id).map_err(|e| match e {
-        Peeled::NotACommit(reason) => not_a_commit(reason),
-        Peeled::Error(e) => e,
-    })
-}
-
-/// The object a full id, an unambiguous short id or a reference name
-/// (`master`, `origin/keyring`, `v1.0`, `HEAD`) names.
-fn named_object(repo: &Repository, spec: &str) -> Option<Oid> {
-    let hex = !spec.is_empty() && spec.len() <= 40 && spec.bytes().all(|b| b.is_ascii_hexdigit());
-    if hex && spec.len() == 40 {
-        return Oid::from_str(spec).ok();
-    }
-    if let Ok(reference) = repo.resolve_reference_from_short_name(spec) {
-        return reference.resolve().ok()?.target();
-    }
-    if hex && spec.len() >= 4 {
-        let short = Oid::from_str(spec).ok()?;
-        return repo.odb().ok()?.exists_prefix(short, spec.len()).ok();
-    }
-    None
-}
-
-enum Peeled {
-    NotACommit(String),
-    Error(Error),
-}
-
-/// How many annotated tags may point at each other before a commit.
-const MAX_TAG_CHAIN: usize = 32;
-
-fn peel_to_commit(repo: &Repository, mut id: Oid) -> Result<Oid, Peeled> {
-    let objects = Objects::open(repo).map_err(|e| Peeled::Error(e.into()))?;
-    let mut tagged = false;
-    for _ in 0..MAX_TAG_CHAIN {
-        let (role, kind) = match tagged {
-            true => (ObjectRole::Tag, Kind::Tag),
-            false => (ObjectRole::Commit, Kind::Commit),
-        };
-        let unreadable = |problem| {
-            Peeled::Error(Error::object(
-                role.clone(),
-                ObjectError { id, kind, problem },
-            ))
-        };
-        let (kind, data) = objects
-            .read_any(id, crate::objects::limit(Kind::Commit))
-            .map_err(unreadable)?;
-        match kind {
-            Kind::Commit => return Ok(id),
-            Kind::Tag => {
-                tagged = true;
-                id = tag_target(&data).ok_or_else(|| {
-                    unreadable(ObjectProblem::Damaged("its header is malformed".into()))
-                })?;
-            }
-            other if tagged => {
-                return Err(Peeled::NotACommit(format!(
-                    "it names a tag pointing at a {other}, not a commit"
-                )))
-            }
-            other => {
-                return Err(Peeled::NotACommit(format!(
-                    "it names a {other}, not a commit"
-                )))
-            }
-        }
-    }
-    Err(Peeled::NotACommit(format!(
-        "it names a chain of more than {MAX_TAG_CHAIN} tags"
-    )))
-}
-
-/// The `object` line of an annotated tag.
-fn tag_target(data: &[u8]) -> Option<Oid> {
-    let line = data.split(|&b| b == b'\n').next()?;
-    let hex = std::str::from_utf8(line.strip_prefix(b"object ")?).ok()?;
-    (hex.len() == 40).then(|| Oid::from_str(hex).ok())?
-}
-
 /// Authenticates `repo` from `introduction` up to commit `end`.
 ///
 /// Every commit reachable from `end` but not from the introduction or from
@@ -246,16 +127,12 @@ fn tag_target(data: &[u8]) -> Option<Oid> {
 /// be signed by a key that `.guix-authorizations` in each of its parents
 /// lists. On success, `end` is recorded in the cache.
 ///
-/// The steps are Guix's, in Guix's order: load the keyring; collect the
-/// commits known to be authentic; find the commits to check (none: success);
-/// verify the introduction's signature when nothing is known yet; check
-/// that END descends from the introduction or a known commit; check the
-/// commits, newest first as Guix's `commit-difference` lists them.
+/// The steps are Guix's, in Guix's order, one line each below.
 ///
-/// Errors: without [`Options::keep_going`], the first failure in that order
-/// is the error. With it, authentication failures are collected in
-/// [`Report::failures`], in that order, and an error means the repository
-/// could not be checked at all (missing keyring, unreadable objects).
+/// Errors: [`Error::NotAuthentic`] when the history is not authentic, with
+/// the [`Report`] (what was checked, and the failure, or every failure with
+/// [`Options::keep_going`]); any other error means the repository could not
+/// be checked (a missing keyring, unreadable objects, an interruption).
 pub fn authenticate(
     repo: &Repository,
     introduction: &Introduction,
@@ -263,128 +140,135 @@ pub fn authenticate(
     options: &Options,
     progress: &dyn Progress,
 ) -> Result<Report, Error> {
-    // First: nothing is worth checking if git would show other objects.
+    let interrupt = Interrupt::new(options.interrupt.as_deref());
+    // Nothing is worth checking if git would show other objects.
     crate::replace::check(repo, options.replace_objects)?;
-    let keyring = match options.keyring_commit {
-        Some(commit) => Keyring::load_at(repo, &options.keyring_reference, commit)?,
-        None => Keyring::load(repo, &options.keyring_reference)?,
-    };
-    let known = known_authentic(repo, introduction, options)?;
-    let mut report = Report {
-        introduction: introduction.clone(),
-        end,
-        checked: 0,
-        signers: Vec::new(),
-        failures: Vec::new(),
-        warnings: known.warnings.clone(),
-    };
-    // A known commit that descends from the introduction hides everything
-    // the introduction would: hiding the introduction too changes nothing
-    // but the cost (the walk is slow to hide an old commit).
-    let mut hidden = known.commits.clone();
-    if !known.has_descendant {
-        hidden.push(introduction.commit);
-    }
-    let mut walk = Walk::new(repo, end, &hidden)?;
-    let Some(first) = walk.next_commit()? else {
-        // END is the introduction, or in the closure of known commits.
-        return Ok(report);
+    let keyring = load_keyring(repo, options, progress)?;
+    let known = known_authentic(repo, introduction, options, interrupt, progress)?;
+    let mut report = Report::empty(introduction, end, known.warnings.clone());
+    let mut commits = commits_to_check(repo, end, &known, interrupt)?;
+    let Some(first) = commits.next_commit()? else {
+        return Ok(report); // END is the introduction, or known to be authentic.
     };
     let rule = Rule::new(&keyring, &options.historical_authorizations, options.policy);
-    let mut roots = known.commits.clone();
-    roots.push(introduction.commit);
-    let checker = Checker {
+    let mut failures = Failures::default();
+    if known.commits.is_empty() {
+        failures.introduction = verify_introduction(repo, &rule, introduction)?;
+    }
+    let roots = known.roots(introduction);
+    let check = CheckCommits {
         rule: &rule,
         roots: &roots,
         progress,
     };
-    let tally = checker.check_all(repo, &mut walk, first, options.threads(), |commits| {
-        progress.start(introduction.commit, end, commits)
-    })?;
-    progress.finish();
-    let mut failures = Failures::default();
-    if known.commits.is_empty() {
-        failures.add(verify_introduction(repo, &rule, introduction).err())?;
-    }
-    // END descends from a root when a checked commit has one as a parent;
-    // the graph is asked only when that is not so (a failure, most often).
-    let descends = tally.root_parent_seen || walk::descends_from_any(repo, end, &roots)?;
-    if !descends {
-        failures.add(Some(Error::NotDescendant {
-            end,
-            introduction: introduction.commit,
-        }))?;
-    }
-    let checked = settle(repo, &mut walk, &hidden, tally, !failures.is_empty())?;
+    let tally = check_commits(repo, &mut commits, first, &check, options, introduction)?;
+    failures.descent = check_descent(repo, end, introduction, &roots, &tally, interrupt)?;
+    progress.phase(Phase::Settling);
+    let checked = settle(
+        repo,
+        &mut commits,
+        &known.hidden,
+        tally,
+        !failures.is_empty(),
+    )?;
     if checked.commits == 0 {
-        // Everything the walk found is reachable from hidden history
-        // through commits with skewed times: nothing to check, as for Guix.
+        // Everything found is reachable from hidden history through commits
+        // with skewed times: nothing to check, as for Guix.
         return Ok(report);
-    }
-    for failure in checked.failures {
-        failures.add(Some(failure))?;
     }
     report.checked = checked.commits;
     report.signers = sorted_counts(checked.signers);
-    report.failures = failures.into_result(options.keep_going)?;
-    if report.is_authentic() {
-        if let Some(cache) = &options.cache {
-            record(
-                cache,
-                end,
-                introduction,
-                &known.commits,
-                &mut report.warnings,
-            );
-        }
+    report.failures = failures.in_guix_order(checked.failures, options.keep_going);
+    if !report.is_authentic() {
+        return Err(Error::NotAuthentic(Box::new(report)));
     }
+    record_in_cache(options.cache.as_ref(), introduction, &known, &mut report);
     Ok(report)
 }
 
-/// Authentication failures in the order Guix meets them, each commit
-/// reported once (a parent that removed `.guix-authorizations` is found by
-/// each of its children). Any other error stops everything.
-#[derive(Default)]
-struct Failures {
-    found: Vec<Error>,
-    reported: std::collections::HashSet<(&'static str, Option<Oid>)>,
+/// Authenticates one commit, as Guix's `authenticate-commit`: signed by a
+/// key of `keyring` that every parent's `.guix-authorizations` lists (or
+/// [`Options::historical_authorizations`] for a parent without one), under
+/// [`Options::policy`]. Returns its signer, or why it is not authentic.
+///
+/// ```no_run
+/// # fn main() -> Result<(), git_authenticate::Error> {
+/// use git_authenticate::{authenticate_commit, Keyring, Options};
+/// let repo = git2::Repository::open(".")?;
+/// let keyring = Keyring::load(&repo, "keyring")?;
+/// let commit = repo.head()?.peel_to_commit()?.id();
+/// match authenticate_commit(&repo, commit, &keyring, &Options::default())? {
+///     Ok(signer) => println!("signed by {signer}"),
+///     Err(failure) => println!("not authentic: {failure}"),
+/// }
+/// # Ok(()) }
+/// ```
+pub fn authenticate_commit(
+    repo: &Repository,
+    commit: Oid,
+    keyring: &Keyring,
+    options: &Options,
+) -> Result<Result<Fingerprint, Failure>, Error> {
+    let objects = Objects::open(repo)?;
+    let rule = Rule::new(keyring, &options.historical_authorizations, options.policy);
+    let commit = CommitObject::read_from(&objects, commit)?;
+    match rule.authenticate_commit(&objects, &commit) {
+        Ok(signer) => Ok(Ok(signer)),
+        Err(Stop::Failure(failure)) => Ok(Err(failure)),
+        Err(Stop::Error(e)) => Err(e),
+    }
 }
 
-impl Failures {
-    fn add(&mut self, failure: Option<Error>) -> Result<(), Error> {
-        match failure {
-            None => Ok(()),
-            Some(e) if e.is_authentication_failure() => {
-                if self.reported.insert((e.kind(), e.commit())) {
-                    self.found.push(e);
-                }
-                Ok(())
-            }
-            Some(e) => Err(e),
+impl Report {
+    fn empty(introduction: &Introduction, end: Oid, warnings: Vec<CacheWarning>) -> Self {
+        Report {
+            introduction: introduction.clone(),
+            end,
+            checked: 0,
+            signers: Vec::new(),
+            failures: Vec::new(),
+            warnings,
         }
     }
+}
 
-    fn is_empty(&self) -> bool {
-        self.found.is_empty()
+/// The caller's keyring, or the keyring branch (at its tip, or at the
+/// commit the caller names).
+fn load_keyring(
+    repo: &Repository,
+    options: &Options,
+    progress: &dyn Progress,
+) -> Result<Arc<Keyring>, Error> {
+    progress.phase(Phase::LoadingKeyring);
+    if let Some(keyring) = &options.keyring {
+        return Ok(keyring.clone());
     }
-
-    /// All the failures, or, unless `keep_going`, the first as the error.
-    fn into_result(self, keep_going: bool) -> Result<Vec<Error>, Error> {
-        let mut found = self.found;
-        if !keep_going && !found.is_empty() {
-            return Err(found.swap_remove(0));
-        }
-        Ok(found)
-    }
+    let reference = &options.keyring_reference;
+    Ok(Arc::new(match options.keyring_commit {
+        Some(commit) => Keyring::load_at(repo, reference, commit)?,
+        None => Keyring::load(repo, reference)?,
+    }))
 }
 
 /// Commits known to be authentic: the caller's, and the cached ones.
 struct Known {
     commits: Vec<Oid>,
-    /// Whether one of them is known to descend from the introduction (the
-    /// caller's are taken on trust, so they do not count).
-    has_descendant: bool,
+    /// Where the walk stops: the known commits, and the introduction
+    /// unless one of them is known to descend from it (the caller's are
+    /// taken on trust, so they do not count). Hiding the introduction too
+    /// would change nothing but the cost: the walk is slow to hide an old
+    /// commit.
+    hidden: Vec<Oid>,
     warnings: Vec<CacheWarning>,
+}
+
+impl Known {
+    /// The commits END must descend from: the introduction or a known one.
+    fn roots(&self, introduction: &Introduction) -> Vec<Oid> {
+        let mut roots = self.commits.clone();
+        roots.push(introduction.commit);
+        roots
+    }
 }
 
 /// The caller's commits, and the cached ones that are known to descend from
@@ -394,65 +278,65 @@ fn known_authentic(
     repo: &Repository,
     introduction: &Introduction,
     options: &Options,
+    interrupt: Interrupt,
+    progress: &dyn Progress,
 ) -> Result<Known, Error> {
-    // As in Guix, a known commit the repository lacks is ignored; one
-    // that cannot be read is an error.
+    progress.phase(Phase::FindingKnownCommits);
     let objects = Objects::open(repo)?;
-    let present = |ids: Vec<Oid>| -> Result<Vec<Oid>, Error> {
-        let mut kept = Vec::new();
-        for id in ids {
-            match objects.read(id, Kind::Commit) {
-                Ok(_) => kept.push(id),
-                Err(e) if e.is_missing() => {}
-                Err(e) => return Err(Error::object(ObjectRole::Commit, e)),
+    let present = |ids: &[Oid]| present_commits(&objects, ids);
+    let mut commits = present(&options.authentic_commits)?;
+    let callers = commits.len();
+    commits.extend(present(&options.known_descendants)?);
+    let mut warnings = Vec::new();
+    if let Some(cache) = &options.cache {
+        let cached = cache.read_for(introduction.commit);
+        warnings = cached.warnings;
+        commits.extend(present(&cached.trusted)?);
+        for id in present(&cached.unverified)? {
+            if walk::descends_from_any(repo, id, &[introduction.commit], interrupt)? {
+                commits.push(id);
+            } else {
+                warnings.push(cache.warning(CacheProblem::NotDescendant {
+                    commit: id,
+                    introduction: introduction.commit,
+                }));
             }
         }
-        Ok(kept)
-    };
-    let mut commits = present(options.authentic_commits.clone())?;
-    let callers = commits.len();
-    commits.extend(present(options.known_descendants.clone())?);
-    let Some(cache) = &options.cache else {
-        return Ok(Known {
-            has_descendant: commits.len() > callers,
-            commits,
-            warnings: Vec::new(),
-        });
-    };
-    let cached = cache.read_for(introduction.commit);
-    let mut warnings = cached.warnings;
-    commits.extend(present(cached.trusted)?);
-    for id in present(cached.unverified)? {
-        if walk::descends_from_any(repo, id, &[introduction.commit])? {
-            commits.push(id);
-        } else {
-            warnings.push(cache.warning(CacheProblem::NotDescendant {
-                commit: id,
-                introduction: introduction.commit,
-            }));
-        }
+    }
+    let mut hidden = commits.clone();
+    if commits.len() == callers {
+        hidden.push(introduction.commit);
     }
     Ok(Known {
-        has_descendant: commits.len() > callers,
         commits,
+        hidden,
         warnings,
     })
 }
 
-/// Records END; a failure to write the cache only costs later runs time.
-fn record(
-    cache: &Cache,
-    end: Oid,
-    introduction: &Introduction,
-    known: &[Oid],
-    warnings: &mut Vec<CacheWarning>,
-) {
-    for warning in cache.record(end, introduction.commit, known) {
-        // Reading again under the lock finds what the first read found.
-        if !warnings.contains(&warning) {
-            warnings.push(warning);
+/// As in Guix, a known commit the repository lacks is ignored; one that
+/// cannot be read is an error.
+fn present_commits(objects: &Objects, ids: &[Oid]) -> Result<Vec<Oid>, Error> {
+    let mut kept = Vec::new();
+    for &id in ids {
+        match objects.read(id, Kind::Commit) {
+            Ok(_) => kept.push(id),
+            Err(e) if e.is_missing() => {}
+            Err(e) => return Err(e.as_role(ObjectRole::Commit).into()),
         }
     }
+    Ok(kept)
+}
+
+/// Guix's `commit-difference`: the commits reachable from END, but not
+/// from the introduction or a known commit, found newest first.
+fn commits_to_check<'r>(
+    repo: &'r Repository,
+    end: Oid,
+    known: &Known,
+    interrupt: Interrupt<'r>,
+) -> Result<Walk<'r>, Error> {
+    Walk::new(repo, end, &known.hidden, interrupt)
 }
 
 /// The introductory commit must carry a good signature by the introduction's
@@ -461,182 +345,195 @@ fn verify_introduction(
     repo: &Repository,
     rule: &Rule,
     introduction: &Introduction,
-) -> Result<(), Error> {
+) -> Result<Option<Failure>, Error> {
     let commit = CommitObject::read(repo, introduction.commit)?;
     // As in Guix, SHA-1 is refused here whatever the commit's tree holds.
-    let key = rule.commit_signing_key(&commit, true)?;
-    if key.fingerprint() != &introduction.signer {
-        return Err(Error::WrongIntroductionSigner {
+    let key = match rule.commit_signing_key(&commit, Sha1::Refused) {
+        Ok(key) => key,
+        Err(Stop::Failure(failure)) => return Ok(Some(failure)),
+        Err(Stop::Error(e)) => return Err(e),
+    };
+    Ok(
+        (key.fingerprint() != &introduction.signer).then(|| Failure::WrongIntroductionSigner {
             commit: introduction.commit,
             expected: introduction.signer.clone(),
             actual: key.fingerprint().clone(),
-        });
+        }),
+    )
+}
+
+/// Applies the rule to every commit the walk finds, on the pipeline's
+/// threads.
+fn check_commits(
+    repo: &Repository,
+    commits: &mut Walk,
+    first: Found,
+    check: &CheckCommits,
+    options: &Options,
+    introduction: &Introduction,
+) -> Result<Tally, Error> {
+    let progress = check.progress;
+    progress.phase(Phase::Walking);
+    let path = repo.path().to_owned();
+    let reopen = move || crate::objects::reopen(&path);
+    let open: &(dyn Fn() -> Result<Repository, git2::Error> + Sync) = match &options.opener {
+        Opener::Reopen => &reopen,
+        Opener::With(open) => open.as_ref(),
+    };
+    let pipeline = Pipeline {
+        threads: threads(options.jobs),
+        open,
+        interrupt: Interrupt::new(options.interrupt.as_deref()),
+    };
+    let end = commits.id(commits.end());
+    let walked = |count| {
+        progress.phase(Phase::Checking);
+        progress.start(introduction.commit, end, count);
+    };
+    let tally = pipeline.run(commits, first, check, |count| progress.found(count), walked)?;
+    progress.finish();
+    Ok(tally)
+}
+
+fn threads(jobs: usize) -> usize {
+    let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    match jobs {
+        0 => cores(),
+        n => n,
     }
-    Ok(())
+    .min(MAX_JOBS)
 }
 
-/// What checking found.
-struct Checked {
-    /// How many commits were checked.
-    commits: usize,
-    signers: HashMap<Fingerprint, usize>,
-    /// The failures, in the order Guix checks the commits.
-    failures: Vec<Error>,
+/// END must descend from the introduction or a known commit. It does when
+/// a checked commit has one of them as a parent; the graph is asked only
+/// when that is not so (a failure, most often).
+fn check_descent(
+    repo: &Repository,
+    end: Oid,
+    introduction: &Introduction,
+    roots: &[Oid],
+    tally: &Tally,
+    interrupt: Interrupt,
+) -> Result<Option<Failure>, Error> {
+    let descends = tally.root_parent_seen || walk::descends_from_any(repo, end, roots, interrupt)?;
+    Ok((!descends).then_some(Failure::NotDescendant {
+        end,
+        introduction: introduction.commit,
+    }))
 }
 
-/// What one thread found: the commits each key signed, and the failures.
+/// Records END; a failure to write the cache only costs later runs time.
+fn record_in_cache(
+    cache: Option<&Cache>,
+    introduction: &Introduction,
+    known: &Known,
+    report: &mut Report,
+) {
+    let Some(cache) = cache else { return };
+    for warning in cache.record(report.end, introduction.commit, &known.commits) {
+        // Reading again under the lock finds what the first read found.
+        if !report.warnings.contains(&warning) {
+            report.warnings.push(warning);
+        }
+    }
+}
+
+/// The failures of the introduction and of END's descent, which Guix meets
+/// before any commit's.
+#[derive(Default)]
+struct Failures {
+    introduction: Option<Failure>,
+    descent: Option<Failure>,
+}
+
+impl Failures {
+    fn is_empty(&self) -> bool {
+        self.introduction.is_none() && self.descent.is_none()
+    }
+
+    /// All failures in the order Guix meets them, each commit reported
+    /// once (a parent that removed `.guix-authorizations` is found by each
+    /// of its children); only the first unless `keep_going`.
+    fn in_guix_order(self, commits: Vec<Failure>, keep_going: bool) -> Vec<Failure> {
+        let mut reported = HashSet::new();
+        let all = self
+            .introduction
+            .into_iter()
+            .chain(self.descent)
+            .chain(commits);
+        let mut found: Vec<Failure> = all
+            .filter(|f| reported.insert((f.kind(), f.commit())))
+            .collect();
+        if !keep_going {
+            found.truncate(1);
+        }
+        found
+    }
+}
+
+/// What one checking thread found: the commits each key signed, and the
+/// failures.
 #[derive(Default)]
 struct Tally {
     signers: HashMap<Fingerprint, Vec<Node>>,
-    failures: Vec<(Node, Error)>,
+    failures: Vec<(Node, Failure)>,
     root_parent_seen: bool,
 }
 
-impl Tally {
-    fn merge(&mut self, other: Tally) {
-        for (signer, nodes) in other.signers {
-            self.signers.entry(signer).or_default().extend(nodes);
-        }
-        self.failures.extend(other.failures);
-        self.root_parent_seen |= other.root_parent_seen;
-    }
-}
-
-/// Commit data sent to the checking threads and not yet taken stays under
-/// this many bytes; beyond it, they read the commit again. The walk is
-/// faster than checking, so on a long history it would otherwise hold most
-/// of it in memory.
-const DATA_IN_FLIGHT: usize = 32 << 20;
-
-/// At most this many commits wait for the checking threads (about 200
-/// bytes each); then the walk waits. A GNU Guix-sized history fits, so its
-/// walk, and the count of commits to check, end early.
-const COMMITS_IN_FLIGHT: usize = 1 << 17;
-
-/// Applies the rule to the commits the walk finds.
-struct Checker<'a> {
+/// The rule, as the pipeline applies it to each commit found.
+struct CheckCommits<'a> {
     rule: &'a Rule<'a>,
     roots: &'a [Oid],
     progress: &'a dyn Progress,
 }
 
-impl Checker<'_> {
-    /// Checks `found`; an authentication failure is tallied, any other
-    /// error (an unreadable object) stops everything.
+impl Check for CheckCommits<'_> {
+    type Tally = Tally;
+
+    /// An authentication failure is tallied; any other error (an
+    /// unreadable object) stops everything.
     fn check(&self, objects: &Objects, found: Found, tally: &mut Tally) -> Result<(), Error> {
         let commit = match &found.data {
             Some(data) => CommitObject::parse(found.id, data)?,
             None => CommitObject::read_from(objects, found.id)?,
         };
         for parent in &found.parents {
-            self.rule.learn(objects, parent)?;
+            self.rule.memo.learn(objects, parent)?;
         }
         if commit.parents.iter().any(|p| self.roots.contains(p)) {
             tally.root_parent_seen = true;
         }
         match self.rule.authenticate_commit(objects, &commit) {
-            Ok(signer) => tally.signers.entry(signer).or_default().push(found.node),
-            Err(e) if e.is_authentication_failure() => tally.failures.push((found.node, e)),
-            Err(e) => return Err(e),
+            Ok(signer) => {
+                self.progress.checked(commit.id, Ok(&signer));
+                tally.signers.entry(signer).or_default().push(found.node);
+            }
+            Err(Stop::Failure(failure)) => {
+                self.progress.checked(commit.id, Err(&failure));
+                tally.failures.push((found.node, failure));
+            }
+            Err(Stop::Error(e)) => return Err(e),
         }
         self.progress.advance(1);
         Ok(())
     }
 
-    /// Checks every commit the walk finds, from `first` on; `walked` is
-    /// told how many there are once the walk is over. The walk runs on this
-    /// thread and hands commits over to up to `threads` checking threads,
-    /// each with its own repository handle (a git2 repository cannot be
-    /// shared between threads). A thread is started only when there is a
-    /// commit for it.
-    fn check_all(
-        &self,
-        repo: &Repository,
-        walk: &mut Walk,
-        first: Found,
-        threads: usize,
-        walked: impl FnOnce(usize),
-    ) -> Result<Tally, Error> {
-        let (sender, receiver) = crossbeam_channel::bounded::<Found>(COMMITS_IN_FLIGHT);
-        let in_flight = AtomicUsize::new(0);
-        let stop = AtomicBool::new(false);
-        let path = repo.path();
-        std::thread::scope(|scope| {
-            let mut workers = Vec::new();
-            let mut receiver = Some(receiver);
-            let walking = (|| {
-                let mut next = Some(first);
-                while let Some(mut found) = next {
-                    if stop.load(Ordering::Relaxed) {
-                        return Ok(());
-                    }
-                    if let Some(r) = &receiver {
-                        let (in_flight, stop) = (&in_flight, &stop);
-                        let r = r.clone();
-                        workers.push(scope.spawn(move || self.worker(path, r, in_flight, stop)));
-                        if workers.len() == threads {
-                            // Only the checking threads receive now: when
-                            // they are all gone, sending fails instead of
-                            // waiting for room.
-                            receiver = None;
-                        }
-                    }
-                    let size = found.data.as_ref().map_or(0, Vec::len);
-                    if in_flight.load(Ordering::Relaxed) + size > DATA_IN_FLIGHT {
-                        found.data = None;
-                    } else {
-                        in_flight.fetch_add(size, Ordering::Relaxed);
-                    }
-                    if sender.send(found).is_err() {
-                        return Ok(());
-                    }
-                    next = walk.next_commit()?;
-                }
-                walked(walk.commits().count());
-                Ok(())
-            })();
-            drop(sender);
-            drop(receiver);
-            if walking.is_err() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            let mut tally = Tally::default();
-            let mut error = walking.err();
-            for worker in workers {
-                match worker.join().expect("checking threads do not panic") {
-                    Ok(found) => tally.merge(found),
-                    Err(e) => error = error.or(Some(e)),
-                }
-            }
-            error.map_or(Ok(tally), Err)
-        })
-    }
-
-    /// One checking thread: checks what it receives until the walk is over,
-    /// or until a thread meets an error.
-    fn worker(
-        &self,
-        path: &std::path::Path,
-        receiver: crossbeam_channel::Receiver<Found>,
-        in_flight: &AtomicUsize,
-        stop: &AtomicBool,
-    ) -> Result<Tally, Error> {
-        let repo = crate::objects::reopen(path)?;
-        let objects = Objects::open(&repo)?;
-        let mut tally = Tally::default();
-        for found in receiver {
-            let size = found.data.as_ref().map_or(0, Vec::len);
-            in_flight.fetch_sub(size, Ordering::Relaxed);
-            if stop.load(Ordering::Relaxed) {
-                continue;
-            }
-            if let Err(e) = self.check(&objects, found, &mut tally) {
-                stop.store(true, Ordering::Relaxed);
-                return Err(e);
-            }
+    fn merge(into: &mut Tally, other: Tally) {
+        for (signer, nodes) in other.signers {
+            into.signers.entry(signer).or_default().extend(nodes);
         }
-        Ok(tally)
+        into.failures.extend(other.failures);
+        into.root_parent_seen |= other.root_parent_seen;
     }
+}
+
+/// What checking found, made exact.
+struct Checked {
+    /// How many commits were checked.
+    commits: usize,
+    signers: HashMap<Fingerprint, usize>,
+    /// The failures, in the order Guix checks the commits.
+    failures: Vec<Failure>,
 }
 
 /// At most this many failing commits are settled one by one, each by a
@@ -664,16 +561,7 @@ fn settle(
         if exactly {
             failing.push(walk.end());
         }
-        if failing.len() <= SETTLED_ONE_BY_ONE {
-            let objects = Objects::open(repo)?;
-            for node in failing {
-                if walk::is_ancestor_of_any(&objects, walk.id(node), hidden)? {
-                    walk.mark_hidden(node);
-                }
-            }
-        } else {
-            walk.settle(|walk| failing.iter().all(|&node| walk.is_hidden(node)))?;
-        }
+        hide_reached(repo, walk, hidden, &failing)?;
         tally.failures.retain(|(node, _)| !walk.is_hidden(*node));
         let positions = walk.guix_positions();
         tally
@@ -698,6 +586,25 @@ fn settle(
         signers,
         failures: tally.failures.into_iter().map(|(_, e)| e).collect(),
     })
+}
+
+/// Marks hidden each of `failing` that a hidden commit reaches.
+fn hide_reached(
+    repo: &Repository,
+    walk: &mut Walk,
+    hidden: &[Oid],
+    failing: &[Node],
+) -> Result<(), Error> {
+    if failing.len() > SETTLED_ONE_BY_ONE {
+        return walk.settle(|walk| failing.iter().all(|&node| walk.is_hidden(node)));
+    }
+    let objects = Objects::open(repo)?;
+    for &node in failing {
+        if walk::is_ancestor_of_any(&objects, walk.id(node), hidden, walk.interrupt())? {
+            walk.mark_hidden(node);
+        }
+    }
+    Ok(())
 }
 
 fn sorted_counts(counts: HashMap<Fingerprint, usize>) -> Vec<(Fingerprint, usize)> {

@@ -49,7 +49,6 @@ use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
-use crate::error::Error;
 use crate::sexp;
 
 /// Most commits a cache file keeps.
@@ -324,6 +323,35 @@ impl std::fmt::Display for CacheAction {
     }
 }
 
+/// Why no cache can be named: the caller asked for one that cannot exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// Neither `XDG_CACHE_HOME` nor `HOME` is set.
+    #[error(
+        "authentication cache `{key}`: no cache directory: neither XDG_CACHE_HOME nor HOME \
+         is set"
+    )]
+    NoCacheDirectory {
+        /// The cache key asked for.
+        key: String,
+    },
+    /// A cache key that would leave the cache directory.
+    #[error("invalid cache key `{0}`: use letters, digits, `-`, `_`, `.` and `/`, without `..`")]
+    InvalidKey(String),
+}
+
+impl CacheError {
+    /// A short, stable name for the kind of error, used in
+    /// machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CacheError::NoCacheDirectory { .. } => "cache",
+            CacheError::InvalidKey(_) => "invalid-cache-key",
+        }
+    }
+}
+
 impl Cache {
     /// The cache file for `key` under the user's cache directory
     /// (`$XDG_CACHE_HOME/git-authenticate/authentication/KEY` on Linux).
@@ -332,23 +360,22 @@ impl Cache {
     ///
     /// A key is a relative path of plain names (`checkouts/abc`); one that
     /// could leave the cache directory is refused.
-    pub fn for_key(key: &str) -> Result<Self, Error> {
+    pub fn for_key(key: &str) -> Result<Self, CacheError> {
         let root = directories::BaseDirs::new()
             .map(|dirs| dirs.cache_dir().to_path_buf())
-            .ok_or_else(|| Error::Cache {
-                path: PathBuf::from(key),
-                reason: "no cache directory: neither XDG_CACHE_HOME nor HOME is set".into(),
+            .ok_or_else(|| CacheError::NoCacheDirectory {
+                key: key.to_owned(),
             })?;
         Self::below(root, &SUBDIRECTORIES, key)
     }
 
     /// The cache file for `key` under `directory`, which is the cache root:
     /// it and everything below it must be private to the user.
-    pub fn in_directory(directory: &Path, key: &str) -> Result<Self, Error> {
+    pub fn in_directory(directory: &Path, key: &str) -> Result<Self, CacheError> {
         Self::below(directory.to_path_buf(), &[], key)
     }
 
-    fn below(root: PathBuf, subdirectories: &[&str], key: &str) -> Result<Self, Error> {
+    fn below(root: PathBuf, subdirectories: &[&str], key: &str) -> Result<Self, CacheError> {
         let parts: Vec<&str> = key.split('/').collect();
         let valid = !key.is_empty()
             && parts.iter().all(|part| {
@@ -360,7 +387,7 @@ impl Cache {
                         .all(|c| c.is_ascii_alphanumeric() || "-_.=+".contains(c))
             });
         let Some((name, key_directories)) = parts.split_last().filter(|_| valid) else {
-            return Err(Error::InvalidCacheKey(key.to_owned()));
+            return Err(CacheError::InvalidKey(key.to_owned()));
         };
         let directories: Vec<String> = subdirectories
             .iter()

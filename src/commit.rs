@@ -5,12 +5,26 @@
 //! would otherwise inflate and hash the same object three times. The
 //! signature is extracted with exactly the semantics of libgit2's
 //! `git_commit_extract_signature`, which Guix relies on, quirks included.
+//!
+//! # The representations of a commit
+//!
+//! Each holds what one stage needs, so that a long history fits in memory:
+//!
+//! - [`CommitObject`]: a commit being checked: tree, parents, signature and
+//!   signed data. Built from the object's data, then dropped.
+//! - [`Header`]: tree, parents and committer time, which the walk reads to
+//!   order the history, and hands over for the parents of each commit it
+//!   finds (so that the rule does not read them again).
+//! - the walk's vertex (`walk.rs`): the same, compacted (a node index, its
+//!   parents as indices), for every commit the walk has met.
+//! - the walk's `Found`: a commit to check, as handed to a checking thread
+//!   (its data when it is still in memory, its parents' headers).
+//! - the memo's facts (`memo.rs`): what the rule remembers of a parent —
+//!   what stands at `.guix-authorizations` and its own parents.
 
 use git2::{Oid, Repository};
 
-use crate::error::Error;
-use crate::objects::ObjectRole;
-use crate::objects::{Kind, ObjectError, ObjectProblem, Objects};
+use crate::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects, Unreadable};
 
 /// The header field holding an OpenPGP signature.
 const SIGNATURE_FIELD: &[u8] = b"gpgsig";
@@ -27,17 +41,26 @@ pub(crate) struct CommitObject {
 
 impl CommitObject {
     /// Reads commit `id` from the object database.
-    pub fn read(repo: &Repository, id: Oid) -> Result<Self, Error> {
-        Self::read_from(&Objects::open(repo)?, id)
+    pub fn read(repo: &Repository, id: Oid) -> Result<Self, Unreadable> {
+        let objects = Objects::open(repo).map_err(|e| {
+            let problem = ObjectProblem::Damaged(e.message().to_owned());
+            let source = ObjectError {
+                id,
+                kind: Kind::Commit,
+                problem,
+            };
+            source.as_role(ObjectRole::Commit)
+        })?;
+        Self::read_from(&objects, id)
     }
 
     /// Reads commit `id` from `objects`.
-    pub fn read_from(objects: &Objects, id: Oid) -> Result<Self, Error> {
+    pub fn read_from(objects: &Objects, id: Oid) -> Result<Self, Unreadable> {
         Self::parse(id, &read_raw(objects, id)?)
     }
 
     /// Parses the raw object `data` of commit `id`.
-    pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Error> {
+    pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Unreadable> {
         let header = Header::parse(id, data)?;
         Ok(CommitObject {
             id,
@@ -52,6 +75,7 @@ impl CommitObject {
 /// committer time.
 #[derive(Debug, Clone)]
 pub(crate) struct Header {
+    pub id: Oid,
     pub tree: Oid,
     pub parents: Vec<Oid>,
     /// Seconds since the epoch; 0 when the committer line is malformed
@@ -61,7 +85,7 @@ pub(crate) struct Header {
 
 impl Header {
     /// Parses the header of the raw object `data` of commit `id`.
-    pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Error> {
+    pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Unreadable> {
         let (tree, parents) = tree_and_parents(data)
             .filter(|_| identities_as_libgit2(data))
             .ok_or_else(|| {
@@ -73,6 +97,7 @@ impl Header {
                 )
             })?;
         Ok(Header {
+            id,
             tree,
             parents,
             time: committer_time(data).unwrap_or(0),
@@ -81,10 +106,10 @@ impl Header {
 }
 
 /// The raw data of commit `id`, verified to be that commit.
-pub(crate) fn read_raw(objects: &Objects, id: Oid) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_raw(objects: &Objects, id: Oid) -> Result<Vec<u8>, Unreadable> {
     objects
         .read(id, Kind::Commit)
-        .map_err(|e| Error::object(ObjectRole::Commit, e))
+        .map_err(|e| e.as_role(ObjectRole::Commit))
 }
 
 /// The time on the header's `committer` line: `committer NAME <EMAIL>
@@ -109,10 +134,10 @@ pub(crate) fn tree_entry(
     commit: Oid,
     tree: Oid,
     name: &[u8],
-) -> Result<Option<(u32, Oid)>, Error> {
+) -> Result<Option<(u32, Oid)>, Unreadable> {
     let data = objects
         .read(tree, Kind::Tree)
-        .map_err(|e| Error::object(ObjectRole::TreeOf(commit), e))?;
+        .map_err(|e| e.as_role(ObjectRole::TreeOf(commit)))?;
     find_entry(&data, name)
         .map_err(|what| malformed(ObjectRole::TreeOf(commit), tree, Kind::Tree, what))
 }
@@ -211,9 +236,9 @@ fn parse_entry(data: &[u8]) -> Result<Entry<'_>, &'static str> {
 }
 
 /// A commit or tree that is stored whole but does not read as one.
-fn malformed(role: ObjectRole, id: Oid, kind: Kind, what: &str) -> Error {
+fn malformed(role: ObjectRole, id: Oid, kind: Kind, what: &str) -> Unreadable {
     let problem = ObjectProblem::Damaged(what.to_owned());
-    Error::object(role, ObjectError { id, kind, problem })
+    ObjectError { id, kind, problem }.as_role(role)
 }
 
 /// The `tree` line, then the `parent` lines, as git writes them.

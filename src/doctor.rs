@@ -31,15 +31,14 @@ use std::time::{Duration, SystemTime};
 
 use git2::{BranchType, Oid, Repository};
 
-use crate::authorizations::{self, Authorizations, AuthorizationsError};
+use crate::authorizations::Authorizations;
 use crate::channel::{commit_relation, ChannelMetadata};
-use crate::commit::{tree_entry, CommitObject};
 use crate::config;
 use crate::error::Error;
 use crate::fingerprint::Fingerprint;
 use crate::introduction::Introduction;
+use crate::keyring::KeyringError;
 use crate::keyring::{self, Keyring};
-use crate::objects::{Kind, ObjectProblem, Objects};
 use crate::signature::CommitSignature;
 use crate::{authenticate, Cache, NoProgress};
 
@@ -182,7 +181,7 @@ pub fn diagnose(repo: &Repository, options: &Options) -> Result<Diagnosis, Error
 fn load_keyring(repo: &Repository, diagnosis: &mut Diagnosis) -> Option<Keyring> {
     match Keyring::load(repo, &diagnosis.keyring) {
         Ok(keyring) => Some(keyring),
-        Err(Error::KeyringNotFound {
+        Err(KeyringError::NotFound {
             reference,
             suggestion,
         }) => {
@@ -280,11 +279,8 @@ fn branch_tips(repo: &Repository) -> Vec<(String, Oid)> {
 /// Reads `.guix-authorizations` at each branch tip; branches without one
 /// (the keyring branch, unrelated branches) are not channel branches.
 fn check_branches(repo: &Repository, diagnosis: &mut Diagnosis) {
-    let Ok(objects) = Objects::open(repo) else {
-        return;
-    };
     for (branch, tip) in branch_tips(repo) {
-        match authorizations_at(&objects, tip) {
+        match Authorizations::at_commit(repo, tip) {
             Ok(None) => {}
             Ok(Some(listed)) => diagnosis.authorizations.push(BranchAuthorizations {
                 branch,
@@ -298,39 +294,6 @@ fn check_branches(repo: &Repository, diagnosis: &mut Diagnosis) {
         }
     }
     check_authorized_everywhere(diagnosis);
-}
-
-/// The `.guix-authorizations` of `commit`, if it has one as a file.
-fn authorizations_at(objects: &Objects, commit: Oid) -> Result<Option<Authorizations>, Error> {
-    let tree = CommitObject::read_from(objects, commit)?.tree;
-    let name = authorizations::FILE_NAME.as_bytes();
-    let Some((_mode, blob)) = tree_entry(objects, commit, tree, name)? else {
-        return Ok(None);
-    };
-    let malformed = |source: AuthorizationsError| Error::MalformedAuthorizations {
-        commit,
-        parent: commit,
-        blob,
-        source,
-    };
-    match objects.read_any(blob, authorizations::MAX_SIZE as u64) {
-        Ok((Kind::Blob, data)) => Authorizations::parse(&data).map(Some).map_err(malformed),
-        Ok(_) => Ok(None),
-        Err(ObjectProblem::TooLarge { size, .. }) => {
-            Err(malformed(AuthorizationsError::TooLarge {
-                size: size as usize,
-                limit: authorizations::MAX_SIZE,
-            }))
-        }
-        Err(problem) => Err(Error::object(
-            crate::ObjectRole::AuthorizationsOf(commit),
-            crate::objects::ObjectError {
-                id: blob,
-                kind: Kind::Blob,
-                problem,
-            },
-        )),
-    }
 }
 
 /// A key authorized on some branches but not others: a merge into a
@@ -463,7 +426,7 @@ fn check_history(repo: &Repository, introduction: &Introduction, diagnosis: &mut
     match authenticate(repo, introduction, head, &options, &NoProgress) {
         Ok(_) => {}
         // The keyring's own problems are already reported.
-        Err(Error::KeyringNotFound { .. } | Error::MalformedKey { .. }) => {}
+        Err(Error::Keyring(_)) => {}
         Err(error) => diagnosis.push(Problem::NotAuthentic {
             head,
             error: Box::new(error),

@@ -4,8 +4,10 @@
 
 use crate::armor::ArmorError;
 use crate::authorizations::AuthorizationsError;
-use crate::error::{Error, ParentAuthorizations};
+use crate::error::Error;
+use crate::failure::{Failure, ParentAuthorizations};
 use crate::fingerprint::Fingerprint;
+use crate::keyring::KeyringError;
 use crate::keyring::KeyringSource;
 use crate::objects::{ObjectError, ObjectProblem};
 use crate::policy::PolicyRefusal;
@@ -16,59 +18,91 @@ const STRONGER_DIGEST: &str = "re-sign the commit with a stronger digest: add \
      `personal-digest-preferences SHA512` to ~/.gnupg/gpg.conf, then `git commit --amend -S \
      --no-edit`";
 
-pub(crate) fn hint(error: &Error) -> Option<String> {
-    Some(match error {
-        Error::Unsigned { .. } => "sign the commit with a key listed in .guix-authorizations, \
-             e.g. `git commit --amend -S --no-edit` (or `git rebase --exec 'git commit --amend \
-             -S --no-edit'` for several)"
-            .into(),
-        // Only MD5 and SHA-1 are ever refused.
-        Error::WeakHash { .. } => STRONGER_DIGEST.into(),
-        Error::MalformedSignature { reason, .. } => return malformed_signature(reason),
-        Error::MissingKey {
-            keyring, read_from, ..
-        } => missing_key(keyring, read_from.as_deref()),
-        Error::BadSignature { .. } => "the commit was changed after it was signed, or the \
-             keyring holds a different key under this fingerprint; re-sign the commit"
-            .into(),
-        Error::PolicyViolation { reason, .. } => policy(reason),
-        Error::Unauthorized {
-            fingerprint,
-            primary,
-            parents,
-            ..
-        } => unauthorized(fingerprint, primary.as_ref(), parents),
-        Error::RemovedAuthorizations { .. } => "restore .guix-authorizations: without it, \
-             commits would fall back to the default authorizations"
-            .into(),
-        Error::MalformedAuthorizations { source, .. } => authorizations(source),
-        Error::WrongIntroductionSigner { .. } => "check the introduction: its signer must be \
-             the fingerprint of the key (or subkey) that signed the introductory commit"
-            .into(),
-        Error::NotDescendant { introduction, .. } => format!(
-            "the introductory commit {introduction} is not in this history: check out the \
-             channel's branch, or check the introduction"
-        ),
-        Error::KeyringNotFound {
-            reference,
-            suggestion: Some(found),
-        } => format!(
-            "use `--keyring={found}`, or create the local branch: `git branch {reference} {found}`"
-        ),
-        Error::KeyringNotFound { reference, .. } => {
-            format!("fetch it: `git fetch origin {reference}:{reference}`")
+impl Failure {
+    /// What would make the commit authentic, in words a channel maintainer
+    /// can act on (git and gpg commands, never this tool's own flags).
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            Failure::Unsigned { .. } => "sign the commit with a key listed in \
+                 .guix-authorizations, e.g. `git commit --amend -S --no-edit` (or `git rebase \
+                 --exec 'git commit --amend -S --no-edit'` for several)"
+                .into(),
+            // Only MD5 and SHA-1 are ever refused.
+            Failure::WeakHash { .. } => STRONGER_DIGEST.into(),
+            Failure::MalformedSignature { reason, .. } => return malformed_signature(reason),
+            Failure::MissingKey {
+                keyring, read_from, ..
+            } => missing_key(keyring, read_from.as_deref()),
+            Failure::BadSignature { .. } => "the commit was changed after it was signed, or \
+                 the keyring holds a different key under this fingerprint; re-sign the commit"
+                .into(),
+            Failure::PolicyViolation { reason, .. } => policy(reason),
+            Failure::Unauthorized {
+                fingerprint,
+                primary,
+                parents,
+                ..
+            } => unauthorized(fingerprint, primary.as_ref(), parents),
+            Failure::RemovedAuthorizations { .. } => "restore .guix-authorizations: without \
+                 it, commits would fall back to the default authorizations"
+                .into(),
+            Failure::MalformedAuthorizations { source, .. } => authorizations(source),
+            Failure::WrongIntroductionSigner { .. } => "check the introduction: its signer \
+                 must be the fingerprint of the key (or subkey) that signed the introductory \
+                 commit"
+                .into(),
+            Failure::NotDescendant { introduction, .. } => format!(
+                "the introductory commit {introduction} is not in this history: check out the \
+                 channel's branch, or check the introduction"
+            ),
+        })
+    }
+}
+
+impl KeyringError {
+    /// What would make the keyring loadable.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            KeyringError::NotFound {
+                reference,
+                suggestion: Some(found),
+            } => format!("create the local branch: `git branch {reference} {found}`"),
+            KeyringError::NotFound { reference, .. } => {
+                format!("fetch it: `git fetch origin {reference}:{reference}`")
+            }
+            KeyringError::Unreadable(unreadable) => unreadable_hint(&unreadable.source),
+            KeyringError::KeyNotAFile { file, kind, .. } => format!(
+                "rename or remove the {kind} `{file}` on the keyring branch: Guix loads every \
+                 entry whose path ends in `.key`, and cannot read a {kind}"
+            ),
+            KeyringError::NotACommit { name, .. } => format!(
+                "Guix loads a branch that points directly at a commit: `git update-ref \
+                 --no-deref {name} COMMIT`, COMMIT being the keyring's commit"
+            ),
+            _ => return None,
+        })
+    }
+}
+
+impl Error {
+    /// What would fix the problem, where that is knowable.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::NotAuthentic(_) => self.failure().and_then(Failure::hint),
+            Error::Keyring(e) => e.hint(),
+            Error::UnreadableObject { source, .. } => Some(unreadable_hint(source)),
+            Error::ReplacedObjects {
+                replaced,
+                replace_refs,
+                grafts,
+            } => Some(crate::replace::hint(
+                replaced,
+                *replace_refs,
+                grafts.as_deref(),
+            )),
+            _ => None,
         }
-        Error::UnreadableObject { source, .. } => unreadable(source),
-        Error::KeyNotAFile { file, kind, .. } => format!(
-            "rename or remove the {kind} `{file}` on the keyring branch: Guix loads every \
-             entry whose path ends in `.key`, and cannot read a {kind}"
-        ),
-        Error::KeyringNotACommit { name, .. } => format!(
-            "Guix loads a branch that points directly at a commit: `git update-ref --no-deref \
-             {name} COMMIT`, COMMIT being the keyring's commit"
-        ),
-        _ => return None,
-    })
+    }
 }
 
 /// What to do about a signature that cannot be used at all.
@@ -118,15 +152,14 @@ fn policy(refusal: &PolicyRefusal) -> String {
     match refusal {
         PolicyRefusal::PredatesKey { .. } => "the signature is dated before its key was \
              created (a wrong clock, or a backdated signature): re-sign the commit with the \
-             right time; without --policy=strict, Guix's rule accepts it"
+             right time (Guix's own rule accepts it)"
             .into(),
         PolicyRefusal::NoCreationTime => "re-sign the commit with gpg, which records the \
-             signature's creation time; without --policy=strict, Guix's rule accepts it"
+             signature's creation time (Guix's own rule accepts it)"
             .into(),
         PolicyRefusal::WeakHash { .. } => STRONGER_DIGEST.into(),
         _ => "sign with a valid key (not expired, not revoked, bound to its certificate, \
-             marked for signing) and a strong digest; without --policy=strict, Guix's rule \
-             alone applies"
+             marked for signing) and a strong digest (Guix's own rule does not ask this)"
             .into(),
     }
 }
@@ -148,7 +181,7 @@ fn authorizations(error: &AuthorizationsError) -> String {
 }
 
 /// What to do about an object the verdict needs and cannot read.
-fn unreadable(source: &ObjectError) -> String {
+fn unreadable_hint(source: &ObjectError) -> String {
     match source.problem {
         ObjectProblem::Missing => "the repository lacks this object: a partial clone \
              (`--filter`) or a shallow clone must fetch it first (`git fetch --refetch` \

@@ -141,6 +141,55 @@ impl fmt::Debug for Fingerprint {
     }
 }
 
+/// An OpenPGP key ID: the low 64 bits of a key's fingerprint, which old
+/// signatures name their issuer by. Kept as the signature has it, even
+/// when it is not eight bytes long (it then matches no key).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(Box<[u8]>);
+
+impl KeyId {
+    /// Wraps the bytes of a key ID.
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        KeyId(bytes.into())
+    }
+
+    /// The raw bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for KeyId {
+    /// Upper-case hex, as gpg prints key IDs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02X}"))
+    }
+}
+
+impl std::fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+/// The key a signature says it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Issuer {
+    /// An issuer fingerprint subpacket.
+    Fingerprint(Fingerprint),
+    /// An issuer key ID subpacket, when there is no fingerprint.
+    KeyId(KeyId),
+}
+
+impl std::fmt::Display for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Issuer::Fingerprint(fingerprint) => fingerprint.fmt(f),
+            Issuer::KeyId(id) => id.fmt(f),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,13 +52,16 @@ use std::fmt;
 
 use git2::{ObjectType, Oid, Repository};
 
-use crate::authenticate::{authenticate, NoProgress, Options};
+use crate::authenticate::{authenticate, Options};
 use crate::cache::{Cache, CacheWarning};
 use crate::channel::{commit_relation, Relation};
 use crate::config::{self, Configuration};
 use crate::error::Error;
+use crate::failure::Failure;
 use crate::introduction::Introduction;
+use crate::keyring::KeyringError;
 use crate::keyring::{self, Keyring};
+use crate::report::NoProgress;
 
 /// One ref a push updates, as git tells hooks: `OLD NEW REF`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,7 +209,7 @@ pub enum Refusal {
     /// The new commit is not authentic: every failure, oldest first.
     NotAuthentic {
         /// The failures.
-        failures: Vec<Error>,
+        failures: Vec<Failure>,
     },
     /// A protected branch (or the keyring branch) would not move forward.
     NotFastForward {
@@ -216,7 +219,7 @@ pub enum Refusal {
     /// A protected branch (or the keyring branch) would be deleted.
     ProtectedDeletion,
     /// A key file on the new keyring tip does not load.
-    BrokenKeyring(Error),
+    BrokenKeyring(KeyringError),
     /// A branch would point at something that is not a commit, or a tag at
     /// something that names no commit.
     NotACommit {
@@ -323,7 +326,10 @@ pub struct GateOptions {
 pub fn gate_cache(repo: &Repository, introduction: &Introduction) -> Result<Cache, Error> {
     let key = Cache::default_key(repo);
     let digest = key.rsplit('/').next().unwrap_or(&key);
-    Cache::for_key(&format!("gate/{digest}/{}", introduction.commit))
+    Ok(Cache::for_key(&format!(
+        "gate/{digest}/{}",
+        introduction.commit
+    ))?)
 }
 
 /// The gate of one repository, with its configuration read.
@@ -516,7 +522,7 @@ impl<'r> Gate<'r> {
 
     /// The commit a tag (annotated or not) names.
     fn tagged_commit(&self, id: Oid) -> Result<Oid, Refusal> {
-        match crate::authenticate::resolve_commit(self.repo, &id.to_string()) {
+        match crate::revision::resolve_commit(self.repo, &id.to_string()) {
             Ok(commit) => Ok(commit),
             Err(Error::NotACommit { .. }) => Err(Refusal::NotACommit {
                 id,
@@ -590,16 +596,13 @@ impl<'r> Gate<'r> {
             ..Options::default()
         };
         match authenticate(self.repo, introduction, commit, &options, &NoProgress) {
-            Ok(report) if report.is_authentic() => Ok(report.checked),
-            Ok(report) => {
+            Ok(report) => Ok(report.checked),
+            Err(Error::NotAuthentic(report)) => {
                 let mut failures = report.failures;
                 // Guix's order is newest first; the pusher fixes the
                 // oldest first.
                 failures.reverse();
                 Err(Refusal::NotAuthentic { failures })
-            }
-            Err(e) if e.is_authentication_failure() => {
-                Err(Refusal::NotAuthentic { failures: vec![e] })
             }
             Err(e) => Err(Refusal::CouldNotCheck(e)),
         }

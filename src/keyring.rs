@@ -21,10 +21,8 @@ use openpgp::{KeyID, Packet};
 
 use crate::armor;
 use crate::crypto::Prepared;
-use crate::error::Error;
 use crate::fingerprint::Fingerprint;
-use crate::objects::ObjectRole;
-use crate::objects::{Kind, ObjectError, ObjectProblem, Objects};
+use crate::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects, Unreadable};
 
 /// The keyring branch used when none is configured.
 pub const DEFAULT_REFERENCE: &str = "keyring";
@@ -83,7 +81,7 @@ impl KeyringKey {
 /// All keys of a keyring branch.
 ///
 /// ```no_run
-/// # fn main() -> Result<(), git_authenticate::Error> {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let repo = git2::Repository::open(".")?;
 /// let keyring = git_authenticate::Keyring::load(&repo, "origin/keyring")?;
 /// println!("{} keys on {}", keyring.len(), keyring.reference());
@@ -121,7 +119,7 @@ impl Keyring {
     /// submodule of that name is an error, as is any object the walk
     /// cannot read. The walk is bounded by [`MAX_DEPTH`], [`MAX_ENTRIES`]
     /// and [`MAX_BYTES`].
-    pub fn load(repo: &Repository, reference: &str) -> Result<Self, Error> {
+    pub fn load(repo: &Repository, reference: &str) -> Result<Self, KeyringError> {
         let source = keyring_source(repo, reference)?;
         Self::load_source(repo, reference, source)
     }
@@ -130,7 +128,7 @@ impl Keyring {
     /// rather than from the tip of the branch `reference` (whose name
     /// errors carry): what the branch would hold if it pointed there, as a
     /// server checks a push to the keyring branch before accepting it.
-    pub fn load_at(repo: &Repository, reference: &str, commit: Oid) -> Result<Self, Error> {
+    pub fn load_at(repo: &Repository, reference: &str, commit: Oid) -> Result<Self, KeyringError> {
         let source = KeyringSource {
             name: reference.to_owned(),
             commit,
@@ -142,7 +140,7 @@ impl Keyring {
         repo: &Repository,
         reference: &str,
         source: KeyringSource,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, KeyringError> {
         let mut budget = Budget::new(repo, reference)?;
         let (source, tree) = source_tree(reference, source, &mut budget)?;
         let entries = list_keys(tree, &mut budget)?;
@@ -161,8 +159,8 @@ impl Keyring {
     }
 
     /// Loads the key file at `entry`.
-    fn load_entry(&mut self, entry: &TreeItem, budget: &mut Budget) -> Result<(), Error> {
-        let not_a_file = |kind| Error::KeyNotAFile {
+    fn load_entry(&mut self, entry: &TreeItem, budget: &mut Budget) -> Result<(), KeyringError> {
+        let not_a_file = |kind| KeyringError::KeyNotAFile {
             reference: self.reference.clone(),
             file: entry.path.clone(),
             id: entry.id,
@@ -182,7 +180,7 @@ impl Keyring {
 
     /// Fails as [`Keyring::load`] would when the branch does not exist,
     /// without reading any key.
-    pub fn check_exists(repo: &Repository, reference: &str) -> Result<(), Error> {
+    pub fn check_exists(repo: &Repository, reference: &str) -> Result<(), KeyringError> {
         let source = keyring_source(repo, reference)?;
         source_tree(reference, source, &mut Budget::new(repo, reference)?).map(drop)
     }
@@ -192,7 +190,7 @@ impl Keyring {
     pub fn from_files<'a>(
         reference: &str,
         files: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, KeyringError> {
         let mut keyring = Keyring {
             reference: reference.to_owned(),
             ..Keyring::default()
@@ -206,8 +204,8 @@ impl Keyring {
     /// Adds every key packet of one file (blob `blob`): a file that does
     /// not parse is malformed, one that brings the keyring over
     /// [`MAX_KEYS`] makes it too large.
-    fn add_file(&mut self, file: &str, contents: &[u8], blob: Oid) -> Result<(), Error> {
-        let keys = read_key_packets(contents).map_err(|reason| Error::MalformedKey {
+    fn add_file(&mut self, file: &str, contents: &[u8], blob: Oid) -> Result<(), KeyringError> {
+        let keys = read_key_packets(contents).map_err(|reason| KeyringError::MalformedKey {
             reference: self.reference.clone(),
             file: file.to_owned(),
             blob,
@@ -216,7 +214,7 @@ impl Keyring {
         self.files.push(contents.to_vec());
         for (key, primary) in keys {
             if self.keys.len() >= MAX_KEYS {
-                return Err(Error::KeyringTooLarge {
+                return Err(KeyringError::TooLarge {
                     reference: self.reference.clone(),
                     reason: format!("`{file}` brings it over {MAX_KEYS} keys"),
                 });
@@ -324,6 +322,96 @@ impl Keyring {
     }
 }
 
+/// Why a keyring cannot be loaded: checking is then impossible (no commit
+/// is judged).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyringError {
+    /// The keyring branch does not exist.
+    #[error("keyring branch `{reference}` not found")]
+    NotFound {
+        /// The reference that was looked up.
+        reference: String,
+        /// A reference that does exist and looks like the keyring
+        /// (`origin/keyring`), if any.
+        suggestion: Option<String>,
+    },
+
+    /// A `*.key` file on the keyring branch cannot be read.
+    #[error("malformed key file `{file}` (blob {blob}) on keyring branch `{reference}`: {reason}")]
+    MalformedKey {
+        /// The keyring reference.
+        reference: String,
+        /// The file name in the keyring tree.
+        file: String,
+        /// Its blob.
+        blob: Oid,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The keyring is larger than this tool is willing to load.
+    #[error("keyring branch `{reference}` is too large: {reason}")]
+    TooLarge {
+        /// The keyring reference.
+        reference: String,
+        /// Which limit was exceeded.
+        reason: String,
+    },
+
+    /// An entry of the keyring tree whose name ends in `.key` is not a
+    /// blob (a directory, a submodule), which Guix's `blob-lookup` cannot
+    /// read.
+    #[error("`{file}` on keyring branch `{reference}` is a {kind}, not a key file (object {id})")]
+    KeyNotAFile {
+        /// The keyring reference.
+        reference: String,
+        /// The entry's path in the keyring tree.
+        file: String,
+        /// The object it names.
+        id: Oid,
+        /// What it is: `directory`, `submodule`, or `non-blob object` (a
+        /// file entry naming a tree or a commit).
+        kind: &'static str,
+    },
+
+    /// The keyring branch does not point directly at a commit (a symbolic
+    /// reference, or a tag, tree or blob), which Guix cannot load.
+    #[error("keyring branch `{reference}` ({name}) does not point at a commit: {target}")]
+    NotACommit {
+        /// The keyring reference asked for.
+        reference: String,
+        /// The full name of the reference found.
+        name: String,
+        /// What it points at (`tag 1a2b…`, `symbolic reference to …`).
+        target: String,
+    },
+
+    /// An object of the keyring branch cannot be read.
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
+
+    /// Any other error from the repository.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+}
+
+impl KeyringError {
+    /// A short, stable name for the kind of error, used in
+    /// machine-readable output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KeyringError::NotFound { .. } => "keyring-missing",
+            KeyringError::MalformedKey { .. } => "malformed-key",
+            KeyringError::KeyNotAFile { .. } => "malformed-key",
+            KeyringError::TooLarge { .. } => "keyring-too-large",
+            KeyringError::NotACommit { .. } => "keyring-not-a-commit",
+            KeyringError::Unreadable(unreadable) => unreadable.kind(),
+            KeyringError::Git(_) => "git",
+        }
+    }
+}
+
 /// Where a keyring was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyringSource {
@@ -343,7 +431,7 @@ impl std::fmt::Display for KeyringSource {
 /// `branch-lookup` (libgit2's `git_branch_lookup` with `GIT_BRANCH_ALL`)
 /// finds it, then `reference-target` and `commit-lookup`: no symbolic
 /// reference, no tag peeled.
-fn keyring_source(repo: &Repository, reference: &str) -> Result<KeyringSource, Error> {
+fn keyring_source(repo: &Repository, reference: &str) -> Result<KeyringSource, KeyringError> {
     let mut candidates = vec![
         format!("refs/heads/{reference}"),
         format!("refs/remotes/{reference}"),
@@ -356,7 +444,7 @@ fn keyring_source(repo: &Repository, reference: &str) -> Result<KeyringSource, E
         .iter()
         .find_map(|name| repo.find_reference(name).ok())
     else {
-        return Err(Error::KeyringNotFound {
+        return Err(KeyringError::NotFound {
             reference: reference.to_owned(),
             suggestion: remote_keyring_named(repo, reference),
         });
@@ -369,7 +457,7 @@ fn keyring_source(repo: &Repository, reference: &str) -> Result<KeyringSource, E
                 .symbolic_target_bytes()
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default();
-            Err(Error::KeyringNotACommit {
+            Err(KeyringError::NotACommit {
                 reference: reference.to_owned(),
                 name,
                 target: format!("it is a symbolic reference to `{to}`"),
@@ -383,10 +471,10 @@ fn source_tree(
     reference: &str,
     source: KeyringSource,
     budget: &mut Budget,
-) -> Result<(KeyringSource, Oid), Error> {
+) -> Result<(KeyringSource, Oid), KeyringError> {
     match read_commit_tree(source.commit, budget)? {
         Ok(tree) => Ok((source, tree)),
-        Err(kind) => Err(Error::KeyringNotACommit {
+        Err(kind) => Err(KeyringError::NotACommit {
             reference: reference.to_owned(),
             target: format!("it points at {kind} {}", source.commit),
             name: source.name,
@@ -429,7 +517,7 @@ struct Budget<'r> {
 }
 
 impl<'r> Budget<'r> {
-    fn new(repo: &'r Repository, reference: &str) -> Result<Self, Error> {
+    fn new(repo: &'r Repository, reference: &str) -> Result<Self, KeyringError> {
         Ok(Budget {
             reference: reference.to_owned(),
             objects: Objects::open(repo)?,
@@ -440,7 +528,7 @@ impl<'r> Budget<'r> {
 
     /// Reads object `id`, at `path` in the keyring tree (empty for the
     /// branch's commit), verified, within what may still be read.
-    fn read(&mut self, id: Oid, path: &str) -> Result<(Kind, Vec<u8>), Error> {
+    fn read(&mut self, id: Oid, path: &str) -> Result<(Kind, Vec<u8>), KeyringError> {
         let limit = self.bytes as u64;
         let (kind, data) = match self.objects.read_any(id, limit) {
             Ok(read) => read,
@@ -461,22 +549,22 @@ impl<'r> Budget<'r> {
                     p if p.ends_with('/') => Kind::Tree,
                     _ => Kind::Blob,
                 };
-                return Err(Error::object(role, ObjectError { id, kind, problem }));
+                return Err(ObjectError { id, kind, problem }.as_role(role).into());
             }
         };
         self.spend_bytes(data.len())?;
         Ok((kind, data))
     }
 
-    fn too_large(&self, reason: String) -> Error {
-        Error::KeyringTooLarge {
+    fn too_large(&self, reason: String) -> KeyringError {
+        KeyringError::TooLarge {
             reference: self.reference.clone(),
             reason,
         }
     }
 
     /// Accounts for reading an object of `size` bytes.
-    fn spend_bytes(&mut self, size: usize) -> Result<(), Error> {
+    fn spend_bytes(&mut self, size: usize) -> Result<(), KeyringError> {
         self.bytes = self.bytes.checked_sub(size).ok_or_else(|| {
             self.too_large(format!("its trees and key files exceed {MAX_BYTES} bytes"))
         })?;
@@ -484,7 +572,7 @@ impl<'r> Budget<'r> {
     }
 
     /// Accounts for walking `count` tree entries.
-    fn spend_entries(&mut self, count: usize) -> Result<(), Error> {
+    fn spend_entries(&mut self, count: usize) -> Result<(), KeyringError> {
         self.entries = self.entries.checked_sub(count).ok_or_else(|| {
             self.too_large(format!("its trees hold more than {MAX_ENTRIES} entries"))
         })?;
@@ -495,7 +583,7 @@ impl<'r> Budget<'r> {
 /// Every entry of `root` and of its subtrees whose path ends in `.key`, in
 /// the order of libgit2's pre-order `git_tree_walk` (each directory, then
 /// what it holds), walked without recursion.
-fn list_keys(root: Oid, budget: &mut Budget) -> Result<Vec<TreeItem>, Error> {
+fn list_keys(root: Oid, budget: &mut Budget) -> Result<Vec<TreeItem>, KeyringError> {
     let mut listed = Vec::new();
     // Entries still to visit, the next one last, each with its depth.
     let mut pending: Vec<(TreeItem, usize)> = Vec::new();
@@ -504,7 +592,7 @@ fn list_keys(root: Oid, budget: &mut Budget) -> Result<Vec<TreeItem>, Error> {
                          prefix: &str,
                          depth: usize,
                          budget: &mut Budget|
-     -> Result<(), Error> {
+     -> Result<(), KeyringError> {
         if depth > MAX_DEPTH {
             return Err(budget.too_large(format!(
                 "its trees are nested deeper than {MAX_DEPTH} levels"
@@ -532,7 +620,7 @@ fn list_keys(root: Oid, budget: &mut Budget) -> Result<Vec<TreeItem>, Error> {
 
 /// The tree of commit `id`, or the kind of object `id` is when it is not a
 /// commit.
-fn read_commit_tree(id: Oid, budget: &mut Budget) -> Result<Result<Oid, Kind>, Error> {
+fn read_commit_tree(id: Oid, budget: &mut Budget) -> Result<Result<Oid, Kind>, KeyringError> {
     match budget.read(id, "")? {
         (Kind::Commit, data) => Ok(Ok(crate::commit::Header::parse(id, &data)?.tree)),
         (kind, _) => Ok(Err(kind)),
@@ -541,7 +629,11 @@ fn read_commit_tree(id: Oid, budget: &mut Budget) -> Result<Result<Oid, Kind>, E
 
 /// The entries (name, mode, id) of tree `id`, the directory at `path`
 /// (`dir/`, or empty for the root).
-fn read_tree(id: Oid, path: &str, budget: &mut Budget) -> Result<Vec<(Vec<u8>, i32, Oid)>, Error> {
+fn read_tree(
+    id: Oid,
+    path: &str,
+    budget: &mut Budget,
+) -> Result<Vec<(Vec<u8>, i32, Oid)>, KeyringError> {
     let dir = if path.is_empty() { "/" } else { path };
     let reference = budget.reference.clone();
     let damaged = |problem| {
@@ -549,13 +641,13 @@ fn read_tree(id: Oid, path: &str, budget: &mut Budget) -> Result<Vec<(Vec<u8>, i
             reference,
             path: dir.trim_end_matches('/').to_owned(),
         };
-        Error::object(
-            role,
+        KeyringError::from(
             ObjectError {
                 id,
                 kind: Kind::Tree,
                 problem,
-            },
+            }
+            .as_role(role),
         )
     };
     let (kind, data) = budget.read(id, dir)?;
@@ -578,7 +670,7 @@ fn read_tree(id: Oid, path: &str, budget: &mut Budget) -> Result<Vec<(Vec<u8>, i
 
 /// The contents of blob `id`, the key file at `path`; `None` when `id` is
 /// another kind of object.
-fn read_blob(id: Oid, path: &str, budget: &mut Budget) -> Result<Option<Vec<u8>>, Error> {
+fn read_blob(id: Oid, path: &str, budget: &mut Budget) -> Result<Option<Vec<u8>>, KeyringError> {
     match budget.read(id, path)? {
         (Kind::Blob, data) => Ok(Some(data)),
         _ => Ok(None),

@@ -17,13 +17,16 @@ use std::collections::HashSet;
 
 use git2::{Oid, Repository};
 
-use crate::authenticate::{authenticate, NoProgress, Options};
+use crate::authenticate::{authenticate, Options};
 use crate::error::Error;
+use crate::failure::Failure;
 use crate::fingerprint::Fingerprint;
 use crate::introduction::Introduction;
 use crate::keyring::Keyring;
 use crate::objects::Objects;
+use crate::report::NoProgress;
 use crate::rule::Rule;
+use crate::rule::Stop;
 
 /// A key that every side authorizes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +48,7 @@ pub struct MergeCheck {
     pub heads: Vec<Oid>,
     /// Why BASE or a head is not authentic, each commit once: empty when
     /// both histories are.
-    pub failures: Vec<Error>,
+    pub failures: Vec<Failure>,
     /// How many commits were checked.
     pub checked: usize,
     /// Whether the merge is a fast-forward: one head, descending from BASE.
@@ -54,7 +57,7 @@ pub struct MergeCheck {
     pub signers: Vec<MergeSigner>,
     /// Why no merge commit of these sides can be authentic whoever signs
     /// it (a side removed `.guix-authorizations`, or has a malformed one).
-    pub signing_problem: Option<Error>,
+    pub signing_problem: Option<Failure>,
 }
 
 /// The outcome, in one word.
@@ -137,12 +140,7 @@ pub fn check_merge(
     for (index, &end) in std::iter::once(&base).chain(heads).enumerate() {
         let report = match authenticate(repo, introduction, end, &on_top, &NoProgress) {
             Ok(report) => report,
-            Err(e) if e.is_authentication_failure() => {
-                if reported.insert((e.kind(), e.commit())) {
-                    failures.push(e);
-                }
-                continue;
-            }
+            Err(Error::NotAuthentic(report)) => *report,
             Err(e) => return Err(e),
         };
         checked += report.checked;
@@ -179,7 +177,7 @@ fn who_may_sign(
     base: Oid,
     heads: &[Oid],
     options: &Options,
-) -> Result<(Vec<MergeSigner>, Option<Error>), Error> {
+) -> Result<(Vec<MergeSigner>, Option<Failure>), Error> {
     let keyring = Keyring::load(repo, &options.keyring_reference)?;
     let rule = Rule::new(&keyring, &options.historical_authorizations, options.policy);
     let objects = Objects::open(repo)?;
@@ -188,8 +186,8 @@ fn who_may_sign(
     // the errors, which name the parents that cause them.
     let authorized = match rule.commit_authorized_keys(&objects, Oid::ZERO_SHA1, &parents) {
         Ok(authorized) => authorized,
-        Err(e) if e.is_authentication_failure() => return Ok((Vec::new(), Some(e))),
-        Err(e) => return Err(e),
+        Err(Stop::Failure(failure)) => return Ok((Vec::new(), Some(failure))),
+        Err(Stop::Error(e)) => return Err(e),
     };
     let signers = authorized
         .fingerprints()

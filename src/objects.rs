@@ -529,6 +529,17 @@ pub struct Unreadable {
     pub source: ObjectError,
 }
 
+impl Unreadable {
+    /// `missing-object` or `unreadable-object`, as machine-readable output
+    /// names them.
+    pub fn kind(&self) -> &'static str {
+        match self.source.is_missing() {
+            true => "missing-object",
+            false => "unreadable-object",
+        }
+    }
+}
+
 impl ObjectError {
     /// This error, for an object that plays `role`.
     pub fn as_role(self, role: ObjectRole) -> Unreadable {

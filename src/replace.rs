@@ -17,14 +17,13 @@ use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
-use crate::error::Error;
 use crate::input::{self, InputError};
 
 /// What to do when git would substitute objects (replace refs or grafts)
 /// in the repository being authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReplaceObjects {
-    /// Refuse to authenticate ([`Error::ReplacedObjects`]): the history git
+    /// Refuse to authenticate ([`SubstitutionError::Substituted`]): the history git
     /// shows and checks out could differ from the authenticated one.
     #[default]
     Refuse,
@@ -84,9 +83,31 @@ impl GitEnvironment {
     }
 }
 
+/// Git would substitute objects: what it shows could differ from what is
+/// authenticated.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubstitutionError {
+    /// Replace refs or grafts that git would use.
+    #[error("git would substitute objects in this repository, so what it checks out could \
+             differ from what is authenticated: {}",
+            describe(replaced, *replace_refs, grafts.as_deref()))]
+    Substituted {
+        /// The first few ids that replace refs replace.
+        replaced: Vec<String>,
+        /// How many replace refs git would use.
+        replace_refs: usize,
+        /// The grafts file, when it grafts anything.
+        grafts: Option<std::path::PathBuf>,
+    },
+    /// The repository's configuration or references cannot be read.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+}
+
 /// Refuses `repo` when git run in this process's environment would
 /// substitute objects, unless `mode` is [`ReplaceObjects::Ignore`].
-pub fn check(repo: &Repository, mode: ReplaceObjects) -> Result<(), Error> {
+pub fn check(repo: &Repository, mode: ReplaceObjects) -> Result<(), SubstitutionError> {
     if mode == ReplaceObjects::Ignore {
         return Ok(());
     }
@@ -94,7 +115,7 @@ pub fn check(repo: &Repository, mode: ReplaceObjects) -> Result<(), Error> {
     if found.is_empty() {
         return Ok(());
     }
-    Err(Error::ReplacedObjects {
+    Err(SubstitutionError::Substituted {
         replaced: found.replaced,
         replace_refs: found.replace_refs,
         grafts: found.grafts,
@@ -102,7 +123,10 @@ pub fn check(repo: &Repository, mode: ReplaceObjects) -> Result<(), Error> {
 }
 
 /// What git would substitute in `repo` with environment `env`.
-pub fn substitutions(repo: &Repository, env: &GitEnvironment) -> Result<Substitutions, Error> {
+pub fn substitutions(
+    repo: &Repository,
+    env: &GitEnvironment,
+) -> Result<Substitutions, git2::Error> {
     let mut found = Substitutions::default();
     if uses_replace_refs(repo, env)? {
         let base = env.replace_ref_base.as_deref().unwrap_or("refs/replace/");
@@ -130,7 +154,7 @@ pub fn substitutions(repo: &Repository, env: &GitEnvironment) -> Result<Substitu
 /// `core.useReplaceRefs` (default true) unless `GIT_NO_REPLACE_OBJECTS`.
 /// A value git would reject counts as true: git then refuses to run, and
 /// nothing here depends on it.
-fn uses_replace_refs(repo: &Repository, env: &GitEnvironment) -> Result<bool, Error> {
+fn uses_replace_refs(repo: &Repository, env: &GitEnvironment) -> Result<bool, git2::Error> {
     if env.no_replace_objects {
         return Ok(false);
     }

@@ -1,102 +1,76 @@
 //! The rule: a commit is authentic when it is signed by a key that the
 //! `.guix-authorizations` file of each of its parents lists.
 //!
-//! Each step below is a step of the specification ("Authenticating one
-//! commit C"), in the same order, so that a commit failing several ways is
-//! reported for the same reason Guix reports.
+//! As Guix's `guix/git-authenticate.scm`: [`Rule::commit_signing_key`],
+//! [`Rule::commit_authorized_keys`] and [`Rule::authenticate_commit`]. Each
+//! step is a step of the specification ("Authenticating one commit C"), in
+//! the same order, so that a commit failing several ways is reported for
+//! the same reason Guix reports. What the rule reads of parents is
+//! remembered by the [`Memo`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use git2::Oid;
 use sequoia_openpgp::types::HashAlgorithm;
 
-use crate::authorizations::{self, Authorizations, AuthorizationsError};
-use crate::commit::{tree_entry, CommitObject};
-use crate::error::{Error, ParentAuthorizations};
+use crate::authorizations::Authorizations;
+use crate::commit::CommitObject;
+use crate::error::Error;
+use crate::failure::{Failure, ParentAuthorizations, Replacement, WeakAlgorithm};
 use crate::fingerprint::Fingerprint;
 use crate::keyring::{Keyring, KeyringKey};
-use crate::objects::ObjectRole;
-use crate::objects::{Kind, ObjectProblem, Objects};
+use crate::memo::{AuthorizationsEntry, Memo, Parsed};
+use crate::objects::{Objects, Unreadable};
 use crate::policy::Policy;
-use crate::signature::CommitSignature;
-use crate::walk::ParentHeader;
+use crate::signature::{CommitSignature, SignatureError};
+
+/// Why a commit was not found authentic: it is not ([`Stop::Failure`]), or
+/// it could not be checked ([`Stop::Error`]).
+#[derive(Debug)]
+pub(crate) enum Stop {
+    Failure(Failure),
+    Error(Error),
+}
+
+impl From<Failure> for Stop {
+    fn from(failure: Failure) -> Self {
+        Stop::Failure(failure)
+    }
+}
+
+impl From<Unreadable> for Stop {
+    fn from(unreadable: Unreadable) -> Self {
+        Stop::Error(unreadable.into())
+    }
+}
+
+/// SHA-1 signatures: refused only where the commit's tree has
+/// `.guix-authorizations` (and always for the introduction), as in Guix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sha1 {
+    Tolerated,
+    Refused,
+}
 
 /// The rule, with what it needs: the keyring, the default authorizations
-/// for commits whose parents have none, and memos shared by every thread.
+/// for commits whose parents have none, and the memo shared by every
+/// thread.
 pub(crate) struct Rule<'a> {
-    pub keyring: &'a Keyring,
-    pub default_authorizations: &'a Authorizations,
-    pub policy: Policy,
-    memo: Memo,
-}
-
-/// What stands at `.guix-authorizations` in a commit's tree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AuthorizationsEntry {
-    /// An entry with this mode and object id. Guix reads it as the file
-    /// when the object is a blob (a regular file, or a symlink whose target
-    /// text is then parsed); otherwise (a directory, a submodule) it treats
-    /// the file as absent.
-    Present(u32, Oid),
-    Absent,
-}
-
-impl AuthorizationsEntry {
-    fn is_present(self) -> bool {
-        self != AuthorizationsEntry::Absent
-    }
-}
-
-/// What the rule needs to know of a commit as a parent: what stands at
-/// `.guix-authorizations` in its tree, and its own parents (to tell a
-/// removal).
-#[derive(Debug, Clone)]
-struct CommitFacts {
-    entry: AuthorizationsEntry,
-    parents: Vec<Oid>,
-}
-
-/// Facts are kept for this many commits at most, so that memory stays
-/// bounded on any history; a forgotten commit is simply read again.
-const MEMO_LIMIT: usize = 1 << 17;
-
-/// A `.guix-authorizations` object, read.
-#[derive(Debug, Clone)]
-enum Parsed {
-    Blob(Result<Arc<Authorizations>, AuthorizationsError>),
-    NotABlob,
-}
-
-#[derive(Default)]
-struct Memo {
-    facts: Mutex<HashMap<Oid, CommitFacts>>,
-    parsed: Mutex<HashMap<Oid, Parsed>>,
-}
-
-impl Memo {
-    fn facts(&self, id: Oid) -> Option<CommitFacts> {
-        self.facts.lock().unwrap().get(&id).cloned()
-    }
-
-    fn remember(&self, id: Oid, facts: CommitFacts) {
-        let mut memo = self.facts.lock().unwrap();
-        if memo.len() >= MEMO_LIMIT {
-            memo.clear();
-        }
-        memo.insert(id, facts);
-    }
+    keyring: &'a Keyring,
+    default_authorizations: Arc<Authorizations>,
+    policy: Policy,
+    pub memo: Memo,
 }
 
 impl<'a> Rule<'a> {
     pub fn new(
         keyring: &'a Keyring,
-        default_authorizations: &'a Authorizations,
+        default_authorizations: &Authorizations,
         policy: Policy,
     ) -> Self {
         Rule {
             keyring,
-            default_authorizations,
+            default_authorizations: Arc::new(default_authorizations.clone()),
             policy,
             memo: Memo::default(),
         }
@@ -107,16 +81,19 @@ impl<'a> Rule<'a> {
         &self,
         objects: &Objects,
         commit: &CommitObject,
-    ) -> Result<Fingerprint, Error> {
+    ) -> Result<Fingerprint, Stop> {
         // Steps 1–5: a good signature, by a key of the keyring, with a hash
         // strong enough. SHA-1 is tolerated only in old history, before the
         // commit's tree had `.guix-authorizations`.
-        let recent_commit = self.facts_of(objects, commit)?.entry.is_present();
-        let signing_key = self.commit_signing_key(commit, recent_commit)?;
+        let sha1 = match self.memo.facts_of(objects, commit)?.entry.is_present() {
+            true => Sha1::Refused,
+            false => Sha1::Tolerated,
+        };
+        let signing_key = self.commit_signing_key(commit, sha1)?;
         // Steps 6–7: its exact key is authorized by every parent.
         let authorized = self.commit_authorized_keys(objects, commit.id, &commit.parents)?;
         if !authorized.contains(signing_key.fingerprint()) {
-            return Err(self.unauthorized(objects, commit, signing_key));
+            return Err(self.unauthorized(objects, commit, signing_key).into());
         }
         Ok(signing_key.fingerprint().clone())
     }
@@ -125,37 +102,45 @@ impl<'a> Rule<'a> {
     pub fn commit_signing_key(
         &self,
         commit: &CommitObject,
-        refuse_sha1: bool,
-    ) -> Result<&'a KeyringKey, Error> {
-        let signature = CommitSignature::of(commit)?;
-        let algorithm = signature.hash_algorithm();
-        if algorithm == HashAlgorithm::MD5 || (refuse_sha1 && algorithm == HashAlgorithm::SHA1) {
-            return Err(Error::WeakHash {
+        sha1: Sha1,
+    ) -> Result<&'a KeyringKey, Stop> {
+        let signature = CommitSignature::of(commit).map_err(|e| self.signature(commit.id, e))?;
+        let algorithm = match signature.hash_algorithm() {
+            HashAlgorithm::MD5 => Some(WeakAlgorithm::Md5),
+            HashAlgorithm::SHA1 if sha1 == Sha1::Refused => Some(WeakAlgorithm::Sha1),
+            _ => None,
+        };
+        if let Some(algorithm) = algorithm {
+            return Err(Failure::WeakHash {
                 commit: commit.id,
-                algorithm: algorithm.to_string(),
-            });
+                algorithm,
+            }
+            .into());
         }
-        let key = signature.verify(self.keyring)?;
+        let key = signature
+            .verify(self.keyring)
+            .map_err(|e| self.signature(commit.id, e))?;
         match self.policy.refusal(self.keyring, key, signature.packet()) {
             None => Ok(key),
-            Some(reason) => Err(Error::PolicyViolation {
+            Some(reason) => Err(Failure::PolicyViolation {
                 commit: commit.id,
                 fingerprint: key.fingerprint().clone(),
                 reason,
-            }),
+            }
+            .into()),
         }
     }
 
     /// Step 6: the intersection of what each parent authorizes; the
     /// default authorizations for a root commit.
-    pub(crate) fn commit_authorized_keys(
+    pub fn commit_authorized_keys(
         &self,
         objects: &Objects,
         child: Oid,
         parents: &[Oid],
-    ) -> Result<Arc<Authorizations>, Error> {
+    ) -> Result<Arc<Authorizations>, Stop> {
         let Some((&first, others)) = parents.split_first() else {
-            return Ok(Arc::new(self.default_authorizations.clone()));
+            return Ok(self.default_authorizations.clone());
         };
         let mut authorized = self.parent_authorizations(objects, child, first)?;
         for &parent in others {
@@ -173,107 +158,72 @@ impl<'a> Rule<'a> {
         objects: &Objects,
         child: Oid,
         id: Oid,
-    ) -> Result<Arc<Authorizations>, Error> {
-        let parent = self.facts(objects, id)?;
+    ) -> Result<Arc<Authorizations>, Stop> {
+        let parent = self.memo.facts(objects, id)?;
         let replaced_by = match parent.entry {
-            AuthorizationsEntry::Present(mode, object) => {
-                match self.parse(objects, id, mode, object)? {
+            AuthorizationsEntry::Present(mode, blob) => {
+                match self.memo.parsed(objects, id, mode, blob)? {
                     Parsed::Blob(parsed) => {
-                        return parsed.map_err(|source| Error::MalformedAuthorizations {
-                            commit: child,
-                            parent: id,
-                            blob: object,
-                            source,
+                        return parsed.map_err(|source| {
+                            Stop::Failure(Failure::MalformedAuthorizations {
+                                commit: child,
+                                parent: id,
+                                blob,
+                                source,
+                            })
                         })
                     }
-                    Parsed::NotABlob => Some(describe_mode(mode).to_owned()),
+                    Parsed::NotABlob => Some(Replacement::of_mode(mode)),
                 }
             }
             AuthorizationsEntry::Absent => None,
         };
         for &grandparent in &parent.parents {
-            if self.facts(objects, grandparent)?.entry.is_present() {
-                return Err(Error::RemovedAuthorizations {
+            if self.memo.facts(objects, grandparent)?.entry.is_present() {
+                return Err(Failure::RemovedAuthorizations {
                     commit: id,
                     replaced_by,
-                });
+                }
+                .into());
             }
         }
-        Ok(Arc::new(self.default_authorizations.clone()))
+        Ok(self.default_authorizations.clone())
     }
 
-    /// The facts of commit `id`, read once.
-    fn facts(&self, objects: &Objects, id: Oid) -> Result<CommitFacts, Error> {
-        match self.memo.facts(id) {
-            Some(facts) => Ok(facts),
-            None => self.facts_of(objects, &CommitObject::read_from(objects, id)?),
-        }
-    }
-
-    fn facts_of(&self, objects: &Objects, commit: &CommitObject) -> Result<CommitFacts, Error> {
-        self.facts_from(objects, commit.id, commit.tree, &commit.parents)
-    }
-
-    /// Learns what the rule needs of a parent whose header the commit walk
-    /// read, so that checking its children does not read it again.
-    pub fn learn(&self, objects: &Objects, parent: &ParentHeader) -> Result<(), Error> {
-        self.facts_from(objects, parent.id, parent.tree, &parent.parents)
-            .map(drop)
-    }
-
-    fn facts_from(
-        &self,
-        objects: &Objects,
-        id: Oid,
-        tree: Oid,
-        parents: &[Oid],
-    ) -> Result<CommitFacts, Error> {
-        if let Some(facts) = self.memo.facts(id) {
-            return Ok(facts);
-        }
-        let entry = match tree_entry(objects, id, tree, authorizations::FILE_NAME.as_bytes())? {
-            None => AuthorizationsEntry::Absent,
-            Some((mode, object)) => AuthorizationsEntry::Present(mode, object),
-        };
-        let facts = CommitFacts {
-            entry,
-            parents: parents.to_vec(),
-        };
-        self.memo.remember(id, facts.clone());
-        Ok(facts)
-    }
-
-    /// The object at `.guix-authorizations` in the tree of `commit`, read
-    /// and parsed once however many commits share it.
-    fn parse(
-        &self,
-        objects: &Objects,
-        commit: Oid,
-        mode: u32,
-        object: Oid,
-    ) -> Result<Parsed, Error> {
-        if let Some(parsed) = self.memo.parsed.lock().unwrap().get(&object) {
-            return Ok(parsed.clone());
-        }
-        let parsed = read_authorizations(objects, commit, mode, object)?;
-        let mut memo = self.memo.parsed.lock().unwrap();
-        if memo.len() >= MEMO_LIMIT {
-            memo.clear();
-        }
-        memo.insert(object, parsed.clone());
-        Ok(parsed)
+    /// A signature that does not make `commit` signed by a key of the
+    /// keyring, as the failure it is.
+    fn signature(&self, commit: Oid, error: SignatureError) -> Stop {
+        Stop::Failure(match error {
+            SignatureError::Unsigned => Failure::Unsigned { commit },
+            SignatureError::Malformed(reason) => Failure::MalformedSignature { commit, reason },
+            SignatureError::MissingKey(issuer) => Failure::MissingKey {
+                commit,
+                issuer,
+                keyring: self.keyring.reference().to_owned(),
+                read_from: self.keyring.source().cloned().map(Box::new),
+            },
+            SignatureError::Bad {
+                fingerprint,
+                reason,
+            } => Failure::BadSignature {
+                commit,
+                fingerprint,
+                reason,
+            },
+            SignatureError::Unreadable(unreadable) => return unreadable.into(),
+        })
     }
 
     /// The refusal, with what each parent authorizes so that the message
     /// can say what would fix it.
-    fn unauthorized(&self, objects: &Objects, commit: &CommitObject, key: &KeyringKey) -> Error {
+    fn unauthorized(&self, objects: &Objects, commit: &CommitObject, key: &KeyringKey) -> Failure {
         let parents = commit
             .parents
             .iter()
             .map(|&parent| {
                 let authorized = self.parent_authorizations(objects, commit.id, parent).ok();
                 let lists = |f: &Fingerprint| authorized.as_ref().is_some_and(|a| a.contains(f));
-                let blob = match self.facts(objects, parent).map(|f| f.entry) {
+                let blob = match self.memo.facts(objects, parent).map(|f| f.entry) {
                     Ok(AuthorizationsEntry::Present(_, blob)) => Some(blob),
                     _ => None,
                 };
@@ -285,62 +235,11 @@ impl<'a> Rule<'a> {
                 }
             })
             .collect();
-        Error::Unauthorized {
+        Failure::Unauthorized {
             commit: commit.id,
             fingerprint: key.fingerprint().clone(),
             primary: key.is_subkey().then(|| key.primary().clone()),
             parents,
         }
-    }
-}
-
-/// How a non-blob entry at `.guix-authorizations` is described.
-fn describe_mode(mode: u32) -> &'static str {
-    match mode {
-        0o040000 => "a directory",
-        0o160000 => "a submodule",
-        _ => "something that is not a file",
-    }
-}
-
-/// A gitlink: the id of a commit of another repository.
-const GITLINK: u32 = 0o160000;
-
-/// Reads and parses the `.guix-authorizations` object of `commit`.
-///
-/// Guix looks the entry's object up as a blob: another kind of object
-/// (a directory) is "no file" to it, and so is an absent one. Only a
-/// gitlink may be absent here, as its commit lives in another repository:
-/// any other missing object is an error, or a partial clone lacking the
-/// blob would make a stricter file look absent. A blob is read whatever
-/// the entry's mode says, as Guix does.
-fn read_authorizations(
-    objects: &Objects,
-    commit: Oid,
-    mode: u32,
-    object: Oid,
-) -> Result<Parsed, Error> {
-    let unreadable = |problem| {
-        let source = crate::objects::ObjectError {
-            id: object,
-            kind: Kind::Blob,
-            problem,
-        };
-        Error::object(ObjectRole::AuthorizationsOf(commit), source)
-    };
-    let limit = authorizations::MAX_SIZE as u64;
-    match objects.read_any(object, limit) {
-        Ok((Kind::Blob, data)) => Ok(Parsed::Blob(Authorizations::parse(&data).map(Arc::new))),
-        Ok(_) => Ok(Parsed::NotABlob),
-        Err(ObjectProblem::Missing) if mode == GITLINK => Ok(Parsed::NotABlob),
-        Err(ObjectProblem::TooLarge {
-            kind: Kind::Blob,
-            size,
-            ..
-        }) => Ok(Parsed::Blob(Err(AuthorizationsError::TooLarge {
-            size: size as usize,
-            limit: authorizations::MAX_SIZE,
-        }))),
-        Err(problem) => Err(unreadable(problem)),
     }
 }

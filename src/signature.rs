@@ -23,9 +23,9 @@ use openpgp::Packet;
 pub use crate::armor::ArmorError;
 use crate::commit::CommitObject;
 use crate::crypto::{self, Engine};
-use crate::error::Error;
-use crate::fingerprint::Fingerprint;
+use crate::fingerprint::{Fingerprint, Issuer, KeyId};
 use crate::keyring::{Keyring, KeyringKey};
+use crate::objects::Unreadable;
 
 /// Larger `gpgsig` headers are refused (real ones are under 2 KiB).
 pub const MAX_SIZE: usize = 64 << 10;
@@ -43,9 +43,9 @@ pub struct CommitSignature<'a> {
 impl CommitSignature<'static> {
     /// Reads and parses the `gpgsig` header of `commit`.
     ///
-    /// Fails with [`Error::Unsigned`] when there is none and
-    /// [`Error::MalformedSignature`] when [`parse_armored`] refuses it.
-    pub fn read(repo: &Repository, commit: Oid) -> Result<Self, Error> {
+    /// Fails with [`SignatureError::Unsigned`] when there is none and
+    /// [`SignatureError::Malformed`] when [`parse_armored`] refuses it.
+    pub fn read(repo: &Repository, commit: Oid) -> Result<Self, SignatureError> {
         let object = CommitObject::read(repo, commit)?;
         let signature = CommitSignature::of(&object)?;
         Ok(CommitSignature {
@@ -59,13 +59,12 @@ impl CommitSignature<'static> {
 impl<'a> CommitSignature<'a> {
     /// The signature of a commit already read: the signed data is not
     /// copied, as every commit of a history goes through here.
-    pub(crate) fn of(commit: &'a CommitObject) -> Result<Self, Error> {
+    pub(crate) fn of(commit: &'a CommitObject) -> Result<Self, SignatureError> {
         let id = commit.id;
         let Some((armored, signed_data)) = &commit.signature else {
-            return Err(Error::Unsigned { commit: id });
+            return Err(SignatureError::Unsigned);
         };
-        let packet = parse_armored(armored)
-            .map_err(|reason| Error::MalformedSignature { commit: id, reason })?;
+        let packet = parse_armored(armored).map_err(SignatureError::Malformed)?;
         Ok(CommitSignature {
             commit: id,
             packet,
@@ -85,7 +84,7 @@ impl<'a> CommitSignature<'a> {
 
     /// Finds the issuer in `keyring` and verifies the signature with it;
     /// returns the key that made it.
-    pub fn verify<'k>(&self, keyring: &'k Keyring) -> Result<&'k KeyringKey, Error> {
+    pub fn verify<'k>(&self, keyring: &'k Keyring) -> Result<&'k KeyringKey, SignatureError> {
         self.verify_with(keyring, Engine::Fastest)
     }
 
@@ -94,30 +93,25 @@ impl<'a> CommitSignature<'a> {
         &self,
         keyring: &'k Keyring,
         engine: Engine,
-    ) -> Result<&'k KeyringKey, Error> {
-        let commit = self.commit;
+    ) -> Result<&'k KeyringKey, SignatureError> {
         // Guix's `verify-openpgp-signature` returns `unsupported-signature`
         // for any other type, which `commit-signing-key` does not expect
         // (it crashes): refused, with a clear message.
         if self.packet.typ() != SignatureType::Binary {
-            return Err(Error::MalformedSignature {
-                commit,
-                reason: SignatureProblem::NotBinary {
-                    signature_type: self.packet.typ().into(),
-                },
-            });
+            return Err(SignatureError::Malformed(SignatureProblem::NotBinary {
+                signature_type: self.packet.typ().into(),
+            }));
         }
         let candidates = self.issuer_candidates(keyring)?;
         // Guix finds the key, then fails to verify an algorithm it does
         // not read (ECDSA, RFC 9580's Ed25519…).
         let algorithm = self.packet.pk_algo();
         if !crypto::guix_reads_algorithm(algorithm) {
-            return Err(Error::MalformedSignature {
-                commit,
-                reason: SignatureProblem::UnsupportedAlgorithm {
+            return Err(SignatureError::Malformed(
+                SignatureProblem::UnsupportedAlgorithm {
                     algorithm: algorithm.into(),
                 },
-            });
+            ));
         }
         // Guix reads the signed data as a string decoded from UTF-8
         // (Guile-Git's `commit-extract-signature`), bytes that are not
@@ -127,8 +121,7 @@ impl<'a> CommitSignature<'a> {
         // fails on a code point beyond Unicode). Refused the same way, after
         // the key lookup, as in Guix.
         if std::str::from_utf8(&self.signed_data).is_err() {
-            return Err(Error::BadSignature {
-                commit,
+            return Err(SignatureError::Bad {
                 fingerprint: candidates[0].fingerprint().clone(),
                 reason: "the signed commit data is not valid UTF-8, which Guix cannot verify"
                     .into(),
@@ -151,8 +144,7 @@ impl<'a> CommitSignature<'a> {
             }
         }
         let (fingerprint, reason) = last_failure.expect("candidates are never empty");
-        Err(Error::BadSignature {
-            commit,
+        Err(SignatureError::Bad {
             fingerprint,
             reason,
         })
@@ -160,37 +152,53 @@ impl<'a> CommitSignature<'a> {
 
     /// The keys the signature may come from: by issuer fingerprint when the
     /// signature names one (it then decides alone), else by key ID.
-    fn issuer_candidates<'k>(&self, keyring: &'k Keyring) -> Result<Vec<&'k KeyringKey>, Error> {
-        let commit = self.commit;
-        let missing = |issuer: String, fingerprint: Option<Fingerprint>| Error::MissingKey {
-            commit,
-            issuer,
-            fingerprint,
-            keyring: keyring.reference().to_owned(),
-            read_from: keyring.source().cloned().map(Box::new),
-        };
-        if let Some(fpr) = self.packet.issuer_fingerprints().next() {
+    fn issuer_candidates<'k>(
+        &self,
+        keyring: &'k Keyring,
+    ) -> Result<Vec<&'k KeyringKey>, SignatureError> {
+        let (issuer, keys) = if let Some(fpr) = self.packet.issuer_fingerprints().next() {
             let fpr = Fingerprint::from(fpr);
             let keys = keyring.by_fingerprint(&fpr);
-            return if keys.is_empty() {
-                Err(missing(fpr.to_string(), Some(fpr)))
-            } else {
-                Ok(keys)
-            };
+            (Issuer::Fingerprint(fpr), keys)
+        } else if let Some(id) = self.packet.issuers().next() {
+            let key_id = KeyId::from_bytes(id.as_bytes());
+            (Issuer::KeyId(key_id), keyring.by_key_id(id))
+        } else {
+            return Err(SignatureError::Malformed(SignatureProblem::NoIssuer));
+        };
+        match keys.is_empty() {
+            true => Err(SignatureError::MissingKey(issuer)),
+            false => Ok(keys),
         }
-        if let Some(id) = self.packet.issuers().next() {
-            let keys = keyring.by_key_id(id);
-            return if keys.is_empty() {
-                Err(missing(id.to_hex(), None))
-            } else {
-                Ok(keys)
-            };
-        }
-        Err(Error::MalformedSignature {
-            commit,
-            reason: SignatureProblem::NoIssuer,
-        })
     }
+}
+
+/// Why a commit's signature does not make it signed by a key of the
+/// keyring. Authentication reports each as a [`Failure`](crate::Failure)
+/// naming the commit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// The commit has no `gpgsig` header.
+    #[error("the commit lacks a signature")]
+    Unsigned,
+    /// The header is not a usable OpenPGP signature.
+    #[error("unusable signature: {0}")]
+    Malformed(SignatureProblem),
+    /// The issuer is not in the keyring.
+    #[error("key {0} is missing from the keyring")]
+    MissingKey(Issuer),
+    /// The signature does not verify with the issuer's key.
+    #[error("signature verification failed (key {fingerprint}): {reason}")]
+    Bad {
+        /// The key the signature claims to come from.
+        fingerprint: Fingerprint,
+        /// What the verifier said.
+        reason: String,
+    },
+    /// The commit could not be read.
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
 }
 
 /// Splits a raw commit object into its `gpgsig` signature and the data the

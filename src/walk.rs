@@ -24,6 +24,7 @@ use git2::{Oid, Repository};
 use crate::commit::{read_raw, Header};
 use crate::error::Error;
 use crate::objects::Objects;
+use crate::pipeline::Interrupt;
 
 /// A commit to check, found by the walk.
 #[derive(Debug)]
@@ -34,15 +35,7 @@ pub(crate) struct Found {
     /// The commit object's raw data; `None` if it is to be read again.
     pub data: Option<Vec<u8>>,
     /// What the walk read of its parents.
-    pub parents: Vec<ParentHeader>,
-}
-
-/// A parent's tree and own parents, as the walk read them.
-#[derive(Debug, Clone)]
-pub(crate) struct ParentHeader {
-    pub id: Oid,
-    pub tree: Oid,
-    pub parents: Vec<Oid>,
+    pub parents: Vec<Header>,
 }
 
 /// How often [`Walk::settle`] asks whether it is done, at most.
@@ -97,12 +90,19 @@ pub(crate) struct Walk<'r> {
     last_found: i64,
     slop: u32,
     found: Vec<Node>,
+    interrupt: Interrupt<'r>,
 }
 
 impl<'r> Walk<'r> {
     /// Starts a walk from `end`, hiding `hidden` and their ancestors.
-    pub fn new(repo: &'r Repository, end: Oid, hidden: &[Oid]) -> Result<Self, Error> {
+    pub fn new(
+        repo: &'r Repository,
+        end: Oid,
+        hidden: &[Oid],
+        interrupt: Interrupt<'r>,
+    ) -> Result<Self, Error> {
         let mut walk = Walk {
+            interrupt,
             objects: Objects::open(repo)?,
             end: 0,
             vertices: Vec::new(),
@@ -131,6 +131,7 @@ impl<'r> Walk<'r> {
     /// The next commit to check, or `None` when there are no more.
     pub fn next_commit(&mut self) -> Result<Option<Found>, Error> {
         while self.slop > 0 {
+            self.interrupt.check()?;
             let Some(Queued { node, .. }) = self.queue.pop() else {
                 self.slop = 0;
                 break;
@@ -177,6 +178,9 @@ impl<'r> Walk<'r> {
                 break;
             }
             steps += 1;
+            if steps.is_multiple_of(256) {
+                self.interrupt.check()?;
+            }
             let Some(Queued { node, .. }) = self.queue.pop() else {
                 break;
             };
@@ -194,6 +198,11 @@ impl<'r> Walk<'r> {
     /// hidden commit.
     pub fn mark_hidden(&mut self, node: Node) {
         self.vertices[node as usize].flags |= HIDDEN;
+    }
+
+    /// The caller's interrupt flag.
+    pub fn interrupt(&self) -> Interrupt<'r> {
+        self.interrupt
     }
 
     /// END's node.
@@ -357,15 +366,16 @@ impl<'r> Walk<'r> {
         self.slop - 1
     }
 
-    fn parent_headers(&self, node: Node) -> Vec<ParentHeader> {
+    fn parent_headers(&self, node: Node) -> Vec<Header> {
         self.parents_of(node)
             .iter()
             .map(|&p| {
                 let v = &self.vertices[p as usize];
-                ParentHeader {
+                Header {
                     id: v.id,
                     tree: v.tree,
                     parents: self.parents_of(p).iter().map(|&g| self.id(g)).collect(),
+                    time: v.time,
                 }
             })
             .collect()
@@ -377,10 +387,11 @@ pub(crate) fn descends_from_any(
     repo: &Repository,
     commit: Oid,
     ancestors: &[Oid],
+    interrupt: Interrupt,
 ) -> Result<bool, Error> {
     let objects = Objects::open(repo)?;
     for &ancestor in ancestors {
-        if is_ancestor_of_any(&objects, ancestor, &[commit])? {
+        if is_ancestor_of_any(&objects, ancestor, &[commit], interrupt)? {
             return Ok(true);
         }
     }
@@ -409,6 +420,7 @@ pub(crate) fn is_ancestor_of_any(
     objects: &Objects,
     ancestor: Oid,
     commits: &[Oid],
+    interrupt: Interrupt,
 ) -> Result<bool, Error> {
     if commits.contains(&ancestor) {
         return Ok(true);
@@ -425,6 +437,7 @@ pub(crate) fn is_ancestor_of_any(
     }
     paint.add(ancestor, FROM_ANCESTOR)?;
     while paint.unfinished > 0 {
+        interrupt.check()?;
         let Some((_, _, id)) = paint.queue.pop() else {
             break;
         };
@@ -540,15 +553,19 @@ mod tests {
             (20_000, &[]),
         ]);
         let objects = Objects::open(&repo).unwrap();
-        let yes = |a: usize, c: usize| is_ancestor_of_any(&objects, ids[a], &[ids[c]]).unwrap();
+        let yes = |a: usize, c: usize| {
+            is_ancestor_of_any(&objects, ids[a], &[ids[c]], Interrupt::new(None)).unwrap()
+        };
         assert!(yes(0, 2) && yes(0, 4) && yes(3, 4) && yes(1, 4));
         assert!(!yes(2, 0) && !yes(5, 4) && !yes(3, 2) && !yes(4, 0));
         let any = |a: usize, c: &[usize]| {
             let c: Vec<Oid> = c.iter().map(|&c| ids[c]).collect();
-            is_ancestor_of_any(&objects, ids[a], &c).unwrap()
+            is_ancestor_of_any(&objects, ids[a], &c, Interrupt::new(None)).unwrap()
         };
         assert!(any(1, &[5, 2]) && any(3, &[2, 4]) && !any(2, &[5, 3, 1]));
-        assert!(descends_from_any(&repo, ids[4], &[ids[5], ids[3]]).unwrap());
-        assert!(!descends_from_any(&repo, ids[2], &[ids[5], ids[3]]).unwrap());
+        assert!(descends_from_any(&repo, ids[4], &[ids[5], ids[3]], Interrupt::new(None)).unwrap());
+        assert!(
+            !descends_from_any(&repo, ids[2], &[ids[5], ids[3]], Interrupt::new(None)).unwrap()
+        );
     }
 }

@@ -93,6 +93,7 @@ use git_authenticate::{
     authenticate, resolve_commit, AuthorizationsError, Cache, CacheProblem, Error, Introduction,
     Keyring, NoProgress, Options,
 };
+use git_authenticate::{Failure, Replacement};
 use support::{build_scenario, build_scenario_text, key, Built, Home};
 
 use support::expect::{check, check_built, expectations, first_by_alice, run_cached, run_with};
@@ -505,7 +506,13 @@ fn authorizations_replaced_by_a_submodule() {
         );
         let error = run_with(&built, &expectations(&built), Options::default()).unwrap_err();
         assert!(
-            matches!(&error, Error::RemovedAuthorizations { replaced_by: Some(r), .. } if r.contains("submodule")),
+            matches!(
+                error.failure(),
+                Some(Failure::RemovedAuthorizations {
+                    replaced_by: Some(Replacement::Submodule),
+                    ..
+                })
+            ),
             "{error:?}"
         );
     }
@@ -572,13 +579,13 @@ fn huge_authorizations_are_refused_unread() {
         .unwrap_err()
     })
     .expect("authentication ends");
-    match &error {
-        Error::MalformedAuthorizations {
+    match error.failure() {
+        Some(Failure::MalformedAuthorizations {
             commit,
             parent,
             blob: b,
             source: AuthorizationsError::TooLarge { size: s, limit },
-        } => {
+        }) => {
             assert_eq!(*commit, built.oid("after"));
             assert_eq!(*parent, built.oid("huge"));
             assert_eq!(*b, blob);
@@ -1091,7 +1098,7 @@ fn forged_cache_naming_a_foreign_commit() {
     fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o600)).unwrap();
     let error = run_cached(&built, foreign, &cache).unwrap_err();
     assert!(
-        matches!(error, Error::NotDescendant { end, .. } if end == foreign),
+        matches!(error.failure(), Some(Failure::NotDescendant { end, .. }) if *end == foreign),
         "{error}"
     );
     let report = run_cached(&built, built.oid("fourth"), &cache).unwrap();

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use git_authenticate::cache::UnsafeEntry;
 use git_authenticate::git2::Oid;
+use git_authenticate::Failure;
 use git_authenticate::{
     authenticate, Cache, CacheProblem, CacheWarning, Error, Introduction, NoProgress, Options,
     Report,
@@ -224,7 +225,7 @@ fn skip_unless_root(test: &str) -> bool {
 fn assert_unsigned_refused(setup: &Setup) {
     let error = setup.library("unsigned").unwrap_err();
     assert!(
-        matches!(error, Error::Unsigned { commit } if commit == setup.oid("unsigned")),
+        matches!(error.failure(), Some(Failure::Unsigned { commit }) if *commit == setup.oid("unsigned")),
         "{error}"
     );
     let (code, doc) = setup.binary("unsigned");

@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use git_authenticate::git2::{Oid, Repository, Sort};
 use git_authenticate::signature::CommitSignature;
-use git_authenticate::{Engine, Error, Keyring};
+use git_authenticate::SignatureError;
+use git_authenticate::{Engine, Keyring};
 use rayon::prelude::*;
 use sequoia_openpgp as openpgp;
 
@@ -26,10 +27,14 @@ enum Verdict {
     Refused(&'static str),
 }
 
-fn verdict(result: Result<&git_authenticate::keyring::KeyringKey, Error>) -> Verdict {
+fn verdict(result: Result<&git_authenticate::keyring::KeyringKey, SignatureError>) -> Verdict {
     match result {
         Ok(key) => Verdict::Good(key.fingerprint().to_hex()),
-        Err(e) => Verdict::Refused(e.kind()),
+        Err(SignatureError::Unsigned) => Verdict::Refused("unsigned"),
+        Err(SignatureError::Malformed(_)) => Verdict::Refused("malformed-signature"),
+        Err(SignatureError::MissingKey(_)) => Verdict::Refused("missing-key"),
+        Err(SignatureError::Bad { .. }) => Verdict::Refused("bad-signature"),
+        Err(e) => panic!("could not check: {e}"),
     }
 }
 

@@ -873,7 +873,7 @@ fn library_verdicts_are_typed() {
     );
     let verdict = gate.decide(&update("refs/heads/keyring", &with_bob, &broken));
     assert!(
-        matches!(&verdict, Verdict::Refused(Refusal::BrokenKeyring(git_authenticate::Error::MalformedKey { file, .. })) if file == "broken.key"),
+        matches!(&verdict, Verdict::Refused(Refusal::BrokenKeyring(git_authenticate::KeyringError::MalformedKey { file, .. })) if file == "broken.key"),
         "{verdict:?}"
     );
 }

@@ -23,6 +23,7 @@ use git_authenticate::git2::{self, Oid, Repository, Signature};
 use git_authenticate::policy::PolicyRefusal;
 use git_authenticate::signature::{SignatureProblem, MAX_SIZE};
 use git_authenticate::{authenticate, Error, Keyring, NoProgress, Options, Policy, Report};
+use git_authenticate::{Failure, KeyringError};
 use sequoia_openpgp as openpgp;
 
 use openpgp::packet::signature::SignatureBuilder;
@@ -200,9 +201,9 @@ fn alice_packets(signer: &str, home: Option<&GpgHome>, data: &[u8], time: i64) -
 }
 
 fn malformed_reason(result: Result<Report, Error>) -> SignatureProblem {
-    match result {
-        Err(Error::MalformedSignature { reason, .. }) => reason,
-        other => panic!("expected a malformed signature, got {other:?}"),
+    match result.as_ref().map_err(Error::failure) {
+        Err(Some(Failure::MalformedSignature { reason, .. })) => reason.clone(),
+        _ => panic!("expected a malformed signature, got {result:?}"),
     }
 }
 
@@ -313,14 +314,17 @@ fn two_signers_count_as_the_first() {
     for (refused, accepted) in ends {
         let report = authenticate_to(&built, built.oid(accepted), Policy::Guix).unwrap();
         assert!(report.is_authentic(), "{accepted}");
-        match authenticate_to(&built, built.oid(refused), Policy::Guix) {
-            Err(Error::Unauthorized {
+        match authenticate_to(&built, built.oid(refused), Policy::Guix)
+            .as_ref()
+            .map_err(Error::failure)
+        {
+            Err(Some(Failure::Unauthorized {
                 commit,
                 fingerprint: signer,
                 ..
-            }) => {
-                assert_eq!(commit, built.oid(refused));
-                assert_eq!(signer, fingerprint("mallory"), "{refused}");
+            })) => {
+                assert_eq!(*commit, built.oid(refused));
+                assert_eq!(*signer, fingerprint("mallory"), "{refused}");
             }
             other => panic!("{refused}: expected unauthorized mallory, got {other:?}"),
         }
@@ -343,7 +347,7 @@ fn a_signature_older_than_its_key() {
         let report = authenticate_to(&built, end, Policy::Guix).unwrap();
         assert!(report.is_authentic(), "{signer}");
         let error = authenticate_to(&built, end, Policy::Strict).unwrap_err();
-        let Error::PolicyViolation { reason, .. } = &error else {
+        let Some(Failure::PolicyViolation { reason, .. }) = error.failure() else {
             panic!("{signer}: expected a policy violation, got {error:?}");
         };
         assert!(
@@ -410,11 +414,14 @@ fn a_signature_without_a_creation_time() {
     });
     let report = authenticate_to(&built, end, Policy::Guix).unwrap();
     assert!(report.is_authentic());
-    match authenticate_to(&built, end, Policy::Strict) {
-        Err(Error::PolicyViolation {
+    match authenticate_to(&built, end, Policy::Strict)
+        .as_ref()
+        .map_err(Error::failure)
+    {
+        Err(Some(Failure::PolicyViolation {
             reason: PolicyRefusal::NoCreationTime,
             ..
-        }) => {}
+        })) => {}
         other => panic!("expected no creation time, got {other:?}"),
     }
 }
@@ -488,11 +495,11 @@ fn key_entries_that_are_not_files() {
         let error = Keyring::load(&built.repo(), "master").unwrap_err();
         assert_eq!(error.kind(), "malformed-key", "{command}: {error}");
         match (&error, kind) {
-            (Error::KeyNotAFile { file, kind, .. }, Some(expected)) => {
+            (KeyringError::KeyNotAFile { file, kind, .. }, Some(expected)) => {
                 assert_eq!((file.as_str(), *kind), ("keys/x.key", expected));
                 assert!(error.hint().unwrap().contains("keys/x.key"));
             }
-            (Error::MalformedKey { file, .. }, None) => assert_eq!(file, "keys/x.key"),
+            (KeyringError::MalformedKey { file, .. }, None) => assert_eq!(file, "keys/x.key"),
             _ => panic!("{command}: {error:?}"),
         }
         let options = Options {
@@ -542,7 +549,7 @@ fn key_files_are_read_as_guix_reads_them() {
     let mut secret = Vec::new();
     carol.cert.as_tsk().serialize(&mut secret).unwrap();
     match load(&secret) {
-        Err(Error::MalformedKey { file, .. }) => assert_eq!(file, "carol.key"),
+        Err(KeyringError::MalformedKey { file, .. }) => assert_eq!(file, "carol.key"),
         other => panic!("expected a malformed key, got {other:?}"),
     }
 }
@@ -589,7 +596,7 @@ fn hostile_keyring_trees_are_bounded() {
         keyring_branch(&repo, tree);
         let started = Instant::now();
         match Keyring::load(&repo, "keyring") {
-            Err(e @ Error::KeyringTooLarge { .. }) => {
+            Err(e @ KeyringError::TooLarge { .. }) => {
                 assert!(e.to_string().contains(limit), "{what}: {e}")
             }
             other => panic!("{what}: expected too large, got {other:?}"),
@@ -636,7 +643,7 @@ fn the_keyring_branch_is_found_as_guix_finds_it() {
         "HEAD",
     ] {
         match Keyring::load(&repo, missing) {
-            Err(Error::KeyringNotFound { reference, .. }) => assert_eq!(reference, missing),
+            Err(KeyringError::NotFound { reference, .. }) => assert_eq!(reference, missing),
             other => panic!("{missing}: expected not found, got {other:?}"),
         }
     }
@@ -653,7 +660,7 @@ fn the_keyring_branch_is_found_as_guix_finds_it() {
     for branch in ["symbolic", "tag-branch"] {
         let error = Keyring::load(&repo, branch).unwrap_err();
         assert!(
-            matches!(error, Error::KeyringNotACommit { .. }),
+            matches!(error, KeyringError::NotACommit { .. }),
             "{branch}: {error:?}"
         );
         assert!(error.hint().is_some(), "{branch}");
@@ -765,7 +772,7 @@ fn the_missing_key_hint_names_the_keyring_read() {
         "#,
     );
     let error = authenticate_to(&built, built.oid("by-bob"), Policy::Guix).unwrap_err();
-    let Error::MissingKey { read_from, .. } = &error else {
+    let Some(Failure::MissingKey { read_from, .. }) = error.failure() else {
         panic!("expected a missing key, got {error:?}");
     };
     let tip = built.repo().refname_to_id("refs/heads/keyring").unwrap();

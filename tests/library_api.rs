@@ -9,6 +9,7 @@ use std::path::Path;
 
 use git_authenticate::cache::UnsafeEntry;
 use git_authenticate::git2::Oid;
+use git_authenticate::Failure;
 use git_authenticate::{
     authenticate, cache, check_update, commit_relation, Cache, CacheProblem, ChannelMetadata,
     Error, Introduction, NoProgress, Options, Relation, Report,
@@ -140,7 +141,7 @@ fn cache_naming_a_missing_or_foreign_commit_makes_nothing_authentic() {
     )
     .unwrap_err();
     assert!(
-        matches!(error, Error::NotDescendant { end, .. } if end == orphan),
+        matches!(error.failure(), Some(Failure::NotDescendant { end, .. }) if *end == orphan),
         "{error}"
     );
     let report = run(&built, "fourth", &cache).unwrap();

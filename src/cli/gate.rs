@@ -10,11 +10,13 @@ use git_authenticate::gate::{
 };
 use git_authenticate::git2::Repository;
 use git_authenticate::merge::{check_merge, MergeCheck, MergeVerdict};
-use git_authenticate::{config, keyring, resolve_commit, Cache, Error, Introduction, Options};
+use git_authenticate::{
+    config, keyring, resolve_commit, Cache, Error, Failure, Introduction, Options,
+};
 use serde::Serialize;
 
 use super::args::{Format, GateArgs, MergeCheckArgs};
-use super::output::{self, Failure};
+use super::output::{self, Failure as FailureDocument};
 use super::{AUTHENTIC, COULD_NOT_CHECK, NOT_AUTHENTIC};
 
 /// The most a pre-receive hook reads on standard input: about 160,000
@@ -112,7 +114,7 @@ fn report(decision: &PushDecision) {
 }
 
 /// The errors behind a refusal, to print with their hints.
-fn refusal_errors(decided: &RefDecision) -> Vec<&Error> {
+fn refusal_errors(decided: &RefDecision) -> Vec<&Failure> {
     match &decided.verdict {
         Verdict::Refused(Refusal::NotAuthentic { failures }) => failures.iter().collect(),
         _ => Vec::new(),
@@ -123,7 +125,7 @@ fn refusal_errors(decided: &RefDecision) -> Vec<&Error> {
 fn hint_for(decision: &PushDecision) -> &'static str {
     let missing_key = decision.refs.iter().any(|d| {
         matches!(&d.verdict, Verdict::Refused(Refusal::NotAuthentic { failures })
-            if failures.iter().any(|e| matches!(e, Error::MissingKey { .. })))
+            if failures.iter().any(|e| matches!(e, Failure::MissingKey { .. })))
     });
     match missing_key {
         true => {
@@ -331,7 +333,7 @@ struct MergeDocument {
     commits_checked: usize,
     fast_forward: bool,
     signers: Vec<MergeSignerDocument>,
-    failures: Vec<Failure>,
+    failures: Vec<FailureDocument>,
     note: &'static str,
 }
 
@@ -367,7 +369,7 @@ impl MergeDocument {
                 .failures
                 .iter()
                 .chain(&check.signing_problem)
-                .map(Failure::from)
+                .map(|f| FailureDocument::of(f))
                 .collect(),
             note: FORGE_MERGES,
         }
@@ -381,7 +383,7 @@ impl MergeDocument {
             commits_checked: 0,
             fast_forward: false,
             signers: Vec::new(),
-            failures: vec![Failure::from(e)],
+            failures: vec![FailureDocument::of(e)],
             note: FORGE_MERGES,
         }
     }

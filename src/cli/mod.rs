@@ -5,6 +5,7 @@ mod doctor;
 mod gate;
 mod generate;
 mod output;
+mod problem;
 mod progress;
 
 use std::path::{Path, PathBuf};
@@ -152,18 +153,20 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         policy: args.policy.into(),
         ..Options::default()
     };
-    let report = {
+    let outcome = {
         // Dropped (the spinner cleared) before anything else is printed.
         let reporter = progress::Reporter::new(!noise.chatty());
         authenticate(&repo, &introduction, end, &options, &reporter)
-    }
-    .map_err(|e| with_request(mistyped_introduction(&repo, &introduction, e)))?;
-    for warning in &report.warnings {
-        output::warning(noise, &warning.to_string());
-    }
-    if !report.is_authentic() {
-        return Ok(not_authentic(args, &request, &report));
-    }
+    };
+    let report = match outcome {
+        Ok(report) => report,
+        Err(Error::NotAuthentic(report)) => {
+            print_warnings(noise, &report);
+            return Ok(not_authentic(args, &request, &report));
+        }
+        Err(e) => return Err(with_request(mistyped_introduction(&repo, &introduction, e))),
+    };
+    print_warnings(noise, &report);
     if explicit && configured.commit.is_none() {
         record_configuration(&repo, &introduction, &keyring, noise);
     } else {
@@ -291,6 +294,12 @@ fn without_credentials(url: &str) -> String {
     }
 }
 
+fn print_warnings(noise: Noise, report: &Report) {
+    for warning in &report.warnings {
+        output::warning(noise, &warning.to_string());
+    }
+}
+
 /// Success without checking anything; the JSON document still says so.
 fn nothing_to_do(args: &Args, request: &Request) -> u8 {
     if args.format == Format::Json {
@@ -299,9 +308,9 @@ fn nothing_to_do(args: &Args, request: &Request) -> u8 {
     AUTHENTIC
 }
 
-/// The failures of a `--keep-going` run, in the order Guix checks the
-/// commits: on standard error as `--format` and `-q` say, and in the JSON
-/// document.
+/// Why the history is not authentic (every failure with `--keep-going`, in
+/// the order Guix checks the commits): on standard error as `--format` and
+/// `-q` say, and in the JSON document, with what was checked.
 fn not_authentic(args: &Args, request: &Request, report: &Report) -> u8 {
     output::failures(
         noise(args),
@@ -418,8 +427,8 @@ fn introduction(
 
 fn cache(repo: &Repository, args: &Args) -> Result<Cache, Error> {
     match &args.cache_key {
-        Some(key) => Cache::for_key(key),
-        None => Cache::for_key(&Cache::default_key(repo)),
+        Some(key) => Ok(Cache::for_key(key)?),
+        None => Ok(Cache::for_key(&Cache::default_key(repo))?),
     }
 }
 

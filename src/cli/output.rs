@@ -7,6 +7,8 @@ use std::io::Write;
 
 use anstyle::{AnsiColor, Style};
 use git_authenticate::{Error, Fingerprint, Report};
+
+use super::problem::Problem;
 use serde::Serialize;
 
 const ERROR: Style = AnsiColor::Red.on_default().bold();
@@ -53,7 +55,7 @@ impl Noise {
 
 /// An error on standard error, with its hint. Colours only on a terminal
 /// and never with `NO_COLOR` (anstream strips them otherwise).
-pub fn error(e: &Error) {
+pub fn error(e: &dyn Problem) {
     let mut err = anstream::stderr().lock();
     let _ = writeln!(err, "{ERROR}error:{ERROR:#} {e}");
     if let Some(hint) = e.hint() {
@@ -68,7 +70,7 @@ pub fn error(e: &Error) {
 /// After a merge (`after_merge`, the advice to print), the hints that say
 /// how to re-sign are left out: the commits are someone else's, and the
 /// merge is done already.
-pub fn failures(noise: Noise, failures: &[Error], after_merge: Option<&str>) {
+pub fn failures<P: Problem>(noise: Noise, failures: &[P], after_merge: Option<&str>) {
     let Some(first) = failures.first() else {
         return;
     };
@@ -81,7 +83,7 @@ pub fn failures(noise: Noise, failures: &[Error], after_merge: Option<&str>) {
         return;
     }
     let elsewhere = match noise {
-        Noise::Everything => return failures.iter().for_each(error),
+        Noise::Everything => return failures.iter().for_each(|e| error(e)),
         Noise::FatalOnly => return,
         Noise::Summary => "listed in the JSON document",
         Noise::ErrorsOnly => "run without --quiet to list them",
@@ -177,8 +179,8 @@ pub struct Failure {
     hint: Option<String>,
 }
 
-impl From<&Error> for Failure {
-    fn from(e: &Error) -> Self {
+impl Failure {
+    pub fn of(e: &dyn Problem) -> Self {
         Failure {
             commit: e.commit().map(|c| c.to_string()),
             kind: e.kind(),
@@ -204,8 +206,11 @@ pub struct Request {
 /// checked: there was nothing to do, or `failure` stopped the run (without
 /// `--keep-going`, or when it could not check).
 pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>) {
+    // A history found not authentic carries its report.
+    let report = report.or_else(|| failure.and_then(Error::report));
+    let failure = failure.filter(|e| e.report().is_none());
     let failures = report
-        .map(|r| r.failures.iter().map(Failure::from).collect())
+        .map(|r| r.failures.iter().map(|f| Failure::of(f)).collect())
         .unwrap_or_default();
     let mut doc = Document {
         schema_version: SCHEMA_VERSION,
@@ -234,7 +239,7 @@ pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>)
             .unwrap_or_default(),
     };
     if let Some(e) = failure {
-        doc.failures.push(Failure::from(e));
+        doc.failures.push(Failure::of(e));
     }
     print_document(&doc);
 }

@@ -6,11 +6,10 @@ use std::process::{Command, Stdio};
 
 use git2::Repository;
 
-use super::{authorizations_at, Diagnosis, HookState, Problem};
+use super::{Diagnosis, HookState, Problem};
 use crate::config;
 use crate::fingerprint::Fingerprint;
 use crate::keyring::Keyring;
-use crate::objects::Objects;
 
 /// Most bytes read from a hook or gpg's configuration file.
 const MAX_FILE: usize = 1 << 20;
@@ -166,10 +165,7 @@ fn check_signing_key(
         }
     }
     let head = repo.head().ok().and_then(|h| h.target());
-    let at_head = head.and_then(|head| {
-        let objects = Objects::open(repo).ok()?;
-        authorizations_at(&objects, head).ok().flatten()
-    });
+    let at_head = head.and_then(|head| crate::Authorizations::at_commit(repo, head).ok().flatten());
     if at_head.is_some_and(|a| !a.contains(&key.fingerprint)) {
         diagnosis.push(Problem::SigningKeyNotAuthorized {
             fingerprint: key.fingerprint.clone(),

@@ -1,5 +1,8 @@
 //! What the doctor can find, how bad each is, and what fixes it.
 
+use crate::keyring::KeyringError;
+use crate::memo::AuthorizationsAtError;
+use crate::signature::SignatureError;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -44,7 +47,7 @@ pub enum Problem {
     #[error("the keyring cannot be loaded: {error}")]
     KeyringUnreadable {
         /// Why.
-        error: Box<Error>,
+        error: Box<KeyringError>,
     },
     /// A remote has no keyring branch: users who clone it cannot
     /// authenticate.
@@ -71,7 +74,7 @@ pub enum Problem {
         /// The branch.
         branch: String,
         /// Why.
-        error: Box<Error>,
+        error: Box<AuthorizationsAtError>,
     },
     /// A fingerprint is authorized but has no key on the keyring branch:
     /// every commit it signs is refused.
@@ -190,7 +193,7 @@ pub enum Problem {
         /// The commit.
         commit: Oid,
         /// Why.
-        error: Box<Error>,
+        error: Box<SignatureError>,
     },
     /// The maintainer's signing key could not be determined.
     #[error("could not determine your signing key: {reason}")]
