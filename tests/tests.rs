@@ -18,6 +18,7 @@ mod guix_signatures;
 mod library_api;
 mod policy;
 mod properties;
+mod pull_api;
 mod real_channels;
 mod scenario_builder;
 mod scenarios;
