@@ -68,6 +68,7 @@ mod error;
 mod explain;
 mod failure;
 mod fingerprint;
+mod interrupt;
 mod memo;
 mod pipeline;
 mod report;

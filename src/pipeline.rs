@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use git2::Repository;
 
 use crate::error::Error;
+use crate::interrupt::Interrupt;
 use crate::objects::Objects;
 use crate::walk::{Found, Walk};
 
@@ -27,28 +28,6 @@ pub(crate) trait Check: Sync {
 
     /// Adds the tally of another thread to `into`.
     fn merge(into: &mut Self::Tally, other: Self::Tally);
-}
-
-/// A flag the caller sets to stop a run; checked between commits, so that
-/// a run stops within milliseconds.
-#[derive(Clone, Copy)]
-pub(crate) struct Interrupt<'a>(&'a AtomicBool);
-
-/// The flag of a caller that never interrupts.
-static NEVER: AtomicBool = AtomicBool::new(false);
-
-impl<'a> Interrupt<'a> {
-    pub fn new(flag: Option<&'a AtomicBool>) -> Self {
-        Interrupt(flag.unwrap_or(&NEVER))
-    }
-
-    /// [`Error::Interrupted`] once the caller has set the flag.
-    pub fn check(self) -> Result<(), Error> {
-        match self.0.load(Ordering::Relaxed) {
-            true => Err(Error::Interrupted),
-            false => Ok(()),
-        }
-    }
 }
 
 /// Commit data sent to the checking threads and not yet taken stays under

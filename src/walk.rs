@@ -23,8 +23,8 @@ use git2::{Oid, Repository};
 
 use crate::commit::{read_raw, Header};
 use crate::error::Error;
+use crate::interrupt::Interrupt;
 use crate::objects::Objects;
-use crate::pipeline::Interrupt;
 
 /// A commit to check, found by the walk.
 #[derive(Debug)]
