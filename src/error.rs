@@ -12,6 +12,7 @@ use crate::keyring::KeyringError;
 use crate::objects::{ObjectError, ObjectRole, Unreadable};
 use crate::replace::SubstitutionError;
 use crate::report::Report;
+use crate::revision::RevisionProblem;
 
 /// Why a repository, a commit or an input is not accepted.
 ///
@@ -45,7 +46,7 @@ pub enum Error {
         /// What the caller gave.
         spec: String,
         /// Why it was not accepted.
-        reason: String,
+        reason: RevisionProblem,
     },
 
     /// A commit id is not 40 hex digits.

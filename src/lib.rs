@@ -93,7 +93,7 @@ pub use objects::{ObjectRole, Unreadable};
 pub use policy::Policy;
 pub use replace::{ReplaceObjects, SubstitutionError};
 pub use report::{NoProgress, Phase, Progress, Report};
-pub use revision::resolve_commit;
+pub use revision::{resolve_commit, RevisionProblem};
 pub use sexp::{Position, SyntaxError, SyntaxProblem, UnsupportedSyntax};
 pub use signature::SignatureError;
 

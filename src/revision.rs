@@ -13,7 +13,7 @@ use crate::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects};
 /// tags are peeled by reading them verified, so that a damaged or forged
 /// object is reported rather than followed.
 pub fn resolve_commit(repo: &Repository, spec: &str) -> Result<Oid, Error> {
-    let not_a_commit = |reason: String| Error::NotACommit {
+    let not_a_commit = |reason: RevisionProblem| Error::NotACommit {
         spec: spec.to_owned(),
         reason,
     };
@@ -21,7 +21,11 @@ pub fn resolve_commit(repo: &Repository, spec: &str) -> Result<Oid, Error> {
         Some(id) => id,
         None => repo
             .revparse_single(spec)
-            .map_err(|e| not_a_commit(e.message().to_owned()))?
+            .map_err(|e| {
+                not_a_commit(RevisionProblem::Unknown {
+                    git: e.message().to_owned(),
+                })
+            })?
             .id(),
     };
     peel_to_commit(repo, id).map_err(|e| match e {
@@ -48,7 +52,7 @@ fn named_object(repo: &Repository, spec: &str) -> Option<Oid> {
 }
 
 enum Peeled {
-    NotACommit(String),
+    NotACommit(RevisionProblem),
     Error(Error),
 }
 
@@ -81,21 +85,13 @@ fn peel_to_commit(repo: &Repository, mut id: Oid) -> Result<Oid, Peeled> {
                     unreadable(ObjectProblem::Damaged("its header is malformed".into()))
                 })?;
             }
-            other if tagged => {
-                return Err(Peeled::NotACommit(format!(
-                    "it names a tag pointing at a {other}, not a commit"
-                )))
-            }
-            other => {
-                return Err(Peeled::NotACommit(format!(
-                    "it names a {other}, not a commit"
-                )))
-            }
+            other if tagged => return Err(Peeled::NotACommit(RevisionProblem::TagOf(other))),
+            other => return Err(Peeled::NotACommit(RevisionProblem::Names(other))),
         }
     }
-    Err(Peeled::NotACommit(format!(
-        "it names a chain of more than {MAX_TAG_CHAIN} tags"
-    )))
+    Err(Peeled::NotACommit(RevisionProblem::TagChain {
+        limit: MAX_TAG_CHAIN,
+    }))
 }
 
 /// The `object` line of an annotated tag.
@@ -103,4 +99,32 @@ fn tag_target(data: &[u8]) -> Option<Oid> {
     let line = data.split(|&b| b == b'\n').next()?;
     let hex = std::str::from_utf8(line.strip_prefix(b"object ")?).ok()?;
     (hex.len() == 40).then(|| Oid::from_str(hex).ok())?
+}
+
+/// Why a revision does not name a commit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevisionProblem {
+    /// Git does not know it.
+    #[error("{git}")]
+    Unknown {
+        /// What libgit2 said.
+        git: String,
+    },
+    /// It names another kind of object.
+    #[error("it names a {0}, not a commit")]
+    Names(Kind),
+    /// It names a tag pointing at another kind of object.
+    #[error("it names a tag pointing at a {0}, not a commit")]
+    TagOf(Kind),
+    /// Tags pointing at tags, more than `limit` deep.
+    #[error("it names a chain of more than {limit} tags")]
+    TagChain {
+        /// The most tags followed.
+        limit: usize,
+    },
+    /// The commit is nowhere in a repository that is not shallow: a
+    /// mistyped id, or a branch not fetched.
+    #[error("the commit is not in the repository at all (not a shallow clone): check its id, or fetch the channel's branch")]
+    Absent,
 }

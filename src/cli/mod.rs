@@ -15,7 +15,7 @@ use clap::Parser;
 use git_authenticate::git2::Repository;
 use git_authenticate::{
     authenticate, config, keyring, resolve_commit, Authorizations, Cache, Error, Introduction,
-    Options, Report,
+    Options, Report, RevisionProblem,
 };
 
 use args::{Args, Command, Format};
@@ -248,9 +248,7 @@ fn mistyped_introduction(repo: &Repository, introduction: &Introduction, e: Erro
         {
             Error::NotACommit {
                 spec: introduction.commit.to_string(),
-                reason: "the introduction's commit is not in the repository at all (not a \
-                         shallow clone): check its id, or fetch the channel's branch"
-                    .into(),
+                reason: RevisionProblem::Absent,
             }
         }
         _ => e,

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use git_authenticate::git2::Oid;
-use git_authenticate::Progress;
+use git_authenticate::{Phase, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// From the first moment, a spinner while the history is walked (commits
@@ -22,11 +22,10 @@ impl Reporter {
         let bar = if !quiet && std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} Looking for new commits… {pos} checked ({elapsed})",
-                )
-                .expect("valid template"),
+                ProgressStyle::with_template("{spinner} {msg} {pos} checked ({elapsed})")
+                    .expect("valid template"),
             );
+            bar.set_message("Loading the keyring…");
             bar.enable_steady_tick(Duration::from_millis(100));
             bar
         } else {
@@ -54,6 +53,22 @@ fn rate(state: &ProgressState, w: &mut dyn std::fmt::Write) {
 }
 
 impl Progress for Reporter {
+    fn phase(&self, phase: Phase) {
+        let message = match phase {
+            Phase::LoadingKeyring => "Loading the keyring…",
+            Phase::FindingKnownCommits => "Reading the cache…",
+            Phase::Walking => "Looking for new commits…",
+            // The bar takes over, then is cleared.
+            _ => return,
+        };
+        self.bar.set_message(message);
+    }
+
+    fn found(&self, commits: usize) {
+        self.bar
+            .set_message(format!("Looking for new commits… {commits} found,"));
+    }
+
     fn start(&self, introduction: Oid, end: Oid, commits: usize) {
         if self.quiet {
             return;
