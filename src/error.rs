@@ -4,15 +4,16 @@ use std::path::PathBuf;
 
 use git2::Oid;
 
+use crate::authorizations::AuthorizationsError;
 use crate::cache::CacheError;
 use crate::channel::Relation;
 use crate::failure::Failure;
 use crate::fingerprint::{Fingerprint, FingerprintError};
+use crate::input::InputError;
 use crate::keyring::KeyringError;
-use crate::objects::{ObjectError, ObjectRole, Unreadable};
+use crate::objects::{Kind, ObjectError, ObjectRole, Unreadable};
 use crate::replace::SubstitutionError;
 use crate::report::Report;
-use crate::revision::RevisionProblem;
 
 /// Why a repository, a commit or an input is not accepted.
 ///
@@ -91,7 +92,7 @@ pub enum Error {
         /// The file.
         path: PathBuf,
         /// What is wrong with it.
-        reason: String,
+        reason: HistoricalProblem,
     },
 
     /// Reading or writing the repository's configuration or hooks failed.
@@ -139,6 +140,46 @@ impl Error {
     pub(crate) fn object(role: ObjectRole, source: ObjectError) -> Self {
         Error::UnreadableObject { role, source }
     }
+}
+
+/// Why a revision does not name a commit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RevisionProblem {
+    /// Git does not know it.
+    #[error("{git}")]
+    Unknown {
+        /// What libgit2 said.
+        git: String,
+    },
+    /// It names another kind of object.
+    #[error("it names a {0}, not a commit")]
+    Names(Kind),
+    /// It names a tag pointing at another kind of object.
+    #[error("it names a tag pointing at a {0}, not a commit")]
+    TagOf(Kind),
+    /// Tags pointing at tags, more than `limit` deep.
+    #[error("it names a chain of more than {limit} tags")]
+    TagChain {
+        /// The most tags followed.
+        limit: usize,
+    },
+    /// The commit is nowhere in a repository that is not shallow: a
+    /// mistyped id, or a branch not fetched.
+    #[error("the commit is not in the repository at all (not a shallow clone): check its id, or fetch the channel's branch")]
+    Absent,
+}
+
+/// Why a historical authorizations file is unusable.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HistoricalProblem {
+    /// It cannot be read.
+    #[error(transparent)]
+    Unreadable(#[from] InputError),
+    /// It does not read as `.guix-authorizations` does.
+    #[error(transparent)]
+    Malformed(#[from] AuthorizationsError),
 }
 
 impl From<Unreadable> for Error {

@@ -216,7 +216,9 @@ impl Keyring {
             if self.keys.len() >= MAX_KEYS {
                 return Err(KeyringError::TooLarge {
                     reference: self.reference.clone(),
-                    reason: format!("`{file}` brings it over {MAX_KEYS} keys"),
+                    limit: KeyringLimit::Keys {
+                        file: file.to_owned(),
+                    },
                 });
             }
             self.add_key(file, key, primary);
@@ -347,16 +349,16 @@ pub enum KeyringError {
         /// Its blob.
         blob: Oid,
         /// What is wrong with it.
-        reason: String,
+        reason: KeyProblem,
     },
 
     /// The keyring is larger than this tool is willing to load.
-    #[error("keyring branch `{reference}` is too large: {reason}")]
+    #[error("keyring branch `{reference}` is too large: {limit}")]
     TooLarge {
         /// The keyring reference.
         reference: String,
         /// Which limit was exceeded.
-        reason: String,
+        limit: KeyringLimit,
     },
 
     /// An entry of the keyring tree whose name ends in `.key` is not a
@@ -394,6 +396,71 @@ pub enum KeyringError {
     /// Any other error from the repository.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
+}
+
+/// Why a key file of the keyring branch cannot be read, as Guix's
+/// `get-openpgp-keyring` fails on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyProblem {
+    /// Its ASCII armor is malformed.
+    #[error("malformed ASCII-armored key: {0}")]
+    Armor(armor::ArmorError),
+    /// Its packets cannot be parsed.
+    #[error("{reason}")]
+    Unparsable {
+        /// What the OpenPGP parser said.
+        reason: String,
+    },
+    /// A packet cannot be read.
+    #[error("unreadable {} packet: {reason}", Tag::from(*tag))]
+    UnreadablePacket {
+        /// The packet's tag.
+        tag: u8,
+        /// What the OpenPGP parser said.
+        reason: String,
+    },
+    /// A packet Guix cannot read in a keyring (a secret key, data…).
+    #[error("it holds a {} packet, which Guix cannot read in a keyring", Tag::from(*tag))]
+    NotAKey {
+        /// The packet's tag.
+        tag: u8,
+    },
+    /// An EdDSA key on a curve Guix does not know.
+    #[error("it holds an EdDSA key on curve {curve}, which Guix cannot read")]
+    UnsupportedCurve {
+        /// The curve's name.
+        curve: String,
+    },
+}
+
+impl KeyProblem {
+    fn unparsable(error: impl std::fmt::Display) -> Self {
+        KeyProblem::Unparsable {
+            reason: error.to_string(),
+        }
+    }
+}
+
+/// Which of the keyring's limits a keyring branch exceeds.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyringLimit {
+    /// [`MAX_BYTES`] of trees and key files.
+    #[error("its trees and key files exceed {MAX_BYTES} bytes")]
+    Bytes,
+    /// [`MAX_ENTRIES`] tree entries.
+    #[error("its trees hold more than {MAX_ENTRIES} entries")]
+    Entries,
+    /// [`MAX_DEPTH`] levels of directories.
+    #[error("its trees are nested deeper than {MAX_DEPTH} levels")]
+    Depth,
+    /// [`MAX_KEYS`] keys.
+    #[error("`{file}` brings it over {MAX_KEYS} keys")]
+    Keys {
+        /// The key file that does.
+        file: String,
+    },
 }
 
 impl KeyringError {
@@ -532,11 +599,7 @@ impl<'r> Budget<'r> {
         let limit = self.bytes as u64;
         let (kind, data) = match self.objects.read_any(id, limit) {
             Ok(read) => read,
-            Err(ObjectProblem::TooLarge { .. }) => {
-                return Err(
-                    self.too_large(format!("its trees and key files exceed {MAX_BYTES} bytes"))
-                )
-            }
+            Err(ObjectProblem::TooLarge { .. }) => return Err(self.too_large(KeyringLimit::Bytes)),
             Err(problem) => {
                 let role = ObjectRole::Keyring {
                     reference: self.reference.clone(),
@@ -556,26 +619,28 @@ impl<'r> Budget<'r> {
         Ok((kind, data))
     }
 
-    fn too_large(&self, reason: String) -> KeyringError {
+    fn too_large(&self, limit: KeyringLimit) -> KeyringError {
         KeyringError::TooLarge {
             reference: self.reference.clone(),
-            reason,
+            limit,
         }
     }
 
     /// Accounts for reading an object of `size` bytes.
     fn spend_bytes(&mut self, size: usize) -> Result<(), KeyringError> {
-        self.bytes = self.bytes.checked_sub(size).ok_or_else(|| {
-            self.too_large(format!("its trees and key files exceed {MAX_BYTES} bytes"))
-        })?;
+        self.bytes = self
+            .bytes
+            .checked_sub(size)
+            .ok_or_else(|| self.too_large(KeyringLimit::Bytes))?;
         Ok(())
     }
 
     /// Accounts for walking `count` tree entries.
     fn spend_entries(&mut self, count: usize) -> Result<(), KeyringError> {
-        self.entries = self.entries.checked_sub(count).ok_or_else(|| {
-            self.too_large(format!("its trees hold more than {MAX_ENTRIES} entries"))
-        })?;
+        self.entries = self
+            .entries
+            .checked_sub(count)
+            .ok_or_else(|| self.too_large(KeyringLimit::Entries))?;
         Ok(())
     }
 }
@@ -594,9 +659,7 @@ fn list_keys(root: Oid, budget: &mut Budget) -> Result<Vec<TreeItem>, KeyringErr
                          budget: &mut Budget|
      -> Result<(), KeyringError> {
         if depth > MAX_DEPTH {
-            return Err(budget.too_large(format!(
-                "its trees are nested deeper than {MAX_DEPTH} levels"
-            )));
+            return Err(budget.too_large(KeyringLimit::Depth));
         }
         let children = read_tree(tree, prefix, budget)?;
         pending.extend(children.into_iter().rev().map(|(name, mode, id)| {
@@ -692,14 +755,14 @@ type KeyPacket = (Key<PublicParts, UnspecifiedRole>, Fingerprint);
 /// As Guix's `get-key`, which knows two curves for EdDSA keys and fails on
 /// any other (a `match` without a clause), which stops the whole keyring
 /// from loading.
-fn check_curve(key: &Key<PublicParts, UnspecifiedRole>) -> Result<(), String> {
+fn check_curve(key: &Key<PublicParts, UnspecifiedRole>) -> Result<(), KeyProblem> {
     match key.mpis() {
         mpi::PublicKey::EdDSA { curve, .. }
             if !matches!(curve, Curve::Ed25519 | Curve::Cv25519) =>
         {
-            Err(format!(
-                "it holds an EdDSA key on curve {curve}, which Guix cannot read"
-            ))
+            Err(KeyProblem::UnsupportedCurve {
+                curve: curve.to_string(),
+            })
         }
         _ => Ok(()),
     }
@@ -717,12 +780,12 @@ fn check_curve(key: &Key<PublicParts, UnspecifiedRole>) -> Result<(), String> {
 /// the next primary key. A packet Guix cannot read (a secret key, an
 /// encrypted or literal data packet, a marker…) makes its `get-packet`
 /// fail, and the file is refused.
-fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
+fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, KeyProblem> {
     let mut keys = Vec::new();
     let decoded;
     let packets = if armor::looks_armored(contents) {
         decoded = armor::decode_first_block(contents)
-            .map_err(|e| format!("malformed ASCII-armored key: {e}"))?
+            .map_err(KeyProblem::Armor)?
             .1;
         &decoded
     } else {
@@ -737,9 +800,9 @@ fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
     // parse can be looked at.
     let mut ppr = PacketParserBuilder::from_bytes(packets)
         .and_then(|builder| builder.buffer_unread_content().build())
-        .map_err(|e| e.to_string())?;
+        .map_err(KeyProblem::unparsable)?;
     while let PacketParserResult::Some(pp) = ppr {
-        let (packet, next) = pp.next().map_err(|e| e.to_string())?;
+        let (packet, next) = pp.next().map_err(KeyProblem::unparsable)?;
         ppr = next;
         let (key, is_primary) = match packet {
             Packet::PublicKey(k) => (k.role_into_unspecified(), true),
@@ -753,7 +816,10 @@ fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
                 continue;
             }
             Packet::Unknown(u) => {
-                return Err(format!("unreadable {} packet: {}", u.tag(), u.error()))
+                return Err(KeyProblem::UnreadablePacket {
+                    tag: u.tag().into(),
+                    reason: u.error().to_string(),
+                })
             }
             // What Guix's `get-data` reads and the keyring ignores.
             Packet::Signature(_)
@@ -762,10 +828,9 @@ fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, String> {
             | Packet::UserID(_)
             | Packet::UserAttribute(_) => continue,
             other => {
-                return Err(format!(
-                    "it holds a {} packet, which Guix cannot read in a keyring",
-                    other.tag()
-                ))
+                return Err(KeyProblem::NotAKey {
+                    tag: other.tag().into(),
+                })
             }
         };
         if key.version() != 4 {
@@ -828,6 +893,9 @@ mod tests {
             1
         );
         let error = read_key_packets(&eddsa_key(Curve::NistP256)).unwrap_err();
-        assert!(error.contains("curve"), "{error}");
+        assert!(
+            matches!(error, KeyProblem::UnsupportedCurve { .. }),
+            "{error}"
+        );
     }
 }

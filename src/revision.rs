@@ -3,7 +3,7 @@
 
 use git2::{Oid, Repository};
 
-use crate::error::Error;
+use crate::error::{Error, RevisionProblem};
 use crate::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects};
 
 /// Resolves a revision (full or short id, branch, tag, or any of git's
@@ -99,32 +99,4 @@ fn tag_target(data: &[u8]) -> Option<Oid> {
     let line = data.split(|&b| b == b'\n').next()?;
     let hex = std::str::from_utf8(line.strip_prefix(b"object ")?).ok()?;
     (hex.len() == 40).then(|| Oid::from_str(hex).ok())?
-}
-
-/// Why a revision does not name a commit.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RevisionProblem {
-    /// Git does not know it.
-    #[error("{git}")]
-    Unknown {
-        /// What libgit2 said.
-        git: String,
-    },
-    /// It names another kind of object.
-    #[error("it names a {0}, not a commit")]
-    Names(Kind),
-    /// It names a tag pointing at another kind of object.
-    #[error("it names a tag pointing at a {0}, not a commit")]
-    TagOf(Kind),
-    /// Tags pointing at tags, more than `limit` deep.
-    #[error("it names a chain of more than {limit} tags")]
-    TagChain {
-        /// The most tags followed.
-        limit: usize,
-    },
-    /// The commit is nowhere in a repository that is not shallow: a
-    /// mistyped id, or a branch not fetched.
-    #[error("the commit is not in the repository at all (not a shallow clone): check its id, or fetch the channel's branch")]
-    Absent,
 }

@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use git_authenticate::git2::Repository;
 use git_authenticate::{
-    authenticate, config, keyring, resolve_commit, Authorizations, Cache, Error, Introduction,
-    Options, Report, RevisionProblem,
+    authenticate, config, keyring, resolve_commit, Authorizations, Cache, Error, HistoricalProblem,
+    Introduction, Options, Report, RevisionProblem,
 };
 
 use args::{Args, Command, Format};
@@ -434,7 +434,7 @@ fn historical_authorizations(args: &Args) -> Result<Authorizations, Error> {
     let Some(path) = &args.historical_authorizations else {
         return Ok(Authorizations::empty());
     };
-    let failed = |reason: String| Error::HistoricalAuthorizations {
+    let failed = |reason: HistoricalProblem| Error::HistoricalAuthorizations {
         path: path.clone(),
         reason,
     };
@@ -442,8 +442,8 @@ fn historical_authorizations(args: &Args) -> Result<Authorizations, Error> {
         path,
         git_authenticate::authorizations::MAX_SIZE,
     )
-    .map_err(|e| failed(e.to_string()))?;
-    Authorizations::parse_utf8(&contents).map_err(|e| failed(e.to_string()))
+    .map_err(|e| failed(e.into()))?;
+    Authorizations::parse_utf8(&contents).map_err(|e| failed(e.into()))
 }
 
 /// First successful run with an explicit introduction: remember it and
