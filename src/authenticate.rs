@@ -375,15 +375,16 @@ fn check_commits(
 ) -> Result<Tally, Error> {
     let progress = check.progress;
     progress.phase(Phase::Walking);
-    let path = repo.path().to_owned();
-    let reopen = move || crate::objects::reopen(&path);
-    let open: &(dyn Fn() -> Result<Repository, git2::Error> + Sync) = match &options.opener {
-        Opener::Reopen => &reopen,
-        Opener::With(open) => open.as_ref(),
+    let (path, opener) = (repo.path().to_owned(), &options.opener);
+    let open = move || -> Result<Repository, Error> {
+        match opener {
+            Opener::Reopen => Ok(crate::open::reopen(&path)?),
+            Opener::With(open) => Ok(open()?),
+        }
     };
     let pipeline = Pipeline {
         threads: threads(options.jobs),
-        open,
+        open: &open,
         interrupt: Interrupt::new(options.interrupt.as_deref()),
     };
     let end = commits.id(commits.end());

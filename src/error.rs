@@ -12,6 +12,7 @@ use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::input::InputError;
 use crate::keyring::KeyringError;
 use crate::objects::{Kind, ObjectError, ObjectRole, Unreadable};
+use crate::open::OpenError;
 use crate::replace::SubstitutionError;
 use crate::report::Report;
 
@@ -118,6 +119,10 @@ pub enum Error {
     /// Any other error from the repository.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
+
+    /// The repository cannot be opened safely (see [`crate::open`]).
+    #[error(transparent)]
+    Open(#[from] OpenError),
 
     /// Git would substitute objects (replace refs, grafts) that this
     /// library does not: what git shows could differ from what was
@@ -245,6 +250,7 @@ impl Error {
             Error::UnreadableObject { source, .. } if source.is_missing() => "missing-object",
             Error::UnreadableObject { .. } => "unreadable-object",
             Error::Git(_) => "git",
+            Error::Open(_) => "repository",
             Error::ReplacedObjects { .. } => "replaced-objects",
         }
     }

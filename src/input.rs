@@ -60,6 +60,16 @@ impl From<rustix::io::Errno> for InputError {
     }
 }
 
+/// What is at `path` (links followed) when it exists and is not a regular
+/// file, without opening it.
+pub(crate) fn not_regular(path: &Path) -> Option<&'static str> {
+    let stat = rustix::fs::stat(path).ok()?;
+    match FileType::from_raw_mode(stat.st_mode) {
+        FileType::RegularFile => None,
+        other => Some(describe(other)),
+    }
+}
+
 /// The contents of the regular file at `path`, at most `limit` bytes.
 ///
 /// Opened without blocking (a FIFO with no writer would block forever),
@@ -92,7 +102,8 @@ pub fn read_regular_file(path: &Path, limit: usize) -> Result<Vec<u8>, InputErro
     Ok(contents)
 }
 
-fn describe(kind: FileType) -> &'static str {
+/// What a file that is not regular is, in words.
+pub(crate) fn describe(kind: FileType) -> &'static str {
     match kind {
         FileType::Directory => "a directory",
         FileType::Fifo => "a FIFO",

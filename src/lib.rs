@@ -56,6 +56,7 @@ pub mod introduction;
 pub mod keyring;
 pub mod merge;
 pub mod objects;
+pub mod open;
 pub mod policy;
 pub mod replace;
 pub mod signature;

@@ -397,29 +397,8 @@ fn verify(id: Oid, kind: Kind, data: &[u8]) -> Result<(), ObjectProblem> {
     Ok(())
 }
 
-/// Opens the repository at `path` for another thread, seeing the objects
-/// the caller's handle sees: git's environment may name more object
-/// directories (`GIT_OBJECT_DIRECTORY`, `GIT_ALTERNATE_OBJECT_DIRECTORIES`),
-/// as it does for a pre-receive hook, whose pushed objects are only in
-/// git's quarantine directory. Loose objects there are found by
-/// [`Objects`] itself; packed ones need libgit2 to know the directories.
-pub(crate) fn reopen(path: &Path) -> Result<Repository, git2::Error> {
-    let repo = Repository::open(path)?;
-    let own = repo.path().join("objects");
-    let odb = repo.odb()?;
-    for directory in environment_directories() {
-        if directory != own {
-            if let Some(directory) = directory.to_str() {
-                odb.add_disk_alternate(directory)?;
-            }
-        }
-    }
-    drop(odb);
-    Ok(repo)
-}
-
 /// The object directories git's environment names.
-fn environment_directories() -> Vec<PathBuf> {
+pub(crate) fn environment_directories() -> Vec<PathBuf> {
     let mut directories = Vec::new();
     if let Some(dir) = std::env::var_os("GIT_OBJECT_DIRECTORY") {
         directories.push(PathBuf::from(dir));

@@ -48,7 +48,7 @@ const FOUND_EVERY: usize = 1024;
 /// may be, and the caller's interrupt.
 pub(crate) struct Pipeline<'a> {
     pub threads: usize,
-    pub open: &'a (dyn Fn() -> Result<Repository, git2::Error> + Sync),
+    pub open: &'a (dyn Fn() -> Result<Repository, Error> + Sync),
     pub interrupt: Interrupt<'a>,
 }
 

@@ -15,6 +15,7 @@ mod gate;
 mod guile_reader;
 mod guix_differential;
 mod guix_signatures;
+mod hostile_files;
 mod library_api;
 mod policy;
 mod properties;

@@ -1,0 +1,80 @@
+//! Files of the repository that libgit2 reads as it opens it, left as
+//! FIFOs by someone who can write the repository (a shared directory): the
+//! repository is refused at once, naming the file, instead of waiting on
+//! it forever.
+
+use std::path::Path;
+
+use git_authenticate::open::{open, OpenError};
+
+use crate::support::{git_command, success_output};
+
+/// A repository with one commit.
+fn fresh() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["commit", "-q", "--allow-empty", "-m", "x"],
+    ] {
+        success_output(git_command(dir.path()).args(args).output().unwrap(), "git");
+    }
+    dir
+}
+
+fn mkfifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_fifo_where_libgit2_reads_at_open_is_refused() {
+    for name in [
+        "config",
+        "shallow",
+        "info/grafts",
+        "objects/info/alternates",
+        "commondir",
+    ] {
+        let dir = fresh();
+        let file = dir.path().join(".git").join(name);
+        let _ = std::fs::remove_file(&file);
+        mkfifo(&file);
+        match open(dir.path()) {
+            Err(OpenError::NotRegular { path, kind }) => {
+                assert_eq!(path, file, "{name}");
+                assert_eq!(kind, "a FIFO", "{name}");
+            }
+            other => panic!(
+                "{name}: expected a refusal, got {:?}",
+                other.map(|r| r.path().to_owned())
+            ),
+        }
+    }
+}
+
+#[test]
+fn a_fifo_in_an_alternate_object_directory_is_refused() {
+    let dir = fresh();
+    let other = tempfile::tempdir().unwrap();
+    let objects = other.path().join("objects");
+    mkfifo(&objects.join("info/alternates"));
+    let alternates = dir.path().join(".git/objects/info/alternates");
+    std::fs::write(&alternates, format!("{}\n", objects.display())).unwrap();
+    assert!(matches!(
+        open(dir.path()),
+        Err(OpenError::NotRegular { path, .. }) if path == objects.join("info/alternates")
+    ));
+}
+
+#[test]
+fn a_repository_with_regular_files_opens() {
+    let dir = fresh();
+    std::fs::write(dir.path().join(".git/info/grafts"), "").unwrap();
+    let repo = open(dir.path()).unwrap();
+    assert!(repo.head().is_ok());
+}
