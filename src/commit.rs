@@ -9,8 +9,8 @@
 use git2::{Oid, Repository};
 
 use crate::error::Error;
-use crate::objects::ObjectRole;
 use crate::objects::{Kind, ObjectError, ObjectProblem, Objects};
+use crate::objects::{ObjectRole, Unreadable};
 
 /// The header field holding an OpenPGP signature.
 const SIGNATURE_FIELD: &[u8] = b"gpgsig";
@@ -62,16 +62,7 @@ pub(crate) struct Header {
 impl Header {
     /// Parses the header of the raw object `data` of commit `id`.
     pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Error> {
-        let (tree, parents) = tree_and_parents(data)
-            .filter(|_| identities_as_libgit2(data))
-            .ok_or_else(|| {
-                malformed(
-                    ObjectRole::Commit,
-                    id,
-                    Kind::Commit,
-                    "its header is malformed",
-                )
-            })?;
+        let (tree, parents) = parse_tree_and_parents(id, data)?;
         Ok(Header {
             tree,
             parents,
@@ -212,8 +203,44 @@ fn parse_entry(data: &[u8]) -> Result<Entry<'_>, &'static str> {
 
 /// A commit or tree that is stored whole but does not read as one.
 fn malformed(role: ObjectRole, id: Oid, kind: Kind, what: &str) -> Error {
+    damaged(role, id, kind, what).into()
+}
+
+fn damaged(role: ObjectRole, id: Oid, kind: Kind, what: &str) -> Unreadable {
     let problem = ObjectProblem::Damaged(what.to_owned());
-    Error::object(role, ObjectError { id, kind, problem })
+    ObjectError { id, kind, problem }.as_role(role)
+}
+
+/// The tree and parents of commit `id`, whose raw object is `data`.
+fn parse_tree_and_parents(id: Oid, data: &[u8]) -> Result<(Oid, Vec<Oid>), Unreadable> {
+    tree_and_parents(data)
+        .filter(|_| identities_as_libgit2(data))
+        .ok_or_else(|| {
+            damaged(
+                ObjectRole::Commit,
+                id,
+                Kind::Commit,
+                "its header is malformed",
+            )
+        })
+}
+
+/// What stands under `name` at the top of the tree of `commit`, every
+/// object read verified: for callers that need no more of the commit.
+pub(crate) fn root_entry(
+    objects: &Objects,
+    commit: Oid,
+    name: &[u8],
+) -> Result<Option<(u32, Oid)>, Unreadable> {
+    let data = objects
+        .read(commit, Kind::Commit)
+        .map_err(|e| e.as_role(ObjectRole::Commit))?;
+    let (tree, _) = parse_tree_and_parents(commit, &data)?;
+    let data = objects
+        .read(tree, Kind::Tree)
+        .map_err(|e| e.as_role(ObjectRole::TreeOf(commit)))?;
+    find_entry(&data, name)
+        .map_err(|what| damaged(ObjectRole::TreeOf(commit), tree, Kind::Tree, what))
 }
 
 /// The `tree` line, then the `parent` lines, as git writes them.

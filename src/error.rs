@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use git2::Oid;
 
 use crate::authorizations::AuthorizationsError;
-use crate::channel::Relation;
+use crate::channel::{MetadataError, MetadataProblem, Relation, UpdateError};
 use crate::fingerprint::{Fingerprint, FingerprintError};
+use crate::introduction::{CommitIdError, IntroductionError};
 use crate::keyring::KeyringSource;
 use crate::objects::{ObjectError, ObjectRole, Unreadable};
 use crate::policy::PolicyRefusal;
@@ -207,7 +208,7 @@ pub enum Error {
 
     /// A channel introduction is not in the expected form.
     #[error("invalid channel introduction: {0}")]
-    InvalidIntroduction(String),
+    InvalidIntroduction(IntroductionError),
 
     /// Updating from `old` to `new` would not move forward.
     #[error(
@@ -223,14 +224,14 @@ pub enum Error {
     },
 
     /// `.guix-channel` cannot be read.
-    #[error("commit {commit} has a malformed '.guix-channel' (blob {blob}): {reason}")]
+    #[error("commit {commit} has a malformed '.guix-channel' (blob {blob}): {problem}")]
     MalformedChannelMetadata {
         /// The commit.
         commit: Oid,
         /// The blob of the file.
         blob: Oid,
         /// What is wrong with it.
-        reason: String,
+        problem: MetadataProblem,
     },
 
     /// A historical authorizations file given by the caller is unusable.
@@ -333,6 +334,53 @@ impl Error {
 impl From<Unreadable> for Error {
     fn from(Unreadable { role, source }: Unreadable) -> Self {
         Error::UnreadableObject { role, source }
+    }
+}
+
+impl From<IntroductionError> for Error {
+    /// Keeps the kinds the CLI reports: a bad commit id or signer is
+    /// reported as such, whatever form held it.
+    fn from(error: IntroductionError) -> Self {
+        match error {
+            IntroductionError::CommitId(CommitIdError { input }) => Error::InvalidCommitId(input),
+            IntroductionError::Signer(e) => Error::InvalidFingerprint(e),
+            e => Error::InvalidIntroduction(e),
+        }
+    }
+}
+
+impl From<CommitIdError> for Error {
+    fn from(CommitIdError { input }: CommitIdError) -> Self {
+        Error::InvalidCommitId(input)
+    }
+}
+
+impl From<UpdateError> for Error {
+    fn from(error: UpdateError) -> Self {
+        match error {
+            UpdateError::Downgrade { old, new, relation } => {
+                Error::Downgrade { old, new, relation }
+            }
+            UpdateError::Git(e) => Error::Git(e),
+        }
+    }
+}
+
+impl From<MetadataError> for Error {
+    fn from(error: MetadataError) -> Self {
+        match error {
+            MetadataError::Malformed {
+                commit,
+                blob,
+                problem,
+            } => Error::MalformedChannelMetadata {
+                commit,
+                blob,
+                problem,
+            },
+            MetadataError::Unreadable(e) => e.into(),
+            MetadataError::Git(e) => Error::Git(e),
+        }
     }
 }
 

@@ -48,6 +48,7 @@
 pub mod authorizations;
 pub mod cache;
 pub mod channel;
+pub mod channel_spec;
 pub mod config;
 pub mod doctor;
 pub mod gate;
@@ -74,11 +75,15 @@ mod walk;
 pub use authenticate::{authenticate, resolve_commit, NoProgress, Options, Progress, Report};
 pub use authorizations::{Authorizations, AuthorizationsError};
 pub use cache::{Cache, CacheProblem, CacheWarning};
-pub use channel::{check_update, commit_relation, ChannelMetadata, Relation};
+pub use channel::{
+    check_update, commit_relation, ChannelMetadata, ChannelMetadataError, Dependency,
+    MetadataError, Relation, UpdateError, UpdatePolicy,
+};
+pub use channel_spec::{ChannelSpec, ChannelsFile};
 pub use crypto::Engine;
 pub use error::{Error, ParentAuthorizations};
 pub use fingerprint::{Fingerprint, FingerprintError};
-pub use introduction::Introduction;
+pub use introduction::{Introduction, IntroductionError};
 pub use keyring::Keyring;
 pub use objects::{ObjectRole, Unreadable};
 pub use policy::Policy;

@@ -10,7 +10,9 @@ use git_authenticate::gate::{
 };
 use git_authenticate::git2::Repository;
 use git_authenticate::merge::{check_merge, MergeCheck, MergeVerdict};
-use git_authenticate::{config, keyring, resolve_commit, Cache, Error, Introduction, Options};
+use git_authenticate::{
+    config, keyring, resolve_commit, Cache, Error, Introduction, IntroductionError, Options,
+};
 use serde::Serialize;
 
 use super::args::{Format, GateArgs, MergeCheckArgs};
@@ -228,11 +230,7 @@ fn try_merge_check(args: &MergeCheckArgs) -> Result<u8, Error> {
         (Some(commit), Some(signer)) => Introduction::new(commit, signer)?,
         _ => match (&configured.commit, &configured.signer) {
             (Some(commit), Some(signer)) => Introduction::new(commit, signer)?,
-            _ => {
-                return Err(Error::InvalidIntroduction(
-                    "none given (--introduction, --signer) or configured".into(),
-                ))
-            }
+            _ => return Err(Error::InvalidIntroduction(IntroductionError::NoneGiven)),
         },
     };
     let keyring_reference = args

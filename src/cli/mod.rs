@@ -14,7 +14,7 @@ use clap::Parser;
 use git_authenticate::git2::Repository;
 use git_authenticate::{
     authenticate, config, keyring, resolve_commit, Authorizations, Cache, Error, Introduction,
-    Options, Report,
+    IntroductionError, Options, Report,
 };
 
 use args::{Args, Command, Format};
@@ -395,7 +395,7 @@ fn introduction(
     args: &Args,
     configured: &config::Configuration,
 ) -> Result<(Introduction, bool), Stopped> {
-    let invalid = |e: Error| usage(e.to_string());
+    let invalid = |e: IntroductionError| usage(e.to_string());
     match (&args.commit, args.signer.is_empty()) {
         (Some(commit), false) => Introduction::new(commit, &args.signer.join(" "))
             .map(|i| (i, true))
