@@ -86,16 +86,7 @@ pub(crate) struct Header {
 impl Header {
     /// Parses the header of the raw object `data` of commit `id`.
     pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Unreadable> {
-        let (tree, parents) = tree_and_parents(data)
-            .filter(|_| identities_as_libgit2(data))
-            .ok_or_else(|| {
-                malformed(
-                    ObjectRole::Commit,
-                    id,
-                    Kind::Commit,
-                    "its header is malformed",
-                )
-            })?;
+        let (tree, parents) = parse_tree_and_parents(id, data)?;
         Ok(Header {
             id,
             tree,
@@ -239,6 +230,38 @@ fn parse_entry(data: &[u8]) -> Result<Entry<'_>, &'static str> {
 fn malformed(role: ObjectRole, id: Oid, kind: Kind, what: &str) -> Unreadable {
     let problem = ObjectProblem::Damaged(what.to_owned());
     ObjectError { id, kind, problem }.as_role(role)
+}
+
+/// The tree and parents of commit `id`, whose raw object is `data`.
+fn parse_tree_and_parents(id: Oid, data: &[u8]) -> Result<(Oid, Vec<Oid>), Unreadable> {
+    tree_and_parents(data)
+        .filter(|_| identities_as_libgit2(data))
+        .ok_or_else(|| {
+            malformed(
+                ObjectRole::Commit,
+                id,
+                Kind::Commit,
+                "its header is malformed",
+            )
+        })
+}
+
+/// What stands under `name` at the top of the tree of `commit`, every
+/// object read verified: for callers that need no more of the commit.
+pub(crate) fn root_entry(
+    objects: &Objects,
+    commit: Oid,
+    name: &[u8],
+) -> Result<Option<(u32, Oid)>, Unreadable> {
+    let data = objects
+        .read(commit, Kind::Commit)
+        .map_err(|e| e.as_role(ObjectRole::Commit))?;
+    let (tree, _) = parse_tree_and_parents(commit, &data)?;
+    let data = objects
+        .read(tree, Kind::Tree)
+        .map_err(|e| e.as_role(ObjectRole::TreeOf(commit)))?;
+    find_entry(&data, name)
+        .map_err(|what| malformed(ObjectRole::TreeOf(commit), tree, Kind::Tree, what))
 }
 
 /// The `tree` line, then the `parent` lines, as git writes them.

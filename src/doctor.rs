@@ -344,7 +344,7 @@ fn check_channel_metadata(repo: &Repository, diagnosis: &mut Diagnosis) {
         Ok(metadata) => metadata,
         Err(error) => {
             return diagnosis.push(Problem::ChannelMetadataUnreadable {
-                error: Box::new(error),
+                error: Box::new(error.into()),
             })
         }
     };
@@ -374,7 +374,7 @@ fn check_introduction(
         Ok(introduction) => introduction,
         Err(error) => {
             diagnosis.push(Problem::IntroductionInvalid {
-                error: Box::new(error),
+                error: Box::new(error.into()),
             });
             return None;
         }

@@ -6,10 +6,11 @@ use git2::Oid;
 
 use crate::authorizations::AuthorizationsError;
 use crate::cache::CacheError;
-use crate::channel::Relation;
+use crate::channel::{MetadataError, MetadataProblem, Relation, UpdateError};
 use crate::failure::Failure;
 use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::input::InputError;
+use crate::introduction::{CommitIdError, IntroductionError};
 use crate::keyring::KeyringError;
 use crate::objects::{Kind, ObjectError, ObjectRole, Unreadable};
 use crate::open::OpenError;
@@ -61,7 +62,7 @@ pub enum Error {
 
     /// A channel introduction is not in the expected form.
     #[error("invalid channel introduction: {0}")]
-    InvalidIntroduction(String),
+    InvalidIntroduction(IntroductionError),
 
     /// Updating from `old` to `new` would not move forward.
     #[error(
@@ -77,14 +78,14 @@ pub enum Error {
     },
 
     /// `.guix-channel` cannot be read.
-    #[error("commit {commit} has a malformed '.guix-channel' (blob {blob}): {reason}")]
+    #[error("commit {commit} has a malformed '.guix-channel' (blob {blob}): {problem}")]
     MalformedChannelMetadata {
         /// The commit.
         commit: Oid,
         /// The blob of the file.
         blob: Oid,
         /// What is wrong with it.
-        reason: String,
+        problem: MetadataProblem,
     },
 
     /// A historical authorizations file given by the caller is unusable.
@@ -138,13 +139,6 @@ pub enum Error {
         /// The grafts file, when it grafts anything.
         grafts: Option<PathBuf>,
     },
-}
-
-impl Error {
-    /// An unreadable object, with its role.
-    pub(crate) fn object(role: ObjectRole, source: ObjectError) -> Self {
-        Error::UnreadableObject { role, source }
-    }
 }
 
 /// Why a revision does not name a commit.
@@ -206,6 +200,53 @@ impl From<SubstitutionError> for Error {
                 grafts,
             },
             SubstitutionError::Git(e) => Error::Git(e),
+        }
+    }
+}
+
+impl From<IntroductionError> for Error {
+    /// Keeps the kinds the CLI reports: a bad commit id or signer is
+    /// reported as such, whatever form held it.
+    fn from(error: IntroductionError) -> Self {
+        match error {
+            IntroductionError::CommitId(CommitIdError { input }) => Error::InvalidCommitId(input),
+            IntroductionError::Signer(e) => Error::InvalidFingerprint(e),
+            e => Error::InvalidIntroduction(e),
+        }
+    }
+}
+
+impl From<CommitIdError> for Error {
+    fn from(CommitIdError { input }: CommitIdError) -> Self {
+        Error::InvalidCommitId(input)
+    }
+}
+
+impl From<UpdateError> for Error {
+    fn from(error: UpdateError) -> Self {
+        match error {
+            UpdateError::Downgrade { old, new, relation } => {
+                Error::Downgrade { old, new, relation }
+            }
+            UpdateError::Git(e) => Error::Git(e),
+        }
+    }
+}
+
+impl From<MetadataError> for Error {
+    fn from(error: MetadataError) -> Self {
+        match error {
+            MetadataError::Malformed {
+                commit,
+                blob,
+                problem,
+            } => Error::MalformedChannelMetadata {
+                commit,
+                blob,
+                problem,
+            },
+            MetadataError::Unreadable(e) => e.into(),
+            MetadataError::Git(e) => Error::Git(e),
         }
     }
 }

@@ -499,7 +499,7 @@ impl<'r> Gate<'r> {
         match commit_relation(self.repo, old, new) {
             Ok(Relation::Ancestor | Relation::Same) => Ok(()),
             Ok(relation) => Err(Refusal::NotFastForward { relation }),
-            Err(e) => Err(Refusal::CouldNotCheck(e)),
+            Err(e) => Err(Refusal::CouldNotCheck(e.into())),
         }
     }
 
@@ -612,7 +612,7 @@ impl<'r> Gate<'r> {
 fn introduction(configured: &Configuration) -> Result<Introduction, Refusal> {
     match (&configured.commit, &configured.signer) {
         (Some(commit), Some(signer)) => {
-            Introduction::new(commit, signer).map_err(Refusal::InvalidIntroduction)
+            Introduction::new(commit, signer).map_err(|e| Refusal::InvalidIntroduction(e.into()))
         }
         _ => Err(Refusal::NoIntroduction),
     }

@@ -48,6 +48,7 @@
 pub mod authorizations;
 pub mod cache;
 pub mod channel;
+pub mod channel_spec;
 pub mod config;
 pub mod doctor;
 pub mod gate;
@@ -81,12 +82,16 @@ mod walk;
 pub use authenticate::{authenticate, authenticate_commit, Opener, Options, MAX_JOBS};
 pub use authorizations::{Authorizations, AuthorizationsError};
 pub use cache::{Cache, CacheError, CacheProblem, CacheWarning};
-pub use channel::{check_update, commit_relation, ChannelMetadata, Relation};
+pub use channel::{
+    check_update, commit_relation, ChannelMetadata, ChannelMetadataError, Dependency,
+    MetadataError, Relation, UpdateError, UpdatePolicy,
+};
+pub use channel_spec::{ChannelSpec, ChannelsFile};
 pub use crypto::Engine;
 pub use error::{Error, HistoricalProblem, RevisionProblem};
 pub use failure::{Failure, ParentAuthorizations, Replacement, WeakAlgorithm};
 pub use fingerprint::{Fingerprint, FingerprintError, Issuer, KeyId};
-pub use introduction::Introduction;
+pub use introduction::{Introduction, IntroductionError};
 pub use keyring::Keyring;
 pub use keyring::{KeyProblem, KeyringError, KeyringLimit};
 pub use memo::AuthorizationsAtError;

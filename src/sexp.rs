@@ -232,6 +232,15 @@ pub fn read_first_str(text: &str) -> Result<Datum, SyntaxError> {
     read_chars(&text.chars().collect::<Vec<_>>())
 }
 
+/// Reads every datum of `text`, as Guile's `load` reads a file of code
+/// (a channels file).
+pub fn read_all_str(text: &str) -> Result<Vec<Datum>, SyntaxError> {
+    let text: Vec<char> = text.chars().collect();
+    let mut data = Vec::new();
+    reader::read_all(&text, |value| data.push(Datum(value)))?;
+    Ok(data)
+}
+
 fn read_chars(text: &[char]) -> Result<Datum, SyntaxError> {
     reader::read(text).map(Datum)
 }
@@ -252,18 +261,31 @@ pub fn list(value: &Value) -> Option<Vec<&Value>> {
     }
 }
 
-/// In an association list of `(key value …)` lists, the first value of
-/// `key`.
-pub fn property<'v>(items: &[&'v Value], key: &str) -> Option<&'v Value> {
-    items.iter().find_map(|item| {
-        let pair = list(item)?;
-        (pair.first()?.as_symbol()? == key).then(|| pair.get(1).copied())?
-    })
+/// Most characters of a datum that [`excerpt`] keeps.
+const EXCERPT_CHARS: usize = 60;
+
+/// `value` as Scheme writes it, cut short: for error messages about
+/// untrusted files, which must stay small.
+pub fn excerpt(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_all_data_keeping_directives() {
+        let data = read_all_str("a #!fold-case (B) ; end\n").unwrap();
+        assert_eq!(data.len(), 2);
+        assert_eq!(list(&data[1]).unwrap()[0].as_symbol(), Some("b"));
+        assert!(read_all_str(" ; nothing\n").unwrap().is_empty());
+        assert!(read_all_str("(a) (b").is_err());
+    }
 
     #[test]
     fn reads_first_datum_only() {
@@ -653,16 +675,5 @@ mod tests {
         );
         eprintln!("{alike} of {} read alike", files.len());
         assert!(alike > files.len() / 2, "only {alike} read alike");
-    }
-
-    #[test]
-    fn property_lookup() {
-        let d = read_first(b"(channel (version 0) (keyring-reference \"k\"))").unwrap();
-        let items = list(&d).unwrap();
-        assert_eq!(
-            property(&items, "keyring-reference").unwrap().as_str(),
-            Some("k")
-        );
-        assert!(property(&items, "url").is_none());
     }
 }

@@ -1767,3 +1767,35 @@ fn local_copy_of_a_remote_keyring_is_not_authenticated() {
             "current branch 'keyring' is the keyring branch; doing nothing",
         ));
 }
+
+/// `--channels FILE --channel NAME` reads the introduction from a channels
+/// file, as users have it for `guix pull`.
+#[test]
+fn introduction_from_a_channels_file() {
+    let repo = Repo::new(LINEAR);
+    let [commit, signer] = repo.intro("first", "dave");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("channels.scm");
+    std::fs::write(
+        &file,
+        format!(
+            "(cons* (channel (name 'mine) (url \"https://example.org/mine.git\")\n\
+             (introduction (make-channel-introduction \"{commit}\"\n\
+             (openpgp-fingerprint \"{signer}\"))))\n\
+             %default-channels)\n"
+        ),
+    )
+    .unwrap();
+    let assert = repo.cmd().arg("--channels").arg(&file).assert().code(2);
+    assert!(
+        stderr(&assert).contains("pick one by name"),
+        "{}",
+        stderr(&assert)
+    );
+    repo.cmd()
+        .arg("--channels")
+        .arg(&file)
+        .args(["--channel", "mine"])
+        .assert()
+        .code(0);
+}

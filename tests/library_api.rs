@@ -12,7 +12,8 @@ use git_authenticate::git2::Oid;
 use git_authenticate::Failure;
 use git_authenticate::{
     authenticate, cache, check_update, commit_relation, Cache, CacheProblem, ChannelMetadata,
-    Error, Introduction, NoProgress, Options, Relation, Report,
+    Error, Introduction, MetadataError, NoProgress, Options, Relation, Report, UpdateError,
+    UpdatePolicy,
 };
 use support::expect::{first_by_alice, run_cached};
 use support::{build_scenario_text, Built};
@@ -268,25 +269,25 @@ fn relation_and_downgrade_protection() {
     );
 
     assert_eq!(
-        check_update(&repo, second, fourth, false).unwrap(),
+        check_update(&repo, second, fourth, UpdatePolicy::ForwardOnly).unwrap(),
         Relation::Ancestor
     );
     assert_eq!(
-        check_update(&repo, fourth, fourth, false).unwrap(),
+        check_update(&repo, fourth, fourth, UpdatePolicy::ForwardOnly).unwrap(),
         Relation::Same
     );
-    let refused = check_update(&repo, fourth, second, false).unwrap_err();
+    let refused = check_update(&repo, fourth, second, UpdatePolicy::ForwardOnly).unwrap_err();
     assert!(matches!(
         refused,
-        Error::Downgrade {
+        UpdateError::Downgrade {
             relation: Relation::Descendant,
             ..
         }
     ));
     assert!(refused.to_string().contains("an ancestor of"), "{refused}");
-    assert!(check_update(&repo, fourth, side, false).is_err());
+    assert!(check_update(&repo, fourth, side, UpdatePolicy::ForwardOnly).is_err());
     assert_eq!(
-        check_update(&repo, fourth, side, true).unwrap(),
+        check_update(&repo, fourth, side, UpdatePolicy::AllowDowngrades).unwrap(),
         Relation::Unrelated
     );
 }
@@ -305,10 +306,7 @@ fn channel_metadata_is_read_at_a_commit() {
 
     let bad = build_scenario_text("write .guix-channel \"(channel (version 7))\"\ncommit first\n");
     let error = ChannelMetadata::at_commit(&bad.repo(), bad.oid("first")).unwrap_err();
-    assert!(
-        matches!(error, Error::MalformedChannelMetadata { .. }),
-        "{error}"
-    );
+    assert!(matches!(error, MetadataError::Malformed { .. }), "{error}");
 }
 
 #[test]

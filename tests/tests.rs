@@ -6,6 +6,7 @@ mod support;
 
 mod attacks;
 mod cache_security;
+mod channel;
 mod cli;
 mod cli_security;
 mod differential;

@@ -49,6 +49,18 @@ pub struct Args {
     #[arg(value_name = "SIGNER", num_args = 0..)]
     pub signer: Vec<String>,
 
+    /// Read the introduction from FILE instead of COMMIT and SIGNER: a
+    /// channels file (`~/.config/guix/channels.scm`), one `(channel …)`
+    /// entry, or a `(make-channel-introduction …)` or
+    /// `(channel-introduction …)` form.
+    #[arg(long, value_name = "FILE", conflicts_with = "commit")]
+    pub channels: Option<PathBuf>,
+
+    /// With --channels: the channel to use, by name (needed when the file
+    /// has several).
+    #[arg(long, value_name = "NAME", requires = "channels")]
+    pub channel: Option<String>,
+
     /// Open the Git repository at DIRECTORY (default: the one containing
     /// the current directory).
     #[arg(short, long, value_name = "DIRECTORY")]

@@ -11,7 +11,8 @@ use git_authenticate::gate::{
 use git_authenticate::git2::Repository;
 use git_authenticate::merge::{check_merge, MergeCheck, MergeVerdict};
 use git_authenticate::{
-    config, keyring, resolve_commit, Cache, Error, Failure, Introduction, Options,
+    config, keyring, resolve_commit, Cache, Error, Failure, Introduction, IntroductionError,
+    Options,
 };
 use serde::Serialize;
 
@@ -230,11 +231,7 @@ fn try_merge_check(args: &MergeCheckArgs) -> Result<u8, Error> {
         (Some(commit), Some(signer)) => Introduction::new(commit, signer)?,
         _ => match (&configured.commit, &configured.signer) {
             (Some(commit), Some(signer)) => Introduction::new(commit, signer)?,
-            _ => {
-                return Err(Error::InvalidIntroduction(
-                    "none given (--introduction, --signer) or configured".into(),
-                ))
-            }
+            _ => return Err(Error::InvalidIntroduction(IntroductionError::NoneGiven)),
         },
     };
     let keyring_reference = args

@@ -15,7 +15,7 @@ use clap::Parser;
 use git_authenticate::git2::Repository;
 use git_authenticate::{
     authenticate, config, keyring, resolve_commit, Authorizations, Cache, Error, HistoricalProblem,
-    Introduction, Options, Report, RevisionProblem,
+    Introduction, IntroductionError, Options, Report, RevisionProblem,
 };
 
 use args::{Args, Command, Format};
@@ -402,7 +402,12 @@ fn introduction(
     args: &Args,
     configured: &config::Configuration,
 ) -> Result<(Introduction, bool), Stopped> {
-    let invalid = |e: Error| usage(e.to_string());
+    let invalid = |e: IntroductionError| usage(e.to_string());
+    if let Some(file) = &args.channels {
+        return channels_introduction(file, args.channel.as_deref())
+            .map(|i| (i, true))
+            .map_err(|e| usage(format!("{}: {e}", file.display())));
+    }
     match (&args.commit, args.signer.is_empty()) {
         (Some(commit), false) => Introduction::new(commit, &args.signer.join(" "))
             .map(|i| (i, true))
@@ -421,6 +426,21 @@ fn introduction(
             )),
         },
     }
+}
+
+/// Largest channels file read, in bytes (real ones are a few hundred).
+const MAX_CHANNELS_FILE: usize = 1 << 20;
+
+/// The introduction that `--channels FILE` (and `--channel NAME`) give.
+fn channels_introduction(file: &Path, name: Option<&str>) -> Result<Introduction, String> {
+    let text = git_authenticate::input::read_regular_file(file, MAX_CHANNELS_FILE)
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8(text).map_err(|_| "not UTF-8 text".to_owned())?;
+    match name {
+        Some(name) => Introduction::from_channels_file(&text, name),
+        None => Introduction::from_channel_form(&text),
+    }
+    .map_err(|e| format!("invalid channel introduction: {e}"))
 }
 
 fn cache(repo: &Repository, args: &Args) -> Result<Cache, Error> {

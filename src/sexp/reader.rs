@@ -24,15 +24,22 @@ use super::{
 
 /// Reads the first datum of `text`, as `(read port)` does.
 pub(crate) fn read(text: &[char]) -> Result<Value, SyntaxError> {
-    Reader {
-        text,
-        pos: 0,
-        options: Options::default(),
-        port_options: Options::default(),
-        frames: Vec::new(),
-        items: 0,
+    Reader::new(text).run()
+}
+
+/// Reads every datum of `text`, as `load` does (one `read` after the
+/// other on the same port, so reader directives carry over). Each datum
+/// is handed to `keep` as soon as it is read; the item limit counts the
+/// whole text.
+pub(crate) fn read_all(text: &[char], mut keep: impl FnMut(Value)) -> Result<(), SyntaxError> {
+    let mut reader = Reader::new(text);
+    loop {
+        match reader.run() {
+            Ok(value) => keep(value),
+            Err(SyntaxError::Empty) => return Ok(()),
+            Err(e) => return Err(e),
+        }
     }
-    .run()
 }
 
 /// The reader options that can change while a file is read (by `#!r6rs`,
@@ -152,8 +159,21 @@ fn is_space_separator(c: char) -> bool {
     )
 }
 
-impl Reader<'_> {
-    fn run(mut self) -> Result<Value, SyntaxError> {
+impl<'t> Reader<'t> {
+    fn new(text: &'t [char]) -> Self {
+        Reader {
+            text,
+            pos: 0,
+            options: Options::default(),
+            port_options: Options::default(),
+            frames: Vec::new(),
+            items: 0,
+        }
+    }
+
+    fn run(&mut self) -> Result<Value, SyntaxError> {
+        // Each `read` starts from the port's options.
+        self.options = self.port_options;
         loop {
             let Some(c) = self.next_non_whitespace()? else {
                 return Err(self.end_of_input());
