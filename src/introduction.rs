@@ -6,7 +6,6 @@ use std::fmt;
 use git2::Oid;
 use lexpr::Value;
 
-use crate::channel_spec::{ChannelSpec, ChannelsFile};
 use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::sexp::{self, SyntaxError};
 
@@ -165,65 +164,6 @@ impl Introduction {
             commit: parse_commit_id(commit)?,
             signer: parse_signer(signer)?,
         })
-    }
-
-    /// From any form in which users and channels write an introduction
-    /// (the value of the last datum of `text`, as when Guile loads a file):
-    ///
-    /// * `(make-channel-introduction "COMMIT" (openpgp-fingerprint "FPR"))`;
-    /// * `(channel-introduction (version 0) (commit "…") (signer "…"))`, as
-    ///   in `.guix-channel`;
-    /// * a `(channel (name 'x) (url "…") … (introduction …))` entry;
-    /// * a whole channels file holding exactly one channel (else use
-    ///   [`Introduction::from_channels_file`]).
-    ///
-    /// ```
-    /// use git_authenticate::Introduction;
-    ///
-    /// let intro = Introduction::from_channel_form(r#"
-    ///   (channel-introduction
-    ///     (version 0)
-    ///     (commit "9edb3f66fd807b096b48283debdcddccfea34bad")
-    ///     (signer "BBB0 2DDF 2CEA F6A8 0D1D  E643 A2A0 6DF2 A33A 54FA"))"#)?;
-    /// assert_eq!(intro, Introduction::guix());
-    /// # Ok::<(), git_authenticate::IntroductionError>(())
-    /// ```
-    pub fn from_channel_form(text: &str) -> Result<Self, IntroductionError> {
-        let data = sexp::read_all_str(text)?;
-        let value = data.last().ok_or(SyntaxError::Empty)?;
-        match head(value) {
-            Some("make-channel-introduction") => Self::from_make_form(value),
-            Some("channel-introduction") => Self::from_data_form(value),
-            Some("channel") => ChannelSpec::from_code(value)?.into_introduction(),
-            _ => ChannelsFile::from_data(&data)?.only()?.into_introduction(),
-        }
-    }
-
-    /// The introduction of channel `name` in a channels file (such as
-    /// `~/.config/guix/channels.scm`).
-    ///
-    /// ```
-    /// use git_authenticate::Introduction;
-    ///
-    /// let file = r#"(cons* (channel
-    ///                        (name 'nonguix)
-    ///                        (url "https://gitlab.com/nonguix/nonguix")
-    ///                        (introduction
-    ///                         (make-channel-introduction
-    ///                          "897c1a470da759236cc11798f4e0a5f7d4d59fbc"
-    ///                          (openpgp-fingerprint
-    ///                           "2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5"))))
-    ///                       %default-channels)"#;
-    /// let nonguix = Introduction::from_channels_file(file, "nonguix")?;
-    /// assert_eq!(nonguix.commit.to_string(), "897c1a470da759236cc11798f4e0a5f7d4d59fbc");
-    /// assert_eq!(Introduction::from_channels_file(file, "guix")?, Introduction::guix());
-    /// # Ok::<(), git_authenticate::IntroductionError>(())
-    /// ```
-    pub fn from_channels_file(text: &str, name: &str) -> Result<Self, IntroductionError> {
-        ChannelsFile::parse(text)?
-            .pick(name)?
-            .clone()
-            .into_introduction()
     }
 
     /// Reads `(make-channel-introduction "COMMIT" (openpgp-fingerprint
