@@ -53,7 +53,7 @@ pub struct Options {
     /// Whether to refuse a repository in which git would substitute
     /// objects (replace refs, grafts): [`ReplaceObjects::Refuse`] (the
     /// default), or [`ReplaceObjects::Ignore`] for tooling that never uses
-    /// git's own object lookup / checkout. See [`crate::replace`].
+    /// git's own object lookup / checkout. See [`crate::Substitutions`].
     pub replace_objects: ReplaceObjects,
 }
 
@@ -79,6 +79,9 @@ impl Default for Options {
 pub const MAX_JOBS: usize = 1024;
 
 impl Options {
+    /// The most checking threads started, whatever [`Options::jobs`] asks.
+    pub const MAX_JOBS: usize = MAX_JOBS;
+
     fn threads(&self) -> usize {
         let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
         match self.jobs {

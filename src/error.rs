@@ -281,7 +281,7 @@ pub enum Error {
 
     /// Git would substitute objects (replace refs, grafts) that this
     /// library does not: what git shows could differ from what was
-    /// authenticated. See [`crate::replace`].
+    /// authenticated. See [`crate::Substitutions`].
     #[error("git would substitute objects in this repository, so what it checks out could \
              differ from what is authenticated: {}",
             crate::replace::describe(replaced, *replace_refs, grafts.as_deref()))]

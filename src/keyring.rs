@@ -104,6 +104,21 @@ pub struct Keyring {
 }
 
 impl Keyring {
+    /// The keyring branch used when none is configured.
+    pub const DEFAULT_REFERENCE: &'static str = DEFAULT_REFERENCE;
+
+    /// Most key packets loaded from one keyring.
+    pub const MAX_KEYS: usize = MAX_KEYS;
+
+    /// Most bytes of key files read from one keyring.
+    pub const MAX_BYTES: usize = MAX_BYTES;
+
+    /// Deepest directory nesting walked in the keyring's tree.
+    pub const MAX_DEPTH: usize = MAX_DEPTH;
+
+    /// Most tree entries walked in the keyring's tree.
+    pub const MAX_ENTRIES: usize = MAX_ENTRIES;
+
     /// Loads every `*.key` blob of the branch `reference`, anywhere in its
     /// tree, as Guix's `load-keyring-from-reference` does.
     ///
@@ -119,8 +134,8 @@ impl Keyring {
     /// ends in `.key`: a key file in a subdirectory counts, a symbolic link
     /// is read as the blob it is (its target), and a directory or a
     /// submodule of that name is an error, as is any object the walk
-    /// cannot read. The walk is bounded by [`MAX_DEPTH`], [`MAX_ENTRIES`]
-    /// and [`MAX_BYTES`].
+    /// cannot read. The walk is bounded by [`Keyring::MAX_DEPTH`],
+    /// [`Keyring::MAX_ENTRIES`] and [`Keyring::MAX_BYTES`].
     pub fn load(repo: &Repository, reference: &str) -> Result<Self, Error> {
         let source = keyring_source(repo, reference)?;
         Self::load_source(repo, reference, source)

@@ -8,7 +8,6 @@ mod attacks;
 mod cache_security;
 mod cli;
 mod cli_security;
-mod differential;
 mod doctor;
 mod finish;
 mod gate;
