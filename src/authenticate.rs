@@ -62,7 +62,7 @@ pub struct Options {
     /// Whether to refuse a repository in which git would substitute
     /// objects (replace refs, grafts): [`ReplaceObjects::Refuse`] (the
     /// default), or [`ReplaceObjects::Ignore`] for tooling that never uses
-    /// git's own object lookup / checkout. See [`crate::replace`].
+    /// git's own object lookup / checkout. See [`crate::Substitutions`].
     pub replace_objects: ReplaceObjects,
     /// Set by the caller (from another thread, or a signal handler) to stop
     /// the run: it then fails with [`Error::Interrupted`] within
@@ -119,7 +119,13 @@ impl std::fmt::Debug for Opener {
 
 /// The most checking threads started, whatever [`Options::jobs`] asks:
 /// beyond the machine's cores they only cost memory.
-pub const MAX_JOBS: usize = 1024;
+const MAX_JOBS: usize = 1024;
+
+impl Options {
+    /// The most checking threads started, whatever [`Options::jobs`] asks:
+    /// beyond the machine's cores they only cost memory.
+    pub const MAX_JOBS: usize = MAX_JOBS;
+}
 
 /// Authenticates `repo` from `introduction` up to commit `end`.
 ///

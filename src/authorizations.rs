@@ -40,7 +40,7 @@ pub struct Authorizations {
 /// Why a `.guix-authorizations` file is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthorizationsError {
-    /// The file is larger than [`MAX_SIZE`].
+    /// The file is larger than [`Authorizations::MAX_SIZE`].
     #[error("the file has {size} bytes, more than the {limit} accepted")]
     TooLarge {
         /// Its size.
@@ -53,7 +53,7 @@ pub enum AuthorizationsError {
     Syntax(#[from] sexp::SyntaxError),
     /// It is an s-expression but not of the expected shape.
     #[error("{0}; expected (authorizations (version 0) ((\"FINGERPRINT\" (name \"…\")) …))")]
-    Shape(Shape),
+    Shape(AuthorizationsShape),
     /// A version other than 0.
     #[error("unsupported version {0}: only (version 0) exists")]
     UnsupportedVersion(String),
@@ -81,7 +81,7 @@ pub enum AuthorizationsError {
 /// `('authorizations ('version 0) (((? string? fingerprints) _ ...) ...) _ ...)`,
 /// requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Shape {
+pub enum AuthorizationsShape {
     /// The datum is not a proper list starting with the symbol
     /// `authorizations`.
     #[error("the file does not hold a list (authorizations …)")]
@@ -99,6 +99,13 @@ pub enum Shape {
 }
 
 impl Authorizations {
+    /// Name of the file, at the root of a commit's tree.
+    pub const FILE_NAME: &'static str = FILE_NAME;
+
+    /// Larger files are refused: real ones are a few kilobytes, and the
+    /// file is parsed from untrusted repositories.
+    pub const MAX_SIZE: usize = MAX_SIZE;
+
     /// The empty set: the default authorizations when none are given.
     pub fn empty() -> Self {
         Self::default()
@@ -142,13 +149,15 @@ impl Authorizations {
     fn from_datum(datum: &lexpr::Value) -> Result<Self, AuthorizationsError> {
         let items = sexp::list(datum)
             .filter(|items| items.first().and_then(|v| v.as_symbol()) == Some("authorizations"))
-            .ok_or(AuthorizationsError::Shape(Shape::NotAuthorizations))?;
+            .ok_or(AuthorizationsError::Shape(
+                AuthorizationsShape::NotAuthorizations,
+            ))?;
         check_version(items.get(1).copied())?;
         let entries = items
             .get(2)
             .copied()
             .and_then(sexp::list)
-            .ok_or(AuthorizationsError::Shape(Shape::NoEntries))?;
+            .ok_or(AuthorizationsError::Shape(AuthorizationsShape::NoEntries))?;
         let fingerprints = entries
             .iter()
             .enumerate()
@@ -206,7 +215,7 @@ fn check_version(version: Option<&lexpr::Value>) -> Result<(), AuthorizationsErr
     let pair = version
         .and_then(sexp::list)
         .filter(|v| v.len() == 2 && v[0].as_symbol() == Some("version"))
-        .ok_or(AuthorizationsError::Shape(Shape::NoVersion))?;
+        .ok_or(AuthorizationsError::Shape(AuthorizationsShape::NoVersion))?;
     match pair[1].as_u64() {
         Some(0) => Ok(()),
         _ => Err(AuthorizationsError::UnsupportedVersion(shortened(
@@ -228,7 +237,9 @@ fn shortened(mut text: String) -> String {
 fn parse_entry(index: usize, entry: &lexpr::Value) -> Result<Fingerprint, AuthorizationsError> {
     let text = sexp::list(entry)
         .and_then(|items| items.first().and_then(|v| v.as_str()))
-        .ok_or(AuthorizationsError::Shape(Shape::Entry(index)))?;
+        .ok_or(AuthorizationsError::Shape(AuthorizationsShape::Entry(
+            index,
+        )))?;
     Fingerprint::parse_any_length(&graphic_only(index, text)?)
         .map_err(|source| AuthorizationsError::Fingerprint { index, source })
 }
@@ -394,7 +405,7 @@ mod tests {
         );
         assert_eq!(
             Authorizations::parse(b"(authorizations (version 0))"),
-            Err(AuthorizationsError::Shape(Shape::NoEntries))
+            Err(AuthorizationsError::Shape(AuthorizationsShape::NoEntries))
         );
     }
 

@@ -353,6 +353,9 @@ impl CacheError {
 }
 
 impl Cache {
+    /// Most commits a cache file keeps.
+    pub const MAX_ENTRIES: usize = MAX_ENTRIES;
+
     /// The cache file for `key` under the user's cache directory
     /// (`$XDG_CACHE_HOME/git-authenticate/authentication/KEY` on Linux).
     /// That directory, `$XDG_CACHE_HOME` (or `~/.cache`), is the cache
@@ -473,7 +476,7 @@ impl Cache {
     }
 
     /// Records `commit` as authenticated from `introduction`: it goes
-    /// first, duplicates go, and the list is cut to [`MAX_ENTRIES`]. Commits
+    /// first, duplicates go, and the list is cut to [`Cache::MAX_ENTRIES`]. Commits
     /// recorded earlier for another introduction are kept only if they are
     /// in `known` (shown to descend from this one).
     ///
@@ -805,7 +808,9 @@ fn format(contents: &Contents) -> String {
 }
 
 /// The commit ids a cache file lists, newest first, and the introduction it
-/// names, if any; `None` when it is not a cache file.
+/// names, if any; `None` when it is not a cache file. The fuzz target's
+/// entry point.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn parse_file(bytes: &[u8]) -> Option<(Vec<Oid>, Option<Oid>)> {
     parse(bytes).map(|c| (c.commits, c.introduction))
 }

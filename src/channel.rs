@@ -17,12 +17,12 @@ pub const METADATA_FILE: &str = ".guix-channel";
 
 /// Largest `.guix-channel` accepted, in bytes (1 MiB, as for
 /// `.guix-authorizations`; real ones are a few hundred bytes).
-pub const MAX_METADATA_SIZE: usize = crate::authorizations::MAX_SIZE;
+pub(crate) const MAX_METADATA_SIZE: usize = crate::authorizations::MAX_SIZE;
 
 /// Most dependencies accepted in one `.guix-channel`. Guix has no limit,
 /// but pull tooling fetches every dependency: thousands of them are an
 /// attack, not a channel (real channels have a handful).
-pub const MAX_DEPENDENCIES: usize = 256;
+pub(crate) const MAX_DEPENDENCIES: usize = 256;
 
 /// How an old commit relates to a new one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -183,7 +183,7 @@ pub type Dependency = ChannelSpec;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ChannelMetadataError {
-    /// Larger than [`MAX_METADATA_SIZE`].
+    /// Larger than [`ChannelMetadata::MAX_SIZE`].
     #[error("the file has {size} bytes, more than the {MAX_METADATA_SIZE} accepted")]
     TooLarge {
         /// Its size.
@@ -233,7 +233,7 @@ pub enum ChannelMetadataError {
         /// What is wrong with it.
         problem: IntroductionError,
     },
-    /// More than [`MAX_DEPENDENCIES`] dependencies.
+    /// More than [`ChannelMetadata::MAX_DEPENDENCIES`] dependencies.
     #[error("more than {MAX_DEPENDENCIES} dependencies")]
     TooManyDependencies,
 }
@@ -322,6 +322,11 @@ fn expect<T>(value: Option<T>, expected: &'static str, found: &Value) -> Result<
 }
 
 impl ChannelMetadata {
+    /// Larger `.guix-channel` files are refused.
+    pub const MAX_SIZE: usize = MAX_METADATA_SIZE;
+    /// More dependencies are refused (Guix has no limit).
+    pub const MAX_DEPENDENCIES: usize = MAX_DEPENDENCIES;
+
     /// Parses a `.guix-channel` as Guix's `read-channel-metadata` does:
     /// `(channel (version 0) FIELD …)`, each field `(KEY VALUE …)` of
     /// which only the first of each key counts, unknown ones ignored.

@@ -282,3 +282,7 @@ mod fast {
         }
     }
 }
+
+/// Both engines give the same verdicts.
+#[cfg(test)]
+mod differential;

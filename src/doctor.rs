@@ -6,14 +6,23 @@
 //! never pushed, a subkey listed as its primary, a key about to expire, a
 //! hook missing, gpg set to sign with SHA-1… [`diagnose`] looks for each
 //! of these and returns typed [`Finding`]s, each with a [`Severity`] and
-//! the exact fix ([`Problem::fix`]).
+//! the exact fix ([`Problem::fix`]). What the repository records (its
+//! introduction and keyring) is given, as the command reads it from git's
+//! configuration; so are the hooks' states, which only the command that
+//! installs them knows ([`Diagnosis::add`]).
 //!
 //! ```no_run
 //! use git_authenticate::doctor::{diagnose, Options, Severity};
+//! use git_authenticate::Configuration;
 //!
 //! # fn main() -> Result<(), git_authenticate::Error> {
 //! let repo = git2::Repository::open(".")?;
-//! let diagnosis = diagnose(&repo, &Options::default())?;
+//! let recorded = Configuration {
+//!     commit: Some("897c1a470da759236cc11798f4e0a5f7d4d59fbc".into()),
+//!     signer: Some("2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5".into()),
+//!     keyring: None,
+//! };
+//! let diagnosis = diagnose(&repo, &recorded, &Options::default())?;
 //! for finding in &diagnosis.findings {
 //!     println!("{}: {}", finding.severity, finding.problem);
 //!     println!("  fix: {}", finding.problem.fix());
@@ -33,7 +42,7 @@ use git2::{BranchType, Oid, Repository};
 
 use crate::authorizations::Authorizations;
 use crate::channel::{commit_relation, ChannelMetadata};
-use crate::config;
+use crate::configuration::Configuration;
 use crate::error::Error;
 use crate::fingerprint::Fingerprint;
 use crate::introduction::Introduction;
@@ -111,6 +120,15 @@ impl Diagnosis {
             problem,
         });
     }
+
+    /// Adds a finding made elsewhere (the command's, about its hooks),
+    /// after those of the same severity: the findings stay most severe
+    /// first.
+    pub fn add(&mut self, problem: Problem) {
+        let severity = problem.severity();
+        let at = self.findings.partition_point(|f| f.severity >= severity);
+        self.findings.insert(at, Finding { severity, problem });
+    }
 }
 
 /// What to check, and against what clock.
@@ -142,12 +160,16 @@ impl Default for Options {
     }
 }
 
-/// Checks the channel setup of `repo`.
+/// Checks the channel setup of `repo`, whose configuration records
+/// `configured` (for the checked-out branch).
 ///
-/// Fails only when nothing can be checked (the configuration cannot be
-/// read); everything else is a [`Finding`].
-pub fn diagnose(repo: &Repository, options: &Options) -> Result<Diagnosis, Error> {
-    let configured = config::configured(repo)?;
+/// Every problem is a [`Finding`]; the `Result` leaves room for what
+/// cannot be checked at all.
+pub fn diagnose(
+    repo: &Repository,
+    configured: &Configuration,
+    options: &Options,
+) -> Result<Diagnosis, Error> {
     let mut diagnosis = Diagnosis {
         keyring: options
             .keyring_reference
@@ -163,11 +185,10 @@ pub fn diagnose(repo: &Repository, options: &Options) -> Result<Diagnosis, Error
         keys::check(keyring, options, &mut diagnosis);
     }
     check_channel_metadata(repo, &mut diagnosis);
-    let introduction = check_introduction(&configured, repo, keyring.as_ref(), &mut diagnosis);
+    let introduction = check_introduction(configured, repo, keyring.as_ref(), &mut diagnosis);
     if options.check_gpg {
         local::check_gpg(repo, keyring.as_ref(), &mut diagnosis);
     }
-    local::check_hooks(repo, &mut diagnosis);
     if let (Some(introduction), true) = (introduction, options.authenticate) {
         check_history(repo, &introduction, &mut diagnosis);
     }
@@ -361,16 +382,16 @@ fn check_channel_metadata(repo: &Repository, diagnosis: &mut Diagnosis) {
 /// The introduction is recorded, exists and is signed by the named key.
 /// Returns it when it can be used to authenticate.
 fn check_introduction(
-    configured: &config::Configuration,
+    configured: &Configuration,
     repo: &Repository,
     keyring: Option<&Keyring>,
     diagnosis: &mut Diagnosis,
 ) -> Option<Introduction> {
-    let (Some(commit), Some(signer)) = (&configured.commit, &configured.signer) else {
+    let Some(introduction) = configured.introduction() else {
         diagnosis.push(Problem::IntroductionNotRecorded);
         return None;
     };
-    let introduction = match Introduction::new(commit, signer) {
+    let introduction = match introduction {
         Ok(introduction) => introduction,
         Err(error) => {
             diagnosis.push(Problem::IntroductionInvalid {
@@ -412,7 +433,7 @@ fn check_introduction(
 /// is new). Not done on the keyring branch, which is never authenticated.
 fn check_history(repo: &Repository, introduction: &Introduction, diagnosis: &mut Diagnosis) {
     let name = keyring_branch_name(repo, &diagnosis.keyring);
-    if config::current_branch(repo).is_some_and(|b| b == name || b == diagnosis.keyring) {
+    if checked_out_branch(repo).is_some_and(|b| b == name || b == diagnosis.keyring) {
         return;
     }
     let Some(head) = repo.head().ok().and_then(|h| h.target()) else {
@@ -432,4 +453,12 @@ fn check_history(repo: &Repository, introduction: &Introduction, diagnosis: &mut
             error: Box::new(error),
         }),
     }
+}
+
+/// The checked-out branch (`master`), if HEAD is on a local branch.
+fn checked_out_branch(repo: &Repository) -> Option<String> {
+    let head = repo.head().ok()?;
+    head.is_branch()
+        .then(|| head.shorthand().ok().map(str::to_owned))
+        .flatten()
 }

@@ -121,13 +121,13 @@ pub enum Error {
     #[error("git: {0}")]
     Git(#[from] git2::Error),
 
-    /// The repository cannot be opened safely (see [`crate::open`]).
+    /// The repository cannot be opened safely (see [`crate::open_repository`]).
     #[error(transparent)]
     Open(#[from] OpenError),
 
     /// Git would substitute objects (replace refs, grafts) that this
     /// library does not: what git shows could differ from what was
-    /// authenticated. See [`crate::replace`].
+    /// authenticated. See [`crate::Substitutions`].
     #[error("git would substitute objects in this repository, so what it checks out could \
              differ from what is authenticated: {}",
             crate::replace::describe(replaced, *replace_refs, grafts.as_deref()))]

@@ -5,12 +5,13 @@
 //! or its `update` hook (one ref at a time). For each updated ref:
 //!
 //! - a branch: its new tip must be authentic from the introduction the
-//!   server's configuration gives for that branch (as for
-//!   [`crate::config::configured_for`]); a branch listed in
-//!   [`crate::config::PROTECTED_BRANCH_KEY`] may only move forward and is
+//!   server's configuration gives for that branch
+//!   ([`ServerConfiguration::branch`]); a branch listed in
+//!   [`ServerConfiguration::protected_branches`] may only move forward and is
 //!   never deleted;
-//! - a keyring branch (any that `guix.authentication[-BRANCH].keyring`
-//!   names, default `keyring`): not authenticated (as in Guix), but it only
+//! - a keyring branch (any of [`ServerConfiguration::keyring_branches`]:
+//!   the command lists those `guix.authentication[-BRANCH].keyring` names,
+//!   default `keyring`): not authenticated (as in Guix), but it only
 //!   moves forward, is never deleted, and every key file at its new tip
 //!   must load, since one broken key file breaks every user's pull. When it
 //!   is also the server's default branch (HEAD), which users clone and
@@ -48,6 +49,7 @@
 //! directory: open the repository from git's environment
 //! ([`git2::Repository::open_from_env`]), which names it.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use git2::{ObjectType, Oid, Repository};
@@ -55,10 +57,10 @@ use git2::{ObjectType, Oid, Repository};
 use crate::authenticate::{authenticate, Options};
 use crate::cache::{Cache, CacheWarning};
 use crate::channel::{commit_relation, Relation};
-use crate::config::{self, Configuration};
+use crate::configuration::Configuration;
 use crate::error::Error;
 use crate::failure::Failure;
-use crate::introduction::Introduction;
+use crate::introduction::{Introduction, IntroductionError};
 use crate::keyring::KeyringError;
 use crate::keyring::{self, Keyring};
 use crate::report::NoProgress;
@@ -233,7 +235,7 @@ pub enum Refusal {
     /// No introduction is configured for the ref.
     NoIntroduction,
     /// The configured introduction is malformed.
-    InvalidIntroduction(Error),
+    InvalidIntroduction(IntroductionError),
     /// The update could not be checked (an unreadable object, no keyring).
     CouldNotCheck(Error),
 }
@@ -332,13 +334,48 @@ pub fn gate_cache(repo: &Repository, introduction: &Introduction) -> Result<Cach
     ))?)
 }
 
-/// The gate of one repository, with its configuration read.
+/// What the server's configuration says, as the command reads it from
+/// git's configuration (the library reads none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerConfiguration {
+    /// The introduction and keyring of tags, and of branches not in
+    /// [`ServerConfiguration::branches`] (`guix.authentication.*`).
+    pub default: Configuration,
+    /// Those of each branch that has its own (`master`, for the
+    /// `guix.authentication-master` section, its missing values taken from
+    /// `default`).
+    pub branches: BTreeMap<String, Configuration>,
+    /// The branches that may only move forward and are never deleted
+    /// (`guix.authentication.protected-branch`); `*` stands for every
+    /// branch.
+    pub protected_branches: Vec<String>,
+    /// The keyring branches' names on the server (`keyring`): never
+    /// authenticated, but only moving forward, with every key file loading.
+    pub keyring_branches: Vec<String>,
+}
+
+impl ServerConfiguration {
+    /// The introduction and keyring for `branch` (`master`), or for a tag
+    /// (`None`).
+    pub fn branch(&self, branch: Option<&str>) -> &Configuration {
+        branch
+            .and_then(|b| self.branches.get(b))
+            .unwrap_or(&self.default)
+    }
+
+    /// Whether `branch` is listed as protected.
+    pub fn is_protected(&self, branch: &str) -> bool {
+        self.protected_branches
+            .iter()
+            .any(|p| p == branch || p == "*")
+    }
+}
+
+/// The gate of one repository, given its configuration.
 pub struct Gate<'r> {
     repo: &'r Repository,
     options: GateOptions,
-    protected: Vec<String>,
-    /// The keyring branches' names on the server (`keyring`).
-    keyring_branches: Vec<String>,
+    configuration: ServerConfiguration,
     /// Commits accepted earlier in this push, by introduction commit: a new
     /// branch pushed with its base costs only its own commits.
     accepted: Vec<(Oid, Oid)>,
@@ -348,15 +385,27 @@ pub struct Gate<'r> {
 }
 
 impl<'r> Gate<'r> {
-    /// The gate of `repo`, configured by its git configuration.
+    /// The gate of `repo`, configured by `configuration`.
     ///
     /// ```no_run
-    /// use git_authenticate::gate::{Gate, GateOptions, RefUpdate};
+    /// use git_authenticate::gate::{Gate, GateOptions, RefUpdate, ServerConfiguration};
+    /// use git_authenticate::Configuration;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// // As a pre-receive hook: git's environment names the quarantine.
     /// let repo = git2::Repository::open_from_env()?;
     /// let updates = RefUpdate::parse_lines(&std::io::read_to_string(std::io::stdin())?)?;
-    /// let decision = Gate::new(&repo, GateOptions::default())?.decide_push(updates);
+    /// let configuration = ServerConfiguration {
+    ///     default: Configuration {
+    ///         commit: Some("897c1a470da759236cc11798f4e0a5f7d4d59fbc".into()),
+    ///         signer: Some("2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5".into()),
+    ///         keyring: Some("keyring".into()),
+    ///     },
+    ///     protected_branches: vec!["master".into()],
+    ///     keyring_branches: vec!["keyring".into()],
+    ///     ..ServerConfiguration::default()
+    /// };
+    /// let mut gate = Gate::new(&repo, configuration, GateOptions::default());
+    /// let decision = gate.decide_push(updates);
     /// for decided in &decision.refs {
     ///     eprintln!("{decided}");
     /// }
@@ -364,15 +413,18 @@ impl<'r> Gate<'r> {
     /// std::process::exit(if decision.is_accepted() { 0 } else { 1 });
     /// # }
     /// ```
-    pub fn new(repo: &'r Repository, options: GateOptions) -> Result<Self, Error> {
-        Ok(Gate {
+    pub fn new(
+        repo: &'r Repository,
+        configuration: ServerConfiguration,
+        options: GateOptions,
+    ) -> Self {
+        Gate {
             repo,
             options,
-            protected: config::protected_branches(repo)?,
-            keyring_branches: config::keyring_branches(repo)?,
+            configuration,
             accepted: Vec::new(),
             keyrings: Vec::new(),
-        })
+        }
     }
 
     /// Decides every ref of a push: the keyring branches first, so that
@@ -422,7 +474,12 @@ impl<'r> Gate<'r> {
 
     fn target<'n>(&self, name: &'n str) -> Target<'n> {
         if let Some(branch) = name.strip_prefix("refs/heads/") {
-            match self.keyring_branches.iter().any(|k| k == branch) {
+            match self
+                .configuration
+                .keyring_branches
+                .iter()
+                .any(|k| k == branch)
+            {
                 true => Target::Keyring(branch),
                 false => Target::Branch(branch),
             }
@@ -435,13 +492,8 @@ impl<'r> Gate<'r> {
         }
     }
 
-    /// Whether `branch` is listed as protected.
-    pub fn is_protected(&self, branch: &str) -> bool {
-        self.protected.iter().any(|p| p == branch || p == "*")
-    }
-
     fn branch_update(&mut self, branch: &str, update: &RefUpdate) -> Verdict {
-        let protected = self.is_protected(branch);
+        let protected = self.configuration.is_protected(branch);
         let Some(new) = update.new else {
             return match protected {
                 true => Verdict::Refused(Refusal::ProtectedDeletion),
@@ -540,10 +592,7 @@ impl<'r> Gate<'r> {
     /// Authenticates `commit` from the introduction configured for
     /// `branch`, trusting only what the gate authenticated before.
     fn authenticate(&mut self, branch: Option<&str>, commit: Oid) -> Verdict {
-        let configured = match config::configured_for(self.repo, branch) {
-            Ok(configured) => configured,
-            Err(e) => return Verdict::Refused(Refusal::CouldNotCheck(e)),
-        };
+        let configured = self.configuration.branch(branch).clone();
         let introduction = match introduction(&configured) {
             Ok(introduction) => introduction,
             Err(refusal) => return Verdict::Refused(refusal),
@@ -610,11 +659,9 @@ impl<'r> Gate<'r> {
 }
 
 fn introduction(configured: &Configuration) -> Result<Introduction, Refusal> {
-    match (&configured.commit, &configured.signer) {
-        (Some(commit), Some(signer)) => {
-            Introduction::new(commit, signer).map_err(|e| Refusal::InvalidIntroduction(e.into()))
-        }
-        _ => Err(Refusal::NoIntroduction),
+    match configured.introduction() {
+        Some(introduction) => introduction.map_err(Refusal::InvalidIntroduction),
+        None => Err(Refusal::NoIntroduction),
     }
 }
 

@@ -102,6 +102,21 @@ pub struct Keyring {
 }
 
 impl Keyring {
+    /// The keyring branch used when none is configured.
+    pub const DEFAULT_REFERENCE: &'static str = DEFAULT_REFERENCE;
+
+    /// Most key packets loaded from one keyring.
+    pub const MAX_KEYS: usize = MAX_KEYS;
+
+    /// Most bytes of key files read from one keyring.
+    pub const MAX_BYTES: usize = MAX_BYTES;
+
+    /// Deepest directory nesting walked in the keyring's tree.
+    pub const MAX_DEPTH: usize = MAX_DEPTH;
+
+    /// Most tree entries walked in the keyring's tree.
+    pub const MAX_ENTRIES: usize = MAX_ENTRIES;
+
     /// Loads every `*.key` blob of the branch `reference`, anywhere in its
     /// tree, as Guix's `load-keyring-from-reference` does.
     ///
@@ -117,8 +132,8 @@ impl Keyring {
     /// ends in `.key`: a key file in a subdirectory counts, a symbolic link
     /// is read as the blob it is (its target), and a directory or a
     /// submodule of that name is an error, as is any object the walk
-    /// cannot read. The walk is bounded by [`MAX_DEPTH`], [`MAX_ENTRIES`]
-    /// and [`MAX_BYTES`].
+    /// cannot read. The walk is bounded by [`Keyring::MAX_DEPTH`],
+    /// [`Keyring::MAX_ENTRIES`] and [`Keyring::MAX_BYTES`].
     pub fn load(repo: &Repository, reference: &str) -> Result<Self, KeyringError> {
         let source = keyring_source(repo, reference)?;
         Self::load_source(repo, reference, source)
@@ -203,7 +218,7 @@ impl Keyring {
 
     /// Adds every key packet of one file (blob `blob`): a file that does
     /// not parse is malformed, one that brings the keyring over
-    /// [`MAX_KEYS`] makes it too large.
+    /// [`Keyring::MAX_KEYS`] makes it too large.
     fn add_file(&mut self, file: &str, contents: &[u8], blob: Oid) -> Result<(), KeyringError> {
         let keys = read_key_packets(contents).map_err(|reason| KeyringError::MalformedKey {
             reference: self.reference.clone(),
@@ -446,16 +461,16 @@ impl KeyProblem {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyringLimit {
-    /// [`MAX_BYTES`] of trees and key files.
+    /// [`Keyring::MAX_BYTES`] of trees and key files.
     #[error("its trees and key files exceed {MAX_BYTES} bytes")]
     Bytes,
-    /// [`MAX_ENTRIES`] tree entries.
+    /// [`Keyring::MAX_ENTRIES`] tree entries.
     #[error("its trees hold more than {MAX_ENTRIES} entries")]
     Entries,
-    /// [`MAX_DEPTH`] levels of directories.
+    /// [`Keyring::MAX_DEPTH`] levels of directories.
     #[error("its trees are nested deeper than {MAX_DEPTH} levels")]
     Depth,
-    /// [`MAX_KEYS`] keys.
+    /// [`Keyring::MAX_KEYS`] keys.
     #[error("`{file}` brings it over {MAX_KEYS} keys")]
     Keys {
         /// The key file that does.

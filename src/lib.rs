@@ -33,75 +33,97 @@
 //! Pull tooling also gets downgrade protection ([`check_update`]) and the
 //! channel's metadata ([`ChannelMetadata::at_commit`]); servers get the
 //! [`gate`] that refuses unauthenticated pushes, and CI the pre-merge check
-//! ([`merge::check_merge`]).
+//! ([`check_merge`]); maintainers the [`doctor`].
 //!
-//! The modules follow the concepts of the specification:
-//! [`authorizations`] (the `.guix-authorizations` file), [`keyring`],
-//! [`signature`], the commit walk, the rule itself, [`cache`],
-//! [`introduction`] and [`config`] (what the repository records), and
-//! [`channel`] (metadata and the relation between commits). [`replace`]
-//! refuses repositories in which git would substitute objects, and
-//! [`input`] reads files that may be hostile.
+//! # The API's shape
+//!
+//! Each public item has one path. Authentication and its vocabulary are at
+//! the top level: the inputs ([`Introduction`], [`Options`], [`Keyring`],
+//! [`Authorizations`], [`Cache`], [`Policy`], [`Configuration`]), the
+//! verdict ([`Report`], [`Error`] and the types its variants carry), and
+//! the checks around it ([`check_update`], [`check_merge`],
+//! [`Substitutions`]). Limits are associated constants of the type they
+//! bound ([`Authorizations::MAX_SIZE`], [`Keyring::MAX_KEYS`]). Only two
+//! modules are public, each a sub-API with words of its own: [`gate`]
+//! (`Verdict`, `Refusal`) and [`doctor`] (`Options`, `Problem`).
+//!
+//! The library reads no git configuration and installs no hooks: as in
+//! Guix, where `guix git authenticate` reads `guix.authentication.*` and
+//! the library takes parameters, the command does, and gives what is
+//! recorded to the [`gate`] and the [`doctor`] as a [`Configuration`].
+//!
+//! The `fuzzing` feature (not a stable API) adds a `fuzzing` module: the
+//! parsers' entry points the fuzz targets call, and the choice of
+//! signature verification engine, for differential testing.
 
 #![warn(missing_docs)]
+#![warn(unnameable_types)]
 
-pub mod authorizations;
-pub mod cache;
-pub mod channel;
-pub mod channel_spec;
-pub mod config;
 pub mod doctor;
 pub mod gate;
-pub mod input;
-pub mod introduction;
-pub mod keyring;
-pub mod merge;
-pub mod objects;
-pub mod open;
-pub mod policy;
-pub mod replace;
-pub mod signature;
 
 mod armor;
 mod authenticate;
+mod authorizations;
+mod cache;
+mod channel;
+mod channel_spec;
 mod commit;
+mod configuration;
 mod crypto;
 mod error;
 mod explain;
 mod failure;
 mod fingerprint;
+mod input;
 mod interrupt;
+mod introduction;
+mod keyring;
 mod memo;
+mod merge;
+mod objects;
+mod open;
 mod pipeline;
+mod policy;
+mod replace;
 mod report;
 mod revision;
 mod rule;
 mod sexp;
+mod signature;
 mod walk;
 
-pub use authenticate::{authenticate, authenticate_commit, Opener, Options, MAX_JOBS};
-pub use authorizations::{Authorizations, AuthorizationsError};
-pub use cache::{Cache, CacheError, CacheProblem, CacheWarning};
+pub use armor::ArmorError;
+pub use authenticate::{authenticate, authenticate_commit, Opener, Options};
+pub use authorizations::{Authorizations, AuthorizationsError, AuthorizationsShape};
+pub use cache::{Cache, CacheAction, CacheError, CacheProblem, CacheWarning, Cached, UnsafeEntry};
 pub use channel::{
-    check_update, commit_relation, ChannelMetadata, ChannelMetadataError, Dependency,
-    MetadataError, Relation, UpdateError, UpdatePolicy,
+    check_update, commit_relation, ChannelMetadata, ChannelMetadataError, Dependency, FieldProblem,
+    MetadataError, MetadataProblem, Relation, UpdateError, UpdatePolicy,
 };
 pub use channel_spec::{ChannelSpec, ChannelsFile};
-pub use crypto::Engine;
+pub use configuration::Configuration;
 pub use error::{Error, HistoricalProblem, RevisionProblem};
 pub use failure::{Failure, ParentAuthorizations, Replacement, WeakAlgorithm};
 pub use fingerprint::{Fingerprint, FingerprintError, Issuer, KeyId};
-pub use introduction::{Introduction, IntroductionError};
-pub use keyring::Keyring;
-pub use keyring::{KeyProblem, KeyringError, KeyringLimit};
+pub use input::{read_regular_file, InputError};
+pub use introduction::{
+    openpgp_fingerprint, CommitIdError, Introduction, IntroductionError, IntroductionForm,
+};
+pub use keyring::{KeyProblem, Keyring, KeyringError, KeyringKey, KeyringLimit, KeyringSource};
 pub use memo::AuthorizationsAtError;
-pub use objects::{ObjectRole, Unreadable};
-pub use policy::Policy;
-pub use replace::{ReplaceObjects, SubstitutionError};
+pub use merge::{check_merge, MergeCheck, MergeSigner, MergeVerdict};
+pub use objects::{Kind as ObjectKind, ObjectError, ObjectProblem, ObjectRole, Unreadable};
+pub use open::{open_repository, open_repository_from_env, OpenError};
+pub use policy::{Policy, PolicyRefusal};
+pub use replace::{GitEnvironment, ReplaceObjects, SubstitutionError, Substitutions};
 pub use report::{NoProgress, Phase, Progress, Report};
 pub use revision::resolve_commit;
 pub use sexp::{Position, SyntaxError, SyntaxProblem, UnsupportedSyntax};
-pub use signature::SignatureError;
+pub use signature::{CommitSignature, ForeignFormat, SignatureError, SignatureProblem};
+
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 
 /// Re-exported so that callers use the same `git2` as this crate.
 pub use git2;

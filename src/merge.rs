@@ -104,7 +104,7 @@ impl MergeCheck {
 /// collected, and finds who may sign the merge commit.
 ///
 /// ```no_run
-/// use git_authenticate::merge::{check_merge, MergeVerdict};
+/// use git_authenticate::{check_merge, MergeVerdict};
 /// use git_authenticate::{resolve_commit, Introduction, Options};
 /// # fn main() -> Result<(), git_authenticate::Error> {
 /// let repo = git2::Repository::open(".")?;

@@ -50,7 +50,7 @@ const ALTERNATES_DEPTH: usize = 5;
 /// Opens the repository at `dir` (a work tree or a git directory), as
 /// `Repository::open` does, once the files libgit2 reads are known not to
 /// block.
-pub fn open(dir: &Path) -> Result<Repository, OpenError> {
+pub fn open_repository(dir: &Path) -> Result<Repository, OpenError> {
     check_git_dir(&git_dir(dir)?)?;
     Ok(Repository::open(dir)?)
 }
@@ -58,7 +58,7 @@ pub fn open(dir: &Path) -> Result<Repository, OpenError> {
 /// Opens the repository git's environment names (`GIT_DIR`, or the one
 /// containing the current directory), as `Repository::open_from_env` does,
 /// once the files libgit2 reads are known not to block.
-pub fn open_from_env() -> Result<Repository, OpenError> {
+pub fn open_repository_from_env() -> Result<Repository, OpenError> {
     let dir = match std::env::var_os("GIT_DIR") {
         Some(dir) => PathBuf::from(dir),
         None => Repository::discover_path(std::env::current_dir().map_err(io)?, [] as [&Path; 0])?,
@@ -131,7 +131,7 @@ fn check_file(path: &Path) -> Result<(), OpenError> {
 /// git's quarantine directory. Loose objects there are found by
 /// [`Objects`](crate::objects::Objects) itself; packed ones need libgit2 to know the directories.
 pub(crate) fn reopen(path: &Path) -> Result<Repository, OpenError> {
-    let repo = open(path)?;
+    let repo = open_repository(path)?;
     let own = repo.path().join("objects");
     let odb = repo.odb()?;
     for directory in crate::objects::environment_directories() {

@@ -42,7 +42,7 @@ const GRAFTS_READ_LIMIT: usize = 1 << 20;
 /// What git would substitute: replace refs and grafts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Substitutions {
-    /// The ids replaced by replace refs (the first [`NAMED`], in ref order).
+    /// The ids replaced by replace refs (the first five, in ref order).
     pub replaced: Vec<String>,
     /// How many replace refs git would use.
     pub replace_refs: usize,
@@ -51,6 +51,32 @@ pub struct Substitutions {
 }
 
 impl Substitutions {
+    /// What git would substitute in `repo` with environment `env`.
+    pub fn find(repo: &Repository, env: &GitEnvironment) -> Result<Substitutions, git2::Error> {
+        let mut found = Substitutions::default();
+        if uses_replace_refs(repo, env)? {
+            let base = env.replace_ref_base.as_deref().unwrap_or("refs/replace/");
+            for name in repo.references()?.names() {
+                // A name that is not UTF-8 cannot end in a hex id.
+                let Ok(name) = name else { continue };
+                if let Some(id) = replaced_id(name, base) {
+                    if found.replaced.len() < NAMED {
+                        found.replaced.push(id.to_owned());
+                    }
+                    found.replace_refs += 1;
+                }
+            }
+        }
+        let grafts = env
+            .graft_file
+            .clone()
+            .unwrap_or_else(|| repo.commondir().join("info/grafts"));
+        if grafts_anything(&grafts) {
+            found.grafts = Some(grafts);
+        }
+        Ok(found)
+    }
+
     /// Whether git would substitute nothing.
     pub fn is_empty(&self) -> bool {
         self.replace_refs == 0 && self.grafts.is_none()
@@ -111,7 +137,7 @@ pub fn check(repo: &Repository, mode: ReplaceObjects) -> Result<(), Substitution
     if mode == ReplaceObjects::Ignore {
         return Ok(());
     }
-    let found = substitutions(repo, &GitEnvironment::from_process())?;
+    let found = Substitutions::find(repo, &GitEnvironment::from_process())?;
     if found.is_empty() {
         return Ok(());
     }
@@ -120,35 +146,6 @@ pub fn check(repo: &Repository, mode: ReplaceObjects) -> Result<(), Substitution
         replace_refs: found.replace_refs,
         grafts: found.grafts,
     })
-}
-
-/// What git would substitute in `repo` with environment `env`.
-pub fn substitutions(
-    repo: &Repository,
-    env: &GitEnvironment,
-) -> Result<Substitutions, git2::Error> {
-    let mut found = Substitutions::default();
-    if uses_replace_refs(repo, env)? {
-        let base = env.replace_ref_base.as_deref().unwrap_or("refs/replace/");
-        for name in repo.references()?.names() {
-            // A name that is not UTF-8 cannot end in a hex id.
-            let Ok(name) = name else { continue };
-            if let Some(id) = replaced_id(name, base) {
-                if found.replaced.len() < NAMED {
-                    found.replaced.push(id.to_owned());
-                }
-                found.replace_refs += 1;
-            }
-        }
-    }
-    let grafts = env
-        .graft_file
-        .clone()
-        .unwrap_or_else(|| repo.commondir().join("info/grafts"));
-    if grafts_anything(&grafts) {
-        found.grafts = Some(grafts);
-    }
-    Ok(found)
 }
 
 /// `core.useReplaceRefs` (default true) unless `GIT_NO_REPLACE_OBJECTS`.

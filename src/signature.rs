@@ -41,10 +41,14 @@ pub struct CommitSignature<'a> {
 }
 
 impl CommitSignature<'static> {
+    /// Larger `gpgsig` headers are refused (real ones are under 2 KiB).
+    pub const MAX_SIZE: usize = MAX_SIZE;
+
     /// Reads and parses the `gpgsig` header of `commit`.
     ///
     /// Fails with [`SignatureError::Unsigned`] when there is none and
-    /// [`SignatureError::Malformed`] when [`parse_armored`] refuses it.
+    /// [`SignatureError::Malformed`] when it is not one OpenPGP signature
+    /// packet, as Guix reads it.
     pub fn read(repo: &Repository, commit: Oid) -> Result<Self, SignatureError> {
         let object = CommitObject::read(repo, commit)?;
         let signature = CommitSignature::of(&object)?;
@@ -88,8 +92,9 @@ impl<'a> CommitSignature<'a> {
         self.verify_with(keyring, Engine::Fastest)
     }
 
-    /// [`CommitSignature::verify`] on a chosen implementation.
-    pub fn verify_with<'k>(
+    /// [`CommitSignature::verify`] on a chosen implementation: for
+    /// differential testing only (`fuzzing::verify_with`).
+    pub(crate) fn verify_with<'k>(
         &self,
         keyring: &'k Keyring,
         engine: Engine,
@@ -207,10 +212,11 @@ pub enum SignatureError {
 ///
 /// ```
 /// let raw = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\ngpgsig A\n B\n\nmessage\n";
-/// let (signature, signed) = git_authenticate::signature::extract_signature(raw).unwrap();
+/// let (signature, signed) = git_authenticate::fuzzing::extract_signature(raw).unwrap();
 /// assert_eq!(signature, b"A\nB");
 /// assert_eq!(signed, b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\n\nmessage\n");
 /// ```
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn extract_signature(raw_commit: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     crate::commit::extract_signature(raw_commit)
 }
@@ -223,7 +229,7 @@ pub fn extract_signature(raw_commit: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignatureProblem {
-    /// Larger than [`MAX_SIZE`] (a limit of this tool; real signatures are
+    /// Larger than [`CommitSignature::MAX_SIZE`] (a limit of this tool; real signatures are
     /// under 2 KiB).
     #[error("the signature is {size} bytes long, more than {MAX_SIZE}")]
     TooLarge {

@@ -86,12 +86,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use git_authenticate::cache::UnsafeEntry;
 use git_authenticate::git2::Oid;
-use git_authenticate::objects::ObjectProblem;
 use git_authenticate::{
     authenticate, resolve_commit, AuthorizationsError, Cache, CacheProblem, Error, Introduction,
-    Keyring, NoProgress, Options,
+    Keyring, NoProgress, ObjectProblem, Options, UnsafeEntry,
 };
 use git_authenticate::{Failure, Replacement};
 use support::{build_scenario, build_scenario_text, key, Built, Home};
@@ -1250,10 +1248,10 @@ fn concurrent_binaries_share_one_cache() {
         }
         let file = home.cache_file("ci/shared");
         assert_eq!(mode(&file), 0o600);
-        let (commits, introduction) =
-            git_authenticate::cache::parse_file(&fs::read(&file).unwrap())
-                .expect("the cache file parses");
-        assert_eq!(introduction, Some(built.oid("first")));
+        // Trusted only if recorded for this introduction.
+        let cached = home.cached("ci/shared", built.oid("first"));
+        assert!(cached.warnings.is_empty(), "{:?}", cached.warnings);
+        let commits = cached.trusted;
         assert_eq!(commits.len(), 8, "round {round}: {commits:?}");
         for end in &ends {
             assert!(

@@ -18,12 +18,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use git_authenticate::cache::UnsafeEntry;
 use git_authenticate::git2::Oid;
 use git_authenticate::Failure;
 use git_authenticate::{
     authenticate, Cache, CacheProblem, CacheWarning, Error, Introduction, NoProgress, Options,
-    Report,
+    Report, UnsafeEntry,
 };
 use serde_json::Value;
 use support::expect::{fingerprint, run_cached};

@@ -3,13 +3,13 @@
 //! introductions, malformed files named by their problem, a blob missing
 //! from a partial clone), update checks, and every form of introduction.
 
-use git_authenticate::channel::{FieldProblem, MetadataProblem};
 use git_authenticate::git2::Repository;
-use git_authenticate::introduction::IntroductionForm;
+use git_authenticate::IntroductionForm;
 use git_authenticate::{
     check_update, ChannelMetadata, ChannelMetadataError, ChannelSpec, ChannelsFile, Introduction,
     IntroductionError, MetadataError, ObjectRole, Relation, SyntaxError, UpdateError, UpdatePolicy,
 };
+use git_authenticate::{FieldProblem, MetadataProblem};
 
 use crate::support::{self, build_scenario_text, Built};
 

@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use git_authenticate::replace::{self, GitEnvironment, Substitutions};
-use git_authenticate::{authenticate, Error, NoProgress, Options, ReplaceObjects};
+use git_authenticate::{
+    authenticate, Authorizations, Error, GitEnvironment, NoProgress, Options, ReplaceObjects,
+    Substitutions,
+};
 use serde_json::Value;
 use support::{gpg_available, key, Built, Home};
 
@@ -419,7 +421,10 @@ done
         "{err}"
     );
     let upgraded = std::fs::read_to_string(&hook).unwrap();
-    assert_eq!(upgraded, git_authenticate::config::PRE_PUSH);
+    let fresh = Repo::new(CHANNEL);
+    run_expecting(fresh.authenticate(), 0);
+    let installed = std::fs::read_to_string(fresh.path().join(".git/hooks/pre-push")).unwrap();
+    assert_eq!(upgraded, installed);
     // Someone's own hook is left alone.
     let mine = format!("{OLD}# mine\n");
     std::fs::write(&hook, &mine).unwrap();
@@ -629,14 +634,14 @@ fn grafts_are_refused_whatever_the_environment() {
 }
 
 /// The library: refused by default, accepted with `ReplaceObjects::Ignore`;
-/// `replace::substitutions` says what git would substitute.
+/// `Substitutions::find` says what git would substitute.
 #[test]
 fn library_option_accepts_replace_refs() {
     let repo = Repo::new(CHANNEL);
     let second = repo.id("second");
     repo.git_ok(&["replace", &second, &impostor(&repo)]);
     let git = repo.built.repo();
-    let found = replace::substitutions(&git, &GitEnvironment::default()).unwrap();
+    let found = Substitutions::find(&git, &GitEnvironment::default()).unwrap();
     assert_eq!(
         found,
         Substitutions {
@@ -649,7 +654,7 @@ fn library_option_accepts_replace_refs() {
         no_replace_objects: true,
         ..GitEnvironment::default()
     };
-    assert!(replace::substitutions(&git, &disabled).unwrap().is_empty());
+    assert!(Substitutions::find(&git, &disabled).unwrap().is_empty());
 
     let intro =
         git_authenticate::Introduction::new(&repo.id("first"), &key("dave").signing_fpr_spaced())
@@ -744,7 +749,7 @@ fn historical_authorizations_must_be_a_small_regular_file() {
         "not a regular file but a directory",
     );
 
-    let limit = git_authenticate::authorizations::MAX_SIZE;
+    let limit = Authorizations::MAX_SIZE;
     let large = repo.dir("large");
     std::fs::write(&large, vec![b' '; limit + 1]).unwrap();
     assert_unreadable(

@@ -312,7 +312,7 @@ fn more_than_100000_keys_in_one_file_is_keyring_too_large() {
     // Distinct keys (the same key twice is stored once): one creation time
     // each, hence one fingerprint each.
     let mut flood = Vec::new();
-    for i in 0..=git_authenticate::keyring::MAX_KEYS as u64 {
+    for i in 0..=git_authenticate::Keyring::MAX_KEYS as u64 {
         let mut key = generated.clone();
         key.set_creation_time(start + std::time::Duration::from_secs(i))
             .unwrap();

@@ -271,17 +271,10 @@ impl Server {
         let repo = Repository::open(&self.bare).unwrap();
         let key = Cache::default_key(&repo);
         let digest = key.rsplit('/').next().unwrap();
-        let file = self
-            .home
-            .cache_file(&format!("gate/{digest}/{}", self.id("first")));
-        match std::fs::read(&file) {
-            Ok(bytes) => {
-                git_authenticate::cache::parse_file(&bytes)
-                    .expect("the cache file parses")
-                    .0
-            }
-            Err(_) => Vec::new(),
-        }
+        let first = self.built.oid("first");
+        let cached = self.home.cached(&format!("gate/{digest}/{first}"), first);
+        assert!(cached.warnings.is_empty(), "{:?}", cached.warnings);
+        cached.trusted
     }
 }
 
@@ -819,15 +812,28 @@ fn merge_check_text_fast_forward_and_unauthentic_heads() {
 
 #[test]
 fn library_verdicts_are_typed() {
-    use git_authenticate::gate::{Acceptance, Gate, GateOptions, RefUpdate, Refusal, Verdict};
-    use git_authenticate::Relation;
+    use git_authenticate::gate::{
+        Acceptance, Gate, GateOptions, RefUpdate, Refusal, ServerConfiguration, Verdict,
+    };
+    use git_authenticate::{Configuration, Relation};
     let server = Server::new(false);
     server.push_ok(&[
         &refspec(&server.id("fourth"), "master"),
         &refspec(&server.id("side-1"), "side"),
     ]);
     let repo = Repository::open(&server.bare).unwrap();
-    let mut gate = Gate::new(&repo, GateOptions::default()).unwrap();
+    // What `Server::configure` sets, as the command reads it.
+    let configuration = ServerConfiguration {
+        default: Configuration {
+            commit: Some(server.id("first")),
+            signer: Some(key("dave").signing_fpr_spaced()),
+            keyring: Some("keyring".into()),
+        },
+        protected_branches: vec!["master".into()],
+        keyring_branches: vec!["keyring".into()],
+        ..ServerConfiguration::default()
+    };
+    let mut gate = Gate::new(&repo, configuration, GateOptions::default());
     let zero = "0".repeat(40);
     let update = |name: &str, old: &str, new: &str| RefUpdate::new(name, old, new).unwrap();
     let (fourth, side) = (server.id("fourth"), server.id("side-1"));

@@ -20,10 +20,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use git_authenticate::git2::{self, Oid, Repository, Signature};
-use git_authenticate::policy::PolicyRefusal;
-use git_authenticate::signature::{SignatureProblem, MAX_SIZE};
-use git_authenticate::{authenticate, Error, Keyring, NoProgress, Options, Policy, Report};
-use git_authenticate::{Failure, KeyringError};
+use git_authenticate::{
+    authenticate, CommitSignature, Error, Failure, Keyring, KeyringError, NoProgress, Options,
+    Policy, PolicyRefusal, Report, SignatureProblem,
+};
 use sequoia_openpgp as openpgp;
 
 use openpgp::packet::signature::SignatureBuilder;
@@ -870,11 +870,11 @@ fn huge_signatures_are_refused_unread() {
     let built = alice_history();
     let end = signed_child(&built, "first", "huge", |data| {
         let mut packets = sequoia_binary("alice", data, 1_700_000_000);
-        packets.extend(vec![0u8; MAX_SIZE]);
+        packets.extend(vec![0u8; CommitSignature::MAX_SIZE]);
         armor(&packets)
     });
     match malformed_reason(authenticate_to(&built, end, Policy::Guix)) {
-        SignatureProblem::TooLarge { size } => assert!(size > MAX_SIZE),
+        SignatureProblem::TooLarge { size } => assert!(size > CommitSignature::MAX_SIZE),
         other => panic!("expected too large, got {other:?}"),
     }
 }

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use git_authenticate::open::{open, OpenError};
+use git_authenticate::{open_repository as open, OpenError};
 
 use crate::support::{git_command, success_output};
 

@@ -7,12 +7,11 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use git_authenticate::cache::UnsafeEntry;
 use git_authenticate::git2::Oid;
 use git_authenticate::Failure;
 use git_authenticate::{
-    authenticate, cache, check_update, commit_relation, Cache, CacheProblem, ChannelMetadata,
-    Error, Introduction, MetadataError, NoProgress, Options, Relation, Report, UpdateError,
+    authenticate, check_update, commit_relation, Cache, CacheProblem, ChannelMetadata, Error,
+    Introduction, MetadataError, NoProgress, Options, Relation, Report, UnsafeEntry, UpdateError,
     UpdatePolicy,
 };
 use support::expect::{first_by_alice, run_cached};
@@ -238,7 +237,7 @@ fn concurrent_writers_lose_nothing() {
         assert_eq!(cache.record(oid(99, i), intro, &[]), vec![]);
     }
     let (commits, _) = cache.read();
-    assert_eq!(commits.len(), cache::MAX_ENTRIES);
+    assert_eq!(commits.len(), Cache::MAX_ENTRIES);
     assert_eq!(commits[0], oid(99, 99));
 }
 

@@ -13,16 +13,18 @@
 //! * The `.guix-authorizations` parser: never panics on random bytes or
 //!   random s-expressions, and reads exactly the fingerprints of well-formed
 //!   files written in random styles.
-//! * The inputs under `fuzz/regressions/` (see `fuzz/README.md`), replayed
-//!   through the fuzz targets' entry points, each in a child process so that
-//!   a crash (stack overflow, abort) is reported rather than fatal.
+//! * Hostile inputs that may crash (a quote bomb), each in a child process
+//!   so that a crash (stack overflow, abort) is reported rather than fatal.
+//!   The inputs under `fuzz/regressions/` are replayed by the library's
+//!   unit tests (`src/fuzzing.rs`), where the fuzz targets' entry points
+//!   are.
 //!
 //! `write_fuzz_seeds` (ignored: run by hand) regenerates `fuzz/corpus/`.
 
 use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use git2::{ObjectType, Oid, Repository};
@@ -31,7 +33,7 @@ use proptest::test_runner::{Config, FileFailurePersistence};
 
 use git_authenticate::{
     authenticate, Authorizations, Cache, ChannelMetadata, Error, Fingerprint, Introduction,
-    Keyring, NoProgress, Options, Report,
+    NoProgress, Options, Report,
 };
 use support::sign::{sequoia_sign, SequoiaOptions};
 use support::{build_scenario_text, key, manifest_dir};
@@ -1138,7 +1140,6 @@ proptest! {
         ] {
             let _ = Authorizations::parse(text.as_bytes());
             let _ = ChannelMetadata::parse(text.as_bytes());
-            let _ = git_authenticate::cache::parse_file(text.as_bytes());
         }
     }
 
@@ -1165,73 +1166,12 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
-// Fuzz regressions.
+// Inputs that may crash.
 
-/// `fuzz/regressions/<target>/<file>`, for every target.
-fn regression_files() -> Vec<(String, PathBuf)> {
-    let root = manifest_dir().join("fuzz").join("regressions");
-    let mut files = Vec::new();
-    let Ok(targets) = std::fs::read_dir(&root) else {
-        return files;
-    };
-    for target in targets {
-        let target = target.unwrap();
-        if !target.file_type().unwrap().is_dir() {
-            continue;
-        }
-        let name = target.file_name().into_string().unwrap();
-        for file in std::fs::read_dir(target.path()).unwrap() {
-            let path = file.unwrap().path();
-            if path.is_file() {
-                files.push((name.clone(), path));
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-/// What the fuzz target `target` does with `data` (see `fuzz/fuzz_targets/`).
-fn fuzz_entry_point(target: &str, data: &[u8]) {
-    match target {
-        "authorizations" => {
-            let _ = Authorizations::parse(data);
-        }
-        "channel_metadata" => {
-            let _ = ChannelMetadata::parse(data);
-        }
-        "cache_file" => {
-            let _ = git_authenticate::cache::parse_file(data);
-        }
-        "keyring" => {
-            let _ = Keyring::from_files("keyring", [("fuzz.key", data)]);
-            let mut files: Vec<&[u8]> = Vec::new();
-            let mut rest = data;
-            while let Some(at) = rest.windows(4).position(|w| w == b"\xffKEY") {
-                files.push(&rest[..at]);
-                rest = &rest[at + 4..];
-            }
-            files.push(rest);
-            let names: Vec<String> = (0..files.len()).map(|i| format!("fuzz {i}.key")).collect();
-            let _ = Keyring::from_files(
-                "keyring",
-                names.iter().map(String::as_str).zip(files.iter().copied()),
-            );
-        }
-        "signature" => {
-            use git_authenticate::signature::{extract_signature, parse_armored};
-            if let Some((signature, _)) = extract_signature(data) {
-                let _ = parse_armored(&signature);
-            }
-            let _ = parse_armored(data);
-        }
-        other => panic!("unknown fuzz target {other:?}"),
-    }
-}
-
-/// Which case `child_process_case` runs: `fuzz` (a fuzz target's entry
-/// point on the file `GAH_FUZZ_FILE`, for target `GAH_FUZZ_TARGET`) or
-/// `quote-bomb` (authenticating a repository, with `GAH_JOBS` threads).
+/// Which case `child_process_case` runs: `quote-bomb` (authenticating a
+/// repository, with `GAH_JOBS` threads). The fuzz regressions are replayed
+/// by the library's unit tests (`src/fuzzing.rs`), where the entry points
+/// are.
 const CHILD_CASE: &str = "GAH_PROPERTIES_CHILD";
 
 /// Runs one case that may crash the process; used by other tests in a
@@ -1240,13 +1180,8 @@ const CHILD_CASE: &str = "GAH_PROPERTIES_CHILD";
 #[ignore = "helper: run in a child process by tests whose inputs may crash"]
 fn child_process_case() {
     let var = |name: &str| std::env::var(name).unwrap();
-    match std::env::var(CHILD_CASE).as_deref() {
-        Ok("fuzz") => {
-            let data = std::fs::read(var("GAH_FUZZ_FILE")).unwrap();
-            fuzz_entry_point(&var("GAH_FUZZ_TARGET"), &data);
-        }
-        Ok("quote-bomb") => quote_bomb_case(var("GAH_JOBS").parse().unwrap()),
-        _ => {}
+    if let Ok("quote-bomb") = std::env::var(CHILD_CASE).as_deref() {
+        quote_bomb_case(var("GAH_JOBS").parse().unwrap());
     }
 }
 
@@ -1280,36 +1215,6 @@ fn run_in_child(what: &str, env: &[(&str, String)]) -> Result<(), String> {
         .collect();
     let tail = &lines[lines.len().saturating_sub(4)..];
     Err(format!("{what}: {} — {}", output.status, tail.join(" | ")))
-}
-
-/// Replays one fuzz input in a child process.
-fn replay_in_child(target: &str, file: &Path) -> Result<(), String> {
-    run_in_child(
-        &format!("{target} {}", file.display()),
-        &[
-            (CHILD_CASE, "fuzz".to_owned()),
-            ("GAH_FUZZ_TARGET", target.to_owned()),
-            ("GAH_FUZZ_FILE", file.display().to_string()),
-        ],
-    )
-}
-
-/// Every input the fuzzers found a problem with, replayed: none may crash.
-#[test]
-fn fuzz_regressions() {
-    let files = regression_files();
-    assert!(!files.is_empty(), "no files under fuzz/regressions/");
-    let failures: Vec<String> = files
-        .iter()
-        .filter_map(|(target, file)| replay_in_child(target, file).err())
-        .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} regression inputs crash:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
 }
 
 /// A commit whose `.guix-authorizations` is 100,000 quote characters
@@ -1370,23 +1275,6 @@ fn hostile_authorizations_file_is_refused_without_crashing() {
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-/// The replay harness itself works: a harmless input passes in a child.
-#[test]
-fn fuzz_regression_harness_runs_children() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("harmless");
-    std::fs::write(&file, b"(authorizations (version 0) ())").unwrap();
-    for target in [
-        "authorizations",
-        "channel_metadata",
-        "cache_file",
-        "keyring",
-        "signature",
-    ] {
-        replay_in_child(target, &file).unwrap();
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1571,10 +1459,14 @@ fn write_fuzz_seeds() {
         let output = built.git(&["cat-file", "commit", &built.oid(label).to_string()]);
         assert!(output.status.success());
         seed("signature", &format!("commit-{label}"), &output.stdout);
-        if let Some((signature, _)) = git_authenticate::signature::extract_signature(&output.stdout)
-        {
+        // libgit2's extraction, which the library's mirrors.
+        let extracted = Repository::open(&built.path)
+            .unwrap()
+            .extract_signature(&built.oid(label), None);
+        if let Ok((signature, _)) = extracted {
+            let signature: &[u8] = &signature;
             if ["alice", "bob", "two-sigs", "ssh", "gpg-erin"].contains(&label.as_str()) {
-                seed("signature", &format!("gpgsig-{label}"), &signature);
+                seed("signature", &format!("gpgsig-{label}"), signature);
                 // The binary packets, which the target also armors itself.
                 if !signature.starts_with(b"-----BEGIN PGP SIGNATURE-----") {
                     continue;
@@ -1582,7 +1474,7 @@ fn write_fuzz_seeds() {
                 let mut packets = Vec::new();
                 std::io::Read::read_to_end(
                     &mut sequoia_openpgp::armor::Reader::from_bytes(
-                        &signature,
+                        signature,
                         sequoia_openpgp::armor::ReaderMode::Tolerant(None),
                     ),
                     &mut packets,

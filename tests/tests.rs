@@ -9,7 +9,6 @@ mod cache_security;
 mod channel;
 mod cli;
 mod cli_security;
-mod differential;
 mod doctor;
 mod finish;
 mod gate;

@@ -2,7 +2,7 @@
 //! written anything: parsing any bytes must return, never panic.
 #![no_main]
 
-use git_authenticate::cache::parse_file;
+use git_authenticate::fuzzing::parse_file;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

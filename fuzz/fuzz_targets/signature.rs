@@ -8,7 +8,7 @@
 //! with a correct checksum, to reach the packet parser.
 #![no_main]
 
-use git_authenticate::signature::{extract_signature, parse_armored};
+use git_authenticate::fuzzing::{extract_signature, parse_armored};
 use libfuzzer_sys::fuzz_target;
 
 /// The CRC-24 of OpenPGP's ASCII armor (RFC 4880, 6.1).

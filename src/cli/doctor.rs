@@ -4,10 +4,11 @@ use std::io::Write;
 
 use git_authenticate::doctor::{self, BranchAuthorizations, Diagnosis, Finding, Severity};
 use git_authenticate::git2::Repository;
+use git_authenticate::Error;
 use serde::Serialize;
 
 use super::args::{DoctorArgs, Format};
-use super::{output, COULD_NOT_CHECK};
+use super::{config, hooks, output, COULD_NOT_CHECK};
 
 /// Version of the doctor's JSON document (`doc/doctor-schema.json`).
 const SCHEMA_VERSION: u32 = 1;
@@ -41,7 +42,12 @@ fn diagnose(repo: &Repository, args: &DoctorArgs) -> Result<Diagnosis, String> {
         keyring_reference: args.keyring.clone(),
         ..doctor::Options::default()
     };
-    doctor::diagnose(repo, &options).map_err(|e| e.to_string())
+    let configured = config::configured(repo).map_err(|e| Error::from(e).to_string())?;
+    let mut diagnosis = doctor::diagnose(repo, &configured, &options).map_err(|e| e.to_string())?;
+    hooks::diagnose(repo)
+        .into_iter()
+        .for_each(|problem| diagnosis.add(problem));
+    Ok(diagnosis)
 }
 
 fn text(diagnosis: &Diagnosis) {

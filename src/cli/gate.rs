@@ -1,6 +1,6 @@
 //! The subcommands: the server's hooks (`pre-receive`, `update`), their
 //! installation, and the pre-merge check. Each parses its input, calls the
-//! library's [`git_authenticate::gate`] or [`git_authenticate::merge`],
+//! library's [`git_authenticate::gate`] or [`git_authenticate::check_merge`],
 //! prints, and returns the exit status.
 
 use std::io::{Read, Write};
@@ -9,15 +9,15 @@ use git_authenticate::gate::{
     Gate, GateOptions, PushDecision, RefDecision, RefUpdate, Refusal, Verdict,
 };
 use git_authenticate::git2::Repository;
-use git_authenticate::merge::{check_merge, MergeCheck, MergeVerdict};
 use git_authenticate::{
-    config, keyring, resolve_commit, Cache, Error, Failure, Introduction, IntroductionError,
-    Options,
+    check_merge, resolve_commit, Cache, Error, Failure, Introduction, IntroductionError, Keyring,
+    MergeCheck, MergeVerdict, Options,
 };
 use serde::Serialize;
 
 use super::args::{Format, GateArgs, MergeCheckArgs};
 use super::output::{self, Failure as FailureDocument};
+use super::{config, hooks};
 use super::{AUTHENTIC, COULD_NOT_CHECK, NOT_AUTHENTIC};
 
 /// The most a pre-receive hook reads on standard input: about 160,000
@@ -78,13 +78,14 @@ fn decide_and_report(args: &GateArgs, updates: Vec<RefUpdate>) -> u8 {
         policy: args.policy.into(),
         ..GateOptions::default()
     };
-    let mut gate = match Gate::new(&repo, options) {
-        Ok(gate) => gate,
+    let configuration = match config::server_configuration(&repo, &updates) {
+        Ok(configuration) => configuration,
         Err(e) => {
-            output::error(&e);
+            output::error(&Error::from(e));
             return COULD_NOT_CHECK;
         }
     };
+    let mut gate = Gate::new(&repo, configuration, options);
     let decision = gate.decide_push(updates);
     report(&decision);
     for warning in decision.record(&repo) {
@@ -163,7 +164,7 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
         Err(e) => return usage(&format!("cannot tell where this program is: {e}")),
     };
     if print {
-        print!("{}", config::pre_receive_hook(&command));
+        print!("{}", hooks::pre_receive_hook(&command));
         return AUTHENTIC;
     }
     let opened = match repository {
@@ -174,8 +175,8 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
         Ok(repo) => repo,
         Err(e) => return usage(&format!("not a git repository: {}", e.message())),
     };
-    match config::install_server_hook(&repo, &command) {
-        Ok(config::Hook::Installed(path)) => {
+    match hooks::install_server_hook(&repo, &command) {
+        Ok(hooks::Hook::Installed(path)) => {
             eprintln!("installed hook '{}'", path.display());
             if config::configured_for(&repo, None).is_ok_and(|c| c.commit.is_none()) {
                 output::warning(
@@ -187,7 +188,7 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
             }
             AUTHENTIC
         }
-        Ok(config::Hook::Kept(path, advice)) => {
+        Ok(hooks::Hook::Kept(path, advice)) => {
             output::usage(&format!(
                 "not overriding pre-existing hook '{}'; add `{advice}` to it, or run \
                  `git-authenticate install-server-hook --print`",
@@ -196,11 +197,8 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
             COULD_NOT_CHECK
         }
         // Installing never upgrades.
-        Ok(config::Hook::Upgraded(_)) => AUTHENTIC,
-        Err(e) => {
-            output::error(&e);
-            COULD_NOT_CHECK
-        }
+        Ok(hooks::Hook::Upgraded(_)) => AUTHENTIC,
+        Err(e) => usage(&e.to_string()),
     }
 }
 
@@ -229,16 +227,16 @@ fn try_merge_check(args: &MergeCheckArgs) -> Result<u8, Error> {
     let configured = config::configured(&repo)?;
     let introduction = match (&args.introduction, &args.signer) {
         (Some(commit), Some(signer)) => Introduction::new(commit, signer)?,
-        _ => match (&configured.commit, &configured.signer) {
-            (Some(commit), Some(signer)) => Introduction::new(commit, signer)?,
-            _ => return Err(Error::InvalidIntroduction(IntroductionError::NoneGiven)),
+        _ => match configured.introduction() {
+            Some(introduction) => introduction?,
+            None => return Err(Error::InvalidIntroduction(IntroductionError::NoneGiven)),
         },
     };
     let keyring_reference = args
         .keyring
         .clone()
         .or(configured.keyring)
-        .unwrap_or_else(|| keyring::DEFAULT_REFERENCE.to_owned());
+        .unwrap_or_else(|| Keyring::DEFAULT_REFERENCE.to_owned());
     let cache = match &args.cache_key {
         Some(key) => Cache::for_key(key)?,
         None => Cache::for_key(&Cache::default_key(&repo))?,

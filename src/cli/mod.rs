@@ -1,9 +1,11 @@
 //! The command: arguments and configuration in, the library's verdict out.
 
 mod args;
+mod config;
 mod doctor;
 mod gate;
 mod generate;
+mod hooks;
 mod output;
 mod problem;
 mod progress;
@@ -14,8 +16,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use git_authenticate::git2::Repository;
 use git_authenticate::{
-    authenticate, config, keyring, resolve_commit, Authorizations, Cache, Error, HistoricalProblem,
-    Introduction, IntroductionError, Options, Report, RevisionProblem,
+    authenticate, read_regular_file, resolve_commit, Authorizations, Cache, Configuration, Error,
+    HistoricalProblem, Introduction, IntroductionError, Keyring, Options, Report, RevisionProblem,
 };
 
 use args::{Args, Command, Format};
@@ -120,13 +122,13 @@ fn noise(args: &Args) -> Noise {
 
 fn execute(args: &Args) -> Result<u8, Stopped> {
     let repo = open_repository(args)?;
-    let configured = config::configured(&repo).map_err(stop_early)?;
+    let configured = config::configured(&repo).map_err(|e| stop_early(e.into()))?;
     let (introduction, explicit) = introduction(args, &configured)?;
     let keyring = args
         .keyring
         .clone()
         .or(configured.keyring.clone())
-        .unwrap_or_else(|| keyring::DEFAULT_REFERENCE.to_owned());
+        .unwrap_or_else(|| Keyring::DEFAULT_REFERENCE.to_owned());
     let noise = noise(args);
     // From here on, failures can name the introduction and the keyring.
     let mut request = Request {
@@ -398,10 +400,7 @@ fn open(dir: Option<&Path>) -> Result<Repository, OpenFailure> {
 
 /// The introduction from the arguments, else from the configuration;
 /// `true` when it was given explicitly.
-fn introduction(
-    args: &Args,
-    configured: &config::Configuration,
-) -> Result<(Introduction, bool), Stopped> {
+fn introduction(args: &Args, configured: &Configuration) -> Result<(Introduction, bool), Stopped> {
     let invalid = |e: IntroductionError| usage(e.to_string());
     if let Some(file) = &args.channels {
         return channels_introduction(file, args.channel.as_deref())
@@ -415,11 +414,11 @@ fn introduction(
         (Some(_), true) => Err(usage(
             "wrong number of arguments; expected COMMIT and SIGNER",
         )),
-        (None, _) => match (&configured.commit, &configured.signer) {
-            (Some(commit), Some(signer)) => Introduction::new(commit, signer)
+        (None, _) => match configured.introduction() {
+            Some(introduction) => introduction
                 .map(|i| (i, false))
                 .map_err(|e| usage(format!("in the repository's configuration: {e}"))),
-            _ => Err(usage(
+            None => Err(usage(
                 "unknown introductory commit and signer: give COMMIT and SIGNER, or set \
                  guix.authentication.introduction-commit and \
                  guix.authentication.introduction-signer with `git config`",
@@ -433,8 +432,7 @@ const MAX_CHANNELS_FILE: usize = 1 << 20;
 
 /// The introduction that `--channels FILE` (and `--channel NAME`) give.
 fn channels_introduction(file: &Path, name: Option<&str>) -> Result<Introduction, String> {
-    let text = git_authenticate::input::read_regular_file(file, MAX_CHANNELS_FILE)
-        .map_err(|e| e.to_string())?;
+    let text = read_regular_file(file, MAX_CHANNELS_FILE).map_err(|e| e.to_string())?;
     let text = String::from_utf8(text).map_err(|_| "not UTF-8 text".to_owned())?;
     match name {
         Some(name) => Introduction::from_channels_file(&text, name),
@@ -458,11 +456,8 @@ fn historical_authorizations(args: &Args) -> Result<Authorizations, Error> {
         path: path.clone(),
         reason,
     };
-    let contents = git_authenticate::input::read_regular_file(
-        path,
-        git_authenticate::authorizations::MAX_SIZE,
-    )
-    .map_err(|e| failed(e.into()))?;
+    let contents =
+        read_regular_file(path, Authorizations::MAX_SIZE).map_err(|e| failed(e.into()))?;
     Authorizations::parse_utf8(&contents).map_err(|e| failed(e.into()))
 }
 
@@ -481,9 +476,12 @@ fn record_configuration(
             noise,
             "introduction and keyring recorded in repository configuration file",
         ),
-        Err(e) => output::warning(noise, &format!("could not record the introduction: {e}")),
+        Err(e) => output::warning(
+            noise,
+            &format!("could not record the introduction: {}", Error::from(e)),
+        ),
     }
-    match config::install_hooks(repo) {
+    match hooks::install_hooks(repo) {
         Ok(hooks) => hooks.iter().for_each(|hook| report_hook(hook, noise)),
         Err(e) => output::warning(noise, &format!("could not install hooks: {e}")),
     }
@@ -492,21 +490,21 @@ fn record_configuration(
 /// Later successful runs replace hooks that earlier versions installed, as
 /// Guix's `maybe-upgrade-hooks` does.
 fn upgrade_hooks(repo: &Repository, noise: Noise) {
-    match config::upgrade_hooks(repo) {
+    match hooks::upgrade_hooks(repo) {
         Ok(hooks) => hooks.iter().for_each(|hook| report_hook(hook, noise)),
         Err(e) => output::warning(noise, &format!("could not upgrade hooks: {e}")),
     }
 }
 
-fn report_hook(hook: &config::Hook, noise: Noise) {
+fn report_hook(hook: &hooks::Hook, noise: Noise) {
     match hook {
-        config::Hook::Installed(path) => {
+        hooks::Hook::Installed(path) => {
             output::info(noise, &format!("installed hook '{}'", path.display()))
         }
-        config::Hook::Upgraded(path) => {
+        hooks::Hook::Upgraded(path) => {
             output::info(noise, &format!("upgraded hook '{}'", path.display()))
         }
-        config::Hook::Kept(path, advice) => output::warning(
+        hooks::Hook::Kept(path, advice) => output::warning(
             noise,
             &format!(
                 "not overriding pre-existing hook '{}'; consider adding `{advice}` to it",

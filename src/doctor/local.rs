@@ -1,17 +1,16 @@
 //! This machine's side of a channel: the maintainer's signing key, git's
-//! and gpg's signing configuration, and the hooks.
+//! and gpg's signing configuration.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use git2::Repository;
 
-use super::{Diagnosis, HookState, Problem};
-use crate::config;
+use super::{Diagnosis, Problem};
 use crate::fingerprint::Fingerprint;
 use crate::keyring::Keyring;
 
-/// Most bytes read from a hook or gpg's configuration file.
+/// Most bytes read from gpg's configuration file.
 const MAX_FILE: usize = 1 << 20;
 
 /// The key git signs commits with, as gpg reports it.
@@ -212,43 +211,4 @@ fn weak_algorithm(name: &str) -> Option<&'static str> {
         "MD5" | "H1" => Some("MD5"),
         _ => None,
     }
-}
-
-/// The pre-push and post-merge hooks are installed, executable and
-/// current.
-pub(super) fn check_hooks(repo: &Repository, diagnosis: &mut Diagnosis) {
-    let Ok(directory) = config::hooks_directory(repo) else {
-        return;
-    };
-    for (name, current) in [
-        ("pre-push", config::PRE_PUSH),
-        ("post-merge", config::POST_MERGE),
-    ] {
-        let path = directory.join(name);
-        if let Some(state) = hook_state(&path, current) {
-            diagnosis.push(Problem::Hook { name, path, state });
-        }
-    }
-}
-
-fn hook_state(path: &Path, current: &str) -> Option<HookState> {
-    use std::os::unix::fs::PermissionsExt;
-    let Ok(contents) = crate::input::read_regular_file(path, MAX_FILE) else {
-        return Some(HookState::Missing);
-    };
-    if config::is_broken_guix_pre_push(&contents) {
-        return Some(HookState::BrokenGuix);
-    }
-    if config::is_outdated_hook(&contents) {
-        return Some(HookState::Outdated);
-    }
-    let text = String::from_utf8_lossy(&contents);
-    let authenticates = contents == current.as_bytes()
-        || text.contains("git-authenticate")
-        || text.contains("git authenticate");
-    if !authenticates {
-        return Some(HookState::Foreign);
-    }
-    let executable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
-    (!executable).then_some(HookState::NotExecutable)
 }

@@ -244,6 +244,9 @@ pub enum Problem {
         path: PathBuf,
         /// What is wrong.
         state: HookState,
+        /// What it must run to authenticate, for a hook of the
+        /// maintainer's own ([`HookState::Foreign`]).
+        line: &'static str,
     },
     /// The history at HEAD does not authenticate.
     #[error("HEAD ({head}) does not authenticate: {error}")]
@@ -588,9 +591,11 @@ impl Problem {
                 "remove line {line} of {} or use SHA512 (`digest-algo SHA512`)",
                 file.display()
             ),
-            Hook { name, path, state } => match state {
+            Hook {
+                path, state, line, ..
+            } => match state {
                 HookState::NotExecutable => format!("chmod +x {}", path.display()),
-                HookState::Foreign => format!("add `{}` to {}", hook_line(name), path.display()),
+                HookState::Foreign => format!("add `{line}` to {}", path.display()),
                 HookState::Missing => "authenticate once (`git authenticate`): a successful run \
                      installs the hooks"
                     .to_owned(),
@@ -605,14 +610,5 @@ impl Problem {
                 .hint()
                 .unwrap_or_else(|| "see the message: the history needs repair".to_owned()),
         }
-    }
-}
-
-/// What a hook of the maintainer's own must run.
-fn hook_line(name: &str) -> &'static str {
-    if name == "pre-push" {
-        crate::config::PRE_PUSH_ADVICE
-    } else {
-        crate::config::POST_MERGE_ADVICE
     }
 }

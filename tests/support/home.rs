@@ -6,6 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use git_authenticate::git2::Oid;
+use git_authenticate::{Cache, Cached};
+
 /// Environment variables from the test's environment that would change
 /// what the binary or git does.
 pub const CLEARED: &[&str] = &[
@@ -46,6 +49,15 @@ impl Home {
     /// `XDG_CACHE_HOME`.
     pub fn cache(&self) -> PathBuf {
         self.path().join("cache")
+    }
+
+    /// What the cache of `--cache-key KEY` holds for `introduction`, read
+    /// as the library reads it.
+    pub fn cached(&self, key: &str, introduction: Oid) -> Cached {
+        let directory = self.cache().join("git-authenticate/authentication");
+        Cache::in_directory(&directory, key)
+            .expect("a valid cache key")
+            .read_for(introduction)
     }
 
     /// The cache file of `--cache-key KEY`.

@@ -1,121 +1,45 @@
-//! The introduction recorded in a repository's git configuration, and the
-//! hooks that authenticate on push and pull.
-//!
-//! Same keys as Guix: `guix.authentication.introduction-commit`,
-//! `guix.authentication.introduction-signer` and
-//! `guix.authentication.keyring`; a `guix.authentication-BRANCH` section
-//! takes precedence on that branch.
+//! The hooks that authenticate on push and pull (client side) and on
+//! receive (server side): their texts, their installation and upgrade, and
+//! what the doctor says about them. The command's, as in Guix's script.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use git2::Repository;
+use git_authenticate::doctor::{HookState, Problem};
+use git_authenticate::git2::{self, Repository};
 
-use crate::error::Error;
-
-/// What the repository's configuration says, as strings (validated when
-/// turned into an [`crate::Introduction`]).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Configuration {
-    /// `introduction-commit`.
-    pub commit: Option<String>,
-    /// `introduction-signer`.
-    pub signer: Option<String>,
-    /// `keyring`.
-    pub keyring: Option<String>,
-}
-
-/// The checked-out branch (`master`), if HEAD is on a local branch.
-pub fn current_branch(repo: &Repository) -> Option<String> {
-    let head = repo.head().ok()?;
-    head.is_branch()
-        .then(|| head.shorthand().ok().map(str::to_owned))
-        .flatten()
-}
-
-/// Reads the configuration, branch-specific values first.
-pub fn configured(repo: &Repository) -> Result<Configuration, Error> {
-    configured_for(repo, current_branch(repo).as_deref())
-}
-
-/// Reads the configuration for `branch` (`master`), whose
-/// `guix.authentication-BRANCH` section takes precedence, whatever is
-/// checked out: a server decides for each pushed branch.
-pub fn configured_for(repo: &Repository, branch: Option<&str>) -> Result<Configuration, Error> {
-    let config = repo.config()?.snapshot()?;
-    let value = |key: &str| {
-        let specific = branch.and_then(|b| {
-            config
-                .get_string(&format!("guix.authentication-{b}.{key}"))
-                .ok()
-        });
-        specific.or_else(|| {
-            config
-                .get_string(&format!("guix.authentication.{key}"))
-                .ok()
-        })
-    };
-    Ok(Configuration {
-        commit: value("introduction-commit"),
-        signer: value("introduction-signer"),
-        keyring: value("keyring"),
-    })
-}
-
-/// Records the introduction and keyring in the repository's configuration.
-pub fn record(repo: &Repository, commit: &str, signer: &str, keyring: &str) -> Result<(), Error> {
-    let mut config = repo.config()?.open_level(git2::ConfigLevel::Local)?;
-    config.set_str("guix.authentication.introduction-commit", commit)?;
-    config.set_str("guix.authentication.introduction-signer", signer)?;
-    config.set_str("guix.authentication.keyring", keyring)?;
-    Ok(())
-}
-
-/// The key listing the branches a server refuses to rewind or delete, one
-/// branch name a value (`git config --add guix.authentication.protected-branch
-/// master`).
-pub const PROTECTED_BRANCH_KEY: &str = "guix.authentication.protected-branch";
-
-/// The branches a server refuses to rewind or delete
-/// ([`PROTECTED_BRANCH_KEY`]); `*` stands for every branch.
-pub fn protected_branches(repo: &Repository) -> Result<Vec<String>, Error> {
-    let config = repo.config()?.snapshot()?;
-    let mut branches = Vec::new();
-    let mut entries = config.multivar(PROTECTED_BRANCH_KEY, None)?;
-    while let Some(entry) = entries.next() {
-        let entry = entry?;
-        branches.push(
-            String::from_utf8_lossy(entry.value_bytes())
-                .trim()
-                .to_owned(),
-        );
-    }
-    Ok(branches)
-}
-
-/// Every keyring branch the configuration names, as branch names on this
-/// repository (`keyring`): `guix.authentication.keyring` and those of the
-/// `guix.authentication-BRANCH` sections, `refs/heads/` taken off; the
-/// default `keyring` when none is named.
-pub fn keyring_branches(repo: &Repository) -> Result<Vec<String>, Error> {
-    let config = repo.config()?.snapshot()?;
-    let mut branches = Vec::new();
-    let mut entries = config.entries(Some(r"^guix\.authentication(-.*)?\.keyring$"))?;
-    while let Some(entry) = entries.next() {
-        let entry = entry?;
-        let value = String::from_utf8_lossy(entry.value_bytes());
-        let branch = value.trim();
-        let branch = branch.strip_prefix("refs/heads/").unwrap_or(branch);
-        if !branches.iter().any(|b| b == branch) {
-            branches.push(branch.to_owned());
-        }
-    }
-    if config.get_string("guix.authentication.keyring").is_err() {
-        branches.push(crate::keyring::DEFAULT_REFERENCE.to_owned());
-    }
-    Ok(branches)
+/// Why a hook could not be installed or upgraded.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// The hooks directory could not be found.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    /// The hooks directory could not be created.
+    #[error("creating {}: {source}", path.display())]
+    CreateDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A hook could not be written.
+    #[error("installing {}: {source}", path.display())]
+    Install {
+        /// The hook.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An outdated hook could not be replaced.
+    #[error("upgrading {}: {source}", path.display())]
+    Upgrade {
+        /// The hook.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// What happened to one hook.
@@ -162,7 +86,7 @@ done
 /// Pre-push hooks that earlier versions installed, replaced by
 /// [`upgrade_hooks`]: this one recognised a push to the keyring branch by
 /// its commit id, which an attacker can give any commit.
-pub(crate) const OLD_PRE_PUSH: &[&str] = &[concat!(
+const OLD_PRE_PUSH: &[&str] = &[concat!(
     r#"#!/bin/sh
 # Installed by 'git-authenticate': refuse to push unauthenticated commits.
 set -e
@@ -190,14 +114,14 @@ pub const POST_MERGE: &str = concat!(
 /// Post-merge hooks that earlier versions installed, replaced by
 /// [`upgrade_hooks`]: a failure advised re-signing commits that were
 /// someone else's.
-pub(crate) const OLD_POST_MERGE: &[&str] = &[concat!(
+const OLD_POST_MERGE: &[&str] = &[concat!(
     "#!/bin/sh\n# Installed by 'git-authenticate': authenticate what was just pulled.\nexec ",
     command!(),
     "\n"
 )];
 
 /// Whether `contents` is a hook an earlier version installed.
-pub(crate) fn is_outdated_hook(contents: &[u8]) -> bool {
+fn is_outdated_hook(contents: &[u8]) -> bool {
     OLD_PRE_PUSH
         .iter()
         .chain(OLD_POST_MERGE)
@@ -211,30 +135,41 @@ pub const PRE_PUSH_ADVICE: &str =
 /// What a pre-existing post-merge hook should run to authenticate.
 pub const POST_MERGE_ADVICE: &str = "git-authenticate";
 
+/// The client hooks: name, current text, and what a hook of the
+/// maintainer's own should run instead.
+const CLIENT_HOOKS: [(&str, &str, &str); 2] = [
+    ("pre-push", PRE_PUSH, PRE_PUSH_ADVICE),
+    ("post-merge", POST_MERGE, POST_MERGE_ADVICE),
+];
+
 /// Installs the `pre-push` and `post-merge` hooks, creating the hooks
 /// directory (`core.hooksPath` when set). An existing hook is never
 /// overwritten.
-pub fn install_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
-    let dir = hooks_directory(repo)?;
-    let fail = |what: String, e: std::io::Error| Error::Config {
-        what,
-        reason: e.to_string(),
-    };
-    fs::create_dir_all(&dir).map_err(|e| fail(format!("creating {}", dir.display()), e))?;
-    [
-        ("pre-push", PRE_PUSH, PRE_PUSH_ADVICE),
-        ("post-merge", POST_MERGE, POST_MERGE_ADVICE),
-    ]
-    .into_iter()
-    .map(|(name, text, advice)| {
-        let path = dir.join(name);
-        match write_new_executable(&path, text) {
-            Ok(true) => Ok(Hook::Installed(path)),
-            Ok(false) => Ok(Hook::Kept(path, advice)),
-            Err(e) => Err(fail(format!("installing {}", path.display()), e)),
-        }
-    })
-    .collect()
+pub fn install_hooks(repo: &Repository) -> Result<Vec<Hook>, HookError> {
+    let dir = created_hooks_directory(repo)?;
+    CLIENT_HOOKS
+        .into_iter()
+        .map(|(name, text, advice)| install(dir.join(name), text, advice))
+        .collect()
+}
+
+/// Writes `text` to `path`, unless a hook is there already: [`Hook::Kept`]
+/// then says to add `advice` to it.
+fn install(path: PathBuf, text: &str, advice: &'static str) -> Result<Hook, HookError> {
+    match write_new_executable(&path, text) {
+        Ok(true) => Ok(Hook::Installed(path)),
+        Ok(false) => Ok(Hook::Kept(path, advice)),
+        Err(source) => Err(HookError::Install { path, source }),
+    }
+}
+
+/// The hooks directory, created if need be.
+fn created_hooks_directory(repo: &Repository) -> Result<PathBuf, HookError> {
+    let path = hooks_directory(repo)?;
+    match fs::create_dir_all(&path) {
+        Ok(()) => Ok(path),
+        Err(source) => Err(HookError::CreateDirectory { path, source }),
+    }
 }
 
 /// Size and SHA-1 of the pre-push hook that older Guix versions installed
@@ -244,7 +179,7 @@ const BROKEN_GUIX_PRE_PUSH: (usize, &str) = (161, "a9916155b71894014144fcafad770
 
 /// Whether `contents` is the broken pre-push hook older Guix versions
 /// installed.
-pub fn is_broken_guix_pre_push(contents: &[u8]) -> bool {
+fn is_broken_guix_pre_push(contents: &[u8]) -> bool {
     use sha1::Digest;
     contents.len() == BROKEN_GUIX_PRE_PUSH.0
         && format!("{:x}", sha1::Sha1::digest(contents)) == BROKEN_GUIX_PRE_PUSH.1
@@ -254,7 +189,7 @@ pub fn is_broken_guix_pre_push(contents: &[u8]) -> bool {
 /// the broken pre-push hook that older Guix versions installed (only
 /// those, recognised by their exact contents), with the current ones, as
 /// Guix's `maybe-upgrade-hooks` does.
-pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
+pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, HookError> {
     let directory = hooks_directory(repo)?;
     let mut upgraded = Vec::new();
     for (name, old, current) in [
@@ -263,16 +198,15 @@ pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, Error> {
     ] {
         let path = directory.join(name);
         let guix = name == "pre-push"
-            && crate::input::read_regular_file(&path, BROKEN_GUIX_PRE_PUSH.0)
+            && git_authenticate::read_regular_file(&path, BROKEN_GUIX_PRE_PUSH.0)
                 .is_ok_and(|contents| is_broken_guix_pre_push(&contents));
         if !guix && !old.iter().any(|old| has_contents(&path, old)) {
             continue;
         }
-        fs::write(&path, current).map_err(|e| Error::Config {
-            what: format!("upgrading {}", path.display()),
-            reason: e.to_string(),
-        })?;
-        upgraded.push(Hook::Upgraded(path));
+        match fs::write(&path, current) {
+            Ok(()) => upgraded.push(Hook::Upgraded(path)),
+            Err(source) => return Err(HookError::Upgrade { path, source }),
+        }
     }
     Ok(upgraded)
 }
@@ -307,26 +241,17 @@ fn shell_quoted(text: &str) -> String {
 /// Installs [`pre_receive_hook`] into the hooks directory of `repo`
 /// (`core.hooksPath` when set), creating it. An existing hook is never
 /// overwritten: [`Hook::Kept`] then says what to add to it.
-pub fn install_server_hook(repo: &Repository, command: &str) -> Result<Hook, Error> {
-    let dir = hooks_directory(repo)?;
-    let fail = |what: String, e: std::io::Error| Error::Config {
-        what,
-        reason: e.to_string(),
-    };
-    fs::create_dir_all(&dir).map_err(|e| fail(format!("creating {}", dir.display()), e))?;
-    let path = dir.join("pre-receive");
-    match write_new_executable(&path, &pre_receive_hook(command)) {
-        Ok(true) => Ok(Hook::Installed(path)),
-        Ok(false) => Ok(Hook::Kept(
-            path,
-            "git-authenticate pre-receive (fed the hook's standard input)",
-        )),
-        Err(e) => Err(fail(format!("installing {}", path.display()), e)),
-    }
+pub fn install_server_hook(repo: &Repository, command: &str) -> Result<Hook, HookError> {
+    let path = created_hooks_directory(repo)?.join("pre-receive");
+    install(
+        path,
+        &pre_receive_hook(command),
+        "git-authenticate pre-receive (fed the hook's standard input)",
+    )
 }
 
 /// Where git looks for hooks.
-pub fn hooks_directory(repo: &Repository) -> Result<PathBuf, Error> {
+fn hooks_directory(repo: &Repository) -> Result<PathBuf, git2::Error> {
     let configured = repo.config()?.snapshot()?.get_path("core.hooksPath").ok();
     Ok(match configured {
         Some(path) if path.is_absolute() => path,
@@ -352,6 +277,51 @@ fn write_new_executable(path: &Path, text: &str) -> std::io::Result<bool> {
     // The umask may have dropped execute bits.
     file.set_permissions(fs::Permissions::from_mode(0o755))?;
     Ok(true)
+}
+
+/// Most bytes of a hook the doctor reads.
+const MAX_HOOK: usize = 1 << 20;
+
+/// The doctor's findings about the pre-push and post-merge hooks: each
+/// must be installed, executable and current.
+pub fn diagnose(repo: &Repository) -> Vec<Problem> {
+    let Ok(directory) = hooks_directory(repo) else {
+        return Vec::new();
+    };
+    CLIENT_HOOKS
+        .into_iter()
+        .filter_map(|(name, current, line)| {
+            let path = directory.join(name);
+            let state = hook_state(&path, current)?;
+            Some(Problem::Hook {
+                name,
+                path,
+                state,
+                line,
+            })
+        })
+        .collect()
+}
+
+fn hook_state(path: &Path, current: &str) -> Option<HookState> {
+    let Ok(contents) = git_authenticate::read_regular_file(path, MAX_HOOK) else {
+        return Some(HookState::Missing);
+    };
+    if is_broken_guix_pre_push(&contents) {
+        return Some(HookState::BrokenGuix);
+    }
+    if is_outdated_hook(&contents) {
+        return Some(HookState::Outdated);
+    }
+    let text = String::from_utf8_lossy(&contents);
+    let authenticates = contents == current.as_bytes()
+        || text.contains("git-authenticate")
+        || text.contains("git authenticate");
+    if !authenticates {
+        return Some(HookState::Foreign);
+    }
+    let executable = fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+    (!executable).then_some(HookState::NotExecutable)
 }
 
 #[cfg(test)]

@@ -3,14 +3,13 @@
 //! GNU Guix and nonguix histories when their snapshots are present, and on
 //! signatures made here with unusual keys, every hash, and corruptions.
 
-use crate::support;
+//!
+//! Unit tests: the engine is no public API (see `crate::fuzzing`).
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use git_authenticate::git2::{Oid, Repository, Sort};
-use git_authenticate::signature::CommitSignature;
-use git_authenticate::SignatureError;
-use git_authenticate::{Engine, Keyring};
+use git2::{Oid, Repository, Sort};
 use rayon::prelude::*;
 use sequoia_openpgp as openpgp;
 
@@ -20,6 +19,28 @@ use openpgp::parse::Parse;
 use openpgp::serialize::Marshal;
 use openpgp::types::{HashAlgorithm, SignatureType};
 
+use super::Engine;
+use crate::{CommitSignature, Keyring, KeyringKey, SignatureError};
+
+/// The integration tests' fixed keys (`test-repos/keys/`).
+#[path = "../../tests/support/keys.rs"]
+#[allow(dead_code)]
+mod support;
+
+/// Where `support` finds `test-repos/`.
+fn manifest_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A clone of a real channel, from the environment variable `var`.
+fn snapshot(var: &str) -> Option<Repository> {
+    let Some(path) = std::env::var_os(var) else {
+        eprintln!("SKIPPED: set {var} to a clone of the channel to run this test");
+        return None;
+    };
+    Some(Repository::open(path).unwrap())
+}
+
 /// The verdict of one engine, comparable across engines.
 #[derive(Debug, PartialEq, Eq)]
 enum Verdict {
@@ -27,7 +48,7 @@ enum Verdict {
     Refused(&'static str),
 }
 
-fn verdict(result: Result<&git_authenticate::keyring::KeyringKey, SignatureError>) -> Verdict {
+fn verdict(result: Result<&KeyringKey, SignatureError>) -> Verdict {
     match result {
         Ok(key) => Verdict::Good(key.fingerprint().to_hex()),
         Err(SignatureError::Unsigned) => Verdict::Refused("unsigned"),
@@ -81,14 +102,14 @@ fn compare_history(repo: Repository, introduction: &str) {
 
 #[test]
 fn engines_agree_on_the_whole_guix_history() {
-    if let Some(repo) = support::snapshot("GIT_AUTHENTICATE_GUIX") {
+    if let Some(repo) = snapshot("GIT_AUTHENTICATE_GUIX") {
         compare_history(repo, "9edb3f66fd807b096b48283debdcddccfea34bad");
     }
 }
 
 #[test]
 fn engines_agree_on_the_whole_nonguix_history() {
-    if let Some(repo) = support::snapshot("GIT_AUTHENTICATE_NONGUIX") {
+    if let Some(repo) = snapshot("GIT_AUTHENTICATE_NONGUIX") {
         compare_history(repo, "897c1a470da759236cc11798f4e0a5f7d4d59fbc");
     }
 }
@@ -118,7 +139,7 @@ fn both_engines(keyring: &Keyring, data: &[u8], signature: &Signature) -> (Verdi
     let id = repo
         .odb()
         .unwrap()
-        .write(git_authenticate::git2::ObjectType::Commit, &raw)
+        .write(git2::ObjectType::Commit, &raw)
         .unwrap();
     let signature = CommitSignature::read(&repo, id).unwrap();
     (

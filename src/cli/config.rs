@@ -1,0 +1,132 @@
+//! The introduction recorded in a repository's git configuration: read
+//! here, as Guix's `guix git authenticate` script reads it, and given to
+//! the library as a [`Configuration`].
+//!
+//! Same keys as Guix: `guix.authentication.introduction-commit`,
+//! `guix.authentication.introduction-signer` and
+//! `guix.authentication.keyring`; a `guix.authentication-BRANCH` section
+//! takes precedence on that branch.
+
+use git_authenticate::gate::{RefUpdate, ServerConfiguration};
+use git_authenticate::git2::{self, Repository};
+use git_authenticate::{Configuration, Keyring};
+
+/// The key listing the branches a server refuses to rewind or delete, one
+/// branch name a value (`git config --add guix.authentication.protected-branch
+/// master`).
+const PROTECTED_BRANCH_KEY: &str = "guix.authentication.protected-branch";
+
+/// The checked-out branch (`master`), if HEAD is on a local branch.
+pub fn current_branch(repo: &Repository) -> Option<String> {
+    let head = repo.head().ok()?;
+    head.is_branch()
+        .then(|| head.shorthand().ok().map(str::to_owned))
+        .flatten()
+}
+
+/// Reads the configuration of the checked-out branch, its
+/// `guix.authentication-BRANCH` values first.
+pub fn configured(repo: &Repository) -> Result<Configuration, git2::Error> {
+    configured_for(repo, current_branch(repo).as_deref())
+}
+
+/// Reads the configuration for `branch` (`master`), whose
+/// `guix.authentication-BRANCH` section takes precedence, whatever is
+/// checked out: a server decides for each pushed branch.
+pub fn configured_for(
+    repo: &Repository,
+    branch: Option<&str>,
+) -> Result<Configuration, git2::Error> {
+    let config = repo.config()?.snapshot()?;
+    let value = |key: &str| {
+        let specific = branch.and_then(|b| {
+            config
+                .get_string(&format!("guix.authentication-{b}.{key}"))
+                .ok()
+        });
+        specific.or_else(|| {
+            config
+                .get_string(&format!("guix.authentication.{key}"))
+                .ok()
+        })
+    };
+    Ok(Configuration {
+        commit: value("introduction-commit"),
+        signer: value("introduction-signer"),
+        keyring: value("keyring"),
+    })
+}
+
+/// What the server's configuration says about the branches `updates`
+/// push, tags and other branches getting the default.
+pub fn server_configuration(
+    repo: &Repository,
+    updates: &[RefUpdate],
+) -> Result<ServerConfiguration, git2::Error> {
+    let pushed = updates
+        .iter()
+        .filter_map(|u| u.name.strip_prefix("refs/heads/"));
+    let branches = pushed
+        .map(|branch| Ok((branch.to_owned(), configured_for(repo, Some(branch))?)))
+        .collect::<Result<_, git2::Error>>()?;
+    Ok(ServerConfiguration {
+        default: configured_for(repo, None)?,
+        branches,
+        protected_branches: protected_branches(repo)?,
+        keyring_branches: keyring_branches(repo)?,
+    })
+}
+
+/// Records the introduction and keyring in the repository's configuration.
+pub fn record(
+    repo: &Repository,
+    commit: &str,
+    signer: &str,
+    keyring: &str,
+) -> Result<(), git2::Error> {
+    let mut config = repo.config()?.open_level(git2::ConfigLevel::Local)?;
+    config.set_str("guix.authentication.introduction-commit", commit)?;
+    config.set_str("guix.authentication.introduction-signer", signer)?;
+    config.set_str("guix.authentication.keyring", keyring)?;
+    Ok(())
+}
+
+/// The branches a server refuses to rewind or delete
+/// ([`PROTECTED_BRANCH_KEY`]); `*` stands for every branch.
+fn protected_branches(repo: &Repository) -> Result<Vec<String>, git2::Error> {
+    let config = repo.config()?.snapshot()?;
+    let mut branches = Vec::new();
+    let mut entries = config.multivar(PROTECTED_BRANCH_KEY, None)?;
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        branches.push(
+            String::from_utf8_lossy(entry.value_bytes())
+                .trim()
+                .to_owned(),
+        );
+    }
+    Ok(branches)
+}
+
+/// Every keyring branch the configuration names, as branch names on this
+/// repository (`keyring`): `guix.authentication.keyring` and those of the
+/// `guix.authentication-BRANCH` sections, `refs/heads/` taken off; the
+/// default `keyring` when none is named.
+fn keyring_branches(repo: &Repository) -> Result<Vec<String>, git2::Error> {
+    let config = repo.config()?.snapshot()?;
+    let mut branches = Vec::new();
+    let mut entries = config.entries(Some(r"^guix\.authentication(-.*)?\.keyring$"))?;
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let value = String::from_utf8_lossy(entry.value_bytes());
+        let branch = value.trim();
+        let branch = branch.strip_prefix("refs/heads/").unwrap_or(branch);
+        if !branches.iter().any(|b| b == branch) {
+            branches.push(branch.to_owned());
+        }
+    }
+    if config.get_string("guix.authentication.keyring").is_err() {
+        branches.push(Keyring::DEFAULT_REFERENCE.to_owned());
+    }
+    Ok(branches)
+}
