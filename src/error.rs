@@ -97,15 +97,6 @@ pub enum Error {
         reason: HistoricalProblem,
     },
 
-    /// Reading or writing the repository's configuration or hooks failed.
-    #[error("{what}: {reason}")]
-    Config {
-        /// What was being done.
-        what: String,
-        /// Why it failed.
-        reason: String,
-    },
-
     /// An object that the verdict depends on could not be read: it is
     /// missing (a partial or shallow clone), altered (its contents do not
     /// hash to its id), damaged or too large.
@@ -287,7 +278,6 @@ impl Error {
             Error::Downgrade { .. } => "downgrade",
             Error::MalformedChannelMetadata { .. } => "malformed-channel-metadata",
             Error::HistoricalAuthorizations { .. } => "historical-authorizations",
-            Error::Config { .. } => "config",
             Error::UnreadableObject { source, .. } if source.is_missing() => "missing-object",
             Error::UnreadableObject { .. } => "unreadable-object",
             Error::Git(_) => "git",
