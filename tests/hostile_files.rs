@@ -78,3 +78,25 @@ fn a_repository_with_regular_files_opens() {
     let repo = open(dir.path()).unwrap();
     assert!(repo.head().is_ok());
 }
+
+#[test]
+fn the_command_refuses_a_fifo_at_info_grafts_with_status_2() {
+    let dir = fresh();
+    let grafts = dir.path().join(".git/info/grafts");
+    mkfifo(&grafts);
+    for args in [&[][..], &["pre-receive"], &["merge-check", "HEAD", "HEAD"]] {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_git-authenticate"));
+        command
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("GIT_DIR");
+        // A hang is a failure of the test, not a wait forever.
+        let out = crate::support::process::run_bounded(command, std::time::Duration::from_secs(60));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("info/grafts") && err.contains("FIFO"),
+            "{args:?}: {err}"
+        );
+    }
+}

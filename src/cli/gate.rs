@@ -10,8 +10,8 @@ use git_authenticate::gate::{
 };
 use git_authenticate::git2::Repository;
 use git_authenticate::{
-    check_merge, resolve_commit, Cache, Error, Failure, Introduction, IntroductionError, Keyring,
-    MergeCheck, MergeVerdict, Options,
+    check_merge, open_repository, open_repository_from_env, resolve_commit, Cache, Error, Failure,
+    Introduction, IntroductionError, Keyring, MergeCheck, MergeVerdict, OpenError, Options,
 };
 use serde::Serialize;
 
@@ -62,7 +62,7 @@ pub(super) fn pre_receive(args: &GateArgs) -> u8 {
 /// Opens the repository as git's environment describes it to a hook, so
 /// that the objects still in git's quarantine directory are visible.
 fn hook_repository() -> Result<Repository, Error> {
-    Ok(Repository::open_from_env()?)
+    Ok(open_repository_from_env()?)
 }
 
 fn decide_and_report(args: &GateArgs, updates: Vec<RefUpdate>) -> u8 {
@@ -168,12 +168,13 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
         return AUTHENTIC;
     }
     let opened = match repository {
-        Some(dir) => Repository::open(dir),
-        None => Repository::open_from_env(),
+        Some(dir) => open_repository(dir),
+        None => open_repository_from_env(),
     };
     let repo = match opened {
         Ok(repo) => repo,
-        Err(e) => return usage(&format!("not a git repository: {}", e.message())),
+        Err(OpenError::Git(e)) => return usage(&format!("not a git repository: {}", e.message())),
+        Err(e) => return usage(&e.to_string()),
     };
     match hooks::install_server_hook(&repo, &command) {
         Ok(hooks::Hook::Installed(path)) => {
@@ -221,8 +222,8 @@ pub(super) fn merge_check(args: &MergeCheckArgs) -> u8 {
 
 fn try_merge_check(args: &MergeCheckArgs) -> Result<u8, Error> {
     let repo = match &args.repository {
-        Some(dir) => Repository::open(dir)?,
-        None => Repository::open_from_env()?,
+        Some(dir) => open_repository(dir)?,
+        None => open_repository_from_env()?,
     };
     let configured = config::configured(&repo)?;
     let introduction = match (&args.introduction, &args.signer) {

@@ -17,7 +17,8 @@ use clap::Parser;
 use git_authenticate::git2::Repository;
 use git_authenticate::{
     authenticate, read_regular_file, resolve_commit, Authorizations, Cache, Configuration, Error,
-    HistoricalProblem, Introduction, IntroductionError, Keyring, Options, Report, RevisionProblem,
+    HistoricalProblem, Introduction, IntroductionError, Keyring, OpenError, Options, Report,
+    RevisionProblem,
 };
 
 use args::{Args, Command, Format};
@@ -373,10 +374,14 @@ impl std::fmt::Display for OpenFailure {
 /// The repository at `dir`, else the one containing the current directory.
 fn open(dir: Option<&Path>) -> Result<Repository, OpenFailure> {
     let opened = match dir {
-        Some(dir) => Repository::open(dir),
-        None => Repository::open_from_env(),
+        Some(dir) => git_authenticate::open_repository(dir),
+        None => git_authenticate::open_repository_from_env(),
     };
     opened.map_err(|e| {
+        let e = match e {
+            OpenError::Git(e) => e,
+            hostile => return OpenFailure::Other(hostile.to_string()),
+        };
         let reason = e.message().to_owned();
         // libgit2 names the format it does not know (`sha256`).
         if reason.contains("object format") {
