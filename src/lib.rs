@@ -40,8 +40,11 @@
 //! Each public item has one path. Authentication and its vocabulary are at
 //! the top level: the inputs ([`Introduction`], [`Options`], [`Keyring`],
 //! [`Authorizations`], [`Cache`], [`Policy`], [`Configuration`]), the
-//! verdict ([`Report`], [`Error`] and the types its variants carry), and
-//! the checks around it ([`check_update`], [`check_merge`],
+//! verdict ([`Report`], its [`Failure`]s, and the [`Error`]s that mean the
+//! history could not be checked, each operation with a small error type of
+//! its own: [`KeyringError`], [`CacheError`], [`MetadataError`],
+//! [`IntroductionError`], [`UpdateError`]…), following a run ([`Progress`],
+//! [`Options::interrupt`]), and the checks around it ([`check_update`], [`check_merge`],
 //! [`Substitutions`]). Limits are associated constants of the type they
 //! bound ([`Authorizations::MAX_SIZE`], [`Keyring::MAX_KEYS`]). Only two
 //! modules are public, each a sub-API with words of its own: [`gate`]
@@ -51,6 +54,20 @@
 //! Guix, where `guix git authenticate` reads `guix.authentication.*` and
 //! the library takes parameters, the command does, and gives what is
 //! recorded to the [`gate`] and the [`doctor`] as a [`Configuration`].
+//!
+//! # The modules
+//!
+//! One concept each, in the order of the rule: the `.guix-authorizations`
+//! file (`authorizations`), the `keyring`, a commit's `signature`, the
+//! rule for one commit (`rule`, with what it remembers of parents in
+//! `memo`), the commits to check (`walk`), the threads that check them
+//! (`pipeline`), the history-wide rule in Guix's order (`authenticate`),
+//! what a run reports (`report`, `failure`), the `cache`, and what a
+//! channel records (`introduction`, `channel`, `channel_spec`). Around
+//! them: `objects` (every object read verified), `open` and `input`
+//! (hostile files), `replace` (git's substitutions), `error` (which
+//! aggregates the others' errors and is named by none of the modules
+//! below it).
 //!
 //! The `fuzzing` feature (not a stable API) adds a `fuzzing` module: the
 //! parsers' entry points the fuzz targets call, and the choice of
