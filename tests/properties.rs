@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use git2::{ObjectType, Oid, Repository};
+use git2::{Oid, Repository};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 
@@ -33,6 +33,8 @@ use git_authenticate::{
     authenticate, Authorizations, Cache, ChannelMetadata, Error, Fingerprint, Introduction,
     Keyring, NoProgress, Options, Report,
 };
+use support::builder::{AUTHOR_EMAIL, AUTHOR_NAME, FIRST_COMMIT_TIME as FIRST_TIME};
+use support::objects::{self, Person};
 use support::sign::{sequoia_sign, SequoiaOptions};
 use support::{build_scenario_text, key, manifest_dir};
 
@@ -573,8 +575,6 @@ fn reference_first_failure(h: &History, end: usize, known: &[usize]) -> Option<F
 // ---------------------------------------------------------------------------
 // Building a history as a real repository.
 
-const FIRST_TIME: i64 = 1_609_459_200; // 2021-01-01T00:00:00Z
-
 /// The committer time of node `i`: 60 s after the previous node, or, for
 /// about a third of the nodes, skewed: days in the past (before its
 /// parents) or years in the future. Signatures keep the unskewed time (a
@@ -608,13 +608,12 @@ impl BuiltHistory {
     }
 }
 
-fn write_tree(repo: &Repository, files: &[(&str, &[u8])]) -> Oid {
-    let mut builder = repo.treebuilder(None).expect("tree builder");
-    for (name, content) in files {
-        let blob = repo.blob(content).expect("blob");
-        builder.insert(name, blob, 0o100644).expect("insert");
+fn person(time: i64) -> Person<'static> {
+    Person {
+        name: AUTHOR_NAME,
+        email: AUTHOR_EMAIL,
+        time,
     }
-    builder.write().expect("write tree")
 }
 
 fn build_history(h: &History) -> BuiltHistory {
@@ -623,10 +622,7 @@ fn build_history(h: &History) -> BuiltHistory {
         .tempdir()
         .expect("temporary directory");
     let path = dir.path().join("repo");
-    let repo = Repository::init(&path).expect("init");
-    let person = |t: i64| {
-        git2::Signature::new("Test Author", "author@example.org", &git2::Time::new(t, 0)).unwrap()
-    };
+    let mut repo = Repository::init(&path).expect("init");
 
     // The keyring branch: every signer's public certificate.
     let keys: Vec<(String, Vec<u8>)> = SIGNERS
@@ -637,61 +633,13 @@ fn build_history(h: &History) -> BuiltHistory {
         .iter()
         .map(|(n, c)| (n.as_str(), c.as_slice()))
         .collect();
-    let tree = repo.find_tree(write_tree(&repo, &files)).unwrap();
     let who = person(FIRST_TIME - 60);
-    repo.commit(
-        Some("refs/heads/keyring"),
-        &who,
-        &who,
-        "keyring\n",
-        &tree,
-        &[],
-    )
-    .expect("keyring commit");
+    objects::branch_of_files(&mut repo, "keyring", &files, &who, "keyring\n")
+        .expect("keyring commit");
 
     let mut oids: Vec<Oid> = Vec::new();
     for (i, node) in h.nodes.iter().enumerate() {
-        let time = FIRST_TIME + 60 * i as i64;
-        let committed = commit_time(i, node);
-        let content = node.authorizations.as_ref().map(|set| {
-            let fprs: Vec<String> = set.iter().map(|&e| entry_fpr(e)).collect();
-            render_authorizations(&fprs, node.style)
-        });
-        let label = format!("node {i}\n");
-        let mut files: Vec<(&str, &[u8])> = vec![("label.txt", label.as_bytes())];
-        if let Some(c) = &content {
-            files.push((".guix-authorizations", c.as_bytes()));
-        }
-        let tree = repo.find_tree(write_tree(&repo, &files)).unwrap();
-        let parents: Vec<git2::Commit> = node
-            .parents
-            .iter()
-            .map(|&p| repo.find_commit(oids[p]).unwrap())
-            .collect();
-        let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
-        let who = person(committed);
-        let buffer = repo
-            .commit_create_buffer(&who, &who, &label, &tree, &parent_refs)
-            .expect("commit buffer");
-        let oid = match node.signer {
-            None => repo
-                .odb()
-                .unwrap()
-                .write(ObjectType::Commit, &buffer)
-                .expect("write commit"),
-            Some(s) => {
-                let signature = sequoia_sign(
-                    &key(SIGNERS[usize::from(s)]),
-                    &buffer,
-                    time,
-                    &SequoiaOptions::default(),
-                )
-                .expect("sign");
-                let text = std::str::from_utf8(&buffer).unwrap();
-                repo.commit_signed(text, signature.trim_end_matches('\n'), Some("gpgsig"))
-                    .expect("write signed commit")
-            }
-        };
+        let oid = build_node(&mut repo, i, node, &oids);
         oids.push(oid);
     }
     BuiltHistory {
@@ -699,6 +647,31 @@ fn build_history(h: &History) -> BuiltHistory {
         path,
         oids,
     }
+}
+
+/// Writes node `i` of a history, whose parents are among `oids`.
+fn build_node(repo: &mut Repository, i: usize, node: &Node, oids: &[Oid]) -> Oid {
+    let content = node.authorizations.as_ref().map(|set| {
+        let fprs: Vec<String> = set.iter().map(|&e| entry_fpr(e)).collect();
+        render_authorizations(&fprs, node.style)
+    });
+    let label = format!("node {i}\n");
+    let mut files: Vec<(&str, &[u8])> = vec![("label.txt", label.as_bytes())];
+    if let Some(c) = &content {
+        files.push((".guix-authorizations", c.as_bytes()));
+    }
+    let tree = objects::file_tree(repo, &files).expect("tree");
+    let parents: Vec<Oid> = node.parents.iter().map(|&p| oids[p]).collect();
+    let buffer = objects::commit_buffer(tree, &parents, &person(commit_time(i, node)), &label);
+    let signature = node.signer.map(|s| {
+        let time = FIRST_TIME + 60 * i as i64;
+        let signer = key(SIGNERS[usize::from(s)]);
+        sequoia_sign(&signer, buffer.as_bytes(), time, &SequoiaOptions::default()).expect("sign")
+    });
+    let signature = signature
+        .as_deref()
+        .map(|s| ("gpgsig", s.trim_end_matches('\n')));
+    objects::commit(repo, &buffer, signature).expect("write commit")
 }
 
 // ---------------------------------------------------------------------------

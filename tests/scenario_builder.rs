@@ -955,6 +955,53 @@ fn test_keys_have_the_documented_shape() {
     assert!(support::sign::ssh_key_path().is_file());
 }
 
+/// The usages documented in `test-repos/README.md`'s command tables (the
+/// first column of every row between "## Commands" and the signers).
+fn documented_usages() -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(support::manifest_dir().join("test-repos/README.md"))
+        .expect("read test-repos/README.md");
+    let start = readme.find("\n## Commands").expect("a Commands section");
+    let end = readme
+        .find("\n### Signers and options")
+        .expect("a signers section");
+    readme[start..end]
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|row| {
+            row.split_once("` |")
+                .map(|(usage, _)| usage.replace("\\|", "|"))
+        })
+        .collect()
+}
+
+#[test]
+fn every_documented_command_exists_and_every_command_is_documented() {
+    let table: BTreeSet<String> = support::builder::COMMANDS
+        .iter()
+        .map(|c| c.usage.to_string())
+        .collect();
+    let documented = documented_usages();
+    assert_eq!(
+        documented.difference(&table).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "documented in test-repos/README.md but not in the builder's table (or with another usage)"
+    );
+    assert_eq!(
+        table.difference(&documented).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "in the builder's table but not documented in test-repos/README.md"
+    );
+    let names: BTreeSet<&str> = support::builder::COMMANDS
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        support::builder::COMMANDS.len(),
+        "a command is listed twice"
+    );
+}
+
 #[test]
 fn spaced_fingerprints() {
     assert_eq!(

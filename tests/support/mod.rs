@@ -18,6 +18,7 @@ pub mod craft;
 pub mod expect;
 pub mod home;
 pub mod keys;
+pub mod objects;
 pub mod process;
 pub mod random;
 pub mod schema;

@@ -10,11 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sequoia_openpgp as openpgp;
 
-use openpgp::armor;
 use openpgp::packet::signature::subpacket::{Subpacket, SubpacketTag, SubpacketValue};
 use openpgp::packet::signature::SignatureBuilder;
 use openpgp::packet::Packet;
-use openpgp::serialize::Serialize;
 use openpgp::types::{HashAlgorithm, SignatureType};
 use openpgp::{Fingerprint, KeyID};
 
@@ -156,15 +154,7 @@ pub fn sequoia_sign(
             normal,
         )?);
     }
-    let mut writer = armor::Writer::new(Vec::new(), armor::Kind::Signature)
-        .map_err(|e| format!("armor: {e}"))?;
-    for packet in packets {
-        packet
-            .serialize(&mut writer)
-            .map_err(|e| format!("serialize signature: {e}"))?;
-    }
-    let bytes = writer.finalize().map_err(|e| format!("armor: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| format!("armor is not UTF-8: {e}"))
+    super::objects::armored_signatures(packets)
 }
 
 fn one_signature(
