@@ -22,7 +22,7 @@ fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-const JAN_2020: u64 = 1_577_836_800;
+const JAN_2020: u64 = support::keys::KEY_CREATION_TIME;
 const JUN_2020: u64 = 1_590_969_600;
 const JAN_2022: u64 = 1_640_995_200;
 

@@ -21,10 +21,8 @@ use openpgp::types::{HashAlgorithm, KeyFlags, PublicKeyAlgorithm, SignatureType}
 use openpgp::{Packet, PacketPile};
 
 use support::builder::{FIRST_COMMIT_TIME, TIME_STEP};
+use support::keys::KEY_CREATION_TIME;
 use support::{Built, GpgHome, KeyringFile};
-
-/// 2020-01-01T00:00:00Z: creation time of every test key.
-const KEY_CREATION_TIME: u64 = 1_577_836_800;
 
 // ---------------------------------------------------------------------------
 // Key generation (run by hand).
