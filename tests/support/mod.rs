@@ -21,6 +21,7 @@ pub mod keys;
 pub mod objects;
 pub mod process;
 pub mod random;
+pub mod render;
 pub mod schema;
 pub mod script;
 pub mod sign;
