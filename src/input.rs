@@ -60,13 +60,15 @@ impl From<rustix::io::Errno> for InputError {
     }
 }
 
-/// What is at `path` (links followed) when it exists and is not a regular
-/// file, without opening it.
-pub(crate) fn not_regular(path: &Path) -> Option<&'static str> {
+/// What is at `path` (links followed) when it is a file whose reading may
+/// never end (a FIFO, a device), without opening it.
+pub(crate) fn endless(path: &Path) -> Option<&'static str> {
     let stat = rustix::fs::stat(path).ok()?;
     match FileType::from_raw_mode(stat.st_mode) {
-        FileType::RegularFile => None,
-        other => Some(describe(other)),
+        kind @ (FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice) => {
+            Some(describe(kind))
+        }
+        _ => None,
     }
 }
 

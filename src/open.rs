@@ -5,8 +5,9 @@
 //! database (`objects/info/alternates`, and those of the alternates),
 //! with a blocking read: a FIFO there, which anyone who can write the
 //! repository (a shared directory) may leave, would make it wait forever.
-//! Each of them must be absent or a regular file (or a link to one) before
-//! libgit2 is asked to open the repository.
+//! None of them may be a FIFO or a device (which may also be read without
+//! end) when libgit2 is asked to open the repository; anything else is
+//! libgit2's to read or refuse.
 //!
 //! What is checked is what exists at that moment: a file swapped for a
 //! FIFO afterwards still blocks libgit2, which offers no way to read
@@ -22,7 +23,7 @@ use crate::input;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
-    /// A file libgit2 would read is not a regular file.
+    /// A file libgit2 would read is a FIFO or a device.
     #[error("`{}` is {kind}, not a regular file: git would wait on it forever", path.display())]
     NotRegular {
         /// The file.
@@ -99,7 +100,8 @@ fn check_alternates(objects: &Path, depth: usize) -> Result<(), OpenError> {
     if depth == 0 {
         return Ok(());
     }
-    // Regular (checked above), and as small as a real list of directories.
+    // Not endless (checked above), and as small as a real list of
+    // directories.
     let Ok(listed) = input::read_regular_file(&file, 1 << 20) else {
         return Ok(());
     };
@@ -113,9 +115,9 @@ fn check_alternates(objects: &Path, depth: usize) -> Result<(), OpenError> {
     Ok(())
 }
 
-/// `path` is absent, or a regular file (after following links).
+/// `path` is not a FIFO or a device (after following links).
 fn check_file(path: &Path) -> Result<(), OpenError> {
-    match input::not_regular(path) {
+    match input::endless(path) {
         None => Ok(()),
         Some(kind) => Err(OpenError::NotRegular {
             path: path.to_owned(),

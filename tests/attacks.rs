@@ -1641,3 +1641,61 @@ fn damaged_loose_objects_are_refused_promptly() {
         }
     }
 }
+
+/// Every name the catalogue at the top of this file gives as coverage (the
+/// backquoted words of its second column, but command lines and options)
+/// is a scenario file, a file of `tests/` or `src/` (unit tests), or a
+/// function of `tests/`: the catalogue cannot name a test that was renamed
+/// or removed.
+#[test]
+fn the_catalogue_names_only_existing_tests() {
+    let tests_dir = support::manifest_dir().join("tests");
+    let catalogue = std::fs::read_to_string(tests_dir.join("attacks.rs")).unwrap();
+    let mut sources = String::new();
+    for file in rust_files(&tests_dir) {
+        sources.push_str(&std::fs::read_to_string(file).unwrap());
+    }
+    let scenarios = support::scenario_names();
+    let rows = catalogue
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .filter_map(|l| l.strip_prefix("//! | "))
+        .filter_map(|row| {
+            row.rsplit_once(" | ")
+                .map(|(_, covered)| covered.to_owned())
+        });
+    let mut missing = Vec::new();
+    for covered in rows {
+        let names = covered.split('`').skip(1).step_by(2);
+        for name in names.filter(|n| !n.starts_with('-') && !n.contains(' ')) {
+            let found = if name.ends_with(".rs") {
+                tests_dir.join(name).is_file()
+                    || support::manifest_dir().join("src").join(name).is_file()
+            } else {
+                scenarios.iter().any(|s| s == name) || sources.contains(&format!("fn {name}("))
+            };
+            if !found {
+                missing.push(name.to_owned());
+            }
+        }
+    }
+    assert_eq!(
+        missing,
+        Vec::<String>::new(),
+        "named by the catalogue but not found"
+    );
+}
+
+/// The `.rs` files below `dir`.
+fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}

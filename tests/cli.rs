@@ -984,22 +984,57 @@ fn introduction_json(repo: &Repo, label: &str, signer: &str) -> Value {
     json!({ "commit": repo.id(label), "signer": key(signer).signing_fpr })
 }
 
-#[test]
-fn json_success() {
-    let repo = Repo::new(LINEAR);
+/// What every JSON document of a run from the scenario's first commit
+/// (introduced by dave) says first.
+struct Head<'a> {
+    authentic: bool,
+    /// The end's label; `None`: no end could be resolved (`null`).
+    end: Option<&'a str>,
+    keyring: &'a str,
+    /// `None`: not checked (a run stopped at a failure).
+    commits_checked: Option<u64>,
+}
+
+/// Runs from the scenario's first commit with `args` and `--format=json`,
+/// which must exit with `code`; checks the document's head and returns the
+/// document.
+fn json_from_first(
+    repo: &Repo,
+    args: &[&str],
+    code: i32,
+    head: Head,
+) -> (Value, assert_cmd::assert::Assert) {
     let assert = repo
         .authenticate_from_first()
+        .args(args)
         .arg("--format=json")
         .assert()
-        .code(0);
+        .code(code);
     let doc = document(&assert);
     assert_head(
         &doc,
-        true,
-        introduction_json(&repo, "first", "dave"),
-        json!(repo.id("fourth")),
-        "keyring",
-        Some(3),
+        head.authentic,
+        introduction_json(repo, "first", "dave"),
+        json!(head.end.map(|label| repo.id(label))),
+        head.keyring,
+        head.commits_checked,
+    );
+    (doc, assert)
+}
+
+#[test]
+fn json_success() {
+    let repo = Repo::new(LINEAR);
+    let (doc, _) = json_from_first(
+        &repo,
+        &[],
+        0,
+        Head {
+            authentic: true,
+            end: Some("fourth"),
+            keyring: "keyring",
+            commits_checked: Some(3),
+        },
     );
     assert_eq!(
         doc["signers"],
@@ -1041,19 +1076,16 @@ fn json_success() {
 #[test]
 fn json_failure() {
     let repo = Repo::named("gpg-unauthorized");
-    let assert = repo
-        .authenticate_from_first()
-        .arg("--format=json")
-        .assert()
-        .code(1);
-    let doc = document(&assert);
-    assert_head(
-        &doc,
-        false,
-        introduction_json(&repo, "first", "dave"),
-        json!(repo.id("third")),
-        "keyring",
-        Some(2),
+    let (doc, assert) = json_from_first(
+        &repo,
+        &[],
+        1,
+        Head {
+            authentic: false,
+            end: Some("third"),
+            keyring: "keyring",
+            commits_checked: Some(2),
+        },
     );
     // Without --keep-going the first failure only, and what was checked:
     // both commits, one of them by an authorized key.
@@ -1087,19 +1119,16 @@ fn json_failure() {
 #[test]
 fn json_keep_going() {
     let repo = Repo::new(SEVERAL_FAILURES);
-    let assert = repo
-        .authenticate_from_first()
-        .args(["--keep-going", "--format=json"])
-        .assert()
-        .code(1);
-    let doc = document(&assert);
-    assert_head(
-        &doc,
-        false,
-        introduction_json(&repo, "first", "dave"),
-        json!(repo.id("by-mallory")),
-        "keyring",
-        Some(4),
+    let (doc, _) = json_from_first(
+        &repo,
+        &["--keep-going"],
+        1,
+        Head {
+            authentic: false,
+            end: Some("by-mallory"),
+            keyring: "keyring",
+            commits_checked: Some(4),
+        },
     );
     assert_eq!(
         doc["signers"],
@@ -1159,19 +1188,16 @@ fn json_keep_going() {
 #[test]
 fn json_could_not_check() {
     let repo = Repo::new(LINEAR);
-    let assert = repo
-        .authenticate_from_first()
-        .args(["--keyring=nowhere", "--format=json"])
-        .assert()
-        .code(2);
-    let doc = document(&assert);
-    assert_head(
-        &doc,
-        false,
-        introduction_json(&repo, "first", "dave"),
-        json!(repo.id("fourth")),
-        "nowhere",
-        Some(0),
+    let (doc, assert) = json_from_first(
+        &repo,
+        &["--keyring=nowhere"],
+        2,
+        Head {
+            authentic: false,
+            end: Some("fourth"),
+            keyring: "nowhere",
+            commits_checked: Some(0),
+        },
     );
     assert_eq!(doc["signers"], json!([]));
     assert_eq!(doc["warnings"], json!([]));
@@ -1192,19 +1218,16 @@ fn json_could_not_check() {
 #[test]
 fn json_unknown_end_still_names_the_introduction() {
     let repo = Repo::new(LINEAR);
-    let assert = repo
-        .authenticate_from_first()
-        .args(["-e", "nowhere", "--format=json"])
-        .assert()
-        .code(2);
-    let doc = document(&assert);
-    assert_head(
-        &doc,
-        false,
-        introduction_json(&repo, "first", "dave"),
-        json!(null),
-        "keyring",
-        None,
+    let (doc, _) = json_from_first(
+        &repo,
+        &["-e", "nowhere"],
+        2,
+        Head {
+            authentic: false,
+            end: None,
+            keyring: "keyring",
+            commits_checked: None,
+        },
     );
     assert_eq!(doc["failures"][0]["kind"], json!("not-a-commit"));
     assert_eq!(doc["failures"][0]["commit"], json!(null));

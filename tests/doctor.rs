@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use git2::{BranchType, Repository, Signature};
 use serde_json::Value;
+use support::sign::AgentHome;
 use support::{gpg_available, key, Built, GpgHome, Home};
 
 /// A channel signed by alice, who is authorized with bob; both keys are
@@ -26,17 +27,14 @@ commit second alice
 /// A GnuPG home for the doctor's questions to gpg: empty unless keys are
 /// imported, and its agent killed when dropped.
 struct Gnupg {
-    dir: tempfile::TempDir,
+    dir: AgentHome,
 }
 
 impl Gnupg {
     fn empty() -> Gnupg {
-        let dir = tempfile::Builder::new()
-            .prefix("gah-doc.")
-            .tempdir_in("/tmp")
-            .expect("GNUPGHOME");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        Gnupg { dir }
+        Gnupg {
+            dir: AgentHome::new("gah-doc.").expect("GNUPGHOME"),
+        }
     }
 
     fn path(&self) -> &Path {
@@ -76,12 +74,6 @@ impl Gnupg {
 
     fn export(&self, fingerprint: &str) -> Vec<u8> {
         self.gpg(&["--armor", "--export", fingerprint]).stdout
-    }
-}
-
-impl Drop for Gnupg {
-    fn drop(&mut self) {
-        support::sign::kill_agent(self.path());
     }
 }
 

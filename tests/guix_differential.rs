@@ -1439,7 +1439,9 @@ fn key_file_cases() -> Vec<Case> {
     let (v6, _) = CertBuilder::new()
         .set_profile(sequoia_openpgp::Profile::RFC9580)
         .unwrap()
-        .set_creation_time(support::sign::system_time(1_577_836_800))
+        .set_creation_time(support::sign::system_time(
+            support::keys::KEY_CREATION_TIME as i64,
+        ))
         .add_userid("v6 <v6@example.org>")
         .add_signing_subkey()
         .generate()

@@ -697,7 +697,9 @@ fn ecdsa_signatures_are_refused() {
     let (ecdsa, _) = openpgp::cert::CertBuilder::new()
         .set_cipher_suite(openpgp::cert::CipherSuite::P256)
         .add_userid("ECDSA <ecdsa@example.org>")
-        .set_creation_time(std::time::UNIX_EPOCH + Duration::from_secs(1_577_836_800))
+        .set_creation_time(
+            std::time::UNIX_EPOCH + Duration::from_secs(support::keys::KEY_CREATION_TIME),
+        )
         .set_primary_key_flags(
             openpgp::types::KeyFlags::empty()
                 .set_certification()

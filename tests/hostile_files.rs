@@ -100,3 +100,24 @@ fn the_command_refuses_a_fifo_at_info_grafts_with_status_2() {
         );
     }
 }
+
+#[test]
+fn a_link_to_a_device_is_refused_and_a_directory_left_to_libgit2() {
+    let dir = fresh();
+    let shallow = dir.path().join(".git/shallow");
+    std::os::unix::fs::symlink("/dev/zero", &shallow).unwrap();
+    assert!(matches!(
+        open(dir.path()),
+        Err(OpenError::NotRegular {
+            kind: "a character device",
+            ..
+        })
+    ));
+    std::fs::remove_file(&shallow).unwrap();
+    // Reading a directory ends at once: libgit2 decides (git ignores it).
+    std::fs::create_dir(dir.path().join(".git/info/grafts")).unwrap();
+    assert!(!matches!(
+        open(dir.path()),
+        Err(OpenError::NotRegular { .. })
+    ));
+}

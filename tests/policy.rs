@@ -2,10 +2,11 @@
 //! on repositories signed with keys made for each case.
 
 use crate::support;
+use support::objects::{self, Person};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use git_authenticate::git2::{Oid, Repository, Signature as GitSignature, Time};
+use git_authenticate::git2::{Oid, Repository};
 use git_authenticate::Failure;
 use git_authenticate::{
     authenticate, Authorizations, Error, Fingerprint, Introduction, NoProgress, Options, Policy,
@@ -13,7 +14,6 @@ use git_authenticate::{
 use sequoia_openpgp as openpgp;
 
 use openpgp::cert::CertBuilder;
-use openpgp::packet::signature::SignatureBuilder;
 use openpgp::policy::StandardPolicy;
 use openpgp::serialize::{Marshal, SerializeInto};
 use openpgp::types::{HashAlgorithm, KeyFlags, ReasonForRevocation, SignatureType};
@@ -23,7 +23,7 @@ fn at(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-const JAN_2020: u64 = 1_577_836_800;
+const JAN_2020: u64 = support::keys::KEY_CREATION_TIME;
 const JUN_2020: u64 = 1_590_969_600;
 const JAN_2022: u64 = 1_640_995_200;
 
@@ -49,34 +49,30 @@ struct Channel {
     end: Oid,
 }
 
-fn sign(
-    key: &openpgp::packet::Key<
-        openpgp::packet::key::SecretParts,
-        openpgp::packet::key::UnspecifiedRole,
-    >,
-    data: &[u8],
-    time: u64,
-    hash: HashAlgorithm,
-) -> String {
+type SecretKey =
+    openpgp::packet::Key<openpgp::packet::key::SecretParts, openpgp::packet::key::UnspecifiedRole>;
+
+/// The armored signature of `data` by `key` (valid or not: the point is to
+/// sign), without its final newline, as git stores it.
+fn sign(key: &SecretKey, data: &[u8], time: u64, hash: HashAlgorithm) -> String {
     let mut signer = key.clone().into_keypair().unwrap();
-    let sig = SignatureBuilder::new(SignatureType::Binary)
-        .set_hash_algo(hash)
-        .set_signature_creation_time(at(time))
-        .unwrap()
-        .sign_message(&mut signer, data)
-        .unwrap();
-    let mut armored = Vec::new();
-    let mut writer =
-        openpgp::armor::Writer::new(&mut armored, openpgp::armor::Kind::Signature).unwrap();
-    Packet::from(sig).serialize(&mut writer).unwrap();
-    writer.finalize().unwrap();
-    String::from_utf8(armored).unwrap()
+    let armored = objects::binary_signature(&mut signer, data, time as i64, hash).unwrap();
+    armored.trim_end().to_owned()
 }
 
-fn signing_key(
-    cert: &Cert,
-) -> openpgp::packet::Key<openpgp::packet::key::SecretParts, openpgp::packet::key::UnspecifiedRole>
-{
+/// Alice's primary key, which signs every introduction.
+fn alice_key() -> SecretKey {
+    support::key("alice")
+        .cert
+        .primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .unwrap()
+        .role_into_unspecified()
+}
+
+fn signing_key(cert: &Cert) -> SecretKey {
     // The last key (the subkey, if any), valid or not: the point is to sign.
     cert.keys()
         .secret()
@@ -92,73 +88,41 @@ fn signing_key(
 /// and the caller passes historical authorizations instead).
 fn channel(
     keyring: &[Vec<u8>],
-    signer: openpgp::packet::Key<
-        openpgp::packet::key::SecretParts,
-        openpgp::packet::key::UnspecifiedRole,
-    >,
+    signer: SecretKey,
     authorized: &[Fingerprint],
     time: u64,
     hash: HashAlgorithm,
     historical: bool,
 ) -> Channel {
     let dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init_bare(dir.path()).unwrap();
-    let (intro, end) = {
-        let who = GitSignature::new("T", "t@example.org", &Time::new(time as i64, 0)).unwrap();
-        let mut keys = repo.treebuilder(None).unwrap();
-        for (i, cert) in keyring.iter().enumerate() {
-            keys.insert(format!("key-{i}.key"), repo.blob(cert).unwrap(), 0o100644)
-                .unwrap();
-        }
-        let keys = repo.find_tree(keys.write().unwrap()).unwrap();
-        repo.commit(Some("refs/heads/keyring"), &who, &who, "keys", &keys, &[])
-            .unwrap();
-        let entries: String = authorized.iter().map(|f| format!("(\"{f}\")")).collect();
-        let mut tree = repo.treebuilder(None).unwrap();
-        if !historical {
-            let file = format!("(authorizations (version 0) ({entries}))");
-            tree.insert(
-                ".guix-authorizations",
-                repo.blob(file.as_bytes()).unwrap(),
-                0o100644,
-            )
-            .unwrap();
-        }
-        let tree = repo.find_tree(tree.write().unwrap()).unwrap();
-        let alice = support::key("alice");
-        let alice_key = alice
-            .cert
-            .primary_key()
-            .key()
-            .clone()
-            .parts_into_secret()
-            .unwrap()
-            .role_into_unspecified();
-        let commit = |parents: &[&git_authenticate::git2::Commit],
-                      message: &str,
-                      key: &openpgp::packet::Key<_, _>,
-                      hash| {
-            let buffer = repo
-                .commit_create_buffer(&who, &who, message, &tree, parents)
-                .unwrap();
-            let signature = sign(key, &buffer, time, hash);
-            repo.commit_signed(
-                std::str::from_utf8(&buffer).unwrap(),
-                &signature,
-                Some("gpgsig"),
-            )
-            .unwrap()
-        };
-        let intro = commit(&[], "introduction", &alice_key, HashAlgorithm::SHA512);
-        let intro_commit = repo.find_commit(intro).unwrap();
-        let end = commit(
-            &[&intro_commit],
-            "signed by the key under test",
-            &signer,
-            hash,
-        );
-        (intro, end)
+    let mut repo = Repository::init_bare(dir.path()).unwrap();
+    let who = Person {
+        name: "T",
+        email: "t@example.org",
+        time: time as i64,
     };
+    let names: Vec<String> = (0..keyring.len()).map(|i| format!("key-{i}.key")).collect();
+    let keys: Vec<(&str, &[u8])> = names
+        .iter()
+        .zip(keyring)
+        .map(|(name, cert)| (name.as_str(), cert.as_slice()))
+        .collect();
+    objects::branch_of_files(&mut repo, "keyring", &keys, &who, "keys").unwrap();
+    let entries: String = authorized.iter().map(|f| format!("(\"{f}\")")).collect();
+    let file = format!("(authorizations (version 0) ({entries}))");
+    let files: &[(&str, &[u8])] = if historical {
+        &[]
+    } else {
+        &[(".guix-authorizations", file.as_bytes())]
+    };
+    let tree = objects::file_tree(&mut repo, files).unwrap();
+    let mut commit = |parents: &[Oid], message: &str, key: &SecretKey, hash| {
+        let buffer = objects::commit_buffer(tree, parents, &who, message);
+        let signature = sign(key, buffer.as_bytes(), time, hash);
+        objects::commit(&mut repo, &buffer, Some(("gpgsig", &signature))).unwrap()
+    };
+    let intro = commit(&[], "introduction", &alice_key(), HashAlgorithm::SHA512);
+    let end = commit(&[intro], "signed by the key under test", &signer, hash);
     Channel {
         introduction: Introduction {
             commit: intro,
@@ -221,10 +185,7 @@ fn alice_public() -> Vec<u8> {
 /// introduction authorizes.
 fn verdicts_when_signed_by(
     key_file: Vec<u8>,
-    key: openpgp::packet::Key<
-        openpgp::packet::key::SecretParts,
-        openpgp::packet::key::UnspecifiedRole,
-    >,
+    key: SecretKey,
     time: u64,
 ) -> (Result<usize, Error>, Result<usize, Error>) {
     let authorized = [fingerprint(&key)];
@@ -309,16 +270,8 @@ fn subkey_without_binding_signature_is_refused_only_when_strict() {
 
 #[test]
 fn sha1_in_old_history_is_refused_only_when_strict() {
-    let alice = support::key("alice");
-    let key = alice
-        .cert
-        .primary_key()
-        .key()
-        .clone()
-        .parts_into_secret()
-        .unwrap()
-        .role_into_unspecified();
-    let alice_fpr: Fingerprint = alice.signing_fpr.parse().unwrap();
+    let key = alice_key();
+    let alice_fpr: Fingerprint = support::key("alice").signing_fpr.parse().unwrap();
     // No tree has `.guix-authorizations`: SHA-1 is tolerated by Guix.
     let channel = channel(
         &[alice_public()],

@@ -19,7 +19,7 @@
 //!   unit tests (`src/fuzzing.rs`), where the fuzz targets' entry points
 //!   are.
 //!
-//! `write_fuzz_seeds` (ignored: run by hand) regenerates `fuzz/corpus/`.
+//! `cargo run --features fuzzing --example xtask -- write-fuzz-seeds` regenerates `fuzz/corpus/`.
 
 use crate::support;
 
@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::Command;
 
-use git2::{ObjectType, Oid, Repository};
+use git2::{Oid, Repository};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 
@@ -35,8 +35,11 @@ use git_authenticate::{
     authenticate, Authorizations, Cache, ChannelMetadata, Error, Fingerprint, Introduction,
     NoProgress, Options, Report,
 };
+use support::builder::{AUTHOR_EMAIL, AUTHOR_NAME, FIRST_COMMIT_TIME as FIRST_TIME};
+use support::objects::{self, Person};
+use support::render::render_authorizations;
 use support::sign::{sequoia_sign, SequoiaOptions};
-use support::{build_scenario_text, key, manifest_dir};
+use support::{build_scenario_text, key};
 
 // ---------------------------------------------------------------------------
 // Keys and authorization entries.
@@ -71,147 +74,6 @@ fn entry_set(bits: u8) -> EntrySet {
     (0..ENTRIES as u8)
         .filter(|e| bits & (1 << e) != 0)
         .collect()
-}
-
-// ---------------------------------------------------------------------------
-// A small deterministic random source for formatting choices.
-
-struct Dice(u64);
-
-impl Dice {
-    fn new(seed: u64) -> Self {
-        Dice(seed ^ 0x9E37_79B9_7F4A_7C15)
-    }
-
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Writing `.guix-authorizations` files in random (valid) styles.
-
-/// White space between tokens, maybe with line comments.
-fn gap(dice: &mut Dice, required: bool) -> String {
-    let mut out = String::new();
-    let pieces = dice.below(3);
-    for _ in 0..pieces {
-        match dice.below(5) {
-            0 => out.push_str("\n;; a comment (with \"quotes\" and parens ((\n"),
-            1 => out.push('\t'),
-            2 => out.push_str("\n  "),
-            3 => out.push_str(" ;comment\n"),
-            _ => out.push_str("  "),
-        }
-    }
-    if out.is_empty() && (required || dice.chance(50)) {
-        out.push(' ');
-    }
-    out
-}
-
-/// A fingerprint written with random grouping, white space and case.
-fn write_fingerprint(hex: &str, dice: &mut Dice) -> String {
-    let style = dice.below(4);
-    let mut out = String::new();
-    for (i, c) in hex.chars().enumerate() {
-        if i > 0 {
-            match style {
-                // GnuPG's spaced form.
-                0 if i % 4 == 0 => out.push_str(if i == 20 { "  " } else { " " }),
-                // Random white space anywhere.
-                1 if dice.chance(15) => out.push_str(dice.pick(&[" ", "  ", "\t", "\n", " \n "])),
-                // Pairs.
-                2 if i % 2 == 0 => out.push(' '),
-                _ => {}
-            }
-        }
-        let upper = match dice.below(3) {
-            0 => c.to_ascii_uppercase(),
-            1 => c.to_ascii_lowercase(),
-            _ if style == 3 => c.to_ascii_lowercase(),
-            _ => c.to_ascii_uppercase(),
-        };
-        out.push(upper);
-    }
-    out
-}
-
-/// What may follow the fingerprint in an entry (ignored by the reader).
-fn entry_tail(dice: &mut Dice, name: &str) -> String {
-    match dice.below(6) {
-        0 => String::new(),
-        1 => format!(" (name \"{name}\")"),
-        2 => format!(" (name \"{name}\") (email \"{name}@example.org\")"),
-        3 => format!("\n   ;; {name}'s key\n   (name \"{name}\")"),
-        4 => " (name \"x\" extra 1 2.5 #t) #(vector) \"another string\" sym".to_owned(),
-        _ => format!(" (name \"{name} \\\"quoted\\\" (paren\")"),
-    }
-}
-
-/// A well-formed `.guix-authorizations` listing these fingerprints (compact
-/// hex) in a random style decided by `seed`.
-fn render_authorizations(fingerprints: &[String], seed: u64) -> String {
-    let mut dice = Dice::new(seed);
-    let mut out = String::new();
-    if dice.chance(60) {
-        out.push_str(";; Authorized keys.\n;; (authorizations (version 1)) is only a comment.\n");
-    }
-    out.push_str(&gap(&mut dice, false));
-    out.push_str("(authorizations");
-    out.push_str(&gap(&mut dice, true));
-    out.push_str(&format!(
-        "(version{}0{})",
-        gap(&mut dice, true),
-        gap(&mut dice, false)
-    ));
-    out.push_str(&gap(&mut dice, true));
-    out.push('(');
-    for (i, fpr) in fingerprints.iter().enumerate() {
-        if i > 0 || dice.chance(30) {
-            out.push_str(&gap(&mut dice, false));
-        }
-        out.push('(');
-        if dice.chance(20) {
-            out.push_str(";; a comment may sit inside an entry\n   ");
-        }
-        out.push('"');
-        out.push_str(&write_fingerprint(fpr, &mut dice));
-        out.push('"');
-        out.push_str(&entry_tail(&mut dice, &format!("key{i}")));
-        out.push(')');
-    }
-    out.push(')');
-    if dice.chance(25) {
-        // Elements after the list of entries are ignored.
-        out.push_str(" (future-field \"ignored\") ignored-symbol 42");
-    }
-    out.push_str(&gap(&mut dice, false));
-    out.push(')');
-    match dice.below(4) {
-        // Only the first datum is read.
-        0 => out.push_str("\n(authorizations (version 7) garbage) )))"),
-        1 => out.push_str("\n;; the end\n"),
-        _ => out.push('\n'),
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------
@@ -575,8 +437,6 @@ fn reference_first_failure(h: &History, end: usize, known: &[usize]) -> Option<F
 // ---------------------------------------------------------------------------
 // Building a history as a real repository.
 
-const FIRST_TIME: i64 = 1_609_459_200; // 2021-01-01T00:00:00Z
-
 /// The committer time of node `i`: 60 s after the previous node, or, for
 /// about a third of the nodes, skewed: days in the past (before its
 /// parents) or years in the future. Signatures keep the unskewed time (a
@@ -610,13 +470,12 @@ impl BuiltHistory {
     }
 }
 
-fn write_tree(repo: &Repository, files: &[(&str, &[u8])]) -> Oid {
-    let mut builder = repo.treebuilder(None).expect("tree builder");
-    for (name, content) in files {
-        let blob = repo.blob(content).expect("blob");
-        builder.insert(name, blob, 0o100644).expect("insert");
+fn person(time: i64) -> Person<'static> {
+    Person {
+        name: AUTHOR_NAME,
+        email: AUTHOR_EMAIL,
+        time,
     }
-    builder.write().expect("write tree")
 }
 
 fn build_history(h: &History) -> BuiltHistory {
@@ -625,10 +484,7 @@ fn build_history(h: &History) -> BuiltHistory {
         .tempdir()
         .expect("temporary directory");
     let path = dir.path().join("repo");
-    let repo = Repository::init(&path).expect("init");
-    let person = |t: i64| {
-        git2::Signature::new("Test Author", "author@example.org", &git2::Time::new(t, 0)).unwrap()
-    };
+    let mut repo = Repository::init(&path).expect("init");
 
     // The keyring branch: every signer's public certificate.
     let keys: Vec<(String, Vec<u8>)> = SIGNERS
@@ -639,61 +495,13 @@ fn build_history(h: &History) -> BuiltHistory {
         .iter()
         .map(|(n, c)| (n.as_str(), c.as_slice()))
         .collect();
-    let tree = repo.find_tree(write_tree(&repo, &files)).unwrap();
     let who = person(FIRST_TIME - 60);
-    repo.commit(
-        Some("refs/heads/keyring"),
-        &who,
-        &who,
-        "keyring\n",
-        &tree,
-        &[],
-    )
-    .expect("keyring commit");
+    objects::branch_of_files(&mut repo, "keyring", &files, &who, "keyring\n")
+        .expect("keyring commit");
 
     let mut oids: Vec<Oid> = Vec::new();
     for (i, node) in h.nodes.iter().enumerate() {
-        let time = FIRST_TIME + 60 * i as i64;
-        let committed = commit_time(i, node);
-        let content = node.authorizations.as_ref().map(|set| {
-            let fprs: Vec<String> = set.iter().map(|&e| entry_fpr(e)).collect();
-            render_authorizations(&fprs, node.style)
-        });
-        let label = format!("node {i}\n");
-        let mut files: Vec<(&str, &[u8])> = vec![("label.txt", label.as_bytes())];
-        if let Some(c) = &content {
-            files.push((".guix-authorizations", c.as_bytes()));
-        }
-        let tree = repo.find_tree(write_tree(&repo, &files)).unwrap();
-        let parents: Vec<git2::Commit> = node
-            .parents
-            .iter()
-            .map(|&p| repo.find_commit(oids[p]).unwrap())
-            .collect();
-        let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
-        let who = person(committed);
-        let buffer = repo
-            .commit_create_buffer(&who, &who, &label, &tree, &parent_refs)
-            .expect("commit buffer");
-        let oid = match node.signer {
-            None => repo
-                .odb()
-                .unwrap()
-                .write(ObjectType::Commit, &buffer)
-                .expect("write commit"),
-            Some(s) => {
-                let signature = sequoia_sign(
-                    &key(SIGNERS[usize::from(s)]),
-                    &buffer,
-                    time,
-                    &SequoiaOptions::default(),
-                )
-                .expect("sign");
-                let text = std::str::from_utf8(&buffer).unwrap();
-                repo.commit_signed(text, signature.trim_end_matches('\n'), Some("gpgsig"))
-                    .expect("write signed commit")
-            }
-        };
+        let oid = build_node(&mut repo, i, node, &oids);
         oids.push(oid);
     }
     BuiltHistory {
@@ -701,6 +509,31 @@ fn build_history(h: &History) -> BuiltHistory {
         path,
         oids,
     }
+}
+
+/// Writes node `i` of a history, whose parents are among `oids`.
+fn build_node(repo: &mut Repository, i: usize, node: &Node, oids: &[Oid]) -> Oid {
+    let content = node.authorizations.as_ref().map(|set| {
+        let fprs: Vec<String> = set.iter().map(|&e| entry_fpr(e)).collect();
+        render_authorizations(&fprs, node.style)
+    });
+    let label = format!("node {i}\n");
+    let mut files: Vec<(&str, &[u8])> = vec![("label.txt", label.as_bytes())];
+    if let Some(c) = &content {
+        files.push((".guix-authorizations", c.as_bytes()));
+    }
+    let tree = objects::file_tree(repo, &files).expect("tree");
+    let parents: Vec<Oid> = node.parents.iter().map(|&p| oids[p]).collect();
+    let buffer = objects::commit_buffer(tree, &parents, &person(commit_time(i, node)), &label);
+    let signature = node.signer.map(|s| {
+        let time = FIRST_TIME + 60 * i as i64;
+        let signer = key(SIGNERS[usize::from(s)]);
+        sequoia_sign(&signer, buffer.as_bytes(), time, &SequoiaOptions::default()).expect("sign")
+    });
+    let signature = signature
+        .as_deref()
+        .map(|s| ("gpgsig", s.trim_end_matches('\n')));
+    objects::commit(repo, &buffer, signature).expect("write commit")
 }
 
 // ---------------------------------------------------------------------------
@@ -1275,262 +1108,6 @@ fn hostile_authorizations_file_is_refused_without_crashing() {
         })
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-}
-
-// ---------------------------------------------------------------------------
-// Fuzz seeds.
-
-/// `fuzz/corpus/<target>/<name>`: writes one seed.
-fn seed(target: &str, name: &str, data: &[u8]) {
-    let dir = manifest_dir().join("fuzz").join("corpus").join(target);
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(data.len() <= 8 << 10, "seed {target}/{name} is too large");
-    std::fs::write(dir.join(name), data).unwrap();
-}
-
-/// The public certificate of a test key, checked to hold no secret.
-fn public_certificate(name: &str, armored: bool) -> Vec<u8> {
-    use sequoia_openpgp::parse::Parse;
-    let k = key(name);
-    let bytes = if armored {
-        k.armored_public()
-    } else {
-        k.binary_public()
-    };
-    let cert = sequoia_openpgp::Cert::from_bytes(&bytes).unwrap();
-    assert!(
-        !cert.is_tsk(),
-        "{name}: the public certificate holds secrets"
-    );
-    assert!(!String::from_utf8_lossy(&bytes).contains("PRIVATE"));
-    bytes
-}
-
-/// Regenerates the seed corpus of the fuzz targets, from real keys,
-/// scenario-built commits and cache files written by the library.
-#[test]
-#[ignore = "tool: run by hand to regenerate fuzz/corpus/ (see fuzz/README.md)"]
-fn write_fuzz_seeds() {
-    // authorizations
-    let alice = key("alice");
-    let carol = key("carol");
-    seed(
-        "authorizations",
-        "spec-example.scm",
-        br#";; comments are allowed anywhere
-(authorizations
- (version 0)
- (("AD17 A21E F8AE D8F1 CC02  DBD9 F7D5 C9BF 765C 61E3" (name "andreas"))
-  (;; a comment may sit inside an entry
-   "2841 9AC6 5038 7440 C7E9  2FFA 2208 D209 58C1 DEB0" (name "abcdw"))))
-"#,
-    );
-    seed(
-        "authorizations",
-        "empty-list.scm",
-        b"(authorizations (version 0) ())\n",
-    );
-    seed(
-        "authorizations",
-        "version-1.scm",
-        b"(authorizations (version 1) ((\"AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3\")))\n",
-    );
-    seed(
-        "authorizations",
-        "extra-elements.scm",
-        br#"(authorizations (version 0)
-  (("ad17a21ef8aed8f1cc02dbd9f7d5c9bf765c61e3" (name "a") (x 1))
-   ("2841 9AC6 5038 7440 C7E9  2FFA 2208 D209 58C1 DEB0"))
-  (future stuff)) trailing garbage ("
-"#,
-    );
-    seed(
-        "authorizations",
-        "odd-and-bad-entries.scm",
-        br#"(authorizations (version 0) (("ABC") ("XYZ 12") (name) ("" (name "empty")) . tail))"#,
-    );
-    seed(
-        "authorizations",
-        "syntax-variety.scm",
-        br#"(authorizations (version #x0) [("AD17A21EF8AED8F1CC02DBD9F7D5C9BF765C61E3" #:name "k" #\a #t #f 1.5 -2 |odd symbol| #(1 2) #u8(1) 'q `(a ,b ,@c))])"#,
-    );
-    seed(
-        "authorizations",
-        "unbalanced.scm",
-        b"(authorizations (version 0) ((\"AD17\"",
-    );
-    seed("authorizations", "v6-fingerprint.scm", b"(authorizations (version 0) ((\"0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF\")))");
-    let scenario = build_scenario_text(
-        "authorize alice carol\ncommit a alice\nauthorize-primary carol bob\ncommit b alice\n",
-    );
-    for (label, name) in [("a", "scenario-signing.scm"), ("b", "scenario-primary.scm")] {
-        let repo = scenario.repo();
-        let tree = repo
-            .find_commit(scenario.oid(label))
-            .unwrap()
-            .tree()
-            .unwrap();
-        let entry = tree.get_name(".guix-authorizations").unwrap();
-        let blob = repo.find_blob(entry.id()).unwrap();
-        seed("authorizations", name, blob.content());
-    }
-    let fprs = vec![alice.signing_fpr.clone(), carol.signing_fpr.clone()];
-    for seed_number in [1u64, 2, 3] {
-        seed(
-            "authorizations",
-            &format!("random-style-{seed_number}.scm"),
-            render_authorizations(&fprs, seed_number).as_bytes(),
-        );
-    }
-
-    // channel_metadata
-    for (name, text) in [
-        (
-            "guix.scm",
-            ";; This file lets us present this repo as a Guix channel.\n\n(channel\n  (version 0)\n  (news-file \"etc/news.scm\")\n  (keyring-reference \"keyring\")\n  (url \"https://git.guix.gnu.org/guix.git\"))\n",
-        ),
-        (
-            "dependencies.scm",
-            "(channel\n (version 0)\n (directory \"src\")\n (keyring-reference \"my-keyring\")\n (dependencies\n  (channel\n   (name guix)\n   (url \"https://example.org/guix.git\")\n   (branch \"master\")\n   (introduction\n    (channel-introduction\n     (version 0)\n     (commit \"9edb3f66fd807b096b48283debdcddccfea34bad\")\n     (signer \"BBB0 2DDF 2CEA F6A8 0D1D  E643 A2A0 6DF2 A33A 54FA\"))))))\n",
-        ),
-        ("minimal.scm", "(channel (version 0))"),
-        ("version-1.scm", "(channel (version 1) (keyring-reference \"k\"))"),
-        ("not-a-string.scm", "(channel (version 0) (keyring-reference keyring) (directory 42))"),
-        ("no-version.scm", "(channel (keyring-reference \"keyring\"))"),
-        ("relative-directory.scm", "(channel (version 0) (directory \"guix/\") (news-file \"news.txt\") (url \"u\")) trailing"),
-    ] {
-        seed("channel_metadata", name, text.as_bytes());
-    }
-
-    // keyring: public certificates only.
-    for name in [
-        "alice", "bob", "carol", "dave", "erin", "mallory", "henry", "ivan",
-    ] {
-        seed(
-            "keyring",
-            &format!("{name}.asc"),
-            &public_certificate(name, true),
-        );
-        seed(
-            "keyring",
-            &format!("{name}.bin"),
-            &public_certificate(name, false),
-        );
-    }
-    let mut two = public_certificate("alice", true);
-    two.extend(public_certificate("carol", true));
-    seed("keyring", "alice-carol-concatenated.asc", &two);
-    let mut split = public_certificate("alice", false);
-    split.extend(b"\xffKEY");
-    split.extend(public_certificate("carol", true));
-    split.extend(b"\xffKEY");
-    split.extend(public_certificate("alice", false));
-    split.extend(b"\xffKEY");
-    seed("keyring", "split-alice-carol-alice-empty", &split);
-    seed("keyring", "whitespace-only", b"\n \t\n");
-    seed(
-        "keyring",
-        "not-a-key.asc",
-        b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot base64\n-----END PGP PUBLIC KEY BLOCK-----\n",
-    );
-
-    // signature: raw commit objects, as `git cat-file commit` prints them.
-    let mut text = String::from(
-        "keyring alice bob carol dave erin\nauthorize alice bob carol dave erin\n\
-         commit alice alice\nwrite a \"1\"\ncommit bob bob\nwrite a \"2\"\n\
-         commit carol carol\nwrite a \"3\"\ncommit sha1 alice sha1\nwrite a \"4\"\n\
-         commit md5 alice md5\nwrite a \"5\"\ncommit text alice text\nwrite a \"6\"\n\
-         commit two-sigs alice two-sigs\nwrite a \"7\"\ncommit also-bob alice also:bob\n\
-         write a \"8\"\ncommit unsigned\nwrite a \"9\"\n\
-         commit raw raw \"-----BEGIN PGP SIGNATURE-----\\n\\nnot base64\\n-----END PGP SIGNATURE-----\"\n\
-         branch side\ncheckout side\nwrite s \"side\"\ncommit side alice\ncheckout master\n\
-         merge side merge alice\ntamper alice tampered\n",
-    );
-    if support::ssh_keygen_available() {
-        text.push_str("reset merge\nwrite a \"ssh\"\ncommit ssh ssh\n");
-    }
-    if support::gpg_available() {
-        text.push_str("write a \"gpg\"\ncommit gpg-dave gpg:dave\nwrite a \"dsa\"\ncommit gpg-erin gpg:erin\n");
-    }
-    let built = build_scenario_text(&text);
-    let mut labels: Vec<&String> = built.labels.keys().collect();
-    labels.sort();
-    for label in labels {
-        let output = built.git(&["cat-file", "commit", &built.oid(label).to_string()]);
-        assert!(output.status.success());
-        seed("signature", &format!("commit-{label}"), &output.stdout);
-        // libgit2's extraction, which the library's mirrors.
-        let extracted = Repository::open(&built.path)
-            .unwrap()
-            .extract_signature(&built.oid(label), None);
-        if let Ok((signature, _)) = extracted {
-            let signature: &[u8] = &signature;
-            if ["alice", "bob", "two-sigs", "ssh", "gpg-erin"].contains(&label.as_str()) {
-                seed("signature", &format!("gpgsig-{label}"), signature);
-                // The binary packets, which the target also armors itself.
-                if !signature.starts_with(b"-----BEGIN PGP SIGNATURE-----") {
-                    continue;
-                }
-                let mut packets = Vec::new();
-                std::io::Read::read_to_end(
-                    &mut sequoia_openpgp::armor::Reader::from_bytes(
-                        signature,
-                        sequoia_openpgp::armor::ReaderMode::Tolerant(None),
-                    ),
-                    &mut packets,
-                )
-                .unwrap();
-                seed("signature", &format!("packets-{label}"), &packets);
-            }
-        }
-    }
-
-    // cache_file: written by the library.
-    let cache_dir = tempfile::tempdir().unwrap();
-    let cache = Cache::in_directory(cache_dir.path(), "checkouts/seed").unwrap();
-    let history = build_scenario_text(
-        "keyring alice\nauthorize alice\ncommit first alice\nwrite a \"1\"\ncommit second alice\n\
-         write a \"2\"\ncommit third alice\nbranch side\nwrite a \"3\"\ncommit fourth alice\n",
-    );
-    let introduction = Introduction {
-        commit: history.oid("first"),
-        signer: alice.signing_fpr.parse().unwrap(),
-    };
-    let options = Options {
-        cache: Some(cache.clone()),
-        ..Options::default()
-    };
-    for (i, end) in ["second", "third", "fourth"].into_iter().enumerate() {
-        authenticate(
-            &history.repo(),
-            &introduction,
-            history.oid(end),
-            &options,
-            &NoProgress,
-        )
-        .unwrap();
-        seed(
-            "cache_file",
-            &format!("written-{}", i + 1),
-            &std::fs::read(cache.path()).unwrap(),
-        );
-    }
-    seed(
-        "cache_file",
-        "guix-format",
-        b";; List of previously-authenticated commits.\n\n(\"9edb3f66fd807b096b48283debdcddccfea34bad\"\n \"897c1a470da759236cc11798f4e0a5f7d4d59fbc\")\n",
-    );
-    seed(
-        "cache_file",
-        "empty-list",
-        b";; List of previously-authenticated commits.\n\n()\n",
-    );
-    seed("cache_file", "short-id", b"(\"9edb3f6\")");
-    seed(
-        "cache_file",
-        "not-a-list",
-        b"\"9edb3f66fd807b096b48283debdcddccfea34bad\"",
-    );
 }
 
 // ---------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 //! scenario of `test-repos/scenarios/` and checks the repositories with the
 //! real `git` CLI, with `gpg` and with git2/Sequoia.
 //!
-//! Also holds the (ignored) generator of the fixed test keys:
-//! `cargo test --test integration -- --ignored regenerate_test_keys`.
+//! The fixed test keys are made by
+//! `cargo run --features fuzzing --example xtask -- regenerate-test-keys DIR`.
 
 use crate::support;
 
@@ -16,132 +16,12 @@ use sequoia_openpgp as openpgp;
 
 use openpgp::cert::prelude::*;
 use openpgp::parse::Parse;
-use openpgp::serialize::SerializeInto;
-use openpgp::types::{HashAlgorithm, KeyFlags, PublicKeyAlgorithm, SignatureType};
+use openpgp::types::{HashAlgorithm, PublicKeyAlgorithm, SignatureType};
 use openpgp::{Packet, PacketPile};
 
 use support::builder::{FIRST_COMMIT_TIME, TIME_STEP};
+use support::keys::KEY_CREATION_TIME;
 use support::{Built, GpgHome, KeyringFile};
-
-/// 2020-01-01T00:00:00Z: creation time of every test key.
-const KEY_CREATION_TIME: u64 = 1_577_836_800;
-
-// ---------------------------------------------------------------------------
-// Key generation (run by hand).
-
-/// Regenerates `test-repos/keys/` (or `$REGENERATE_KEYS_DIR`). The keys
-/// are random: every fingerprint changes, which is harmless because the
-/// scenarios only name keys, never fingerprints.
-#[test]
-#[ignore = "rewrites test-repos/keys/; run explicitly"]
-fn regenerate_test_keys() {
-    let dir = std::env::var_os("REGENERATE_KEYS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(support::keys_dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let created = UNIX_EPOCH + Duration::from_secs(KEY_CREATION_TIME);
-    let sign_and_certify = KeyFlags::empty().set_certification().set_signing();
-
-    let sequoia = |name: &str, uid: &str, suite: CipherSuite, subkey: bool| {
-        let mut builder = CertBuilder::new()
-            .add_userid(uid)
-            .set_cipher_suite(suite)
-            .set_creation_time(created)
-            .set_validity_period(None);
-        builder = if subkey {
-            builder
-                .set_primary_key_flags(KeyFlags::empty().set_certification())
-                .add_signing_subkey()
-        } else {
-            builder.set_primary_key_flags(sign_and_certify.clone())
-        };
-        let (cert, _revocation) = builder.generate().unwrap();
-        let armored = cert.as_tsk().armored().to_vec().unwrap();
-        std::fs::write(dir.join(format!("{name}.asc")), armored).unwrap();
-    };
-    sequoia(
-        "alice",
-        "Alice <alice@example.org>",
-        CipherSuite::Cv25519,
-        false,
-    );
-    sequoia("bob", "Bob <bob@example.org>", CipherSuite::RSA2k, false);
-    sequoia(
-        "carol",
-        "Carol <carol@example.org>",
-        CipherSuite::Cv25519,
-        true,
-    );
-    sequoia(
-        "mallory",
-        "Mallory <mallory@example.org>",
-        CipherSuite::Cv25519,
-        false,
-    );
-
-    let gpg = |name: &str, uid: &str, algo: &str| {
-        let home = tempfile::Builder::new()
-            .prefix("gah-keygen.")
-            .tempdir_in("/tmp")
-            .unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-        let gpg = |args: &[&str]| {
-            let out = Command::new("gpg")
-                .arg("--homedir")
-                .arg(home.path())
-                .args(["--batch", "--no-tty", "--faked-system-time"])
-                .arg(format!("{KEY_CREATION_TIME}!"))
-                .args(args)
-                .stdin(Stdio::null())
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "gpg {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            out.stdout
-        };
-        gpg(&[
-            "--passphrase",
-            "",
-            "--quick-gen-key",
-            uid,
-            algo,
-            "sign",
-            "never",
-        ]);
-        let armored = gpg(&["--armor", "--export-secret-keys"]);
-        std::fs::write(dir.join(format!("{name}.asc")), armored).unwrap();
-        let _ = Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(home.path())
-            .args(["--kill", "gpg-agent"])
-            .status();
-    };
-    gpg("dave", "Dave <dave@example.org>", "rsa3072");
-    gpg("erin", "Erin <erin@example.org>", "dsa2048");
-
-    let ssh = dir.join("ssh_ed25519");
-    let _ = std::fs::remove_file(&ssh);
-    let _ = std::fs::remove_file(dir.join("ssh_ed25519.pub"));
-    let status = Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            "ed25519",
-            "-N",
-            "",
-            "-C",
-            "ssh-tester@example.org",
-            "-f",
-        ])
-        .arg(&ssh)
-        .status()
-        .unwrap();
-    assert!(status.success(), "ssh-keygen failed");
-}
 
 // ---------------------------------------------------------------------------
 // Every scenario file.
@@ -953,6 +833,53 @@ fn test_keys_have_the_documented_shape() {
         assert_eq!(public.fingerprint().to_hex(), k.primary_fpr);
     }
     assert!(support::sign::ssh_key_path().is_file());
+}
+
+/// The usages documented in `test-repos/README.md`'s command tables (the
+/// first column of every row between "## Commands" and the signers).
+fn documented_usages() -> BTreeSet<String> {
+    let readme = std::fs::read_to_string(support::manifest_dir().join("test-repos/README.md"))
+        .expect("read test-repos/README.md");
+    let start = readme.find("\n## Commands").expect("a Commands section");
+    let end = readme
+        .find("\n### Signers and options")
+        .expect("a signers section");
+    readme[start..end]
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|row| {
+            row.split_once("` |")
+                .map(|(usage, _)| usage.replace("\\|", "|"))
+        })
+        .collect()
+}
+
+#[test]
+fn every_documented_command_exists_and_every_command_is_documented() {
+    let table: BTreeSet<String> = support::builder::COMMANDS
+        .iter()
+        .map(|c| c.usage.to_string())
+        .collect();
+    let documented = documented_usages();
+    assert_eq!(
+        documented.difference(&table).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "documented in test-repos/README.md but not in the builder's table (or with another usage)"
+    );
+    assert_eq!(
+        table.difference(&documented).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "in the builder's table but not documented in test-repos/README.md"
+    );
+    let names: BTreeSet<&str> = support::builder::COMMANDS
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        support::builder::COMMANDS.len(),
+        "a command is listed twice"
+    );
 }
 
 #[test]

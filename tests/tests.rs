@@ -5,6 +5,8 @@
 mod support;
 
 mod attacks;
+#[cfg(feature = "fast-verify")]
+mod bench_generator;
 mod cache_security;
 mod channel;
 mod cli;

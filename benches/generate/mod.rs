@@ -11,20 +11,26 @@ use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime};
 
 use flate2::write::ZlibEncoder;
 use git2::{ObjectType, Oid, Repository};
 use sequoia_openpgp as openpgp;
 use sha1::{Digest, Sha1};
 
+// The tests' object writer: the generated histories are formatted exactly
+// as the tests' repositories are. The generator needs only part of it.
+#[allow(dead_code)]
+#[path = "../../tests/support/objects.rs"]
+mod objects;
+
+use objects::{ObjectSink, Person};
+
 use openpgp::crypto::mpi;
 use openpgp::packet::key::{PublicParts, SecretParts, UnspecifiedRole};
-use openpgp::packet::signature::SignatureBuilder;
 use openpgp::packet::Key;
 use openpgp::parse::Parse;
-use openpgp::serialize::{Marshal, SerializeInto};
-use openpgp::types::{HashAlgorithm, SignatureType};
+use openpgp::serialize::SerializeInto;
+use openpgp::types::HashAlgorithm;
 use openpgp::Cert;
 use openssl::bn::BigNum;
 use openssl::pkey::{PKey, Private};
@@ -238,6 +244,12 @@ struct Pack {
     path: PathBuf,
 }
 
+impl ObjectSink for Pack {
+    fn write_object(&mut self, kind: ObjectType, data: &[u8]) -> Result<Oid, String> {
+        Ok(self.add(kind, data))
+    }
+}
+
 impl Pack {
     fn new(dir: &Path) -> Self {
         let path = dir.join("objects/pack/generated.pack");
@@ -304,12 +316,11 @@ impl Pack {
 }
 
 fn tree(pack: &mut Pack, entries: &[(&str, Oid)]) -> Oid {
-    let mut data = Vec::new();
-    for (name, blob) in entries {
-        data.extend_from_slice(format!("100644 {name}\0").as_bytes());
-        data.extend_from_slice(blob.as_bytes());
-    }
-    pack.add(ObjectType::Tree, &data)
+    let entries: Vec<objects::TreeEntry> = entries
+        .iter()
+        .map(|(name, blob)| (objects::FILE, name.to_string(), *blob))
+        .collect();
+    objects::tree(pack, &entries).unwrap()
 }
 
 fn authorizations_file(fingerprints: &[String], version: usize) -> Vec<u8> {
@@ -326,24 +337,23 @@ fn authorizations_file(fingerprints: &[String], version: usize) -> Vec<u8> {
 
 /// Signs `unsigned` (a commit object without signature) and inserts the
 /// `gpgsig` header after the committer line, as git does.
-fn signed_commit(unsigned: &str, key: &mut SigningKey, time: u64) -> Vec<u8> {
-    let signature = SignatureBuilder::new(SignatureType::Binary)
-        .set_hash_algo(HashAlgorithm::SHA512)
-        .set_signature_creation_time(SystemTime::UNIX_EPOCH + Duration::from_secs(time))
-        .unwrap()
-        .sign_message(key, unsigned.as_bytes())
-        .unwrap();
-    let mut armored = Vec::new();
-    let mut writer =
-        openpgp::armor::Writer::new(&mut armored, openpgp::armor::Kind::Signature).unwrap();
-    openpgp::Packet::from(signature)
-        .serialize(&mut writer)
-        .unwrap();
-    writer.finalize().unwrap();
-    let armored = String::from_utf8(armored).unwrap();
-    let header = format!("gpgsig {}\n", armored.trim_end().replace('\n', "\n "));
-    let split = unsigned.find("\n\n").unwrap() + 1;
-    format!("{}{}{}", &unsigned[..split], header, &unsigned[split..]).into_bytes()
+fn signed_commit(pack: &mut Pack, unsigned: &str, key: &mut SigningKey, time: u64) -> Oid {
+    let signature =
+        objects::binary_signature(key, unsigned.as_bytes(), time as i64, HashAlgorithm::SHA512)
+            .unwrap();
+    objects::commit(pack, unsigned, Some(("gpgsig", signature.trim_end()))).unwrap()
+}
+
+/// The keyring's time; each commit is 60 s later than the one before.
+const START_TIME: u64 = 1_600_000_000;
+
+/// Author and committer of everything generated.
+fn bench_person(time: u64) -> Person<'static> {
+    Person {
+        name: "Bench",
+        email: "bench@example.org",
+        time: time as i64,
+    }
 }
 
 struct History {
@@ -383,10 +393,8 @@ impl History {
         let tree = match self.shared_tree {
             Some(tree) => tree,
             None => {
-                let file = self.pack.add(
-                    ObjectType::Blob,
-                    format!("change {}\n", self.counter).as_bytes(),
-                );
+                let change = format!("change {}\n", self.counter);
+                let file = objects::blob(&mut self.pack, change.as_bytes()).unwrap();
                 let authorizations = self.authorizations;
                 tree(
                     &mut self.pack,
@@ -394,27 +402,20 @@ impl History {
                 )
             }
         };
-        let mut text = format!("tree {tree}\n");
-        for parent in parents {
-            text.push_str(&format!("parent {parent}\n"));
-        }
-        let person = format!("Bench <bench@example.org> {} +0000", self.time);
-        text.push_str(&format!(
-            "author {person}\ncommitter {person}\n\nCommit {}\n",
-            self.counter
-        ));
+        let who = bench_person(self.time);
+        let message = format!("Commit {}\n", self.counter);
+        let text = objects::commit_buffer(tree, parents, &who, &message);
         if self.unsigned && key.is_none() {
-            return self.pack.add(ObjectType::Commit, text.as_bytes());
+            return objects::commit(&mut self.pack, &text, None).unwrap();
         }
         let key = key.unwrap_or_else(|| self.pick_key());
         let time = self.time;
-        let data = signed_commit(&text, &mut self.keys[key].0, time);
-        self.pack.add(ObjectType::Commit, &data)
+        signed_commit(&mut self.pack, &text, &mut self.keys[key].0, time)
     }
 }
 
 fn generate(dir: &Path, spec: &Spec) -> Generated {
-    let repo = Repository::init_bare(dir).unwrap();
+    let mut repo = Repository::init_bare(dir).unwrap();
     let keys: Vec<(SigningKey, u32)> = keys_of(spec.mix)
         .into_iter()
         .map(|(name, w)| (signing_key(name), w))
@@ -423,34 +424,18 @@ fn generate(dir: &Path, spec: &Spec) -> Generated {
         .iter()
         .map(|(k, _)| k.public.fingerprint().to_hex())
         .collect();
-    // The keyring branch, written through libgit2 (a few objects).
-    let mut builder = repo.treebuilder(None).unwrap();
-    for (key, _) in &keys {
-        let blob = repo.blob(&key.certificate).unwrap();
-        builder
-            .insert(
-                format!("{}.key", key.public.fingerprint().to_hex()),
-                blob,
-                0o100644,
-            )
-            .unwrap();
-    }
-    let signature = git2::Signature::new(
-        "Bench",
-        "bench@example.org",
-        &git2::Time::new(1_600_000_000, 0),
-    )
-    .unwrap();
-    let keyring_tree = repo.find_tree(builder.write().unwrap()).unwrap();
-    repo.commit(
-        Some("refs/heads/keyring"),
-        &signature,
-        &signature,
-        "Keyring",
-        &keyring_tree,
-        &[],
-    )
-    .unwrap();
+    // The keyring branch, written as loose objects (a few objects).
+    let names: Vec<String> = keys
+        .iter()
+        .map(|(key, _)| format!("{}.key", key.public.fingerprint().to_hex()))
+        .collect();
+    let files: Vec<(&str, &[u8])> = names
+        .iter()
+        .zip(&keys)
+        .map(|(name, (key, _))| (name.as_str(), key.certificate.as_slice()))
+        .collect();
+    let who = bench_person(START_TIME);
+    objects::branch_of_files(&mut repo, "keyring", &files, &who, "Keyring").unwrap();
 
     let mut pack = Pack::new(dir);
     let authorizations = pack.add(ObjectType::Blob, &authorizations_file(&fingerprints, 0));
@@ -459,7 +444,7 @@ fn generate(dir: &Path, spec: &Spec) -> Generated {
     let mut history = History {
         pack,
         keys,
-        time: 1_600_000_000,
+        time: START_TIME,
         authorizations,
         shared_tree,
         counter: 0,

@@ -8,10 +8,15 @@ use std::process::{Command, Output};
 use git2::{ObjectType, Oid, Repository};
 use sequoia_openpgp::types::HashAlgorithm;
 
-use super::craft::{self, GpgsmHome};
+use super::craft::GpgsmHome;
 use super::keys::{key, key_exists, TestKey};
+use super::objects::{self, Person};
 use super::script::{self, Line};
 use super::sign::{self, ArmorTweak, GpgHome, Issuer, SequoiaOptions};
+
+mod commands;
+
+pub use commands::COMMANDS;
 
 /// 2021-01-01T00:00:00Z: time of the first commit; each further commit,
 /// tag or keyring commit is 60 s later.
@@ -333,7 +338,7 @@ enum Node {
     Dir(BTreeMap<String, Node>),
 }
 
-fn write_tree(repo: &Repository, state: &BTreeMap<String, Entry>) -> Res<Oid> {
+fn write_tree(repo: &mut Repository, state: &BTreeMap<String, Entry>) -> Res<Oid> {
     let mut root = BTreeMap::new();
     for (path, entry) in state {
         let mut dir = &mut root;
@@ -355,25 +360,19 @@ fn write_tree(repo: &Repository, state: &BTreeMap<String, Entry>) -> Res<Oid> {
     write_dir(repo, &root)
 }
 
-fn write_dir(repo: &Repository, dir: &BTreeMap<String, Node>) -> Res<Oid> {
-    let mut builder = repo.treebuilder(None).or_else(|e| err(e, "treebuilder"))?;
+fn write_dir(repo: &mut Repository, dir: &BTreeMap<String, Node>) -> Res<Oid> {
+    let mut entries = Vec::with_capacity(dir.len());
     for (name, node) in dir {
-        let (oid, mode) = match node {
-            Node::Dir(d) => (write_dir(repo, d)?, 0o040000),
-            Node::File(Entry::Blob(c)) => (blob(repo, c)?, 0o100644),
-            Node::File(Entry::Exec(c)) => (blob(repo, c)?, 0o100755),
-            Node::File(Entry::Link(c)) => (blob(repo, c)?, 0o120000),
-            Node::File(Entry::Gitlink(id)) => (*id, 0o160000),
+        let (mode, oid) = match node {
+            Node::Dir(d) => (objects::DIRECTORY, write_dir(repo, d)?),
+            Node::File(Entry::Blob(c)) => (objects::FILE, objects::blob(repo, c)?),
+            Node::File(Entry::Exec(c)) => (objects::EXECUTABLE, objects::blob(repo, c)?),
+            Node::File(Entry::Link(c)) => (objects::SYMLINK, objects::blob(repo, c)?),
+            Node::File(Entry::Gitlink(id)) => (objects::GITLINK, *id),
         };
-        builder
-            .insert(name, oid, mode)
-            .or_else(|e| err(e, &format!("tree entry {name:?}")))?;
+        entries.push((mode, name.clone(), oid));
     }
-    builder.write().or_else(|e| err(e, "write tree"))
-}
-
-fn blob(repo: &Repository, content: &[u8]) -> Res<Oid> {
-    repo.blob(content).or_else(|e| err(e, "write blob"))
+    objects::tree(repo, &entries)
 }
 
 /// The `.guix-authorizations` content listing `fingerprints` (name, fpr).
@@ -446,448 +445,15 @@ impl Builder {
     }
 
     fn execute(&mut self, line: &Line) -> Res {
-        let command = line.command();
-        if script::is_expectation(&command) {
+        let name = line.command();
+        if script::is_expectation(&name) {
             self.expectations.push(line.texts());
             return Ok(());
         }
-        let args = &line.tokens[1..];
-        let arity = |min: usize, max: Option<usize>| -> Res {
-            if args.len() < min || max.is_some_and(|m| args.len() > m) {
-                Err(format!(
-                    "{command}: wrong number of arguments ({} given); see test-repos/README.md",
-                    args.len()
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        match command.as_str() {
-            "keyring" => {
-                arity(1, None)?;
-                let first = text(&args[0], "keyring argument")?;
-                let (branch, keys) = if key_exists(&first) {
-                    (DEFAULT_KEYRING_BRANCH.to_string(), args)
-                } else {
-                    (first, &args[1..])
-                };
-                if keys.is_empty() {
-                    return Err("keyring: no keys given".into());
-                }
-                let mut files = Vec::new();
-                for k in keys {
-                    let name = text(k, "key name")?;
-                    let tk = test_key(&name)?;
-                    files.push((
-                        format!("{name}.key"),
-                        tk.armored_public(),
-                        KeyringFile::Armored(vec![name]),
-                    ));
-                }
-                self.keyring_add(&branch, files)
-            }
-            "keyring-file" => {
-                arity(4, None)?;
-                let branch = text(&args[0], "branch")?;
-                let file = text(&args[1], "file name")?;
-                let (content, description) = key_file(&args[2], &args[3..])?;
-                self.keyring_add(&branch, vec![(file, content, description)])
-            }
-            "write-key" => {
-                arity(3, None)?;
-                let path = text(&args[0], "path")?;
-                let (content, _) = key_file(&args[1], &args[2..])?;
-                self.put(&path, Entry::Blob(content))
-            }
-            "keyring-raw" => {
-                arity(3, Some(3))?;
-                let branch = text(&args[0], "branch")?;
-                let file = text(&args[1], "file name")?;
-                let content = args[2].clone();
-                self.keyring_add(
-                    &branch,
-                    vec![(file, content.clone(), KeyringFile::Raw(content))],
-                )
-            }
-            "keyring-remove" => {
-                arity(2, Some(2))?;
-                let branch = text(&args[0], "branch")?;
-                let file = text(&args[1], "file name")?;
-                self.keyring_remove(&branch, &file)
-            }
-            "remote-keyring" => {
-                arity(2, Some(2))?;
-                let remote = text(&args[0], "remote")?;
-                let branch = text(&args[1], "branch")?;
-                self.remote_keyring(&remote, &branch)
-            }
-            "authorize" | "authorize-primary" => {
-                let primary = command == "authorize-primary";
-                let mut entries = Vec::new();
-                for k in args {
-                    let name = text(k, "key name")?;
-                    let tk = test_key(&name)?;
-                    let fpr = if primary {
-                        tk.primary_fpr_spaced()
-                    } else {
-                        tk.signing_fpr_spaced()
-                    };
-                    entries.push((name, fpr));
-                }
-                let what = if primary {
-                    "primary-key fingerprints"
-                } else {
-                    "signing-key fingerprints"
-                };
-                let content = authorizations_file(&entries, what);
-                self.put(".guix-authorizations", Entry::Blob(content.into_bytes()))
-            }
-            "write" | "write-exec" | "symlink" => {
-                arity(2, Some(2))?;
-                let path = text(&args[0], "path")?;
-                let content = args[1].clone();
-                let entry = match command.as_str() {
-                    "write" => Entry::Blob(content),
-                    "write-exec" => Entry::Exec(content),
-                    _ => Entry::Link(content),
-                };
-                self.put(&path, entry)
-            }
-            "mkdir-file" => {
-                arity(1, Some(1))?;
-                let path = text(&args[0], "path")?;
-                self.put(
-                    &format!("{path}/README"),
-                    Entry::Blob(b"A directory where a file is expected.\n".to_vec()),
-                )
-            }
-            "remove" => {
-                arity(1, Some(1))?;
-                let path = text(&args[0], "path")?;
-                check_path(&path)?;
-                let prefix = format!("{path}/");
-                let before = self.state.len();
-                self.state
-                    .retain(|k, _| k != &path && !k.starts_with(&prefix));
-                if self.state.len() == before {
-                    return Err(format!("remove: no file {path:?}"));
-                }
-                self.dirty = true;
-                Ok(())
-            }
-            "commit" => {
-                arity(1, None)?;
-                let label = self.new_label(&args[0])?;
-                let (signer, info) = self.signer(&args[1..])?;
-                let parents: Vec<Oid> = self.tip(&self.branch.clone())?.into_iter().collect();
-                let oid = self.commit(&parents, &label, signer)?;
-                self.set_branch(&self.branch.clone(), oid)?;
-                self.dirty = false;
-                self.record(label, oid, info, false);
-                Ok(())
-            }
-            "merge" | "octopus" => {
-                arity(2, None)?;
-                let named = text(&args[0], "branch")?;
-                let others: Vec<String> = if command == "merge" {
-                    vec![named]
-                } else {
-                    named.split(',').map(str::to_string).collect()
-                };
-                if others.len() < 2 && command == "octopus" {
-                    return Err("octopus: name two branches or more, separated by commas".into());
-                }
-                let label = self.new_label(&args[1])?;
-                let (signer, info) = self.signer(&args[2..])?;
-                let ours = self
-                    .tip(&self.branch.clone())?
-                    .ok_or_else(|| format!("{command}: branch {} has no commit", self.branch))?;
-                let mut parents = vec![ours];
-                for other in &others {
-                    let theirs = self
-                        .tip(other)?
-                        .ok_or_else(|| format!("{command}: no branch {other:?}"))?;
-                    let their_state = self.commit_state(theirs)?;
-                    for (path, entry) in their_state {
-                        put(&mut self.state, &path, entry);
-                    }
-                    parents.push(theirs);
-                }
-                let oid = self.commit(&parents, &label, signer)?;
-                self.set_branch(&self.branch.clone(), oid)?;
-                self.dirty = false;
-                self.record(label, oid, info, true);
-                Ok(())
-            }
-            "branch" => {
-                arity(1, Some(2))?;
-                let name = text(&args[0], "branch")?;
-                check_name(&name, "branch name")?;
-                if self.tip(&name)?.is_some() {
-                    return Err(format!("branch: {name:?} already exists"));
-                }
-                let at = match args.get(1) {
-                    Some(l) => self.label(&text(l, "label")?)?,
-                    None => self.tip(&self.branch.clone())?.ok_or_else(|| {
-                        format!("branch: current branch {} has no commit", self.branch)
-                    })?,
-                };
-                self.set_branch(&name, at)
-            }
-            "checkout" => {
-                arity(1, Some(1))?;
-                let name = text(&args[0], "branch")?;
-                self.require_clean("checkout")?;
-                let tip = self
-                    .tip(&name)?
-                    .ok_or_else(|| format!("checkout: no branch {name:?}"))?;
-                self.state = self.commit_state(tip)?;
-                self.branch = name;
-                Ok(())
-            }
-            "orphan" => {
-                arity(1, Some(1))?;
-                let name = text(&args[0], "branch")?;
-                check_name(&name, "branch name")?;
-                self.require_clean("orphan")?;
-                if self.tip(&name)?.is_some() {
-                    return Err(format!("orphan: branch {name:?} already exists"));
-                }
-                self.state.clear();
-                self.branch = name;
-                Ok(())
-            }
-            "reset" => {
-                arity(1, Some(1))?;
-                let oid = self.label(&text(&args[0], "label")?)?;
-                self.require_clean("reset")?;
-                self.state = self.commit_state(oid)?;
-                self.set_branch(&self.branch.clone(), oid)
-            }
-            "tag" | "annotated-tag" => {
-                arity(2, Some(2))?;
-                let name = text(&args[0], "tag")?;
-                check_name(&name, "tag name")?;
-                let oid = self.label(&text(&args[1], "label")?)?;
-                let tagger = self.next_signature()?;
-                let object = self
-                    .repo
-                    .find_object(oid, None)
-                    .or_else(|e| err(e, "find commit"))?;
-                if command == "tag" {
-                    self.repo
-                        .tag_lightweight(&name, &object, false)
-                        .or_else(|e| err(e, "create tag"))?;
-                } else {
-                    self.repo
-                        .tag(&name, &object, &tagger, &format!("{name}\n"), false)
-                        .or_else(|e| err(e, "create annotated tag"))?;
-                }
-                Ok(())
-            }
-            "tamper" => {
-                arity(2, Some(2))?;
-                let original = text(&args[0], "label")?;
-                let oid = self.label(&original)?;
-                let label = self.new_label(&args[1])?;
-                self.require_clean("tamper")?;
-                let odb = self.repo.odb().or_else(|e| err(e, "open odb"))?;
-                let raw = odb
-                    .read(oid)
-                    .or_else(|e| err(e, "read commit"))?
-                    .data()
-                    .to_vec();
-                let split = raw
-                    .windows(2)
-                    .position(|w| w == b"\n\n")
-                    .ok_or("tamper: commit has no message")?;
-                let mut tampered = raw[..split + 2].to_vec();
-                tampered.extend_from_slice(label.as_bytes());
-                tampered.push(b'\n');
-                let new = self
-                    .repo
-                    .odb()
-                    .and_then(|odb| odb.write(ObjectType::Commit, &tampered))
-                    .or_else(|e| err(e, "write commit"))?;
-                self.state = self.commit_state(new)?;
-                self.set_branch(&self.branch.clone(), new)?;
-                let mut info = self.info[&original].clone();
-                info.tampered_from = Some(original);
-                info.branch = self.branch.clone();
-                self.labels.insert(label.clone(), new);
-                self.info.insert(label, info);
-                Ok(())
-            }
-            "clock" => {
-                arity(1, Some(1))?;
-                let seconds = text(&args[0], "time")?;
-                self.clock = seconds
-                    .parse()
-                    .map_err(|_| format!("clock: {seconds:?} is not a number of seconds"))?;
-                Ok(())
-            }
-            "head" => {
-                arity(1, Some(1))?;
-                let name = text(&args[0], "branch")?;
-                check_name(&name, "branch name")?;
-                self.head = Some(name);
-                Ok(())
-            }
-            "authorize-prefix" | "authorize-suffix" => {
-                arity(2, None)?;
-                let count = text(&args[0], "digit count")?;
-                let n: usize = count
-                    .parse()
-                    .map_err(|_| format!("{command}: {count:?} is not a digit count"))?;
-                let mut entries = Vec::new();
-                for k in &args[1..] {
-                    let name = text(k, "key name")?;
-                    let fpr = test_key(&name)?.signing_fpr;
-                    if n == 0 || n >= fpr.len() {
-                        return Err(format!("{command}: keep 1 to {} digits", fpr.len() - 1));
-                    }
-                    let digits = if command == "authorize-prefix" {
-                        &fpr[..n]
-                    } else {
-                        &fpr[fpr.len() - n..]
-                    };
-                    entries.push((name, super::keys::spaced_fingerprint(digits)));
-                }
-                let content = authorizations_file(&entries, &format!("{command} {n}"));
-                self.put(".guix-authorizations", Entry::Blob(content.into_bytes()))
-            }
-            "append" => {
-                arity(2, Some(3))?;
-                let path = text(&args[0], "path")?;
-                let times: usize = match args.get(2) {
-                    Some(t) => text(t, "count")?
-                        .parse()
-                        .map_err(|_| "append: the count is not a number".to_string())?,
-                    None => 1,
-                };
-                let (mut content, exec) = match self.state.get(&path) {
-                    None => (Vec::new(), false),
-                    Some(Entry::Blob(c)) => (c.clone(), false),
-                    Some(Entry::Exec(c)) => (c.clone(), true),
-                    Some(_) => return Err(format!("append: {path:?} is not a regular file")),
-                };
-                content.reserve(args[1].len() * times);
-                for _ in 0..times {
-                    content.extend_from_slice(&args[1]);
-                }
-                self.put(
-                    &path,
-                    if exec {
-                        Entry::Exec(content)
-                    } else {
-                        Entry::Blob(content)
-                    },
-                )
-            }
-            "gitlink" => {
-                arity(2, Some(2))?;
-                let path = text(&args[0], "path")?;
-                let target = text(&args[1], "commit")?;
-                let oid = match self.labels.get(&target) {
-                    Some(oid) => *oid,
-                    None if target.len() == 40 => Oid::from_str(&target)
-                        .or_else(|e| err(e, &format!("gitlink: commit id {target:?}")))?,
-                    None => {
-                        return Err(format!(
-                            "gitlink: {target:?} is neither a label nor a 40-hex commit id"
-                        ))
-                    }
-                };
-                self.put(&path, Entry::Gitlink(oid))
-            }
-            "tag-tree" | "tag-blob" => {
-                let blob = command == "tag-blob";
-                let n = if blob { 3 } else { 2 };
-                arity(n, Some(n))?;
-                let name = text(&args[0], "tag")?;
-                check_name(&name, "tag name")?;
-                let commit = self.label(&text(&args[1], "label")?)?;
-                let tagger = self.next_signature()?;
-                let tree = self
-                    .repo
-                    .find_commit(commit)
-                    .and_then(|c| c.tree())
-                    .or_else(|e| err(e, "commit tree"))?;
-                let target = if blob {
-                    let path = text(&args[2], "path")?;
-                    let entry = tree
-                        .get_path(Path::new(&path))
-                        .or_else(|e| err(e, &format!("tag-blob: {path:?}")))?;
-                    if entry.kind() != Some(ObjectType::Blob) {
-                        return Err(format!("tag-blob: {path:?} is not a file"));
-                    }
-                    entry.id()
-                } else {
-                    tree.id()
-                };
-                let object = self
-                    .repo
-                    .find_object(target, None)
-                    .or_else(|e| err(e, "find object"))?;
-                self.repo
-                    .tag(&name, &object, &tagger, &format!("{name}\n"), false)
-                    .or_else(|e| err(e, "create annotated tag"))?;
-                Ok(())
-            }
-            "keyring-cut" => {
-                arity(5, None)?;
-                let branch = text(&args[0], "branch")?;
-                let file = text(&args[1], "file name")?;
-                let (content, _) = key_file(&args[2], &args[4..])?;
-                let spec = text(&args[3], "byte count")?;
-                let number = |t: &str| {
-                    t.parse::<usize>()
-                        .map_err(|_| format!("keyring-cut: {spec:?} is not a byte count"))
-                };
-                let keep = match spec.strip_prefix('-') {
-                    Some(dropped) => content.len().saturating_sub(number(dropped)?),
-                    None => number(&spec)?,
-                };
-                if keep == 0 || keep >= content.len() {
-                    return Err(format!(
-                        "keyring-cut: keep 1 to {} bytes",
-                        content.len() - 1
-                    ));
-                }
-                let cut = content[..keep].to_vec();
-                self.keyring_add(&branch, vec![(file, cut.clone(), KeyringFile::Raw(cut))])
-            }
-            "keyring-generated" => {
-                arity(3, None)?;
-                let branch = text(&args[0], "branch")?;
-                let file = text(&args[1], "file name")?;
-                let count = text(&args[2], "count")?;
-                let n: usize = count
-                    .parse()
-                    .map_err(|_| format!("keyring-generated: {count:?} is not a number"))?;
-                let mut binary = craft::generated_certificates(n);
-                for k in &args[3..] {
-                    binary.extend(test_key(&text(k, "key name")?)?.binary_public());
-                }
-                let content = armor_public(&binary)?;
-                self.keyring_add(
-                    &branch,
-                    vec![(file, content.clone(), KeyringFile::Raw(content))],
-                )
-            }
-            "keyring-unbound" => {
-                arity(3, Some(3))?;
-                let branch = text(&args[0], "branch")?;
-                let file = text(&args[1], "file name")?;
-                let tk = test_key(&text(&args[2], "key name")?)?;
-                let content = armor_public(&craft::without_subkey_bindings(&tk))?;
-                self.keyring_add(
-                    &branch,
-                    vec![(file, content.clone(), KeyringFile::Raw(content))],
-                )
-            }
-            other => Err(format!(
-                "unknown command {other:?}; see test-repos/README.md"
+        match commands::command(&name) {
+            Some(command) => command.run(self, &line.tokens[1..]),
+            None => Err(format!(
+                "unknown command {name:?}; see test-repos/README.md"
             )),
         }
     }
@@ -968,10 +534,44 @@ impl Builder {
 
     fn set_branch(&self, branch: &str, oid: Oid) -> Res {
         check_name(branch, "branch name")?;
+        objects::set_branch(&self.repo, branch, oid)
+    }
+
+    fn current_tip(&self) -> Res<Option<Oid>> {
+        self.tip(&self.branch)
+    }
+
+    /// Moves the current branch to its new commit `oid`, labelled `label`.
+    fn advance(&mut self, label: String, oid: Oid, info: LabelInfo, merge: bool) -> Res {
+        self.set_branch(&self.branch.clone(), oid)?;
+        self.dirty = false;
+        self.record(label, oid, info, merge);
+        Ok(())
+    }
+
+    fn commit_tree(&self, commit: Oid) -> Res<git2::Tree<'_>> {
         self.repo
-            .reference(&format!("refs/heads/{branch}"), oid, true, "scenario")
+            .find_commit(commit)
+            .and_then(|c| c.tree())
+            .or_else(|e| err(e, "commit tree"))
+    }
+
+    /// An annotated tag object NAME pointing at `target` (any object).
+    fn annotated_tag(&mut self, name: &str, target: Oid) -> Res {
+        let tagger = self.next_signature()?;
+        let object = self
+            .repo
+            .find_object(target, None)
+            .or_else(|e| err(e, "find object"))?;
+        self.repo
+            .tag(name, &object, &tagger, &format!("{name}\n"), false)
             .map(|_| ())
-            .or_else(|e| err(e, &format!("update branch {branch:?}")))
+            .or_else(|e| err(e, "create annotated tag"))
+    }
+
+    fn put_authorizations(&mut self, content: &str) -> Res {
+        let content = content.as_bytes().to_vec();
+        self.put(".guix-authorizations", Entry::Blob(content))
     }
 
     fn commit_state(&self, oid: Oid) -> Res<BTreeMap<String, Entry>> {
@@ -1121,43 +721,27 @@ impl Builder {
     /// Writes a commit of the working state with these parents, signed as
     /// asked, and returns its id (no reference is moved).
     fn commit(&mut self, parents: &[Oid], message: &str, signing: Signing) -> Res<Oid> {
-        let time = self.clock;
-        let person = self.next_signature()?;
-        let content = {
-            let tree_id = write_tree(&self.repo, &self.state)?;
-            let tree = self
-                .repo
-                .find_tree(tree_id)
-                .or_else(|e| err(e, "find tree"))?;
-            let parents: Vec<git2::Commit> = parents
-                .iter()
-                .map(|p| self.repo.find_commit(*p))
-                .collect::<Result<_, _>>()
-                .or_else(|e| err(e, "find parent"))?;
-            let parent_refs: Vec<&git2::Commit> = parents.iter().collect();
-            let buffer = self
-                .repo
-                .commit_create_buffer(
-                    &person,
-                    &person,
-                    &format!("{message}\n"),
-                    &tree,
-                    &parent_refs,
-                )
-                .or_else(|e| err(e, "create commit buffer"))?;
-            buffer
-                .as_str()
-                .map_err(|_| "commit buffer is not UTF-8".to_string())?
-                .to_string()
+        let who = Person {
+            name: AUTHOR_NAME,
+            email: AUTHOR_EMAIL,
+            time: self.next_time(),
         };
-        let signature = match signing.signer {
-            Signer::Unsigned => {
-                return self
-                    .repo
-                    .odb()
-                    .and_then(|odb| odb.write(ObjectType::Commit, content.as_bytes()))
-                    .or_else(|e| err(e, "write commit"));
-            }
+        let tree = write_tree(&mut self.repo, &self.state)?;
+        let content = objects::commit_buffer(tree, parents, &who, &format!("{message}\n"));
+        let signature = self.signature(&content, who.time, signing.signer)?;
+        let Some(signature) = signature else {
+            return objects::commit(&mut self.repo, &content, None);
+        };
+        let signature = sign::tweak_armor(&signature, signing.armor)?;
+        // git stores the signature without its final newline.
+        let signature = signature.strip_suffix('\n').unwrap_or(&signature);
+        objects::commit(&mut self.repo, &content, Some((&signing.header, signature)))
+    }
+
+    /// The signature of commit `content` made at `time`; `None` unsigned.
+    fn signature(&mut self, content: &str, time: i64, signer: Signer) -> Res<Option<String>> {
+        let signature = match signer {
+            Signer::Unsigned => return Ok(None),
             Signer::Sequoia(tk, opts) => sign::sequoia_sign(&tk, content.as_bytes(), time, &opts)?,
             Signer::Gpg(tk, opts) => {
                 let home = self.gpg_home()?;
@@ -1202,12 +786,7 @@ impl Builder {
             }
             Signer::Raw(raw) => raw,
         };
-        let signature = sign::tweak_armor(&signature, signing.armor)?;
-        // git stores the signature without its final newline.
-        let signature = signature.strip_suffix('\n').unwrap_or(&signature);
-        self.repo
-            .commit_signed(&content, signature, Some(&signing.header))
-            .or_else(|e| err(e, "write signed commit"))
+        Ok(Some(signature))
     }
 
     fn gpg_home(&mut self) -> Res<&GpgHome> {
@@ -1244,6 +823,12 @@ impl Builder {
         }
         let message = format!("Add {}.", names.join(", "));
         self.keyring_commit(branch, parent, &state, &message)
+    }
+
+    /// Adds one file of arbitrary bytes to a keyring branch.
+    fn keyring_add_raw(&mut self, branch: &str, file: String, content: Vec<u8>) -> Res {
+        let description = KeyringFile::Raw(content.clone());
+        self.keyring_add(branch, vec![(file, content, description)])
     }
 
     fn keyring_remove(&mut self, branch: &str, file: &str) -> Res {

@@ -3,7 +3,6 @@
 //! and X.509 signatures made by the real `gpgsm`.
 
 use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -16,10 +15,8 @@ use openpgp::serialize::{Serialize, SerializeInto};
 use openpgp::types::KeyFlags;
 use openpgp::Packet;
 
-use super::keys::TestKey;
-
-/// 2020-01-01T00:00:00Z, the creation time of the test keys.
-const KEY_CREATION_TIME: u64 = 1_577_836_800;
+use super::keys::{TestKey, KEY_CREATION_TIME};
+use super::sign::AgentHome;
 
 /// `n` freshly generated Ed25519 certificates (each a signing primary key
 /// with one user ID and its self-signature), public parts only,
@@ -84,7 +81,7 @@ pub fn gpgsm_available() -> bool {
 /// key, to sign as git does with `gpg.format=x509`. The agent is killed on
 /// drop.
 pub struct GpgsmHome {
-    dir: tempfile::TempDir,
+    dir: AgentHome,
     fingerprint: String,
 }
 
@@ -94,12 +91,7 @@ impl GpgsmHome {
         if !gpgsm_available() {
             return Err("gpgsm is not available".into());
         }
-        let dir = tempfile::Builder::new()
-            .prefix("gah-gpgsm.")
-            .tempdir_in("/tmp")
-            .map_err(|e| format!("GNUPGHOME: {e}"))?;
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("chmod GNUPGHOME: {e}"))?;
+        let dir = AgentHome::new("gah-gpgsm.")?;
         let mut home = GpgsmHome {
             dir,
             fingerprint: String::new(),
@@ -206,19 +198,6 @@ impl GpgsmHome {
             ));
         }
         String::from_utf8(out.stdout).map_err(|e| format!("{program}: output not UTF-8: {e}"))
-    }
-}
-
-impl Drop for GpgsmHome {
-    fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .arg("--homedir")
-            .arg(self.path())
-            .args(["--kill", "all"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
     }
 }
 

@@ -76,8 +76,13 @@ impl Home {
     }
 
     /// The built binary, to run in `dir` with this home.
+    #[allow(clippy::option_env_unwrap)]
     pub fn command(&self, dir: &Path) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_git-authenticate"));
+        // Cargo names the binary to integration tests only, not to the
+        // maintenance tools (`examples/xtask`) that share this code.
+        let binary = option_env!("CARGO_BIN_EXE_git-authenticate")
+            .expect("the git-authenticate binary is known to integration tests only");
+        let mut c = Command::new(binary);
         c.current_dir(dir);
         for name in CLEARED {
             c.env_remove(name);

@@ -14,6 +14,10 @@ use openpgp::serialize::SerializeInto;
 use openpgp::Cert;
 
 /// Every key shipped in `test-repos/keys/`, as `<name>.asc`.
+/// 2020-01-01T00:00:00Z: the creation time of every test key, and of the
+/// keys tests make for themselves (so that commits of 2021 postdate them).
+pub const KEY_CREATION_TIME: u64 = 1_577_836_800;
+
 pub const KEY_NAMES: [&str; 6] = ["alice", "bob", "carol", "dave", "erin", "mallory"];
 
 /// A test key: its secret certificate and its fingerprints.

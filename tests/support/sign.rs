@@ -10,11 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sequoia_openpgp as openpgp;
 
-use openpgp::armor;
 use openpgp::packet::signature::subpacket::{Subpacket, SubpacketTag, SubpacketValue};
 use openpgp::packet::signature::SignatureBuilder;
 use openpgp::packet::Packet;
-use openpgp::serialize::Serialize;
 use openpgp::types::{HashAlgorithm, SignatureType};
 use openpgp::{Fingerprint, KeyID};
 
@@ -156,15 +154,7 @@ pub fn sequoia_sign(
             normal,
         )?);
     }
-    let mut writer = armor::Writer::new(Vec::new(), armor::Kind::Signature)
-        .map_err(|e| format!("armor: {e}"))?;
-    for packet in packets {
-        packet
-            .serialize(&mut writer)
-            .map_err(|e| format!("serialize signature: {e}"))?;
-    }
-    let bytes = writer.finalize().map_err(|e| format!("armor: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| format!("armor is not UTF-8: {e}"))
+    super::objects::armored_signatures(packets)
 }
 
 fn one_signature(
@@ -280,7 +270,7 @@ pub fn ssh_keygen_available() -> bool {
 /// A throw-away GnuPG home directory (mode 700, short path under `/tmp`)
 /// holding every test key's secret key. Its gpg-agent is killed on drop.
 pub struct GpgHome {
-    dir: tempfile::TempDir,
+    dir: AgentHome,
 }
 
 impl GpgHome {
@@ -288,19 +278,7 @@ impl GpgHome {
     /// Panics if `gpg` is not available.
     pub fn new() -> GpgHome {
         assert!(gpg_available(), "gpg is not available");
-        // Unix socket paths are limited to ~107 bytes: keep the home short
-        // even if TMPDIR is long.
-        let base = if Path::new("/tmp").is_dir() {
-            PathBuf::from("/tmp")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = tempfile::Builder::new()
-            .prefix("gah-gpg.")
-            .tempdir_in(base)
-            .expect("create GNUPGHOME");
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
-            .expect("chmod 700 GNUPGHOME");
+        let dir = AgentHome::new("gah-gpg.").expect("create GNUPGHOME");
         let home = GpgHome { dir };
         let files: Vec<PathBuf> = KEY_NAMES
             .iter()
@@ -400,22 +378,47 @@ impl Default for GpgHome {
     }
 }
 
-impl Drop for GpgHome {
-    fn drop(&mut self) {
-        kill_agent(self.path());
+/// A throw-away GnuPG home: a directory of mode 700 (gpg refuses others)
+/// with a short path, as Unix socket paths are limited to about 107 bytes
+/// (under `/tmp`, even when TMPDIR is long). The daemons gpg starts in it
+/// (gpg-agent, keyboxd, ...) would outlive the test: they are killed when
+/// it is dropped.
+pub struct AgentHome {
+    dir: tempfile::TempDir,
+}
+
+impl AgentHome {
+    pub fn new(prefix: &str) -> Result<AgentHome, String> {
+        let base = if Path::new("/tmp").is_dir() {
+            PathBuf::from("/tmp")
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(base)
+            .map_err(|e| format!("GNUPGHOME: {e}"))?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("chmod 700 GNUPGHOME: {e}"))?;
+        Ok(AgentHome { dir })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
     }
 }
 
-/// Stops the gpg-agent of the GnuPG home `home`, if one runs.
-pub fn kill_agent(home: &Path) {
-    let _ = Command::new("gpgconf")
-        .arg("--homedir")
-        .arg(home)
-        .args(["--kill", "gpg-agent"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+impl Drop for AgentHome {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.path())
+            .args(["--kill", "all"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// Path of the committed OpenSSH test key (test-only secret).
