@@ -352,3 +352,116 @@ fn malformed_introductions_name_the_form_and_field() {
         })
     ));
 }
+
+/// Our metadata written as the Guile script writes Guix's.
+fn as_guix_writes(m: &ChannelMetadata) -> String {
+    let text = |s: &Option<String>| s.as_ref().map_or("#f".to_owned(), |s| format!("{s:?}"));
+    let dependencies: Vec<String> = m
+        .dependencies
+        .iter()
+        .map(|d| {
+            let intro = d.introduction.as_ref().map_or("#f".to_owned(), |i| {
+                format!(
+                    "({:?} {:?})",
+                    i.commit.to_string(),
+                    i.signer.to_hex().to_lowercase()
+                )
+            });
+            format!(
+                "({} {:?} {:?} {} {intro})",
+                d.name,
+                d.url,
+                d.branch,
+                text(&d.commit)
+            )
+        })
+        .collect();
+    format!(
+        "({:?} ({}) {} {:?} {})",
+        m.directory,
+        dependencies.join(" "),
+        text(&m.news_file),
+        m.keyring_reference,
+        text(&m.url)
+    )
+}
+
+/// Guix's `read-channel-metadata`, run by the real Guile
+/// (`tests/guile_reader/guix-channel.scm`), and [`ChannelMetadata::parse`]
+/// agree: the same data when both accept, never an acceptance where Guix
+/// fails. This crate refuses more: values of the wrong kind that Guix
+/// stores and fails on only when using them (`(url https)`).
+#[test]
+fn metadata_is_read_as_guix_reads_it() {
+    if !crate::guile_reader::harness::guile_available() {
+        return;
+    }
+    let intro = "(introduction (channel-introduction (version 0) \
+                 (commit \"897c1a470da759236cc11798f4e0a5f7d4d59fbc\") \
+                 (signer \"2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5\")))";
+    let files: Vec<String> = [
+        "(channel (version 0))",
+        "(channel (version 0) (directory \"src\") (news-file \"n.scm\") (url \"u\"))",
+        "(channel (version 0) (directory \"/src\" \"ignored\") (directory \"second\"))",
+        "(channel (version 0) (keyring-reference \"k\") (x) 3 \"s\" #(1))",
+        "(channel (version 0) (keyring-reference #f) (directory #f) (url #f))",
+        "(channel (version 0) (directory))",
+        "(channel (version 0) (directory . \"x\"))",
+        "(channel (version 0) . 3)",
+        "(channel (version 1))",
+        "(channel (version 0.0))",
+        "(channel (version #e0))",
+        "(channel (version 0 1))",
+        "(channel (version))",
+        "(channel)",
+        "(channel (url \"u\") (version 0))",
+        "(chanel (version 0))",
+        "",
+        "; only a comment",
+        "(channel (version 0) (dependencies))",
+        "(channel (version 0) (dependencies . #f))",
+        "(channel (version 0) (dependencies . 5))",
+        "(channel (version 0) (dependencies (channel (name a) (url \"u\"))))",
+        "(channel (version 0) (dependencies (anything (url \"u\") (name a) (branch \"b\"))))",
+        "(channel (version 0) (dependencies (channel (name a) (url \"u\") (commit \"c\"))))",
+        "(channel (version 0) (dependencies (channel (name a))))",
+        "(channel (version 0) (dependencies (channel (url \"u\"))))",
+        "(channel (version 0) (dependencies (channel (name a) (url \"u\") (branch #f))))",
+        "(channel (version 0) (dependencies (channel (name a) (url \"u\") (name))))",
+        "(channel (version 0) (dependencies \"str\"))",
+        "(channel (version 0) (dependencies (channel (name a) (url \"u\") (introduction #f))))",
+        "(channel (version 0) (dependencies (channel (name a) (url \"u\") INTRO)))",
+        "(channel (version 0) (dependencies (channel (name a) (url \"u\") \
+         (introduction (channel-introduction (commit \"c\") (version 0) (signer \"s\"))))))",
+        "(channel (version 0) (dependencies (channel (name a) (url \"u\") \
+         (introduction (channel-introduction (version 0) \
+         (commit \"897c1a470da759236cc11798f4e0a5f7d4d59fbc\") (signer \"2A3\"))))))",
+    ]
+    .iter()
+    .map(|f| f.replace("INTRO", intro))
+    .collect();
+    let guix = crate::guile_reader::harness::run_guile(
+        "guix-channel.scm",
+        &[],
+        &files
+            .iter()
+            .map(|f| f.as_bytes().to_vec())
+            .collect::<Vec<_>>(),
+    );
+    let mut both_accept = 0;
+    for (file, guix) in files.iter().zip(&guix) {
+        match (
+            ChannelMetadata::parse(file.as_bytes()),
+            guix.strip_prefix("OK "),
+        ) {
+            (Ok(ours), Some(theirs)) => {
+                assert_eq!(as_guix_writes(&ours), theirs, "{file}");
+                both_accept += 1;
+            }
+            (Ok(ours), None) => panic!("{file}: accepted ({ours:?}), Guix says {guix}"),
+            (Err(_), _) => {}
+        }
+    }
+    eprintln!("{both_accept} of {} accepted by both", files.len());
+    assert!(both_accept >= 12, "only {both_accept} accepted by both");
+}

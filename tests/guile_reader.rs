@@ -18,7 +18,7 @@
 // brings its own copy of `support::random` for them.
 #[allow(dead_code, clippy::duplicate_mod)]
 #[path = "guile_reader/harness.rs"]
-mod harness;
+pub(crate) mod harness;
 
 use git_authenticate::{Authorizations, AuthorizationsError, SyntaxError};
 use harness::{guile_available, run_guile};
