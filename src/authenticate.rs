@@ -163,29 +163,17 @@ pub fn authenticate(
         failures.introduction = verify_introduction(repo, &rule, introduction)?;
     }
     let roots = known.roots(introduction);
-    let check = CheckCommits {
-        rule: &rule,
-        roots: &roots,
-        progress,
-    };
+    let check = CheckCommits::new(&rule, &roots, progress);
     let tally = check_commits(repo, &mut commits, first, &check, options, introduction)?;
     failures.descent = check_descent(repo, end, introduction, &roots, &tally, interrupt)?;
     progress.phase(Phase::Settling);
-    let checked = settle(
-        repo,
-        &mut commits,
-        &known.hidden,
-        tally,
-        !failures.is_empty(),
-    )?;
+    let checked = settle(repo, &mut commits, &known.hidden, tally, failures.scope())?;
     if checked.commits == 0 {
         // Everything found is reachable from hidden history through commits
         // with skewed times: nothing to check, as for Guix.
         return Ok(report);
     }
-    report.checked = checked.commits;
-    report.signers = sorted_counts(checked.signers);
-    report.failures = failures.in_guix_order(checked.failures, options.keep_going);
+    report.add(checked, failures, options.keep_going);
     if !report.is_authentic() {
         return Err(Error::NotAuthentic(Box::new(report)));
     }
@@ -227,6 +215,13 @@ pub fn authenticate_commit(
 }
 
 impl Report {
+    /// What checking found, and every failure in the order Guix meets them.
+    fn add(&mut self, checked: Checked, failures: Failures, keep_going: bool) {
+        self.checked = checked.commits;
+        self.signers = sorted_counts(checked.signers);
+        self.failures = failures.in_guix_order(checked.failures, keep_going);
+    }
+
     fn empty(introduction: &Introduction, end: Oid, warnings: Vec<CacheWarning>) -> Self {
         Report {
             introduction: introduction.clone(),
@@ -455,8 +450,13 @@ struct Failures {
 }
 
 impl Failures {
-    fn is_empty(&self) -> bool {
-        self.introduction.is_none() && self.descent.is_none()
+    /// What settling must tell exactly: whether anything is to be checked
+    /// at all matters only when the introduction or END's descent failed.
+    fn scope(&self) -> Scope {
+        match self.introduction.is_none() && self.descent.is_none() {
+            true => Scope::FailingCommits,
+            false => Scope::AnythingToCheck,
+        }
     }
 
     /// All failures in the order Guix meets them, each commit reported
@@ -493,6 +493,16 @@ struct CheckCommits<'a> {
     rule: &'a Rule<'a>,
     roots: &'a [Oid],
     progress: &'a dyn Progress,
+}
+
+impl<'a> CheckCommits<'a> {
+    fn new(rule: &'a Rule<'a>, roots: &'a [Oid], progress: &'a dyn Progress) -> Self {
+        CheckCommits {
+            rule,
+            roots,
+            progress,
+        }
+    }
 }
 
 impl Check for CheckCommits<'_> {
@@ -548,25 +558,32 @@ struct Checked {
 /// short walk; with more, the whole hidden history is walked once.
 const SETTLED_ONE_BY_ONE: usize = 64;
 
+/// What [`settle`] tells exactly, beside the failing commits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    FailingCommits,
+    /// Whether anything is to be checked at all: nothing is when END
+    /// itself is hidden.
+    AnythingToCheck,
+}
+
 /// Makes the tally exact and puts failures in Guix's order.
 ///
 /// The walk may have found commits that hidden history reaches through
 /// commits with skewed times: a failure is kept only if no hidden commit
 /// reaches it, which is settled exactly, never by commit times (checking
-/// the others was only wasted work, and they are not counted). With
-/// `exactly` (the introduction or END's descent failed, which matters only
-/// if there is something to check), whether anything is to be checked at
-/// all is settled too: nothing is when END itself is hidden.
+/// the others was only wasted work, and they are not counted).
 fn settle(
     repo: &Repository,
     walk: &mut Walk,
     hidden: &[Oid],
     mut tally: Tally,
-    exactly: bool,
+    scope: Scope,
 ) -> Result<Checked, Error> {
-    if exactly || !tally.failures.is_empty() {
+    let whole = scope == Scope::AnythingToCheck;
+    if whole || !tally.failures.is_empty() {
         let mut failing: Vec<Node> = tally.failures.iter().map(|(node, _)| *node).collect();
-        if exactly {
+        if whole {
             failing.push(walk.end());
         }
         hide_reached(repo, walk, hidden, &failing)?;
