@@ -6,7 +6,7 @@ use git2::Oid;
 
 use crate::authorizations::AuthorizationsError;
 use crate::cache::CacheError;
-use crate::channel::{MetadataError, MetadataProblem, Relation, UpdateError};
+use crate::channel::{MetadataError, MetadataProblem, UpdateError};
 use crate::failure::Failure;
 use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::input::InputError;
@@ -19,7 +19,7 @@ use crate::report::Report;
 
 /// Why a repository, a commit or an input is not accepted.
 ///
-/// [`Error::NotAuthentic`] (and [`Error::Downgrade`]) mean the history was
+/// [`Error::NotAuthentic`] (and a downgrade refused by [`Error::Update`]) mean the history was
 /// checked and must not be trusted
 /// ([`Error::is_authentication_failure`]); the others mean it could not be
 /// checked at all.
@@ -64,18 +64,10 @@ pub enum Error {
     #[error("invalid channel introduction: {0}")]
     InvalidIntroduction(IntroductionError),
 
-    /// Updating from `old` to `new` would not move forward.
-    #[error(
-        "refusing to update from commit {old} to {new}: the new commit is {} the old one \
-         (possible downgrade attack)", relation.describe_new())]
-    Downgrade {
-        /// The commit currently in use.
-        old: Oid,
-        /// The proposed commit.
-        new: Oid,
-        /// How `old` relates to `new`.
-        relation: Relation,
-    },
+    /// The update check refuses the new commit, or could not walk the
+    /// history ([`check_update`](crate::check_update)).
+    #[error(transparent)]
+    Update(#[from] UpdateError),
 
     /// `.guix-channel` cannot be read.
     #[error("commit {commit} has a malformed '.guix-channel' (blob {blob}): {problem}")]
@@ -213,17 +205,6 @@ impl From<CommitIdError> for Error {
     }
 }
 
-impl From<UpdateError> for Error {
-    fn from(error: UpdateError) -> Self {
-        match error {
-            UpdateError::Downgrade { old, new, relation } => {
-                Error::Downgrade { old, new, relation }
-            }
-            UpdateError::Git(e) => Error::Git(e),
-        }
-    }
-}
-
 impl From<MetadataError> for Error {
     fn from(error: MetadataError) -> Self {
         match error {
@@ -275,7 +256,8 @@ impl Error {
             Error::InvalidCommitId(_) => "invalid-commit-id",
             Error::InvalidFingerprint(_) => "invalid-fingerprint",
             Error::InvalidIntroduction(_) => "invalid-introduction",
-            Error::Downgrade { .. } => "downgrade",
+            Error::Update(UpdateError::Downgrade { .. }) => "downgrade",
+            Error::Update(UpdateError::Git(_)) => "git",
             Error::MalformedChannelMetadata { .. } => "malformed-channel-metadata",
             Error::HistoricalAuthorizations { .. } => "historical-authorizations",
             Error::UnreadableObject { source, .. } if source.is_missing() => "missing-object",
@@ -289,7 +271,10 @@ impl Error {
     /// True when the history was checked and found not authentic, false
     /// when it could not be checked.
     pub fn is_authentication_failure(&self) -> bool {
-        matches!(self, Error::NotAuthentic(_) | Error::Downgrade { .. })
+        matches!(
+            self,
+            Error::NotAuthentic(_) | Error::Update(UpdateError::Downgrade { .. })
+        )
     }
 
     /// The commit the error is about, if any.
@@ -297,7 +282,7 @@ impl Error {
         match self {
             Error::NotAuthentic(_) => self.failure().map(Failure::commit),
             Error::MalformedChannelMetadata { commit, .. } => Some(*commit),
-            Error::Downgrade { new, .. } => Some(*new),
+            Error::Update(UpdateError::Downgrade { new, .. }) => Some(*new),
             _ => None,
         }
     }
