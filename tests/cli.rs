@@ -9,7 +9,6 @@
 
 use crate::support;
 
-use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -104,17 +103,6 @@ fn build(text: &str) -> Built {
     }
 }
 
-/// `PATH` with the directory of the built binary first, so that hooks and
-/// `git authenticate` find it.
-fn path_with_binary() -> OsString {
-    let binary = Path::new(env!("CARGO_BIN_EXE_git-authenticate"));
-    let mut dirs = vec![binary.parent().expect("binary directory").to_owned()];
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    std::env::join_paths(dirs).expect("PATH")
-}
-
 impl Repo {
     fn new(text: &str) -> Repo {
         Repo {
@@ -147,6 +135,13 @@ impl Repo {
     }
 
     /// The binary, run in the work tree.
+    /// Asserts that standard error `err` says the history was
+    /// authenticated up to commit `label`.
+    fn assert_authenticated(&self, err: &str, label: &str) {
+        let done = format!("successfully authenticated commit {}", self.id(label));
+        assert!(err.contains(&done), "{err}");
+    }
+
     fn cmd(&self) -> Command {
         binary(&self.home, self.path())
     }
@@ -161,14 +156,7 @@ impl Repo {
     /// The real git in `dir`, with the private home, the binary on `PATH`
     /// and the scenario's GnuPG home (for `git commit -S`).
     fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut c = support::git_command(dir);
-        for name in support::home::CLEARED {
-            c.env_remove(name);
-        }
-        for (name, value) in self.home.vars() {
-            c.env(name, value);
-        }
-        c.env("PATH", path_with_binary());
+        let mut c = self.home.git(dir, &[]);
         if let Some(gnupg) = self.built.gnupg_home() {
             c.env("GNUPGHOME", gnupg);
         }
@@ -248,13 +236,7 @@ fn success_then_nothing_new() {
         )),
         "{err}"
     );
-    assert!(
-        err.contains(&format!(
-            "successfully authenticated commit {}",
-            repo.id("fourth")
-        )),
-        "{err}"
-    );
+    repo.assert_authenticated(&err, "fourth");
 
     // The real cache file, private, holding END.
     let cache = repo.default_cache_file(repo.path());
@@ -267,13 +249,7 @@ fn success_then_nothing_new() {
         let assert = repo.cmd().args(&args).assert().code(0).stdout("");
         let err = stderr(&assert);
         assert!(!err.contains("Authenticating"), "{err}");
-        assert!(
-            err.contains(&format!(
-                "successfully authenticated commit {}",
-                repo.id("fourth")
-            )),
-            "{err}"
-        );
+        repo.assert_authenticated(&err, "fourth");
     }
 }
 
@@ -358,13 +334,7 @@ fn repository_option_and_subdirectory() {
         .stdout("");
     let err = stderr(&assert);
     assert!(!err.contains("Authenticating"), "{err}");
-    assert!(
-        err.contains(&format!(
-            "successfully authenticated commit {}",
-            repo.id("fourth")
-        )),
-        "{err}"
-    );
+    repo.assert_authenticated(&err, "fourth");
     // `--repository=DIR` too.
     binary(&repo.home, elsewhere.path())
         .arg(format!("--repository={}", repo.path().display()))
@@ -406,10 +376,7 @@ fn bare_clone() {
     assert!(mode(&repo.default_cache_file(&bare)) == 0o600);
     // Run inside it, with the recorded configuration.
     let assert = binary(&repo.home, &bare).assert().code(0).stdout("");
-    assert!(stderr(&assert).contains(&format!(
-        "successfully authenticated commit {}",
-        repo.id("fourth")
-    )));
+    repo.assert_authenticated(&stderr(&assert), "fourth");
 }
 
 #[test]
@@ -564,10 +531,7 @@ fn historical_authorizations_option() {
         .assert()
         .code(0)
         .stdout("");
-    assert!(stderr(&assert).contains(&format!(
-        "successfully authenticated commit {}",
-        repo.id("second")
-    )));
+    repo.assert_authenticated(&stderr(&assert), "second");
 
     // A file that cannot be read: could not check.
     repo.cmd()
@@ -628,13 +592,7 @@ fn runs_as_a_git_subcommand() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(out.stdout.is_empty());
-    assert!(
-        err.contains(&format!(
-            "successfully authenticated commit {}",
-            repo.id("fourth")
-        )),
-        "{err}"
-    );
+    repo.assert_authenticated(&err, "fourth");
 }
 
 // ---------------------------------------------------------------------------
@@ -1399,13 +1357,7 @@ fn first_run_records_configuration_and_installs_hooks() {
     // Later runs need no arguments, and install nothing again.
     let assert = repo.cmd().assert().code(0).stdout("");
     let err = stderr(&assert);
-    assert!(
-        err.contains(&format!(
-            "successfully authenticated commit {}",
-            repo.id("fourth")
-        )),
-        "{err}"
-    );
+    repo.assert_authenticated(&err, "fourth");
     assert!(!err.contains("installed hook"), "{err}");
     assert!(!err.contains("recorded"), "{err}");
 }
@@ -1619,13 +1571,7 @@ fn with_remote(repo: &Repo) -> PathBuf {
         err.contains("pushing to keyring branch 'keyring', which is not authenticated"),
         "{err}"
     );
-    assert!(
-        err.contains(&format!(
-            "successfully authenticated commit {}",
-            repo.id("fourth")
-        )),
-        "{err}"
-    );
+    repo.assert_authenticated(&err, "fourth");
     remote
 }
 

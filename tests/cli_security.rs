@@ -92,14 +92,7 @@ impl Repo {
     /// The real git in `dir`, with the private home and the binary first
     /// on `PATH` (for hooks and `git authenticate`).
     fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut c = support::git_command(dir);
-        for name in support::home::CLEARED.iter().chain(SUBSTITUTION_VARS) {
-            c.env_remove(name);
-        }
-        for (name, value) in self.home.vars() {
-            c.env(name, value);
-        }
-        c.env("PATH", path_with_binary());
+        let mut c = self.home.git(dir, SUBSTITUTION_VARS);
         c.args(args).output().expect("run git")
     }
 
@@ -116,16 +109,6 @@ impl Repo {
     fn dir(&self, name: &str) -> PathBuf {
         self.home.path().join(name)
     }
-}
-
-/// `PATH` with the built binary's directory first.
-fn path_with_binary() -> std::ffi::OsString {
-    let binary = Path::new(env!("CARGO_BIN_EXE_git-authenticate"));
-    let mut dirs = vec![binary.parent().expect("binary directory").to_owned()];
-    if let Some(path) = std::env::var_os("PATH") {
-        dirs.extend(std::env::split_paths(&path));
-    }
-    std::env::join_paths(dirs).expect("PATH")
 }
 
 /// Runs `command`, which must finish within 30 s (it is killed otherwise).

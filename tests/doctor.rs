@@ -9,8 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use git2::{BranchType, Repository, Signature};
+use git2::Repository;
 use serde_json::Value;
+use support::objects::{self, Person};
 use support::sign::AgentHome;
 use support::{gpg_available, key, Built, GpgHome, Home};
 
@@ -172,45 +173,27 @@ impl Channel {
 
     /// Adds (or replaces) `file` on branch `branch` in a new commit.
     fn keyring_add(&self, branch: &str, file: &str, contents: &[u8]) {
-        self.keyring_change(branch, |repo, tree| {
-            let blob = repo.blob(contents).unwrap();
-            tree.insert(file, blob, 0o100644).unwrap();
-        });
+        self.keyring_change(branch, (file, Some(contents)));
     }
 
     fn keyring_remove(&self, branch: &str, file: &str) {
-        self.keyring_change(branch, |_, tree| tree.remove(file).unwrap());
+        self.keyring_change(branch, (file, None));
     }
 
-    fn keyring_change(
-        &self,
-        branch: &str,
-        change: impl FnOnce(&Repository, &mut git2::TreeBuilder),
-    ) {
-        let repo = self.repo();
-        let tip = repo
-            .find_branch(branch, BranchType::Local)
-            .unwrap()
-            .get()
-            .peel_to_commit()
-            .unwrap();
-        let mut builder = repo.treebuilder(Some(&tip.tree().unwrap())).unwrap();
-        change(&repo, &mut builder);
-        let tree = repo.find_tree(builder.write().unwrap()).unwrap();
-        let who = Signature::now("Test", "test@example.org").unwrap();
-        repo.commit(
-            Some(&format!("refs/heads/{branch}")),
-            &who,
-            &who,
-            "keyring change\n",
-            &tree,
-            &[&tip],
-        )
-        .unwrap();
+    /// One unsigned commit on `branch` changing one top-level file.
+    fn keyring_change(&self, branch: &str, change: (&str, Option<&[u8]>)) {
+        let mut repo = self.repo();
+        let tip = repo.refname_to_id(&format!("refs/heads/{branch}")).unwrap();
+        let base = repo.find_commit(tip).unwrap().tree_id();
+        let tree = objects::changed_tree(&mut repo, base, &[change]).unwrap();
+        let buffer = objects::commit_buffer(tree, &[tip], &now(), "keyring change\n");
+        let id = objects::commit(&mut repo, &buffer, None).unwrap();
+        objects::set_branch(&repo, branch, id).unwrap();
     }
 
     /// Commits `.guix-authorizations` listing `fingerprints` (spaced),
-    /// signed by alice with Sequoia, on the current branch.
+    /// signed by alice with Sequoia, on the current branch; the work tree
+    /// and the index follow.
     fn authorize(&self, fingerprints: &[String]) {
         let entries: Vec<(String, String)> = fingerprints
             .iter()
@@ -218,47 +201,50 @@ impl Channel {
             .map(|(i, f)| (format!("key{i}"), f.clone()))
             .collect();
         let text = support::authorizations_file(&entries, "doctor test");
-        std::fs::write(self.built.path.join(".guix-authorizations"), text).unwrap();
-        self.commit_signed("authorize");
-    }
-
-    /// Commits the work tree, signed by alice.
-    fn commit_signed(&self, message: &str) {
-        let repo = self.repo();
-        let mut index = repo.index().unwrap();
-        index
-            .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-            .unwrap();
-        index.write().unwrap();
-        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
-        let head = repo.head().unwrap().peel_to_commit().unwrap();
-        let who = Signature::now("Test", "test@example.org").unwrap();
-        let buffer = repo
-            .commit_create_buffer(&who, &who, &format!("{message}\n"), &tree, &[&head])
-            .unwrap();
-        let time = who.when().seconds();
+        std::fs::write(self.built.path.join(".guix-authorizations"), &text).unwrap();
+        let mut repo = self.repo();
+        let (head, base) = {
+            let head = repo.head().unwrap().peel_to_commit().unwrap();
+            (head.id(), head.tree_id())
+        };
+        let change = (".guix-authorizations", Some(text.as_bytes()));
+        let tree = objects::changed_tree(&mut repo, base, &[change]).unwrap();
+        let who = now();
+        let buffer = objects::commit_buffer(tree, &[head], &who, "authorize\n");
         let signature = support::sign::sequoia_sign(
             &key("alice"),
-            &buffer,
-            time,
+            buffer.as_bytes(),
+            who.time,
             &support::sign::SequoiaOptions::default(),
         )
         .unwrap();
-        let id = repo
-            .commit_signed(
-                std::str::from_utf8(&buffer).unwrap(),
-                signature.trim_end(),
-                Some("gpgsig"),
-            )
-            .unwrap();
+        let signature = Some(("gpgsig", signature.trim_end()));
+        let id = objects::commit(&mut repo, &buffer, signature).unwrap();
         repo.head()
             .unwrap()
             .set_target(id, "signed commit")
             .unwrap();
+        let mut index = repo.index().unwrap();
+        index.read_tree(&repo.find_tree(tree).unwrap()).unwrap();
+        index.write().unwrap();
     }
 
     fn hook(&self, name: &str) -> PathBuf {
         self.built.path.join(".git/hooks").join(name)
+    }
+}
+
+/// Author and committer of the commits a test adds: now, as a
+/// maintainer's are.
+fn now() -> Person<'static> {
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    Person {
+        name: "Test",
+        email: "test@example.org",
+        time: time as i64,
     }
 }
 

@@ -19,17 +19,18 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use git_authenticate::git2::{self, Oid, Repository, Signature};
+use git_authenticate::git2::{Oid, Repository};
 use git_authenticate::{
-    authenticate, CommitSignature, Error, Failure, Keyring, KeyringError, NoProgress, Options,
-    Policy, PolicyRefusal, Report, SignatureProblem,
+    CommitSignature, Error, Failure, Keyring, KeyringError, Options, Policy, PolicyRefusal, Report,
+    SignatureProblem,
 };
 use sequoia_openpgp as openpgp;
 
 use openpgp::packet::signature::SignatureBuilder;
 use openpgp::serialize::Serialize;
 use openpgp::types::SignatureType;
-use support::expect::{check, fingerprint, first_by_alice};
+use support::expect::{check, fingerprint, run_from_first};
+use support::objects::{self, Person, TreeEntry};
 use support::{build_scenario_text, gpg_available, key, Built, GpgHome, Home};
 
 /// 2017-07-14T02:40:00Z: before the test keys were made (2020-01-01).
@@ -59,47 +60,34 @@ fn signed_child_writing(
     (name, content): (&str, &[u8]),
     sign: impl FnOnce(&[u8]) -> String,
 ) -> Oid {
-    let repo = built.repo();
+    let mut repo = built.repo();
     let parent = Oid::from_str(parent).unwrap_or_else(|_| built.oid(parent));
-    let parent = repo.find_commit(parent).unwrap();
-    let blob = repo.blob(content).unwrap();
-    let mut tree = repo.treebuilder(Some(&parent.tree().unwrap())).unwrap();
-    tree.insert(name, blob, 0o100644).unwrap();
-    let tree = repo.find_tree(tree.write().unwrap()).unwrap();
-    let who = Signature::new(
-        "Test Author",
-        "author@example.org",
-        &git2::Time::new(1_700_000_000, 0),
-    )
-    .unwrap();
-    let buffer = repo
-        .commit_create_buffer(&who, &who, &format!("{name}\n"), &tree, &[&parent])
-        .unwrap();
-    let signature = sign(&buffer);
-    let id = repo
-        .commit_signed(
-            buffer.as_str().unwrap(),
-            signature.strip_suffix('\n').unwrap_or(&signature),
-            None,
-        )
-        .unwrap();
-    repo.reference("refs/heads/master", id, true, "test")
-        .unwrap();
+    let base = repo.find_commit(parent).unwrap().tree_id();
+    let tree = objects::changed_tree(&mut repo, base, &[(name, Some(content))]).unwrap();
+    let buffer = objects::commit_buffer(tree, &[parent], &AT_1_700_000_000, &format!("{name}\n"));
+    let signature = sign(buffer.as_bytes());
+    let signature = signature.strip_suffix('\n').unwrap_or(&signature);
+    let id = objects::commit(&mut repo, &buffer, Some(("gpgsig", signature))).unwrap();
+    objects::set_branch(&repo, "master", id).unwrap();
     id
 }
 
+/// The scenarios' author, at 2023-11-14T22:13:20Z.
+const AT_1_700_000_000: Person = Person {
+    name: support::builder::AUTHOR_NAME,
+    email: support::builder::AUTHOR_EMAIL,
+    time: 1_700_000_000,
+};
+
 /// Authenticates from `first` (alice) up to `end`.
 fn authenticate_to(built: &Built, end: Oid, policy: Policy) -> Result<Report, Error> {
-    let options = Options {
-        policy,
-        ..Options::default()
-    };
-    authenticate(
-        &built.repo(),
-        &first_by_alice(built),
+    run_from_first(
+        built,
         end,
-        &options,
-        &NoProgress,
+        &Options {
+            policy,
+            ..Options::default()
+        },
     )
 }
 
@@ -506,13 +494,7 @@ fn key_entries_that_are_not_files() {
             keyring_reference: "master".into(),
             ..Options::default()
         };
-        let result = authenticate(
-            &built.repo(),
-            &first_by_alice(&built),
-            built.oid("second"),
-            &options,
-            &NoProgress,
-        );
+        let result = run_from_first(&built, built.oid("second"), &options);
         assert_eq!(result.unwrap_err().kind(), "malformed-key", "{command}");
     }
 }
@@ -554,22 +536,24 @@ fn key_files_are_read_as_guix_reads_them() {
     }
 }
 
-/// A keyring branch built with git2: `tree` as the root of its only commit.
-fn keyring_branch(repo: &Repository, tree: Oid) {
-    let who = Signature::new("K", "k@example.org", &git2::Time::new(1_700_000_000, 0)).unwrap();
-    let tree = repo.find_tree(tree).unwrap();
-    let commit = repo.commit(None, &who, &who, "keys\n", &tree, &[]).unwrap();
-    repo.reference("refs/heads/keyring", commit, true, "test")
-        .unwrap();
+/// A keyring branch whose only commit has `tree` as its root.
+fn keyring_branch(repo: &mut Repository, tree: Oid) {
+    let who = Person {
+        name: "K",
+        email: "k@example.org",
+        time: 1_700_000_000,
+    };
+    let commit = objects::commit(
+        repo,
+        &objects::commit_buffer(tree, &[], &who, "keys\n"),
+        None,
+    );
+    objects::set_branch(repo, "keyring", commit.unwrap()).unwrap();
 }
 
-/// A tree holding `entries` (name, id, mode).
-fn tree_of(repo: &Repository, entries: &[(String, Oid, i32)]) -> Oid {
-    let mut builder = repo.treebuilder(None).unwrap();
-    for (name, id, mode) in entries {
-        builder.insert(name, *id, *mode).unwrap();
-    }
-    builder.write().unwrap()
+/// A tree holding `entries` (mode, name, id).
+fn tree_of(repo: &mut Repository, entries: &[TreeEntry]) -> Oid {
+    objects::tree(repo, entries).unwrap()
 }
 
 /// Hostile keyring trees are refused quickly, without recursion: nested
@@ -578,22 +562,22 @@ fn tree_of(repo: &Repository, entries: &[(String, Oid, i32)]) -> Oid {
 #[test]
 fn hostile_keyring_trees_are_bounded() {
     let built = alice_history();
-    let repo = built.repo();
-    let alice = repo.blob(&key("alice").armored_public()).unwrap();
-    let mut deep = tree_of(&repo, &[("alice.key".into(), alice, 0o100644)]);
+    let mut repo = built.repo();
+    let alice = objects::blob(&mut repo, &key("alice").armored_public()).unwrap();
+    let mut deep = tree_of(&mut repo, &[(objects::FILE, "alice.key".into(), alice)]);
     for _ in 0..1000 {
-        deep = tree_of(&repo, &[("d".into(), deep, 0o040000)]);
+        deep = tree_of(&mut repo, &[(objects::DIRECTORY, "d".into(), deep)]);
     }
-    let wide_leaf: Vec<(String, Oid, i32)> = (0..3000)
-        .map(|i| (format!("k{i}"), alice, 0o100644))
+    let wide_leaf: Vec<TreeEntry> = (0..3000)
+        .map(|i| (objects::FILE, format!("k{i}"), alice))
         .collect();
-    let leaf = tree_of(&repo, &wide_leaf);
-    let wide: Vec<(String, Oid, i32)> = (0..400)
-        .map(|i| (format!("d{i}"), leaf, 0o040000))
+    let leaf = tree_of(&mut repo, &wide_leaf);
+    let wide: Vec<TreeEntry> = (0..400)
+        .map(|i| (objects::DIRECTORY, format!("d{i}"), leaf))
         .collect();
-    let wide = tree_of(&repo, &wide);
+    let wide = tree_of(&mut repo, &wide);
     for (what, tree, limit) in [("deep", deep, "nested deeper"), ("wide", wide, "entries")] {
-        keyring_branch(&repo, tree);
+        keyring_branch(&mut repo, tree);
         let started = Instant::now();
         match Keyring::load(&repo, "keyring") {
             Err(e @ KeyringError::TooLarge { .. }) => {
@@ -620,7 +604,7 @@ fn the_keyring_branch_is_found_as_guix_finds_it() {
         commit first alice
         "#,
     );
-    let repo = built.repo();
+    let mut repo = built.repo();
     let tip = repo.refname_to_id("refs/heads/keyring").unwrap();
     repo.reference("refs/remotes/origin/keys", tip, true, "test")
         .unwrap();
@@ -650,13 +634,16 @@ fn the_keyring_branch_is_found_as_guix_finds_it() {
     // A symbolic branch, and a branch pointing at an annotated tag.
     repo.reference_symbolic("refs/heads/symbolic", "refs/heads/other", true, "test")
         .unwrap();
-    let who = Signature::new("T", "t@example.org", &git2::Time::new(1_700_000_000, 0)).unwrap();
-    let object = repo.find_object(tip, None).unwrap();
-    let tag = repo
-        .tag("annotated", &object, &who, "tag\n", false)
+    // Crafted here: the scenario language cannot point a branch at a tag.
+    let who = Person {
+        name: "T",
+        email: "t@example.org",
+        time: 1_700_000_000,
+    };
+    let tag = objects::tag(&mut repo, tip, "commit", "annotated", &who, "tag\n").unwrap();
+    repo.reference("refs/tags/annotated", tag, true, "test")
         .unwrap();
-    repo.reference("refs/heads/tag-branch", tag, true, "test")
-        .unwrap();
+    objects::set_branch(&repo, "tag-branch", tag).unwrap();
     for branch in ["symbolic", "tag-branch"] {
         let error = Keyring::load(&repo, branch).unwrap_err();
         assert!(
@@ -693,7 +680,7 @@ fn hash_algorithms_guix_does_not_know_are_refused() {
 #[test]
 fn ecdsa_signatures_are_refused() {
     let built = alice_history();
-    let repo = built.repo();
+    let mut repo = built.repo();
     let (ecdsa, _) = openpgp::cert::CertBuilder::new()
         .set_cipher_suite(openpgp::cert::CipherSuite::P256)
         .add_userid("ECDSA <ecdsa@example.org>")
@@ -709,19 +696,15 @@ fn ecdsa_signatures_are_refused() {
         .unwrap();
     let mut public = Vec::new();
     ecdsa.serialize(&mut public).unwrap();
-    let keys = [
-        (
-            "alice.key".to_owned(),
-            repo.blob(&key("alice").armored_public()).unwrap(),
-            0o100644,
-        ),
-        (
-            "ecdsa.key".to_owned(),
-            repo.blob(&public).unwrap(),
-            0o100644,
-        ),
-    ];
-    keyring_branch(&repo, tree_of(&repo, &keys));
+    let keys = objects::file_tree(
+        &mut repo,
+        &[
+            ("alice.key", &key("alice").armored_public()),
+            ("ecdsa.key", &public),
+        ],
+    )
+    .unwrap();
+    keyring_branch(&mut repo, keys);
     let fpr = ecdsa.fingerprint().to_hex();
     let authorizations = format!(
         "(authorizations (version 0) ((\"{}\") (\"{fpr}\")))",
@@ -734,14 +717,7 @@ fn ecdsa_signatures_are_refused() {
         |data| armor(&sequoia_binary("alice", data, 1_700_000_000)),
     );
     let end = signed_child_writing(&built, &add.to_string(), ("b.txt", b"B\n"), |data| {
-        let mut signer = ecdsa
-            .primary_key()
-            .key()
-            .clone()
-            .parts_into_secret()
-            .unwrap()
-            .into_keypair()
-            .unwrap();
+        let mut signer = support::sign::primary_keypair(&ecdsa);
         let sig = SignatureBuilder::new(SignatureType::Binary)
             .sign_message(&mut signer, data)
             .unwrap();

@@ -215,14 +215,7 @@ fn expired_key_is_refused_only_when_strict() {
 #[test]
 fn revoked_key_is_refused_only_when_strict() {
     let revoked = cert("revoked", None);
-    let mut primary = revoked
-        .primary_key()
-        .key()
-        .clone()
-        .parts_into_secret()
-        .unwrap()
-        .into_keypair()
-        .unwrap();
+    let mut primary = support::sign::primary_keypair(&revoked);
     let revocation = revoked
         .revoke(&mut primary, ReasonForRevocation::KeyCompromised, b"stolen")
         .unwrap();

@@ -192,17 +192,22 @@ pub fn first_by_alice(built: &Built) -> Introduction {
     }
 }
 
+/// Authenticates from [`first_by_alice`] up to `end`, with `options`.
+pub fn run_from_first(built: &Built, end: Oid, options: &Options) -> Result<Report, Error> {
+    authenticate(
+        &built.repo(),
+        &first_by_alice(built),
+        end,
+        options,
+        &NoProgress,
+    )
+}
+
 /// Authenticates from [`first_by_alice`] up to `end`, with `cache`.
 pub fn run_cached(built: &Built, end: Oid, cache: &Cache) -> Result<Report, Error> {
     let options = Options {
         cache: Some(cache.clone()),
         ..Options::default()
     };
-    authenticate(
-        &built.repo(),
-        &first_by_alice(built),
-        end,
-        &options,
-        &NoProgress,
-    )
+    run_from_first(built, end, &options)
 }

@@ -92,4 +92,29 @@ impl Home {
         }
         c
     }
+
+    /// The real git in `dir` with this home: the test's environment
+    /// cleared (and `also_cleared`), the built binary's directory first on
+    /// `PATH` (for hooks and `git authenticate`).
+    #[allow(clippy::option_env_unwrap)]
+    pub fn git(&self, dir: &Path, also_cleared: &[&str]) -> Command {
+        let mut c = super::git_command(dir);
+        for name in CLEARED.iter().chain(also_cleared) {
+            c.env_remove(name);
+        }
+        for (name, value) in self.vars() {
+            c.env(name, value);
+        }
+        let binary = option_env!("CARGO_BIN_EXE_git-authenticate")
+            .expect("the git-authenticate binary is known to integration tests only");
+        let mut dirs = vec![Path::new(binary)
+            .parent()
+            .expect("binary directory")
+            .to_owned()];
+        if let Some(path) = std::env::var_os("PATH") {
+            dirs.extend(std::env::split_paths(&path));
+        }
+        c.env("PATH", std::env::join_paths(dirs).expect("PATH"));
+        c
+    }
 }

@@ -85,6 +85,43 @@ pub fn file_tree(
     tree(sink, &entries)
 }
 
+/// The tree of `base` with top-level files changed: `(name, Some(content))`
+/// writes a regular file (replacing any entry of that name), `(name, None)`
+/// removes the entry, which must exist. How a test adds one commit to a
+/// history the scenario language built.
+pub fn changed_tree(
+    repo: &mut Repository,
+    base: Oid,
+    changes: &[(&str, Option<&[u8]>)],
+) -> Result<Oid, String> {
+    let mut entries: Vec<TreeEntry> = {
+        let tree = repo
+            .find_tree(base)
+            .map_err(|e| format!("read tree {base}: {e}"))?;
+        tree.iter()
+            .map(|e| {
+                let name = String::from_utf8_lossy(e.name_bytes()).into_owned();
+                (e.filemode() as u32, name, e.id())
+            })
+            .collect()
+    };
+    for (name, content) in changes {
+        let at = entries.iter().position(|(_, n, _)| n == name);
+        match (content, at) {
+            (Some(content), _) => {
+                let oid = blob(repo, content)?;
+                entries.retain(|(_, n, _)| n != name);
+                entries.push((FILE, name.to_string(), oid));
+            }
+            (None, Some(at)) => {
+                entries.remove(at);
+            }
+            (None, None) => return Err(format!("remove {name:?}: not in tree {base}")),
+        }
+    }
+    tree(repo, &entries)
+}
+
 /// Author and committer of a commit (both the same), at `time` (UTC).
 #[derive(Clone, Copy, Debug)]
 pub struct Person<'a> {
@@ -135,6 +172,24 @@ pub fn commit(
         Some((field, value)) => with_signature(unsigned, field, value),
     };
     sink.write_object(ObjectType::Commit, data.as_bytes())
+}
+
+/// Writes an annotated tag object named `name` pointing at `target`, an
+/// object of type `kind` (`commit`, `tree`, `blob`, `tag`), formatted as
+/// git does; no reference is made (the caller points one at it).
+pub fn tag(
+    sink: &mut (impl ObjectSink + ?Sized),
+    target: Oid,
+    kind: &str,
+    name: &str,
+    tagger: &Person,
+    message: &str,
+) -> Result<Oid, String> {
+    let text = format!(
+        "object {target}\ntype {kind}\ntag {name}\ntagger {}\n\n{message}",
+        tagger.line()
+    );
+    sink.write_object(ObjectType::Tag, text.as_bytes())
 }
 
 /// Points `refs/heads/BRANCH` at `oid` (created or moved).

@@ -466,3 +466,14 @@ fn run_with_stdin(mut c: Command, data: &[u8]) -> std::io::Result<std::process::
     writer.join().expect("stdin writer")?;
     Ok(out)
 }
+
+/// A signer with `cert`'s primary key, which must hold its secret (a
+/// certificate a test generated).
+pub fn primary_keypair(cert: &openpgp::Cert) -> openpgp::crypto::KeyPair {
+    cert.primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .and_then(|k| k.into_keypair())
+        .expect("the primary key's secret")
+}
