@@ -962,26 +962,22 @@ fn end_tag_of_a_tree_or_blob_binary() {
 /// `read-radix-64` returns #f and loading the keyring fails.
 #[test]
 fn key_file_with_bad_checksum_is_refused() {
-    let text = r#"
-        keyring alice
-        keyring-file keyring bob.key armored-bad-crc bob
-        authorize alice bob
-        commit first alice
-        write a.txt "A\n"
-        commit second bob
-
-        introduction first alice
-        expect malformed-key
-    "#;
-    check("key file with a bad checksum", text);
+    key_file_is_refused("armored-bad-crc", "key file with a bad checksum");
 }
 
 /// The same without a checksum line.
 #[test]
 fn key_file_without_checksum_is_refused() {
-    let text = r#"
+    key_file_is_refused("armored-no-crc", "key file without a checksum");
+}
+
+/// A keyring whose `bob.key` is written in `format` (`keyring-file`'s):
+/// the keyring cannot be loaded.
+fn key_file_is_refused(format: &str, what: &str) {
+    let text = format!(
+        r#"
         keyring alice
-        keyring-file keyring bob.key armored-no-crc bob
+        keyring-file keyring bob.key {format} bob
         authorize alice bob
         commit first alice
         write a.txt "A\n"
@@ -989,8 +985,9 @@ fn key_file_without_checksum_is_refused() {
 
         introduction first alice
         expect malformed-key
-    "#;
-    check("key file without a checksum", text);
+        "#
+    );
+    check(what, &text);
 }
 
 /// 5,000 certificates before the real key in one file: loading the keyring

@@ -107,11 +107,7 @@ impl Channel {
             .args([first.as_str(), &key(signer).signing_fpr])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "first run: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::success_output(out, "first run");
     }
 
     fn unrecorded(text: &str) -> Channel {
@@ -160,11 +156,7 @@ impl Channel {
             .env("GIT_AUTHENTICATE", env!("CARGO_BIN_EXE_git-authenticate"))
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::success_output(out, &format!("git {args:?}"));
     }
 
     fn repo(&self) -> Repository {

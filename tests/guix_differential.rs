@@ -1510,16 +1510,7 @@ fn key_file_cases() -> Vec<Case> {
         let built = &case.built;
         let repo = built.repo();
         let first = built.oid("first");
-        let signing = v6
-            .keys()
-            .subkeys()
-            .secret()
-            .next()
-            .unwrap()
-            .key()
-            .clone()
-            .into_keypair()
-            .unwrap();
+        let signing = support::sign::secret_subkey(&v6).into_keypair().unwrap();
         let v6_fpr = signing.public().fingerprint().to_hex();
         let listing = authorizations_file(
             &[

@@ -234,15 +234,7 @@ fn subkey_without_binding_signature_is_refused_only_when_strict() {
         .add_signing_subkey()
         .generate()
         .unwrap();
-    let subkey = with_subkey
-        .keys()
-        .subkeys()
-        .secret()
-        .next()
-        .unwrap()
-        .key()
-        .clone()
-        .role_into_unspecified();
+    let subkey = support::sign::secret_subkey(&with_subkey);
     // The keyring file: every packet but the subkey's binding signature.
     let mut stripped = Vec::new();
     for packet in with_subkey.clone().into_packets() {

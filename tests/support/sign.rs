@@ -477,3 +477,19 @@ pub fn primary_keypair(cert: &openpgp::Cert) -> openpgp::crypto::KeyPair {
         .and_then(|k| k.into_keypair())
         .expect("the primary key's secret")
 }
+
+/// The first subkey of `cert` with its secret (a certificate a test
+/// generated).
+pub fn secret_subkey(
+    cert: &openpgp::Cert,
+) -> openpgp::packet::Key<openpgp::packet::key::SecretParts, openpgp::packet::key::UnspecifiedRole>
+{
+    cert.keys()
+        .subkeys()
+        .secret()
+        .next()
+        .expect("a subkey with its secret")
+        .key()
+        .clone()
+        .role_into_unspecified()
+}
