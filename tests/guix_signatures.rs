@@ -606,6 +606,8 @@ fn the_keyring_branch_is_found_as_guix_finds_it() {
     );
     let mut repo = built.repo();
     let tip = repo.refname_to_id("refs/heads/keyring").unwrap();
+    // References only, made here: scenario tags name labelled commits, and
+    // a keyring tip has no label.
     repo.reference("refs/remotes/origin/keys", tip, true, "test")
         .unwrap();
     repo.reference("refs/tags/tagged-keys", tip, true, "test")
@@ -631,10 +633,10 @@ fn the_keyring_branch_is_found_as_guix_finds_it() {
             other => panic!("{missing}: expected not found, got {other:?}"),
         }
     }
-    // A symbolic branch, and a branch pointing at an annotated tag.
+    // A symbolic branch, and a branch pointing at an annotated tag: kept
+    // here, the builder makes neither on purpose.
     repo.reference_symbolic("refs/heads/symbolic", "refs/heads/other", true, "test")
         .unwrap();
-    // Crafted here: the scenario language cannot point a branch at a tag.
     let who = Person {
         name: "T",
         email: "t@example.org",
