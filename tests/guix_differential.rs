@@ -1264,6 +1264,27 @@ fn signature_subpacket_cases() -> Vec<Case> {
     let (alice, bob) = (fpr("alice"), fpr("bob"));
     let none: fn(&mut sequoia_openpgp::packet::Signature) -> sequoia_openpgp::Result<()> =
         |_| Ok(());
+    // The hashed area names no issuer (the key ID of `of` is set, then
+    // removed with any fingerprint, so that sequoia adds none).
+    let no_hashed_issuer = |of: &Fingerprint| -> Build {
+        let id = KeyID::from(of);
+        Box::new(move |b| {
+            b.set_issuer(id.clone())?.modify_hashed_area(|mut a| {
+                a.remove_all(SubpacketTag::IssuerFingerprint);
+                a.remove_all(SubpacketTag::Issuer);
+                Ok(a)
+            })
+        })
+    };
+    // After signing, the unhashed area names the issuer as `value` only.
+    let only_unhashed = |value: SubpacketValue| -> After {
+        Box::new(move |sig| {
+            let area = sig.unhashed_area_mut();
+            area.remove_all(SubpacketTag::Issuer);
+            area.remove_all(SubpacketTag::IssuerFingerprint);
+            area.add(Subpacket::new(value.clone(), false)?)
+        })
+    };
     let variants: Vec<(&str, Build, After)> = vec![
         ("plain", Box::new(Ok), Box::new(none)),
         (
@@ -1301,29 +1322,8 @@ fn signature_subpacket_cases() -> Vec<Case> {
         ),
         (
             "unhashed issuer fingerprint of bob only",
-            {
-                let alice = alice.clone();
-                Box::new(move |b| {
-                    b.set_issuer(KeyID::from(&alice))?
-                        .modify_hashed_area(|mut a| {
-                            a.remove_all(SubpacketTag::IssuerFingerprint);
-                            a.remove_all(SubpacketTag::Issuer);
-                            Ok(a)
-                        })
-                })
-            },
-            {
-                let bob = bob.clone();
-                Box::new(move |sig| {
-                    sig.unhashed_area_mut().remove_all(SubpacketTag::Issuer);
-                    sig.unhashed_area_mut()
-                        .remove_all(SubpacketTag::IssuerFingerprint);
-                    sig.unhashed_area_mut().add(Subpacket::new(
-                        SubpacketValue::IssuerFingerprint(bob.clone()),
-                        false,
-                    )?)
-                })
-            },
+            no_hashed_issuer(&alice),
+            only_unhashed(SubpacketValue::IssuerFingerprint(bob.clone())),
         ),
         (
             "hashed fingerprint of alice, unhashed fingerprint of bob",
@@ -1340,29 +1340,8 @@ fn signature_subpacket_cases() -> Vec<Case> {
         ),
         (
             "unhashed key ID only",
-            {
-                let alice = alice.clone();
-                Box::new(move |b| {
-                    b.set_issuer(KeyID::from(&alice))?
-                        .modify_hashed_area(|mut a| {
-                            a.remove_all(SubpacketTag::IssuerFingerprint);
-                            a.remove_all(SubpacketTag::Issuer);
-                            Ok(a)
-                        })
-                })
-            },
-            {
-                let alice = alice.clone();
-                Box::new(move |sig| {
-                    sig.unhashed_area_mut().remove_all(SubpacketTag::Issuer);
-                    sig.unhashed_area_mut()
-                        .remove_all(SubpacketTag::IssuerFingerprint);
-                    sig.unhashed_area_mut().add(Subpacket::new(
-                        SubpacketValue::Issuer(KeyID::from(&alice)),
-                        false,
-                    )?)
-                })
-            },
+            no_hashed_issuer(&alice),
+            only_unhashed(SubpacketValue::Issuer(KeyID::from(&alice))),
         ),
         (
             "critical issuer fingerprint",
