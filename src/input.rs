@@ -60,15 +60,29 @@ impl From<rustix::io::Errno> for InputError {
     }
 }
 
-/// What is at `path` (links followed) when it is a file whose reading may
-/// never end (a FIFO, a device), without opening it.
-pub(crate) fn endless(path: &Path) -> Option<&'static str> {
-    let stat = rustix::fs::stat(path).ok()?;
+/// What is at a path, looked at without opening it (links followed).
+pub(crate) enum AtPath {
+    /// Nothing (or nothing that can be examined).
+    Absent,
+    /// A file whose reading may never end: a FIFO, a device.
+    Endless(&'static str),
+    /// A regular file of this size.
+    File(u64),
+    /// A directory or another kind of file, which reading ends at once.
+    Other,
+}
+
+/// What is at `path`, without opening it.
+pub(crate) fn examine(path: &Path) -> AtPath {
+    let Ok(stat) = rustix::fs::stat(path) else {
+        return AtPath::Absent;
+    };
     match FileType::from_raw_mode(stat.st_mode) {
         kind @ (FileType::Fifo | FileType::CharacterDevice | FileType::BlockDevice) => {
-            Some(describe(kind))
+            AtPath::Endless(describe(kind))
         }
-        _ => None,
+        FileType::RegularFile => AtPath::File(stat.st_size as u64),
+        _ => AtPath::Other,
     }
 }
 

@@ -6,8 +6,10 @@
 //! with a blocking read: a FIFO there, which anyone who can write the
 //! repository (a shared directory) may leave, would make it wait forever.
 //! None of them may be a FIFO or a device (which may also be read without
-//! end) when libgit2 is asked to open the repository; anything else is
-//! libgit2's to read or refuse.
+//! end), nor larger than [`MAX_FILE`] (libgit2 reads each whole), when
+//! libgit2 is asked to open the repository; anything else is libgit2's to
+//! read or refuse. Alternates are followed as libgit2 follows them, each
+//! object directory once, at most [`MAX_ALTERNATES`] of them.
 //!
 //! What is checked is what exists at that moment: a file swapped for a
 //! FIFO afterwards still blocks libgit2, which offers no way to read
@@ -17,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
-use crate::input;
+use crate::input::{self, AtPath};
 
 /// Why a repository was not opened.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +32,28 @@ pub enum OpenError {
         path: PathBuf,
         /// What it is (`a FIFO`, `a directory`…).
         kind: &'static str,
+    },
+    /// A file libgit2 would read whole is larger than any real one.
+    #[error("`{}` has {size} bytes, more than the {limit} a repository's own files may have", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+        /// The most accepted.
+        limit: u64,
+    },
+    /// Its alternates name more object directories than any real
+    /// repository has.
+    #[error(
+        "`{}` and the alternates it names list more than {limit} object directories",
+        path.display()
+    )]
+    TooManyAlternates {
+        /// The first alternates file.
+        path: PathBuf,
+        /// The most object directories followed.
+        limit: usize,
     },
     /// libgit2 could not open it.
     #[error(transparent)]
@@ -48,6 +72,23 @@ const READ_AT_OPEN: &[&str] = &[
 /// How many alternates deep libgit2 follows (its own limit).
 const ALTERNATES_DEPTH: usize = 5;
 
+/// The most object directories followed through alternates: real
+/// repositories have one or two; a hostile list naming thousands, each
+/// naming thousands, must not make opening take forever.
+const MAX_ALTERNATES: usize = 256;
+
+/// Larger alternates files are not followed further (libgit2 then reads
+/// them, without blocking: they are regular files).
+const MAX_ALTERNATES_FILE: usize = 1 << 20;
+
+/// A `commondir` file holds one path.
+const MAX_COMMONDIR_FILE: usize = 4096;
+
+/// libgit2 reads each of these files whole into memory: a larger one (a
+/// sparse file of terabytes) is refused. A `shallow` file this size lists
+/// more than a million commits.
+const MAX_FILE: u64 = 64 << 20;
+
 /// Opens the repository at `dir` (a work tree or a git directory), as
 /// `Repository::open` does, once the files libgit2 reads are known not to
 /// block.
@@ -62,9 +103,18 @@ pub fn open_repository(dir: &Path) -> Result<Repository, OpenError> {
 pub fn open_repository_from_env() -> Result<Repository, OpenError> {
     let dir = match std::env::var_os("GIT_DIR") {
         Some(dir) => PathBuf::from(dir),
-        None => Repository::discover_path(std::env::current_dir().map_err(io)?, [] as [&Path; 0])?,
+        None => {
+            // As `open_from_env` searches: up to the ceiling directories.
+            let ceilings = std::env::var_os("GIT_CEILING_DIRECTORIES")
+                .map(|dirs| std::env::split_paths(&dirs).collect::<Vec<_>>())
+                .unwrap_or_default();
+            Repository::discover_path(std::env::current_dir().map_err(io)?, ceilings)?
+        }
     };
     check_git_dir(&dir)?;
+    if let Some(common) = std::env::var_os("GIT_COMMON_DIR") {
+        check_git_dir(Path::new(&common))?;
+    }
     Ok(Repository::open_from_env()?)
 }
 
@@ -78,51 +128,85 @@ fn io(e: std::io::Error) -> OpenError {
     OpenError::Git(git2::Error::from_str(&e.to_string()))
 }
 
-/// Checks the files libgit2 reads in `git_dir`, and the alternates'.
+/// Checks the files libgit2 reads in `git_dir`, in its common directory
+/// (a linked work tree's), and the alternates of both.
 fn check_git_dir(git_dir: &Path) -> Result<(), OpenError> {
+    let mut dirs = vec![git_dir.to_owned()];
     for name in READ_AT_OPEN {
         check_file(&git_dir.join(name))?;
     }
-    // A linked work tree's common directory holds the shared files.
-    if let Ok(common) = std::fs::read_to_string(git_dir.join("commondir")) {
-        let common = git_dir.join(common.trim_end());
+    if let Ok(common) = input::read_regular_file(&git_dir.join("commondir"), MAX_COMMONDIR_FILE) {
+        let common = git_dir.join(String::from_utf8_lossy(&common).trim_end());
         for name in READ_AT_OPEN {
             check_file(&common.join(name))?;
         }
+        dirs.push(common);
     }
-    check_alternates(&git_dir.join("objects"), ALTERNATES_DEPTH)
-}
-
-/// Checks the alternates of the object directory `objects`, `depth` deep.
-fn check_alternates(objects: &Path, depth: usize) -> Result<(), OpenError> {
-    let file = objects.join("info/alternates");
-    check_file(&file)?;
-    if depth == 0 {
-        return Ok(());
-    }
-    // Not endless (checked above), and as small as a real list of
-    // directories.
-    let Ok(listed) = input::read_regular_file(&file, 1 << 20) else {
-        return Ok(());
+    let mut alternates = Alternates {
+        first: git_dir.join("objects/info/alternates"),
+        seen: std::collections::HashSet::new(),
     };
-    for line in String::from_utf8_lossy(&listed).lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        check_alternates(&objects.join(line), depth - 1)?;
+    for dir in dirs {
+        alternates.check(&dir.join("objects"), ALTERNATES_DEPTH)?;
     }
     Ok(())
 }
 
-/// `path` is not a FIFO or a device (after following links).
+/// The object directories met through alternates, each checked once.
+struct Alternates {
+    first: PathBuf,
+    seen: std::collections::HashSet<PathBuf>,
+}
+
+impl Alternates {
+    /// Checks the alternates of the object directory `objects`, `depth`
+    /// deep.
+    fn check(&mut self, objects: &Path, depth: usize) -> Result<(), OpenError> {
+        let file = objects.join("info/alternates");
+        let key = std::fs::canonicalize(objects).unwrap_or_else(|_| objects.to_owned());
+        if !self.seen.insert(key) {
+            return Ok(());
+        }
+        if self.seen.len() > MAX_ALTERNATES {
+            return Err(OpenError::TooManyAlternates {
+                path: self.first.clone(),
+                limit: MAX_ALTERNATES,
+            });
+        }
+        check_file(&file)?;
+        if depth == 0 {
+            return Ok(());
+        }
+        // Not endless (checked above), and as small as a real list of
+        // directories.
+        let Ok(listed) = input::read_regular_file(&file, MAX_ALTERNATES_FILE) else {
+            return Ok(());
+        };
+        for line in String::from_utf8_lossy(&listed).lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            self.check(&objects.join(line), depth - 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// `path` is not a FIFO or a device (after following links), nor a file
+/// too large to be read whole.
 fn check_file(path: &Path) -> Result<(), OpenError> {
-    match input::endless(path) {
-        None => Ok(()),
-        Some(kind) => Err(OpenError::NotRegular {
+    match input::examine(path) {
+        AtPath::Endless(kind) => Err(OpenError::NotRegular {
             path: path.to_owned(),
             kind,
         }),
+        AtPath::File(size) if size > MAX_FILE => Err(OpenError::TooLarge {
+            path: path.to_owned(),
+            size,
+            limit: MAX_FILE,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -121,3 +121,71 @@ fn a_link_to_a_device_is_refused_and_a_directory_left_to_libgit2() {
         Err(OpenError::NotRegular { .. })
     ));
 }
+
+#[test]
+fn alternates_naming_themselves_many_times_open_at_once() {
+    let dir = fresh();
+    let objects = dir.path().join(".git/objects");
+    let line = format!("{}\n", objects.display());
+    std::fs::write(objects.join("info/alternates"), line.repeat(100_000)).unwrap();
+    // Each object directory is looked at once, however often it is named.
+    assert!(open(dir.path()).is_ok());
+}
+
+#[test]
+fn alternates_naming_too_many_directories_are_refused() {
+    let dir = fresh();
+    let others = tempfile::tempdir().unwrap();
+    let listed: String = (0..300)
+        .map(|i| format!("{}/{i}\n", others.path().display()))
+        .collect();
+    let alternates = dir.path().join(".git/objects/info/alternates");
+    std::fs::write(&alternates, listed).unwrap();
+    match open(dir.path()) {
+        Err(e @ OpenError::TooManyAlternates { .. }) => {
+            assert!(e.to_string().contains("alternates"), "{e}")
+        }
+        other => panic!(
+            "expected a refusal, got {:?}",
+            other.map(|r| r.path().to_owned())
+        ),
+    }
+}
+
+#[test]
+fn a_sparse_file_libgit2_would_read_whole_is_refused() {
+    let dir = fresh();
+    let shallow = dir.path().join(".git/shallow");
+    let file = std::fs::File::create(&shallow).unwrap();
+    file.set_len(4 << 30).unwrap();
+    match open(dir.path()) {
+        Err(OpenError::TooLarge { path, size, .. }) => {
+            assert_eq!(path, shallow);
+            assert_eq!(size, 4 << 30);
+        }
+        other => panic!(
+            "expected a refusal, got {:?}",
+            other.map(|r| r.path().to_owned())
+        ),
+    }
+}
+
+#[test]
+fn a_channels_file_that_is_a_fifo_is_refused_at_once() {
+    let dir = fresh();
+    let channels = dir.path().join("channels.scm");
+    mkfifo(&channels);
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_git-authenticate"));
+    command
+        .arg("--channels")
+        .arg(&channels)
+        .current_dir(dir.path())
+        .env_remove("GIT_DIR");
+    let out = crate::support::process::run_bounded(command, std::time::Duration::from_secs(60));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("channels.scm") && err.contains("FIFO"),
+        "{err}"
+    );
+}
