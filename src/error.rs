@@ -12,7 +12,7 @@ use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::input::InputError;
 use crate::introduction::{CommitIdError, IntroductionError};
 use crate::keyring::KeyringError;
-use crate::objects::{Kind, ObjectError, ObjectRole, Unreadable};
+use crate::objects::{Kind, Unreadable};
 use crate::open::OpenError;
 use crate::replace::SubstitutionError;
 use crate::report::Report;
@@ -92,13 +92,8 @@ pub enum Error {
     /// An object that the verdict depends on could not be read: it is
     /// missing (a partial or shallow clone), altered (its contents do not
     /// hash to its id), damaged or too large.
-    #[error("could not read {role}: {source}")]
-    UnreadableObject {
-        /// What the object is to the rule.
-        role: ObjectRole,
-        /// The object and what is wrong with it.
-        source: ObjectError,
-    },
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
 
     /// Any other error from the repository.
     #[error("git: {0}")]
@@ -109,19 +104,9 @@ pub enum Error {
     Open(#[from] OpenError),
 
     /// Git would substitute objects (replace refs, grafts) that this
-    /// library does not: what git shows could differ from what was
-    /// authenticated. See [`crate::Substitutions`].
-    #[error("git would substitute objects in this repository, so what it checks out could \
-             differ from what is authenticated: {}",
-            crate::replace::describe(replaced, *replace_refs, grafts.as_deref()))]
-    ReplacedObjects {
-        /// The first few ids that replace refs replace.
-        replaced: Vec<String>,
-        /// How many replace refs git would use.
-        replace_refs: usize,
-        /// The grafts file, when it grafts anything.
-        grafts: Option<PathBuf>,
-    },
+    /// library does not, or whether it would could not be told.
+    #[error(transparent)]
+    Substitution(#[from] SubstitutionError),
 }
 
 /// Why a revision does not name a commit.
@@ -162,29 +147,6 @@ pub enum HistoricalProblem {
     /// It does not read as `.guix-authorizations` does.
     #[error(transparent)]
     Malformed(#[from] AuthorizationsError),
-}
-
-impl From<Unreadable> for Error {
-    fn from(Unreadable { role, source }: Unreadable) -> Self {
-        Error::UnreadableObject { role, source }
-    }
-}
-
-impl From<SubstitutionError> for Error {
-    fn from(error: SubstitutionError) -> Self {
-        match error {
-            SubstitutionError::Substituted {
-                replaced,
-                replace_refs,
-                grafts,
-            } => Error::ReplacedObjects {
-                replaced,
-                replace_refs,
-                grafts,
-            },
-            SubstitutionError::Git(e) => Error::Git(e),
-        }
-    }
 }
 
 impl From<IntroductionError> for Error {
@@ -260,11 +222,11 @@ impl Error {
             Error::Update(UpdateError::Git(_)) => "git",
             Error::MalformedChannelMetadata { .. } => "malformed-channel-metadata",
             Error::HistoricalAuthorizations { .. } => "historical-authorizations",
-            Error::UnreadableObject { source, .. } if source.is_missing() => "missing-object",
-            Error::UnreadableObject { .. } => "unreadable-object",
+            Error::Unreadable(unreadable) => unreadable.kind(),
             Error::Git(_) => "git",
             Error::Open(_) => "repository",
-            Error::ReplacedObjects { .. } => "replaced-objects",
+            Error::Substitution(SubstitutionError::Substituted { .. }) => "replaced-objects",
+            Error::Substitution(SubstitutionError::Git(_)) => "git",
         }
     }
 

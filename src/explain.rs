@@ -11,6 +11,7 @@ use crate::keyring::KeyringError;
 use crate::keyring::KeyringSource;
 use crate::objects::{ObjectError, ObjectProblem};
 use crate::policy::PolicyRefusal;
+use crate::replace::SubstitutionError;
 use crate::signature::{ForeignFormat, SignatureProblem};
 
 /// How to re-sign with a strong digest (gpg picks its digest from this).
@@ -90,12 +91,12 @@ impl Error {
         match self {
             Error::NotAuthentic(_) => self.failure().and_then(Failure::hint),
             Error::Keyring(e) => e.hint(),
-            Error::UnreadableObject { source, .. } => Some(unreadable_hint(source)),
-            Error::ReplacedObjects {
+            Error::Unreadable(unreadable) => Some(unreadable_hint(&unreadable.source)),
+            Error::Substitution(SubstitutionError::Substituted {
                 replaced,
                 replace_refs,
                 grafts,
-            } => Some(crate::replace::hint(
+            }) => Some(crate::replace::hint(
                 replaced,
                 *replace_refs,
                 grafts.as_deref(),

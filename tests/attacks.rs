@@ -91,7 +91,7 @@ use git_authenticate::{
     authenticate, resolve_commit, AuthorizationsError, Cache, CacheProblem, Error, Introduction,
     Keyring, NoProgress, ObjectProblem, Options, UnsafeEntry,
 };
-use git_authenticate::{Failure, Replacement};
+use git_authenticate::{Failure, Replacement, Unreadable};
 use support::{build_scenario, build_scenario_text, key, Built, Home};
 
 use support::expect::{check, check_built, expectations, first_by_alice, run_cached, run_with};
@@ -1436,7 +1436,7 @@ fn forged_authorizations_blob_is_refused_in_local_clones() {
         let repo = git_authenticate::git2::Repository::open(&place).unwrap();
         let error = authenticate(&repo, &intro, end, &Options::default(), &NoProgress).unwrap_err();
         match &error {
-            Error::UnreadableObject { source, .. } => {
+            Error::Unreadable(Unreadable { source, .. }) => {
                 assert_eq!(source.id, blob, "{error}");
                 assert!(
                     matches!(source.problem, ObjectProblem::HashMismatch { .. }),
@@ -1548,7 +1548,7 @@ fn partial_clone_missing_authorizations_blob_is_not_no_file() {
     let end = built.oid("by-mallory");
     let error = authenticate(&repo, &intro, end, &options, &NoProgress).unwrap_err();
     match &error {
-        Error::UnreadableObject { source, role } => {
+        Error::Unreadable(Unreadable { source, role }) => {
             assert_eq!(source.id, blob);
             assert!(source.is_missing());
             assert_eq!(

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use git_authenticate::{
     authenticate, Authorizations, Error, GitEnvironment, NoProgress, Options, ReplaceObjects,
-    Substitutions,
+    SubstitutionError, Substitutions,
 };
 use serde_json::Value;
 use support::{gpg_available, key, Built, Home};
@@ -653,11 +653,11 @@ fn library_option_accepts_replace_refs() {
     // The test's own environment decides what git would do here.
     if GitEnvironment::from_process() == GitEnvironment::default() {
         match authenticate(&git, &intro, end, &Options::default(), &NoProgress) {
-            Err(Error::ReplacedObjects {
+            Err(Error::Substitution(SubstitutionError::Substituted {
                 replaced,
                 replace_refs: 1,
                 grafts: None,
-            }) => assert_eq!(replaced, [second]),
+            })) => assert_eq!(replaced, [second]),
             other => panic!("not refused: {other:?}"),
         }
     }

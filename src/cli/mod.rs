@@ -246,7 +246,7 @@ fn stop_early(e: Error) -> Stopped {
 /// than suggesting to fetch what no remote has.
 fn mistyped_introduction(repo: &Repository, introduction: &Introduction, e: Error) -> Error {
     match &e {
-        Error::UnreadableObject { source, .. }
+        Error::Unreadable(git_authenticate::Unreadable { source, .. })
             if source.id == introduction.commit && source.is_missing() && !repo.is_shallow() =>
         {
             Error::NotACommit {
