@@ -9,7 +9,7 @@ use crate::channel_spec::ChannelSpec;
 use crate::commit::root_entry;
 use crate::introduction::{Introduction, IntroductionError};
 use crate::keyring;
-use crate::objects::{Kind, ObjectProblem, ObjectRole, Objects, Unreadable};
+use crate::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects, Unreadable};
 use crate::sexp::{self, SyntaxError};
 
 /// Name of the metadata file at the root of a channel.
@@ -377,12 +377,31 @@ impl ChannelMetadata {
             blob,
             problem,
         };
-        let data = match objects.read(blob, Kind::Blob) {
-            Ok(data) => data,
-            Err(e) if matches!(e.problem, ObjectProblem::WrongKind { .. }) => {
+        // Read no more than a `.guix-channel` may hold.
+        let data = match objects.read_any(blob, MAX_METADATA_SIZE as u64) {
+            Ok((Kind::Blob, data)) => data,
+            Ok(_) => return Err(malformed(MetadataProblem::NotAFile)),
+            Err(ObjectProblem::TooLarge {
+                kind: Kind::Blob,
+                size,
+                ..
+            }) => {
+                let size = usize::try_from(size).unwrap_or(usize::MAX);
+                let too_large = ChannelMetadataError::TooLarge { size };
+                return Err(malformed(MetadataProblem::Invalid(too_large)));
+            }
+            // A large directory or submodule stands there.
+            Err(ObjectProblem::TooLarge { .. }) => {
                 return Err(malformed(MetadataProblem::NotAFile))
             }
-            Err(e) => return Err(e.as_role(ObjectRole::ChannelMetadataOf(commit)).into()),
+            Err(problem) => {
+                let source = ObjectError {
+                    id: blob,
+                    kind: Kind::Blob,
+                    problem,
+                };
+                return Err(source.as_role(ObjectRole::ChannelMetadataOf(commit)).into());
+            }
         };
         Self::parse(&data).map_err(|e| malformed(MetadataProblem::Invalid(e)))
     }

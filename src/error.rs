@@ -6,7 +6,7 @@ use git2::Oid;
 
 use crate::authorizations::AuthorizationsError;
 use crate::cache::CacheError;
-use crate::channel::{MetadataError, MetadataProblem, UpdateError};
+use crate::channel::{MetadataError, UpdateError};
 use crate::failure::Failure;
 use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::input::InputError;
@@ -69,16 +69,10 @@ pub enum Error {
     #[error(transparent)]
     Update(#[from] UpdateError),
 
-    /// `.guix-channel` cannot be read.
-    #[error("commit {commit} has a malformed '.guix-channel' (blob {blob}): {problem}")]
-    MalformedChannelMetadata {
-        /// The commit.
-        commit: Oid,
-        /// The blob of the file.
-        blob: Oid,
-        /// What is wrong with it.
-        problem: MetadataProblem,
-    },
+    /// `.guix-channel` cannot be read
+    /// ([`ChannelMetadata::at_commit`](crate::ChannelMetadata::at_commit)).
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
 
     /// A historical authorizations file given by the caller is unusable.
     #[error("historical authorizations `{}`: {reason}", path.display())]
@@ -167,24 +161,6 @@ impl From<CommitIdError> for Error {
     }
 }
 
-impl From<MetadataError> for Error {
-    fn from(error: MetadataError) -> Self {
-        match error {
-            MetadataError::Malformed {
-                commit,
-                blob,
-                problem,
-            } => Error::MalformedChannelMetadata {
-                commit,
-                blob,
-                problem,
-            },
-            MetadataError::Unreadable(e) => e.into(),
-            MetadataError::Git(e) => Error::Git(e),
-        }
-    }
-}
-
 impl Error {
     /// The first failure, when the history is not authentic.
     pub fn failure(&self) -> Option<&Failure> {
@@ -220,7 +196,9 @@ impl Error {
             Error::InvalidIntroduction(_) => "invalid-introduction",
             Error::Update(UpdateError::Downgrade { .. }) => "downgrade",
             Error::Update(UpdateError::Git(_)) => "git",
-            Error::MalformedChannelMetadata { .. } => "malformed-channel-metadata",
+            Error::Metadata(MetadataError::Malformed { .. }) => "malformed-channel-metadata",
+            Error::Metadata(MetadataError::Unreadable(unreadable)) => unreadable.kind(),
+            Error::Metadata(MetadataError::Git(_)) => "git",
             Error::HistoricalAuthorizations { .. } => "historical-authorizations",
             Error::Unreadable(unreadable) => unreadable.kind(),
             Error::Git(_) => "git",
@@ -243,7 +221,7 @@ impl Error {
     pub fn commit(&self) -> Option<Oid> {
         match self {
             Error::NotAuthentic(_) => self.failure().map(Failure::commit),
-            Error::MalformedChannelMetadata { commit, .. } => Some(*commit),
+            Error::Metadata(MetadataError::Malformed { commit, .. }) => Some(*commit),
             Error::Update(UpdateError::Downgrade { new, .. }) => Some(*new),
             _ => None,
         }
