@@ -210,9 +210,10 @@ fn is_hex(name: &str, len: usize) -> bool {
     name.len() == len && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// How many alternates are followed, in all: git's own limit is a depth
-/// of 5; a count bounds a hostile chain or cycle as well.
-const MAX_ALTERNATES: usize = 64;
+/// How many object directories are followed through alternates, in all:
+/// git's own limit is a depth of 5; a count bounds a hostile chain, cycle
+/// or fan as well.
+pub(crate) const MAX_ALTERNATES: usize = 64;
 
 impl<'r> Objects<'r> {
     /// The objects of `repo`.
@@ -419,18 +420,44 @@ fn object_directories(repo: &Repository) -> Vec<PathBuf> {
     if !directories.contains(&own) {
         directories.push(own);
     }
+    with_alternates(directories).directories
+}
+
+/// Object directories and those their alternates name, each once.
+pub(crate) struct WithAlternates {
+    /// The directories given first, then the alternates, breadth first.
+    pub directories: Vec<PathBuf>,
+    /// Whether more were named than [`MAX_ALTERNATES`] (the rest are left
+    /// out).
+    pub truncated: bool,
+}
+
+/// `directories` and, breadth first, every directory their alternates
+/// name, each once, at most [`MAX_ALTERNATES`] in all: a hostile chain,
+/// cycle or fan of alternates costs a bounded amount of work. An
+/// alternates file that is not a regular file is not read.
+pub(crate) fn with_alternates(mut directories: Vec<PathBuf>) -> WithAlternates {
+    let mut seen: HashSet<PathBuf> = directories.iter().cloned().collect();
+    let mut truncated = false;
     let mut i = 0;
-    while i < directories.len() && directories.len() < MAX_ALTERNATES {
-        let alternates = alternates_of(&directories[i]);
-        for alternate in alternates {
-            if !directories.contains(&alternate) {
-                directories.push(alternate);
+    while i < directories.len() {
+        for alternate in alternates_of(&directories[i]) {
+            if seen.contains(&alternate) {
+                continue;
             }
+            if directories.len() == MAX_ALTERNATES {
+                truncated = true;
+                break;
+            }
+            seen.insert(alternate.clone());
+            directories.push(alternate);
         }
         i += 1;
     }
-    directories.truncate(MAX_ALTERNATES);
-    directories
+    WithAlternates {
+        directories,
+        truncated,
+    }
 }
 
 /// The directories listed in `DIR/info/alternates`, relative ones taken

@@ -8,8 +8,9 @@
 //! None of them may be a FIFO or a device (which may also be read without
 //! end), nor larger than [`MAX_FILE`] (libgit2 reads each whole), when
 //! libgit2 is asked to open the repository; anything else is libgit2's to
-//! read or refuse. Alternates are followed as libgit2 follows them, each
-//! object directory once, at most [`MAX_ALTERNATES`] of them.
+//! read or refuse. Alternates are followed as the object reader follows
+//! them (`objects.rs`), each object directory once, at most
+//! [`MAX_ALTERNATES`] of them.
 //!
 //! What is checked is what exists at that moment: a file swapped for a
 //! FIFO afterwards still blocks libgit2, which offers no way to read
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 use git2::Repository;
 
 use crate::input::{self, AtPath};
+use crate::objects::MAX_ALTERNATES;
 
 /// Why a repository was not opened.
 #[derive(Debug, thiserror::Error)]
@@ -68,18 +70,6 @@ const READ_AT_OPEN: &[&str] = &[
     "info/grafts",
     "objects/info/alternates",
 ];
-
-/// How many alternates deep libgit2 follows (its own limit).
-const ALTERNATES_DEPTH: usize = 5;
-
-/// The most object directories followed through alternates: real
-/// repositories have one or two; a hostile list naming thousands, each
-/// naming thousands, must not make opening take forever.
-const MAX_ALTERNATES: usize = 256;
-
-/// Larger alternates files are not followed further (libgit2 then reads
-/// them, without blocking: they are regular files).
-const MAX_ALTERNATES_FILE: usize = 1 << 20;
 
 /// A `commondir` file holds one path.
 const MAX_COMMONDIR_FILE: usize = 4096;
@@ -142,55 +132,21 @@ fn check_git_dir(git_dir: &Path) -> Result<(), OpenError> {
         }
         dirs.push(common);
     }
-    let mut alternates = Alternates {
-        first: git_dir.join("objects/info/alternates"),
-        seen: std::collections::HashSet::new(),
-    };
-    for dir in dirs {
-        alternates.check(&dir.join("objects"), ALTERNATES_DEPTH)?;
+    // Followed as the object reader follows them (which reads regular
+    // files only, without blocking); each list checked as libgit2 reads it.
+    let first = git_dir.join("objects/info/alternates");
+    let objects = dirs.iter().map(|dir| dir.join("objects")).collect();
+    let followed = crate::objects::with_alternates(objects);
+    if followed.truncated {
+        return Err(OpenError::TooManyAlternates {
+            path: first,
+            limit: MAX_ALTERNATES,
+        });
+    }
+    for directory in &followed.directories {
+        check_file(&directory.join("info/alternates"))?;
     }
     Ok(())
-}
-
-/// The object directories met through alternates, each checked once.
-struct Alternates {
-    first: PathBuf,
-    seen: std::collections::HashSet<PathBuf>,
-}
-
-impl Alternates {
-    /// Checks the alternates of the object directory `objects`, `depth`
-    /// deep.
-    fn check(&mut self, objects: &Path, depth: usize) -> Result<(), OpenError> {
-        let file = objects.join("info/alternates");
-        let key = std::fs::canonicalize(objects).unwrap_or_else(|_| objects.to_owned());
-        if !self.seen.insert(key) {
-            return Ok(());
-        }
-        if self.seen.len() > MAX_ALTERNATES {
-            return Err(OpenError::TooManyAlternates {
-                path: self.first.clone(),
-                limit: MAX_ALTERNATES,
-            });
-        }
-        check_file(&file)?;
-        if depth == 0 {
-            return Ok(());
-        }
-        // Not endless (checked above), and as small as a real list of
-        // directories.
-        let Ok(listed) = input::read_regular_file(&file, MAX_ALTERNATES_FILE) else {
-            return Ok(());
-        };
-        for line in String::from_utf8_lossy(&listed).lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            self.check(&objects.join(line), depth - 1)?;
-        }
-        Ok(())
-    }
 }
 
 /// `path` is not a FIFO or a device (after following links), nor a file
