@@ -31,6 +31,26 @@ fn mkfifo(path: &Path) {
     .unwrap();
 }
 
+/// Why the repository in `dir` is refused; a failure if it opens.
+fn refusal(dir: &Path) -> OpenError {
+    match open(dir) {
+        Err(e) => e,
+        Ok(repo) => panic!("{} opened, expected a refusal", repo.path().display()),
+    }
+}
+
+/// The binary run with `args` in `dir`, which must end within a minute
+/// (a hang fails the test): its status and standard error.
+fn run_binary(dir: &Path, args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_git-authenticate"));
+    command.args(args).current_dir(dir).env_remove("GIT_DIR");
+    let out = crate::support::process::run_bounded(command, std::time::Duration::from_secs(60));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[test]
 fn a_fifo_where_libgit2_reads_at_open_is_refused() {
     for name in [
@@ -44,15 +64,12 @@ fn a_fifo_where_libgit2_reads_at_open_is_refused() {
         let file = dir.path().join(".git").join(name);
         let _ = std::fs::remove_file(&file);
         mkfifo(&file);
-        match open(dir.path()) {
-            Err(OpenError::NotRegular { path, kind }) => {
+        match refusal(dir.path()) {
+            OpenError::NotRegular { path, kind } => {
                 assert_eq!(path, file, "{name}");
                 assert_eq!(kind, "a FIFO", "{name}");
             }
-            other => panic!(
-                "{name}: expected a refusal, got {:?}",
-                other.map(|r| r.path().to_owned())
-            ),
+            other => panic!("{name}: {other}"),
         }
     }
 }
@@ -85,15 +102,9 @@ fn the_command_refuses_a_fifo_at_info_grafts_with_status_2() {
     let grafts = dir.path().join(".git/info/grafts");
     mkfifo(&grafts);
     for args in [&[][..], &["pre-receive"], &["merge-check", "HEAD", "HEAD"]] {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_git-authenticate"));
-        command
-            .args(args)
-            .current_dir(dir.path())
-            .env_remove("GIT_DIR");
-        // A hang is a failure of the test, not a wait forever.
-        let out = crate::support::process::run_bounded(command, std::time::Duration::from_secs(60));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        let (status, err) = run_binary(dir.path(), &args);
+        assert_eq!(status, Some(2), "{args:?}: {err}");
         assert!(
             err.contains("info/grafts") && err.contains("FIFO"),
             "{args:?}: {err}"
@@ -141,14 +152,11 @@ fn alternates_naming_too_many_directories_are_refused() {
         .collect();
     let alternates = dir.path().join(".git/objects/info/alternates");
     std::fs::write(&alternates, listed).unwrap();
-    match open(dir.path()) {
-        Err(e @ OpenError::TooManyAlternates { .. }) => {
+    match refusal(dir.path()) {
+        e @ OpenError::TooManyAlternates { .. } => {
             assert!(e.to_string().contains("alternates"), "{e}")
         }
-        other => panic!(
-            "expected a refusal, got {:?}",
-            other.map(|r| r.path().to_owned())
-        ),
+        other => panic!("{other}"),
     }
 }
 
@@ -158,15 +166,12 @@ fn a_sparse_file_libgit2_would_read_whole_is_refused() {
     let shallow = dir.path().join(".git/shallow");
     let file = std::fs::File::create(&shallow).unwrap();
     file.set_len(4 << 30).unwrap();
-    match open(dir.path()) {
-        Err(OpenError::TooLarge { path, size, .. }) => {
+    match refusal(dir.path()) {
+        OpenError::TooLarge { path, size, .. } => {
             assert_eq!(path, shallow);
             assert_eq!(size, 4 << 30);
         }
-        other => panic!(
-            "expected a refusal, got {:?}",
-            other.map(|r| r.path().to_owned())
-        ),
+        other => panic!("{other}"),
     }
 }
 
@@ -175,15 +180,8 @@ fn a_channels_file_that_is_a_fifo_is_refused_at_once() {
     let dir = fresh();
     let channels = dir.path().join("channels.scm");
     mkfifo(&channels);
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_git-authenticate"));
-    command
-        .arg("--channels")
-        .arg(&channels)
-        .current_dir(dir.path())
-        .env_remove("GIT_DIR");
-    let out = crate::support::process::run_bounded(command, std::time::Duration::from_secs(60));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (status, err) = run_binary(dir.path(), &["--channels".as_ref(), channels.as_os_str()]);
+    assert_eq!(status, Some(2), "{err}");
     assert!(
         err.contains("channels.scm") && err.contains("FIFO"),
         "{err}"
