@@ -108,6 +108,7 @@ mod revision;
 mod rule;
 mod sexp;
 mod signature;
+mod untrusted;
 mod walk;
 
 pub use armor::ArmorError;
@@ -138,6 +139,7 @@ pub use report::{NoProgress, Phase, Progress, Report};
 pub use revision::resolve_commit;
 pub use sexp::{Position, SyntaxError, SyntaxProblem, UnsupportedSyntax};
 pub use signature::{CommitSignature, ForeignFormat, SignatureError, SignatureProblem};
+pub use untrusted::Untrusted;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
