@@ -26,7 +26,8 @@
 //! # What counts as known to be authentic
 //!
 //! Only commits the gate itself authenticated, remembered in the server's
-//! own cache ([`gate_cache`]). Branch tips are never trusted as such: a
+//! own cache ([`gate_cache`], inside the repository's git directory, used
+//! only if the pusher cannot write it). Branch tips are never trusted as such: a
 //! branch pushed before the gate was installed, or by anything that
 //! bypasses hooks, was never checked. The first push after installation
 //! therefore authenticates from the introduction; later ones only check
@@ -49,7 +50,10 @@
 //! directory: open the repository from git's environment
 //! ([`git2::Repository::open_from_env`]), which names it.
 
-use std::collections::BTreeMap;
+mod pattern;
+mod rules;
+
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use git2::{ObjectType, Oid, Repository};
@@ -60,10 +64,21 @@ use crate::channel::{commit_relation, Relation};
 use crate::configuration::Configuration;
 use crate::error::Error;
 use crate::failure::Failure;
+use crate::fingerprint::Fingerprint;
 use crate::introduction::{Introduction, IntroductionError};
 use crate::keyring::KeyringError;
 use crate::keyring::{self, Keyring};
 use crate::report::NoProgress;
+use crate::untrusted::Untrusted;
+
+pub use pattern::{BranchPattern, BranchPatternError};
+
+/// The git configuration key that lets a keyring update drop keys
+/// ([`ServerConfiguration::allow_key_removal`]), named in the refusal.
+pub const ALLOW_KEY_REMOVAL: &str = "guix.authentication.allow-key-removal";
+
+/// How many of the keys a keyring update drops are named in its refusal.
+const REMOVED_KEYS_SHOWN: usize = 5;
 
 /// One ref a push updates, as git tells hooks: `OLD NEW REF`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,11 +232,37 @@ pub enum Refusal {
     NotFastForward {
         /// How the old tip relates to the new one.
         relation: Relation,
+        /// Whether they have a common ancestor: the new tip diverged from
+        /// the old history, rather than being unrelated to it.
+        shares_history: bool,
     },
     /// A protected branch (or the keyring branch) would be deleted.
     ProtectedDeletion,
     /// A key file on the new keyring tip does not load.
     BrokenKeyring(KeyringError),
+    /// Keys the old keyring tip held are gone from the new one: every
+    /// commit they sign would fail users' pulls with a missing key
+    /// (allowed by [`ServerConfiguration::allow_key_removal`]).
+    KeysRemoved {
+        /// Their fingerprints (primary keys and subkeys).
+        removed: Vec<Fingerprint>,
+    },
+    /// The new tip of a protected branch removes `.guix-authorizations`:
+    /// Guix accepts it but refuses every commit made on top of it, so the
+    /// branch could never move again.
+    RemovesAuthorizations,
+    /// The branch differs only in case from a protected or keyring branch
+    /// (or pattern): on a case-folding file system both would be one file.
+    CaseCollision {
+        /// The protected or keyring branch (or pattern), in full.
+        guarded: String,
+    },
+    /// The pushed ref is a symbolic ref whose chain is too long or loops,
+    /// or whose target is not UTF-8.
+    SymbolicRefLoop {
+        /// The last name reached.
+        last: String,
+    },
     /// A branch would point at something that is not a commit, or a tag at
     /// something that names no commit.
     NotACommit {
@@ -263,6 +304,10 @@ impl Verdict {
 pub struct RefDecision {
     /// The update.
     pub update: RefUpdate,
+    /// The ref git updates when the pushed one is a symbolic ref to it on
+    /// the server (`refs/heads/master` for a push to `refs/heads/main`):
+    /// the verdict is on this one.
+    pub updated: Option<String>,
     /// The verdict.
     pub verdict: Verdict,
 }
@@ -323,15 +368,21 @@ pub struct GateOptions {
 }
 
 /// The server's cache of commits the gate authenticated from
-/// `introduction`: one file per repository and introduction, apart from
-/// the caches of ordinary runs.
+/// `introduction`: `git-authenticate/gate/INTRODUCTION` inside the
+/// repository's git directory, apart from the caches of ordinary runs.
+///
+/// The git directory is the cache's root: the cache is used only when the
+/// hook's user owns it and neither group nor others can write it, as for
+/// any cache (see [`Cache`]). Whoever can write the cache can have any
+/// commit accepted; a pusher who can write the git directory (a shared
+/// repository, hooks run as each pusher) could as well write its refs, so
+/// there the cache is not trusted, and every push is checked from the
+/// introduction (with a warning naming the directory).
 pub fn gate_cache(repo: &Repository, introduction: &Introduction) -> Result<Cache, Error> {
-    let key = Cache::default_key(repo);
-    let digest = key.rsplit('/').next().unwrap_or(&key);
-    Ok(Cache::for_key(&format!(
-        "gate/{digest}/{}",
-        introduction.commit
-    ))?)
+    Ok(Cache::in_directory(
+        repo.path(),
+        &format!("git-authenticate/gate/{}", introduction.commit),
+    )?)
 }
 
 /// What the server's configuration says, as the command reads it from
@@ -346,12 +397,15 @@ pub struct ServerConfiguration {
     /// `default`).
     pub branches: BTreeMap<String, Configuration>,
     /// The branches that may only move forward and are never deleted
-    /// (`guix.authentication.protected-branch`); `*` stands for every
-    /// branch.
-    pub protected_branches: Vec<String>,
+    /// (`guix.authentication.protected-branch`), names or patterns.
+    pub protected_branches: Vec<BranchPattern>,
     /// The keyring branches' names on the server (`keyring`): never
     /// authenticated, but only moving forward, with every key file loading.
     pub keyring_branches: Vec<String>,
+    /// Whether a keyring update may drop keys that its old tip held
+    /// ([`ALLOW_KEY_REMOVAL`]); refused otherwise, as every commit they
+    /// signed would then fail to authenticate.
+    pub allow_key_removal: bool,
 }
 
 impl ServerConfiguration {
@@ -365,9 +419,30 @@ impl ServerConfiguration {
 
     /// Whether `branch` is listed as protected.
     pub fn is_protected(&self, branch: &str) -> bool {
-        self.protected_branches
+        self.protected_branches.iter().any(|p| p.matches(branch))
+    }
+
+    /// Whether `branch` is a keyring branch.
+    pub fn is_keyring(&self, branch: &str) -> bool {
+        self.keyring_branches.iter().any(|k| k == branch)
+    }
+
+    /// The protected or keyring branch (or pattern) from which `branch`
+    /// differs only in case, if any.
+    fn case_collision(&self, branch: &str) -> Option<String> {
+        let folded = pattern::fold_case(branch);
+        let keyring = self
+            .keyring_branches
             .iter()
-            .any(|p| p == branch || p == "*")
+            .find(|k| *k != branch && pattern::fold_case(k) == folded)
+            .map(|k| format!("refs/heads/{k}"));
+        let protected = || {
+            self.protected_branches
+                .iter()
+                .find(|p| !p.matches(branch) && p.matches_ignoring_case(branch))
+                .map(ToString::to_string)
+        };
+        keyring.or_else(protected)
     }
 }
 
@@ -382,13 +457,16 @@ pub struct Gate<'r> {
     /// The new tips of keyring branches this push moves, once accepted:
     /// the keys its other refs are checked with, as users will fetch them.
     keyrings: Vec<(String, Oid)>,
+    /// The server's protected and keyring branches by case-folded name,
+    /// listed on first need.
+    guarded: Option<HashMap<String, String>>,
 }
 
 impl<'r> Gate<'r> {
     /// The gate of `repo`, configured by `configuration`.
     ///
     /// ```no_run
-    /// use git_authenticate::gate::{Gate, GateOptions, RefUpdate, ServerConfiguration};
+    /// use git_authenticate::gate::{BranchPattern, Gate, GateOptions, RefUpdate, ServerConfiguration};
     /// use git_authenticate::Configuration;
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// // As a pre-receive hook: git's environment names the quarantine.
@@ -400,7 +478,7 @@ impl<'r> Gate<'r> {
     ///         signer: Some("2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5".into()),
     ///         keyring: Some("keyring".into()),
     ///     },
-    ///     protected_branches: vec!["master".into()],
+    ///     protected_branches: vec![BranchPattern::parse("master")?],
     ///     keyring_branches: vec!["keyring".into()],
     ///     ..ServerConfiguration::default()
     /// };
@@ -424,6 +502,7 @@ impl<'r> Gate<'r> {
             configuration,
             accepted: Vec::new(),
             keyrings: Vec::new(),
+            guarded: None,
         }
     }
 
@@ -431,16 +510,32 @@ impl<'r> Gate<'r> {
     /// the other refs are checked with the keys the push brings (and that
     /// users will fetch with them).
     pub fn decide_push(&mut self, updates: Vec<RefUpdate>) -> PushDecision {
-        let (keyrings, others): (Vec<_>, Vec<_>) = updates
-            .into_iter()
-            .enumerate()
-            .partition(|(_, u)| matches!(self.target(&u.name), Target::Keyring(_)));
+        let resolved = updates.into_iter().map(|update| {
+            let updated = rules::updated_ref(self.repo, &update.name);
+            (update, updated)
+        });
+        let (keyrings, others): (Vec<_>, Vec<_>) =
+            resolved.enumerate().partition(|(_, (update, updated))| {
+                let name = match updated {
+                    Ok(Some(target)) => target,
+                    _ => &update.name,
+                };
+                matches!(self.target(name), Target::Keyring(_))
+            });
         let mut refs: Vec<(usize, RefDecision)> = keyrings
             .into_iter()
             .chain(others)
-            .map(|(index, update)| {
-                let verdict = self.decide(&update);
-                (index, RefDecision { update, verdict })
+            .map(|(index, (update, updated))| {
+                let (verdict, updated) = match updated {
+                    Ok(updated) => (self.decide_as(updated.as_deref(), &update), updated),
+                    Err(refusal) => (Verdict::Refused(refusal), None),
+                };
+                let decided = RefDecision {
+                    update,
+                    updated,
+                    verdict,
+                };
+                (index, decided)
             })
             .collect();
         refs.sort_by_key(|(index, _)| *index);
@@ -449,9 +544,19 @@ impl<'r> Gate<'r> {
         }
     }
 
-    /// Decides one ref.
+    /// Decides one ref, as the ref git will update: the target of the
+    /// pushed ref when that is a symbolic ref on the server.
     pub fn decide(&mut self, update: &RefUpdate) -> Verdict {
-        match self.target(&update.name) {
+        match rules::updated_ref(self.repo, &update.name) {
+            Ok(updated) => self.decide_as(updated.as_deref(), update),
+            Err(refusal) => Verdict::Refused(refusal),
+        }
+    }
+
+    /// Decides `update` as an update of `updated` (when it is given) or of
+    /// the pushed ref.
+    fn decide_as(&mut self, updated: Option<&str>, update: &RefUpdate) -> Verdict {
+        match self.target(updated.unwrap_or(&update.name)) {
             Target::Replace => Verdict::Refused(Refusal::ReplaceRef),
             Target::Other => Verdict::Accepted(Acceptance::Unchecked),
             Target::Keyring(branch) => {
@@ -474,12 +579,7 @@ impl<'r> Gate<'r> {
 
     fn target<'n>(&self, name: &'n str) -> Target<'n> {
         if let Some(branch) = name.strip_prefix("refs/heads/") {
-            match self
-                .configuration
-                .keyring_branches
-                .iter()
-                .any(|k| k == branch)
-            {
+            match self.configuration.is_keyring(branch) {
                 true => Target::Keyring(branch),
                 false => Target::Branch(branch),
             }
@@ -493,6 +593,9 @@ impl<'r> Gate<'r> {
     }
 
     fn branch_update(&mut self, branch: &str, update: &RefUpdate) -> Verdict {
+        if let Some(guarded) = self.case_collision(branch) {
+            return Verdict::Refused(Refusal::CaseCollision { guarded });
+        }
         let protected = self.configuration.is_protected(branch);
         let Some(new) = update.new else {
             return match protected {
@@ -508,7 +611,32 @@ impl<'r> Gate<'r> {
         if let Err(refusal) = self.commit_kind(new) {
             return Verdict::Refused(refusal);
         }
+        if protected {
+            match rules::removes_authorizations(self.repo, new) {
+                Ok(false) => {}
+                Ok(true) => return Verdict::Refused(Refusal::RemovesAuthorizations),
+                Err(refusal) => return Verdict::Refused(refusal),
+            }
+        }
         self.authenticate(Some(branch), new)
+    }
+
+    /// The protected or keyring branch (configured, or on the server) from
+    /// which `branch` differs only in case.
+    fn case_collision(&mut self, branch: &str) -> Option<String> {
+        if let Some(guarded) = self.configuration.case_collision(branch) {
+            return Some(guarded);
+        }
+        let configuration = &self.configuration;
+        let guarded = self.guarded.get_or_insert_with(|| {
+            rules::guarded_branches(self.repo, |b| {
+                configuration.is_protected(b) || configuration.is_keyring(b)
+            })
+        });
+        guarded
+            .get(&pattern::fold_case(branch))
+            .filter(|existing| *existing != branch)
+            .map(|existing| format!("refs/heads/{existing}"))
     }
 
     fn keyring_update(&mut self, branch: &str, update: &RefUpdate) -> Verdict {
@@ -519,7 +647,10 @@ impl<'r> Gate<'r> {
             return Verdict::Refused(refusal);
         }
         let keys = match Keyring::load_at(self.repo, branch, new) {
-            Ok(keyring) => keyring.len(),
+            Ok(keyring) => match self.removed_keys(branch, update.old, &keyring) {
+                Some(refusal) => return Verdict::Refused(refusal),
+                None => keyring.len(),
+            },
             Err(e) => return Verdict::Refused(Refusal::BrokenKeyring(e)),
         };
         self.keyrings.push((branch.to_owned(), new));
@@ -537,6 +668,18 @@ impl<'r> Gate<'r> {
         Verdict::Accepted(Acceptance::Keyring { keys })
     }
 
+    /// The refusal of a keyring update to `new` that drops keys the old
+    /// tip held, unless the configuration allows it. An old tip whose keys
+    /// do not load (one pushed before the gate) holds none.
+    fn removed_keys(&self, branch: &str, old: Option<Oid>, new: &Keyring) -> Option<Refusal> {
+        if self.configuration.allow_key_removal {
+            return None;
+        }
+        let old = Keyring::load_at(self.repo, branch, old?).ok()?;
+        let removed = rules::removed_keys(&old, new);
+        (!removed.is_empty()).then_some(Refusal::KeysRemoved { removed })
+    }
+
     /// Whether `branch` is the one the server's HEAD names, which
     /// `git clone` checks out.
     fn is_default_branch(&self, branch: &str) -> bool {
@@ -550,7 +693,11 @@ impl<'r> Gate<'r> {
         let Some(old) = old else { return Ok(()) };
         match commit_relation(self.repo, old, new) {
             Ok(Relation::Ancestor | Relation::Same) => Ok(()),
-            Ok(relation) => Err(Refusal::NotFastForward { relation }),
+            Ok(relation) => Err(Refusal::NotFastForward {
+                relation,
+                shares_history: relation == Relation::Unrelated
+                    && rules::share_history(self.repo, old, new),
+            }),
             Err(e) => Err(Refusal::CouldNotCheck(e.into())),
         }
     }
@@ -673,7 +820,8 @@ fn short(id: Option<Oid>) -> String {
 impl fmt::Display for RefDecision {
     /// One line: the ref, what happens to it, and why.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let RefUpdate { name, old, new } = &self.update;
+        let RefUpdate { old, new, .. } = &self.update;
+        let name = RefName(self);
         match &self.verdict {
             Verdict::Accepted(acceptance) => {
                 write!(f, "{name}: accepted: ")?;
@@ -706,14 +854,31 @@ impl fmt::Display for RefDecision {
                         failures.len(),
                         if failures.len() == 1 { "" } else { "s" }
                     ),
-                    Refusal::NotFastForward { relation } => write!(
-                        f,
-                        "protected branch would not move forward from {} to {}: the new \
-                         commit is {} the old one",
-                        short(*old),
-                        short(*new),
-                        relation.describe_new()
-                    ),
+                    Refusal::NotFastForward {
+                        relation,
+                        shares_history,
+                    } => {
+                        write!(
+                            f,
+                            "protected branch would not move forward from {} to {}: ",
+                            short(*old),
+                            short(*new),
+                        )?;
+                        match shares_history {
+                            true => write!(
+                                f,
+                                "not a fast-forward (the histories diverged: the new commit \
+                                 does not contain the old one)"
+                            ),
+                            false => {
+                                write!(
+                                    f,
+                                    "the new commit is {} the old one",
+                                    relation.describe_new()
+                                )
+                            }
+                        }
+                    }
                     Refusal::ProtectedDeletion => {
                         write!(
                             f,
@@ -722,6 +887,26 @@ impl fmt::Display for RefDecision {
                         )
                     }
                     Refusal::BrokenKeyring(e) => write!(f, "{e}"),
+                    Refusal::KeysRemoved { removed } => write_removed_keys(f, removed),
+                    Refusal::RemovesAuthorizations => write!(
+                        f,
+                        "{} removes .guix-authorizations: Guix accepts that commit but \
+                         refuses every commit made on top of it, so this protected branch \
+                         could never move again",
+                        short(*new)
+                    ),
+                    Refusal::CaseCollision { guarded } => write!(
+                        f,
+                        "differs only in case from {}: on a case-folding file system (APFS, \
+                         NTFS) both names are one file, so this push could change that branch",
+                        Untrusted::new(guarded)
+                    ),
+                    Refusal::SymbolicRefLoop { last } => write!(
+                        f,
+                        "a symbolic ref on the server whose chain loops or is too long (it \
+                         reaches {}): git would not update it",
+                        Untrusted::new(last)
+                    ),
                     Refusal::NotACommit { id, kind } => {
                         write!(f, "{id} is a {kind}, not a commit")
                     }
@@ -743,6 +928,41 @@ impl fmt::Display for RefDecision {
             }
         }
     }
+}
+
+/// The ref's name as pushed, and the ref git updates when that is a
+/// symbolic ref: both come from the repository, so both are escaped.
+struct RefName<'a>(&'a RefDecision);
+
+impl fmt::Display for RefName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", Untrusted::new(&self.0.update.name))?;
+        match &self.0.updated {
+            Some(target) => write!(
+                f,
+                " (a symbolic ref to {}, which is what git updates)",
+                Untrusted::new(target)
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The first keys a keyring update drops, then how many more, and the
+/// override.
+fn write_removed_keys(f: &mut fmt::Formatter<'_>, removed: &[Fingerprint]) -> fmt::Result {
+    write!(f, "the keyring update drops keys the old tip held:")?;
+    for fingerprint in removed.iter().take(REMOVED_KEYS_SHOWN) {
+        write!(f, " {fingerprint};")?;
+    }
+    if removed.len() > REMOVED_KEYS_SHOWN {
+        write!(f, " and {} more;", removed.len() - REMOVED_KEYS_SHOWN)?;
+    }
+    write!(
+        f,
+        " every commit they signed would fail users' pulls with a missing key (to drop them \
+         anyway, set `git config {ALLOW_KEY_REMOVAL} true` on the server for that push)"
+    )
 }
 
 #[cfg(test)]

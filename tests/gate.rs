@@ -266,15 +266,22 @@ impl Server {
             .success()
     }
 
+    /// The gate's cache: inside the repository's git directory.
+    fn gate_cache(&self) -> Cache {
+        let first = self.built.oid("first");
+        Cache::in_directory(&self.bare, &format!("git-authenticate/gate/{first}")).unwrap()
+    }
+
     /// The commits in the gate's cache.
     fn cached(&self) -> Vec<Oid> {
-        let repo = Repository::open(&self.bare).unwrap();
-        let key = Cache::default_key(&repo);
-        let digest = key.rsplit('/').next().unwrap();
-        let first = self.built.oid("first");
-        let cached = self.home.cached(&format!("gate/{digest}/{first}"), first);
+        let cached = self.gate_cache().read_for(self.built.oid("first"));
         assert!(cached.warnings.is_empty(), "{:?}", cached.warnings);
         cached.trusted
+    }
+
+    /// Sets `name` to `value` in the server's git configuration.
+    fn set(&self, name: &str, value: &str) {
+        self.git_ok(&self.bare, &["config", name, value]);
     }
 }
 
@@ -424,14 +431,17 @@ fn force_push_to_protected_branch_is_refused() {
     let server = Server::new(true);
     server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
     let err = server.push_refused(&[&format!("+{}", refspec(&server.id("side-1"), "master"))]);
+    // side-1 forks from master's history: a divergence, not unrelated.
     assert!(
         err.contains(&format!(
-            "refs/heads/master: refused: protected branch would not move forward from {} to {}",
+            "refs/heads/master: refused: protected branch would not move forward from {} to {}: \
+             not a fast-forward (the histories diverged",
             server.id("fourth"),
             server.id("side-1")
         )),
         "{err}"
     );
+    assert!(!err.contains("unrelated"), "{err}");
     assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
     // An unprotected branch may be rewritten with authentic commits.
     server.push_ok(&[&refspec(&server.id("fourth"), "work")]);
@@ -675,13 +685,31 @@ fn update_hook_decides_each_ref() {
         &refspec(&server.id("by-bob"), "bob"),
     ]);
     assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("refs/heads/bob: refused"), "{err}");
+    // Said of the refused ref alone: master was updated.
     assert!(
-        stderr(&out).contains("refs/heads/bob: refused"),
-        "{}",
-        stderr(&out)
+        err.contains("refs/heads/bob was not updated; git decides each of the push's other refs"),
+        "{err}"
     );
+    assert!(!err.contains("no ref was updated"), "{err}");
+    assert!(!err.contains("refs/heads/master was not updated"), "{err}");
     assert_eq!(server.server_ref("master"), Some(server.id("third")));
     assert_eq!(server.server_ref("refs/heads/bob"), None);
+    // git passes the update hook the symbolic ref's name too: it is judged
+    // as master, which it would rewind.
+    server.git_ok(
+        &server.bare,
+        &["symbolic-ref", "refs/heads/main", "refs/heads/master"],
+    );
+    let out = server.push(&[&format!("+{}", refspec(&server.id("second"), "main"))]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("refs/heads/main (a symbolic ref to refs/heads/master, which is what git updates): refused: protected branch would not move forward"),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("master"), Some(server.id("third")));
 }
 
 // ---------------------------------------------------------------------------
@@ -829,7 +857,7 @@ fn library_verdicts_are_typed() {
             signer: Some(key("dave").signing_fpr_spaced()),
             keyring: Some("keyring".into()),
         },
-        protected_branches: vec!["master".into()],
+        protected_branches: vec![git_authenticate::gate::BranchPattern::parse("master").unwrap()],
         keyring_branches: vec!["keyring".into()],
         ..ServerConfiguration::default()
     };
@@ -842,7 +870,8 @@ fn library_verdicts_are_typed() {
         matches!(
             verdict,
             Verdict::Refused(Refusal::NotFastForward {
-                relation: Relation::Unrelated
+                relation: Relation::Unrelated,
+                shares_history: true,
             })
         ),
         "{verdict:?}"
@@ -986,6 +1015,12 @@ fn keyring_pushed_with_the_commits_its_key_signs() {
     let bob_signs = refspec(&server.id("bob-signs"), "welcome");
     let err = server.push_refused(&[&bob_signs]);
     assert!(err.contains("is missing from keyring branch"), "{err}");
+    // The hint fits a pusher: push the keyring branch, not fetch it.
+    assert!(
+        err.contains("to the keyring branch `keyring` and push that branch"),
+        "{err}"
+    );
+    assert!(!err.contains("git fetch"), "{err}");
     // After the commits in git's order: the keyring is decided first.
     let err = server.push_ok(&[&bob_signs, &refspec(&server.keyring_commit(1), "keyring")]);
     assert!(err.contains("refs/heads/welcome: accepted"), "{err}");
@@ -994,4 +1029,383 @@ fn keyring_pushed_with_the_commits_its_key_signs() {
     let err = server.push_refused(&[&bob_signs, &refspec(&server.keyring_commit(0), "keyring")]);
     assert!(err.contains("broken.key"), "{err}");
     assert!(err.contains("is missing from keyring branch"), "{err}");
+}
+
+// ---------------------------------------------------------------------------
+// What a push does to refs other than the one it names, and to users' pulls.
+
+/// A push names a symbolic ref of the server (forges make aliases such as
+/// `main` → `master`): git updates its target, so the gate judges the
+/// target, and says both.
+#[test]
+fn push_through_a_symbolic_ref_is_judged_as_its_target() {
+    let server = Server::new(true);
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+    server.git_ok(
+        &server.bare,
+        &["symbolic-ref", "refs/heads/main", "refs/heads/master"],
+    );
+    let through =
+        "refs/heads/main (a symbolic ref to refs/heads/master, which is what git updates)";
+    // Rewinding master through main.
+    let err = server.push_refused(&[&format!("+{}", refspec(&server.id("side-1"), "main"))]);
+    assert!(
+        err.contains(&format!(
+            "{through}: refused: protected branch would not move forward"
+        )),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
+    // Deleting master through main.
+    let err = server.push_refused(&[":refs/heads/main"]);
+    assert!(
+        err.contains(&format!(
+            "{through}: refused: protected branch cannot be deleted"
+        )),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
+    // Moving master forward through main is what it always was.
+    let err = server.push_ok(&[&refspec(&server.id("p-0"), "main")]);
+    assert!(err.contains(&format!("{through}: accepted")), "{err}");
+    assert_eq!(server.server_ref("master"), Some(server.id("p-0")));
+    // An alias of the keyring branch is the keyring branch: a broken key
+    // file, or a rewind, is refused through it.
+    server.git_ok(
+        &server.bare,
+        &["symbolic-ref", "refs/heads/keys", "refs/heads/keyring"],
+    );
+    let err = server.push_refused(&[&refspec(&server.keyring_commit(0), "keys")]);
+    assert!(
+        err.contains("refs/heads/keys (a symbolic ref to refs/heads/keyring"),
+        "{err}"
+    );
+    assert!(err.contains("broken.key"), "{err}");
+    let err = server.push_refused(&[":refs/heads/keys"]);
+    assert!(err.contains("protected branch cannot be deleted"), "{err}");
+    assert_eq!(
+        server.server_ref("refs/heads/keyring"),
+        Some(server.keyring_commit(2))
+    );
+    // An unprotected branch reached through an alias is authenticated as
+    // that branch: an unsigned commit is refused.
+    server.git_ok(
+        &server.bare,
+        &["symbolic-ref", "refs/heads/alias", "refs/heads/work"],
+    );
+    let err = server.push_refused(&[&refspec(&server.id("unsigned-1"), "alias")]);
+    assert!(err.contains("lacks a signature"), "{err}");
+    assert_eq!(server.server_ref("refs/heads/work"), None);
+}
+
+/// A symbolic ref whose chain loops: git could update nothing, the gate
+/// refuses it (and prints the names escaped).
+#[test]
+fn symbolic_ref_loop_is_refused() {
+    let server = Server::new(true);
+    server.git_ok(
+        &server.bare,
+        &["symbolic-ref", "refs/heads/a", "refs/heads/b"],
+    );
+    server.git_ok(
+        &server.bare,
+        &["symbolic-ref", "refs/heads/b", "refs/heads/a"],
+    );
+    let err = server.push_refused(&[&refspec(&server.id("second"), "a")]);
+    assert!(
+        err.contains("refs/heads/a: refused: a symbolic ref on the server whose chain loops"),
+        "{err}"
+    );
+}
+
+/// `guix.authentication.protected-branch` as a full ref name and as a
+/// glob; a value no branch can have refuses every push (status 2).
+#[test]
+fn protected_values_as_full_names_and_globs() {
+    let server = Server::bare(build(CHANNEL));
+    server.configure();
+    server.git_ok(
+        &server.bare,
+        &[
+            "config",
+            "--unset-all",
+            "guix.authentication.protected-branch",
+        ],
+    );
+    for value in ["refs/heads/master", "release/*"] {
+        server.git_ok(
+            &server.bare,
+            &[
+                "config",
+                "--add",
+                "guix.authentication.protected-branch",
+                value,
+            ],
+        );
+    }
+    let out = run(server.binary(&["install-server-hook", "-r", server.bare.to_str().unwrap()]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "protected branches (only moved forward, never deleted): refs/heads/master, \
+             refs/heads/release/*"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let doctor = run(server.binary(&["doctor", "-r", server.bare.to_str().unwrap()]));
+    assert!(
+        String::from_utf8_lossy(&doctor.stdout)
+            .contains("protected branches (only moved forward, never deleted): refs/heads/master, refs/heads/release/*"),
+        "{}",
+        String::from_utf8_lossy(&doctor.stdout)
+    );
+    server.push_ok(&[&refspec(&server.keyring_commit(2), "keyring")]);
+    server.push_ok(&[
+        &refspec(&server.id("fourth"), "master"),
+        &refspec(&server.id("fourth"), "release/1.0"),
+        &refspec(&server.id("fourth"), "work"),
+    ]);
+    for branch in ["master", "release/1.0"] {
+        let err = server.push_refused(&[&format!("+{}", refspec(&server.id("side-1"), branch))]);
+        assert!(err.contains("would not move forward"), "{err}");
+        let err = server.push_refused(&[&format!(":refs/heads/{branch}")]);
+        assert!(err.contains("protected branch cannot be deleted"), "{err}");
+    }
+    // Not matched: rewritten freely (with authentic commits).
+    server.push_ok(&[&format!("+{}", refspec(&server.id("side-1"), "work"))]);
+    // A value that can match no branch: the gate refuses to run.
+    server.git_ok(
+        &server.bare,
+        &[
+            "config",
+            "--add",
+            "guix.authentication.protected-branch",
+            "refs/tags/v1",
+        ],
+    );
+    let out = server.push(&[&refspec(&server.id("p-0"), "p0")]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("guix.authentication.protected-branch = `refs/tags/v1` can match no branch"),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("refs/heads/p0"), None);
+    let out = run(server.binary(&["install-server-hook", "-r", server.bare.to_str().unwrap()]));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let doctor = run(server.binary(&["doctor", "-r", server.bare.to_str().unwrap()]));
+    assert_eq!(doctor.status.code(), Some(2), "{}", stderr(&doctor));
+    assert!(
+        stderr(&doctor).contains("`refs/tags/v1`"),
+        "{}",
+        stderr(&doctor)
+    );
+    // The hook itself, run by hand: status 2.
+    let mut c = server.home.command(&server.bare);
+    c.arg("pre-receive").env("GIT_DIR", &server.bare);
+    c.stdin(Stdio::null());
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// On a case-folding file system, `Master` is master's file: a branch
+/// differing only in case from a protected or keyring branch (or pattern)
+/// is refused, whatever it would point at.
+#[test]
+fn branch_differing_only_in_case_is_refused() {
+    let server = Server::new(true);
+    server.set("guix.authentication.protected-branch", "master");
+    server.git_ok(
+        &server.bare,
+        &[
+            "config",
+            "--add",
+            "guix.authentication.protected-branch",
+            "release/*",
+        ],
+    );
+    server.push_ok(&[
+        &refspec(&server.id("fourth"), "master"),
+        &refspec(&server.id("fourth"), "release/v1"),
+    ]);
+    for (branch, guarded) in [
+        ("Master", "refs/heads/master"),
+        ("KEYRING", "refs/heads/keyring"),
+        ("Release/v2", "refs/heads/release/*"),
+    ] {
+        let err = server.push_refused(&[&refspec(&server.id("fourth"), branch)]);
+        assert!(
+            err.contains(&format!(
+                "refs/heads/{branch}: refused: differs only in case from {guarded}"
+            )),
+            "{err}"
+        );
+        assert_eq!(server.server_ref(&format!("refs/heads/{branch}")), None);
+    }
+    // Deleting one is refused too: on such a file system it is master.
+    let err = server.push_refused(&[":refs/heads/MASTER"]);
+    assert!(err.contains("differs only in case"), "{err}");
+    // Other names are fine.
+    server.push_ok(&[&refspec(&server.id("fourth"), "masterful")]);
+}
+
+/// A keyring whose updates refresh keys (a file rewritten, a subkey
+/// added), then replace one key, then drop others.
+const KEYRING_CHANGES: &str = r#"
+keyring alice dave
+keyring-file keyring "dave.key" binary dave
+keyring-file keyring "alice.key" armored alice carol
+keyring-file keyring "dave.key" armored mallory
+keyring-remove keyring "alice.key"
+authorize alice dave
+commit first gpg:dave
+"#;
+
+/// A keyring update after which a key the old tip held no longer loads
+/// breaks every fresh clone: refused, unless the server allows it.
+#[test]
+fn keyring_update_dropping_a_key_is_refused_unless_allowed() {
+    let server = Server::bare(build(KEYRING_CHANGES));
+    server.configure();
+    server.install_hook();
+    server.push_ok(&[&refspec(&server.keyring_commit(4), "keyring")]);
+    // Refreshing keys: accepted.
+    let err = server.push_ok(&[&refspec(&server.keyring_commit(3), "keyring")]);
+    assert!(err.contains("keyring branch moves forward"), "{err}");
+    server.push_ok(&[&refspec(&server.keyring_commit(2), "keyring")]);
+    // Replacing dave's key with mallory's.
+    let dave = key("dave").primary_fpr_spaced();
+    let err = server.push_refused(&[&refspec(&server.keyring_commit(1), "keyring")]);
+    assert!(
+        err.contains(&format!(
+            "refs/heads/keyring: refused: the keyring update drops keys the old tip held: {dave};"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("git config guix.authentication.allow-key-removal true"),
+        "{err}"
+    );
+    // Dropping alice's file: alice, carol and carol's subkey too.
+    let err = server.push_refused(&[&refspec(&server.keyring_commit(0), "keyring")]);
+    for name in ["alice", "carol"] {
+        assert!(
+            err.contains(&key(name).primary_fpr_spaced()),
+            "{name}: {err}"
+        );
+    }
+    assert!(err.contains(&key("carol").signing_fpr_spaced()), "{err}");
+    assert_eq!(
+        server.server_ref("refs/heads/keyring"),
+        Some(server.keyring_commit(2))
+    );
+    // The override.
+    server.set("guix.authentication.allow-key-removal", "true");
+    server.push_ok(&[&refspec(&server.keyring_commit(0), "keyring")]);
+    // Not a boolean: the gate refuses to run.
+    server.set("guix.authentication.allow-key-removal", "maybe");
+    let out = server.push(&[&refspec(&server.id("first"), "master")]);
+    assert!(!out.status.success());
+}
+
+/// A protected branch whose tip removes `.guix-authorizations` could never
+/// move again (Guix refuses every child): refused, saying why.
+#[test]
+fn tip_removing_authorizations_is_refused_on_protected_branches() {
+    let server = Server::bare(build(
+        r#"
+keyring alice dave
+authorize alice dave
+commit first gpg:dave
+write a.txt "A\n"
+commit second gpg:alice
+remove .guix-authorizations
+commit drop gpg:alice
+"#,
+    ));
+    server.configure();
+    server.install_hook();
+    server.push_ok(&[
+        &refspec(&server.keyring_commit(0), "keyring"),
+        &refspec(&server.id("second"), "master"),
+    ]);
+    let err = server.push_refused(&[&refspec(&server.id("drop"), "master")]);
+    assert!(
+        err.contains(&format!(
+            "refs/heads/master: refused: {} removes .guix-authorizations: Guix accepts that \
+             commit but refuses every commit made on top of it",
+            server.id("drop")
+        )),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("master"), Some(server.id("second")));
+    // Elsewhere it is authentic, as Guix says.
+    server.push_ok(&[&refspec(&server.id("drop"), "work")]);
+}
+
+/// The gate's cache is inside the repository's git directory, used only if
+/// the hook's user owns it and nobody else can write it: a cache a pusher
+/// could seed vouches for nothing.
+#[test]
+fn gate_cache_lives_in_the_git_directory_and_a_pusher_writable_one_is_ignored() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::new(true);
+    server.push_ok(&[&refspec(&server.id("second"), "master")]);
+    assert_eq!(server.cached(), vec![server.built.oid("second")]);
+    assert!(!server
+        .home
+        .cache()
+        .join("git-authenticate/authentication/gate")
+        .exists());
+    // A cache seeded where the gate used to look: ignored.
+    let first = server.built.oid("first");
+    let unsigned = server.built.oid("unsigned-2");
+    let repo = Repository::open(&server.bare).unwrap();
+    let digest = Cache::default_key(&repo)
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let old = Cache::in_directory(
+        &server.home.cache().join("git-authenticate/authentication"),
+        &format!("gate/{digest}/{first}"),
+    )
+    .unwrap();
+    assert!(old.record(unsigned, first, &[]).is_empty());
+    let on_unsigned = refspec(&server.id("on-unsigned"), "evil");
+    let err = server.push_refused(&[&on_unsigned]);
+    assert!(err.contains("lacks a signature"), "{err}");
+    // Seeded in the git directory while only the owner could write it: it
+    // is the gate's own, trusted (this is what the next step takes away).
+    assert!(server.gate_cache().record(unsigned, first, &[]).is_empty());
+    // The git directory writable by the group (a shared repository, hooks
+    // run as each pusher): the same file is not trusted.
+    let mode = |m| std::fs::set_permissions(&server.bare, std::fs::Permissions::from_mode(m));
+    mode(0o775).unwrap();
+    let err = server.push_refused(&[&on_unsigned]);
+    assert!(err.contains("lacks a signature"), "{err}");
+    // ...and accepted pushes say the cache is not used.
+    let err = server.push_ok(&[&refspec(&server.id("third"), "master")]);
+    assert!(err.contains("writable by"), "{err}");
+    mode(0o755).unwrap();
+    server.push_ok(&[&on_unsigned]);
+}
+
+/// Ref names are the pusher's: a bidirectional override in one reaches the
+/// pusher's and the admin's terminals escaped.
+#[test]
+fn hostile_ref_names_are_escaped() {
+    let server = Server::new(true);
+    let branch = "x\u{202e}y";
+    let err = server.push_refused(&[&refspec(&server.id("unsigned-1"), branch)]);
+    assert!(err.contains(r"refs/heads/x\u{202e}y: refused"), "{err}");
+    // git's own report line is git's business; the hook's lines are ours.
+    let ours = err
+        .lines()
+        .filter(|l| l.starts_with("remote: git-authenticate"));
+    assert!(
+        ours.clone().count() > 0 && ours.clone().all(|l| !l.contains('\u{202e}')),
+        "{err}"
+    );
 }

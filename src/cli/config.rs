@@ -7,14 +7,28 @@
 //! `guix.authentication.keyring`; a `guix.authentication-BRANCH` section
 //! takes precedence on that branch.
 
-use git_authenticate::gate::{RefUpdate, ServerConfiguration};
+use git_authenticate::gate::{
+    BranchPattern, BranchPatternError, ServerConfiguration, ALLOW_KEY_REMOVAL,
+};
 use git_authenticate::git2::{self, Repository};
 use git_authenticate::{Configuration, Keyring};
 
 /// The key listing the branches a server refuses to rewind or delete, one
-/// branch name a value (`git config --add guix.authentication.protected-branch
-/// master`).
-const PROTECTED_BRANCH_KEY: &str = "guix.authentication.protected-branch";
+/// branch name, full ref name or pattern a value (`git config --add
+/// guix.authentication.protected-branch 'release/*'`).
+pub const PROTECTED_BRANCH_KEY: &str = "guix.authentication.protected-branch";
+
+/// Why the server's configuration cannot be used: the gate refuses to run
+/// rather than protect less than it was told to.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerConfigError {
+    /// Git's configuration could not be read, or a value is not of its type.
+    #[error("git configuration: {}", git_authenticate::Untrusted::new(.0.message()))]
+    Git(#[from] git2::Error),
+    /// A protected-branch value can match no branch.
+    #[error(transparent)]
+    Protected(#[from] BranchPatternError),
+}
 
 /// The checked-out branch (`master`), if HEAD is on a local branch.
 pub fn current_branch(repo: &Repository) -> Option<String> {
@@ -57,24 +71,52 @@ pub fn configured_for(
     })
 }
 
-/// What the server's configuration says about the branches `updates`
-/// push, tags and other branches getting the default.
-pub fn server_configuration(
-    repo: &Repository,
-    updates: &[RefUpdate],
-) -> Result<ServerConfiguration, git2::Error> {
-    let pushed = updates
-        .iter()
-        .filter_map(|u| u.name.strip_prefix("refs/heads/"));
-    let branches = pushed
-        .map(|branch| Ok((branch.to_owned(), configured_for(repo, Some(branch))?)))
+/// What the server's configuration says: the default, each branch's own
+/// `guix.authentication-BRANCH` section (whatever is pushed: a push through
+/// a symbolic ref updates another branch than it names), the protected and
+/// keyring branches.
+pub fn server_configuration(repo: &Repository) -> Result<ServerConfiguration, ServerConfigError> {
+    let branches = configured_branches(repo)?
+        .into_iter()
+        .map(|branch| Ok((branch.clone(), configured_for(repo, Some(&branch))?)))
         .collect::<Result<_, git2::Error>>()?;
     Ok(ServerConfiguration {
         default: configured_for(repo, None)?,
         branches,
         protected_branches: protected_branches(repo)?,
         keyring_branches: keyring_branches(repo)?,
+        allow_key_removal: allow_key_removal(repo)?,
     })
+}
+
+/// The branches that have a `guix.authentication-BRANCH` section.
+fn configured_branches(repo: &Repository) -> Result<Vec<String>, git2::Error> {
+    let config = repo.config()?.snapshot()?;
+    let mut branches = Vec::new();
+    let pattern = r"^guix\.authentication-.*\.(introduction-commit|introduction-signer|keyring)$";
+    let mut entries = config.entries(Some(pattern))?;
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let name = String::from_utf8_lossy(entry.name_bytes());
+        let branch = name
+            .strip_prefix("guix.authentication-")
+            .and_then(|rest| rest.rsplit_once('.'))
+            .map(|(branch, _)| branch.to_owned());
+        if let Some(branch) = branch.filter(|b| !branches.contains(b)) {
+            branches.push(branch);
+        }
+    }
+    Ok(branches)
+}
+
+/// Whether [`ALLOW_KEY_REMOVAL`] is set to true; a value that is not a
+/// boolean is an error, as for git.
+fn allow_key_removal(repo: &Repository) -> Result<bool, git2::Error> {
+    match repo.config()?.snapshot()?.get_bool(ALLOW_KEY_REMOVAL) {
+        Ok(allowed) => Ok(allowed),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Records the introduction and keyring in the repository's configuration.
@@ -92,18 +134,16 @@ pub fn record(
 }
 
 /// The branches a server refuses to rewind or delete
-/// ([`PROTECTED_BRANCH_KEY`]); `*` stands for every branch.
-fn protected_branches(repo: &Repository) -> Result<Vec<String>, git2::Error> {
+/// ([`PROTECTED_BRANCH_KEY`]): names, full names or patterns. A value that
+/// can match no branch is an error, not a branch protected in vain.
+pub fn protected_branches(repo: &Repository) -> Result<Vec<BranchPattern>, ServerConfigError> {
     let config = repo.config()?.snapshot()?;
     let mut branches = Vec::new();
     let mut entries = config.multivar(PROTECTED_BRANCH_KEY, None)?;
     while let Some(entry) = entries.next() {
         let entry = entry?;
-        branches.push(
-            String::from_utf8_lossy(entry.value_bytes())
-                .trim()
-                .to_owned(),
-        );
+        let value = String::from_utf8_lossy(entry.value_bytes());
+        branches.push(BranchPattern::parse(value.trim())?);
     }
     Ok(branches)
 }

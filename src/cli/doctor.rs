@@ -18,11 +18,16 @@ const SCHEMA_VERSION: u32 = 1;
 pub fn run(args: &DoctorArgs) -> u8 {
     let diagnosed = super::open(args.repository.as_deref())
         .map_err(|failure| failure.to_string())
-        .and_then(|repo| diagnose(&repo, args));
+        .and_then(|repo| Ok((diagnose(&repo, args)?, protected(&repo)?)));
     match diagnosed {
-        Ok(diagnosis) => {
+        Ok((diagnosis, protected)) => {
             match args.format {
-                Format::Text => text(&diagnosis),
+                Format::Text => {
+                    text(&diagnosis);
+                    if let Some(protected) = protected {
+                        println!("{protected}");
+                    }
+                }
                 Format::Json => json(&Document::from(&diagnosis)),
             }
             u8::from(diagnosis.has_errors())
@@ -48,6 +53,15 @@ fn diagnose(repo: &Repository, args: &DoctorArgs) -> Result<Diagnosis, String> {
         .into_iter()
         .for_each(|problem| diagnosis.add(problem));
     Ok(diagnosis)
+}
+
+/// What the server's gate protects, said for a bare repository (a server)
+/// or one that lists protected branches; an invalid value is an error, as
+/// the gate refuses to run with it.
+fn protected(repo: &Repository) -> Result<Option<String>, String> {
+    let protected = config::protected_branches(repo).map_err(|e| e.to_string())?;
+    Ok((repo.is_bare() || !protected.is_empty())
+        .then(|| super::gate::describe_protected(&protected)))
 }
 
 fn text(diagnosis: &Diagnosis) {

@@ -6,12 +6,13 @@
 use std::io::{Read, Write};
 
 use git_authenticate::gate::{
-    Gate, GateOptions, PushDecision, RefDecision, RefUpdate, Refusal, Verdict,
+    BranchPattern, Gate, GateOptions, PushDecision, RefDecision, RefUpdate, Refusal, Verdict,
 };
 use git_authenticate::git2::Repository;
 use git_authenticate::{
     check_merge, open_repository, open_repository_from_env, resolve_commit, Cache, Error, Failure,
     Introduction, IntroductionError, Keyring, MergeCheck, MergeVerdict, OpenError, Options,
+    Untrusted,
 };
 use serde::Serialize;
 
@@ -28,10 +29,19 @@ const MAX_INPUT: u64 = 16 << 20;
 /// git's `remote:` lines.
 const PREFIX: &str = "git-authenticate";
 
+/// Which hook runs the gate: what a refusal means depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hook {
+    /// `pre-receive`: one refusal refuses the whole push.
+    PreReceive,
+    /// `update`: git asks for each ref alone, and updates those accepted.
+    Update,
+}
+
 /// The update hook: one ref.
 pub(super) fn update(args: &GateArgs, name: &str, old: &str, new: &str) -> u8 {
     match RefUpdate::new(name, old, new) {
-        Ok(update) => decide_and_report(args, vec![update]),
+        Ok(update) => decide_and_report(args, vec![update], Hook::Update),
         Err(value) => usage(&format!("`{value}` is not a full object id")),
     }
 }
@@ -54,7 +64,7 @@ pub(super) fn pre_receive(args: &GateArgs) -> u8 {
         return usage(&format!("more than {MAX_INPUT} bytes of pushed refs"));
     }
     match RefUpdate::parse_lines(&input) {
-        Ok(updates) => decide_and_report(args, updates),
+        Ok(updates) => decide_and_report(args, updates, Hook::PreReceive),
         Err(e) => usage(&format!("standard input: {e}")),
     }
 }
@@ -65,7 +75,7 @@ fn hook_repository() -> Result<Repository, Error> {
     Ok(open_repository_from_env()?)
 }
 
-fn decide_and_report(args: &GateArgs, updates: Vec<RefUpdate>) -> u8 {
+fn decide_and_report(args: &GateArgs, updates: Vec<RefUpdate>, hook: Hook) -> u8 {
     let repo = match hook_repository() {
         Ok(repo) => repo,
         Err(e) => {
@@ -78,40 +88,72 @@ fn decide_and_report(args: &GateArgs, updates: Vec<RefUpdate>) -> u8 {
         policy: args.policy.into(),
         ..GateOptions::default()
     };
-    let configuration = match config::server_configuration(&repo, &updates) {
+    let configuration = match config::server_configuration(&repo) {
         Ok(configuration) => configuration,
-        Err(e) => {
-            output::error(&Error::from(e));
-            return COULD_NOT_CHECK;
-        }
+        Err(e) => return usage(&e.to_string()),
     };
     let mut gate = Gate::new(&repo, configuration, options);
     let decision = gate.decide_push(updates);
-    report(&decision);
+    report(&decision, hook);
     for warning in decision.record(&repo) {
         let _ = writeln!(std::io::stderr(), "{PREFIX}: warning: {warning}");
     }
     status(&decision)
 }
 
-/// Every failure (oldest first, with its hint), then one line per ref.
-fn report(decision: &PushDecision) {
+/// Every failure (oldest first, with its hint), then one line per ref,
+/// then what git does about a refusal: the whole push for `pre-receive`,
+/// this ref only for `update`.
+fn report(decision: &PushDecision, hook: Hook) {
     let mut err = std::io::stderr().lock();
     for decided in &decision.refs {
         for e in refusal_errors(decided) {
             let _ = writeln!(err, "{PREFIX}: error: {e}");
-            if let Some(hint) = e.hint() {
+            if let Some(hint) = server_hint(e) {
                 let _ = writeln!(err, "{PREFIX}: hint: {hint}");
             }
         }
         let _ = writeln!(err, "{PREFIX}: {decided}");
     }
-    if !decision.is_accepted() {
-        let _ = writeln!(
-            err,
-            "{PREFIX}: push refused: no ref was updated{}",
-            hint_for(decision)
-        );
+    if decision.is_accepted() {
+        return;
+    }
+    let hint = hint_for(decision);
+    match hook {
+        Hook::PreReceive => {
+            let _ = writeln!(err, "{PREFIX}: push refused: no ref was updated{hint}");
+        }
+        Hook::Update => {
+            for decided in decision.refs.iter().filter(|d| !d.verdict.is_accepted()) {
+                let _ = writeln!(
+                    err,
+                    "{PREFIX}: {} was not updated; git decides each of the push's other \
+                     refs on its own{hint}",
+                    Untrusted::new(&decided.update.name)
+                );
+            }
+        }
+    }
+}
+
+/// What the pusher can do about a failure, on the server: the client's
+/// hints speak of fetching the keyring or checking out a branch, which a
+/// pusher does not do to the server.
+fn server_hint(failure: &Failure) -> Option<String> {
+    match failure {
+        Failure::MissingKey { keyring, .. } => {
+            let branch = keyring.strip_prefix("refs/heads/").unwrap_or(keyring);
+            Some(format!(
+                "add the signer's public key as a `.key` file to the keyring branch `{}` and \
+                 push that branch with these commits (or before them)",
+                Untrusted::new(branch)
+            ))
+        }
+        Failure::NotDescendant { introduction, .. } => Some(format!(
+            "the server authenticates from its introduction, commit {introduction}: push a \
+             history that contains it"
+        )),
+        other => other.hint(),
     }
 }
 
@@ -176,9 +218,14 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
         Err(OpenError::Git(e)) => return usage(&format!("not a git repository: {}", e.message())),
         Err(e) => return usage(&e.to_string()),
     };
+    let protected = match config::protected_branches(&repo) {
+        Ok(protected) => protected,
+        Err(e) => return usage(&e.to_string()),
+    };
     match hooks::install_server_hook(&repo, &command) {
         Ok(hooks::Hook::Installed(path)) => {
             eprintln!("installed hook '{}'", path.display());
+            eprintln!("{}", describe_protected(&protected));
             if config::configured_for(&repo, None).is_ok_and(|c| c.commit.is_none()) {
                 output::warning(
                     output::Noise::Everything,
@@ -201,6 +248,22 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
         Ok(hooks::Hook::Upgraded(_)) => AUTHENTIC,
         Err(e) => usage(&e.to_string()),
     }
+}
+
+/// Which branches the gate keeps from being rewound or deleted, in words.
+pub(super) fn describe_protected(protected: &[BranchPattern]) -> String {
+    if protected.is_empty() {
+        return format!(
+            "no branch is protected: any branch may be rewound or deleted with authentic \
+             commits (set {} to a branch, a full ref name or a pattern)",
+            config::PROTECTED_BRANCH_KEY
+        );
+    }
+    let listed: Vec<String> = protected.iter().map(ToString::to_string).collect();
+    format!(
+        "protected branches (only moved forward, never deleted): {}",
+        listed.join(", ")
+    )
 }
 
 pub(super) fn merge_check(args: &MergeCheckArgs) -> u8 {
