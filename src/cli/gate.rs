@@ -10,9 +10,9 @@ use git_authenticate::gate::{
 };
 use git_authenticate::git2::Repository;
 use git_authenticate::{
-    check_merge, open_repository, open_repository_from_env, resolve_commit, Cache, Error, Failure,
-    Introduction, IntroductionError, Keyring, MergeCheck, MergeVerdict, OpenError, Options,
-    Untrusted,
+    check_merge, open_repository, open_repository_from_env, resolve_commit, Cache, CacheProblem,
+    CacheWarning, Error, Failure, Introduction, IntroductionError, Keyring, MergeCheck,
+    MergeVerdict, OpenError, Options, Untrusted,
 };
 use serde::Serialize;
 
@@ -95,10 +95,35 @@ fn decide_and_report(args: &GateArgs, updates: Vec<RefUpdate>, hook: Hook) -> u8
     let mut gate = Gate::new(&repo, configuration, options);
     let decision = gate.decide_push(updates);
     report(&decision, hook);
+    let mut said = Vec::new();
     for warning in decision.record(&repo) {
-        let _ = writeln!(std::io::stderr(), "{PREFIX}: warning: {warning}");
+        if !said.contains(&warning) {
+            let _ = writeln!(
+                std::io::stderr(),
+                "{PREFIX}: warning: {}",
+                cache_warning(&repo, &warning)
+            );
+            said.push(warning);
+        }
     }
     status(&decision)
+}
+
+/// A warning about the gate's cache; when the git directory itself is
+/// what others could write, in the gate's words: the cache's usual advice
+/// (make it private) would break a shared repository.
+fn cache_warning(repo: &Repository, warning: &CacheWarning) -> String {
+    match &warning.problem {
+        CacheProblem::UnsafeDirectory { directory, reason } if directory == repo.path() => {
+            format!(
+                "the gate's cache is not used: the git directory `{}` {reason}, so a pusher \
+                 could seed it; every push is checked from the introduction (the gate is a \
+                 boundary only where pushers can write neither the repository nor its hooks)",
+                directory.display()
+            )
+        }
+        _ => warning.to_string(),
+    }
 }
 
 /// Every failure (oldest first, with its hint), then one line per ref,
