@@ -671,6 +671,16 @@ fn pushes_over_git_daemon() {
     );
     assert_eq!(server.server_ref("refs/heads/evil"), None);
     assert_eq!(server.server_ref("master"), Some(server.id("third")));
+    // Deleting master through an alias, over the daemon: refused.
+    server.alias("main", "master");
+    let out = server.push_to(&url, &[":refs/heads/main"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("(a symbolic ref to refs/heads/master, which is what git updates): refused"),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("master"), Some(server.id("third")));
 }
 
 #[test]
@@ -887,6 +897,11 @@ fn library_verdicts_are_typed() {
     ));
     let verdict = gate.decide(&update("refs/heads/side", &side, &zero));
     assert!(matches!(verdict, Verdict::Accepted(Acceptance::Deleted)));
+    let verdict = gate.decide(&update("refs/heads/Master", &zero, &fourth));
+    assert!(
+        matches!(&verdict, Verdict::Refused(Refusal::CaseCollision { guarded }) if guarded == "refs/heads/master"),
+        "{verdict:?}"
+    );
     let verdict = gate.decide(&update("refs/notes/commits", &zero, &side));
     assert!(matches!(verdict, Verdict::Accepted(Acceptance::Unchecked)));
     let verdict = gate.decide(&update(&format!("refs/replace/{fourth}"), &zero, &side));
@@ -1091,6 +1106,30 @@ fn push_through_a_symbolic_ref_is_judged_as_its_target() {
     let err = server.push_refused(&[&refspec(&server.id("unsigned-1"), "alias")]);
     assert!(err.contains("lacks a signature"), "{err}");
     assert_eq!(server.server_ref("refs/heads/work"), None);
+}
+
+/// A push through an alias is authenticated with the configuration of the
+/// branch git updates (its `guix.authentication-BRANCH` section).
+#[test]
+fn push_through_a_symbolic_ref_uses_its_targets_configuration() {
+    let server = Server::new(true);
+    let intro = server.id("first");
+    let signer = key("dave").signing_fpr_spaced();
+    server.set("guix.authentication-master.introduction-commit", &intro);
+    server.set("guix.authentication-master.introduction-signer", &signer);
+    // The default no longer fits: only master's own section does.
+    server.set(
+        "guix.authentication.introduction-commit",
+        &server.id("second"),
+    );
+    server.alias("main", "master");
+    let err = server.push_ok(&[&refspec(&server.id("third"), "main")]);
+    assert!(
+        err.contains("refs/heads/master, which is what git updates): accepted"),
+        "{err}"
+    );
+    let err = server.push_refused(&[&refspec(&server.id("third"), "work")]);
+    assert!(err.contains("refs/heads/work: refused"), "{err}");
 }
 
 /// A symbolic ref whose chain loops: git could update nothing, the gate
@@ -1375,6 +1414,31 @@ fn hostile_ref_names_are_escaped() {
         .filter(|l| l.starts_with("remote: git-authenticate"));
     assert!(
         ours.clone().count() > 0 && ours.clone().all(|l| !l.contains('\u{202e}')),
+        "{err}"
+    );
+}
+
+/// The server's hints are a pusher's: a server without its keyring branch
+/// asks for it to be pushed (never fetched), a refused force-push says how
+/// to move forward.
+#[test]
+fn hints_fit_the_server() {
+    let server = Server::bare(build(CHANNEL));
+    server.configure();
+    server.install_hook();
+    let master = refspec(&server.id("fourth"), "master");
+    let err = server.push_refused(&[&master]);
+    assert!(
+        err.contains(
+            "hint: the server has no keyring branch `keyring` yet: push it with these commits"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("git fetch"), "{err}");
+    server.push_ok(&[&master, &refspec(&server.keyring_commit(2), "keyring")]);
+    let err = server.push_refused(&[&format!("+{}", refspec(&server.id("side-1"), "master"))]);
+    assert!(
+        err.contains("hint: a protected branch only moves forward: fetch it, rebase or merge"),
         "{err}"
     );
 }

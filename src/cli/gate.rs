@@ -11,8 +11,8 @@ use git_authenticate::gate::{
 use git_authenticate::git2::Repository;
 use git_authenticate::{
     check_merge, open_repository, open_repository_from_env, resolve_commit, Cache, CacheProblem,
-    CacheWarning, Error, Failure, Introduction, IntroductionError, Keyring, MergeCheck,
-    MergeVerdict, OpenError, Options, Untrusted,
+    CacheWarning, Error, Failure, Introduction, IntroductionError, Keyring, KeyringError,
+    MergeCheck, MergeVerdict, OpenError, Options, Untrusted,
 };
 use serde::Serialize;
 
@@ -139,6 +139,9 @@ fn report(decision: &PushDecision, hook: Hook) {
             }
         }
         let _ = writeln!(err, "{PREFIX}: {decided}");
+        if let Some(hint) = refusal_hint(&decided.verdict) {
+            let _ = writeln!(err, "{PREFIX}: hint: {hint}");
+        }
     }
     if decision.is_accepted() {
         return;
@@ -158,6 +161,33 @@ fn report(decision: &PushDecision, hook: Hook) {
                 );
             }
         }
+    }
+}
+
+/// What the pusher can do about a refusal that is not about commits.
+fn refusal_hint(verdict: &Verdict) -> Option<String> {
+    match verdict {
+        Verdict::Refused(Refusal::CouldNotCheck(Error::Keyring(KeyringError::NotFound {
+            reference,
+            ..
+        }))) => {
+            let branch = reference.strip_prefix("refs/heads/").unwrap_or(reference);
+            Some(format!(
+                "the server has no keyring branch `{}` yet: push it with these commits (or \
+                 before them)",
+                Untrusted::new(branch)
+            ))
+        }
+        Verdict::Refused(Refusal::BrokenKeyring(e)) => e.hint(),
+        Verdict::Refused(Refusal::NotFastForward { .. }) => Some(
+            "a protected branch only moves forward: fetch it, rebase or merge your commits on \
+             top of it (a merge commit signed by an authorized key), and push again"
+                .into(),
+        ),
+        Verdict::Refused(Refusal::CaseCollision { .. }) => {
+            Some("push to the branch under its exact name, or choose another name".into())
+        }
+        _ => None,
     }
 }
 
