@@ -2,18 +2,25 @@
 //! would decide whether users may pull it.
 //!
 //! A server runs this from its `pre-receive` hook (the whole push at once)
-//! or its `update` hook (one ref at a time). For each updated ref:
+//! or its `update` hook (one ref at a time). Each ref is decided as the
+//! ref git updates: when the pushed name is a symbolic ref on the server
+//! (`main` → `master`), as its target ([`RefDecision::updated`]). For each:
 //!
 //! - a branch: its new tip must be authentic from the introduction the
 //!   server's configuration gives for that branch
-//!   ([`ServerConfiguration::branch`]); a branch listed in
-//!   [`ServerConfiguration::protected_branches`] may only move forward and is
-//!   never deleted;
+//!   ([`ServerConfiguration::branch`]); a branch matching
+//!   [`ServerConfiguration::protected_branches`] may only move forward, is
+//!   never deleted, and its tip keeps `.guix-authorizations` (Guix refuses
+//!   every child of a commit removing it); a branch whose name differs only
+//!   in case from a protected or keyring one is refused, as a case-folding
+//!   file system would make them one file;
 //! - a keyring branch (any of [`ServerConfiguration::keyring_branches`]:
 //!   the command lists those `guix.authentication[-BRANCH].keyring` names,
 //!   default `keyring`): not authenticated (as in Guix), but it only
-//!   moves forward, is never deleted, and every key file at its new tip
-//!   must load, since one broken key file breaks every user's pull. When it
+//!   moves forward, is never deleted, every key file at its new tip must
+//!   load, since one broken key file breaks every user's pull, and every key
+//!   its old tip held must still be there (unless
+//!   [`ServerConfiguration::allow_key_removal`]). When it
 //!   is also the server's default branch (HEAD), which users clone and
 //!   pull, it is authenticated as well: `guix pull` authenticates the
 //!   branch it pulls, whatever holds the keys;
