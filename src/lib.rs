@@ -114,7 +114,9 @@ mod walk;
 pub use armor::ArmorError;
 pub use authenticate::{authenticate, authenticate_commit, Opener, Options};
 pub use authorizations::{Authorizations, AuthorizationsError, AuthorizationsShape};
-pub use cache::{Cache, CacheAction, CacheError, CacheProblem, CacheWarning, Cached, UnsafeEntry};
+pub use cache::{
+    Cache, CacheAction, CacheError, CacheProblem, CacheWarning, Cached, Conditions, UnsafeEntry,
+};
 pub use channel::{
     check_update, commit_relation, ChannelMetadata, ChannelMetadataError, Dependency, FieldProblem,
     MetadataError, MetadataProblem, Relation, UpdateError, UpdatePolicy,
