@@ -774,6 +774,36 @@ fn merge_check_says_who_may_sign() {
     assert_eq!(usable(&doc), vec![alice]);
 }
 
+/// BASE and HEAD are resolved as `--end` is: a name git finds ambiguous
+/// (branch `both` and a tag `both`) is refused, naming both.
+#[test]
+fn merge_check_refuses_ambiguous_names() {
+    let built = build(MERGES);
+    let home = Home::new();
+    let tag = home
+        .git(&built.path, &[])
+        .args(["tag", "both", &built.oid("bad-1").to_string()])
+        .status()
+        .unwrap();
+    assert!(tag.success());
+    for sides in [["master", "both"], ["both", "master"]] {
+        let mut c = home.command(&built.path);
+        c.args(["merge-check", "--introduction"])
+            .arg(built.oid("first").to_string())
+            .args(["--signer", &key("dave").signing_fpr])
+            .args(sides);
+        let out = run(c);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(
+                "`both` is ambiguous: it could mean `refs/tags/both` or `refs/heads/both`"
+            ),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn merge_check_text_fast_forward_and_unauthentic_heads() {
     let built = build(MERGES);
