@@ -407,7 +407,11 @@ fn check_commits(
     let end = commits.id(commits.end());
     let walked = |count| {
         progress.phase(Phase::Checking);
-        progress.start(introduction.commit, end, count);
+        // Under clock skew, all the walk found may be hidden history: then
+        // nothing is to be checked, and nothing is announced, as in Guix.
+        if count > 0 {
+            progress.start(introduction.commit, end, count);
+        }
     };
     let tally = pipeline.run(commits, first, check, |count| progress.found(count), walked)?;
     progress.finish();

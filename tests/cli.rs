@@ -1727,6 +1727,46 @@ fn ambiguous_names_are_refused() {
         .code(0);
 }
 
+/// END an ancestor of the introduction, dated after it (clock skew), or
+/// the introduction itself: nothing is checked, as in Guix, so nothing is
+/// announced ("Authenticating commits … (0 new commits)" is a line Guix
+/// never prints), and `--stats` says why, not that the commits were
+/// authenticated before.
+#[test]
+fn nothing_to_check_before_the_introduction_is_said_truly() {
+    let repo = Repo::new(
+        "keyring alice\nauthorize alice\ncommit pre0 gpg:alice\nclock 1900000000\n\
+         commit pre gpg:alice\nclock 1609459200\ncommit first gpg:alice\n",
+    );
+    let run = |end: &str| {
+        let mut c = repo.cmd();
+        c.args(repo.intro("first", "alice")).args([
+            "--stats",
+            "--cache-key",
+            "t/nothing",
+            "--end",
+            &repo.id(end),
+        ]);
+        let assert = c.assert().code(0);
+        let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+        (out, stderr(&assert))
+    };
+    for (end, why) in [
+        ("pre", "an ancestor of the introductory commit"),
+        ("pre0", "an ancestor of the introductory commit"),
+        ("first", "the introductory commit"),
+    ] {
+        let (out, err) = run(end);
+        assert_eq!(
+            out,
+            format!("Signing statistics: no commits to check (END is {why})\n"),
+            "{end}"
+        );
+        assert!(!err.contains("Authenticating commits"), "{end}: {err}");
+        repo.assert_authenticated(&err, end);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The hooks, run by git itself.
 

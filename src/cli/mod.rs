@@ -180,11 +180,29 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
     }
     match args.format {
         Format::Json => output::json(&request, Some(&report), None),
-        Format::Text if args.stats => output::stats(&report.signers),
+        Format::Text if args.stats => {
+            output::stats(&report.signers, || nothing_new(&repo, &report))
+        }
         Format::Text => {}
     }
     output::success(noise, &format!("successfully authenticated commit {end}"));
     Ok(AUTHENTIC)
+}
+
+/// Why a successful run checked no commit: END is the introduction or
+/// one of its ancestors (which are never checked, as in Guix), or it was
+/// authenticated before (cached, or an ancestor of a cached commit).
+fn nothing_new(repo: &Repository, report: &Report) -> &'static str {
+    let introduction = report.introduction.commit;
+    if report.end == introduction {
+        return "no commits to check (END is the introductory commit)";
+    }
+    match git_authenticate::commit_relation(repo, report.end, introduction) {
+        Ok(Relation::Ancestor) => {
+            "no commits to check (END is an ancestor of the introductory commit)"
+        }
+        _ => "no new commits (all were authenticated before)",
+    }
 }
 
 /// Why END is not checked, if so: the keyring branch is not

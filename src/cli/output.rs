@@ -123,14 +123,12 @@ pub fn success(noise: Noise, message: &str) {
     }
 }
 
-/// `--stats`, as Guix prints it; a run that checked nothing says so.
-pub fn stats(signers: &[(Fingerprint, usize)]) {
+/// `--stats`, as Guix prints it; a run that checked nothing says why
+/// (`nothing`, asked only then).
+pub fn stats(signers: &[(Fingerprint, usize)], nothing: impl FnOnce() -> &'static str) {
     let mut out = std::io::stdout().lock();
     if signers.is_empty() {
-        let _ = writeln!(
-            out,
-            "Signing statistics: no new commits (all were authenticated before)"
-        );
+        let _ = writeln!(out, "Signing statistics: {}", nothing());
         return;
     }
     let _ = writeln!(out, "Signing statistics:");
