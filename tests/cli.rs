@@ -1767,6 +1767,31 @@ fn nothing_to_check_before_the_introduction_is_said_truly() {
     }
 }
 
+/// A bare repository whose HEAD names a branch that does not exist (a
+/// mirror whose default branch is another): with `--end`, END is
+/// authenticated (Guix fails: its keyring-branch check reads HEAD,
+/// "reference 'refs/heads/master' not found"); without, HEAD names no
+/// commit, status 2.
+#[test]
+fn unborn_head_with_end_is_authenticated() {
+    let repo = Repo::new(LINEAR);
+    let bare = repo.home.path().join("bare.git");
+    repo.git_ok(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+    repo.git_ok_in(&bare, &["symbolic-ref", "HEAD", "refs/heads/nowhere"]);
+    let run = |extra: &[&str]| {
+        let mut c = binary(&repo.home, &bare);
+        c.args(repo.intro("first", "dave")).args(extra);
+        c.assert()
+    };
+    let assert = run(&["--end", &repo.id("fourth")]).code(0);
+    repo.assert_authenticated(&stderr(&assert), "fourth");
+    let assert = run(&["--end", "master"]).code(0);
+    repo.assert_authenticated(&stderr(&assert), "fourth");
+    let assert = run(&[]).code(2);
+    let err = stderr(&assert);
+    assert!(err.contains("`HEAD` does not name a commit"), "{err}");
+}
+
 // ---------------------------------------------------------------------------
 // The hooks, run by git itself.
 
