@@ -1545,6 +1545,12 @@ fn keyring_branch_checked_out_does_nothing() {
     );
 }
 
+/// A new unsigned commit on top of `parent` (any commit-ish), on no branch.
+fn unsigned_child(repo: &Repo, parent: &str) -> String {
+    let tree = format!("{parent}^{{tree}}");
+    repo.git_ok(&["commit-tree", "-p", parent, "-m", "unsigned", &tree])
+}
+
 /// A commit named with `--end` is always checked, whatever is checked out
 /// (Guix does nothing when the keyring branch is checked out, even then);
 /// so is one pushed to the keyring branch that descends from the
@@ -1553,8 +1559,7 @@ fn keyring_branch_checked_out_does_nothing() {
 fn explicit_end_is_never_skipped() {
     let repo = Repo::new(LINEAR);
     let fourth = repo.id("fourth");
-    let tree = format!("{fourth}^{{tree}}");
-    let unsigned = repo.git_ok(&["commit-tree", "-p", &fourth, "-m", "unsigned", &tree]);
+    let unsigned = unsigned_child(&repo, &fourth);
     repo.git_ok(&["checkout", "-q", "keyring"]);
     for extra in [&[][..], &["--pushed-ref=refs/heads/keyring"]] {
         let assert = repo
@@ -1611,7 +1616,7 @@ fn keys_on_master_do_not_skip_a_named_commit() {
     repo.git_ok(&["checkout", "-q", "keyring", "--", "."]);
     repo.git_ok(&["commit", "-q", "-S", "-m", "Keys on master."]);
     let keys = repo.git_ok(&["rev-parse", "HEAD"]);
-    let unsigned = repo.git_ok(&["commit-tree", "-p", "HEAD", "-m", "unsigned", "HEAD^{tree}"]);
+    let unsigned = unsigned_child(&repo, "HEAD");
     let run = |args: &[&str]| {
         let mut c = repo.authenticate_from_first();
         c.args(["-k", "master"]).args(args);
@@ -1655,8 +1660,7 @@ fn keys_on_master_do_not_skip_a_named_commit() {
 fn ambiguous_names_are_refused() {
     let repo = Repo::new(LINEAR);
     let fourth = repo.id("fourth");
-    let tree = format!("{fourth}^{{tree}}");
-    let unsigned = repo.git_ok(&["commit-tree", "-p", &fourth, "-m", "unsigned", &tree]);
+    let unsigned = unsigned_child(&repo, &fourth);
     let server = repo.home.path().join("server.git");
     repo.git_ok(&["clone", "-q", "--bare", ".", server.to_str().unwrap()]);
     repo.git_ok_in(&server, &["tag", "origin/master", &fourth]);

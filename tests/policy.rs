@@ -212,14 +212,19 @@ fn expired_key_is_refused_only_when_strict() {
     assert_eq!((guix.unwrap(), strict.unwrap()), (1, 1));
 }
 
-#[test]
-fn revoked_key_is_refused_only_when_strict() {
+/// A certificate revoked (key compromised) when it was made.
+fn revoked_cert() -> Cert {
     let revoked = cert("revoked", None);
     let mut primary = support::sign::primary_keypair(&revoked);
     let revocation = revoked
         .revoke(&mut primary, ReasonForRevocation::KeyCompromised, b"stolen")
         .unwrap();
-    let revoked = revoked.insert_packets(revocation).unwrap().0;
+    revoked.insert_packets(revocation).unwrap().0
+}
+
+#[test]
+fn revoked_key_is_refused_only_when_strict() {
+    let revoked = revoked_cert();
     let key = signing_key(&revoked);
     let (guix, strict) =
         verdicts_when_signed_by(revoked.armored().to_vec().unwrap(), key, JUN_2020);
@@ -309,12 +314,7 @@ fn binary_status(home: &support::home::Home, channel: &Channel, args: &[&str]) -
 /// serves ordinary runs.
 #[test]
 fn cache_of_ordinary_runs_does_not_waive_the_strict_policy() {
-    let revoked = cert("revoked", None);
-    let mut primary = support::sign::primary_keypair(&revoked);
-    let revocation = revoked
-        .revoke(&mut primary, ReasonForRevocation::KeyCompromised, b"stolen")
-        .unwrap();
-    let revoked = revoked.insert_packets(revocation).unwrap().0;
+    let revoked = revoked_cert();
     let key = signing_key(&revoked);
     let authorized = [fingerprint(&key)];
     let keyring = [alice_public(), revoked.armored().to_vec().unwrap()];
