@@ -78,8 +78,11 @@ fn refuse_ambiguous(repo: &Repository, spec: &str) -> Result<(), AmbiguousRevisi
         .min()
         .unwrap_or(spec.len());
     let name = &spec[..end];
-    let hex = name.len() < 40 && name.bytes().all(|b| b.is_ascii_hexdigit());
-    if name.is_empty() || name.len() == 40 && hex {
+    let hex = name.len() <= 40 && name.bytes().all(|b| b.is_ascii_hexdigit());
+    // A full id is the object; `HEAD` is the repository's HEAD, which
+    // git's dwim tries first (a tag named `HEAD` from a hostile server is
+    // never what it means, and must not stop every default run).
+    if name.is_empty() || name.len() == 40 && hex || name == "HEAD" {
         return Ok(());
     }
     let refs: Vec<String> = DWIM_RULES

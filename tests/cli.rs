@@ -1729,6 +1729,13 @@ fn ambiguous_names_are_refused() {
         .args(["--end", &fourth])
         .assert()
         .code(0);
+    // HEAD is HEAD, whatever tag a server names so.
+    repo.git_ok(&["update-ref", "refs/tags/HEAD", &unsigned]);
+    repo.authenticate_from_first().assert().code(0);
+    repo.authenticate_from_first()
+        .args(["--end", "HEAD"])
+        .assert()
+        .code(0);
 }
 
 /// END an ancestor of the introduction, dated after it (clock skew), or
