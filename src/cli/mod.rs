@@ -207,15 +207,16 @@ fn nothing_new(repo: &Repository, report: &Report) -> &'static str {
 
 /// Why END is not checked, if so: the keyring branch is not
 /// authenticated, so hooks run on it must succeed. Decided by branch
-/// *names*, never because END's id is the keyring's tip: an attacker can
-/// make any commit the keyring's tip.
+/// *names* (and, for a push, END's descent from the introduction), never
+/// because END's id is the keyring's tip: an attacker can make any commit
+/// the keyring's tip.
 ///
 /// A pre-push hook names the pushed ref: a push to the keyring branch is
 /// not checked, unless END descends from the introduction (a channel
 /// keeping its keys on the branch it authenticates, `-k master`: that
 /// branch is the channel). Otherwise, as in Guix, the checked-out branch
 /// decides, but only when the user asked about it: a commit named with
-/// `--end` is always checked (Guix does nothing there too).
+/// `--end` is always checked (where Guix does nothing too).
 fn keyring_branch_skip(
     repo: &Repository,
     keyring: &str,
@@ -230,8 +231,10 @@ fn keyring_branch_skip(
         }
         let end = resolve_commit(repo, args.end.as_deref()?).ok()?;
         // When in doubt, check.
-        let channel = git_authenticate::commit_relation(repo, introduction.commit, end)
-            .map_or(true, |r| matches!(r, Relation::Same | Relation::Ancestor));
+        let channel = end == introduction.commit
+            || repo
+                .graph_descendant_of(end, introduction.commit)
+                .unwrap_or(true);
         return (!channel).then(|| Skip {
             reason: SkipReason::Pushed,
             branch: branch.to_owned(),
