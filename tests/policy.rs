@@ -384,3 +384,57 @@ fn cache_does_not_waive_the_absence_of_historical_authorizations() {
     assert_eq!(binary_status(&home, &channel, &strict), Some(0));
     assert_eq!(binary_status(&home, &channel, &historical), Some(0));
 }
+
+/// The server's gate caches what it accepted as the CLI does: accepted
+/// under Guix's rule, a commit signed by a revoked key is refused once the
+/// gate runs with `--policy=strict`.
+#[test]
+fn gate_cache_does_not_waive_the_strict_policy() {
+    let revoked = revoked_cert();
+    let key = signing_key(&revoked);
+    let authorized = [fingerprint(&key)];
+    let keyring = [alice_public(), revoked.armored().to_vec().unwrap()];
+    let channel = channel(
+        &keyring,
+        key,
+        &authorized,
+        JUN_2020,
+        HashAlgorithm::SHA512,
+        false,
+    );
+    let mut config = channel.repo.config().unwrap();
+    let introduction = &channel.introduction;
+    config
+        .set_str(
+            "guix.authentication.introduction-commit",
+            &introduction.commit.to_string(),
+        )
+        .unwrap();
+    config
+        .set_str(
+            "guix.authentication.introduction-signer",
+            &introduction.signer.to_string(),
+        )
+        .unwrap();
+    let home = support::home::Home::new();
+    let update = |policy: &str| {
+        home.command(channel.repo.path())
+            .args(["update", "refs/heads/master", &"0".repeat(40)])
+            .arg(channel.end.to_string())
+            .arg(format!("--policy={policy}"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = update("guix");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = update("strict");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("revoked"), "{err}");
+}
