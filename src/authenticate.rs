@@ -9,7 +9,7 @@ use std::sync::Arc;
 use git2::{Oid, Repository};
 
 use crate::authorizations::Authorizations;
-use crate::cache::{Cache, CacheProblem, CacheWarning};
+use crate::cache::{Cache, CacheProblem, CacheWarning, Conditions};
 use crate::commit::CommitObject;
 use crate::error::Error;
 use crate::failure::Failure;
@@ -177,7 +177,7 @@ pub fn authenticate(
     if !report.is_authentic() {
         return Err(Error::NotAuthentic(Box::new(report)));
     }
-    record_in_cache(options.cache.as_ref(), introduction, &known, &mut report);
+    record_in_cache(options, introduction, &known, &mut report);
     Ok(report)
 }
 
@@ -261,10 +261,20 @@ struct Known {
     /// would change nothing but the cost: the walk is slow to hide an old
     /// commit.
     hidden: Vec<Oid>,
+    /// How many of `commits`, first, are the caller's
+    /// [`Options::authentic_commits`]: taken on trust, they are not known
+    /// to descend from the introduction.
+    callers: usize,
     warnings: Vec<CacheWarning>,
 }
 
 impl Known {
+    /// The known commits shown (or, by the caller, said) to descend from
+    /// the introduction.
+    fn descendants(&self) -> &[Oid] {
+        &self.commits[self.callers..]
+    }
+
     /// The commits END must descend from: the introduction or a known one.
     fn roots(&self, introduction: &Introduction) -> Vec<Oid> {
         let mut roots = self.commits.clone();
@@ -291,7 +301,7 @@ fn known_authentic(
     commits.extend(present(&options.known_descendants)?);
     let mut warnings = Vec::new();
     if let Some(cache) = &options.cache {
-        let cached = cache.read_for(introduction.commit);
+        let cached = cache.read_for(introduction.commit, &conditions(options));
         warnings = cached.warnings;
         commits.extend(present(&cached.trusted)?);
         for id in present(&cached.unverified)? {
@@ -312,8 +322,14 @@ fn known_authentic(
     Ok(Known {
         commits,
         hidden,
+        callers,
         warnings,
     })
+}
+
+/// What the run authenticates under, for the cache.
+fn conditions(options: &Options) -> Conditions {
+    Conditions::new(options.policy, &options.historical_authorizations)
 }
 
 /// As in Guix, a known commit the repository lacks is ignored; one that
@@ -391,7 +407,11 @@ fn check_commits(
     let end = commits.id(commits.end());
     let walked = |count| {
         progress.phase(Phase::Checking);
-        progress.start(introduction.commit, end, count);
+        // Under clock skew, all the walk found may be hidden history: then
+        // nothing is to be checked, and nothing is announced, as in Guix.
+        if count > 0 {
+            progress.start(introduction.commit, end, count);
+        }
     };
     let tally = pipeline.run(commits, first, check, |count| progress.found(count), walked)?;
     progress.finish();
@@ -427,13 +447,20 @@ fn check_descent(
 
 /// Records END; a failure to write the cache only costs later runs time.
 fn record_in_cache(
-    cache: Option<&Cache>,
+    options: &Options,
     introduction: &Introduction,
     known: &Known,
     report: &mut Report,
 ) {
-    let Some(cache) = cache else { return };
-    for warning in cache.record(report.end, introduction.commit, &known.commits) {
+    let Some(cache) = &options.cache else { return };
+    let conditions = conditions(options);
+    let recorded = cache.record(
+        report.end,
+        introduction.commit,
+        &conditions,
+        known.descendants(),
+    );
+    for warning in recorded {
         // Reading again under the lock finds what the first read found.
         if !report.warnings.contains(&warning) {
             report.warnings.push(warning);

@@ -1,8 +1,18 @@
 //! The cache of authenticated commits, so that later runs check only what
 //! is new.
 //!
-//! One file per cache key, in Guix's format: comments, then an s-expression
-//! list of commit ids, newest first, at most [`MAX_ENTRIES`].
+//! One file per cache key, in Guix's format extended: comments, then an
+//! s-expression list of entries, newest first, at most [`MAX_ENTRIES`].
+//! Where Guix lists commit ids, each entry also says under which
+//! [`Conditions`] (policy and historical authorizations) its commit was
+//! authenticated, `("ID" guix)` or `("ID" strict "DIGEST")`: a cached
+//! commit counts only for a run under the same conditions or weaker ones,
+//! so that a cache filled by ordinary runs never waives `--policy=strict`,
+//! and one filled with historical authorizations never waives their
+//! absence. Entries of files written before conditions were recorded (bare
+//! ids, as Guix writes them) say nothing of them, so they count for no run
+//! (earlier versions also recorded runs made with historical
+//! authorizations); they are dropped at the next write.
 //!
 //! The cache says which commits need no checking, so whoever can write it
 //! can get any commit accepted. It is therefore used only if nobody else
@@ -36,6 +46,7 @@
 //! channels) or under none are not trusted as they are: the caller must
 //! check that they descend from its introduction.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
@@ -49,6 +60,8 @@ use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags, CWD};
 use rustix::io::Errno;
 use sha2::{Digest, Sha256};
 
+use crate::authorizations::Authorizations;
+use crate::policy::Policy;
 use crate::sexp;
 
 /// Most commits a cache file keeps.
@@ -138,6 +151,13 @@ pub enum CacheProblem {
         /// The operating system's error number (`errno`).
         os_error: i32,
     },
+    /// The file was written by an earlier version, which did not record
+    /// under which policy and historical authorizations its commits were
+    /// authenticated: they are not used (they are checked again).
+    Unconditioned {
+        /// How many entries say nothing of their conditions.
+        entries: usize,
+    },
     /// A cached commit does not descend from the introduction it is used
     /// with (the cache is shared with another channel, or forged).
     NotDescendant {
@@ -199,13 +219,62 @@ pub enum CacheAction {
     Write,
 }
 
+/// What a commit was authenticated under: the key policy and the
+/// historical authorizations. A cached commit counts for a run whose
+/// conditions are [served](Conditions::serve) by those it was recorded
+/// under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Conditions {
+    /// The key policy.
+    pub policy: Policy,
+    /// The SHA-256 of the historical authorizations' fingerprints (sorted,
+    /// in hex, one a line); `None` when there are none, the default and
+    /// strictest.
+    historical: Option<[u8; 32]>,
+}
+
+impl Conditions {
+    /// The conditions of a run under `policy` with `historical`
+    /// authorizations.
+    pub fn new(policy: Policy, historical: &Authorizations) -> Self {
+        let mut fingerprints: Vec<String> = historical
+            .fingerprints()
+            .iter()
+            .map(|f| f.to_hex())
+            .collect();
+        fingerprints.sort_unstable();
+        fingerprints.dedup();
+        let historical = (!fingerprints.is_empty()).then(|| {
+            let mut digest = Sha256::new();
+            for fingerprint in &fingerprints {
+                digest.update(fingerprint.as_bytes());
+                digest.update(b"\n");
+            }
+            digest.finalize().into()
+        });
+        Conditions { policy, historical }
+    }
+
+    /// Whether a commit authenticated under these conditions is authentic
+    /// under `run`'s: the strict policy serves both policies, Guix's only
+    /// itself; no historical authorizations serve any (authorizing more
+    /// keys only accepts more), others only the same set.
+    pub fn serve(&self, run: &Conditions) -> bool {
+        let policy = self.policy == Policy::Strict || run.policy == Policy::Guix;
+        let historical = self.historical.is_none() || self.historical == run.historical;
+        policy && historical
+    }
+}
+
 /// The cached commits, as seen from one introduction.
 #[derive(Debug, Clone, Default)]
 pub struct Cached {
-    /// Commits recorded for this introduction.
+    /// Commits recorded for this introduction, under conditions that serve
+    /// the run's.
     pub trusted: Vec<Oid>,
-    /// Commits recorded for another introduction, or for none: they count
-    /// only once shown to descend from the introduction.
+    /// Commits recorded for another introduction, or for none, under
+    /// conditions that serve the run's: they count only once shown to
+    /// descend from the introduction.
     pub unverified: Vec<Oid>,
     /// Problems with the file.
     pub warnings: Vec<CacheWarning>,
@@ -247,6 +316,12 @@ impl std::fmt::Display for CacheProblem {
                 advice(lock, *reason)
             ),
             CacheProblem::Malformed => write!(f, "is not a list of commit ids; ignoring it"),
+            CacheProblem::Unconditioned { entries } => write!(
+                f,
+                "written by an earlier version, which did not record under which policy and \
+                 historical authorizations its {entries} commits were authenticated; they are \
+                 not used (checked again this time)"
+            ),
             CacheProblem::Failed {
                 action,
                 path,
@@ -432,28 +507,56 @@ impl Cache {
     /// A missing file is an empty cache. A file that may have been tampered
     /// with, or cannot be read, is ignored with a warning: the cache only
     /// ever saves work, so ignoring it is always safe.
+    ///
+    /// Every entry's commit is listed, under whatever conditions it was
+    /// recorded: [`Cache::read_for`] says which count for a run.
     pub fn read(&self) -> (Vec<Oid>, Vec<CacheWarning>) {
         match self.read_checked() {
-            Ok(contents) => (contents.commits, Vec::new()),
+            Ok(contents) => (
+                contents.entries.iter().map(|e| e.commit).collect(),
+                Vec::new(),
+            ),
             Err(problem) => (Vec::new(), vec![self.warning(problem)]),
         }
     }
 
-    /// The cached commits, split by whether they were recorded for
-    /// `introduction`.
-    pub fn read_for(&self, introduction: Oid) -> Cached {
-        match self.read_checked() {
-            Ok(contents) if contents.introduction == Some(introduction) => Cached {
-                trusted: contents.commits,
-                ..Cached::default()
+    /// The cached commits that count for a run under `conditions`, split
+    /// by whether they were recorded for `introduction`.
+    pub fn read_for(&self, introduction: Oid, conditions: &Conditions) -> Cached {
+        let contents = match self.read_checked() {
+            Ok(contents) => contents,
+            Err(problem) => {
+                return Cached {
+                    warnings: vec![self.warning(problem)],
+                    ..Cached::default()
+                }
+            }
+        };
+        let unconditioned = contents
+            .entries
+            .iter()
+            .filter(|e| e.conditions.is_none())
+            .count();
+        let warnings = match unconditioned {
+            0 => Vec::new(),
+            entries => vec![self.warning(CacheProblem::Unconditioned { entries })],
+        };
+        let commits = contents
+            .entries
+            .into_iter()
+            .filter(|e| e.conditions.is_some_and(|c| c.serve(conditions)))
+            .map(|e| e.commit)
+            .collect();
+        match contents.introduction == Some(introduction) {
+            true => Cached {
+                trusted: commits,
+                unverified: Vec::new(),
+                warnings,
             },
-            Ok(contents) => Cached {
-                unverified: contents.commits,
-                ..Cached::default()
-            },
-            Err(problem) => Cached {
-                warnings: vec![self.warning(problem)],
-                ..Cached::default()
+            false => Cached {
+                trusted: Vec::new(),
+                unverified: commits,
+                warnings,
             },
         }
     }
@@ -475,16 +578,28 @@ impl Cache {
         }
     }
 
-    /// Records `commit` as authenticated from `introduction`: it goes
-    /// first, duplicates go, and the list is cut to [`Cache::MAX_ENTRIES`]. Commits
-    /// recorded earlier for another introduction are kept only if they are
-    /// in `known` (shown to descend from this one).
+    /// Records `commit` as authenticated from `introduction` under
+    /// `conditions`: it goes first, the same entry recorded earlier goes,
+    /// and the list is cut to [`Cache::MAX_ENTRIES`]. Commits recorded
+    /// earlier for another introduction are kept only if they are in
+    /// `descendants` (shown to descend from this one); entries that say
+    /// nothing of their conditions are dropped.
     ///
     /// Nothing here stops authentication: whatever goes wrong (an unsafe
     /// directory, a file that cannot be written) is returned as a warning,
     /// and the cache is then left as it was.
-    pub fn record(&self, commit: Oid, introduction: Oid, known: &[Oid]) -> Vec<CacheWarning> {
-        match self.try_record(commit, introduction, known) {
+    pub fn record(
+        &self,
+        commit: Oid,
+        introduction: Oid,
+        conditions: &Conditions,
+        descendants: &[Oid],
+    ) -> Vec<CacheWarning> {
+        let entry = Entry {
+            commit,
+            conditions: Some(*conditions),
+        };
+        match self.try_record(entry, introduction, descendants) {
             Ok(warnings) => warnings,
             Err(problem) => vec![self.warning(problem)],
         }
@@ -492,9 +607,9 @@ impl Cache {
 
     fn try_record(
         &self,
-        commit: Oid,
+        entry: Entry,
         introduction: Oid,
-        known: &[Oid],
+        descendants: &[Oid],
     ) -> Result<Vec<CacheWarning>, CacheProblem> {
         let directory = self
             .open_directory(true)?
@@ -505,17 +620,17 @@ impl Cache {
             Err(problem) => (Contents::default(), vec![self.warning(problem)]),
         };
         let same_introduction = previous.introduction == Some(introduction);
-        let mut commits = vec![commit];
-        commits.extend(
-            previous
-                .commits
-                .into_iter()
-                .filter(|c| *c != commit && (same_introduction || known.contains(c))),
-        );
-        commits.truncate(MAX_ENTRIES);
+        let descendants: HashSet<Oid> = descendants.iter().copied().collect();
+        let mut entries = vec![entry];
+        entries.extend(previous.entries.into_iter().filter(|e| {
+            *e != entry
+                && e.conditions.is_some()
+                && (same_introduction || descendants.contains(&e.commit))
+        }));
+        entries.truncate(MAX_ENTRIES);
         let contents = Contents {
             introduction: Some(introduction),
-            commits,
+            entries,
         };
         directory.replace(&self.name, format(&contents).as_bytes())?;
         Ok(warnings)
@@ -783,28 +898,59 @@ fn regular_and_owned(stat: &rustix::fs::Stat) -> Result<(), UnsafeEntry> {
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Contents {
     introduction: Option<Oid>,
-    commits: Vec<Oid>,
+    entries: Vec<Entry>,
+}
+
+/// One cached commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    commit: Oid,
+    /// What it was authenticated under; `None` for an entry written before
+    /// conditions were recorded, which counts for no run.
+    conditions: Option<Conditions>,
 }
 
 const INTRODUCTION_COMMENT: &str = ";; Introduction: ";
 
-/// Guix's format: comment lines, a blank line, the list.
+/// Guix's format: comment lines, a blank line, the list; each entry a list
+/// of the commit id, the policy and, if any, the historical
+/// authorizations' digest.
 fn format(contents: &Contents) -> String {
     let mut text = String::from(";; List of previously-authenticated commits.\n");
     if let Some(introduction) = contents.introduction {
         text.push_str(&format!("{INTRODUCTION_COMMENT}{introduction}\n"));
     }
     text.push_str("\n(");
-    for (i, commit) in contents.commits.iter().enumerate() {
+    for (i, entry) in contents.entries.iter().enumerate() {
         if i > 0 {
             text.push_str("\n ");
         }
-        text.push('"');
-        text.push_str(&commit.to_string());
-        text.push('"');
+        text.push_str(&format_entry(entry));
     }
     text.push_str(")\n");
     text
+}
+
+fn format_entry(entry: &Entry) -> String {
+    let Some(conditions) = entry.conditions else {
+        return format!("\"{}\"", entry.commit);
+    };
+    let policy = policy_name(conditions.policy);
+    match conditions.historical {
+        None => format!("(\"{}\" {policy})", entry.commit),
+        Some(digest) => format!("(\"{}\" {policy} \"{}\")", entry.commit, hex(&digest)),
+    }
+}
+
+fn policy_name(policy: Policy) -> &'static str {
+    match policy {
+        Policy::Guix => "guix",
+        Policy::Strict => "strict",
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The commit ids a cache file lists, newest first, and the introduction it
@@ -812,16 +958,16 @@ fn format(contents: &Contents) -> String {
 /// entry point.
 #[cfg(any(test, feature = "fuzzing"))]
 pub fn parse_file(bytes: &[u8]) -> Option<(Vec<Oid>, Option<Oid>)> {
-    parse(bytes).map(|c| (c.commits, c.introduction))
+    parse(bytes).map(|c| (c.entries.iter().map(|e| e.commit).collect(), c.introduction))
 }
 
-/// What a cache file holds, or `None` if it is not a list of commit ids.
+/// What a cache file holds, or `None` if it is not a list of entries.
 fn parse(bytes: &[u8]) -> Option<Contents> {
     let datum = sexp::read_first(bytes).ok()?;
     let items = sexp::list(&datum)?;
-    let commits = items
+    let entries = items
         .iter()
-        .map(|item| full_id(item.as_str()?))
+        .map(|item| parse_entry(item))
         .collect::<Option<_>>()?;
     // The introduction comment is among the lines before the list.
     let introduction = std::str::from_utf8(bytes)
@@ -831,8 +977,47 @@ fn parse(bytes: &[u8]) -> Option<Contents> {
         .find_map(|line| full_id(line.strip_prefix(INTRODUCTION_COMMENT)?.trim()));
     Some(Contents {
         introduction,
-        commits,
+        entries,
     })
+}
+
+/// An entry: a bare id (an earlier version's, or Guix's), or a list of the
+/// id, the policy, and the historical authorizations' digest if any.
+fn parse_entry(item: &lexpr::Value) -> Option<Entry> {
+    if let Some(hex) = item.as_str() {
+        return Some(Entry {
+            commit: full_id(hex)?,
+            conditions: None,
+        });
+    }
+    let fields = sexp::list(item)?;
+    let (commit, policy, historical) = match fields.as_slice() {
+        [commit, policy] => (commit, policy, None),
+        [commit, policy, digest] => (commit, policy, Some(digest_of(digest.as_str()?)?)),
+        _ => return None,
+    };
+    let policy = match policy.as_symbol()? {
+        "guix" => Policy::Guix,
+        "strict" => Policy::Strict,
+        _ => return None,
+    };
+    Some(Entry {
+        commit: full_id(commit.as_str()?)?,
+        conditions: Some(Conditions { policy, historical }),
+    })
+}
+
+/// A SHA-256 digest in lowercase hex.
+fn digest_of(hex: &str) -> Option<[u8; 32]> {
+    let valid = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !valid {
+        return None;
+    }
+    let mut digest = [0; 32];
+    for (byte, pair) in digest.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(digest)
 }
 
 fn full_id(hex: &str) -> Option<Oid> {
@@ -847,10 +1032,20 @@ mod tests {
     fn format_round_trips() {
         let a = Oid::from_str("9edb3f66fd807b096b48283debdcddccfea34bad").unwrap();
         let b = Oid::from_str("897c1a470da759236cc11798f4e0a5f7d4d59fbc").unwrap();
+        let fingerprint = "2A393FFF68F4EF7A3D2912AF6F5120A022FBB2D5".parse().unwrap();
+        let historical = Authorizations::from_fingerprints([fingerprint]);
+        let entry = |commit, conditions| Entry {
+            commit,
+            conditions: Some(conditions),
+        };
         for contents in [
             Contents {
                 introduction: Some(a),
-                commits: vec![a, b],
+                entries: vec![
+                    entry(a, Conditions::default()),
+                    entry(b, Conditions::new(Policy::Strict, &historical)),
+                    entry(b, Conditions::new(Policy::Guix, &historical)),
+                ],
             },
             Contents::default(),
         ] {
@@ -859,9 +1054,53 @@ mod tests {
         let guix_written =
             format!(";; List of previously-authenticated commits.\n\n(\"{a}\"\n \"{b}\")\n");
         let read = parse(guix_written.as_bytes()).unwrap();
-        assert_eq!((read.introduction, read.commits), (None, vec![a, b]));
+        assert_eq!(read.introduction, None);
+        assert!(read.entries.iter().all(|e| e.conditions.is_none()));
         assert_eq!(parse(b"(\"abc\")"), None);
         assert_eq!(parse(b"garbage((("), None);
+        assert_eq!(parse(format!("((\"{a}\" lax))").as_bytes()), None);
+        assert_eq!(parse(format!("((\"{a}\" guix \"00\"))").as_bytes()), None);
+    }
+
+    #[test]
+    fn a_full_file_stays_within_the_size_read() {
+        let fingerprint = "2A393FFF68F4EF7A3D2912AF6F5120A022FBB2D5".parse().unwrap();
+        let historical = Authorizations::from_fingerprints([fingerprint]);
+        let entry = Entry {
+            commit: Oid::from_str("9edb3f66fd807b096b48283debdcddccfea34bad").unwrap(),
+            conditions: Some(Conditions::new(Policy::Strict, &historical)),
+        };
+        let contents = Contents {
+            introduction: Some(entry.commit),
+            entries: vec![entry; MAX_ENTRIES],
+        };
+        assert!(format(&contents).len() as u64 <= MAX_FILE_SIZE / 2);
+    }
+
+    #[test]
+    fn stronger_conditions_serve_weaker_runs_only() {
+        let fingerprint = "2A393FFF68F4EF7A3D2912AF6F5120A022FBB2D5".parse().unwrap();
+        let some = Authorizations::from_fingerprints([fingerprint]);
+        let none = Authorizations::empty();
+        let guix = Conditions::new(Policy::Guix, &none);
+        let strict = Conditions::new(Policy::Strict, &none);
+        let guix_historical = Conditions::new(Policy::Guix, &some);
+        let strict_historical = Conditions::new(Policy::Strict, &some);
+        assert_eq!(guix, Conditions::default());
+        for (cached, run, serves) in [
+            (guix, guix, true),
+            (guix, strict, false),
+            (strict, guix, true),
+            (strict, strict_historical, true),
+            (guix_historical, guix, false),
+            (guix_historical, guix_historical, true),
+            (guix_historical, strict_historical, false),
+            (strict_historical, guix_historical, true),
+            (strict_historical, strict, false),
+            (guix, guix_historical, true),
+        ] {
+            assert_eq!(cached.serve(&run), serves, "{cached:?} for {run:?}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::objects::{Kind, Unreadable};
 use crate::open::OpenError;
 use crate::replace::SubstitutionError;
 use crate::report::Report;
+use crate::untrusted::Untrusted;
 
 /// Why a repository, a commit or an input is not accepted.
 ///
@@ -101,6 +102,37 @@ pub enum Error {
     /// library does not, or whether it would could not be told.
     #[error(transparent)]
     Substitution(#[from] SubstitutionError),
+
+    /// A revision git would find ambiguous (and warn about): refused
+    /// rather than resolved to one of its meanings, which a hostile server
+    /// can choose (a tag named `origin/master`, which `git fetch` follows).
+    #[error(transparent)]
+    Ambiguous(#[from] AmbiguousRevision),
+}
+
+/// A revision that names more than one thing, by git's rules: several of
+/// `NAME`, `refs/NAME`, `refs/tags/NAME`, `refs/heads/NAME`,
+/// `refs/remotes/NAME` and `refs/remotes/NAME/HEAD` exist, or a short hex
+/// id is both an object's prefix and a reference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{}` is ambiguous: it could mean {}; name one in full",
+    Untrusted::new(spec),
+    meanings(refs, *object)
+)]
+pub struct AmbiguousRevision {
+    /// What the caller gave.
+    pub spec: String,
+    /// The references it could name, full names, in git's order.
+    pub refs: Vec<String>,
+    /// The object a short hex id could name too, if any.
+    pub object: Option<Oid>,
+}
+
+fn meanings(refs: &[String], object: Option<Oid>) -> String {
+    let refs = refs.iter().map(|r| format!("`{}`", Untrusted::new(r)));
+    let object = object.map(|id| format!("object {id}"));
+    refs.chain(object).collect::<Vec<_>>().join(" or ")
 }
 
 /// Why a revision does not name a commit.
@@ -205,6 +237,7 @@ impl Error {
             Error::Open(_) => "repository",
             Error::Substitution(SubstitutionError::Substituted { .. }) => "replaced-objects",
             Error::Substitution(SubstitutionError::Git(_)) => "git",
+            Error::Ambiguous(_) => "ambiguous-revision",
         }
     }
 

@@ -66,7 +66,7 @@ use std::fmt;
 use git2::{ObjectType, Oid, Repository};
 
 use crate::authenticate::{authenticate, Options};
-use crate::cache::{Cache, CacheWarning};
+use crate::cache::{Cache, CacheWarning, Conditions};
 use crate::channel::{commit_relation, Relation};
 use crate::configuration::Configuration;
 use crate::error::Error;
@@ -324,6 +324,9 @@ pub struct RefDecision {
 pub struct PushDecision {
     /// One per ref, in the order git gave them.
     pub refs: Vec<RefDecision>,
+    /// What the accepted commits were authenticated under, as the cache
+    /// records it.
+    pub conditions: Conditions,
 }
 
 impl PushDecision {
@@ -343,7 +346,12 @@ impl PushDecision {
         let mut warnings = Vec::new();
         for (commit, introduction) in self.authenticated() {
             match gate_cache(repo, introduction) {
-                Ok(cache) => warnings.extend(cache.record(commit, introduction.commit, &[])),
+                Ok(cache) => warnings.extend(cache.record(
+                    commit,
+                    introduction.commit,
+                    &self.conditions,
+                    &[],
+                )),
                 // The key is made of an id and base64: always valid.
                 Err(_) => continue,
             }
@@ -548,7 +556,13 @@ impl<'r> Gate<'r> {
         refs.sort_by_key(|(index, _)| *index);
         PushDecision {
             refs: refs.into_iter().map(|(_, decided)| decided).collect(),
+            conditions: self.conditions(),
         }
+    }
+
+    /// What the gate authenticates under, for its cache.
+    fn conditions(&self) -> Conditions {
+        Conditions::new(self.options.policy, &self.options.historical_authorizations)
     }
 
     /// Decides one ref, as the ref git will update: the target of the
@@ -771,7 +785,9 @@ impl<'r> Gate<'r> {
         commit: Oid,
     ) -> Result<usize, Refusal> {
         let cache = gate_cache(self.repo, introduction).map_err(Refusal::CouldNotCheck)?;
-        let mut known = cache.read_for(introduction.commit).trusted;
+        let mut known = cache
+            .read_for(introduction.commit, &self.conditions())
+            .trusted;
         known.extend(
             self.accepted
                 .iter()

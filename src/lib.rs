@@ -114,14 +114,16 @@ mod walk;
 pub use armor::ArmorError;
 pub use authenticate::{authenticate, authenticate_commit, Opener, Options};
 pub use authorizations::{Authorizations, AuthorizationsError, AuthorizationsShape};
-pub use cache::{Cache, CacheAction, CacheError, CacheProblem, CacheWarning, Cached, UnsafeEntry};
+pub use cache::{
+    Cache, CacheAction, CacheError, CacheProblem, CacheWarning, Cached, Conditions, UnsafeEntry,
+};
 pub use channel::{
     check_update, commit_relation, ChannelMetadata, ChannelMetadataError, Dependency, FieldProblem,
     MetadataError, MetadataProblem, Relation, UpdateError, UpdatePolicy,
 };
 pub use channel_spec::{ChannelSpec, ChannelsFile};
 pub use configuration::Configuration;
-pub use error::{Error, HistoricalProblem, RevisionProblem};
+pub use error::{AmbiguousRevision, Error, HistoricalProblem, RevisionProblem};
 pub use failure::{Failure, ParentAuthorizations, Replacement, WeakAlgorithm};
 pub use fingerprint::{Fingerprint, FingerprintError, Issuer, KeyId};
 pub use input::{read_regular_file, InputError};

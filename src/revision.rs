@@ -3,7 +3,7 @@
 
 use git2::{Oid, Repository};
 
-use crate::error::{Error, RevisionProblem};
+use crate::error::{AmbiguousRevision, Error, RevisionProblem};
 use crate::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects};
 
 /// Resolves a revision (full or short id, branch, tag, or any of git's
@@ -12,7 +12,13 @@ use crate::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects};
 /// Ids and reference names are resolved without reading any object, and
 /// tags are peeled by reading them verified, so that a damaged or forged
 /// object is reported rather than followed.
+///
+/// A name git would find ambiguous (and warn about) is refused with
+/// [`Error::Ambiguous`]: `origin/master` when a tag `origin/master` exists
+/// too, or a short id that is also a reference's name. A full 40-digit id
+/// always names the object, as in git.
 pub fn resolve_commit(repo: &Repository, spec: &str) -> Result<Oid, Error> {
+    refuse_ambiguous(repo, spec)?;
     let not_a_commit = |reason: RevisionProblem| Error::NotACommit {
         spec: spec.to_owned(),
         reason,
@@ -49,6 +55,69 @@ fn named_object(repo: &Repository, spec: &str) -> Option<Oid> {
         return repo.odb().ok()?.exists_prefix(short, spec.len()).ok();
     }
     None
+}
+
+/// The forms git's `refname dwim` tries for a name (`ref_rev_parse_rules`
+/// in git's `refs.c`), in its order.
+const DWIM_RULES: [(&str, &str); 6] = [
+    ("", ""),
+    ("refs/", ""),
+    ("refs/tags/", ""),
+    ("refs/heads/", ""),
+    ("refs/remotes/", ""),
+    ("refs/remotes/", "/HEAD"),
+];
+
+/// Refuses `spec` if git would find it ambiguous. In a revision
+/// expression (`NAME~2`, `NAME^{commit}`, `NAME@{1}`), the name it starts
+/// with is what is looked up.
+fn refuse_ambiguous(repo: &Repository, spec: &str) -> Result<(), AmbiguousRevision> {
+    let end = [spec.find(['~', '^', ':']), spec.find("@{")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(spec.len());
+    let name = &spec[..end];
+    let hex = name.len() <= 40 && name.bytes().all(|b| b.is_ascii_hexdigit());
+    // A full id is the object; `HEAD` is the repository's HEAD, which
+    // git's dwim tries first (a tag named `HEAD` from a hostile server is
+    // never what it means, and must not stop every default run).
+    if name.is_empty() || name.len() == 40 && hex || name == "HEAD" {
+        return Ok(());
+    }
+    let refs: Vec<String> = DWIM_RULES
+        .iter()
+        .map(|(prefix, suffix)| format!("{prefix}{name}{suffix}"))
+        .filter(|full| reference_exists(repo, full))
+        .collect();
+    let object = match hex && name.len() >= 4 && !refs.is_empty() {
+        true => object_prefix(repo, name),
+        false => None,
+    };
+    match refs.len() > 1 || object.is_some() {
+        true => Err(AmbiguousRevision {
+            spec: spec.to_owned(),
+            refs,
+            object,
+        }),
+        false => Ok(()),
+    }
+}
+
+/// Whether `name` is a reference that resolves to an object id, as git's
+/// dwim counts it (a dangling symbolic reference does not).
+fn reference_exists(repo: &Repository, name: &str) -> bool {
+    git2::Reference::is_valid_name(name)
+        && repo
+            .find_reference(name)
+            .and_then(|r| r.resolve())
+            .is_ok_and(|r| r.target().is_some())
+}
+
+/// The one object whose id starts with `prefix`, if there is one.
+fn object_prefix(repo: &Repository, prefix: &str) -> Option<Oid> {
+    let short = Oid::from_str(prefix).ok()?;
+    repo.odb().ok()?.exists_prefix(short, prefix.len()).ok()
 }
 
 enum Peeled {

@@ -1086,7 +1086,7 @@ fn forged_cache_naming_a_foreign_commit() {
     fs::write(
         cache.path(),
         format!(
-            ";; List of previously-authenticated commits.\n;; Introduction: {}\n\n(\"{foreign}\")\n",
+            ";; List of previously-authenticated commits.\n;; Introduction: {}\n\n((\"{foreign}\" guix))\n",
             built.oid("first")
         ),
     )

@@ -141,13 +141,13 @@ impl Setup {
         c
     }
 
-    /// A cache file as another user would write it: in Guix's format,
+    /// A cache file as another user would write it: in this program's format,
     /// naming our introduction (so its commits would be trusted as they
     /// are), mode 0600, owned by that user when we can chown.
     fn forged_list(&self, path: &Path, commits: &[&str]) {
         let list: Vec<String> = commits
             .iter()
-            .map(|c| format!("\"{}\"", self.oid(c)))
+            .map(|c| format!("(\"{}\" guix)", self.oid(c)))
             .collect();
         fs::write(
             path,

@@ -891,12 +891,14 @@ fn document(assert: &assert_cmd::assert::Assert) -> Value {
             "failures",
             "introduction",
             "keyring",
+            "outcome",
             "schema_version",
             "signers",
+            "skipped",
             "warnings"
         ]
     );
-    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["schema_version"], 2);
     for failure in doc["failures"].as_array().expect("failures is a list") {
         let mut fields: Vec<&str> = failure
             .as_object()
@@ -1504,26 +1506,36 @@ fn keyring_branch_checked_out_does_nothing() {
         )),
         "{err}"
     );
-    assert!(!err.contains("doing nothing"), "{err}");
+    assert!(!err.contains("not checked"), "{err}");
 
     // The keyring branch is checked out.
     repo.git_ok(&["checkout", "-q", "keyring"]);
     let assert = repo.authenticate_from_first().assert().code(0).stdout("");
     let err = stderr(&assert);
     assert!(
-        err.contains("current branch 'keyring' is the keyring branch; doing nothing"),
+        err.contains("current branch 'keyring' is the keyring branch, which is not authenticated; not checked"),
         "{err}"
     );
     assert!(!err.contains("successfully"), "{err}");
 
-    // In JSON too, there is a document saying so.
+    // In JSON too, there is a document saying so: skipped, not authentic.
     let assert = repo
         .authenticate_from_first()
         .arg("--format=json")
         .assert()
         .code(0);
     let doc = document(&assert);
-    assert_eq!(doc["authentic"], json!(true));
+    assert_eq!(doc["authentic"], json!(false));
+    assert_eq!(doc["outcome"], json!("skipped"));
+    assert_eq!(
+        doc["skipped"],
+        json!({
+            "reason": "keyring-branch-checked-out",
+            "branch": "keyring",
+            "message": "current branch 'keyring' is the keyring branch, which is not \
+                        authenticated; not checked (name a commit with --end to check it)",
+        })
+    );
     assert_eq!(doc["commits_checked"], json!(0));
     assert_eq!(doc["failures"], json!([]));
     assert_eq!(doc["keyring"], json!("keyring"));
@@ -1531,6 +1543,264 @@ fn keyring_branch_checked_out_does_nothing() {
         doc["introduction"],
         introduction_json(&repo, "first", "dave")
     );
+}
+
+/// A new unsigned commit on top of `parent` (any commit-ish), on no branch.
+fn unsigned_child(repo: &Repo, parent: &str) -> String {
+    let tree = format!("{parent}^{{tree}}");
+    repo.git_ok(&["commit-tree", "-p", parent, "-m", "unsigned", &tree])
+}
+
+/// A commit named with `--end` is always checked, whatever is checked out
+/// (Guix does nothing when the keyring branch is checked out, even then);
+/// so is one pushed to the keyring branch that descends from the
+/// introduction: it is channel history.
+#[test]
+fn explicit_end_is_never_skipped() {
+    let repo = Repo::new(LINEAR);
+    let fourth = repo.id("fourth");
+    let unsigned = unsigned_child(&repo, &fourth);
+    repo.git_ok(&["checkout", "-q", "keyring"]);
+    for extra in [&[][..], &["--pushed-ref=refs/heads/keyring"]] {
+        let assert = repo
+            .authenticate_from_first()
+            .args(["--end", &unsigned])
+            .args(extra)
+            .assert()
+            .code(1);
+        let err = stderr(&assert);
+        assert!(
+            err.contains(&format!("commit {unsigned} lacks a signature")),
+            "{err}"
+        );
+        assert!(!err.contains("not checked"), "{err}");
+    }
+    let assert = repo
+        .authenticate_from_first()
+        .args(["--end", &unsigned, "--format=json"])
+        .assert()
+        .code(1);
+    let doc = document(&assert);
+    assert_eq!(doc["outcome"], json!("not-authentic"));
+    assert_eq!(doc["skipped"], json!(null));
+
+    // The keyring's own history, pushed to it, is not checked, and not
+    // called authentic either.
+    let assert = repo
+        .authenticate_from_first()
+        .args([
+            "--end=keyring",
+            "--pushed-ref=refs/heads/keyring",
+            "--format=json",
+        ])
+        .assert()
+        .code(0);
+    let doc = document(&assert);
+    assert_eq!(doc["authentic"], json!(false));
+    assert_eq!(doc["outcome"], json!("skipped"));
+    assert_eq!(doc["skipped"]["reason"], json!("keyring-branch-pushed"));
+    assert!(stderr(&assert).contains("which is not authenticated; not checked"));
+}
+
+/// A channel keeping its keys on master (`-k master`): master is both the
+/// keyring and the channel. `--end UNSIGNED` and a push of it to master
+/// are refused; only a run about the checked-out branch itself is skipped,
+/// as in Guix, and says so.
+#[test]
+fn keys_on_master_do_not_skip_a_named_commit() {
+    if skip_without_gpg("keys_on_master_do_not_skip_a_named_commit") {
+        return;
+    }
+    let repo = Repo::new(LINEAR);
+    repo.git_ok(&["config", "user.signingkey", &key("dave").primary_fpr]);
+    repo.git_ok(&["checkout", "-q", "keyring", "--", "."]);
+    repo.git_ok(&["commit", "-q", "-S", "-m", "Keys on master."]);
+    let keys = repo.git_ok(&["rev-parse", "HEAD"]);
+    let unsigned = unsigned_child(&repo, "HEAD");
+    let run = |args: &[&str]| {
+        let mut c = repo.authenticate_from_first();
+        c.args(["-k", "master"]).args(args);
+        c
+    };
+    for extra in [&[][..], &["--pushed-ref=refs/heads/master"]] {
+        let assert = run(&["--end", &unsigned]).args(extra).assert().code(1);
+        let err = stderr(&assert);
+        assert!(
+            err.contains(&format!("commit {unsigned} lacks a signature")),
+            "{err}"
+        );
+    }
+    let assert = run(&["--end", &keys]).assert().code(0);
+    assert!(stderr(&assert).contains(&format!("successfully authenticated commit {keys}")));
+
+    let assert = run(&["--format=json"]).assert().code(0);
+    let doc = document(&assert);
+    assert_eq!(doc["authentic"], json!(false));
+    assert_eq!(doc["outcome"], json!("skipped"));
+    assert_eq!(
+        doc["skipped"]["reason"],
+        json!("keyring-branch-checked-out")
+    );
+    assert_eq!(doc["skipped"]["branch"], json!("master"));
+    let assert = run(&[]).assert().code(0);
+    let err = stderr(&assert);
+    assert!(
+        err.contains("current branch 'master' is the keyring branch, which is not authenticated; not checked"),
+        "{err}"
+    );
+    assert!(!err.contains("successfully"), "{err}");
+}
+
+/// A hostile server publishes a tag named `origin/master` (which `git
+/// fetch` follows) at a signed commit, and moves its master to an unsigned
+/// one: `--end origin/master` could mean either, as git warns, so it is
+/// refused (status 2) naming both; full names are accepted. So is a short
+/// id that is also a branch's name.
+#[test]
+fn ambiguous_names_are_refused() {
+    let repo = Repo::new(LINEAR);
+    let fourth = repo.id("fourth");
+    let unsigned = unsigned_child(&repo, &fourth);
+    let server = repo.home.path().join("server.git");
+    repo.git_ok(&["clone", "-q", "--bare", ".", server.to_str().unwrap()]);
+    repo.git_ok_in(&server, &["tag", "origin/master", &fourth]);
+    repo.git_ok_in(&server, &["update-ref", "refs/heads/master", &unsigned]);
+    repo.git_ok(&["remote", "add", "origin", server.to_str().unwrap()]);
+    repo.git_ok(&["fetch", "-q", "--tags", "origin"]);
+    assert_eq!(
+        repo.git_ok(&["rev-parse", "refs/tags/origin/master"]),
+        fourth
+    );
+
+    let assert = repo
+        .authenticate_from_first()
+        .args(["--end", "origin/master"])
+        .assert()
+        .code(2)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(
+        err.contains(
+            "`origin/master` is ambiguous: it could mean `refs/tags/origin/master` or \
+             `refs/remotes/origin/master`"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("successfully"), "{err}");
+    // In an expression too, and in JSON.
+    let assert = repo
+        .authenticate_from_first()
+        .args(["--end", "origin/master~0", "--format=json"])
+        .assert()
+        .code(2);
+    let doc = document(&assert);
+    assert_eq!(doc["outcome"], json!("could-not-check"));
+    assert_eq!(doc["failures"][0]["kind"], json!("ambiguous-revision"));
+
+    // Named in full, each is what it is.
+    repo.authenticate_from_first()
+        .args(["--end", "refs/tags/origin/master"])
+        .assert()
+        .code(0);
+    let assert = repo
+        .authenticate_from_first()
+        .args(["--end", "refs/remotes/origin/master"])
+        .assert()
+        .code(1);
+    assert!(stderr(&assert).contains(&format!("commit {unsigned} lacks a signature")));
+
+    // A short id that is also a branch's name.
+    let short = &fourth[..8];
+    repo.git_ok(&["branch", short, &repo.id("second")]);
+    let assert = repo
+        .authenticate_from_first()
+        .args(["--end", short])
+        .assert()
+        .code(2);
+    let err = stderr(&assert);
+    assert!(
+        err.contains(&format!(
+            "could mean `refs/heads/{short}` or object {fourth}"
+        )),
+        "{err}"
+    );
+    // A full id is an id, as in git.
+    repo.authenticate_from_first()
+        .args(["--end", &fourth])
+        .assert()
+        .code(0);
+    // HEAD is HEAD, whatever tag a server names so.
+    repo.git_ok(&["update-ref", "refs/tags/HEAD", &unsigned]);
+    repo.authenticate_from_first().assert().code(0);
+    repo.authenticate_from_first()
+        .args(["--end", "HEAD"])
+        .assert()
+        .code(0);
+}
+
+/// END an ancestor of the introduction, dated after it (clock skew), or
+/// the introduction itself: nothing is checked, as in Guix, so nothing is
+/// announced ("Authenticating commits … (0 new commits)" is a line Guix
+/// never prints), and `--stats` says why, not that the commits were
+/// authenticated before.
+#[test]
+fn nothing_to_check_before_the_introduction_is_said_truly() {
+    let repo = Repo::new(
+        "keyring alice\nauthorize alice\ncommit pre0 gpg:alice\nclock 1900000000\n\
+         commit pre gpg:alice\nclock 1609459200\ncommit first gpg:alice\n",
+    );
+    let run = |end: &str| {
+        let mut c = repo.cmd();
+        c.args(repo.intro("first", "alice")).args([
+            "--stats",
+            "--cache-key",
+            "t/nothing",
+            "--end",
+            &repo.id(end),
+        ]);
+        let assert = c.assert().code(0);
+        let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+        (out, stderr(&assert))
+    };
+    for (end, why) in [
+        ("pre", "an ancestor of the introductory commit"),
+        ("pre0", "an ancestor of the introductory commit"),
+        ("first", "the introductory commit"),
+    ] {
+        let (out, err) = run(end);
+        assert_eq!(
+            out,
+            format!("Signing statistics: no commits to check (END is {why})\n"),
+            "{end}"
+        );
+        assert!(!err.contains("Authenticating commits"), "{end}: {err}");
+        repo.assert_authenticated(&err, end);
+    }
+}
+
+/// A bare repository whose HEAD names a branch that does not exist (a
+/// mirror whose default branch is another): with `--end`, END is
+/// authenticated (Guix fails: its keyring-branch check reads HEAD,
+/// "reference 'refs/heads/master' not found"); without, HEAD names no
+/// commit, status 2.
+#[test]
+fn unborn_head_with_end_is_authenticated() {
+    let repo = Repo::new(LINEAR);
+    let bare = repo.home.path().join("bare.git");
+    repo.git_ok(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+    repo.git_ok_in(&bare, &["symbolic-ref", "HEAD", "refs/heads/nowhere"]);
+    let run = |extra: &[&str]| {
+        let mut c = binary(&repo.home, &bare);
+        c.args(repo.intro("first", "dave")).args(extra);
+        c.assert()
+    };
+    let assert = run(&["--end", &repo.id("fourth")]).code(0);
+    repo.assert_authenticated(&stderr(&assert), "fourth");
+    let assert = run(&["--end", "master"]).code(0);
+    repo.assert_authenticated(&stderr(&assert), "fourth");
+    let assert = run(&[]).code(2);
+    let err = stderr(&assert);
+    assert!(err.contains("`HEAD` does not name a commit"), "{err}");
 }
 
 // ---------------------------------------------------------------------------
@@ -1733,8 +2003,8 @@ fn local_copy_of_a_remote_keyring_is_not_authenticated() {
         .code(0)
         .stdout("")
         .stderr(predicate::str::contains(
-            "current branch 'keyring' is the keyring branch; doing nothing",
-        ));
+        "current branch 'keyring' is the keyring branch, which is not authenticated; not checked",
+    ));
 }
 
 /// `--channels FILE --channel NAME` reads the introduction from a channels

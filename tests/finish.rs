@@ -174,7 +174,7 @@ fn json_documents_fit_the_published_schema() {
     let alice = key("alice").signing_fpr;
     let (code, doc) = json_run(&home, &good.path, &[&first, &alice, "--stats"]);
     assert_eq!((code, &doc["authentic"]), (0, &Value::Bool(true)));
-    assert_eq!(doc["schema_version"], 1);
+    assert_eq!(doc["schema_version"], 2);
     let bad =
         support::build_scenario_text(&format!("{CHANNEL}\nwrite b \"b\"\ncommit by-bob bob\n"));
     let first = bad.oid("first").to_string();

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use git_authenticate::git2::{Oid, Repository};
-use git_authenticate::Cache;
+use git_authenticate::{Cache, Conditions};
 use serde_json::Value;
 use support::process::{kill, run_bounded, wait_bounded};
 use support::{gpg_available, key, Built, Home};
@@ -266,7 +266,9 @@ impl Server {
 
     /// The commits in the gate's cache.
     fn cached(&self) -> Vec<Oid> {
-        let cached = self.gate_cache().read_for(self.built.oid("first"));
+        let cached = self
+            .gate_cache()
+            .read_for(self.built.oid("first"), &Conditions::default());
         assert!(cached.warnings.is_empty(), "{:?}", cached.warnings);
         cached.trusted
     }
@@ -814,6 +816,36 @@ fn merge_check_says_who_may_sign() {
     let (code, doc, _) = merge_check(&built, &home, &["base", "both-1", "one-1"]);
     assert_eq!(code, Some(0), "{doc}");
     assert_eq!(usable(&doc), vec![alice]);
+}
+
+/// BASE and HEAD are resolved as `--end` is: a name git finds ambiguous
+/// (branch `both` and a tag `both`) is refused, naming both.
+#[test]
+fn merge_check_refuses_ambiguous_names() {
+    let built = build(MERGES);
+    let home = Home::new();
+    let tag = home
+        .git(&built.path, &[])
+        .args(["tag", "both", &built.oid("bad-1").to_string()])
+        .status()
+        .unwrap();
+    assert!(tag.success());
+    for sides in [["master", "both"], ["both", "master"]] {
+        let mut c = home.command(&built.path);
+        c.args(["merge-check", "--introduction"])
+            .arg(built.oid("first").to_string())
+            .args(["--signer", &key("dave").signing_fpr])
+            .args(sides);
+        let out = run(c);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(
+                "`both` is ambiguous: it could mean `refs/tags/both` or `refs/heads/both`"
+            ),
+            "{err}"
+        );
+    }
 }
 
 #[test]
@@ -1376,13 +1408,18 @@ fn gate_cache_lives_in_the_git_directory_and_a_pusher_writable_one_is_ignored() 
         &format!("gate/{digest}/{first}"),
     )
     .unwrap();
-    assert!(old.record(unsigned, first, &[]).is_empty());
+    assert!(old
+        .record(unsigned, first, &Conditions::default(), &[])
+        .is_empty());
     let on_unsigned = refspec(&server.id("on-unsigned"), "evil");
     let err = server.push_refused(&[&on_unsigned]);
     assert!(err.contains("lacks a signature"), "{err}");
     // Seeded in the git directory while only the owner could write it: it
     // is the gate's own, trusted (this is what the next step takes away).
-    assert!(server.gate_cache().record(unsigned, first, &[]).is_empty());
+    assert!(server
+        .gate_cache()
+        .record(unsigned, first, &Conditions::default(), &[])
+        .is_empty());
     // The git directory writable by the group (a shared repository, hooks
     // run as each pusher): the same file is not trusted.
     let mode = |m| std::fs::set_permissions(&server.bare, std::fs::Permissions::from_mode(m));

@@ -10,9 +10,9 @@ use std::path::Path;
 use git_authenticate::git2::Oid;
 use git_authenticate::Failure;
 use git_authenticate::{
-    authenticate, check_update, commit_relation, Cache, CacheProblem, ChannelMetadata, Error,
-    Introduction, MetadataError, NoProgress, Options, Relation, Report, UnsafeEntry, UpdateError,
-    UpdatePolicy,
+    authenticate, check_update, commit_relation, Cache, CacheProblem, ChannelMetadata, Conditions,
+    Error, Introduction, MetadataError, NoProgress, Options, Relation, Report, UnsafeEntry,
+    UpdateError, UpdatePolicy,
 };
 use support::expect::{first_by_alice, run_cached};
 use support::{build_scenario_text, Built};
@@ -81,8 +81,9 @@ fn cache_skips_what_was_authenticated() {
     );
     let text = fs::read_to_string(cache.path()).unwrap();
     let expected_head = format!(
-        ";; List of previously-authenticated commits.\n;; Introduction: {}\n\n(\"",
-        built.oid("first")
+        ";; List of previously-authenticated commits.\n;; Introduction: {}\n\n((\"{}\" guix)",
+        built.oid("first"),
+        built.oid("fourth")
     );
     assert!(text.starts_with(&expected_head), "{text}");
 }
@@ -151,9 +152,86 @@ fn cache_naming_a_missing_or_foreign_commit_makes_nothing_authentic() {
     ));
 }
 
+/// Commits a caller vouches for are taken on trust, not shown to descend
+/// from the introduction: they are not recorded as its descendants, so a
+/// later run without the caller's word does not trust them.
+#[test]
+fn commits_the_caller_vouches_for_are_not_recorded_as_descendants() {
+    let built = built();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    let repo = built.repo();
+    let orphan = {
+        let sig = git_authenticate::git2::Signature::now("x", "x@example.org").unwrap();
+        let tree = repo
+            .find_commit(built.oid("first"))
+            .unwrap()
+            .tree()
+            .unwrap();
+        repo.commit(None, &sig, &sig, "orphan", &tree, &[]).unwrap()
+    };
+    // Recorded for another introduction (a shared cache key).
+    write_cache(cache.path(), &[orphan]);
+    let options = Options {
+        cache: Some(cache.clone()),
+        authentic_commits: vec![orphan],
+        ..Options::default()
+    };
+    let introduction = first_by_alice(&built);
+    authenticate(
+        &repo,
+        &introduction,
+        built.oid("fourth"),
+        &options,
+        &NoProgress,
+    )
+    .unwrap();
+    assert_eq!(cache.read().0, vec![built.oid("fourth")]);
+    let error = run_cached(&built, orphan, &cache).unwrap_err();
+    assert!(
+        matches!(error.failure(), Some(Failure::NotDescendant { end, .. }) if *end == orphan),
+        "{error}"
+    );
+}
+
+/// A file of bare ids (as Guix and earlier versions wrote it) does not say
+/// under which policy and historical authorizations its commits were
+/// authenticated: they count for no run, and the next write drops them.
+#[test]
+fn entries_without_conditions_count_for_no_run() {
+    let built = built();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache_in(dir.path());
+    fs::create_dir_all(cache.path().parent().unwrap()).unwrap();
+    fs::write(
+        cache.path(),
+        format!(
+            ";; List of previously-authenticated commits.\n;; Introduction: {}\n\n(\"{}\")\n",
+            built.oid("first"),
+            built.oid("third")
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o600)).unwrap();
+    let report = run(&built, "fourth", &cache).unwrap();
+    assert_eq!(report.checked, 3, "everything is checked again");
+    assert_eq!(
+        report.warnings[0].problem,
+        CacheProblem::Unconditioned { entries: 1 }
+    );
+    assert_eq!(cache.read().0, vec![built.oid("fourth")]);
+    let text = fs::read_to_string(cache.path()).unwrap();
+    assert!(
+        text.contains(&format!("(\"{}\" guix)", built.oid("fourth"))),
+        "{text}"
+    );
+    let report = run(&built, "fourth", &cache).unwrap();
+    assert_eq!((report.checked, report.warnings), (0, vec![]));
+}
+
 fn write_cache(path: &Path, commits: &[Oid]) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let list: Vec<String> = commits.iter().map(|c| format!("\"{c}\"")).collect();
+    let list: Vec<String> = commits.iter().map(|c| format!("(\"{c}\" guix)")).collect();
     fs::write(
         path,
         format!(
@@ -219,7 +297,10 @@ fn concurrent_writers_lose_nothing() {
             let cache = cache.clone();
             s.spawn(move || {
                 for i in 0..20 {
-                    assert_eq!(cache.record(oid(t, i), intro, &[]), vec![]);
+                    assert_eq!(
+                        cache.record(oid(t, i), intro, &Conditions::default(), &[]),
+                        vec![]
+                    );
                 }
             });
         }
@@ -234,7 +315,10 @@ fn concurrent_writers_lose_nothing() {
     }
     // Past the cap, the oldest go.
     for i in 0..100 {
-        assert_eq!(cache.record(oid(99, i), intro, &[]), vec![]);
+        assert_eq!(
+            cache.record(oid(99, i), intro, &Conditions::default(), &[]),
+            vec![]
+        );
     }
     let (commits, _) = cache.read();
     assert_eq!(commits.len(), Cache::MAX_ENTRIES);

@@ -212,14 +212,19 @@ fn expired_key_is_refused_only_when_strict() {
     assert_eq!((guix.unwrap(), strict.unwrap()), (1, 1));
 }
 
-#[test]
-fn revoked_key_is_refused_only_when_strict() {
+/// A certificate revoked (key compromised) when it was made.
+fn revoked_cert() -> Cert {
     let revoked = cert("revoked", None);
     let mut primary = support::sign::primary_keypair(&revoked);
     let revocation = revoked
         .revoke(&mut primary, ReasonForRevocation::KeyCompromised, b"stolen")
         .unwrap();
-    let revoked = revoked.insert_packets(revocation).unwrap().0;
+    revoked.insert_packets(revocation).unwrap().0
+}
+
+#[test]
+fn revoked_key_is_refused_only_when_strict() {
+    let revoked = revoked_cert();
     let key = signing_key(&revoked);
     let (guix, strict) =
         verdicts_when_signed_by(revoked.armored().to_vec().unwrap(), key, JUN_2020);
@@ -281,4 +286,155 @@ fn sound_keys_pass_both_policies() {
         .with_policy(&StandardPolicy::new(), at(JUN_2020))
         .is_ok());
     let _ = valid.to_vec();
+}
+
+/// The binary on `channel` with a private home: `args` after the
+/// introduction, `--end` the commit under test, a fixed cache key.
+fn binary_status(home: &support::home::Home, channel: &Channel, args: &[&str]) -> Option<i32> {
+    let output = home
+        .command(channel.repo.path())
+        .arg(channel.introduction.commit.to_string())
+        .arg(channel.introduction.signer.to_string())
+        .args([
+            "--end",
+            &channel.end.to_string(),
+            "--cache-key",
+            "policy/test",
+        ])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    output.status.code()
+}
+
+/// A cache filled by an ordinary run (as the post-merge hook makes) does
+/// not waive `--policy=strict`: the commit signed by a revoked key is
+/// refused as with an empty cache, and the strict run's own verdict then
+/// serves ordinary runs.
+#[test]
+fn cache_of_ordinary_runs_does_not_waive_the_strict_policy() {
+    let revoked = revoked_cert();
+    let key = signing_key(&revoked);
+    let authorized = [fingerprint(&key)];
+    let keyring = [alice_public(), revoked.armored().to_vec().unwrap()];
+    let channel = channel(
+        &keyring,
+        key,
+        &authorized,
+        JUN_2020,
+        HashAlgorithm::SHA512,
+        false,
+    );
+    let home = support::home::Home::new();
+    assert_eq!(binary_status(&home, &channel, &[]), Some(0), "Guix's rule");
+    assert_eq!(
+        home.cached("policy/test", channel.introduction.commit)
+            .trusted,
+        vec![channel.end]
+    );
+    assert_eq!(
+        binary_status(&home, &channel, &["--policy=strict"]),
+        Some(1),
+        "the cached verdict was made under Guix's rule"
+    );
+    assert_eq!(binary_status(&home, &channel, &[]), Some(0));
+}
+
+/// A commit authenticated with historical authorizations is cached as
+/// such: a run without them (or with others) checks it again.
+#[test]
+fn cache_does_not_waive_the_absence_of_historical_authorizations() {
+    let sound = cert("sound", None);
+    let key = signing_key(&sound);
+    let keyring = [alice_public(), sound.armored().to_vec().unwrap()];
+    let channel = channel(
+        &keyring,
+        key.clone(),
+        &[],
+        JUN_2020,
+        HashAlgorithm::SHA512,
+        true,
+    );
+    let home = support::home::Home::new();
+    let file = home.path().join("historical");
+    let entries = format!(
+        "(authorizations (version 0) ((\"{}\") (\"{}\")))",
+        fingerprint(&key),
+        support::key("alice").signing_fpr
+    );
+    std::fs::write(&file, entries).unwrap();
+    let other = home.path().join("other");
+    let alice_only = format!(
+        "(authorizations (version 0) ((\"{}\")))",
+        support::key("alice").signing_fpr
+    );
+    std::fs::write(&other, alice_only).unwrap();
+    let historical = ["--historical-authorizations", file.to_str().unwrap()];
+    let others = ["--historical-authorizations", other.to_str().unwrap()];
+    assert_eq!(binary_status(&home, &channel, &[]), Some(1));
+    assert_eq!(binary_status(&home, &channel, &historical), Some(0));
+    assert_eq!(
+        binary_status(&home, &channel, &[]),
+        Some(1),
+        "no longer authorized"
+    );
+    assert_eq!(binary_status(&home, &channel, &others), Some(1), "others");
+    let strict = [&historical[..], &["--policy=strict"]].concat();
+    assert_eq!(binary_status(&home, &channel, &strict), Some(0));
+    assert_eq!(binary_status(&home, &channel, &historical), Some(0));
+}
+
+/// The server's gate caches what it accepted as the CLI does: accepted
+/// under Guix's rule, a commit signed by a revoked key is refused once the
+/// gate runs with `--policy=strict`.
+#[test]
+fn gate_cache_does_not_waive_the_strict_policy() {
+    let revoked = revoked_cert();
+    let key = signing_key(&revoked);
+    let authorized = [fingerprint(&key)];
+    let keyring = [alice_public(), revoked.armored().to_vec().unwrap()];
+    let channel = channel(
+        &keyring,
+        key,
+        &authorized,
+        JUN_2020,
+        HashAlgorithm::SHA512,
+        false,
+    );
+    let mut config = channel.repo.config().unwrap();
+    let introduction = &channel.introduction;
+    config
+        .set_str(
+            "guix.authentication.introduction-commit",
+            &introduction.commit.to_string(),
+        )
+        .unwrap();
+    config
+        .set_str(
+            "guix.authentication.introduction-signer",
+            &introduction.signer.to_string(),
+        )
+        .unwrap();
+    let home = support::home::Home::new();
+    let update = |policy: &str| {
+        home.command(channel.repo.path())
+            .args(["update", "refs/heads/master", &"0".repeat(40)])
+            .arg(channel.end.to_string())
+            .arg(format!("--policy={policy}"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = update("guix");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = update("strict");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("revoked"), "{err}");
 }

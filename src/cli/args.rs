@@ -76,9 +76,10 @@ pub struct Args {
     pub end: Option<String>,
 
     /// The remote ref END is being pushed to, as the pre-push hook says:
-    /// a push to the keyring branch (`refs/heads/keyring`) is not
-    /// authenticated, since that branch never is; any other push is, even
-    /// when the keyring branch is checked out.
+    /// a push to the keyring branch (`refs/heads/keyring`) of a commit that
+    /// does not descend from the introduction is not checked, since that
+    /// branch never is; any other push is, even when the keyring branch is
+    /// checked out.
     #[arg(long, value_name = "REF", requires = "end")]
     pub pushed_ref: Option<String>,
 

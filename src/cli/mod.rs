@@ -17,8 +17,8 @@ use clap::Parser;
 use git_authenticate::git2::Repository;
 use git_authenticate::{
     authenticate, read_regular_file, resolve_commit, Authorizations, Cache, Configuration, Error,
-    HistoricalProblem, Introduction, IntroductionError, Keyring, OpenError, Options, Report,
-    RevisionProblem,
+    HistoricalProblem, Introduction, IntroductionError, Keyring, OpenError, Options, Relation,
+    Report, RevisionProblem, Untrusted,
 };
 
 use args::{Args, Command, Format};
@@ -139,9 +139,12 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         after_merge: args.after_merge.then(|| merge_advice(&repo)),
     };
 
-    if let Some(skip) = keyring_branch_skip(&repo, &keyring, args.pushed_ref.as_deref()) {
-        output::success(noise, &skip);
-        return Ok(nothing_to_do(args, &request));
+    if let Some(skip) = keyring_branch_skip(&repo, &keyring, args, &introduction) {
+        output::success(noise, &skip.to_string());
+        if args.format == Format::Json {
+            output::json_skipped(&request, &skip);
+        }
+        return Ok(AUTHENTIC);
     }
     let end = resolve_commit(&repo, args.end.as_deref().unwrap_or("HEAD"))
         .map_err(|e| stop(e, &request))?;
@@ -177,34 +180,119 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
     }
     match args.format {
         Format::Json => output::json(&request, Some(&report), None),
-        Format::Text if args.stats => output::stats(&report.signers),
+        Format::Text if args.stats => {
+            output::stats(&report.signers, || nothing_new(&repo, &report))
+        }
         Format::Text => {}
     }
     output::success(noise, &format!("successfully authenticated commit {end}"));
     Ok(AUTHENTIC)
 }
 
-/// Why nothing is to be checked, if so: the keyring branch is not
+/// Why a successful run checked no commit: END is the introduction or
+/// one of its ancestors (which are never checked, as in Guix), or it was
+/// authenticated before (cached, or an ancestor of a cached commit).
+fn nothing_new(repo: &Repository, report: &Report) -> &'static str {
+    let introduction = report.introduction.commit;
+    if report.end == introduction {
+        return "no commits to check (END is the introductory commit)";
+    }
+    match git_authenticate::commit_relation(repo, report.end, introduction) {
+        Ok(Relation::Ancestor) => {
+            "no commits to check (END is an ancestor of the introductory commit)"
+        }
+        _ => "no new commits (all were authenticated before)",
+    }
+}
+
+/// Why END is not checked, if so: the keyring branch is not
 /// authenticated, so hooks run on it must succeed. Decided by branch
-/// *names* only, never because END's id is the keyring's tip: an attacker
-/// can make any commit the keyring's tip.
+/// *names* (and, for a push, END's descent from the introduction), never
+/// because END's id is the keyring's tip: an attacker can make any commit
+/// the keyring's tip.
 ///
-/// A pre-push hook names the pushed ref, which alone decides; otherwise,
-/// as in Guix, the checked-out branch does.
-fn keyring_branch_skip(repo: &Repository, keyring: &str, pushed: Option<&str>) -> Option<String> {
+/// A pre-push hook names the pushed ref: a push to the keyring branch is
+/// not checked, unless END descends from the introduction (a channel
+/// keeping its keys on the branch it authenticates, `-k master`: that
+/// branch is the channel). Otherwise, as in Guix, the checked-out branch
+/// decides, but only when the user asked about it: a commit named with
+/// `--end` is always checked (where Guix does nothing too).
+fn keyring_branch_skip(
+    repo: &Repository,
+    keyring: &str,
+    args: &Args,
+    introduction: &Introduction,
+) -> Option<Skip> {
     let names = keyring_branch_names(repo, keyring);
-    if let Some(pushed) = pushed {
+    if let Some(pushed) = args.pushed_ref.as_deref() {
         let branch = pushed.strip_prefix("refs/heads/")?;
-        return names.iter().any(|n| n == branch).then(|| {
-            format!(
-                "pushing to keyring branch '{branch}', which is not authenticated; doing nothing"
-            )
+        if !names.iter().any(|n| n == branch) {
+            return None;
+        }
+        let end = resolve_commit(repo, args.end.as_deref()?).ok()?;
+        // When in doubt, check.
+        let channel = end == introduction.commit
+            || repo
+                .graph_descendant_of(end, introduction.commit)
+                .unwrap_or(true);
+        return (!channel).then(|| Skip {
+            reason: SkipReason::Pushed,
+            branch: branch.to_owned(),
         });
     }
+    if args.end.is_some() {
+        return None;
+    }
     let branch = config::current_branch(repo).filter(|b| names.contains(b))?;
-    Some(format!(
-        "current branch '{branch}' is the keyring branch; doing nothing"
-    ))
+    Some(Skip {
+        reason: SkipReason::CheckedOut,
+        branch,
+    })
+}
+
+/// Why END was not checked: JSON's `skipped`, text's "not checked".
+pub(crate) struct Skip {
+    reason: SkipReason,
+    /// The keyring branch's name, as the repository gives it.
+    branch: String,
+}
+
+enum SkipReason {
+    /// The keyring branch is checked out and no END was named.
+    CheckedOut,
+    /// The pre-push hook pushes to the keyring branch.
+    Pushed,
+}
+
+impl Skip {
+    /// The stable name of the reason, in JSON.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self.reason {
+            SkipReason::CheckedOut => "keyring-branch-checked-out",
+            SkipReason::Pushed => "keyring-branch-pushed",
+        }
+    }
+
+    pub(crate) fn branch(&self) -> &str {
+        &self.branch
+    }
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let branch = Untrusted::new(&self.branch);
+        match self.reason {
+            SkipReason::CheckedOut => write!(
+                f,
+                "current branch '{branch}' is the keyring branch, which is not authenticated; \
+                 not checked (name a commit with --end to check it)"
+            ),
+            SkipReason::Pushed => write!(
+                f,
+                "pushing to keyring branch '{branch}', which is not authenticated; not checked"
+            ),
+        }
+    }
 }
 
 /// The names the keyring branch goes by, as a local or pushed branch:
@@ -299,14 +387,6 @@ fn print_warnings(noise: Noise, report: &Report) {
     for warning in &report.warnings {
         output::warning(noise, &warning.to_string());
     }
-}
-
-/// Success without checking anything; the JSON document still says so.
-fn nothing_to_do(args: &Args, request: &Request) -> u8 {
-    if args.format == Format::Json {
-        output::json(request, None, None);
-    }
-    AUTHENTIC
 }
 
 /// Why the history is not authentic (every failure with `--keep-going`, in

@@ -46,7 +46,7 @@ impl Noise {
         self == Noise::Everything
     }
 
-    /// Whether the line saying how it went (success, nothing to do) is
+    /// Whether the line saying how it went (success, not checked) is
     /// printed.
     fn success_line(self) -> bool {
         matches!(self, Noise::Everything | Noise::Summary)
@@ -123,14 +123,12 @@ pub fn success(noise: Noise, message: &str) {
     }
 }
 
-/// `--stats`, as Guix prints it; a run that checked nothing says so.
-pub fn stats(signers: &[(Fingerprint, usize)]) {
+/// `--stats`, as Guix prints it; a run that checked nothing says why
+/// (`nothing`, asked only then).
+pub fn stats(signers: &[(Fingerprint, usize)], nothing: impl FnOnce() -> &'static str) {
     let mut out = std::io::stdout().lock();
     if signers.is_empty() {
-        let _ = writeln!(
-            out,
-            "Signing statistics: no new commits (all were authenticated before)"
-        );
+        let _ = writeln!(out, "Signing statistics: {}", nothing());
         return;
     }
     let _ = writeln!(out, "Signing statistics:");
@@ -141,12 +139,14 @@ pub fn stats(signers: &[(Fingerprint, usize)]) {
 
 /// Version of the JSON document's format (`doc/schema.json`): raised when
 /// a field changes meaning or goes away, not when one is added.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Serialize)]
 struct Document<'a> {
     schema_version: u32,
+    outcome: Outcome,
     authentic: bool,
+    skipped: Option<Skipped<'a>>,
     introduction: Option<Introduction>,
     end: Option<String>,
     keyring: &'a str,
@@ -156,10 +156,41 @@ struct Document<'a> {
     warnings: Vec<String>,
 }
 
+/// What happened, in one word.
+#[derive(Serialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum Outcome {
+    /// END was checked and is authentic (status 0).
+    Authentic,
+    /// END was checked and is not authentic (status 1).
+    NotAuthentic,
+    /// It could not be checked (status 2).
+    CouldNotCheck,
+    /// END was not checked, and the status is 0 (the keyring branch).
+    Skipped,
+}
+
+/// Why END was not checked.
+#[derive(Serialize)]
+struct Skipped<'a> {
+    reason: &'static str,
+    branch: &'a str,
+    message: String,
+}
+
 #[derive(Serialize)]
 struct Introduction {
     commit: String,
     signer: String,
+}
+
+impl Introduction {
+    fn of(introduction: &git_authenticate::Introduction) -> Self {
+        Introduction {
+            commit: introduction.commit.to_string(),
+            signer: introduction.signer.to_hex(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -202,9 +233,8 @@ pub struct Request {
     pub after_merge: Option<String>,
 }
 
-/// The JSON document for a run. `report` is `None` when nothing was
-/// checked: there was nothing to do, or `failure` stopped the run (without
-/// `--keep-going`, or when it could not check).
+/// The JSON document for a run. `report` is `None` when `failure`
+/// stopped the run (without `--keep-going`, or when it could not check).
 pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>) {
     // A history found not authentic carries its report.
     let report = report.or_else(|| failure.and_then(Error::report));
@@ -212,13 +242,18 @@ pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>)
     let failures = report
         .map(|r| r.failures.iter().map(|f| Failure::of(f)).collect())
         .unwrap_or_default();
+    let authentic = failure.is_none() && report.is_none_or(Report::is_authentic);
+    let outcome = match failure {
+        _ if authentic => Outcome::Authentic,
+        Some(e) if !e.is_authentication_failure() => Outcome::CouldNotCheck,
+        _ => Outcome::NotAuthentic,
+    };
     let mut doc = Document {
         schema_version: SCHEMA_VERSION,
-        authentic: failure.is_none() && report.is_none_or(Report::is_authentic),
-        introduction: request.introduction.as_ref().map(|i| Introduction {
-            commit: i.commit.to_string(),
-            signer: i.signer.to_hex(),
-        }),
+        outcome,
+        authentic,
+        skipped: None,
+        introduction: request.introduction.as_ref().map(Introduction::of),
         end: request.end.map(|e| e.to_string()),
         keyring: &request.keyring,
         commits_checked: report.map_or(0, |r| r.checked),
@@ -244,12 +279,36 @@ pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>)
     print_document(&doc);
 }
 
+/// The JSON document of a run that checked nothing, and why: never
+/// `authentic`, though the status is 0.
+pub fn json_skipped(request: &Request, skip: &super::Skip) {
+    print_document(&Document {
+        schema_version: SCHEMA_VERSION,
+        outcome: Outcome::Skipped,
+        authentic: false,
+        skipped: Some(Skipped {
+            reason: skip.kind(),
+            branch: skip.branch(),
+            message: skip.to_string(),
+        }),
+        introduction: request.introduction.as_ref().map(Introduction::of),
+        end: request.end.map(|e| e.to_string()),
+        keyring: &request.keyring,
+        commits_checked: 0,
+        signers: Vec::new(),
+        failures: Vec::new(),
+        warnings: Vec::new(),
+    });
+}
+
 /// The JSON document when the repository cannot be opened: one failure of
 /// kind `repository`.
 pub fn json_unopened(message: &str) {
     print_document(&Document {
         schema_version: SCHEMA_VERSION,
+        outcome: Outcome::CouldNotCheck,
         authentic: false,
+        skipped: None,
         introduction: None,
         end: None,
         keyring: "",

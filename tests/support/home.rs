@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use git_authenticate::git2::Oid;
-use git_authenticate::{Cache, Cached};
+use git_authenticate::{Cache, Cached, Conditions};
 
 /// Environment variables from the test's environment that would change
 /// what the binary or git does.
@@ -57,7 +57,7 @@ impl Home {
         let directory = self.cache().join("git-authenticate/authentication");
         Cache::in_directory(&directory, key)
             .expect("a valid cache key")
-            .read_for(introduction)
+            .read_for(introduction, &Conditions::default())
     }
 
     /// The cache file of `--cache-key KEY`.
