@@ -64,6 +64,7 @@ use crate::introduction::{Introduction, IntroductionError};
 use crate::keyring::KeyringError;
 use crate::keyring::{self, Keyring};
 use crate::report::NoProgress;
+use crate::untrusted::Untrusted;
 
 /// One ref a push updates, as git tells hooks: `OLD NEW REF`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +88,7 @@ pub enum UpdateLineError {
         line: usize,
     },
     /// An id is not 40 hexadecimal digits.
-    #[error("line {line}: `{value}` is not a full object id")]
+    #[error("line {line}: `{}` is not a full object id", Untrusted::new(value))]
     Id {
         /// The line number, from 1.
         line: usize,
@@ -674,6 +675,8 @@ impl fmt::Display for RefDecision {
     /// One line: the ref, what happens to it, and why.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let RefUpdate { name, old, new } = &self.update;
+        // Ref names are the pusher's: shown escaped.
+        let name = Untrusted::new(name);
         match &self.verdict {
             Verdict::Accepted(acceptance) => {
                 write!(f, "{name}: accepted: ")?;

@@ -12,6 +12,7 @@ use git_authenticate::git2::Repository;
 use git_authenticate::{
     check_merge, open_repository, open_repository_from_env, resolve_commit, Cache, Error, Failure,
     Introduction, IntroductionError, Keyring, MergeCheck, MergeVerdict, OpenError, Options,
+    Untrusted,
 };
 use serde::Serialize;
 
@@ -32,7 +33,10 @@ const PREFIX: &str = "git-authenticate";
 pub(super) fn update(args: &GateArgs, name: &str, old: &str, new: &str) -> u8 {
     match RefUpdate::new(name, old, new) {
         Ok(update) => decide_and_report(args, vec![update]),
-        Err(value) => usage(&format!("`{value}` is not a full object id")),
+        Err(value) => usage(&format!(
+            "`{}` is not a full object id",
+            Untrusted::new(&value)
+        )),
     }
 }
 
@@ -173,7 +177,12 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
     };
     let repo = match opened {
         Ok(repo) => repo,
-        Err(OpenError::Git(e)) => return usage(&format!("not a git repository: {}", e.message())),
+        Err(OpenError::Git(e)) => {
+            return usage(&format!(
+                "not a git repository: {}",
+                Untrusted::new(e.message())
+            ))
+        }
         Err(e) => return usage(&e.to_string()),
     };
     match hooks::install_server_hook(&repo, &command) {

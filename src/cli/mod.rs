@@ -18,7 +18,7 @@ use git_authenticate::git2::Repository;
 use git_authenticate::{
     authenticate, read_regular_file, resolve_commit, Authorizations, Cache, Configuration, Error,
     HistoricalProblem, Introduction, IntroductionError, Keyring, OpenError, Options, Report,
-    RevisionProblem,
+    RevisionProblem, Untrusted,
 };
 
 use args::{Args, Command, Format};
@@ -197,13 +197,15 @@ fn keyring_branch_skip(repo: &Repository, keyring: &str, pushed: Option<&str>) -
         let branch = pushed.strip_prefix("refs/heads/")?;
         return names.iter().any(|n| n == branch).then(|| {
             format!(
-                "pushing to keyring branch '{branch}', which is not authenticated; doing nothing"
+                "pushing to keyring branch '{}', which is not authenticated; doing nothing",
+                Untrusted::new(branch)
             )
         });
     }
     let branch = config::current_branch(repo).filter(|b| names.contains(b))?;
     Some(format!(
-        "current branch '{branch}' is the keyring branch; doing nothing"
+        "current branch '{}' is the keyring branch; doing nothing",
+        Untrusted::new(&branch)
     ))
 }
 
@@ -269,8 +271,10 @@ fn merge_advice(repo: &Repository) -> String {
             .get_string(&format!("remote.{remote}.url"))
             .ok()
             .map(|url| without_credentials(&url));
+        // The remote's name and URL may come from a clone's configuration.
+        let remote = Untrusted::new(&remote);
         Some(match url {
-            Some(url) => format!("`{remote}` ({url})"),
+            Some(url) => format!("`{remote}` ({})", Untrusted::new(&url)),
             None => format!("`{remote}`"),
         })
     });
@@ -382,7 +386,8 @@ fn open(dir: Option<&Path>) -> Result<Repository, OpenFailure> {
             OpenError::Git(e) => e,
             hostile => return OpenFailure::Other(hostile.to_string()),
         };
-        let reason = e.message().to_owned();
+        // libgit2's message may quote the repository's files: shown escaped.
+        let reason = Untrusted::new(e.message()).to_string();
         // libgit2 names the format it does not know (`sha256`).
         if reason.contains("object format") {
             return OpenFailure::UnsupportedFormat {
