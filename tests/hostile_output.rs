@@ -470,3 +470,38 @@ fn the_gate_prints_hostile_key_file_and_ref_names_escaped_in_remote_lines() {
         "{text}"
     );
 }
+
+#[test]
+fn a_hostile_remote_branch_suggested_as_the_keyring_is_escaped() {
+    let built =
+        support::build_scenario_text("keyring alice\nauthorize alice\ncommit first alice\n");
+    let dir = built.path.as_path();
+    // As a fetch from a server with a branch `<hostile>/keyring` makes it.
+    let tip = String::from_utf8(built.git(&["rev-parse", "keyring"]).stdout).unwrap();
+    create_ref(
+        dir,
+        &[b"refs/remotes/origin/", HOSTILE_REF, b"/keyring"].concat(),
+        tip.trim(),
+    );
+    let out = run({
+        let mut c = support::git_command(dir);
+        c.args(["branch", "-q", "-D", "keyring"]);
+        c
+    });
+    assert!(out.status.success(), "{out:?}");
+    let home = Home::new();
+    let [commit, signer] = introduction(&built);
+    let shown = r"origin/\u{202e}FORGED\u{9b}2J/keyring";
+    let out = binary(&home, dir, &[&commit, &signer]);
+    let text = assert_shown_as_printed("run", &out, 2, "keyring branch `keyring` not found", None);
+    assert!(text.contains(&format!("use `--keyring={shown}`")), "{text}");
+    let out = binary(&home, dir, &["doctor"]);
+    let text = assert_shown_as_printed(
+        "doctor",
+        &out,
+        1,
+        "keyring branch `keyring` not found",
+        None,
+    );
+    assert!(text.contains(&format!("(but `{shown}` exists)")), "{text}");
+}
