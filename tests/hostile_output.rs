@@ -30,17 +30,26 @@ const HOSTILE_TOKEN: &str = r"\x1bcFORGED\x9b2J\xe2\x80\xae";
 /// override and a C1 CSI.
 const HOSTILE_REF: &[u8] = b"\xe2\x80\xaeFORGED\xc2\x9b2J";
 
-/// Makes the ref `name` point at `commit`.
+/// Runs git in `dir` with `args`, which must succeed.
+fn git<S: AsRef<std::ffi::OsStr>>(dir: &Path, args: &[S]) {
+    let mut command = support::git_command(dir);
+    command.args(args);
+    let out = run(command);
+    assert!(out.status.success(), "git: {out:?}");
+}
+
+/// Makes the ref `name` (raw bytes) point at `commit`.
 fn create_ref(dir: &Path, name: &[u8], commit: &str) {
     use std::os::unix::ffi::OsStrExt;
-    let mut update = support::git_command(dir);
-    update
-        .arg("update-ref")
-        .arg(std::ffi::OsStr::from_bytes(name))
-        .arg(commit);
-    let out = run(update);
-    assert!(out.status.success(), "update-ref: {out:?}");
+    let name = std::ffi::OsStr::from_bytes(name);
+    git(
+        dir,
+        &[std::ffi::OsStr::new("update-ref"), name, commit.as_ref()],
+    );
 }
+
+/// A channel of one commit, `first`, by alice.
+const ONE_COMMIT: &str = "keyring alice\nauthorize alice\ncommit first alice\n";
 
 /// Runs `command` (a minute at most).
 fn run(command: Command) -> Output {
@@ -327,30 +336,24 @@ fn a_hostile_keyring_reference_in_guix_channel_is_escaped_by_the_doctor() {
 
 #[test]
 fn hostile_commit_data_and_remote_url_are_not_printed_raw_after_a_merge() {
-    let built =
-        support::build_scenario_text("keyring alice\nauthorize alice\ncommit first alice\n");
+    let built = support::build_scenario_text(ONE_COMMIT);
     let dir = built.path.as_path();
-    let git = |args: &[&str]| {
-        let out = run({
-            let mut c = support::git_command(dir);
-            c.args(args);
-            c
-        });
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    };
     let name = format!("user.name=Eve {HOSTILE_TEXT}");
-    git(&[
-        "-c",
-        &name,
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        HOSTILE_TEXT,
-    ]);
+    git(
+        dir,
+        &[
+            "-c",
+            &name,
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            HOSTILE_TEXT,
+        ],
+    );
     let url = format!("https://example.org/{HOSTILE_TEXT}");
-    git(&["config", "remote.origin.url", &url]);
-    git(&["config", "branch.master.remote", "origin"]);
+    git(dir, &["config", "remote.origin.url", &url]);
+    git(dir, &["config", "branch.master.remote", "origin"]);
     let home = Home::new();
     let [commit, signer] = introduction(&built);
     let out = binary(&home, dir, &[&commit, &signer, "--after-merge"]);
@@ -365,36 +368,16 @@ fn hostile_commit_data_and_remote_url_are_not_printed_raw_after_a_merge() {
 /// introduction (`first`, alice) and keyring branch `keyring`.
 fn server(built: &Built, home: &Home) -> std::path::PathBuf {
     let bare = home.path().join("server.git");
-    let git = |args: &[&str]| {
-        let mut c = home.git(home.path(), &[]);
-        c.args(args);
-        let out = run(c);
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    };
-    git(&["init", "-q", "--bare", bare.to_str().unwrap()]);
+    git(home.path(), &["init", "-q", "--bare", "server.git"]);
     let [commit, signer] = introduction(built);
+    for (name, value) in [
+        ("guix.authentication.introduction-commit", commit.as_str()),
+        ("guix.authentication.introduction-signer", signer.as_str()),
+        ("guix.authentication.keyring", "keyring"),
+    ] {
+        git(&bare, &["config", name, value]);
+    }
     let dir = bare.to_str().unwrap();
-    git(&[
-        "-C",
-        dir,
-        "config",
-        "guix.authentication.introduction-commit",
-        &commit,
-    ]);
-    git(&[
-        "-C",
-        dir,
-        "config",
-        "guix.authentication.introduction-signer",
-        &signer,
-    ]);
-    git(&[
-        "-C",
-        dir,
-        "config",
-        "guix.authentication.keyring",
-        "keyring",
-    ]);
     let out = binary(home, home.path(), &["install-server-hook", "-r", dir]);
     assert!(out.status.success(), "{out:?}");
     bare
@@ -473,8 +456,7 @@ fn the_gate_prints_hostile_key_file_and_ref_names_escaped_in_remote_lines() {
 
 #[test]
 fn a_hostile_remote_branch_suggested_as_the_keyring_is_escaped() {
-    let built =
-        support::build_scenario_text("keyring alice\nauthorize alice\ncommit first alice\n");
+    let built = support::build_scenario_text(ONE_COMMIT);
     let dir = built.path.as_path();
     // As a fetch from a server with a branch `<hostile>/keyring` makes it.
     let tip = String::from_utf8(built.git(&["rev-parse", "keyring"]).stdout).unwrap();
@@ -483,12 +465,7 @@ fn a_hostile_remote_branch_suggested_as_the_keyring_is_escaped() {
         &[b"refs/remotes/origin/", HOSTILE_REF, b"/keyring"].concat(),
         tip.trim(),
     );
-    let out = run({
-        let mut c = support::git_command(dir);
-        c.args(["branch", "-q", "-D", "keyring"]);
-        c
-    });
-    assert!(out.status.success(), "{out:?}");
+    git(dir, &["branch", "-q", "-D", "keyring"]);
     let home = Home::new();
     let [commit, signer] = introduction(&built);
     let shown = r"origin/\u{202e}FORGED\u{9b}2J/keyring";
