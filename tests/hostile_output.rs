@@ -3,8 +3,8 @@
 //! then a forged "successfully authenticated" line), a C1 CSI (U+009B, and
 //! a raw 0x9B byte in blobs read as Latin-1), CR/LF and bidirectional
 //! overrides in key file names, `#\NAME` tokens of `.guix-authorizations`,
-//! `keyring-reference` in `.guix-channel`, ref names, commit data and
-//! remote URLs. Each command's output (the main run, `--stats`, JSON,
+//! `keyring-reference` and `version` in `.guix-channel`, channel names of
+//! a channels file, ref names, commit data and remote URLs. Each command's output (the main run, `--stats`, JSON,
 //! `--after-merge`, `doctor`, `merge-check`, and the gate's `remote:` lines
 //! through a real `git push`) is fed to a terminal emulator (pyte, by
 //! `tests/support/screen.py`): the screen must show exactly the printed
@@ -308,7 +308,7 @@ fn a_hostile_character_name_in_authorizations_is_shown_escaped() {
 const HOSTILE_TEXT: &str = "\x1bc\x1b[32msuccessfully authenticated commit FORGED\r\nsuccessfully authenticated commit FORGED\u{202e}\u{9b}2J";
 
 #[test]
-fn a_hostile_keyring_reference_in_guix_channel_is_escaped_by_the_doctor() {
+fn hostile_guix_channel_values_are_escaped_by_the_doctor() {
     let text = format!(
         "keyring alice\nauthorize alice\n\
          write .guix-channel \"(channel (version 0) (keyring-reference \\\"{HOSTILE}\\\"))\"\n\
@@ -331,6 +331,22 @@ fn a_hostile_keyring_reference_in_guix_channel_is_escaped_by_the_doctor() {
     assert!(
         text.contains(r"push the keyring branch as `\x1bc"),
         "{text}"
+    );
+
+    // A version Guix does not know, quoted from the file.
+    let text = format!(
+        "keyring alice\nauthorize alice\n\
+         write .guix-channel \"(channel (version #{{{HOSTILE}}}#))\"\n\
+         commit first alice\n"
+    );
+    let built = support::build_scenario_text(&text);
+    let out = binary(&home, &built.path, &["doctor"]);
+    assert_shown_as_printed(
+        "doctor",
+        &out,
+        1,
+        r"unsupported version `\x1bc\x1b[32msuccessfully authenticated commit FORGED\x0d\x0a",
+        None,
     );
 }
 
@@ -481,4 +497,36 @@ fn a_hostile_remote_branch_suggested_as_the_keyring_is_escaped() {
         None,
     );
     assert!(text.contains(&format!("(but `{shown}` exists)")), "{text}");
+}
+
+#[test]
+fn hostile_channel_names_of_a_channels_file_are_escaped() {
+    let built = support::build_scenario_text(ONE_COMMIT);
+    let [commit, signer] = introduction(&built);
+    let channel = |name: &str| {
+        format!(
+            "(channel (name '#{{{name}}}#) (url \"https://example.org/x.git\")\n\
+             (introduction (make-channel-introduction \"{commit}\"\n\
+             (openpgp-fingerprint \"{signer}\"))))\n"
+        )
+    };
+    let file = built.path.join("channels.scm");
+    let text = format!("(list {} {})\n", channel(HOSTILE_TEXT), channel("other"));
+    std::fs::write(&file, text).unwrap();
+    let home = Home::new();
+    let file = file.to_str().unwrap();
+    let shown = r"\x1bc\x1b[32msuccessfully authenticated commit FORGED\x0d\x0a";
+    let out = binary(&home, &built.path, &["--channels", file]);
+    let text = assert_shown_as_printed("--channels", &out, 2, "pick one by name", None);
+    assert!(
+        text.contains(&format!("several channels ({shown}")),
+        "{text}"
+    );
+    let out = binary(
+        &home,
+        &built.path,
+        &["--channels", file, "--channel", "none"],
+    );
+    let text = assert_shown_as_printed("--channel", &out, 2, "no channel named `none`", None);
+    assert!(text.contains(&format!("(it has: {shown}")), "{text}");
 }
