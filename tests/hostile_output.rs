@@ -4,9 +4,10 @@
 //! a raw 0x9B byte in blobs read as Latin-1), CR/LF and bidirectional
 //! overrides in key file names, `#\NAME` tokens of `.guix-authorizations`,
 //! `keyring-reference` and `version` in `.guix-channel`, channel names of
-//! a channels file, ref names, commit data and remote URLs. Each command's output (the main run, `--stats`, JSON,
-//! `--after-merge`, `doctor`, `merge-check`, and the gate's `remote:` lines
-//! through a real `git push`) is fed to a terminal emulator (pyte, by
+//! a channels file, ref names, commit data and remote URLs. Each
+//! command's output (the main run, `--stats`, JSON, `--after-merge`,
+//! `doctor`, `merge-check`, and the gate's `remote:` lines through a real
+//! `git push`) is fed to a terminal emulator (pyte, by
 //! `tests/support/screen.py`): the screen must show exactly the printed
 //! lines, the real verdict among them, and no forged line.
 
