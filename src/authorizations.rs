@@ -12,6 +12,7 @@ mod graphic;
 
 use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::sexp;
+use crate::untrusted::Untrusted;
 
 /// Name of the file, at the root of a commit's tree.
 pub const FILE_NAME: &str = ".guix-authorizations";
@@ -55,7 +56,7 @@ pub enum AuthorizationsError {
     #[error("{0}; expected (authorizations (version 0) ((\"FINGERPRINT\" (name \"…\")) …))")]
     Shape(AuthorizationsShape),
     /// A version other than 0.
-    #[error("unsupported version {0}: only (version 0) exists")]
+    #[error("unsupported version {}: only (version 0) exists", Untrusted::new(.0))]
     UnsupportedVersion(String),
     /// An entry's fingerprint is not hex.
     #[error("entry {index}: {source}")]

@@ -63,6 +63,7 @@ use sha2::{Digest, Sha256};
 use crate::authorizations::Authorizations;
 use crate::policy::Policy;
 use crate::sexp;
+use crate::untrusted::Untrusted;
 
 /// Most commits a cache file keeps.
 pub const MAX_ENTRIES: usize = 200;
@@ -404,15 +405,19 @@ impl std::fmt::Display for CacheAction {
 pub enum CacheError {
     /// Neither `XDG_CACHE_HOME` nor `HOME` is set.
     #[error(
-        "authentication cache `{key}`: no cache directory: neither XDG_CACHE_HOME nor HOME \
-         is set"
+        "authentication cache `{}`: no cache directory: neither XDG_CACHE_HOME nor HOME \
+         is set",
+        Untrusted::new(key)
     )]
     NoCacheDirectory {
         /// The cache key asked for.
         key: String,
     },
     /// A cache key that would leave the cache directory.
-    #[error("invalid cache key `{0}`: use letters, digits, `-`, `_`, `.` and `/`, without `..`")]
+    #[error(
+        "invalid cache key `{}`: use letters, digits, `-`, `_`, `.` and `/`, without `..`",
+        Untrusted::new(.0)
+    )]
     InvalidKey(String),
 }
 

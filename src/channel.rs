@@ -11,6 +11,7 @@ use crate::introduction::{Introduction, IntroductionError};
 use crate::keyring;
 use crate::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects, Unreadable};
 use crate::sexp::{self, SyntaxError};
+use crate::untrusted::Untrusted;
 
 /// Name of the metadata file at the root of a channel.
 pub const METADATA_FILE: &str = ".guix-channel";
@@ -101,7 +102,7 @@ pub enum UpdateError {
         relation: Relation,
     },
     /// The history could not be walked (a commit is missing…).
-    #[error("git: {0}")]
+    #[error("git: {}", Untrusted::new(&.0.to_string()))]
     Git(#[from] git2::Error),
 }
 
@@ -194,14 +195,17 @@ pub enum ChannelMetadataError {
     Syntax(#[from] SyntaxError),
     /// Not `(channel (version V) …)` (Guix: "invalid '.guix-channel'
     /// file").
-    #[error("expected (channel (version 0) …), found `{found}`")]
+    #[error("expected (channel (version 0) …), found `{}`", Untrusted::new(found))]
     NotChannelMetadata {
         /// An excerpt of what was found.
         found: String,
     },
     /// `(channel (version V) …)` with V other than 0 (Guix: "unsupported
     /// '.guix-channel' version").
-    #[error("unsupported version `{version}`: only (version 0) exists")]
+    #[error(
+        "unsupported version `{}`: only (version 0) exists",
+        Untrusted::new(version)
+    )]
     UnsupportedVersion {
         /// An excerpt of the version given.
         version: String,
@@ -251,7 +255,7 @@ pub enum FieldProblem {
     #[error("it has no value")]
     NoValue,
     /// The value is of the wrong kind.
-    #[error("expected {expected}, found `{found}`")]
+    #[error("expected {expected}, found `{}`", Untrusted::new(found))]
     Expected {
         /// What it must be.
         expected: &'static str,
@@ -524,7 +528,7 @@ pub enum MetadataError {
     #[error(transparent)]
     Unreadable(#[from] Unreadable),
     /// The repository's object database could not be opened.
-    #[error("git: {0}")]
+    #[error("git: {}", Untrusted::new(&.0.to_string()))]
     Git(#[from] git2::Error),
 }
 

@@ -45,7 +45,10 @@ pub enum Error {
     Interrupted,
 
     /// A revision does not name a commit.
-    #[error("`{spec}` does not name a commit in this repository: {reason}")]
+    #[error(
+        "`{}` does not name a commit in this repository: {reason}",
+        Untrusted::new(spec)
+    )]
     NotACommit {
         /// What the caller gave.
         spec: String,
@@ -54,7 +57,7 @@ pub enum Error {
     },
 
     /// A commit id is not 40 hex digits.
-    #[error("`{0}` is not a full commit id (40 hex digits)")]
+    #[error("`{}` is not a full commit id (40 hex digits)", Untrusted::new(.0))]
     InvalidCommitId(String),
 
     /// A signer fingerprint is malformed.
@@ -91,7 +94,7 @@ pub enum Error {
     Unreadable(#[from] Unreadable),
 
     /// Any other error from the repository.
-    #[error("git: {0}")]
+    #[error("git: {}", Untrusted::new(&.0.to_string()))]
     Git(#[from] git2::Error),
 
     /// The repository cannot be opened safely (see [`crate::open_repository`]).
@@ -140,7 +143,7 @@ fn meanings(refs: &[String], object: Option<Oid>) -> String {
 #[non_exhaustive]
 pub enum RevisionProblem {
     /// Git does not know it.
-    #[error("{git}")]
+    #[error("{}", Untrusted::new(git))]
     Unknown {
         /// What libgit2 said.
         git: String,

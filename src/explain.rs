@@ -13,6 +13,7 @@ use crate::objects::{ObjectError, ObjectProblem};
 use crate::policy::PolicyRefusal;
 use crate::replace::SubstitutionError;
 use crate::signature::{ForeignFormat, SignatureProblem};
+use crate::untrusted::Untrusted;
 
 /// How to re-sign with a strong digest (gpg picks its digest from this).
 const STRONGER_DIGEST: &str = "re-sign the commit with a stronger digest: add \
@@ -67,18 +68,25 @@ impl KeyringError {
             KeyringError::NotFound {
                 reference,
                 suggestion: Some(found),
-            } => format!("create the local branch: `git branch {reference} {found}`"),
+            } => format!(
+                "create the local branch: `git branch {} {}`",
+                Untrusted::new(reference),
+                Untrusted::new(found)
+            ),
             KeyringError::NotFound { reference, .. } => {
+                let reference = Untrusted::new(reference);
                 format!("fetch it: `git fetch origin {reference}:{reference}`")
             }
             KeyringError::Unreadable(unreadable) => unreadable_hint(&unreadable.source),
             KeyringError::KeyNotAFile { file, kind, .. } => format!(
-                "rename or remove the {kind} `{file}` on the keyring branch: Guix loads every \
-                 entry whose path ends in `.key`, and cannot read a {kind}"
+                "rename or remove the {kind} `{}` on the keyring branch: Guix loads every \
+                 entry whose path ends in `.key`, and cannot read a {kind}",
+                Untrusted::new(file)
             ),
             KeyringError::NotACommit { name, .. } => format!(
                 "Guix loads a branch that points directly at a commit: `git update-ref \
-                 --no-deref {name} COMMIT`, COMMIT being the keyring's commit"
+                 --no-deref {} COMMIT`, COMMIT being the keyring's commit",
+                Untrusted::new(name)
             ),
             _ => return None,
         })
@@ -138,7 +146,8 @@ fn malformed_signature(problem: &SignatureProblem) -> Option<String> {
 /// Where to add the missing key, naming the branch and commit the keyring
 /// was read from.
 fn missing_key(keyring: &str, read_from: Option<&KeyringSource>) -> String {
-    let branch = keyring.rsplit('/').next().unwrap_or(keyring);
+    let branch = Untrusted::new(keyring.rsplit('/').next().unwrap_or(keyring));
+    let keyring = Untrusted::new(keyring);
     let read = read_from.map_or_else(String::new, |source| {
         format!("; the keyring was read from {source}")
     });

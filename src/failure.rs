@@ -15,6 +15,7 @@ use crate::fingerprint::{Fingerprint, Issuer};
 use crate::keyring::KeyringSource;
 use crate::policy::PolicyRefusal;
 use crate::signature::SignatureProblem;
+use crate::untrusted::Untrusted;
 
 /// Why a commit, or the history up to it, is not authentic.
 ///
@@ -55,7 +56,8 @@ pub enum Failure {
     /// The issuer of the signature is not in the keyring.
     #[error(
         "could not authenticate commit {commit}: key {issuer} is missing \
-         from keyring branch `{keyring}`"
+         from keyring branch `{}`",
+        Untrusted::new(keyring)
     )]
     MissingKey {
         /// The commit.
@@ -71,7 +73,10 @@ pub enum Failure {
     },
 
     /// The signature does not verify with the issuer's key.
-    #[error("signature verification failed for commit {commit} (key {fingerprint}): {reason}")]
+    #[error(
+        "signature verification failed for commit {commit} (key {fingerprint}): {}",
+        Untrusted::new(reason)
+    )]
     BadSignature {
         /// The commit.
         commit: Oid,

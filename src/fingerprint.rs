@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::untrusted::Untrusted;
+
 /// An OpenPGP key fingerprint (20 bytes for v4 keys, 32 for v6 keys).
 ///
 /// Parsing ignores white space and accepts hex digits in either case, so the
@@ -25,15 +27,22 @@ pub struct Fingerprint(Box<[u8]>);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FingerprintError {
     /// Something other than hex digits and white space.
-    #[error("`{0}` is not an OpenPGP fingerprint: only hex digits and spaces are allowed")]
+    #[error(
+        "`{}` is not an OpenPGP fingerprint: only hex digits and spaces are allowed",
+        Untrusted::new(.0)
+    )]
     NotHex(String),
     /// An odd number of hex digits cannot be a byte string.
-    #[error("`{0}` is not an OpenPGP fingerprint: it has an odd number of hex digits")]
+    #[error(
+        "`{}` is not an OpenPGP fingerprint: it has an odd number of hex digits",
+        Untrusted::new(.0)
+    )]
     OddLength(String),
     /// Valid hex, but not the length of any OpenPGP fingerprint.
     #[error(
-        "`{input}` is not an OpenPGP fingerprint: it has {digits} hex digits \
-         where {expected} are expected"
+        "`{}` is not an OpenPGP fingerprint: it has {digits} hex digits \
+         where {expected} are expected",
+        Untrusted::new(input)
     )]
     WrongLength {
         /// What was given.

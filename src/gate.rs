@@ -109,7 +109,7 @@ pub enum UpdateLineError {
         line: usize,
     },
     /// An id is not 40 hexadecimal digits.
-    #[error("line {line}: `{value}` is not a full object id")]
+    #[error("line {line}: `{}` is not a full object id", Untrusted::new(value))]
     Id {
         /// The line number, from 1.
         line: usize,

@@ -8,6 +8,7 @@ use lexpr::Value;
 
 use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::sexp::{self, SyntaxError};
+use crate::untrusted::Untrusted;
 
 /// A channel introduction: the first commit to trust and the fingerprint of
 /// the key that must have signed it. Users get it from a trusted place.
@@ -68,7 +69,7 @@ impl fmt::Display for IntroductionForm {
 
 /// A commit id that is not 40 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{input}` is not a full commit id (40 hex digits)")]
+#[error("`{}` is not a full commit id (40 hex digits)", Untrusted::new(input))]
 pub struct CommitIdError {
     /// What was given.
     pub input: String,
@@ -88,7 +89,7 @@ pub enum IntroductionError {
     #[error("{0}")]
     Syntax(#[from] SyntaxError),
     /// None of the forms that hold an introduction.
-    #[error("expected {expected}, found `{found}`")]
+    #[error("expected {expected}, found `{}`", Untrusted::new(found))]
     UnexpectedForm {
         /// What was expected there.
         expected: IntroductionForm,
@@ -104,7 +105,10 @@ pub enum IntroductionError {
         field: &'static str,
     },
     /// A field (or an argument) of a form has the wrong kind of value.
-    #[error("in {form}, `{field}` must be {expected}, not `{found}`")]
+    #[error(
+        "in {form}, `{field}` must be {expected}, not `{}`",
+        Untrusted::new(found)
+    )]
     MalformedField {
         /// The form.
         form: IntroductionForm,
@@ -116,7 +120,7 @@ pub enum IntroductionError {
         found: String,
     },
     /// A field the form does not have (Guix's `channel` macro refuses it).
-    #[error("{form} has no field `{field}`")]
+    #[error("{form} has no field `{}`", Untrusted::new(field))]
     UnknownField {
         /// The form.
         form: IntroductionForm,
@@ -132,7 +136,11 @@ pub enum IntroductionError {
         field: &'static str,
     },
     /// A channels file has no channel of that name.
-    #[error("the channels file has no channel named `{name}` (it has: {})", available.join(", "))]
+    #[error(
+        "the channels file has no channel named `{}` (it has: {})",
+        Untrusted::new(name),
+        names(available)
+    )]
     NoSuchChannel {
         /// The name asked for.
         name: String,
@@ -140,7 +148,10 @@ pub enum IntroductionError {
         available: Vec<String>,
     },
     /// A channels file has several channels, and none was picked.
-    #[error("the channels file has several channels ({}): pick one by name", available.join(", "))]
+    #[error(
+        "the channels file has several channels ({}): pick one by name",
+        names(available)
+    )]
     AmbiguousChannel {
         /// The names it has.
         available: Vec<String>,
@@ -149,11 +160,20 @@ pub enum IntroductionError {
     #[error("none given or configured")]
     NoneGiven,
     /// The channel has no introduction, so it cannot be authenticated.
-    #[error("channel `{name}` has no introduction")]
+    #[error("channel `{}` has no introduction", Untrusted::new(name))]
     NoIntroduction {
         /// The channel's name.
         name: String,
     },
+}
+
+/// Channel names as a message lists them, each escaped.
+fn names(available: &[String]) -> String {
+    let shown: Vec<String> = available
+        .iter()
+        .map(|name| Untrusted::new(name).to_string())
+        .collect();
+    shown.join(", ")
 }
 
 impl Introduction {

@@ -23,6 +23,7 @@ use crate::armor;
 use crate::crypto::Prepared;
 use crate::fingerprint::Fingerprint;
 use crate::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects, Unreadable};
+use crate::untrusted::Untrusted;
 
 /// The keyring branch used when none is configured.
 pub const DEFAULT_REFERENCE: &str = "keyring";
@@ -345,7 +346,7 @@ impl Keyring {
 #[non_exhaustive]
 pub enum KeyringError {
     /// The keyring branch does not exist.
-    #[error("keyring branch `{reference}` not found")]
+    #[error("keyring branch `{}` not found", Untrusted::new(reference))]
     NotFound {
         /// The reference that was looked up.
         reference: String,
@@ -355,7 +356,11 @@ pub enum KeyringError {
     },
 
     /// A `*.key` file on the keyring branch cannot be read.
-    #[error("malformed key file `{file}` (blob {blob}) on keyring branch `{reference}`: {reason}")]
+    #[error(
+        "malformed key file `{}` (blob {blob}) on keyring branch `{}`: {reason}",
+        Untrusted::new(file),
+        Untrusted::new(reference)
+    )]
     MalformedKey {
         /// The keyring reference.
         reference: String,
@@ -368,7 +373,7 @@ pub enum KeyringError {
     },
 
     /// The keyring is larger than this tool is willing to load.
-    #[error("keyring branch `{reference}` is too large: {limit}")]
+    #[error("keyring branch `{}` is too large: {limit}", Untrusted::new(reference))]
     TooLarge {
         /// The keyring reference.
         reference: String,
@@ -379,7 +384,11 @@ pub enum KeyringError {
     /// An entry of the keyring tree whose name ends in `.key` is not a
     /// blob (a directory, a submodule), which Guix's `blob-lookup` cannot
     /// read.
-    #[error("`{file}` on keyring branch `{reference}` is a {kind}, not a key file (object {id})")]
+    #[error(
+        "`{}` on keyring branch `{}` is a {kind}, not a key file (object {id})",
+        Untrusted::new(file),
+        Untrusted::new(reference)
+    )]
     KeyNotAFile {
         /// The keyring reference.
         reference: String,
@@ -394,7 +403,12 @@ pub enum KeyringError {
 
     /// The keyring branch does not point directly at a commit (a symbolic
     /// reference, or a tag, tree or blob), which Guix cannot load.
-    #[error("keyring branch `{reference}` ({name}) does not point at a commit: {target}")]
+    #[error(
+        "keyring branch `{}` ({}) does not point at a commit: {}",
+        Untrusted::new(reference),
+        Untrusted::new(name),
+        target
+    )]
     NotACommit {
         /// The keyring reference asked for.
         reference: String,
@@ -409,7 +423,7 @@ pub enum KeyringError {
     Unreadable(#[from] Unreadable),
 
     /// Any other error from the repository.
-    #[error("git: {0}")]
+    #[error("git: {}", Untrusted::new(&.0.to_string()))]
     Git(#[from] git2::Error),
 }
 
@@ -422,13 +436,13 @@ pub enum KeyProblem {
     #[error("malformed ASCII-armored key: {0}")]
     Armor(armor::ArmorError),
     /// Its packets cannot be parsed.
-    #[error("{reason}")]
+    #[error("{}", Untrusted::new(reason))]
     Unparsable {
         /// What the OpenPGP parser said.
         reason: String,
     },
     /// A packet cannot be read.
-    #[error("unreadable {} packet: {reason}", Tag::from(*tag))]
+    #[error("unreadable {} packet: {}", Tag::from(*tag), Untrusted::new(reason))]
     UnreadablePacket {
         /// The packet's tag.
         tag: u8,
@@ -442,7 +456,10 @@ pub enum KeyProblem {
         tag: u8,
     },
     /// An EdDSA key on a curve Guix does not know.
-    #[error("it holds an EdDSA key on curve {curve}, which Guix cannot read")]
+    #[error(
+        "it holds an EdDSA key on curve {}, which Guix cannot read",
+        Untrusted::new(curve)
+    )]
     UnsupportedCurve {
         /// The curve's name.
         curve: String,
@@ -471,7 +488,7 @@ pub enum KeyringLimit {
     #[error("its trees are nested deeper than {MAX_DEPTH} levels")]
     Depth,
     /// [`Keyring::MAX_KEYS`] keys.
-    #[error("`{file}` brings it over {MAX_KEYS} keys")]
+    #[error("`{}` brings it over {MAX_KEYS} keys", Untrusted::new(file))]
     Keys {
         /// The key file that does.
         file: String,
@@ -505,7 +522,12 @@ pub struct KeyringSource {
 
 impl std::fmt::Display for KeyringSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at commit {}", self.name, self.commit)
+        write!(
+            f,
+            "{} at commit {}",
+            Untrusted::new(&self.name),
+            self.commit
+        )
     }
 }
 
@@ -542,7 +564,7 @@ fn keyring_source(repo: &Repository, reference: &str) -> Result<KeyringSource, K
             Err(KeyringError::NotACommit {
                 reference: reference.to_owned(),
                 name,
-                target: format!("it is a symbolic reference to `{to}`"),
+                target: format!("it is a symbolic reference to `{}`", Untrusted::new(&to)),
             })
         }
     }

@@ -15,6 +15,7 @@ use git2::Oid;
 use crate::authorizations::{self, Authorizations, AuthorizationsError};
 use crate::commit::{tree_entry, CommitObject, Header};
 use crate::objects::{Kind, ObjectProblem, ObjectRole, Objects, Unreadable};
+use crate::untrusted::Untrusted;
 
 /// What stands at `.guix-authorizations` in a commit's tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,7 +218,7 @@ pub enum AuthorizationsAtError {
     #[error(transparent)]
     Unreadable(#[from] Unreadable),
     /// The repository cannot be read.
-    #[error("git: {0}")]
+    #[error("git: {}", Untrusted::new(&.0.to_string()))]
     Git(#[from] git2::Error),
 }
 

@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 use git2::{ObjectType, Odb, Oid, Repository};
 
+use crate::untrusted::Untrusted;
+
 /// The kinds of object the rule reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -108,7 +110,7 @@ pub enum ObjectProblem {
     },
     /// The stored object cannot be decoded (truncated, bad compression,
     /// bad header).
-    #[error("it is damaged: {0}")]
+    #[error("it is damaged: {}", Untrusted::new(.0))]
     Damaged(String),
 }
 
@@ -510,9 +512,10 @@ impl std::fmt::Display for ObjectRole {
                 write!(f, "the '.guix-authorizations' of commit {commit}")
             }
             ObjectRole::Keyring { reference, path } if path.is_empty() => {
-                write!(f, "keyring branch `{reference}`")
+                write!(f, "keyring branch `{}`", Untrusted::new(reference))
             }
             ObjectRole::Keyring { reference, path } => {
+                let (path, reference) = (Untrusted::new(path), Untrusted::new(reference));
                 write!(f, "`{path}` on keyring branch `{reference}`")
             }
             ObjectRole::Tag => write!(f, "an annotated tag"),

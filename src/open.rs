@@ -22,13 +22,17 @@ use git2::Repository;
 
 use crate::input::{self, AtPath};
 use crate::objects::MAX_ALTERNATES;
+use crate::untrusted::Untrusted;
 
 /// Why a repository was not opened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
     /// A file libgit2 would read is a FIFO or a device.
-    #[error("`{}` is {kind}, not a regular file: git would wait on it forever", path.display())]
+    #[error(
+        "`{}` is {kind}, not a regular file: git would wait on it forever",
+        Untrusted::new(&path.to_string_lossy())
+    )]
     NotRegular {
         /// The file.
         path: PathBuf,
@@ -36,7 +40,10 @@ pub enum OpenError {
         kind: &'static str,
     },
     /// A file libgit2 would read whole is larger than any real one.
-    #[error("`{}` has {size} bytes, more than the {limit} a repository's own files may have", path.display())]
+    #[error(
+        "`{}` has {size} bytes, more than the {limit} a repository's own files may have",
+        Untrusted::new(&path.to_string_lossy())
+    )]
     TooLarge {
         /// The file.
         path: PathBuf,
@@ -49,7 +56,7 @@ pub enum OpenError {
     /// repository has.
     #[error(
         "`{}` and the alternates it names list more than {limit} object directories",
-        path.display()
+        Untrusted::new(&path.to_string_lossy())
     )]
     TooManyAlternates {
         /// The first alternates file.
@@ -58,7 +65,7 @@ pub enum OpenError {
         limit: usize,
     },
     /// libgit2 could not open it.
-    #[error(transparent)]
+    #[error("{}", Untrusted::new(&.0.to_string()))]
     Git(#[from] git2::Error),
 }
 

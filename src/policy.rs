@@ -16,6 +16,7 @@ use openpgp::policy::{HashAlgoSecurity, Policy as _, StandardPolicy};
 use openpgp::types::{HashAlgorithm, KeyFlags, RevocationStatus};
 
 use crate::keyring::{Keyring, KeyringKey};
+use crate::untrusted::Untrusted;
 
 /// How keys are judged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,7 +53,10 @@ pub enum PolicyRefusal {
         key: SystemTime,
     },
     /// Sequoia's standard policy refuses the signature's hash algorithm.
-    #[error("the standard policy refuses its {algorithm} signature: {reason}")]
+    #[error(
+        "the standard policy refuses its {algorithm} signature: {}",
+        Untrusted::new(reason)
+    )]
     WeakHash {
         /// The hash algorithm.
         algorithm: HashAlgorithm,
@@ -64,7 +68,11 @@ pub enum PolicyRefusal {
     #[error("the key has no valid certificate in the keyring")]
     NoCertificate,
     /// The certificate is not valid when the signature was made.
-    #[error("its certificate is not valid on {}: {reason}", timestamp(*at))]
+    #[error(
+        "its certificate is not valid on {}: {}",
+        timestamp(*at),
+        Untrusted::new(reason)
+    )]
     InvalidCertificate {
         /// The signature's creation time.
         at: SystemTime,
@@ -84,7 +92,11 @@ pub enum PolicyRefusal {
         at: SystemTime,
     },
     /// The key had expired (or was not yet valid).
-    #[error("the key was not alive on {}: {reason}", timestamp(*at))]
+    #[error(
+        "the key was not alive on {}: {}",
+        timestamp(*at),
+        Untrusted::new(reason)
+    )]
     NotAlive {
         /// The signature's creation time.
         at: SystemTime,

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use git2::Repository;
 
 use crate::input::{self, InputError};
+use crate::untrusted::Untrusted;
 
 /// What to do when git would substitute objects (replace refs or grafts)
 /// in the repository being authenticated.
@@ -127,7 +128,7 @@ pub enum SubstitutionError {
         grafts: Option<std::path::PathBuf>,
     },
     /// The repository's configuration or references cannot be read.
-    #[error("git: {0}")]
+    #[error("git: {}", Untrusted::new(&.0.to_string()))]
     Git(#[from] git2::Error),
 }
 

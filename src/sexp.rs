@@ -22,6 +22,8 @@ use std::ops::Deref;
 
 use lexpr::Value;
 
+use crate::untrusted::Untrusted;
+
 /// Deepest nesting accepted (lists, vectors, quotes and other prefixes);
 /// real files nest three or four levels.
 pub const MAX_DEPTH: usize = 32;
@@ -105,7 +107,7 @@ pub enum SyntaxError {
 pub enum SyntaxProblem {
     /// The text ends inside a list opened with the bracket closed by this
     /// one.
-    #[error("the text ends inside a list (expected `{0}`)")]
+    #[error("the text ends inside a list (expected `{}`)", Untrusted::new(&.0.to_string()))]
     UnterminatedList(char),
     /// The text ends inside a string.
     #[error("the text ends inside a string")]
@@ -121,30 +123,30 @@ pub enum SyntaxProblem {
     #[error("a datum is missing at the end of the text")]
     MissingDatum,
     /// A closing bracket where no list is open.
-    #[error("unexpected `{0}`")]
+    #[error("unexpected `{}`", Untrusted::new(&.0.to_string()))]
     UnexpectedClose(char),
     /// A closing bracket of the wrong kind.
-    #[error("mismatched close bracket `{0}`")]
+    #[error("mismatched close bracket `{}`", Untrusted::new(&.0.to_string()))]
     MismatchedClose(char),
     /// Something other than the closing bracket after a dotted tail.
-    #[error("`{0}` after the tail of a dotted list (expected a closing bracket)")]
+    #[error("`{}` after the tail of a dotted list (expected a closing bracket)", Untrusted::new(&.0.to_string()))]
     MissingClose(char),
     /// An unknown escape in a string, or a bad digit in a hex escape.
-    #[error("invalid character `{0}` in an escape sequence")]
+    #[error("invalid character `{}` in an escape sequence", Untrusted::new(&.0.to_string()))]
     InvalidEscape(char),
     /// A character escape or literal naming no Unicode scalar value
     /// (a surrogate, or past U+10FFFF).
     #[error("no such character")]
     InvalidCodePoint,
     /// `#\name` with an unknown name.
-    #[error("unknown character name `{0}`")]
+    #[error("unknown character name `{}`", Untrusted::new(&.0.to_string()))]
     UnknownCharacterName(String),
     /// `#` followed by something Guile does not know, or a `#x…`, `#e…`
     /// (etc.) that is no number.
-    #[error("unknown # object `{0}`")]
+    #[error("unknown # object `{}`", Untrusted::new(&.0.to_string()))]
     UnknownHashObject(String),
     /// A number with an exponent beyond what a double holds.
-    #[error("number `{0}` is out of range")]
+    #[error("number `{}` is out of range", Untrusted::new(&.0.to_string()))]
     NumberOutOfRange(String),
     /// `#:` not followed by a symbol.
     #[error("#: is not followed by a symbol")]

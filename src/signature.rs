@@ -26,6 +26,7 @@ use crate::crypto::{self, Engine};
 use crate::fingerprint::{Fingerprint, Issuer, KeyId};
 use crate::keyring::{Keyring, KeyringKey};
 use crate::objects::Unreadable;
+use crate::untrusted::Untrusted;
 
 /// Larger `gpgsig` headers are refused (real ones are under 2 KiB).
 pub const MAX_SIZE: usize = 64 << 10;
@@ -194,7 +195,10 @@ pub enum SignatureError {
     #[error("key {0} is missing from the keyring")]
     MissingKey(Issuer),
     /// The signature does not verify with the issuer's key.
-    #[error("signature verification failed (key {fingerprint}): {reason}")]
+    #[error(
+        "signature verification failed (key {fingerprint}): {}",
+        Untrusted::new(reason)
+    )]
     Bad {
         /// The key the signature claims to come from.
         fingerprint: Fingerprint,
@@ -283,7 +287,7 @@ pub enum SignatureProblem {
         algorithm: u8,
     },
     /// The signature packet cannot be parsed.
-    #[error("unreadable signature packet: {reason}")]
+    #[error("unreadable signature packet: {}", Untrusted::new(reason))]
     Unreadable {
         /// What the OpenPGP parser said.
         reason: String,

@@ -18,6 +18,7 @@ mod guile_reader;
 mod guix_differential;
 mod guix_signatures;
 mod hostile_files;
+mod hostile_output;
 mod library_api;
 mod policy;
 mod properties;

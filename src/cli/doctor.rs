@@ -4,7 +4,7 @@ use std::io::Write;
 
 use git_authenticate::doctor::{self, BranchAuthorizations, Diagnosis, Finding, Severity};
 use git_authenticate::git2::Repository;
-use git_authenticate::Error;
+use git_authenticate::{Error, Untrusted};
 use serde::Serialize;
 
 use super::args::{DoctorArgs, Format};
@@ -115,10 +115,15 @@ fn authorization_table(out: &mut impl Write, branches: &[BranchAuthorizations]) 
     for (i, key) in keys.iter().enumerate() {
         let _ = writeln!(out, "  {:>3}  {key}", i + 1);
     }
-    let width = branches.iter().map(|b| b.branch.len()).max().unwrap_or(0);
+    // Branch names come from the repository: shown escaped, padded as shown.
+    let names: Vec<String> = branches
+        .iter()
+        .map(|b| Untrusted::new(&b.branch).to_string())
+        .collect();
+    let width = names.iter().map(String::len).max().unwrap_or(0);
     let numbers: Vec<String> = (1..=keys.len()).map(|i| format!("{i:>3}")).collect();
     let _ = writeln!(out, "  {:<width$} {}", "", numbers.concat());
-    for branch in branches {
+    for (branch, name) in branches.iter().zip(&names) {
         let marks: String = keys
             .iter()
             .map(|key| match branch.fingerprints.contains(key) {
@@ -126,7 +131,7 @@ fn authorization_table(out: &mut impl Write, branches: &[BranchAuthorizations]) 
                 false => "  -",
             })
             .collect();
-        let _ = writeln!(out, "  {:<width$} {marks}", branch.branch);
+        let _ = writeln!(out, "  {name:<width$} {marks}");
     }
 }
 

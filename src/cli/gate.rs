@@ -42,7 +42,10 @@ enum Hook {
 pub(super) fn update(args: &GateArgs, name: &str, old: &str, new: &str) -> u8 {
     match RefUpdate::new(name, old, new) {
         Ok(update) => decide_and_report(args, vec![update], Hook::Update),
-        Err(value) => usage(&format!("`{value}` is not a full object id")),
+        Err(value) => usage(&format!(
+            "`{}` is not a full object id",
+            Untrusted::new(&value)
+        )),
     }
 }
 
@@ -270,7 +273,12 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
     };
     let repo = match opened {
         Ok(repo) => repo,
-        Err(OpenError::Git(e)) => return usage(&format!("not a git repository: {}", e.message())),
+        Err(OpenError::Git(e)) => {
+            return usage(&format!(
+                "not a git repository: {}",
+                Untrusted::new(e.message())
+            ))
+        }
         Err(e) => return usage(&e.to_string()),
     };
     let protected = match config::protected_branches(&repo) {

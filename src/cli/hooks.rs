@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 
 use git_authenticate::doctor::{HookState, Problem};
 use git_authenticate::git2::{self, Repository};
+use git_authenticate::Untrusted;
 
 /// Why a hook could not be installed or upgraded.
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
     /// The hooks directory could not be found.
-    #[error("git: {0}")]
+    #[error("git: {}", Untrusted::new(&.0.to_string()))]
     Git(#[from] git2::Error),
     /// The hooks directory could not be created.
     #[error("creating {}: {source}", path.display())]

@@ -357,8 +357,10 @@ fn merge_advice(repo: &Repository) -> String {
             .get_string(&format!("remote.{remote}.url"))
             .ok()
             .map(|url| without_credentials(&url));
+        // The remote's name and URL may come from a clone's configuration.
+        let remote = Untrusted::new(&remote);
         Some(match url {
-            Some(url) => format!("`{remote}` ({url})"),
+            Some(url) => format!("`{remote}` ({})", Untrusted::new(&url)),
             None => format!("`{remote}`"),
         })
     });
@@ -462,7 +464,8 @@ fn open(dir: Option<&Path>) -> Result<Repository, OpenFailure> {
             OpenError::Git(e) => e,
             hostile => return OpenFailure::Other(hostile.to_string()),
         };
-        let reason = e.message().to_owned();
+        // libgit2's message may quote the repository's files: shown escaped.
+        let reason = Untrusted::new(e.message()).to_string();
         // libgit2 names the format it does not know (`sha256`).
         if reason.contains("object format") {
             return OpenFailure::UnsupportedFormat {

@@ -5,7 +5,7 @@
 use std::fmt::Display;
 
 use git_authenticate::git2::Oid;
-use git_authenticate::{Error, Failure, Fingerprint, KeyringError};
+use git_authenticate::{Error, Failure, Fingerprint, KeyringError, Untrusted};
 
 /// A failure or an error, as printed and as put in JSON.
 pub trait Problem: Display {
@@ -72,10 +72,13 @@ impl Problem for Error {
             Error::Keyring(KeyringError::NotFound {
                 reference,
                 suggestion: Some(found),
-            }) => Some(format!(
-                "use `--keyring={found}`, or create the local branch: `git branch {reference} \
-                 {found}`"
-            )),
+            }) => {
+                let (found, reference) = (Untrusted::new(found), Untrusted::new(reference));
+                Some(format!(
+                    "use `--keyring={found}`, or create the local branch: `git branch \
+                     {reference} {found}`"
+                ))
+            }
             _ => Error::hint(self),
         }
     }

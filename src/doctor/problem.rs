@@ -12,6 +12,7 @@ use super::Severity;
 use crate::channel::Relation;
 use crate::error::Error;
 use crate::fingerprint::Fingerprint;
+use crate::untrusted::Untrusted;
 
 /// What is wrong with a hook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +36,8 @@ pub enum HookState {
 #[non_exhaustive]
 pub enum Problem {
     /// The keyring branch does not exist.
-    #[error("keyring branch `{reference}` not found{}",
-            suggestion.as_ref().map(|s| format!(" (but `{s}` exists)")).unwrap_or_default())]
+    #[error("keyring branch `{}` not found{}", Untrusted::new(reference),
+            suggestion.as_ref().map(|s| format!(" (but `{}` exists)", Untrusted::new(s))).unwrap_or_default())]
     KeyringMissing {
         /// The reference looked up.
         reference: String,
@@ -51,7 +52,11 @@ pub enum Problem {
     },
     /// A remote has no keyring branch: users who clone it cannot
     /// authenticate.
-    #[error("remote `{remote}` has no `{branch}` branch")]
+    #[error(
+        "remote `{}` has no `{}` branch",
+        Untrusted::new(remote),
+        Untrusted::new(branch)
+    )]
     KeyringNotPushed {
         /// The remote.
         remote: String,
@@ -59,7 +64,12 @@ pub enum Problem {
         branch: String,
     },
     /// The local keyring branch and a remote's differ.
-    #[error("keyring branch `{local}` is {} `{remote}`", describe(*relation))]
+    #[error(
+        "keyring branch `{}` is {} `{}`",
+        Untrusted::new(local),
+        describe(*relation),
+        Untrusted::new(remote)
+    )]
     KeyringDiffers {
         /// The local branch.
         local: String,
@@ -69,7 +79,7 @@ pub enum Problem {
         relation: Relation,
     },
     /// A branch tip's `.guix-authorizations` cannot be read.
-    #[error("branch `{branch}`: {error}")]
+    #[error("branch `{}`: {error}", Untrusted::new(branch))]
     AuthorizationsUnreadable {
         /// The branch.
         branch: String,
@@ -79,8 +89,9 @@ pub enum Problem {
     /// A fingerprint is authorized but has no key on the keyring branch:
     /// every commit it signs is refused.
     #[error(
-        "key {fingerprint}, authorized on {}, is not on keyring branch `{keyring}`",
-        list(branches)
+        "key {fingerprint}, authorized on {}, is not on keyring branch `{}`",
+        list(branches),
+        Untrusted::new(keyring)
     )]
     AuthorizedKeyMissing {
         /// The fingerprint listed.
@@ -105,7 +116,10 @@ pub enum Problem {
         not_on: Vec<String>,
     },
     /// A key of the keyring that no branch authorizes.
-    #[error("key {fingerprint} (`{file}` on the keyring branch) is not authorized on any branch")]
+    #[error(
+        "key {fingerprint} (`{}` on the keyring branch) is not authorized on any branch",
+        Untrusted::new(file)
+    )]
     UnauthorizedKeyringKey {
         /// Its primary key's fingerprint.
         fingerprint: Fingerprint,
@@ -156,7 +170,10 @@ pub enum Problem {
         error: Box<Error>,
     },
     /// `.guix-channel` names a keyring branch that does not exist.
-    #[error("`.guix-channel` names keyring branch `{reference}`, which exists neither locally nor on a remote")]
+    #[error(
+        "`.guix-channel` names keyring branch `{}`, which exists neither locally nor on a remote",
+        Untrusted::new(reference)
+    )]
     ChannelKeyringMissing {
         /// The name it gives.
         reference: String,
@@ -196,7 +213,7 @@ pub enum Problem {
         error: Box<SignatureError>,
     },
     /// The maintainer's signing key could not be determined.
-    #[error("could not determine your signing key: {reason}")]
+    #[error("could not determine your signing key: {}", Untrusted::new(reason))]
     SigningKeyUnknown {
         /// Why.
         reason: String,
@@ -208,7 +225,10 @@ pub enum Problem {
         fingerprint: Fingerprint,
     },
     /// The maintainer's signing key is not in the keyring.
-    #[error("your signing key {fingerprint} is not on keyring branch `{keyring}`")]
+    #[error(
+        "your signing key {fingerprint} is not on keyring branch `{}`",
+        Untrusted::new(keyring)
+    )]
     SigningKeyNotInKeyring {
         /// The key gpg signs with.
         fingerprint: Fingerprint,
@@ -218,13 +238,21 @@ pub enum Problem {
         keyring: String,
     },
     /// git signs with something other than OpenPGP.
-    #[error("git is configured with gpg.format={format}: commits get no OpenPGP signature")]
+    #[error(
+        "git is configured with gpg.format={}: commits get no OpenPGP signature",
+        Untrusted::new(format)
+    )]
     SignatureFormat {
         /// The configured format.
         format: String,
     },
     /// gpg is configured to sign with a weak digest.
-    #[error("{}:{line}: gpg is configured to sign with {algorithm} (`{text}`), which is refused", file.display())]
+    #[error(
+        "{}:{line}: gpg is configured to sign with {} (`{}`), which is refused",
+        file.display(),
+        Untrusted::new(algorithm),
+        Untrusted::new(text)
+    )]
     WeakDigest {
         /// gpg's configuration file.
         file: PathBuf,
@@ -291,7 +319,7 @@ fn describe_hook(state: HookState) -> &'static str {
 fn list(items: &[String]) -> String {
     items
         .iter()
-        .map(|i| format!("`{i}`"))
+        .map(|i| format!("`{}`", Untrusted::new(i)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -452,49 +480,70 @@ impl Problem {
             KeyringMissing {
                 reference,
                 suggestion: Some(s),
-            } => format!(
-                "create the local branch from it: `git branch {reference} {s}`, or record \
+            } => {
+                let (reference, s) = (Untrusted::new(reference), Untrusted::new(s));
+                format!(
+                    "create the local branch from it: `git branch {reference} {s}`, or record \
                  the existing one: `git config guix.authentication.keyring {s}`"
-            ),
+                )
+            }
             KeyringMissing {
                 reference,
                 suggestion: None,
-            } => format!(
-                "fetch it (`git fetch origin {reference}:{reference}`) or create it: \
+            } => {
+                let reference = Untrusted::new(reference);
+                format!(
+                    "fetch it (`git fetch origin {reference}:{reference}`) or create it: \
                  `git switch --orphan {reference}`, add each authorized key as \
                  NAME.key (`gpg --armor --export FINGERPRINT > NAME.key`), commit and push"
-            ),
+                )
+            }
             KeyringUnreadable { error } => format!(
                 "repair or remove the file on the keyring branch and push it ({})",
                 error.hint().unwrap_or_else(|| "see the message".to_owned())
             ),
-            KeyringNotPushed { remote, branch } => format!("git push {remote} {branch}"),
+            KeyringNotPushed { remote, branch } => {
+                format!(
+                    "git push {} {}",
+                    Untrusted::new(remote),
+                    Untrusted::new(branch)
+                )
+            }
             KeyringDiffers {
                 local,
                 remote,
                 relation: Relation::Ancestor,
             } => {
                 let name = remote.split_once('/').map_or(remote.as_str(), |r| r.0);
+                let (name, local) = (Untrusted::new(name), Untrusted::new(local));
                 format!("push it: `git push {name} {local}`")
             }
             KeyringDiffers {
                 local,
                 remote,
                 relation: Relation::Descendant,
-            } => format!("update it: `git branch -f {local} {remote}` (or `git fetch` then merge)"),
-            KeyringDiffers { local, remote, .. } => format!(
-                "merge the two (`git switch {local} && git merge {remote}`) and push the result"
+            } => format!(
+                "update it: `git branch -f {} {}` (or `git fetch` then merge)",
+                Untrusted::new(local),
+                Untrusted::new(remote)
             ),
-            AuthorizationsUnreadable { branch, .. } => {
-                format!("correct `.guix-authorizations` on `{branch}` in a signed commit")
-            }
+            KeyringDiffers { local, remote, .. } => format!(
+                "merge the two (`git switch {} && git merge {}`) and push the result",
+                Untrusted::new(local),
+                Untrusted::new(remote)
+            ),
+            AuthorizationsUnreadable { branch, .. } => format!(
+                "correct `.guix-authorizations` on `{}` in a signed commit",
+                Untrusted::new(branch)
+            ),
             AuthorizedKeyMissing {
                 fingerprint,
                 keyring,
                 ..
             } => format!(
-                "on branch `{keyring}`, add the key: `gpg --armor --export {} > NAME.key`, \
+                "on branch `{}`, add the key: `gpg --armor --export {} > NAME.key`, \
                  then `git add NAME.key`, `git commit` and push the branch",
+                Untrusted::new(keyring),
                 fingerprint.to_hex()
             ),
             AuthorizedOnSomeBranches { not_on, .. } => format!(
@@ -546,8 +595,9 @@ impl Problem {
                 "correct `.guix-channel` in a signed commit".to_owned()
             }
             ChannelKeyringMissing { reference } => format!(
-                "push the keyring branch as `{reference}`, or correct `keyring-reference` in \
-                 `.guix-channel`"
+                "push the keyring branch as `{}`, or correct `keyring-reference` in \
+                 `.guix-channel`",
+                Untrusted::new(reference)
             ),
             IntroductionNotRecorded => "authenticate once with the channel's introduction: \
                  `git authenticate COMMIT SIGNER` records it and installs the hooks"
@@ -582,8 +632,9 @@ impl Problem {
             SigningKeyNotInKeyring {
                 primary, keyring, ..
             } => format!(
-                "on branch `{keyring}`: `gpg --armor --export {} > NAME.key`, `git add \
+                "on branch `{}`: `gpg --armor --export {} > NAME.key`, `git add \
                  NAME.key`, `git commit`, and push the branch",
+                Untrusted::new(keyring),
                 primary.to_hex()
             ),
             SignatureFormat { .. } => "git config gpg.format openpgp".to_owned(),
