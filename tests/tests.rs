@@ -17,6 +17,7 @@ mod gate;
 mod guile_reader;
 mod guix_differential;
 mod guix_signatures;
+mod hooks;
 mod hostile_files;
 mod library_api;
 mod policy;

@@ -82,6 +82,14 @@ pub struct Args {
     #[arg(long, value_name = "REF", requires = "end")]
     pub pushed_ref: Option<String>,
 
+    /// As the reference-transaction hook runs it: END was just fetched
+    /// into REF, the current branch's upstream (`refs/remotes/origin/master`).
+    /// Nothing is merged yet, so a failure says not to take those commits
+    /// (and how to undo a `git pull` that did), not how to re-sign them; a
+    /// fetch of the keyring branch is not authenticated.
+    #[arg(long, value_name = "REF", requires = "end", conflicts_with_all = ["pushed_ref", "after_merge"])]
+    pub fetched_ref: Option<String>,
+
     /// Display commit signing statistics upon completion.
     #[arg(long)]
     pub stats: bool,

@@ -18,7 +18,7 @@ use git_authenticate::git2::Repository;
 use git_authenticate::{
     authenticate, read_regular_file, resolve_commit, Authorizations, Cache, Configuration, Error,
     HistoricalProblem, Introduction, IntroductionError, Keyring, OpenError, Options, Report,
-    RevisionProblem,
+    RevisionProblem, Untrusted,
 };
 
 use args::{Args, Command, Format};
@@ -136,10 +136,14 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         introduction: Some(introduction.clone()),
         end: None,
         keyring: keyring.clone(),
-        after_merge: args.after_merge.then(|| merge_advice(&repo)),
+        after_merge: hook_advice(&repo, args),
     };
 
-    if let Some(skip) = keyring_branch_skip(&repo, &keyring, args.pushed_ref.as_deref()) {
+    let skip = match &args.fetched_ref {
+        Some(fetched) => fetched_keyring_skip(&repo, &keyring, fetched),
+        None => keyring_branch_skip(&repo, &keyring, args.pushed_ref.as_deref()),
+    };
+    if let Some(skip) = skip {
         output::success(noise, &skip);
         return Ok(nothing_to_do(args, &request));
     }
@@ -207,6 +211,26 @@ fn keyring_branch_skip(repo: &Repository, keyring: &str, pushed: Option<&str>) -
     ))
 }
 
+/// Why a fetch needs no checking, if so: `fetched`, the current branch's
+/// upstream (the only ref the reference-transaction hook names), is the
+/// keyring branch on its remote (`branch.<name>.merge` names it there).
+fn fetched_keyring_skip(repo: &Repository, keyring: &str, fetched: &str) -> Option<String> {
+    let branch = format!("refs/heads/{}", config::current_branch(repo)?);
+    let upstream = repo.branch_upstream_name(&branch).ok()?;
+    if upstream.as_str().ok()? != fetched {
+        return None;
+    }
+    let merge = repo.branch_upstream_merge(&branch).ok()?;
+    let name = merge.as_str().ok()?.strip_prefix("refs/heads/")?;
+    let names = keyring_branch_names(repo, keyring);
+    names.iter().any(|n| n == name).then(|| {
+        format!(
+            "fetched keyring branch '{}', which is not authenticated; doing nothing",
+            Untrusted::new(name)
+        )
+    })
+}
+
 /// The names the keyring branch goes by, as a local or pushed branch:
 /// the keyring reference itself (which is what Guix compares the current
 /// branch with), the branch a `refs/heads/` reference names and, for a
@@ -258,28 +282,123 @@ fn mistyped_introduction(repo: &Repository, introduction: &Introduction, e: Erro
     }
 }
 
+/// What a hook's run says instead of hints when the commits are not
+/// authentic: they are someone else's, fetched or merged already.
+fn hook_advice(repo: &Repository, args: &Args) -> Option<String> {
+    match &args.fetched_ref {
+        Some(fetched) => Some(fetch_advice(repo, fetched)),
+        None => args.after_merge.then(|| merge_advice(repo)),
+    }
+}
+
 /// What to do when a pull merged commits that are not authentic: the
 /// merge is done, so say how to undo it and whom to tell, rather than how
 /// to re-sign commits that are someone else's.
 fn merge_advice(repo: &Repository) -> String {
-    let upstream = config::current_branch(repo).and_then(|branch| {
-        let config = repo.config().ok()?.snapshot().ok()?;
-        let remote = config.get_string(&format!("branch.{branch}.remote")).ok()?;
-        let url = config
-            .get_string(&format!("remote.{remote}.url"))
-            .ok()
-            .map(|url| without_credentials(&url));
-        Some(match url {
-            Some(url) => format!("`{remote}` ({url})"),
-            None => format!("`{remote}`"),
-        })
-    });
     format!(
         "the merge is already done: undo it with `git reset --hard ORIG_HEAD`, and tell the \
          maintainers of the channel you pulled from{}: its history is not authentic, and \
          pulling it again brings the same commits back",
-        upstream.map(|u| format!(", {u}")).unwrap_or_default()
+        pulled_from(repo)
+            .map(|u| format!(", {u}"))
+            .unwrap_or_default()
     )
+}
+
+/// What to do when a fetch brought commits that are not authentic into
+/// the current branch's upstream: nothing is merged by the fetch itself.
+fn fetch_advice(repo: &Repository, fetched: &str) -> String {
+    let remote = config::current_branch(repo).and_then(|branch| {
+        let config = repo.config().ok()?.snapshot().ok()?;
+        let remote = config.get_string(&format!("branch.{branch}.remote")).ok()?;
+        Some(format!(", {}", remote_description(repo, &remote)))
+    });
+    format!(
+        "these commits were fetched into `{}`: do not merge, rebase onto or reset to them, and \
+         tell the maintainers of the channel you fetched from{}: its history is not authentic. \
+         If this fetch was part of `git pull`, the pull takes them: undo it with `git reset \
+         --hard ORIG_HEAD`",
+        Untrusted::new(fetched),
+        remote.unwrap_or_default()
+    )
+}
+
+/// Most bytes of FETCH_HEAD read: the lines to merge come first.
+const MAX_FETCH_HEAD: usize = 1 << 20;
+
+/// Whom the `git pull` that ran this merge fetched from, if it was one:
+/// git gives the merge it runs `GIT_REFLOG_ACTION=pull …`, and the pull's
+/// fetch wrote the URL it merges from in FETCH_HEAD. The remote with that
+/// URL is named (whatever the branch's upstream is: `git pull other`
+/// pulls from `other`), else the URL. A merge that no pull ran names no
+/// one: FETCH_HEAD is then some earlier fetch's.
+fn pulled_from(repo: &Repository) -> Option<String> {
+    let action = std::env::var("GIT_REFLOG_ACTION").ok()?;
+    if action != "pull" && !action.starts_with("pull ") {
+        return None;
+    }
+    let contents = read_regular_file(&repo.path().join("FETCH_HEAD"), MAX_FETCH_HEAD).ok()?;
+    let text = String::from_utf8_lossy(&contents);
+    let url = text.lines().find_map(merged_url)?;
+    let remote = remote_with_url(repo, url);
+    Some(match remote {
+        Some(remote) => remote_description(repo, &remote),
+        None => format!("{}", Untrusted::new(&without_credentials(url))),
+    })
+}
+
+/// The remote whose URL is `url` as FETCH_HEAD writes it.
+fn remote_with_url(repo: &Repository, url: &str) -> Option<String> {
+    let names = repo.remotes().ok()?;
+    let names: Vec<String> = names
+        .iter()
+        .flatten()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    names.into_iter().find(|name| {
+        repo.find_remote(name)
+            .ok()
+            .and_then(|remote| Some(fetched_form(remote.url().ok()?) == fetched_form(url)))
+            .unwrap_or(false)
+    })
+}
+
+/// The URL a FETCH_HEAD line to merge names (`OID<TAB><TAB>branch 'master'
+/// of URL`); lines marked `not-for-merge` name none. A ref name holds no
+/// space, so the first `' of ` ends it.
+fn merged_url(line: &str) -> Option<&str> {
+    let mut fields = line.splitn(3, '\t');
+    let (_, flag, description) = (fields.next()?, fields.next()?, fields.next()?);
+    if !flag.is_empty() {
+        return None;
+    }
+    Some(match description.split_once("' of ") {
+        Some((named, url)) if named.contains('\'') => url,
+        _ => description,
+    })
+}
+
+/// A URL as git writes it in FETCH_HEAD: without trailing slashes and
+/// `.git`.
+fn fetched_form(url: &str) -> &str {
+    let url = url.trim_end_matches('/');
+    url.strip_suffix(".git").unwrap_or(url)
+}
+
+/// "`origin` (https://host/path)": a remote's name and URL, without
+/// credentials.
+fn remote_description(repo: &Repository, remote: &str) -> String {
+    let url = repo
+        .config()
+        .and_then(|mut c| c.snapshot())
+        .and_then(|c| c.get_string(&format!("remote.{remote}.url")))
+        .ok()
+        .map(|url| without_credentials(&url));
+    match url {
+        Some(url) => format!("`{}` ({})", Untrusted::new(remote), Untrusted::new(&url)),
+        None => format!("`{}`", Untrusted::new(remote)),
+    }
 }
 
 /// `https://user:token@host/path` as `https://host/path`: a URL's
@@ -508,6 +627,9 @@ fn report_hook(hook: &hooks::Hook, noise: Noise) {
         }
         hooks::Hook::Upgraded(path) => {
             output::info(noise, &format!("upgraded hook '{}'", path.display()))
+        }
+        hooks::Hook::Shared(path, advice) => {
+            output::warning(noise, &hooks::shared_advice(path, advice))
         }
         hooks::Hook::Kept(path, advice) => output::warning(
             noise,

@@ -1,0 +1,345 @@
+//! The client hooks with the real git running them: what each workflow
+//! that brings upstream commits in (`git pull`, `git pull --rebase`,
+//! `git fetch` + `git reset --hard`) gets checked by, where hooks are
+//! installed (never into a hooks directory shared by other repositories),
+//! and whom a failure says to tell.
+
+use crate::support;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use support::{key, Built, Home};
+
+/// Two commits signed by alice, authorized; bob's key is in the keyring.
+const CHANNEL: &str = r#"
+keyring alice bob
+authorize alice
+commit first alice
+write a.txt "a\n"
+commit second alice
+"#;
+
+/// A channel served from a bare repository in a private home, and a clone
+/// of it whose first run recorded the introduction and installed the
+/// hooks.
+struct Pulled {
+    home: Home,
+    upstream: Built,
+    remote: PathBuf,
+    clone: PathBuf,
+}
+
+impl Pulled {
+    /// Serves upstream's commit `master` (a label, or `master` itself) as
+    /// `master`, and `keyring`.
+    fn new(master: &str) -> Pulled {
+        let upstream = support::build_scenario_text(CHANNEL);
+        let home = Home::new();
+        let remote = home.path().join("remote.git");
+        let clone = home.path().join("clone");
+        let pulled = Pulled {
+            home,
+            upstream,
+            remote,
+            clone,
+        };
+        let remote = pulled.remote_str().to_owned();
+        let master = match master {
+            "master" => "master".to_owned(),
+            label => pulled.upstream.oid(label).to_string(),
+        };
+        pulled.git_ok(pulled.home.path(), &["init", "-q", "--bare", &remote]);
+        pulled.git_ok(
+            &pulled.upstream.path,
+            &[
+                "push",
+                "-q",
+                "--no-verify",
+                &remote,
+                &format!("{master}:refs/heads/master"),
+                "keyring",
+            ],
+        );
+        pulled.git_ok(pulled.home.path(), &["clone", "-q", &remote, "clone"]);
+        let first = pulled.upstream.oid("first").to_string();
+        let out = pulled
+            .home
+            .command(&pulled.clone)
+            .args([&first, &key("alice").signing_fpr, "-k", "origin/keyring"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        for hook in ["pre-push", "post-merge", "reference-transaction"] {
+            assert!(err.contains(&format!("installed hook '{}", pulled.hook(hook).display())));
+        }
+        pulled
+    }
+
+    fn remote_str(&self) -> &str {
+        self.remote.to_str().unwrap()
+    }
+
+    fn hook(&self, name: &str) -> PathBuf {
+        self.clone.join(".git/hooks").join(name)
+    }
+
+    /// The real git in `dir`, hooks finding the built binary on `PATH`.
+    fn git(&self, dir: &Path, args: &[&str]) -> Output {
+        self.home.git(dir, &[]).args(args).output().unwrap()
+    }
+
+    fn git_ok(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.git(dir, args);
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Someone pushes an unsigned commit to `remote`'s master past the
+    /// pre-push hook.
+    fn push_unsigned(&self, remote: &str) -> String {
+        let dir = &self.upstream.path;
+        std::fs::write(dir.join("bad.txt"), "bad\n").unwrap();
+        self.git_ok(dir, &["add", "bad.txt"]);
+        self.git_ok(dir, &["commit", "-q", "--no-verify", "-m", "bad"]);
+        self.git_ok(dir, &["push", "-q", "--no-verify", remote, "master"]);
+        self.git_ok(dir, &["rev-parse", "HEAD"])
+    }
+
+    fn head(&self) -> String {
+        self.git_ok(&self.clone, &["rev-parse", "HEAD"])
+    }
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn pull_rebase_with_local_commits_is_checked() {
+    let pulled = Pulled::new("master");
+    pulled.git_ok(
+        &pulled.clone,
+        &["commit", "-q", "--allow-empty", "-m", "local work"],
+    );
+    let before = pulled.head();
+    let bad = pulled.push_unsigned(pulled.remote_str());
+
+    let out = pulled.git(&pulled.clone, &["pull", "-q", "--rebase"]);
+    let err = stderr(&out);
+    // The rebase went through (git ignores the hook's verdict), and no
+    // post-merge hook ran: the reference-transaction hook is what spoke.
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("the merge is already done"), "{err}");
+    assert!(
+        err.contains(&format!("commit {bad} lacks a signature")),
+        "{err}"
+    );
+    assert!(
+        err.contains("these commits were fetched into `refs/remotes/origin/master`"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("`origin` ({})", pulled.remote_str())),
+        "{err}"
+    );
+    assert!(!err.contains("--amend"), "not advice to re-sign: {err}");
+
+    // The advice works: the local commit is back where it was.
+    pulled.git_ok(&pulled.clone, &["reset", "-q", "--hard", "ORIG_HEAD"]);
+    assert_eq!(pulled.head(), before);
+}
+
+#[test]
+fn fetch_then_reset_is_checked_at_the_fetch() {
+    let pulled = Pulled::new("master");
+    let bad = pulled.push_unsigned(pulled.remote_str());
+    let out = pulled.git(&pulled.clone, &["fetch", "-q"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("commit {bad} lacks a signature")),
+        "{err}"
+    );
+    assert!(
+        err.contains("do not merge, rebase onto or reset to them"),
+        "{err}"
+    );
+    // The reset itself updates no remote-tracking branch: nothing more is
+    // said, which is why the fetch speaks.
+    let out = pulled.git(&pulled.clone, &["reset", "-q", "--hard", "origin/master"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(pulled.head(), bad);
+}
+
+#[test]
+fn an_authentic_fetch_says_so_and_the_keyring_branch_is_not_checked() {
+    // The clone starts at `first`; `second` arrives by a fetch.
+    let pulled = Pulled::new("first");
+    let second = pulled.upstream.oid("second").to_string();
+    pulled.git_ok(
+        &pulled.upstream.path,
+        &["push", "-q", "--no-verify", pulled.remote_str(), "master"],
+    );
+    let out = pulled.git(&pulled.clone, &["fetch", "-q"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("successfully authenticated commit {second}")),
+        "{err}"
+    );
+    assert!(!err.contains("error"), "{err}");
+
+    // On the keyring branch, whose commits are never signed, a fetch of
+    // its upstream is not authenticated.
+    pulled.git_ok(&pulled.clone, &["checkout", "-q", "keyring"]);
+    let up = &pulled.upstream.path;
+    pulled.git_ok(up, &["checkout", "-q", "keyring"]);
+    pulled.git_ok(
+        up,
+        &["commit", "-q", "--allow-empty", "-m", "keyring change"],
+    );
+    pulled.git_ok(
+        up,
+        &["push", "-q", "--no-verify", pulled.remote_str(), "keyring"],
+    );
+    let out = pulled.git(&pulled.clone, &["fetch", "-q"]);
+    let err = stderr(&out);
+    assert!(
+        err.contains("fetched keyring branch 'keyring', which is not authenticated; doing nothing"),
+        "{err}"
+    );
+    assert!(!err.contains("error"), "{err}");
+}
+
+#[test]
+fn the_post_merge_hook_names_the_remote_pulled() {
+    let pulled = Pulled::new("master");
+    // A mirror, not the branch's upstream, serves an unsigned commit.
+    let mirror = pulled.home.path().join("mirror.git");
+    let mirror = mirror.to_str().unwrap();
+    pulled.git_ok(
+        pulled.home.path(),
+        &["clone", "-q", "--bare", pulled.remote_str(), mirror],
+    );
+    pulled.git_ok(&pulled.clone, &["remote", "add", "mirror", mirror]);
+    pulled.push_unsigned(mirror);
+
+    let out = pulled.git(
+        &pulled.clone,
+        &["pull", "-q", "--ff-only", "mirror", "master"],
+    );
+    let err = stderr(&out);
+    assert!(err.contains("lacks a signature"), "{err}");
+    assert!(err.contains("the merge is already done"), "{err}");
+    assert!(err.contains(&format!("`mirror` ({mirror})")), "{err}");
+    assert!(!err.contains("`origin`"), "{err}");
+
+    // Pulled by URL, from no remote: the URL is named.
+    pulled.git_ok(&pulled.clone, &["reset", "-q", "--hard", "ORIG_HEAD"]);
+    pulled.git_ok(&pulled.clone, &["remote", "remove", "mirror"]);
+    let out = pulled.git(
+        &pulled.clone,
+        &["pull", "-q", "--ff-only", mirror, "master"],
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "channel you pulled from, {}",
+            mirror.trim_end_matches(".git")
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_hooks_directory_shared_by_other_repositories_gets_no_hook() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    let shared = home.path().join("global-hooks");
+    std::fs::create_dir_all(&shared).unwrap();
+    let gitconfig = home.path().join(".gitconfig");
+    std::fs::write(
+        &gitconfig,
+        format!("[core]\n\thooksPath = {}\n", shared.display()),
+    )
+    .unwrap();
+
+    let first = built.oid("first").to_string();
+    let out = home
+        .command(&built.path)
+        .args([&first, &key("alice").signing_fpr])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    for hook in ["pre-push", "post-merge", "reference-transaction"] {
+        assert!(
+            err.contains(&format!(
+                "not installing hook '{}': core.hooksPath is set outside this repository's \
+                 configuration",
+                shared.join(hook).display()
+            )),
+            "{err}"
+        );
+        assert!(!shared.join(hook).exists());
+        assert!(!built.path.join(".git/hooks").join(hook).exists());
+    }
+    assert!(
+        err.contains("git config core.hooksPath .git/hooks"),
+        "{err}"
+    );
+    // The advice is the hook's own line.
+    assert!(err.contains(r#"--pushed-ref="$remote_ref""#), "{err}");
+
+    // Another repository of this user pushes as before.
+    let other = home.path().join("other");
+    let bare = home.path().join("other.git");
+    let git = |dir: &Path, args: &[&str]| {
+        let out = home
+            .git(dir, &[])
+            .env("GIT_CONFIG_GLOBAL", &gitconfig)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    };
+    git(
+        home.path(),
+        &["init", "-q", "--bare", bare.to_str().unwrap()],
+    );
+    git(home.path(), &["init", "-q", other.to_str().unwrap()]);
+    git(&other, &["commit", "-q", "--allow-empty", "-m", "x"]);
+    git(
+        &other,
+        &[
+            "push",
+            "-q",
+            bare.to_str().unwrap(),
+            "HEAD:refs/heads/master",
+        ],
+    );
+}
+
+#[test]
+fn installations_of_earlier_versions_gain_the_reference_transaction_hook() {
+    let pulled = Pulled::new("master");
+    let hook = pulled.hook("reference-transaction");
+    std::fs::remove_file(&hook).unwrap();
+    let out = pulled.home.command(&pulled.clone).output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("installed hook '{}'", hook.display())),
+        "{err}"
+    );
+    // A hook of the user's own is never replaced.
+    let mine = "#!/bin/sh\necho mine\n";
+    std::fs::write(&hook, mine).unwrap();
+    let out = pulled.home.command(&pulled.clone).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), mine);
+}
