@@ -6,6 +6,7 @@
 
 use crate::support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -294,6 +295,75 @@ fn a_hooks_directory_shared_by_other_repositories_gets_no_hook() {
     );
     // The advice is the hook's own line.
     assert!(err.contains(r#"--pushed-ref="$remote_ref""#), "{err}");
+
+    // The doctor says so, and how to add the hooks by hand.
+    let out = home.command(&built.path).arg("doctor").output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(
+        said.contains("in a hooks directory other repositories share"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("a successful run installs the hooks"),
+        "{said}"
+    );
+
+    // Following that advice: the repository's own directory, holding the
+    // hooks as printed, which git then runs.
+    let own = built.path.join(".git/hooks");
+    std::fs::create_dir_all(&own).unwrap();
+    for hook in ["pre-push", "post-merge", "reference-transaction"] {
+        let out = home
+            .command(&built.path)
+            .arg(format!("--generate=hook-{hook}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let path = own.join(hook);
+        std::fs::write(&path, &out.stdout).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let git_global = |args: &[&str]| {
+        home.git(&built.path, &[])
+            .env("GIT_CONFIG_GLOBAL", &gitconfig)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(git_global(&["config", "core.hooksPath", ".git/hooks"])
+        .status
+        .success());
+    let out = home.command(&built.path).arg("doctor").output().unwrap();
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
+    assert!(
+        !said.contains("hooks directory other repositories share"),
+        "{said}"
+    );
+    assert!(!said.contains("is not installed"), "{said}");
+    // A push of an unsigned commit is refused by the hook so installed.
+    let bare = home.path().join("channel.git");
+    assert!(
+        git_global(&["init", "-q", "--bare", bare.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(
+        git_global(&["commit", "-q", "--allow-empty", "-m", "unsigned"])
+            .status
+            .success()
+    );
+    let out = git_global(&[
+        "push",
+        "-q",
+        bare.to_str().unwrap(),
+        "HEAD:refs/heads/master",
+    ]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lacks a signature"),
+        "{}",
+        stderr(&out)
+    );
 
     // Another repository of this user pushes as before.
     let other = home.path().join("other");

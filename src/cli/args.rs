@@ -277,6 +277,12 @@ pub enum Generate {
     CompleteZsh,
     /// Completions for fish.
     CompleteFish,
+    /// The pre-push hook the first run installs (to install by hand).
+    HookPrePush,
+    /// The post-merge hook the first run installs.
+    HookPostMerge,
+    /// The reference-transaction hook the first run installs.
+    HookReferenceTransaction,
 }
 
 /// Check a channel's setup: authorized keys on the keyring branch, the

@@ -180,7 +180,7 @@ pub const POST_MERGE_ADVICE: &str = "git-authenticate --after-merge";
 /// authenticate.
 pub const REFERENCE_TRANSACTION_ADVICE: &str = "git-authenticate --end=\"$new_oid\" \
      --fetched-ref=\"$ref\" (when \"$1\" is `committed`, for the line whose ref is the \
-     current branch's `@{upstream}`; README.md shows the whole hook)";
+     current branch's `@{upstream}`; `--generate=hook-reference-transaction` prints the whole hook)";
 
 /// The client hooks: name, current text, and what a hook of the
 /// maintainer's own should run instead.
@@ -223,7 +223,7 @@ pub fn shared_advice(path: &Path, advice: &str) -> String {
          configuration, so other repositories use that directory too; to authenticate in \
          this repository, add `{advice}` to that hook, run for this repository only; or give \
          this repository a hooks directory of its own (`git config core.hooksPath .git/hooks`) \
-         holding the hooks README.md shows",
+         holding the hooks `git-authenticate --generate=hook-NAME` prints",
         path.display()
     )
 }
@@ -264,14 +264,13 @@ fn is_broken_guix_pre_push(contents: &[u8]) -> bool {
 /// those, recognised by their exact contents), with the current ones, as
 /// Guix's `maybe-upgrade-hooks` does.
 ///
-/// A directory where a hook of ours is found also gets the hooks that
-/// later versions added (the reference-transaction hook), never over an
-/// existing one. A hooks directory shared with other repositories is left
-/// alone.
+/// The repository's own hooks directory, where a hook of ours is found,
+/// also gets the hooks that later versions added (the
+/// reference-transaction hook), never over an existing one; a directory
+/// shared with other repositories gets no new hook.
 pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, HookError> {
-    let HooksDirectory::Own(directory) = hooks_directory(repo)? else {
-        return Ok(Vec::new());
-    };
+    let hooks = hooks_directory(repo)?;
+    let directory = hooks.path();
     let mut upgraded = Vec::new();
     for (name, old, current) in [
         ("pre-push", OLD_PRE_PUSH, PRE_PUSH),
@@ -293,7 +292,7 @@ pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, HookError> {
         let path = directory.join(name);
         has_contents(&path, PRE_PUSH) || has_contents(&path, POST_MERGE)
     });
-    if ours {
+    if ours && matches!(hooks, HooksDirectory::Own(_)) {
         let path = directory.join("reference-transaction");
         match write_new_executable(&path, REFERENCE_TRANSACTION) {
             Ok(true) => upgraded.push(Hook::Installed(path)),
@@ -409,12 +408,17 @@ pub fn diagnose(repo: &Repository) -> Vec<Problem> {
     let Ok(directory) = hooks_directory(repo) else {
         return Vec::new();
     };
+    let shared = matches!(directory, HooksDirectory::Shared(_));
     let directory = directory.path();
     CLIENT_HOOKS
         .into_iter()
         .filter_map(|(name, current, line)| {
             let path = directory.join(name);
-            let state = hook_state(&path, current)?;
+            let state = match hook_state(&path, current)? {
+                // Nothing is ever installed there, nor replaced.
+                HookState::Missing | HookState::Foreign if shared => HookState::Shared,
+                state => state,
+            };
             Some(Problem::Hook {
                 name,
                 path,
