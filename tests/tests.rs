@@ -9,6 +9,7 @@ mod attacks;
 mod bench_generator;
 mod cache_security;
 mod channel;
+mod ci_templates;
 mod cli;
 mod cli_security;
 mod doctor;

@@ -90,6 +90,13 @@ pub struct Args {
     #[arg(long, value_name = "REF", requires = "end", conflicts_with_all = ["pushed_ref", "after_merge"])]
     pub fetched_ref: Option<String>,
 
+    /// Change nothing in the repository: do not record the introduction in
+    /// its configuration, nor install or upgrade hooks, as CI jobs need on
+    /// their throwaway checkout. Also set by the environment variable
+    /// `GIT_AUTHENTICATE_NO_SETUP` (any value but empty or `0`).
+    #[arg(long)]
+    pub no_setup: bool,
+
     /// Display commit signing statistics upon completion.
     #[arg(long)]
     pub stats: bool,

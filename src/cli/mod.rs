@@ -174,7 +174,9 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         Err(e) => return Err(with_request(mistyped_introduction(&repo, &introduction, e))),
     };
     print_warnings(noise, &report);
-    if explicit && configured.commit.is_none() {
+    if no_setup(args) {
+        // A CI checkout: nothing is recorded or installed.
+    } else if explicit && configured.commit.is_none() {
         record_configuration(&repo, &introduction, &keyring, noise);
     } else {
         upgrade_hooks(&repo, noise);
@@ -583,6 +585,13 @@ fn historical_authorizations(args: &Args) -> Result<Authorizations, Error> {
     let contents =
         read_regular_file(path, Authorizations::MAX_SIZE).map_err(|e| failed(e.into()))?;
     Authorizations::parse_utf8(&contents).map_err(|e| failed(e.into()))
+}
+
+/// Whether the run must change nothing in the repository: `--no-setup`,
+/// or `GIT_AUTHENTICATE_NO_SETUP` set to anything but empty or `0`.
+fn no_setup(args: &Args) -> bool {
+    args.no_setup
+        || std::env::var_os("GIT_AUTHENTICATE_NO_SETUP").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// First successful run with an explicit introduction: remember it and

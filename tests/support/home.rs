@@ -22,6 +22,7 @@ pub const CLEARED: &[&str] = &[
     "GIT_REPLACE_REF_BASE",
     "GIT_GRAFT_FILE",
     "GIT_AUTHENTICATE",
+    "GIT_AUTHENTICATE_NO_SETUP",
     "GNUPGHOME",
     "NO_COLOR",
     "CLICOLOR",
