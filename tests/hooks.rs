@@ -216,6 +216,103 @@ fn an_authentic_fetch_says_so_and_the_keyring_branch_is_not_checked() {
     assert!(!err.contains("error"), "{err}");
 }
 
+/// bob is authorized at `second`, signs `third`; the keyring is served
+/// first without his key.
+const NEW_KEY: &str = r#"
+keyring alice bob
+authorize alice
+commit first alice
+authorize alice bob
+commit second alice
+write b.txt "b\n"
+commit third bob
+"#;
+
+#[test]
+fn a_key_that_arrives_with_the_commits_it_signed_is_used() {
+    let upstream = support::build_scenario_text(NEW_KEY);
+    let home = Home::new();
+    let remote = home.path().join("remote.git");
+    let remote = remote.to_str().unwrap();
+    let git_ok = |dir: &Path, args: &[&str]| {
+        let out = home.git(dir, &[]).args(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        out
+    };
+    // A keyring without bob's key: the real one, his key file removed.
+    let up = &upstream.path;
+    git_ok(up, &["checkout", "-q", "keyring"]);
+    let files = String::from_utf8(git_ok(up, &["ls-files"]).stdout).unwrap();
+    let bob = files
+        .lines()
+        .find(|f| f.contains("bob"))
+        .unwrap_or_else(|| panic!("bob's key file: {files}"))
+        .to_owned();
+    git_ok(up, &["rm", "-q", &bob]);
+    git_ok(up, &["commit", "-q", "--no-verify", "-m", "without bob"]);
+    let second = upstream.oid("second").to_string();
+    let third = upstream.oid("third").to_string();
+    git_ok(home.path(), &["init", "-q", "--bare", remote]);
+    git_ok(
+        up,
+        &[
+            "push",
+            "-q",
+            "--no-verify",
+            remote,
+            &format!("{second}:refs/heads/master"),
+            "keyring",
+        ],
+    );
+    git_ok(home.path(), &["clone", "-q", remote, "clone"]);
+    let clone = home.path().join("clone");
+    let out = home
+        .command(&clone)
+        .args([
+            &upstream.oid("first").to_string(),
+            &key("alice").signing_fpr,
+        ])
+        .args(["-k", "origin/keyring"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The maintainers add bob's key and his commit; one fetch brings both.
+    git_ok(
+        up,
+        &[
+            "push",
+            "-q",
+            "--no-verify",
+            "--force",
+            remote,
+            "keyring~1:refs/heads/keyring",
+            &format!("{third}:refs/heads/master"),
+        ],
+    );
+    let out = home
+        .git(&clone, &[])
+        .args(["fetch", "-q"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    // Whatever the order git updated the two refs in, the last word is
+    // the verdict with bob's key.
+    let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap();
+    assert_eq!(
+        last,
+        format!("successfully authenticated commit {third}"),
+        "{err}"
+    );
+    if err.contains("error:") {
+        assert!(
+            err.contains("the check runs again when it arrives"),
+            "{err}"
+        );
+        assert!(err.contains("keyring `origin/keyring` fetched"), "{err}");
+    }
+}
+
 #[test]
 fn the_post_merge_hook_names_the_remote_pulled() {
     let pulled = Pulled::new("master");

@@ -126,31 +126,28 @@ const OLD_POST_MERGE: &[&str] = &[concat!(
     "\n"
 )];
 
-/// Runs on every reference update, and authenticates what a fetch brought
-/// into the current branch's upstream (its remote-tracking branch, as
-/// `@{upstream}` names it), once the update is done ("committed": the
-/// keyring fetched in the same transaction is then updated too). This
-/// covers what post-merge cannot see: `git pull --rebase`, and `git fetch`
-/// followed by `git reset --hard` or `git rebase`. Git ignores the status
-/// of a committed transaction's hook, so the fetch is not undone: like the
+/// Runs on every reference update, and passes each remote-tracking
+/// branch that a fetch (or push) moved on to the command once the update
+/// is done ("committed"), which authenticates the current branch's
+/// upstream, when it is that branch, or again when it is the keyring (git
+/// updates each fetched ref in a transaction of its own, the upstream
+/// possibly before the keyring that holds its new keys). This covers what
+/// post-merge cannot see: `git pull --rebase`, and `git fetch` followed by
+/// `git reset --hard` or `git rebase`. Git ignores the status of a
+/// committed transaction's hook, so the fetch is not undone: like the
 /// post-merge hook, the verdict is what it prints. Other updates (commits,
-/// checkouts, other branches) cost one shell and no git process.
+/// checkouts) cost one shell.
 pub const REFERENCE_TRANSACTION: &str = concat!(
     r#"#!/bin/sh
 # Installed by 'git-authenticate': authenticate what is fetched into the
 # current branch's upstream (`git pull --rebase`, `git fetch` + `git reset`).
 test "$1" = committed || exit 0
 z40=0000000000000000000000000000000000000000
-upstream=
 while read old_oid new_oid ref
 do
   case "$ref" in
   refs/remotes/*)
-    test "$new_oid" != "$z40" || continue
-    test -n "$upstream" ||
-      upstream=$(git rev-parse --symbolic-full-name '@{upstream}' 2>/dev/null) ||
-      exit 0
-    test "$ref" != "$upstream" ||
+    test "$new_oid" = "$z40" ||
       "#,
     command!(),
     r#" --end="$new_oid" --fetched-ref="$ref" </dev/null
@@ -179,8 +176,8 @@ pub const POST_MERGE_ADVICE: &str = "git-authenticate --after-merge";
 /// What a pre-existing reference-transaction hook should run to
 /// authenticate.
 pub const REFERENCE_TRANSACTION_ADVICE: &str = "git-authenticate --end=\"$new_oid\" \
-     --fetched-ref=\"$ref\" (when \"$1\" is `committed`, for the line whose ref is the \
-     current branch's `@{upstream}`; `--generate=hook-reference-transaction` prints the whole hook)";
+     --fetched-ref=\"$ref\" (when \"$1\" is `committed`, for each line whose ref is under \
+     refs/remotes/; `--generate=hook-reference-transaction` prints the whole hook)";
 
 /// The client hooks: name, current text, and what a hook of the
 /// maintainer's own should run instead.

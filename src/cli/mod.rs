@@ -136,19 +136,40 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         introduction: Some(introduction.clone()),
         end: None,
         keyring: keyring.clone(),
-        after_merge: hook_advice(&repo, args),
+        after_merge: args.after_merge.then(|| merge_advice(&repo)),
     };
 
+    let mut end = args.end.clone().unwrap_or_else(|| "HEAD".to_owned());
     let skip = match &args.fetched_ref {
-        Some(fetched) => fetched_keyring_skip(&repo, &keyring, fetched),
+        Some(fetched) => match fetched_role(&repo, &keyring, fetched) {
+            // Not this run's business: nothing to say.
+            Fetched::Other => return Ok(nothing_to_do(args, &request)),
+            Fetched::KeyringUpstream(skip) => Some(skip),
+            Fetched::Upstream => {
+                request.after_merge = Some(fetch_advice(&repo, fetched, &keyring));
+                None
+            }
+            Fetched::Keyring(upstream) => {
+                output::info(
+                    noise,
+                    &format!(
+                        "keyring `{}` fetched: authenticating `{}` again with its keys",
+                        Untrusted::new(&keyring),
+                        Untrusted::new(&upstream)
+                    ),
+                );
+                request.after_merge = Some(fetch_advice(&repo, &upstream, &keyring));
+                end = upstream;
+                None
+            }
+        },
         None => keyring_branch_skip(&repo, &keyring, args.pushed_ref.as_deref()),
     };
     if let Some(skip) = skip {
         output::success(noise, &skip);
         return Ok(nothing_to_do(args, &request));
     }
-    let end = resolve_commit(&repo, args.end.as_deref().unwrap_or("HEAD"))
-        .map_err(|e| stop(e, &request))?;
+    let end = resolve_commit(&repo, &end).map_err(|e| stop(e, &request))?;
     request.end = Some(end);
     let with_request = |e: Error| stop(e, &request);
     let options = Options {
@@ -213,24 +234,56 @@ fn keyring_branch_skip(repo: &Repository, keyring: &str, pushed: Option<&str>) -
     ))
 }
 
-/// Why a fetch needs no checking, if so: `fetched`, the current branch's
-/// upstream (the only ref the reference-transaction hook names), is the
-/// keyring branch on its remote (`branch.<name>.merge` names it there).
-fn fetched_keyring_skip(repo: &Repository, keyring: &str, fetched: &str) -> Option<String> {
-    let branch = format!("refs/heads/{}", config::current_branch(repo)?);
-    let upstream = repo.branch_upstream_name(&branch).ok()?;
-    if upstream.as_str().ok()? != fetched {
-        return None;
+/// What a remote-tracking ref that a fetch updated (named by the
+/// reference-transaction hook) is to this run.
+enum Fetched {
+    /// The current branch's upstream, which is the keyring branch on its
+    /// remote: not authenticated (the message says so).
+    KeyringUpstream(String),
+    /// The current branch's upstream: END, its new tip, is checked.
+    Upstream,
+    /// The keyring reference: the upstream (this ref) is checked again,
+    /// since git updates each fetched ref in a transaction of its own, the
+    /// upstream's possibly first, checked then with the old keys.
+    Keyring(String),
+    /// Any other ref: nothing to check.
+    Other,
+}
+
+/// What `fetched` is: the current branch's upstream, the keyring, or
+/// neither. The keyring branch's upstream is recognised by the name it
+/// has on its remote (`branch.<name>.merge`).
+fn fetched_role(repo: &Repository, keyring: &str, fetched: &str) -> Fetched {
+    let upstream = config::current_branch(repo).and_then(|branch| {
+        let branch = format!("refs/heads/{branch}");
+        let upstream = repo.branch_upstream_name(&branch).ok()?;
+        let merge = repo.branch_upstream_merge(&branch).ok()?;
+        Some((
+            upstream.as_str().ok()?.to_owned(),
+            merge.as_str().ok()?.to_owned(),
+        ))
+    });
+    let Some((upstream, merge)) = upstream else {
+        return Fetched::Other;
+    };
+    if upstream == fetched {
+        let name = merge.strip_prefix("refs/heads/").unwrap_or(&merge);
+        if keyring_branch_names(repo, keyring)
+            .iter()
+            .any(|n| n == name)
+        {
+            return Fetched::KeyringUpstream(format!(
+                "fetched keyring branch '{}', which is not authenticated; doing nothing",
+                Untrusted::new(name)
+            ));
+        }
+        return Fetched::Upstream;
     }
-    let merge = repo.branch_upstream_merge(&branch).ok()?;
-    let name = merge.as_str().ok()?.strip_prefix("refs/heads/")?;
-    let names = keyring_branch_names(repo, keyring);
-    names.iter().any(|n| n == name).then(|| {
-        format!(
-            "fetched keyring branch '{}', which is not authenticated; doing nothing",
-            Untrusted::new(name)
-        )
-    })
+    let is_keyring = fetched == keyring || fetched.strip_prefix("refs/remotes/") == Some(keyring);
+    match is_keyring && upstream.starts_with("refs/remotes/") {
+        true => Fetched::Keyring(upstream),
+        false => Fetched::Other,
+    }
 }
 
 /// The names the keyring branch goes by, as a local or pushed branch:
@@ -284,15 +337,6 @@ fn mistyped_introduction(repo: &Repository, introduction: &Introduction, e: Erro
     }
 }
 
-/// What a hook's run says instead of hints when the commits are not
-/// authentic: they are someone else's, fetched or merged already.
-fn hook_advice(repo: &Repository, args: &Args) -> Option<String> {
-    match &args.fetched_ref {
-        Some(fetched) => Some(fetch_advice(repo, fetched)),
-        None => args.after_merge.then(|| merge_advice(repo)),
-    }
-}
-
 /// What to do when a pull merged commits that are not authentic: the
 /// merge is done, so say how to undo it and whom to tell, rather than how
 /// to re-sign commits that are someone else's.
@@ -309,17 +353,32 @@ fn merge_advice(repo: &Repository) -> String {
 
 /// What to do when a fetch brought commits that are not authentic into
 /// the current branch's upstream: nothing is merged by the fetch itself.
-fn fetch_advice(repo: &Repository, fetched: &str) -> String {
+/// A keyring that is a remote-tracking branch may arrive later in the
+/// same fetch: the check then runs again, and that verdict is the one
+/// that counts.
+fn fetch_advice(repo: &Repository, fetched: &str, keyring: &str) -> String {
     let remote = config::current_branch(repo).and_then(|branch| {
         let config = repo.config().ok()?.snapshot().ok()?;
         let remote = config.get_string(&format!("branch.{branch}.remote")).ok()?;
         Some(format!(", {}", remote_description(repo, &remote)))
     });
+    let remote_keyring = keyring.starts_with("refs/remotes/")
+        || repo
+            .find_reference(&format!("refs/remotes/{keyring}"))
+            .is_ok();
+    let later = match remote_keyring {
+        true => format!(
+            " (if this fetch also brings the keyring branch `{}`, the check runs again when it \
+             arrives, and that verdict is the one that counts)",
+            Untrusted::new(keyring)
+        ),
+        false => String::new(),
+    };
     format!(
         "these commits were fetched into `{}`: do not merge, rebase onto or reset to them, and \
-         tell the maintainers of the channel you fetched from{}: its history is not authentic. \
-         If this fetch was part of `git pull`, the pull takes them: undo it with `git reset \
-         --hard ORIG_HEAD`",
+         tell the maintainers of the channel you fetched from{}: its history is not \
+         authentic{later}. If this fetch was part of `git pull`, the pull takes them: undo it \
+         with `git reset --hard ORIG_HEAD`",
         Untrusted::new(fetched),
         remote.unwrap_or_default()
     )
