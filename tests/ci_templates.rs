@@ -153,18 +153,8 @@ impl Forge {
         forge
     }
 
-    fn git(&self, dir: &Path, args: &[&str]) -> Output {
-        self.home.git(dir, &[]).args(args).output().unwrap()
-    }
-
     fn git_ok(&self, dir: &Path, args: &[&str]) -> String {
-        let out = self.git(dir, args);
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        self.home.git_ok(dir, args)
     }
 
     /// What the forge's checkout step makes: a full clone at `commit`.
@@ -234,6 +224,22 @@ impl Forge {
         (0, log)
     }
 
+    /// The pull request event as `pull_request_target` runs it: the base
+    /// branch's workflow in a checkout of the base, the pull request's head
+    /// fetched only. The checkout, and the status and log of the run.
+    fn pull_request_target(&self) -> (PathBuf, i32, String) {
+        let base = self.built.oid("base").to_string();
+        let runner = self.checkout(&base);
+        let vars = [
+            ("END", self.built.oid("pr").to_string()),
+            ("PULL_REQUEST", "1".to_owned()),
+            ("PUSHED_REF", String::new()),
+            ("BASE", base),
+        ];
+        let (code, log) = self.run_github(&runner, "pull_request_target", &vars);
+        (runner, code, log)
+    }
+
     /// What the checkout must still be after a run: no configuration
     /// recorded, no hook installed, nothing of the pull request run.
     fn assert_untouched(&self, dir: &Path) {
@@ -270,14 +276,7 @@ fn the_github_workflow_runs_from_the_base_branch_and_reads_the_pull_request_as_d
 
     // What `pull_request_target` runs: the base branch's workflow, in a
     // checkout of the base; the pull request's commits are fetched only.
-    let runner = forge.checkout(&base);
-    let vars = [
-        ("END", pr.clone()),
-        ("PULL_REQUEST", "1".to_owned()),
-        ("PUSHED_REF", String::new()),
-        ("BASE", base.clone()),
-    ];
-    let (code, log) = forge.run_github(&runner, "pull_request_target", &vars);
+    let (runner, code, log) = forge.pull_request_target();
     assert_eq!(code, 1, "{log}");
     assert!(
         log.contains(&format!("commit {pr} lacks a signature")),
@@ -295,14 +294,7 @@ fn the_github_workflow_passes_a_signed_pull_request_and_a_push() {
     let forge = Forge::new("alice");
     let base = forge.built.oid("base").to_string();
     let pr = forge.built.oid("pr").to_string();
-    let runner = forge.checkout(&base);
-    let vars = [
-        ("END", pr.clone()),
-        ("PULL_REQUEST", "1".to_owned()),
-        ("PUSHED_REF", String::new()),
-        ("BASE", base.clone()),
-    ];
-    let (code, log) = forge.run_github(&runner, "pull_request_target", &vars);
+    let (runner, code, log) = forge.pull_request_target();
     assert_eq!(code, 0, "{log}");
     assert!(
         log.contains(&format!("successfully authenticated commit {pr}")),

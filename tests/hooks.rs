@@ -12,14 +12,7 @@ use std::process::Output;
 
 use support::{key, Built, Home};
 
-/// Two commits signed by alice, authorized; bob's key is in the keyring.
-const CHANNEL: &str = r#"
-keyring alice bob
-authorize alice
-commit first alice
-write a.txt "a\n"
-commit second alice
-"#;
+use crate::finish::CHANNEL;
 
 /// A channel served from a bare repository in a private home, and a clone
 /// of it whose first run recorded the introduction and installed the
@@ -88,17 +81,11 @@ impl Pulled {
 
     /// The real git in `dir`, hooks finding the built binary on `PATH`.
     fn git(&self, dir: &Path, args: &[&str]) -> Output {
-        self.home.git(dir, &[]).args(args).output().unwrap()
+        self.home.git_output(dir, args)
     }
 
     fn git_ok(&self, dir: &Path, args: &[&str]) -> String {
-        let out = self.git(dir, args);
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        self.home.git_ok(dir, args)
     }
 
     /// Someone pushes an unsigned commit to `remote`'s master past the
