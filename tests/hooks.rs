@@ -165,6 +165,25 @@ fn fetch_then_reset_is_checked_at_the_fetch() {
 }
 
 #[test]
+fn the_remote_named_in_hook_output_is_escaped() {
+    // A remote whose URL (a directory name) holds a clear-screen sequence
+    // and a carriage return: printed as visible escapes, never raw.
+    let pulled = Pulled::new("master");
+    let hostile = pulled.home.path().join("re\x1b[2Jmo\rte.git");
+    std::fs::rename(&pulled.remote, &hostile).unwrap();
+    let hostile = hostile.to_str().unwrap();
+    pulled.git_ok(&pulled.clone, &["remote", "set-url", "origin", hostile]);
+    pulled.push_unsigned(hostile);
+    let out = pulled.git(&pulled.clone, &["pull", "-q", "--ff-only"]);
+    let err = stderr(&out);
+    assert!(err.contains("lacks a signature"), "{err}");
+    assert!(!err.contains('\x1b') && !err.contains('\r'), "{err:?}");
+    assert!(err.contains(r"re\x1b[2Jmo\x0dte.git"), "{err}");
+    // Both hooks named it: the fetch's and the merge's.
+    assert_eq!(err.matches(r"re\x1b[2Jmo\x0dte.git").count(), 2, "{err}");
+}
+
+#[test]
 fn an_authentic_fetch_says_so_and_the_keyring_branch_is_not_checked() {
     // The clone starts at `first`; `second` arrives by a fetch.
     let pulled = Pulled::new("first");
