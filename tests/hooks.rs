@@ -129,7 +129,7 @@ fn pull_rebase_with_local_commits_is_checked() {
         "{err}"
     );
     assert!(
-        err.contains("these commits were fetched into `refs/remotes/origin/master`"),
+        err.contains("`refs/remotes/origin/master` now holds these commits"),
         "{err}"
     );
     assert!(
@@ -315,7 +315,7 @@ fn a_key_that_arrives_with_the_commits_it_signed_is_used() {
             err.contains("the check runs again when it arrives"),
             "{err}"
         );
-        assert!(err.contains("keyring `origin/keyring` fetched"), "{err}");
+        assert!(err.contains("keyring `origin/keyring` updated"), "{err}");
     }
 }
 

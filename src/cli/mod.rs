@@ -153,7 +153,7 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
                 output::info(
                     noise,
                     &format!(
-                        "keyring `{}` fetched: authenticating `{}` again with its keys",
+                        "keyring `{}` updated: authenticating `{}` again with its keys",
                         Untrusted::new(&keyring),
                         Untrusted::new(&upstream)
                     ),
@@ -375,7 +375,7 @@ fn fetch_advice(repo: &Repository, fetched: &str, keyring: &str) -> String {
         false => String::new(),
     };
     format!(
-        "these commits were fetched into `{}`: do not merge, rebase onto or reset to them, and \
+        "`{}` now holds these commits: do not merge, rebase onto or reset to them, and \
          tell the maintainers of the channel you fetched from{}: its history is not \
          authentic{later}. If this fetch was part of `git pull`, the pull takes them: undo it \
          with `git reset --hard ORIG_HEAD`",
