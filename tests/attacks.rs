@@ -80,7 +80,7 @@
 //! | unsigned upstream commits taken by `git pull --rebase` or `git fetch` + `git reset --hard` (no post-merge) | `hooks.rs` `pull_rebase_with_local_commits_is_checked`, `fetch_then_reset_is_checked_at_the_fetch` (reference-transaction hook) |
 //! | a global `core.hooksPath` making one repository's hooks refuse every other's pushes | `hooks.rs` `a_hooks_directory_shared_by_other_repositories_gets_no_hook` |
 //! | a pull request that rewrites the CI workflow to check nothing and run its own script | `ci_templates.rs` `the_github_workflow_runs_from_the_base_branch_and_reads_the_pull_request_as_data` |
-//! | a `--cache-key` that leaves the cache directory (`../x`) or collides with another | `cli.rs` `cache_key_option`; `cache.rs` `keys_cannot_escape_the_directory` |
+//! | a `--cache-key` that leaves the cache directory (`../x`) or collides with another | `cli.rs` `cache_key_option`, and the unit test keys_cannot_escape_the_directory in src/cache.rs |
 
 use crate::support;
 
