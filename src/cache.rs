@@ -413,10 +413,12 @@ pub enum CacheError {
         /// The cache key asked for.
         key: String,
     },
-    /// A cache key that would leave the cache directory.
+    /// A cache key longer than [`Cache::MAX_KEY`] bytes, which no file
+    /// name could hold (any shorter key is accepted, as Guix accepts it).
     #[error(
-        "invalid cache key `{}`: use letters, digits, `-`, `_`, `.` and `/`, without `..`",
-        Untrusted::new(.0)
+        "invalid cache key: {} bytes long, more than the {} a key may have",
+        .0.len(),
+        Cache::MAX_KEY
     )]
     InvalidKey(String),
 }
@@ -432,6 +434,44 @@ impl CacheError {
     }
 }
 
+/// Whether `key` is a relative path of plain names, each made of letters,
+/// digits, `-`, `_`, `.`, `=` and `+`: such a key is its own path below
+/// the cache directory (the keys this tool always accepted, whose files
+/// are found where they were).
+fn is_plain_key(key: &str) -> bool {
+    key.split('/').all(|part| {
+        !part.is_empty()
+            && part != "."
+            && part != ".."
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.=+".contains(&b))
+    })
+}
+
+/// Longest file name most file systems accept (`NAME_MAX`).
+const MAX_FILE_NAME: usize = 255;
+
+/// Any other key as one file name: `%`, then the key with each byte other
+/// than a letter, digit, `-`, `_`, `.`, `=` or `+` written `%XX`. It
+/// starts with `%`, which no plain key holds, and cannot be `.` or `..`;
+/// a name too long for a file system is the key's SHA-256 instead.
+fn escaped_key(key: &str) -> String {
+    let mut name = String::from("%");
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.=+".contains(&b) {
+            name.push(char::from(b));
+        } else {
+            name.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if name.len() > MAX_FILE_NAME {
+        // Never the escaping of a key: that would be a plain key.
+        return format!("%sha256-{:x}", Sha256::digest(key.as_bytes()));
+    }
+    name
+}
+
 impl Cache {
     /// Most commits a cache file keeps.
     pub const MAX_ENTRIES: usize = MAX_ENTRIES;
@@ -441,8 +481,8 @@ impl Cache {
     /// That directory, `$XDG_CACHE_HOME` (or `~/.cache`), is the cache
     /// root: it and everything below it must be private to the user.
     ///
-    /// A key is a relative path of plain names (`checkouts/abc`); one that
-    /// could leave the cache directory is refused.
+    /// Any key Guix accepts is accepted, as a file name that cannot leave
+    /// the cache directory: see [`Cache::in_directory`].
     pub fn for_key(key: &str) -> Result<Self, CacheError> {
         let root = directories::BaseDirs::new()
             .map(|dirs| dirs.cache_dir().to_path_buf())
@@ -454,22 +494,37 @@ impl Cache {
 
     /// The cache file for `key` under `directory`, which is the cache root:
     /// it and everything below it must be private to the user.
+    ///
+    /// Guix takes any string as a key and appends it to its cache
+    /// directory's name (so `../x` leaves it). Here, a key that is a
+    /// relative path of plain names made of letters, digits, `-`, `_`,
+    /// `.`, `=` and `+` (`checkouts/abc`, `ci/my-channel`) is that path, as
+    /// in Guix; any other key (`wild/name@master`, `my channel`, `../x`) is
+    /// one file name, `%` followed by the key with every other byte, `/`
+    /// and `%` included, written `%XX`: no `%` is in a plain key, and the
+    /// escaping is reversible, so no two keys share a file. A name longer
+    /// than a file name may be is `%sha256-` and the key's SHA-256 in hex.
+    /// Only keys longer than [`Cache::MAX_KEY`] bytes are refused.
     pub fn in_directory(directory: &Path, key: &str) -> Result<Self, CacheError> {
         Self::below(directory.to_path_buf(), &[], key)
     }
 
+    /// The longest key accepted, in bytes: the longest path a system
+    /// accepts (`PATH_MAX`), so every key Guix can use.
+    pub const MAX_KEY: usize = 4096;
+
     fn below(root: PathBuf, subdirectories: &[&str], key: &str) -> Result<Self, CacheError> {
-        let parts: Vec<&str> = key.split('/').collect();
-        let valid = !key.is_empty()
-            && parts.iter().all(|part| {
-                !part.is_empty()
-                    && *part != "."
-                    && *part != ".."
-                    && part
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.=+".contains(c))
-            });
-        let Some((name, key_directories)) = parts.split_last().filter(|_| valid) else {
+        if key.len() > Self::MAX_KEY {
+            return Err(CacheError::InvalidKey(key.to_owned()));
+        }
+        let escaped;
+        let parts: Vec<&str> = if is_plain_key(key) {
+            key.split('/').collect()
+        } else {
+            escaped = escaped_key(key);
+            vec![escaped.as_str()]
+        };
+        let Some((name, key_directories)) = parts.split_last() else {
             return Err(CacheError::InvalidKey(key.to_owned()));
         };
         let directories: Vec<String> = subdirectories
@@ -1111,17 +1166,42 @@ mod tests {
     #[test]
     fn keys_cannot_escape_the_directory() {
         let dir = Path::new("/tmp/c");
-        assert!(Cache::in_directory(dir, "checkouts/abc-_=").is_ok());
-        for bad in [
+        let path = |key: &str| Cache::in_directory(dir, key).unwrap().path().to_owned();
+        // Plain keys are their own paths, as they always were.
+        for plain in ["checkouts/abc-_=", "ci/my-channel", "a.b/c+d"] {
+            assert_eq!(path(plain), dir.join(plain));
+        }
+        // Every other key Guix accepts is one file right in the directory.
+        let long = "é".repeat(200);
+        let keys = [
             "",
+            ".",
+            "..",
             "../x",
             "a/../../x",
             "/etc/passwd",
             "a//b",
             "a/./b",
             "a b",
-        ] {
-            assert!(Cache::in_directory(dir, bad).is_err(), "{bad}");
+            "wild/name@master",
+            "my channel",
+            "channels/été",
+            "%2E",
+            "%",
+            "%25",
+            "x%2Fy",
+            "x/y%",
+            long.as_str(),
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for key in keys {
+            let file = path(key);
+            assert_eq!(file.parent(), Some(dir), "{key}");
+            let name = file.file_name().unwrap().to_str().unwrap();
+            assert!(name.starts_with('%') && name.len() <= 255, "{key}: {name}");
+            assert!(seen.insert(name.to_owned()), "{key} collides");
         }
+        assert_eq!(path("wild/name@master"), dir.join("%wild%2Fname%40master"));
+        assert!(Cache::in_directory(dir, &"a".repeat(Cache::MAX_KEY + 1)).is_err());
     }
 }

@@ -25,6 +25,13 @@ impl Failure {
     /// can act on (git and gpg commands, never this tool's own flags).
     pub fn hint(&self) -> Option<String> {
         Some(match self {
+            Failure::Unsigned {
+                introductory: true, ..
+            } => "the introductory commit itself is unsigned: signing it now would change its \
+                 id, which the published introduction names, so the channel must sign a new \
+                 commit and publish a new introduction (its id and signer) for users to \
+                 authenticate from"
+                .into(),
             Failure::Unsigned { .. } => "sign the commit with a key listed in \
                  .guix-authorizations, e.g. `git commit --amend -S --no-edit` (or `git rebase \
                  --exec 'git commit --amend -S --no-edit'` for several)"

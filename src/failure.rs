@@ -30,6 +30,9 @@ pub enum Failure {
     Unsigned {
         /// The unsigned commit.
         commit: Oid,
+        /// Whether it is the introductory commit: signing it would change
+        /// its id, which the published introduction names.
+        introductory: bool,
     },
 
     /// The signature uses a hash algorithm that is refused here (MD5 always,
@@ -251,7 +254,7 @@ impl Failure {
     /// [`Failure::NotDescendant`]).
     pub fn commit(&self) -> Oid {
         match self {
-            Failure::Unsigned { commit }
+            Failure::Unsigned { commit, .. }
             | Failure::WeakHash { commit, .. }
             | Failure::MalformedSignature { commit, .. }
             | Failure::MissingKey { commit, .. }

@@ -194,7 +194,10 @@ impl<'a> Rule<'a> {
     /// keyring, as the failure it is.
     fn signature(&self, commit: Oid, error: SignatureError) -> Stop {
         Stop::Failure(match error {
-            SignatureError::Unsigned => Failure::Unsigned { commit },
+            SignatureError::Unsigned => Failure::Unsigned {
+                commit,
+                introductory: false,
+            },
             SignatureError::Malformed(reason) => Failure::MalformedSignature { commit, reason },
             SignatureError::MissingKey(issuer) => Failure::MissingKey {
                 commit,

@@ -77,6 +77,10 @@
 //! | one unsigned merge pushed as the tip of both master and the keyring branch | `cli_security.rs` `merge_pushed_to_master_and_keyring_is_refused_after_pull`, `merge_at_the_remote_keyring_tip_is_refused_in_ci` |
 //! | replace refs (`refs/replace/*`, `git clone --mirror`) and `info/grafts` | `cli_security.rs` `replaced_commit_is_refused`, `replaced_blob_and_many_replace_refs_are_refused`, `mirror_clone_copies_replace_refs_and_is_refused`, `grafts_are_refused_whatever_the_environment` |
 //! | `--historical-authorizations` naming `/dev/zero`, a FIFO, a directory | `cli_security.rs` `historical_authorizations_must_be_a_small_regular_file` |
+//! | unsigned upstream commits taken by `git pull --rebase` or `git fetch` + `git reset --hard` (no post-merge) | `hooks.rs` `pull_rebase_with_local_commits_is_checked`, `fetch_then_reset_is_checked_at_the_fetch` (reference-transaction hook) |
+//! | a global `core.hooksPath` making one repository's hooks refuse every other's pushes | `hooks.rs` `a_hooks_directory_shared_by_other_repositories_gets_no_hook` |
+//! | a pull request that rewrites the CI workflow to check nothing and run its own script | `ci_templates.rs` `the_github_workflow_runs_from_the_base_branch_and_reads_the_pull_request_as_data` |
+//! | a `--cache-key` that leaves the cache directory (`../x`) or collides with another | `cli.rs` `cache_key_option`, and the unit test keys_cannot_escape_the_directory in src/cache.rs |
 
 use crate::support;
 

@@ -224,7 +224,7 @@ fn skip_unless_root(test: &str) -> bool {
 fn assert_unsigned_refused(setup: &Setup) {
     let error = setup.library("unsigned").unwrap_err();
     assert!(
-        matches!(error.failure(), Some(Failure::Unsigned { commit }) if *commit == setup.oid("unsigned")),
+        matches!(error.failure(), Some(Failure::Unsigned { commit, .. }) if *commit == setup.oid("unsigned")),
         "{error}"
     );
     let (code, doc) = setup.binary("unsigned");

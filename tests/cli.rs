@@ -493,14 +493,36 @@ fn cache_key_option() {
         .code(0);
     assert!(stderr(&assert).contains("(3 new commits)"));
 
-    // A key that would leave the cache directory.
+    // Keys Guix accepts, including one that would leave its cache
+    // directory, are files of their own in this one.
+    let authentication = repo.home.cache().join("git-authenticate/authentication");
+    for (key, name) in [
+        ("wild/name@master", "%wild%2Fname%40master"),
+        ("my channel", "%my%20channel"),
+        ("channels/été", "%channels%2F%C3%A9t%C3%A9"),
+        ("../escape", "%..%2Fescape"),
+    ] {
+        let assert = repo
+            .cmd()
+            .args(&intro)
+            .args(["--cache-key", key])
+            .assert()
+            .code(0);
+        assert!(stderr(&assert).contains("(3 new commits)"), "{key}");
+        assert_eq!(mode(&authentication.join(name)), 0o600, "{key}");
+    }
+    assert!(!repo.home.cache().join("git-authenticate/escape").exists());
+
+    // Only a key no path could hold is refused, and says why.
     repo.cmd()
         .args(&intro)
-        .arg("--cache-key=../escape")
+        .arg(format!("--cache-key={}", "k".repeat(5000)))
         .assert()
         .code(2)
         .stdout("")
-        .stderr(predicate::str::contains("invalid cache key `../escape`"));
+        .stderr(predicate::str::contains(
+            "invalid cache key: 5000 bytes long, more than the 4096",
+        ));
 }
 
 #[test]
@@ -767,6 +789,40 @@ fn unsigned_commit() {
         format!("error: commit {} lacks a signature", repo.id("unsigned"))
     );
     assert!(err.contains("hint: sign the commit"), "{err}");
+}
+
+#[test]
+fn unsigned_introduction_needs_a_new_introduction_not_an_amend() {
+    // Amending the introductory commit would change the id the published
+    // introduction names: the channel must publish a new one.
+    let repo = Repo::named("introduction-unsigned");
+    let first = repo.id("first");
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "alice"))
+        .assert()
+        .code(1)
+        .stdout("");
+    let err = stderr(&assert);
+    assert!(
+        err.contains(&format!("commit {first} lacks a signature")),
+        "{err}"
+    );
+    assert!(
+        err.contains("the introductory commit itself is unsigned"),
+        "{err}"
+    );
+    assert!(err.contains("publish a new introduction"), "{err}");
+    assert!(!err.contains("--amend"), "{err}");
+    let assert = repo
+        .cmd()
+        .args(repo.intro("first", "alice"))
+        .args(["--format", "json"])
+        .assert()
+        .code(1);
+    let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(out.contains("publish a new introduction"), "{out}");
+    assert!(!out.contains("--amend"), "{out}");
 }
 
 #[test]

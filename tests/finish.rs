@@ -141,7 +141,8 @@ fn zsh_and_fish_completions_are_generated() {
     }
 }
 
-const CHANNEL: &str = r#"
+/// Two commits signed by alice, authorized; bob's key is in the keyring.
+pub(crate) const CHANNEL: &str = r#"
 keyring alice bob
 authorize alice
 commit first alice

@@ -64,7 +64,7 @@ fn a_history_found_not_authentic_comes_with_its_report() {
     );
     assert!(matches!(
         &report.failures[0],
-        Failure::Unsigned { commit } if *commit == built.oid("unsigned")
+        Failure::Unsigned { commit, .. } if *commit == built.oid("unsigned")
     ));
     assert!(error.is_authentication_failure());
     assert_eq!(error.kind(), "unsigned");

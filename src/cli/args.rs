@@ -83,6 +83,21 @@ pub struct Args {
     #[arg(long, value_name = "REF", requires = "end")]
     pub pushed_ref: Option<String>,
 
+    /// As the reference-transaction hook runs it: END was just fetched
+    /// into REF, the current branch's upstream (`refs/remotes/origin/master`).
+    /// Nothing is merged yet, so a failure says not to take those commits
+    /// (and how to undo a `git pull` that did), not how to re-sign them; a
+    /// fetch of the keyring branch is not authenticated.
+    #[arg(long, value_name = "REF", requires = "end", conflicts_with_all = ["pushed_ref", "after_merge"])]
+    pub fetched_ref: Option<String>,
+
+    /// Change nothing in the repository: do not record the introduction in
+    /// its configuration, nor install or upgrade hooks, as CI jobs need on
+    /// their throwaway checkout. Also set by the environment variable
+    /// `GIT_AUTHENTICATE_NO_SETUP` (any value but empty or `0`).
+    #[arg(long)]
+    pub no_setup: bool,
+
     /// Display commit signing statistics upon completion.
     #[arg(long)]
     pub stats: bool,
@@ -270,6 +285,12 @@ pub enum Generate {
     CompleteZsh,
     /// Completions for fish.
     CompleteFish,
+    /// The pre-push hook the first run installs (to install by hand).
+    HookPrePush,
+    /// The post-merge hook the first run installs.
+    HookPostMerge,
+    /// The reference-transaction hook the first run installs.
+    HookReferenceTransaction,
 }
 
 /// Check a channel's setup: authorized keys on the keyring branch, the

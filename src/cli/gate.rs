@@ -307,6 +307,10 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
             ));
             COULD_NOT_CHECK
         }
+        Ok(hooks::Hook::Shared(path, advice)) => {
+            output::usage(&hooks::shared_advice(&path, advice));
+            COULD_NOT_CHECK
+        }
         // Installing never upgrades.
         Ok(hooks::Hook::Upgraded(_)) => AUTHENTIC,
         Err(e) => usage(&e.to_string()),

@@ -1,5 +1,6 @@
 //! `--generate`: the manual page and shell completions, from the clap
-//! definitions (clap_mangen, clap_complete), as ripgrep does.
+//! definitions (clap_mangen, clap_complete), as ripgrep does, and the
+//! client hooks, to install by hand.
 
 use std::io::Write;
 
@@ -21,6 +22,11 @@ pub fn print(what: Generate) -> std::io::Result<()> {
         Generate::CompleteBash => complete(Shell::Bash, &mut command, &mut out),
         Generate::CompleteZsh => complete(Shell::Zsh, &mut command, &mut out),
         Generate::CompleteFish => complete(Shell::Fish, &mut command, &mut out),
+        Generate::HookPrePush => out.write_all(super::hooks::PRE_PUSH.as_bytes())?,
+        Generate::HookPostMerge => out.write_all(super::hooks::POST_MERGE.as_bytes())?,
+        Generate::HookReferenceTransaction => {
+            out.write_all(super::hooks::REFERENCE_TRANSACTION.as_bytes())?
+        }
     }
     out.flush()
 }

@@ -53,6 +53,12 @@ pub enum Hook {
     /// A hook was already there and was left alone; the text is what to add
     /// to it.
     Kept(PathBuf, &'static str),
+    /// Not installed: the hooks directory, `core.hooksPath`, is set by
+    /// configuration outside the repository's own (the user's
+    /// `~/.gitconfig`, the system's), so other repositories share it and
+    /// a hook there would check their pushes and pulls against this
+    /// repository's introduction. The text is what to add by hand.
+    Shared(PathBuf, &'static str),
 }
 
 /// The command the hooks run: `$GIT_AUTHENTICATE` when set, so a hook can
@@ -121,6 +127,38 @@ const OLD_POST_MERGE: &[&str] = &[concat!(
     "\n"
 )];
 
+/// Runs on every reference update, and passes each remote-tracking
+/// branch that a fetch (or push) moved on to the command once the update
+/// is done ("committed"), which authenticates the current branch's
+/// upstream, when it is that branch, or again when it is the keyring (git
+/// updates each fetched ref in a transaction of its own, the upstream
+/// possibly before the keyring that holds its new keys). This covers what
+/// post-merge cannot see: `git pull --rebase`, and `git fetch` followed by
+/// `git reset --hard` or `git rebase`. Git ignores the status of a
+/// committed transaction's hook, so the fetch is not undone: like the
+/// post-merge hook, the verdict is what it prints. Other updates (commits,
+/// checkouts) cost one shell.
+pub const REFERENCE_TRANSACTION: &str = concat!(
+    r#"#!/bin/sh
+# Installed by 'git-authenticate': authenticate what is fetched into the
+# current branch's upstream (`git pull --rebase`, `git fetch` + `git reset`).
+test "$1" = committed || exit 0
+z40=0000000000000000000000000000000000000000
+while read old_oid new_oid ref
+do
+  case "$ref" in
+  refs/remotes/*)
+    test "$new_oid" = "$z40" ||
+      "#,
+    command!(),
+    r#" --end="$new_oid" --fetched-ref="$ref" </dev/null
+    ;;
+  esac
+done
+exit 0
+"#
+);
+
 /// Whether `contents` is a hook an earlier version installed.
 fn is_outdated_hook(contents: &[u8]) -> bool {
     OLD_PRE_PUSH
@@ -134,24 +172,58 @@ pub const PRE_PUSH_ADVICE: &str =
     "git-authenticate --end=\"$local_oid\" --pushed-ref=\"$remote_ref\" (for each pushed ref)";
 
 /// What a pre-existing post-merge hook should run to authenticate.
-pub const POST_MERGE_ADVICE: &str = "git-authenticate";
+pub const POST_MERGE_ADVICE: &str = "git-authenticate --after-merge";
+
+/// What a pre-existing reference-transaction hook should run to
+/// authenticate.
+pub const REFERENCE_TRANSACTION_ADVICE: &str = "git-authenticate --end=\"$new_oid\" \
+     --fetched-ref=\"$ref\" (when \"$1\" is `committed`, for each line whose ref is under \
+     refs/remotes/; `--generate=hook-reference-transaction` prints the whole hook)";
 
 /// The client hooks: name, current text, and what a hook of the
 /// maintainer's own should run instead.
-const CLIENT_HOOKS: [(&str, &str, &str); 2] = [
+const CLIENT_HOOKS: [(&str, &str, &str); 3] = [
     ("pre-push", PRE_PUSH, PRE_PUSH_ADVICE),
     ("post-merge", POST_MERGE, POST_MERGE_ADVICE),
+    (
+        "reference-transaction",
+        REFERENCE_TRANSACTION,
+        REFERENCE_TRANSACTION_ADVICE,
+    ),
 ];
 
-/// Installs the `pre-push` and `post-merge` hooks, creating the hooks
-/// directory (`core.hooksPath` when set). An existing hook is never
-/// overwritten.
+/// Installs the `pre-push`, `post-merge` and `reference-transaction`
+/// hooks, creating the hooks directory (`core.hooksPath` when the
+/// repository's own configuration sets it). An existing hook is never
+/// overwritten; a hooks directory shared with other repositories gets
+/// nothing ([`Hook::Shared`]).
 pub fn install_hooks(repo: &Repository) -> Result<Vec<Hook>, HookError> {
-    let dir = created_hooks_directory(repo)?;
+    let dir = match hooks_directory(repo)? {
+        HooksDirectory::Own(dir) => create_directory(dir)?,
+        HooksDirectory::Shared(dir) => {
+            return Ok(CLIENT_HOOKS
+                .into_iter()
+                .map(|(name, _, advice)| Hook::Shared(dir.join(name), advice))
+                .collect())
+        }
+    };
     CLIENT_HOOKS
         .into_iter()
         .map(|(name, text, advice)| install(dir.join(name), text, advice))
         .collect()
+}
+
+/// What to say about a hook not installed into a shared directory
+/// ([`Hook::Shared`]): why, and how to add it by hand.
+pub fn shared_advice(path: &Path, advice: &str) -> String {
+    format!(
+        "not installing hook '{}': core.hooksPath is set outside this repository's \
+         configuration, so other repositories use that directory too; to authenticate in \
+         this repository, add `{advice}` to that hook, run for this repository only; or give \
+         this repository a hooks directory of its own (`git config core.hooksPath .git/hooks`) \
+         holding the hooks `git-authenticate --generate=hook-NAME` prints",
+        path.display()
+    )
 }
 
 /// Writes `text` to `path`, unless a hook is there already: [`Hook::Kept`]
@@ -164,9 +236,8 @@ fn install(path: PathBuf, text: &str, advice: &'static str) -> Result<Hook, Hook
     }
 }
 
-/// The hooks directory, created if need be.
-fn created_hooks_directory(repo: &Repository) -> Result<PathBuf, HookError> {
-    let path = hooks_directory(repo)?;
+/// `path`, created if need be.
+fn create_directory(path: PathBuf) -> Result<PathBuf, HookError> {
     match fs::create_dir_all(&path) {
         Ok(()) => Ok(path),
         Err(source) => Err(HookError::CreateDirectory { path, source }),
@@ -190,8 +261,14 @@ fn is_broken_guix_pre_push(contents: &[u8]) -> bool {
 /// the broken pre-push hook that older Guix versions installed (only
 /// those, recognised by their exact contents), with the current ones, as
 /// Guix's `maybe-upgrade-hooks` does.
+///
+/// The repository's own hooks directory, where a hook of ours is found,
+/// also gets the hooks that later versions added (the
+/// reference-transaction hook), never over an existing one; a directory
+/// shared with other repositories gets no new hook.
 pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, HookError> {
-    let directory = hooks_directory(repo)?;
+    let hooks = hooks_directory(repo)?;
+    let directory = hooks.path();
     let mut upgraded = Vec::new();
     for (name, old, current) in [
         ("pre-push", OLD_PRE_PUSH, PRE_PUSH),
@@ -207,6 +284,18 @@ pub fn upgrade_hooks(repo: &Repository) -> Result<Vec<Hook>, HookError> {
         match fs::write(&path, current) {
             Ok(()) => upgraded.push(Hook::Upgraded(path)),
             Err(source) => return Err(HookError::Upgrade { path, source }),
+        }
+    }
+    let ours = ["pre-push", "post-merge"].into_iter().any(|name| {
+        let path = directory.join(name);
+        has_contents(&path, PRE_PUSH) || has_contents(&path, POST_MERGE)
+    });
+    if ours && matches!(hooks, HooksDirectory::Own(_)) {
+        let path = directory.join("reference-transaction");
+        match write_new_executable(&path, REFERENCE_TRANSACTION) {
+            Ok(true) => upgraded.push(Hook::Installed(path)),
+            Ok(false) => {}
+            Err(source) => return Err(HookError::Install { path, source }),
         }
     }
     Ok(upgraded)
@@ -243,22 +332,50 @@ fn shell_quoted(text: &str) -> String {
 /// (`core.hooksPath` when set), creating it. An existing hook is never
 /// overwritten: [`Hook::Kept`] then says what to add to it.
 pub fn install_server_hook(repo: &Repository, command: &str) -> Result<Hook, HookError> {
-    let path = created_hooks_directory(repo)?.join("pre-receive");
-    install(
-        path,
-        &pre_receive_hook(command),
-        "git-authenticate pre-receive (fed the hook's standard input)",
-    )
+    const ADVICE: &str = "git-authenticate pre-receive (fed the hook's standard input)";
+    match hooks_directory(repo)? {
+        HooksDirectory::Own(dir) => install(
+            create_directory(dir)?.join("pre-receive"),
+            &pre_receive_hook(command),
+            ADVICE,
+        ),
+        HooksDirectory::Shared(dir) => Ok(Hook::Shared(dir.join("pre-receive"), ADVICE)),
+    }
 }
 
 /// Where git looks for hooks.
-fn hooks_directory(repo: &Repository) -> Result<PathBuf, git2::Error> {
-    let configured = repo.config()?.snapshot()?.get_path("core.hooksPath").ok();
-    Ok(match configured {
-        Some(path) if path.is_absolute() => path,
-        // Relative paths are relative to where hooks run: the work tree.
-        Some(path) => repo.workdir().unwrap_or_else(|| repo.path()).join(path),
-        None => repo.commondir().join("hooks"),
+enum HooksDirectory {
+    /// The repository's own: `hooks` in its git directory, or
+    /// `core.hooksPath` set by its own configuration.
+    Own(PathBuf),
+    /// `core.hooksPath` set by configuration outside the repository,
+    /// which other repositories read too.
+    Shared(PathBuf),
+}
+
+impl HooksDirectory {
+    fn path(&self) -> &Path {
+        match self {
+            HooksDirectory::Own(path) | HooksDirectory::Shared(path) => path,
+        }
+    }
+}
+
+/// Where git looks for hooks, and whether other repositories look there.
+fn hooks_directory(repo: &Repository) -> Result<HooksDirectory, git2::Error> {
+    let config = repo.config()?.snapshot()?;
+    let Ok(path) = config.get_path("core.hooksPath") else {
+        return Ok(HooksDirectory::Own(repo.commondir().join("hooks")));
+    };
+    // Relative paths are relative to where hooks run: the work tree.
+    let path = match path.is_absolute() {
+        true => path,
+        false => repo.workdir().unwrap_or_else(|| repo.path()).join(path),
+    };
+    let level = config.get_entry("core.hooksPath")?.level();
+    Ok(match level {
+        git2::ConfigLevel::Local | git2::ConfigLevel::Worktree => HooksDirectory::Own(path),
+        _ => HooksDirectory::Shared(path),
     })
 }
 
@@ -289,11 +406,17 @@ pub fn diagnose(repo: &Repository) -> Vec<Problem> {
     let Ok(directory) = hooks_directory(repo) else {
         return Vec::new();
     };
+    let shared = matches!(directory, HooksDirectory::Shared(_));
+    let directory = directory.path();
     CLIENT_HOOKS
         .into_iter()
         .filter_map(|(name, current, line)| {
             let path = directory.join(name);
-            let state = hook_state(&path, current)?;
+            let state = match hook_state(&path, current)? {
+                // Nothing is ever installed there, nor replaced.
+                HookState::Missing | HookState::Foreign if shared => HookState::Shared,
+                state => state,
+            };
             Some(Problem::Hook {
                 name,
                 path,

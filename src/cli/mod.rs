@@ -139,15 +139,49 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         after_merge: args.after_merge.then(|| merge_advice(&repo)),
     };
 
-    if let Some(skip) = keyring_branch_skip(&repo, &keyring, args, &introduction) {
-        output::success(noise, &skip.to_string());
+    let mut end = args.end.clone().unwrap_or_else(|| "HEAD".to_owned());
+    let skip = match &args.fetched_ref {
+        Some(fetched) => match fetched_role(&repo, &keyring, fetched) {
+            Fetched::Other => Some(Skip {
+                reason: SkipReason::NotUpstream,
+                branch: fetched.clone(),
+            }),
+            Fetched::KeyringUpstream(branch) => Some(Skip {
+                reason: SkipReason::Fetched,
+                branch,
+            }),
+            Fetched::Upstream => {
+                request.after_merge = Some(fetch_advice(&repo, fetched, &keyring));
+                None
+            }
+            Fetched::Keyring(upstream) => {
+                output::info(
+                    noise,
+                    &format!(
+                        "keyring `{}` updated: authenticating `{}` again with its keys",
+                        Untrusted::new(&keyring),
+                        Untrusted::new(&upstream)
+                    ),
+                );
+                request.after_merge = Some(fetch_advice(&repo, &upstream, &keyring));
+                end = upstream;
+                None
+            }
+        },
+        None => keyring_branch_skip(&repo, &keyring, args, &introduction),
+    };
+    if let Some(skip) = skip {
+        // A fetched ref that is not the upstream is not this run's
+        // business: nothing to say but in JSON.
+        if !matches!(skip.reason, SkipReason::NotUpstream) {
+            output::success(noise, &skip.to_string());
+        }
         if args.format == Format::Json {
             output::json_skipped(&request, &skip);
         }
         return Ok(AUTHENTIC);
     }
-    let end = resolve_commit(&repo, args.end.as_deref().unwrap_or("HEAD"))
-        .map_err(|e| stop(e, &request))?;
+    let end = resolve_commit(&repo, &end).map_err(|e| stop(e, &request))?;
     request.end = Some(end);
     let with_request = |e: Error| stop(e, &request);
     let options = Options {
@@ -173,7 +207,9 @@ fn execute(args: &Args) -> Result<u8, Stopped> {
         Err(e) => return Err(with_request(mistyped_introduction(&repo, &introduction, e))),
     };
     print_warnings(noise, &report);
-    if explicit && configured.commit.is_none() {
+    if no_setup(args) {
+        // A CI checkout: nothing is recorded or installed.
+    } else if explicit && configured.commit.is_none() {
         record_configuration(&repo, &introduction, &keyring, noise);
     } else {
         upgrade_hooks(&repo, noise);
@@ -262,6 +298,12 @@ enum SkipReason {
     CheckedOut,
     /// The pre-push hook pushes to the keyring branch.
     Pushed,
+    /// The reference-transaction hook names the current branch's upstream,
+    /// which is the keyring branch on its remote.
+    Fetched,
+    /// The reference-transaction hook names a ref that is neither the
+    /// current branch's upstream nor the keyring.
+    NotUpstream,
 }
 
 impl Skip {
@@ -270,6 +312,8 @@ impl Skip {
         match self.reason {
             SkipReason::CheckedOut => "keyring-branch-checked-out",
             SkipReason::Pushed => "keyring-branch-pushed",
+            SkipReason::Fetched => "keyring-branch-fetched",
+            SkipReason::NotUpstream => "not-upstream",
         }
     }
 
@@ -291,7 +335,64 @@ impl std::fmt::Display for Skip {
                 f,
                 "pushing to keyring branch '{branch}', which is not authenticated; not checked"
             ),
+            SkipReason::Fetched => write!(
+                f,
+                "fetched keyring branch '{branch}', which is not authenticated; not checked"
+            ),
+            SkipReason::NotUpstream => write!(
+                f,
+                "fetched '{branch}', which is not the current branch's upstream; not checked"
+            ),
         }
+    }
+}
+
+/// What a remote-tracking ref that a fetch updated (named by the
+/// reference-transaction hook) is to this run.
+enum Fetched {
+    /// The current branch's upstream, which is the keyring branch on its
+    /// remote (named): not authenticated (the message says so).
+    KeyringUpstream(String),
+    /// The current branch's upstream: END, its new tip, is checked.
+    Upstream,
+    /// The keyring reference: the upstream (this ref) is checked again,
+    /// since git updates each fetched ref in a transaction of its own, the
+    /// upstream's possibly first, checked then with the old keys.
+    Keyring(String),
+    /// Any other ref: nothing to check.
+    Other,
+}
+
+/// What `fetched` is: the current branch's upstream, the keyring, or
+/// neither. The keyring branch's upstream is recognised by the name it
+/// has on its remote (`branch.<name>.merge`).
+fn fetched_role(repo: &Repository, keyring: &str, fetched: &str) -> Fetched {
+    let upstream = config::current_branch(repo).and_then(|branch| {
+        let branch = format!("refs/heads/{branch}");
+        let upstream = repo.branch_upstream_name(&branch).ok()?;
+        let merge = repo.branch_upstream_merge(&branch).ok()?;
+        Some((
+            upstream.as_str().ok()?.to_owned(),
+            merge.as_str().ok()?.to_owned(),
+        ))
+    });
+    let Some((upstream, merge)) = upstream else {
+        return Fetched::Other;
+    };
+    if upstream == fetched {
+        let name = merge.strip_prefix("refs/heads/").unwrap_or(&merge);
+        if keyring_branch_names(repo, keyring)
+            .iter()
+            .any(|n| n == name)
+        {
+            return Fetched::KeyringUpstream(name.to_owned());
+        }
+        return Fetched::Upstream;
+    }
+    let is_keyring = fetched == keyring || fetched.strip_prefix("refs/remotes/") == Some(keyring);
+    match is_keyring && upstream.starts_with("refs/remotes/") {
+        true => Fetched::Keyring(upstream),
+        false => Fetched::Other,
     }
 }
 
@@ -350,26 +451,125 @@ fn mistyped_introduction(repo: &Repository, introduction: &Introduction, e: Erro
 /// merge is done, so say how to undo it and whom to tell, rather than how
 /// to re-sign commits that are someone else's.
 fn merge_advice(repo: &Repository) -> String {
-    let upstream = config::current_branch(repo).and_then(|branch| {
-        let config = repo.config().ok()?.snapshot().ok()?;
-        let remote = config.get_string(&format!("branch.{branch}.remote")).ok()?;
-        let url = config
-            .get_string(&format!("remote.{remote}.url"))
-            .ok()
-            .map(|url| without_credentials(&url));
-        // The remote's name and URL may come from a clone's configuration.
-        let remote = Untrusted::new(&remote);
-        Some(match url {
-            Some(url) => format!("`{remote}` ({})", Untrusted::new(&url)),
-            None => format!("`{remote}`"),
-        })
-    });
     format!(
         "the merge is already done: undo it with `git reset --hard ORIG_HEAD`, and tell the \
          maintainers of the channel you pulled from{}: its history is not authentic, and \
          pulling it again brings the same commits back",
-        upstream.map(|u| format!(", {u}")).unwrap_or_default()
+        pulled_from(repo)
+            .map(|u| format!(", {u}"))
+            .unwrap_or_default()
     )
+}
+
+/// What to do when a fetch brought commits that are not authentic into
+/// the current branch's upstream: nothing is merged by the fetch itself.
+/// A keyring that is a remote-tracking branch may arrive later in the
+/// same fetch: the check then runs again, and that verdict is the one
+/// that counts.
+fn fetch_advice(repo: &Repository, fetched: &str, keyring: &str) -> String {
+    let remote = config::current_branch(repo).and_then(|branch| {
+        let config = repo.config().ok()?.snapshot().ok()?;
+        let remote = config.get_string(&format!("branch.{branch}.remote")).ok()?;
+        Some(format!(", {}", remote_description(repo, &remote)))
+    });
+    let remote_keyring = keyring.starts_with("refs/remotes/")
+        || repo
+            .find_reference(&format!("refs/remotes/{keyring}"))
+            .is_ok();
+    let later = match remote_keyring {
+        true => format!(
+            " (if this fetch also brings the keyring branch `{}`, the check runs again when it \
+             arrives, and that verdict is the one that counts)",
+            Untrusted::new(keyring)
+        ),
+        false => String::new(),
+    };
+    format!(
+        "`{}` now holds these commits: do not merge, rebase onto or reset to them, and \
+         tell the maintainers of the channel you fetched from{}: its history is not \
+         authentic{later}. If this fetch was part of `git pull`, the pull takes them: undo it \
+         with `git reset --hard ORIG_HEAD`",
+        Untrusted::new(fetched),
+        remote.unwrap_or_default()
+    )
+}
+
+/// Most bytes of FETCH_HEAD read: the lines to merge come first.
+const MAX_FETCH_HEAD: usize = 1 << 20;
+
+/// Whom the `git pull` that ran this merge fetched from, if it was one:
+/// git gives the merge it runs `GIT_REFLOG_ACTION=pull …`, and the pull's
+/// fetch wrote the URL it merges from in FETCH_HEAD. The remote with that
+/// URL is named (whatever the branch's upstream is: `git pull other`
+/// pulls from `other`), else the URL. A merge that no pull ran names no
+/// one: FETCH_HEAD is then some earlier fetch's.
+fn pulled_from(repo: &Repository) -> Option<String> {
+    let action = std::env::var("GIT_REFLOG_ACTION").ok()?;
+    if action != "pull" && !action.starts_with("pull ") {
+        return None;
+    }
+    let contents = read_regular_file(&repo.path().join("FETCH_HEAD"), MAX_FETCH_HEAD).ok()?;
+    let text = String::from_utf8_lossy(&contents);
+    let url = text.lines().find_map(merged_url)?;
+    let remote = remote_with_url(repo, url);
+    Some(match remote {
+        Some(remote) => remote_description(repo, &remote),
+        None => format!("{}", Untrusted::new(&without_credentials(url))),
+    })
+}
+
+/// The remote whose URL is `url` as FETCH_HEAD writes it.
+fn remote_with_url(repo: &Repository, url: &str) -> Option<String> {
+    let names = repo.remotes().ok()?;
+    let names: Vec<String> = names
+        .iter()
+        .flatten()
+        .flatten()
+        .map(str::to_owned)
+        .collect();
+    names.into_iter().find(|name| {
+        repo.find_remote(name)
+            .ok()
+            .and_then(|remote| Some(fetched_form(remote.url().ok()?) == fetched_form(url)))
+            .unwrap_or(false)
+    })
+}
+
+/// The URL a FETCH_HEAD line to merge names (`OID<TAB><TAB>branch 'master'
+/// of URL`); lines marked `not-for-merge` name none. A ref name holds no
+/// space, so the first `' of ` ends it.
+fn merged_url(line: &str) -> Option<&str> {
+    let mut fields = line.splitn(3, '\t');
+    let (_, flag, description) = (fields.next()?, fields.next()?, fields.next()?);
+    if !flag.is_empty() {
+        return None;
+    }
+    Some(match description.split_once("' of ") {
+        Some((named, url)) if named.contains('\'') => url,
+        _ => description,
+    })
+}
+
+/// A URL as git writes it in FETCH_HEAD: without trailing slashes and
+/// `.git`.
+fn fetched_form(url: &str) -> &str {
+    let url = url.trim_end_matches('/');
+    url.strip_suffix(".git").unwrap_or(url)
+}
+
+/// "`origin` (https://host/path)": a remote's name and URL, without
+/// credentials.
+fn remote_description(repo: &Repository, remote: &str) -> String {
+    let url = repo
+        .config()
+        .and_then(|mut c| c.snapshot())
+        .and_then(|c| c.get_string(&format!("remote.{remote}.url")))
+        .ok()
+        .map(|url| without_credentials(&url));
+    match url {
+        Some(url) => format!("`{}` ({})", Untrusted::new(remote), Untrusted::new(&url)),
+        None => format!("`{}`", Untrusted::new(remote)),
+    }
 }
 
 /// `https://user:token@host/path` as `https://host/path`: a URL's
@@ -549,6 +749,13 @@ fn historical_authorizations(args: &Args) -> Result<Authorizations, Error> {
     Authorizations::parse_utf8(&contents).map_err(|e| failed(e.into()))
 }
 
+/// Whether the run must change nothing in the repository: `--no-setup`,
+/// or `GIT_AUTHENTICATE_NO_SETUP` set to anything but empty or `0`.
+fn no_setup(args: &Args) -> bool {
+    args.no_setup
+        || std::env::var_os("GIT_AUTHENTICATE_NO_SETUP").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 /// First successful run with an explicit introduction: remember it and
 /// install the hooks, as Guix does.
 fn record_configuration(
@@ -591,6 +798,9 @@ fn report_hook(hook: &hooks::Hook, noise: Noise) {
         }
         hooks::Hook::Upgraded(path) => {
             output::info(noise, &format!("upgraded hook '{}'", path.display()))
+        }
+        hooks::Hook::Shared(path, advice) => {
+            output::warning(noise, &hooks::shared_advice(path, advice))
         }
         hooks::Hook::Kept(path, advice) => output::warning(
             noise,

@@ -29,6 +29,10 @@ pub enum HookState {
     BrokenGuix,
     /// It does not authenticate at all (a hook of the maintainer's own).
     Foreign,
+    /// It is not there, or does not authenticate, in a hooks directory
+    /// that other repositories share (`core.hooksPath` set outside the
+    /// repository's own configuration), where no hook is ever installed.
+    Shared,
 }
 
 /// One problem in a channel's setup, with what is needed to fix it.
@@ -313,6 +317,11 @@ fn describe_hook(state: HookState) -> &'static str {
         HookState::Outdated => "was installed by an earlier version of git-authenticate",
         HookState::BrokenGuix => "is the broken one older Guix versions installed",
         HookState::Foreign => "does not authenticate",
+        HookState::Shared => {
+            "does not authenticate, in a hooks directory other repositories share \
+             (core.hooksPath is set outside this repository's configuration), where none is \
+             installed"
+        }
     }
 }
 
@@ -647,6 +656,12 @@ impl Problem {
             } => match state {
                 HookState::NotExecutable => format!("chmod +x {}", path.display()),
                 HookState::Foreign => format!("add `{line}` to {}", path.display()),
+                HookState::Shared => format!(
+                    "add `{line}` to {}, run for this repository only, or give the repository \
+                     a hooks directory of its own (`git config core.hooksPath .git/hooks`) \
+                     holding the hooks `git-authenticate --generate=hook-NAME` prints",
+                    path.display()
+                ),
                 HookState::Missing => "authenticate once (`git authenticate`): a successful run \
                      installs the hooks"
                     .to_owned(),

@@ -22,6 +22,7 @@ pub const CLEARED: &[&str] = &[
     "GIT_REPLACE_REF_BASE",
     "GIT_GRAFT_FILE",
     "GIT_AUTHENTICATE",
+    "GIT_AUTHENTICATE_NO_SETUP",
     "GNUPGHOME",
     "NO_COLOR",
     "CLICOLOR",
@@ -91,6 +92,23 @@ impl Home {
             c.env(name, value);
         }
         c
+    }
+
+    /// Runs the real git (as [`Home::git`]) in `dir` with `args`.
+    pub fn git_output(&self, dir: &Path, args: &[&str]) -> std::process::Output {
+        self.git(dir, &[]).args(args).output().expect("run git")
+    }
+
+    /// Runs the real git (as [`Home::git`]) in `dir` with `args`, which must
+    /// succeed; its standard output, trimmed.
+    pub fn git_ok(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.git_output(dir, args);
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
     /// The real git in `dir` with this home: the test's environment
