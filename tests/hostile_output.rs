@@ -371,12 +371,22 @@ fn hostile_commit_data_and_remote_url_are_not_printed_raw_after_a_merge() {
     let url = format!("https://example.org/{HOSTILE_TEXT}");
     git(dir, &["config", "remote.origin.url", &url]);
     git(dir, &["config", "branch.master.remote", "origin"]);
+    // As `git pull` leaves it: the remote is found by the URL FETCH_HEAD names.
+    let head = git_authenticate::git2::Repository::open(dir)
+        .and_then(|repo| repo.refname_to_id("HEAD"))
+        .unwrap();
+    let fetch_head = format!("{head}\t\tbranch 'master' of {url}\n");
+    std::fs::write(dir.join(".git/FETCH_HEAD"), fetch_head).unwrap();
     let home = Home::new();
     let [commit, signer] = introduction(&built);
-    let out = binary(&home, dir, &[&commit, &signer, "--after-merge"]);
+    let mut command = home.command(dir);
+    command
+        .args([&commit, &signer, "--after-merge"])
+        .env("GIT_REFLOG_ACTION", "pull origin");
+    let out = run(command);
     let text = assert_shown_as_printed("--after-merge", &out, 1, "lacks a signature", None);
     assert!(
-        text.contains(r"`origin` (https://example.org/\x1bc\x1b[32msuccessfully"),
+        text.contains(r"https://example.org/\x1bc\x1b[32msuccessfully"),
         "{text}"
     );
 }
