@@ -26,6 +26,7 @@ use crate::crypto::{self, Engine};
 use crate::fingerprint::{Fingerprint, Issuer, KeyId};
 use crate::keyring::{Keyring, KeyringKey};
 use crate::objects::Unreadable;
+use crate::packet::{self, MpiProblem};
 
 /// Larger `gpgsig` headers are refused (real ones are under 2 KiB).
 pub const MAX_SIZE: usize = 64 << 10;
@@ -37,6 +38,8 @@ pub const MAX_SIZE: usize = 64 << 10;
 pub struct CommitSignature<'a> {
     commit: Oid,
     packet: openpgp::packet::Signature,
+    /// Whether its MPIs were not canonically encoded (GitHub's).
+    non_canonical: bool,
     signed_data: Cow<'a, [u8]>,
 }
 
@@ -55,6 +58,7 @@ impl CommitSignature<'static> {
         Ok(CommitSignature {
             commit: signature.commit,
             packet: signature.packet,
+            non_canonical: signature.non_canonical,
             signed_data: Cow::Owned(signature.signed_data.into_owned()),
         })
     }
@@ -68,10 +72,11 @@ impl<'a> CommitSignature<'a> {
         let Some((armored, signed_data)) = &commit.signature else {
             return Err(SignatureError::Unsigned);
         };
-        let packet = parse_armored(armored).map_err(SignatureError::Malformed)?;
+        let (packet, non_canonical) = read_armored(armored).map_err(SignatureError::Malformed)?;
         Ok(CommitSignature {
             commit: id,
             packet,
+            non_canonical,
             signed_data: Cow::Borrowed(signed_data),
         })
     }
@@ -81,9 +86,16 @@ impl<'a> CommitSignature<'a> {
         self.packet.hash_algo()
     }
 
-    /// The signature packet.
+    /// The signature packet (its MPIs canonically encoded).
     pub fn packet(&self) -> &openpgp::packet::Signature {
         &self.packet
+    }
+
+    /// Whether the signature's MPIs were encoded with bit counts other
+    /// than their values' (as GitHub encodes them), which Guix and GnuPG
+    /// accept, and RFC 4880 does not.
+    pub fn non_canonical(&self) -> bool {
+        self.non_canonical
     }
 
     /// Finds the issuer in `keyring` and verifies the signature with it;
@@ -282,6 +294,10 @@ pub enum SignatureProblem {
         /// The OpenPGP public-key algorithm identifier.
         algorithm: u8,
     },
+    /// A number (MPI) of the signature packet cannot be read, where Guix
+    /// fails to read it.
+    #[error("unreadable signature packet: {0}")]
+    Mpi(MpiProblem),
     /// The signature packet cannot be parsed.
     #[error("unreadable signature packet: {reason}")]
     Unreadable {
@@ -335,7 +351,14 @@ impl std::fmt::Display for ForeignFormat {
 /// first armor block, whatever its kind, must be valid (checksum
 /// included), and its first packet must be a signature, of version 3 or
 /// 4; whatever follows that packet is ignored, as Guix ignores it.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, SignatureProblem> {
+    read_armored(armored).map(|read| read.0)
+}
+
+/// [`parse_armored`], and whether the signature's MPIs were not
+/// canonically encoded (see [`crate::packet`]).
+fn read_armored(armored: &[u8]) -> Result<(openpgp::packet::Signature, bool), SignatureProblem> {
     if armored.len() > MAX_SIZE {
         return Err(SignatureProblem::TooLarge {
             size: armored.len(),
@@ -354,14 +377,14 @@ pub fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, Signa
     if tag != SIGNATURE_TAG {
         return Err(SignatureProblem::NotASignature { tag });
     }
-    let signature = match body.first() {
+    let (signature, non_canonical) = match body.first() {
         Some(3 | 4) => parse_signature_body(body)?,
         Some(&version) => return Err(SignatureProblem::UnsupportedVersion { version }),
         None => return Err(SignatureProblem::NoPacket),
     };
     check_hash(&signature)?;
     check_issuers(&signature)?;
-    Ok(signature)
+    Ok((signature, non_canonical))
 }
 
 /// As Guix's `openpgp-hash-algorithm`, which `get-signature` calls: a hash
@@ -399,54 +422,26 @@ fn check_issuers(signature: &openpgp::packet::Signature) -> Result<(), Signature
 const SIGNATURE_TAG: u8 = 2;
 
 /// The tag and body of the first packet of `binary`, framed exactly as
-/// Guix's `get-packet*` frames it: bit 6 of the first byte chooses the new
-/// or old format (bit 7 is not checked), new-format lengths of 224 to 254
-/// are read as two-octet lengths, an old-format indeterminate length runs
-/// to the end, and a body shorter than its length is what remains (as
-/// `get-bytevector-n` returns). A truncated header is refused, as Guix
-/// then fails.
+/// Guix's `get-packet*` frames it ([`packet::next_frame`]). A truncated
+/// header is refused, as Guix then fails.
 fn first_packet(binary: &[u8]) -> Result<(u8, &[u8]), SignatureProblem> {
-    let (&first, rest) = binary.split_first().ok_or(SignatureProblem::NoPacket)?;
-    let number = |bytes: &[u8], n: usize| -> Result<(usize, usize), SignatureProblem> {
-        let digits = bytes.get(..n).ok_or(SignatureProblem::NoPacket)?;
-        Ok((digits.iter().fold(0, |v, &b| (v << 8) | usize::from(b)), n))
-    };
-    let (tag, length) = if first & 0x40 != 0 {
-        let o1 = *rest.first().ok_or(SignatureProblem::NoPacket)?;
-        let length = match o1 {
-            0..=191 => Some((usize::from(o1), 1)),
-            192..=254 => {
-                let (o2, _) = number(&rest[1..], 1)?;
-                Some(((usize::from(o1 - 192) << 8) + o2 + 192, 2))
-            }
-            255 => {
-                let (n, used) = number(&rest[1..], 4)?;
-                Some((n, used + 1))
-            }
-        };
-        (first & 0x3f, length)
-    } else {
-        let length = match first & 3 {
-            0 => Some(number(rest, 1)?),
-            1 => Some(number(rest, 2)?),
-            2 => Some(number(rest, 4)?),
-            _ => None,
-        };
-        ((first >> 2) & 0x0f, length)
-    };
-    let body = match length {
-        Some((length, header)) => {
-            let body = &rest[header..];
-            &body[..length.min(body.len())]
-        }
-        None => rest,
-    };
-    Ok((tag, body))
+    let (frame, _rest) = packet::next_frame(binary).ok_or(SignatureProblem::NoPacket)?;
+    Ok((frame.tag, frame.body))
 }
 
 /// Parses a signature packet's body with sequoia (reframed as a
-/// new-format packet).
-fn parse_signature_body(body: &[u8]) -> Result<openpgp::packet::Signature, SignatureProblem> {
+/// new-format packet), its MPIs first read as Guix reads them and
+/// rewritten canonically ([`packet::canonical_signature`]); also says
+/// whether they were not canonical.
+pub(crate) fn parse_signature_body(
+    body: &[u8],
+) -> Result<(openpgp::packet::Signature, bool), SignatureProblem> {
+    let canonical = packet::canonical_signature(body).map_err(SignatureProblem::Mpi)?;
+    let signature = parse_canonical_body(&canonical.body)?;
+    Ok((signature, canonical.non_canonical))
+}
+
+fn parse_canonical_body(body: &[u8]) -> Result<openpgp::packet::Signature, SignatureProblem> {
     let unreadable = |reason: &dyn std::fmt::Display| SignatureProblem::Unreadable {
         reason: reason.to_string(),
     };
