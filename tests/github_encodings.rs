@@ -236,6 +236,45 @@ impl WebFlow {
         armor(&out, openpgp::armor::Kind::PublicKey).into_bytes()
     }
 
+    /// A signature by the key over `data` (made by sequoia with the secret
+    /// key gpg exports) naming it by `fingerprint` (and its key ID), its
+    /// MPI written as `count` says.
+    pub fn sign_naming(&self, data: &[u8], fingerprint: &str, count: Count) -> String {
+        use openpgp::parse::Parse;
+        let secret = self
+            .home
+            .command()
+            .args(["--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(["--export-secret-keys", &self.fingerprint])
+            .output()
+            .unwrap()
+            .stdout;
+        let cert = openpgp::Cert::from_bytes(&secret).unwrap();
+        let mut signer = cert
+            .primary_key()
+            .key()
+            .clone()
+            .parts_into_secret()
+            .unwrap()
+            .into_keypair()
+            .unwrap();
+        let named = openpgp::Fingerprint::from_hex(fingerprint).unwrap();
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(COMMIT_TIME as u64);
+        let signature = openpgp::packet::signature::SignatureBuilder::new(
+            openpgp::types::SignatureType::Binary,
+        )
+        .set_signature_creation_time(at)
+        .and_then(|b| b.set_issuer_fingerprint(named.clone()))
+        .and_then(|b| b.set_issuer(openpgp::KeyID::from(&named)))
+        .and_then(|b| b.sign_message(&mut signer, data))
+        .unwrap();
+        let mut bytes = Vec::new();
+        openpgp::serialize::Serialize::serialize(&openpgp::Packet::from(signature), &mut bytes)
+            .unwrap();
+        let armored = armor(&bytes, openpgp::armor::Kind::Signature);
+        rewrite_signature(&armored, count)
+    }
+
     /// gpg's signature over `data`, its MPI written as `count` says.
     pub fn sign(&self, data: &[u8], count: Count) -> String {
         let armored = self
@@ -280,14 +319,14 @@ pub fn published_fingerprint(file: &[u8]) -> String {
 /// `authorize` (alice) adds the web-flow key to the keyring and to
 /// `.guix-authorizations` (as `listed`); alice commits `main` and, on a
 /// pull-request branch, `pr`; `merge` (parents `main`, `pr`) is signed by
-/// web-flow, its MPI written as `merge`; alice commits `after` on top.
+/// `merge` (the web-flow key); alice commits `after` on top.
 pub struct GitHubHistory {
     pub built: Built,
     pub ids: std::collections::HashMap<&'static str, Oid>,
 }
 
 impl GitHubHistory {
-    pub fn new(web_flow: &WebFlow, key_file: &[u8], listed: &str, merge: Count) -> Self {
+    pub fn new(key_file: &[u8], listed: &str, merge: &dyn Fn(&[u8]) -> String) -> Self {
         let built = build_scenario_text("keyring alice\nauthorize alice\ncommit first alice\n");
         let mut repo = built.repo();
         let mut ids = std::collections::HashMap::new();
@@ -342,9 +381,7 @@ impl GitHubHistory {
         );
         let main = commit(&mut repo, &[authorize], ("main.txt", b"main\n"), &by_alice);
         let pr = commit(&mut repo, &[authorize], ("pr.txt", b"pr\n"), &by_alice);
-        let merged = commit(&mut repo, &[main, pr], ("merge.txt", b"merge\n"), &|data| {
-            web_flow.sign(data, merge)
-        });
+        let merged = commit(&mut repo, &[main, pr], ("merge.txt", b"merge\n"), merge);
         let after = commit(&mut repo, &[merged], ("after.txt", b"after\n"), &by_alice);
         objects::set_branch(&repo, "master", after).unwrap();
         for (label, id) in [
@@ -413,12 +450,9 @@ fn histories_merged_on_github_are_accepted() {
         Some(web_flow.fingerprint.clone())
     );
     assert_eq!(published_fingerprint(&published), web_flow.fingerprint);
-    let history = GitHubHistory::new(
-        &web_flow,
-        &published,
-        &web_flow.fingerprint,
-        Count::Overstated,
-    );
+    let history = GitHubHistory::new(&published, &web_flow.fingerprint, &|d| {
+        web_flow.sign(d, Count::Overstated)
+    });
     let report = history.authenticate(Policy::Guix).unwrap();
     let web_flow_fpr: Fingerprint = web_flow.fingerprint.parse().unwrap();
     let alice: Fingerprint = key("alice").signing_fpr.parse().unwrap();
@@ -471,7 +505,9 @@ fn commit_signature_counts_are_judged_as_guix_judges_them() {
         (Count::Understated, Some("bad-signature")),
         (Count::NoOctets, Some("malformed-signature")),
     ] {
-        let history = GitHubHistory::new(&web_flow, &published, &web_flow.fingerprint, count);
+        let history = GitHubHistory::new(&published, &web_flow.fingerprint, &|d| {
+            web_flow.sign(d, count)
+        });
         let result = history.authenticate(Policy::Guix);
         match expected {
             None => assert_eq!(result.unwrap().checked, 5, "{count:?}"),
@@ -503,10 +539,11 @@ fn commit_signature_counts_are_judged_as_guix_judges_them() {
 /// matter (Guix never checks it) unless nothing can be read; the key's
 /// own exponent overstated or overrunning the packet is read as Guix reads
 /// it, and its fingerprint is then the packet's as published, as Guix
-/// computes it. GnuPG re-encodes the key before hashing it, so its
-/// fingerprint differs, and its signatures name that one: the key is then
-/// missing, in Guix as here (GitHub's own key packet is canonical: only
-/// its signatures are not). With nothing to read, the keyring is refused.
+/// computes it: a signature naming the key by it verifies. GnuPG
+/// re-encodes the key before hashing it, so its fingerprint differs, and
+/// its signatures name that one: the key is then missing, in Guix as here
+/// (GitHub's own key packet is canonical: only its signatures are not).
+/// With nothing to read, the keyring is refused.
 #[test]
 fn key_file_counts_are_read_as_guix_reads_them() {
     if skip_without_gpg() {
@@ -515,12 +552,9 @@ fn key_file_counts_are_read_as_guix_reads_them() {
     let web_flow = WebFlow::new();
     for self_signature in [Count::Overstated, Count::Understated, Count::Overrun] {
         let published = web_flow.published(Count::Canonical, self_signature);
-        let history = GitHubHistory::new(
-            &web_flow,
-            &published,
-            &web_flow.fingerprint,
-            Count::Canonical,
-        );
+        let history = GitHubHistory::new(&published, &web_flow.fingerprint, &|d| {
+            web_flow.sign(d, Count::Canonical)
+        });
         let report = history.authenticate(Policy::Guix);
         assert_eq!(
             report.unwrap().checked,
@@ -551,7 +585,9 @@ fn key_file_counts_are_read_as_guix_reads_them() {
         );
         // gpg names its key by GnuPG's fingerprint, which the keyring does
         // not hold: Guix reports the key missing, and so does this crate.
-        let history = GitHubHistory::new(&web_flow, &published, &as_published, Count::Overstated);
+        let history = GitHubHistory::new(&published, &as_published, &|d| {
+            web_flow.sign(d, Count::Overstated)
+        });
         match failure(history.authenticate(Policy::Guix)) {
             Failure::MissingKey {
                 commit,
@@ -563,18 +599,26 @@ fn key_file_counts_are_read_as_guix_reads_them() {
             }
             other => panic!("{key_count:?}: {other:?}"),
         }
+        // A signature naming the key by its fingerprint as published
+        // verifies, and is counted under that fingerprint.
+        let history = GitHubHistory::new(&published, &as_published, &|d| {
+            web_flow.sign_naming(d, &as_published, Count::Overstated)
+        });
+        let report = history.authenticate(Policy::Guix).unwrap();
+        let listed: Fingerprint = as_published.parse().unwrap();
+        assert!(
+            report.signers.contains(&(listed, 1)),
+            "{key_count:?}: {report:?}"
+        );
     }
     for (key_count, self_signature, tag) in [
         (Count::NoOctets, Count::Canonical, 6),
         (Count::Canonical, Count::NoOctets, 2),
     ] {
         let published = web_flow.published(key_count, self_signature);
-        let history = GitHubHistory::new(
-            &web_flow,
-            &published,
-            &web_flow.fingerprint,
-            Count::Canonical,
-        );
+        let history = GitHubHistory::new(&published, &web_flow.fingerprint, &|d| {
+            web_flow.sign(d, Count::Canonical)
+        });
         match history.authenticate(Policy::Guix) {
             Err(Error::Keyring(KeyringError::MalformedKey { reason, file, .. })) => {
                 assert_eq!(file, "github-web-flow.key");
@@ -603,7 +647,9 @@ fn the_strict_policy_refuses_github_encodings() {
         (Count::Overstated, Count::Canonical, NonCanonical::KeyFile),
     ] {
         let published = web_flow.published(Count::Canonical, key_file);
-        let history = GitHubHistory::new(&web_flow, &published, &web_flow.fingerprint, merge);
+        let history = GitHubHistory::new(&published, &web_flow.fingerprint, &|d| {
+            web_flow.sign(d, merge)
+        });
         match failure(history.authenticate(Policy::Strict)) {
             Failure::PolicyViolation { commit, reason, .. } => {
                 assert_eq!(commit, history.ids["merge"]);

@@ -1918,3 +1918,94 @@ fn random_channels_are_judged_as_guix_judges_them() {
         report(&classes)
     );
 }
+
+/// A channel built by [`crate::github_encodings::GitHubHistory`]: from
+/// `first` (alice's) to `after`.
+fn github_case(what: String, history: crate::github_encodings::GitHubHistory) -> Case {
+    Case {
+        channel: Channel {
+            seed: 0,
+            text: format!("# {what}\n"),
+            introduction: "first".into(),
+            signer: "alice".into(),
+            signer_primary: false,
+            end: None,
+            keyring: "keyring".into(),
+            historical: None,
+            historical_text: None,
+            intermediate: None,
+        },
+        end: history.ids["after"],
+        built: history.built,
+        intermediate: None,
+        historical: None,
+    }
+}
+
+/// GitHub's encodings of MPIs (counts above the value's bits) and their
+/// neighbours (a count below them, one overrunning the packet, one with
+/// nothing after it), in a merge commit's signature, in the web-flow
+/// key's self-signature and in the key itself (listed by its fingerprint
+/// as published), on a history merged the GitHub way
+/// (`tests/github_encodings.rs`).
+#[test]
+fn github_encodings_are_judged_as_guix_judges_them() {
+    use crate::github_encodings::{published_fingerprint, Count, GitHubHistory, WebFlow};
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    if !support::gpg_available() {
+        eprintln!("SKIPPED: gpg is not available");
+        return;
+    }
+    let web_flow = WebFlow::new();
+    let counts = [
+        Count::Canonical,
+        Count::Overstated,
+        Count::Understated,
+        Count::Overrun,
+        Count::NoOctets,
+    ];
+    let mut cases = Vec::new();
+    for count in counts {
+        let canonical = web_flow.published(Count::Canonical, Count::Canonical);
+        let history = GitHubHistory::new(&canonical, &web_flow.fingerprint, &|d| {
+            web_flow.sign(d, count)
+        });
+        cases.push(github_case(format!("merge signature {count:?}"), history));
+        let published = web_flow.published(Count::Canonical, count);
+        let history = GitHubHistory::new(&published, &web_flow.fingerprint, &|d| {
+            web_flow.sign(d, Count::Overstated)
+        });
+        cases.push(github_case(format!("self-signature {count:?}"), history));
+        let published = web_flow.published(count, Count::Overstated);
+        let as_published = published_fingerprint(&published);
+        for (listed, fingerprint) in [
+            ("as published", &as_published),
+            ("by GnuPG", &web_flow.fingerprint),
+        ] {
+            let history = GitHubHistory::new(&published, fingerprint, &|d| {
+                web_flow.sign(d, Count::Overstated)
+            });
+            cases.push(github_case(
+                format!("key {count:?}, listed {listed}"),
+                history,
+            ));
+            let history = GitHubHistory::new(&published, fingerprint, &|d| {
+                web_flow.sign_naming(d, &as_published, Count::Overstated)
+            });
+            cases.push(github_case(
+                format!("key {count:?}, listed {listed}, signature naming it as published"),
+                history,
+            ));
+        }
+    }
+    let mut tally = BTreeMap::new();
+    let classes = compare(&guix, &cases, &mut tally);
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
