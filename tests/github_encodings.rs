@@ -35,6 +35,8 @@ use openpgp::types::HashAlgorithm;
 use support::objects::{self, Person};
 use support::{build_scenario_text, gpg_available, key, Built, GpgHome, Home};
 
+use crate::guix_signatures::dearmor;
+
 /// Commits are made at 2023-11-14T22:13:20Z, the web-flow key at
 /// 2020-09-13T12:26:40Z.
 const COMMIT_TIME: i64 = 1_700_000_000;
@@ -151,21 +153,10 @@ fn rewrite_key_body(body: &[u8], count: Count) -> Vec<u8> {
 }
 
 /// `packets` in one armor block of `kind`, with its checksum.
-fn armor(packets: &[u8], kind: openpgp::armor::Kind) -> String {
+pub fn armor(packets: &[u8], kind: openpgp::armor::Kind) -> String {
     let mut writer = openpgp::armor::Writer::new(Vec::new(), kind).unwrap();
     std::io::Write::write_all(&mut writer, packets).unwrap();
     String::from_utf8(writer.finalize().unwrap()).unwrap()
-}
-
-/// The packets of an armored text.
-fn dearmor(armored: &str) -> Vec<u8> {
-    let mut reader = openpgp::armor::Reader::from_bytes(
-        armored.as_bytes(),
-        openpgp::armor::ReaderMode::Tolerant(None),
-    );
-    let mut packets = Vec::new();
-    std::io::Read::read_to_end(&mut reader, &mut packets).unwrap();
-    packets
 }
 
 /// An armored signature whose signature packet's MPI is written as
@@ -190,7 +181,7 @@ pub struct WebFlow {
 impl WebFlow {
     pub fn new() -> WebFlow {
         let home = GpgHome::new();
-        let out = home
+        let generated = home
             .command()
             .args(["--faked-system-time", &format!("{KEY_TIME}!")])
             .args(["--passphrase", "", "--pinentry-mode", "loopback"])
@@ -202,11 +193,7 @@ impl WebFlow {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::success_output(generated, "gpg --quick-gen-key");
         let exported = home
             .command()
             .args(["--export", "noreply@github.com"])
@@ -250,14 +237,8 @@ impl WebFlow {
             .unwrap()
             .stdout;
         let cert = openpgp::Cert::from_bytes(&secret).unwrap();
-        let mut signer = cert
-            .primary_key()
-            .key()
-            .clone()
-            .parts_into_secret()
-            .unwrap()
-            .into_keypair()
-            .unwrap();
+        let secret_key = cert.primary_key().key().clone().parts_into_secret();
+        let mut signer = secret_key.unwrap().into_keypair().unwrap();
         let named = openpgp::Fingerprint::from_hex(fingerprint).unwrap();
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(COMMIT_TIME as u64);
         let signature = openpgp::packet::signature::SignatureBuilder::new(

@@ -645,10 +645,16 @@ fn signed_data_that_is_not_utf8_is_a_bad_signature() {
 fn crafted(what: String, text: &str, end: &dyn Fn(&Built) -> git2::Oid) -> Case {
     let built = build_scenario_text(text);
     let end = end(&built);
+    hand_made(format!("# {what}\n{text}"), built, end)
+}
+
+/// A channel already built, described by `text`: from `first` (alice's)
+/// to `end`.
+fn hand_made(text: String, built: Built, end: git2::Oid) -> Case {
     Case {
         channel: Channel {
             seed: 0,
-            text: format!("# {what}\n{text}"),
+            text,
             introduction: "first".into(),
             signer: "alice".into(),
             signer_primary: false,
@@ -1922,24 +1928,8 @@ fn random_channels_are_judged_as_guix_judges_them() {
 /// A channel built by [`crate::github_encodings::GitHubHistory`]: from
 /// `first` (alice's) to `after`.
 fn github_case(what: String, history: crate::github_encodings::GitHubHistory) -> Case {
-    Case {
-        channel: Channel {
-            seed: 0,
-            text: format!("# {what}\n"),
-            introduction: "first".into(),
-            signer: "alice".into(),
-            signer_primary: false,
-            end: None,
-            keyring: "keyring".into(),
-            historical: None,
-            historical_text: None,
-            intermediate: None,
-        },
-        end: history.ids["after"],
-        built: history.built,
-        intermediate: None,
-        historical: None,
-    }
+    let end = history.ids["after"];
+    hand_made(format!("# {what}\n"), history.built, end)
 }
 
 /// GitHub's encodings of MPIs (counts above the value's bits) and their
@@ -2000,8 +1990,14 @@ fn github_encodings_are_judged_as_guix_judges_them() {
             ));
         }
     }
+    assert_agreement(&guix, &cases);
+}
+
+/// Compares both sides on `cases`, which must agree; prints Guix's
+/// verdicts.
+fn assert_agreement(guix: &Guix, cases: &[Case]) {
     let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
+    let classes = compare(guix, cases, &mut tally);
     eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
     assert!(
         classes.is_empty(),
