@@ -851,7 +851,7 @@ fn read_key_packets(contents: &[u8]) -> Result<(Vec<KeyPacket>, bool), KeyProble
                             reason: other.to_string(),
                         },
                     })?;
-                non_canonical |= encoding;
+                non_canonical |= encoding.non_canonical;
                 continue;
             }
             // What Guix's `get-data` reads and the keyring ignores.

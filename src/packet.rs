@@ -168,6 +168,8 @@ struct Mpis {
     non_canonical: bool,
     /// The values, leading zero octets dropped.
     values: Vec<Vec<u8>>,
+    /// How many octets of each were read.
+    read: Vec<usize>,
 }
 
 impl Mpis {
@@ -200,6 +202,7 @@ impl Mpis {
             mpis.encoded.extend(value_bits.to_be_bytes());
             mpis.encoded.extend(value);
             mpis.values.push(value.to_vec());
+            mpis.read.push(octets.len());
         }
         Ok((mpis, data))
     }
@@ -222,8 +225,21 @@ pub(crate) struct CanonicalSignature<'a> {
     /// The body, its MPIs canonical and nothing after them (Guix ignores
     /// trailing data); the body itself when it already is so.
     pub body: Cow<'a, [u8]>,
+    /// How its MPIs were encoded.
+    pub encoding: Encoding,
+}
+
+/// How a signature's MPIs were encoded, where it matters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Encoding {
     /// Whether an MPI was not canonically encoded.
     pub non_canonical: bool,
+    /// For an EdDSA signature whose R or S Guix hands libgcrypt with
+    /// another length than 32 octets, that length: libgcrypt then refuses
+    /// to verify it (`GPG_ERR_INV_LENGTH`), and Guix fails. Guix passes
+    /// the octets read, with one zero octet before an odd number of them
+    /// (`bytevector->hex` in `get-sig`).
+    pub eddsa_length: Option<usize>,
 }
 
 /// The body of a v3 or v4 signature packet, its MPIs rewritten as Guix
@@ -232,9 +248,9 @@ pub(crate) struct CanonicalSignature<'a> {
 /// whose MPIs Guix does not read, is returned as it is, for sequoia to
 /// judge.
 pub(crate) fn canonical_signature(body: &[u8]) -> Result<CanonicalSignature<'_>, MpiProblem> {
-    let unchanged = CanonicalSignature {
+    let unchanged = |encoding| CanonicalSignature {
         body: Cow::Borrowed(body),
-        non_canonical: false,
+        encoding,
     };
     let u16_at = |at: usize| -> Option<usize> {
         let bytes = body.get(at..at + 2)?;
@@ -252,22 +268,36 @@ pub(crate) fn canonical_signature(body: &[u8]) -> Result<CanonicalSignature<'_>,
         _ => None,
     };
     let Some((algorithm, start)) = located else {
-        return Ok(unchanged);
+        return Ok(unchanged(Encoding::default()));
     };
     let Some(uses) = signature_uses(algorithm) else {
-        return Ok(unchanged);
+        return Ok(unchanged(Encoding::default()));
     };
     let (mpis, trailing) = Mpis::read(&body[start..], uses)?;
+    let encoding = Encoding {
+        non_canonical: mpis.non_canonical,
+        eddsa_length: match uses.contains(&Use::Octets) {
+            true => mpis
+                .read
+                .iter()
+                .map(|&n| n + n % 2)
+                .find(|&n| n != EDDSA_OCTETS),
+            false => None,
+        },
+    };
     if !mpis.non_canonical && trailing.is_empty() {
-        return Ok(unchanged);
+        return Ok(unchanged(encoding));
     }
     let mut rewritten = body[..start].to_vec();
     rewritten.extend(&mpis.encoded);
     Ok(CanonicalSignature {
         body: Cow::Owned(rewritten),
-        non_canonical: mpis.non_canonical,
+        encoding,
     })
 }
+
+/// The length of an Ed25519 signature's R and S that libgcrypt verifies.
+const EDDSA_OCTETS: usize = 32;
 
 /// Why a v4 public key packet cannot be read, where Guix's
 /// `get-public-key` fails on it.
@@ -464,23 +494,35 @@ mod tests {
         let body = |s: &[u8]| [&header[..], s].concat();
         let canonical = body(&mpi(9, &[1, 2]));
         let read = canonical_signature(&canonical).unwrap();
-        assert!(matches!(read.body, Cow::Borrowed(_)) && !read.non_canonical);
+        assert!(matches!(read.body, Cow::Borrowed(_)) && !read.encoding.non_canonical);
         let overstated = body(&mpi(16, &[1, 2]));
         let read = canonical_signature(&overstated).unwrap();
         assert_eq!(
-            (read.body.as_ref(), read.non_canonical),
+            (read.body.as_ref(), read.encoding.non_canonical),
             (&canonical[..], true)
         );
         let trailing = body(&[mpi(9, &[1, 2]), vec![7]].concat());
         let read = canonical_signature(&trailing).unwrap();
         assert_eq!(
-            (read.body.as_ref(), read.non_canonical),
+            (read.body.as_ref(), read.encoding.non_canonical),
             (&canonical[..], false)
         );
         assert_eq!(
             canonical_signature(&body(&[])).unwrap_err(),
             MpiProblem::NoBitCount
         );
+        // EdDSA: R and S as Guix hands them to libgcrypt, which wants 32
+        // octets (an odd number gets a zero octet first).
+        let eddsa = |r: &[u8], s: &[u8]| {
+            let body = [&[4, 0, 22, 8, 0, 0, 0, 0, 0xab, 0xcd][..], r, s].concat();
+            canonical_signature(&body).unwrap().encoding.eddsa_length
+        };
+        let (full, short) = (vec![0x7f; 32], vec![0x7f; 31]);
+        assert_eq!(eddsa(&mpi(255, &full), &mpi(255, &full)), None);
+        assert_eq!(eddsa(&mpi(247, &short), &mpi(256, &full)), None);
+        assert_eq!(eddsa(&mpi(239, &full[2..]), &mpi(255, &full)), Some(30));
+        let padded = [&[0][..], &full].concat();
+        assert_eq!(eddsa(&mpi(255, &full), &mpi(264, &padded)), Some(34));
         // Fields cut short: left for sequoia.
         let cut = [4, 0, 1, 8, 0, 9];
         assert!(matches!(

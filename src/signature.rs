@@ -26,7 +26,7 @@ use crate::crypto::{self, Engine};
 use crate::fingerprint::{Fingerprint, Issuer, KeyId};
 use crate::keyring::{Keyring, KeyringKey};
 use crate::objects::Unreadable;
-use crate::packet::{self, MpiProblem};
+use crate::packet::{self, Encoding, MpiProblem};
 
 /// Larger `gpgsig` headers are refused (real ones are under 2 KiB).
 pub const MAX_SIZE: usize = 64 << 10;
@@ -38,8 +38,8 @@ pub const MAX_SIZE: usize = 64 << 10;
 pub struct CommitSignature<'a> {
     commit: Oid,
     packet: openpgp::packet::Signature,
-    /// Whether its MPIs were not canonically encoded (GitHub's).
-    non_canonical: bool,
+    /// How its MPIs were encoded (GitHub's are not canonical).
+    encoding: Encoding,
     signed_data: Cow<'a, [u8]>,
 }
 
@@ -58,7 +58,7 @@ impl CommitSignature<'static> {
         Ok(CommitSignature {
             commit: signature.commit,
             packet: signature.packet,
-            non_canonical: signature.non_canonical,
+            encoding: signature.encoding,
             signed_data: Cow::Owned(signature.signed_data.into_owned()),
         })
     }
@@ -72,11 +72,11 @@ impl<'a> CommitSignature<'a> {
         let Some((armored, signed_data)) = &commit.signature else {
             return Err(SignatureError::Unsigned);
         };
-        let (packet, non_canonical) = read_armored(armored).map_err(SignatureError::Malformed)?;
+        let (packet, encoding) = read_armored(armored).map_err(SignatureError::Malformed)?;
         Ok(CommitSignature {
             commit: id,
             packet,
-            non_canonical,
+            encoding,
             signed_data: Cow::Borrowed(signed_data),
         })
     }
@@ -95,7 +95,7 @@ impl<'a> CommitSignature<'a> {
     /// than their values' (as GitHub encodes them), which Guix and GnuPG
     /// accept, and RFC 4880 does not.
     pub fn non_canonical(&self) -> bool {
-        self.non_canonical
+        self.encoding.non_canonical
     }
 
     /// Finds the issuer in `keyring` and verifies the signature with it;
@@ -129,6 +129,18 @@ impl<'a> CommitSignature<'a> {
                     algorithm: algorithm.into(),
                 },
             ));
+        }
+        // Guix hands libgcrypt an EdDSA signature's R and S as it read
+        // them, and libgcrypt refuses other lengths than 32 octets (Guix
+        // then fails).
+        if let Some(length) = self.encoding.eddsa_length {
+            return Err(SignatureError::Bad {
+                fingerprint: candidates[0].fingerprint().clone(),
+                reason: format!(
+                    "its EdDSA R or S is read as {length} octets, which libgcrypt, hence \
+                     Guix, cannot verify (32 are needed)"
+                ),
+            });
         }
         // Guix reads the signed data as a string decoded from UTF-8
         // (Guile-Git's `commit-extract-signature`), bytes that are not
@@ -356,9 +368,11 @@ pub fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, Signa
     read_armored(armored).map(|read| read.0)
 }
 
-/// [`parse_armored`], and whether the signature's MPIs were not
-/// canonically encoded (see [`crate::packet`]).
-fn read_armored(armored: &[u8]) -> Result<(openpgp::packet::Signature, bool), SignatureProblem> {
+/// [`parse_armored`], and how the signature's MPIs were encoded (see
+/// [`crate::packet`]).
+fn read_armored(
+    armored: &[u8],
+) -> Result<(openpgp::packet::Signature, Encoding), SignatureProblem> {
     if armored.len() > MAX_SIZE {
         return Err(SignatureProblem::TooLarge {
             size: armored.len(),
@@ -377,14 +391,14 @@ fn read_armored(armored: &[u8]) -> Result<(openpgp::packet::Signature, bool), Si
     if tag != SIGNATURE_TAG {
         return Err(SignatureProblem::NotASignature { tag });
     }
-    let (signature, non_canonical) = match body.first() {
+    let (signature, encoding) = match body.first() {
         Some(3 | 4) => parse_signature_body(body)?,
         Some(&version) => return Err(SignatureProblem::UnsupportedVersion { version }),
         None => return Err(SignatureProblem::NoPacket),
     };
     check_hash(&signature)?;
     check_issuers(&signature)?;
-    Ok((signature, non_canonical))
+    Ok((signature, encoding))
 }
 
 /// As Guix's `openpgp-hash-algorithm`, which `get-signature` calls: a hash
@@ -432,13 +446,13 @@ fn first_packet(binary: &[u8]) -> Result<(u8, &[u8]), SignatureProblem> {
 /// Parses a signature packet's body with sequoia (reframed as a
 /// new-format packet), its MPIs first read as Guix reads them and
 /// rewritten canonically ([`packet::canonical_signature`]); also says
-/// whether they were not canonical.
+/// how they were encoded.
 pub(crate) fn parse_signature_body(
     body: &[u8],
-) -> Result<(openpgp::packet::Signature, bool), SignatureProblem> {
+) -> Result<(openpgp::packet::Signature, Encoding), SignatureProblem> {
     let canonical = packet::canonical_signature(body).map_err(SignatureProblem::Mpi)?;
     let signature = parse_canonical_body(&canonical.body)?;
-    Ok((signature, canonical.non_canonical))
+    Ok((signature, canonical.encoding))
 }
 
 fn parse_canonical_body(body: &[u8]) -> Result<openpgp::packet::Signature, SignatureProblem> {

@@ -63,6 +63,8 @@ pub enum Count {
     Overrun,
     /// The count alone, the packet ending before its octets.
     NoOctets,
+    /// The bits of its octets after that many leading zero octets.
+    Padded(usize),
 }
 
 /// The MPI of `octets` (canonical: no leading zero) written as `count`
@@ -76,6 +78,10 @@ fn write_mpi(octets: &[u8], count: Count) -> Vec<u8> {
         Count::Understated => ((octets.len() - 1) * 8, octets.to_vec()),
         Count::Overrun => ((octets.len() + 1) * 8, octets.to_vec()),
         Count::NoOctets => (bits(octets), Vec::new()),
+        Count::Padded(zeros) => {
+            let padded = [&vec![0; zeros][..], octets].concat();
+            (padded.len() * 8, padded)
+        }
     };
     [&(bits as u16).to_be_bytes()[..], &octets].concat()
 }
@@ -142,6 +148,29 @@ fn rewrite_signature_body(body: &[u8], count: Count) -> Vec<u8> {
     let start = 10 + hashed + u16_at(6 + hashed);
     let (at, octets) = last_mpi(body, start);
     [&body[..at], &write_mpi(&octets, count)].concat()
+}
+
+/// A v4 signature body whose MPIs (an EdDSA signature's R and S) are
+/// written as `counts` say, one each.
+fn rewrite_every_mpi(body: &[u8], counts: &[Count]) -> Vec<u8> {
+    let u16_at = |at: usize| usize::from(u16::from_be_bytes([body[at], body[at + 1]]));
+    let hashed = u16_at(4);
+    let mut at = 10 + hashed + u16_at(6 + hashed);
+    let mut out = body[..at].to_vec();
+    for &count in counts {
+        let end = at + 2 + u16_at(at).div_ceil(8);
+        out.extend(write_mpi(&body[at + 2..end], count));
+        at = end;
+    }
+    assert_eq!(at, body.len(), "one count for each MPI");
+    out
+}
+
+/// An armored signature whose MPIs are written as `counts` say.
+pub fn rewrite_every_signature_mpi(armored: &str, counts: &[Count]) -> String {
+    let packets = packets(&dearmor(armored));
+    let body = rewrite_every_mpi(&packets[0].1, counts);
+    armor(&packet(2, &body), openpgp::armor::Kind::Signature)
 }
 
 /// A v4 RSA key body whose exponent (its last MPI) is written as `count`
@@ -638,6 +667,45 @@ fn the_strict_policy_refuses_github_encodings() {
                 assert!(reason.to_string().contains("bit count"), "{reason}");
             }
             other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// An EdDSA signature's R and S are handed to libgcrypt as Guix reads
+/// them (leading zero octets kept, one added to an odd number of them),
+/// and libgcrypt verifies 32 octets only: a count of all 32 octets is
+/// accepted, one of 33 or 34 refused (Guix fails there).
+#[test]
+fn eddsa_signature_counts_are_judged_as_guix_judges_them() {
+    let text = "keyring alice\nauthorize alice\ncommit first alice\n";
+    for (counts, authentic) in [
+        ([Count::Padded(0); 2], true),
+        ([Count::Padded(1), Count::Canonical], false),
+        ([Count::Canonical, Count::Padded(2)], false),
+    ] {
+        let built = build_scenario_text(text);
+        let mut repo = built.repo();
+        let first = built.oid("first");
+        let tree = repo.find_commit(first).unwrap().tree_id();
+        let buffer = objects::commit_buffer(tree, &[first], &AUTHOR, "m\n");
+        let signature = objects::binary_signature(
+            &mut key("alice").signing_keypair(),
+            buffer.as_bytes(),
+            COMMIT_TIME,
+            HashAlgorithm::SHA256,
+        )
+        .unwrap();
+        let signature = rewrite_every_signature_mpi(&signature, &counts);
+        let signature = signature.trim_end();
+        let end = objects::commit(&mut repo, &buffer, Some(("gpgsig", signature))).unwrap();
+        let result = support::expect::run_from_first(&built, end, &Options::default());
+        match authentic {
+            true => assert_eq!(result.unwrap().checked, 1, "{counts:?}"),
+            false => {
+                let failure = failure(result);
+                assert_eq!(failure.kind(), "bad-signature", "{counts:?}");
+                assert!(failure.to_string().contains("EdDSA"), "{failure}");
+            }
         }
     }
 }

@@ -1993,6 +1993,45 @@ fn github_encodings_are_judged_as_guix_judges_them() {
     assert_agreement(&guix, &cases);
 }
 
+/// An EdDSA signature (alice's) whose R and S are written with counts
+/// above their values' bits: Guix keeps their octets (`get-mpi/bytevector`)
+/// and pads an odd number of them with one zero octet; libgcrypt then
+/// verifies 32 octets only.
+#[test]
+fn eddsa_signature_counts_are_judged_as_guix_judges_them() {
+    use crate::github_encodings::{rewrite_every_signature_mpi, Count};
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let text = "keyring alice\nauthorize alice\ncommit first alice\n";
+    let mut cases = Vec::new();
+    let canonical = Count::Canonical;
+    for counts in [
+        [Count::Padded(0); 2],
+        [Count::Overstated; 2],
+        [Count::Padded(1), canonical],
+        [canonical, Count::Padded(1)],
+        [Count::Padded(2), canonical],
+        [canonical, Count::Padded(2)],
+    ] {
+        for n in 0..4 {
+            let what = format!("EdDSA R, S {counts:?} {n}");
+            let mut case = crafted(what, text, &|b| b.oid("first"));
+            let headers = format!("author A <a@b> {n} +0000\ncommitter A <a@b> 1 +0000\n");
+            case.end = craft_commit(
+                &case.built,
+                case.built.oid("first"),
+                headers.as_bytes(),
+                b"m\n",
+                b"",
+                &|armored| rewrite_every_signature_mpi(armored, &counts),
+            );
+            cases.push(case);
+        }
+    }
+    assert_agreement(&guix, &cases);
+}
+
 /// Compares both sides on `cases`, which must agree; prints Guix's
 /// verdicts.
 fn assert_agreement(guix: &Guix, cases: &[Case]) {
