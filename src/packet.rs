@@ -27,7 +27,10 @@
 //!   integer of them with `bytevector-uint-ref`, which fails on no octet: a
 //!   count of zero fails there;
 //! - a count below the value's bits takes fewer octets, and the next field
-//!   starts early: what follows is misread, exactly as Guix misreads it.
+//!   starts early: what follows is misread, exactly as Guix misreads it;
+//! - an EdDSA signature's R and S go to libgcrypt as read (leading zero
+//!   octets kept, one added before an odd number of them), which verifies
+//!   32 octets only ([`Encoding::eddsa_length`]).
 //!
 //! A key's fingerprint comes from its packet as published, not from the
 //! rewritten one: Guix hashes the packet's own octets (`fingerprint` in
