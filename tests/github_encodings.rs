@@ -660,7 +660,9 @@ fn the_strict_policy_refuses_github_encodings() {
         let history = GitHubHistory::new(&published, &web_flow.fingerprint, &|d| {
             web_flow.sign(d, merge)
         });
-        match failure(history.authenticate(Policy::Strict)) {
+        let refused = failure(history.authenticate(Policy::Strict));
+        assert!(refused.hint().unwrap().contains("GitHub"), "{refused:?}");
+        match refused {
             Failure::PolicyViolation { commit, reason, .. } => {
                 assert_eq!(commit, history.ids["merge"]);
                 assert_eq!(reason, PolicyRefusal::NonCanonical(expected));
