@@ -13,6 +13,9 @@ use base64::Engine;
 pub enum ArmorError {
     /// The first line is not `-----BEGIN …-----`.
     NoHeader,
+    /// The first line is `-----BEGIN …-----` after white space, which
+    /// Guix does not skip.
+    IndentedHeader,
     /// The text ends before the `-----END …-----` line.
     Truncated,
     /// No blank line between the `-----BEGIN …-----` line (and its
@@ -31,6 +34,9 @@ impl std::fmt::Display for ArmorError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             ArmorError::NoHeader => "its ASCII armor has no -----BEGIN line",
+            ArmorError::IndentedHeader => {
+                "its ASCII armor's -----BEGIN line is indented, which Guix does not accept"
+            }
             ArmorError::Truncated => "its ASCII armor is truncated (no -----END line)",
             ArmorError::NoBlankLine => {
                 "its ASCII armor has no blank line after the -----BEGIN line and its headers"
@@ -69,10 +75,10 @@ pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), Armor
     let text = String::from_utf8_lossy(text);
     let mut lines = text.split('\n');
     let first = lines.next().unwrap_or("").trim_end();
-    let kind = first
-        .strip_prefix("-----BEGIN ")
-        .and_then(|rest| rest.strip_suffix("-----"))
-        .ok_or(ArmorError::NoHeader)?;
+    let kind = begin_kind(first).ok_or_else(|| match begin_kind(first.trim_start()) {
+        Some(_) => ArmorError::IndentedHeader,
+        None => ArmorError::NoHeader,
+    })?;
     let end = format!("-----END {kind}-----");
     // Armor headers ("Comment: …") run to the first blank line, even past
     // the end line, as Guix's `skip-headers` reads them: what Guix would
@@ -95,6 +101,12 @@ pub(crate) fn decode_first_block(text: &[u8]) -> Result<(String, Vec<u8>), Armor
         }
     })?;
     Ok((kind.to_owned(), data))
+}
+
+/// The kind of armor a `-----BEGIN …-----` line opens.
+fn begin_kind(line: &str) -> Option<&str> {
+    line.strip_prefix("-----BEGIN ")
+        .and_then(|rest| rest.strip_suffix("-----"))
 }
 
 /// The data and checksum lines after the armor headers, up to `end`.
@@ -204,6 +216,11 @@ mod tests {
             Err(ArmorError::Truncated)
         );
         assert_eq!(decode_first_block(b"hello"), Err(ArmorError::NoHeader));
+        let indented = format!("  {}", block(&good));
+        assert_eq!(
+            decode_first_block(indented.as_bytes()),
+            Err(ArmorError::IndentedHeader)
+        );
         let no_blank =
             "-----BEGIN PGP SIGNATURE-----\naGVsbG8=\n=AAAA\n-----END PGP SIGNATURE-----\n";
         assert_eq!(

@@ -175,6 +175,10 @@ fn policy(refusal: &PolicyRefusal) -> String {
              signature's creation time (Guix's own rule accepts it)"
             .into(),
         PolicyRefusal::WeakHash { .. } => STRONGER_DIGEST.into(),
+        PolicyRefusal::NonCanonical(_) => "GitHub writes such numbers (its web-flow key and \
+             the merges it signs), which Guix's own rule and GnuPG accept: re-sign the commit \
+             with your own key, e.g. `git commit --amend -S --no-edit`"
+            .into(),
         _ => "sign with a valid key (not expired, not revoked, bound to its certificate, \
              marked for signing) and a strong digest (Guix's own rule does not ask this)"
             .into(),

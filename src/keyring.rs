@@ -15,14 +15,16 @@ use openpgp::crypto::mpi;
 use openpgp::packet::key::{PublicParts, UnspecifiedRole};
 use openpgp::packet::Key;
 use openpgp::packet::Tag;
-use openpgp::parse::{PacketParserBuilder, PacketParserResult, Parse};
+use openpgp::parse::Parse;
 use openpgp::types::Curve;
-use openpgp::{KeyID, Packet};
+use openpgp::KeyID;
 
 use crate::armor;
 use crate::crypto::Prepared;
 use crate::fingerprint::Fingerprint;
 use crate::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects, Unreadable};
+use crate::packet::{self, tag, KeyPacketProblem, MpiProblem};
+use crate::signature::{self, SignatureProblem};
 use crate::untrusted::Untrusted;
 
 /// The keyring branch used when none is configured.
@@ -42,6 +44,9 @@ pub struct KeyringKey {
     fingerprint: Fingerprint,
     primary: Fingerprint,
     file: String,
+    /// Whether its key file encodes some MPI non-canonically (see
+    /// [`crate::packet`]), which the strict policy refuses.
+    non_canonical: bool,
     /// Made on first use: most keys of a keyring never sign the range.
     prepared: std::sync::OnceLock<Prepared>,
 }
@@ -72,6 +77,13 @@ impl KeyringKey {
     /// The key material, for signature verification.
     pub fn key(&self) -> &Key<PublicParts, UnspecifiedRole> {
         &self.key
+    }
+
+    /// Whether its key file encodes some number (MPI) with a bit count
+    /// other than the number's, as GitHub's web-flow key does: Guix and
+    /// GnuPG accept it, RFC 4880 does not.
+    pub fn non_canonical(&self) -> bool {
+        self.non_canonical
     }
 
     pub(crate) fn prepared(&self) -> &Prepared {
@@ -221,14 +233,15 @@ impl Keyring {
     /// not parse is malformed, one that brings the keyring over
     /// [`Keyring::MAX_KEYS`] makes it too large.
     fn add_file(&mut self, file: &str, contents: &[u8], blob: Oid) -> Result<(), KeyringError> {
-        let keys = read_key_packets(contents).map_err(|reason| KeyringError::MalformedKey {
-            reference: self.reference.clone(),
-            file: file.to_owned(),
-            blob,
-            reason,
-        })?;
+        let (keys, non_canonical) =
+            read_key_packets(contents).map_err(|reason| KeyringError::MalformedKey {
+                reference: self.reference.clone(),
+                file: file.to_owned(),
+                blob,
+                reason,
+            })?;
         self.files.push(contents.to_vec());
-        for (key, primary) in keys {
+        for (key, fingerprint, primary) in keys {
             if self.keys.len() >= MAX_KEYS {
                 return Err(KeyringError::TooLarge {
                     reference: self.reference.clone(),
@@ -237,7 +250,7 @@ impl Keyring {
                     },
                 });
             }
-            self.add_key(file, key, primary);
+            self.add_key(file, non_canonical, key, fingerprint, primary);
         }
         Ok(())
     }
@@ -245,10 +258,11 @@ impl Keyring {
     fn add_key(
         &mut self,
         file: &str,
+        non_canonical: bool,
         key: Key<PublicParts, UnspecifiedRole>,
+        fingerprint: Fingerprint,
         primary: Fingerprint,
     ) {
-        let fingerprint = Fingerprint::from(&key.fingerprint());
         let same = self.by_fingerprint.get(&fingerprint).into_iter().flatten();
         // The same key listed twice (in two files, say) is stored once.
         if same.clone().any(|&i| self.keys[i].key.mpis() == key.mpis()) {
@@ -259,12 +273,15 @@ impl Keyring {
             .entry(fingerprint.clone())
             .or_default()
             .push(index);
-        self.by_key_id.entry(key.keyid()).or_default().push(index);
+        // The key ID is the low 64 bits of the fingerprint as published.
+        let key_id = KeyID::from_bytes(&fingerprint.as_bytes()[12..]);
+        self.by_key_id.entry(key_id).or_default().push(index);
         self.keys.push(KeyringKey {
             key,
             fingerprint,
             primary,
             file: file.to_owned(),
+            non_canonical,
             prepared: std::sync::OnceLock::new(),
         });
     }
@@ -435,12 +452,6 @@ pub enum KeyProblem {
     /// Its ASCII armor is malformed.
     #[error("malformed ASCII-armored key: {0}")]
     Armor(armor::ArmorError),
-    /// Its packets cannot be parsed.
-    #[error("{}", Untrusted::new(reason))]
-    Unparsable {
-        /// What the OpenPGP parser said.
-        reason: String,
-    },
     /// A packet cannot be read.
     #[error("unreadable {} packet: {}", Tag::from(*tag), Untrusted::new(reason))]
     UnreadablePacket {
@@ -455,6 +466,20 @@ pub enum KeyProblem {
         /// The packet's tag.
         tag: u8,
     },
+    /// A packet's header is cut short, or its body is missing.
+    #[error("a packet is cut short")]
+    TruncatedPacket,
+    /// A public key packet cannot be read.
+    #[error("unreadable public key packet: {0}")]
+    KeyPacket(KeyPacketProblem),
+    /// A number (MPI) of a key or signature packet cannot be read.
+    #[error("unreadable {} packet: {problem}", Tag::from(*tag))]
+    Mpi {
+        /// The packet's tag.
+        tag: u8,
+        /// Why.
+        problem: MpiProblem,
+    },
     /// An EdDSA key on a curve Guix does not know.
     #[error(
         "it holds an EdDSA key on curve {}, which Guix cannot read",
@@ -464,14 +489,6 @@ pub enum KeyProblem {
         /// The curve's name.
         curve: String,
     },
-}
-
-impl KeyProblem {
-    fn unparsable(error: impl std::fmt::Display) -> Self {
-        KeyProblem::Unparsable {
-            reason: error.to_string(),
-        }
-    }
 }
 
 /// Which of the keyring's limits a keyring branch exceeds.
@@ -787,7 +804,8 @@ fn remote_keyring_named(repo: &Repository, reference: &str) -> Option<String> {
         .find(|name| name != reference && name.rsplit('/').next() == Some(base))
 }
 
-type KeyPacket = (Key<PublicParts, UnspecifiedRole>, Fingerprint);
+/// A key, its fingerprint, and its primary key's fingerprint.
+type KeyPacket = (Key<PublicParts, UnspecifiedRole>, Fingerprint, Fingerprint);
 
 /// As Guix's `get-key`, which knows two curves for EdDSA keys and fails on
 /// any other (a `match` without a clause), which stops the whole keyring
@@ -807,7 +825,9 @@ fn check_curve(key: &Key<PublicParts, UnspecifiedRole>) -> Result<(), KeyProblem
 
 /// Every primary key and subkey packet of a file, each with the
 /// fingerprint of the primary key it follows, read as Guix's
-/// `get-openpgp-keyring` reads them.
+/// `get-openpgp-keyring` reads them, packet by packet
+/// ([`packet::next_frame`]); and whether any of the file's MPIs was not
+/// canonically encoded.
 ///
 /// As in Guix, an armored file is decoded from its first armor block, which
 /// must carry a valid checksum; an empty file holds no key. Guix reads v4
@@ -816,74 +836,73 @@ fn check_curve(key: &Key<PublicParts, UnspecifiedRole>) -> Result<(), KeyProblem
 /// keyring), and so is everything after a key of another version up to
 /// the next primary key. A packet Guix cannot read (a secret key, an
 /// encrypted or literal data packet, a marker…) makes its `get-packet`
-/// fail, and the file is refused.
-fn read_key_packets(contents: &[u8]) -> Result<Vec<KeyPacket>, KeyProblem> {
+/// fail, and the file is refused. Keys are read as Guix's `get-public-key`
+/// reads them ([`packet::read_key`]: non-canonical MPIs accepted, the
+/// fingerprint from the packet as published); signatures (self-signatures,
+/// bindings, certifications), which Guix reads and never checks, must
+/// parse (their MPIs read as Guix reads them).
+fn read_key_packets(contents: &[u8]) -> Result<(Vec<KeyPacket>, bool), KeyProblem> {
     let mut keys = Vec::new();
+    let mut non_canonical = false;
     let decoded;
-    let packets = if armor::looks_armored(contents) {
+    let mut packets = if armor::looks_armored(contents) {
         decoded = armor::decode_first_block(contents)
             .map_err(KeyProblem::Armor)?
             .1;
-        &decoded
+        &decoded[..]
     } else {
         contents
     };
-    if packets.is_empty() {
-        return Ok(keys);
-    }
     // The primary key of the group being read, if it is one Guix reads.
     let mut primary: Option<Fingerprint> = None;
-    // Unread bodies are kept so that the version of a key sequoia cannot
-    // parse can be looked at.
-    let mut ppr = PacketParserBuilder::from_bytes(packets)
-        .and_then(|builder| builder.buffer_unread_content().build())
-        .map_err(KeyProblem::unparsable)?;
-    while let PacketParserResult::Some(pp) = ppr {
-        let (packet, next) = pp.next().map_err(KeyProblem::unparsable)?;
-        ppr = next;
-        let (key, is_primary) = match packet {
-            Packet::PublicKey(k) => (k.role_into_unspecified(), true),
-            Packet::PublicSubkey(k) => (k.role_into_unspecified(), false),
-            // A key of another version (v3, v5): Guix skips it, as below.
-            Packet::Unknown(u)
-                if matches!(u.tag(), Tag::PublicKey | Tag::PublicSubkey)
-                    && u.body().first() != Some(&4) =>
-            {
-                primary = None;
+    while !packets.is_empty() {
+        let (frame, rest) = packet::next_frame(packets).ok_or(KeyProblem::TruncatedPacket)?;
+        packets = rest;
+        let is_primary = match frame.tag {
+            tag::PUBLIC_KEY => true,
+            tag::PUBLIC_SUBKEY => false,
+            tag::SIGNATURE => {
+                let (_, encoding) =
+                    signature::parse_signature_body(frame.body).map_err(|e| match e {
+                        SignatureProblem::Mpi(problem) => KeyProblem::Mpi {
+                            tag: tag::SIGNATURE,
+                            problem,
+                        },
+                        other => KeyProblem::UnreadablePacket {
+                            tag: tag::SIGNATURE,
+                            reason: other.to_string(),
+                        },
+                    })?;
+                non_canonical |= encoding.non_canonical;
                 continue;
             }
-            Packet::Unknown(u) => {
-                return Err(KeyProblem::UnreadablePacket {
-                    tag: u.tag().into(),
-                    reason: u.error().to_string(),
-                })
-            }
             // What Guix's `get-data` reads and the keyring ignores.
-            Packet::Signature(_)
-            | Packet::OnePassSig(_)
-            | Packet::Trust(_)
-            | Packet::UserID(_)
-            | Packet::UserAttribute(_) => continue,
-            other => {
-                return Err(KeyProblem::NotAKey {
-                    tag: other.tag().into(),
-                })
-            }
+            tag::ONE_PASS_SIGNATURE | tag::TRUST | tag::USER_ID | tag::USER_ATTRIBUTE => continue,
+            tag => return Err(KeyProblem::NotAKey { tag }),
         };
-        if key.version() != 4 {
+        let read = packet::read_key(frame.body).map_err(|e| match e {
+            KeyPacketProblem::Mpi(problem) => KeyProblem::Mpi {
+                tag: frame.tag,
+                problem,
+            },
+            other => KeyProblem::KeyPacket(other),
+        })?;
+        // A key of another version (v3, v5, v6): Guix skips it and what
+        // follows it up to the next primary key.
+        let Some(read) = read else {
             primary = None;
             continue;
-        }
-        check_curve(&key)?;
-        let fingerprint = Fingerprint::from(&key.fingerprint());
+        };
+        check_curve(&read.key)?;
+        non_canonical |= read.non_canonical;
         if is_primary {
-            primary = Some(fingerprint.clone());
+            primary = Some(read.fingerprint.clone());
         }
         if let Some(primary) = &primary {
-            keys.push((key, primary.clone()));
+            keys.push((read.key, read.fingerprint, primary.clone()));
         }
     }
-    Ok(keys)
+    Ok((keys, non_canonical))
 }
 
 #[cfg(test)]
@@ -892,6 +911,7 @@ mod tests {
     use openpgp::packet::key::Key4;
     use openpgp::serialize::MarshalInto;
     use openpgp::types::PublicKeyAlgorithm;
+    use openpgp::Packet;
 
     /// A v4 EdDSA primary key on `curve`, serialized.
     fn eddsa_key(curve: Curve) -> Vec<u8> {
@@ -917,16 +937,19 @@ mod tests {
         subkey[0] = 0xce; // new-format tag 14: a public subkey
         let mut file = v3.to_vec();
         file.extend(&subkey);
-        assert!(read_key_packets(&file).unwrap().is_empty());
+        assert!(read_key_packets(&file).unwrap().0.is_empty());
         file.extend(&ed25519);
         file.extend(&subkey);
-        assert_eq!(read_key_packets(&file).unwrap().len(), 2);
+        assert_eq!(read_key_packets(&file).unwrap().0.len(), 2);
     }
 
     #[test]
     fn eddsa_keys_on_curves_guix_does_not_know_are_refused() {
         assert_eq!(
-            read_key_packets(&eddsa_key(Curve::Ed25519)).unwrap().len(),
+            read_key_packets(&eddsa_key(Curve::Ed25519))
+                .unwrap()
+                .0
+                .len(),
             1
         );
         let error = read_key_packets(&eddsa_key(Curve::NistP256)).unwrap_err();

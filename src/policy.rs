@@ -16,6 +16,7 @@ use openpgp::policy::{HashAlgoSecurity, Policy as _, StandardPolicy};
 use openpgp::types::{HashAlgorithm, KeyFlags, RevocationStatus};
 
 use crate::keyring::{Keyring, KeyringKey};
+use crate::signature::CommitSignature;
 use crate::untrusted::Untrusted;
 
 /// How keys are judged.
@@ -29,7 +30,8 @@ pub enum Policy {
     /// valid, the key is alive (not expired), not revoked, bound to its
     /// certificate by a valid binding signature and marked for signing;
     /// and sequoia's standard policy accepts the key's algorithm and the
-    /// signature's hash.
+    /// signature's hash. Numbers (MPIs) must be encoded as RFC 4880 says,
+    /// in the signature and in the key's file (GitHub's are not).
     Strict,
 }
 
@@ -112,6 +114,33 @@ pub enum PolicyRefusal {
     /// The key's flags do not allow signing.
     #[error("the key is not marked for signing")]
     NotForSigning,
+    /// The signature or the key's file encodes a number (MPI) with a bit
+    /// count other than the number's, as GitHub does: RFC 4880 (section
+    /// 3.2) does not allow it, Guix and GnuPG accept it.
+    #[error(
+        "{0} encodes a number with a bit count other than the number's (RFC 4880, section 3.2)"
+    )]
+    NonCanonical(NonCanonical),
+}
+
+/// Where the strict policy found a number not canonically encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NonCanonical {
+    /// In the commit's signature.
+    Signature,
+    /// In the signing key's file on the keyring branch (its key or its
+    /// signatures): sequoia then cannot check the certificate.
+    KeyFile,
+}
+
+impl std::fmt::Display for NonCanonical {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NonCanonical::Signature => "the signature",
+            NonCanonical::KeyFile => "the key's file",
+        })
+    }
 }
 
 impl Policy {
@@ -120,13 +149,26 @@ impl Policy {
         self,
         keyring: &Keyring,
         key: &KeyringKey,
-        signature: &Signature,
+        signature: &CommitSignature,
     ) -> Option<PolicyRefusal> {
         match self {
             Policy::Guix => None,
-            Policy::Strict => strict_refusal(keyring, key, signature).err(),
+            Policy::Strict => canonical(key, signature)
+                .and_then(|()| strict_refusal(keyring, key, signature.packet()))
+                .err(),
         }
     }
+}
+
+/// The strict policy's first check: numbers encoded as RFC 4880 says.
+fn canonical(key: &KeyringKey, signature: &CommitSignature) -> Result<(), PolicyRefusal> {
+    if signature.non_canonical() {
+        return Err(PolicyRefusal::NonCanonical(NonCanonical::Signature));
+    }
+    if key.non_canonical() {
+        return Err(PolicyRefusal::NonCanonical(NonCanonical::KeyFile));
+    }
+    Ok(())
 }
 
 fn strict_refusal(

@@ -120,7 +120,7 @@ impl<'a> Rule<'a> {
         let key = signature
             .verify(self.keyring)
             .map_err(|e| self.signature(commit.id, e))?;
-        match self.policy.refusal(self.keyring, key, signature.packet()) {
+        match self.policy.refusal(self.keyring, key, &signature) {
             None => Ok(key),
             Some(reason) => Err(Failure::PolicyViolation {
                 commit: commit.id,

@@ -26,6 +26,7 @@ use crate::crypto::{self, Engine};
 use crate::fingerprint::{Fingerprint, Issuer, KeyId};
 use crate::keyring::{Keyring, KeyringKey};
 use crate::objects::Unreadable;
+use crate::packet::{self, Encoding, MpiProblem};
 use crate::untrusted::Untrusted;
 
 /// Larger `gpgsig` headers are refused (real ones are under 2 KiB).
@@ -38,6 +39,8 @@ pub const MAX_SIZE: usize = 64 << 10;
 pub struct CommitSignature<'a> {
     commit: Oid,
     packet: openpgp::packet::Signature,
+    /// How its MPIs were encoded (GitHub's are not canonical).
+    encoding: Encoding,
     signed_data: Cow<'a, [u8]>,
 }
 
@@ -56,6 +59,7 @@ impl CommitSignature<'static> {
         Ok(CommitSignature {
             commit: signature.commit,
             packet: signature.packet,
+            encoding: signature.encoding,
             signed_data: Cow::Owned(signature.signed_data.into_owned()),
         })
     }
@@ -69,10 +73,11 @@ impl<'a> CommitSignature<'a> {
         let Some((armored, signed_data)) = &commit.signature else {
             return Err(SignatureError::Unsigned);
         };
-        let packet = parse_armored(armored).map_err(SignatureError::Malformed)?;
+        let (packet, encoding) = read_armored(armored).map_err(SignatureError::Malformed)?;
         Ok(CommitSignature {
             commit: id,
             packet,
+            encoding,
             signed_data: Cow::Borrowed(signed_data),
         })
     }
@@ -82,9 +87,16 @@ impl<'a> CommitSignature<'a> {
         self.packet.hash_algo()
     }
 
-    /// The signature packet.
+    /// The signature packet (its MPIs canonically encoded).
     pub fn packet(&self) -> &openpgp::packet::Signature {
         &self.packet
+    }
+
+    /// Whether the signature's MPIs were encoded with bit counts other
+    /// than their values' (as GitHub encodes them), which Guix and GnuPG
+    /// accept, and RFC 4880 does not.
+    pub fn non_canonical(&self) -> bool {
+        self.encoding.non_canonical
     }
 
     /// Finds the issuer in `keyring` and verifies the signature with it;
@@ -118,6 +130,18 @@ impl<'a> CommitSignature<'a> {
                     algorithm: algorithm.into(),
                 },
             ));
+        }
+        // Guix hands libgcrypt an EdDSA signature's R and S as it read
+        // them, and libgcrypt refuses other lengths than 32 octets (Guix
+        // then fails).
+        if let Some(length) = self.encoding.eddsa_length {
+            return Err(SignatureError::Bad {
+                fingerprint: candidates[0].fingerprint().clone(),
+                reason: format!(
+                    "its EdDSA R or S is read as {length} octets, which libgcrypt, hence \
+                     Guix, cannot verify (32 are needed)"
+                ),
+            });
         }
         // Guix reads the signed data as a string decoded from UTF-8
         // (Guile-Git's `commit-extract-signature`), bytes that are not
@@ -286,6 +310,10 @@ pub enum SignatureProblem {
         /// The OpenPGP public-key algorithm identifier.
         algorithm: u8,
     },
+    /// A number (MPI) of the signature packet cannot be read, where Guix
+    /// fails to read it.
+    #[error("unreadable signature packet: {0}")]
+    Mpi(MpiProblem),
     /// The signature packet cannot be parsed.
     #[error("unreadable signature packet: {}", Untrusted::new(reason))]
     Unreadable {
@@ -339,7 +367,16 @@ impl std::fmt::Display for ForeignFormat {
 /// first armor block, whatever its kind, must be valid (checksum
 /// included), and its first packet must be a signature, of version 3 or
 /// 4; whatever follows that packet is ignored, as Guix ignores it.
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, SignatureProblem> {
+    read_armored(armored).map(|read| read.0)
+}
+
+/// [`parse_armored`], and how the signature's MPIs were encoded (see
+/// [`crate::packet`]).
+fn read_armored(
+    armored: &[u8],
+) -> Result<(openpgp::packet::Signature, Encoding), SignatureProblem> {
     if armored.len() > MAX_SIZE {
         return Err(SignatureProblem::TooLarge {
             size: armored.len(),
@@ -358,14 +395,14 @@ pub fn parse_armored(armored: &[u8]) -> Result<openpgp::packet::Signature, Signa
     if tag != SIGNATURE_TAG {
         return Err(SignatureProblem::NotASignature { tag });
     }
-    let signature = match body.first() {
+    let (signature, encoding) = match body.first() {
         Some(3 | 4) => parse_signature_body(body)?,
         Some(&version) => return Err(SignatureProblem::UnsupportedVersion { version }),
         None => return Err(SignatureProblem::NoPacket),
     };
     check_hash(&signature)?;
     check_issuers(&signature)?;
-    Ok(signature)
+    Ok((signature, encoding))
 }
 
 /// As Guix's `openpgp-hash-algorithm`, which `get-signature` calls: a hash
@@ -403,54 +440,26 @@ fn check_issuers(signature: &openpgp::packet::Signature) -> Result<(), Signature
 const SIGNATURE_TAG: u8 = 2;
 
 /// The tag and body of the first packet of `binary`, framed exactly as
-/// Guix's `get-packet*` frames it: bit 6 of the first byte chooses the new
-/// or old format (bit 7 is not checked), new-format lengths of 224 to 254
-/// are read as two-octet lengths, an old-format indeterminate length runs
-/// to the end, and a body shorter than its length is what remains (as
-/// `get-bytevector-n` returns). A truncated header is refused, as Guix
-/// then fails.
+/// Guix's `get-packet*` frames it ([`packet::next_frame`]). A truncated
+/// header is refused, as Guix then fails.
 fn first_packet(binary: &[u8]) -> Result<(u8, &[u8]), SignatureProblem> {
-    let (&first, rest) = binary.split_first().ok_or(SignatureProblem::NoPacket)?;
-    let number = |bytes: &[u8], n: usize| -> Result<(usize, usize), SignatureProblem> {
-        let digits = bytes.get(..n).ok_or(SignatureProblem::NoPacket)?;
-        Ok((digits.iter().fold(0, |v, &b| (v << 8) | usize::from(b)), n))
-    };
-    let (tag, length) = if first & 0x40 != 0 {
-        let o1 = *rest.first().ok_or(SignatureProblem::NoPacket)?;
-        let length = match o1 {
-            0..=191 => Some((usize::from(o1), 1)),
-            192..=254 => {
-                let (o2, _) = number(&rest[1..], 1)?;
-                Some(((usize::from(o1 - 192) << 8) + o2 + 192, 2))
-            }
-            255 => {
-                let (n, used) = number(&rest[1..], 4)?;
-                Some((n, used + 1))
-            }
-        };
-        (first & 0x3f, length)
-    } else {
-        let length = match first & 3 {
-            0 => Some(number(rest, 1)?),
-            1 => Some(number(rest, 2)?),
-            2 => Some(number(rest, 4)?),
-            _ => None,
-        };
-        ((first >> 2) & 0x0f, length)
-    };
-    let body = match length {
-        Some((length, header)) => {
-            let body = &rest[header..];
-            &body[..length.min(body.len())]
-        }
-        None => rest,
-    };
-    Ok((tag, body))
+    let (frame, _rest) = packet::next_frame(binary).ok_or(SignatureProblem::NoPacket)?;
+    Ok((frame.tag, frame.body))
 }
 
 /// Parses a signature packet's body with sequoia (reframed as a
-/// new-format packet).
-fn parse_signature_body(body: &[u8]) -> Result<openpgp::packet::Signature, SignatureProblem> {
+/// new-format packet), its MPIs first read as Guix reads them and
+/// rewritten canonically ([`packet::canonical_signature`]); also says
+/// how they were encoded.
+pub(crate) fn parse_signature_body(
+    body: &[u8],
+) -> Result<(openpgp::packet::Signature, Encoding), SignatureProblem> {
+    let canonical = packet::canonical_signature(body).map_err(SignatureProblem::Mpi)?;
+    let signature = parse_canonical_body(&canonical.body)?;
+    Ok((signature, canonical.encoding))
+}
+
+fn parse_canonical_body(body: &[u8]) -> Result<openpgp::packet::Signature, SignatureProblem> {
     let unreadable = |reason: &dyn std::fmt::Display| SignatureProblem::Unreadable {
         reason: reason.to_string(),
     };

@@ -645,10 +645,16 @@ fn signed_data_that_is_not_utf8_is_a_bad_signature() {
 fn crafted(what: String, text: &str, end: &dyn Fn(&Built) -> git2::Oid) -> Case {
     let built = build_scenario_text(text);
     let end = end(&built);
+    hand_made(format!("# {what}\n{text}"), built, end)
+}
+
+/// A channel already built, described by `text`: from `first` (alice's)
+/// to `end`.
+fn hand_made(text: String, built: Built, end: git2::Oid) -> Case {
     Case {
         channel: Channel {
             seed: 0,
-            text: format!("# {what}\n{text}"),
+            text,
             introduction: "first".into(),
             signer: "alice".into(),
             signer_primary: false,
@@ -1912,6 +1918,126 @@ fn random_channels_are_judged_as_guix_judges_them() {
     for (class, found) in &classes {
         eprintln!("  {class}: {}", found.len());
     }
+    assert!(
+        classes.is_empty(),
+        "disagreements with Guix:\n{}",
+        report(&classes)
+    );
+}
+
+/// A channel built by [`crate::github_encodings::GitHubHistory`]: from
+/// `first` (alice's) to `after`.
+fn github_case(what: String, history: crate::github_encodings::GitHubHistory) -> Case {
+    let end = history.ids["after"];
+    hand_made(format!("# {what}\n"), history.built, end)
+}
+
+/// GitHub's encodings of MPIs (counts above the value's bits) and their
+/// neighbours (a count below them, one overrunning the packet, one with
+/// nothing after it), in a merge commit's signature, in the web-flow
+/// key's self-signature and in the key itself (listed by its fingerprint
+/// as published), on a history merged the GitHub way
+/// (`tests/github_encodings.rs`).
+#[test]
+fn github_encodings_are_judged_as_guix_judges_them() {
+    use crate::github_encodings::{published_fingerprint, Count, GitHubHistory, WebFlow};
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    if !support::gpg_available() {
+        eprintln!("SKIPPED: gpg is not available");
+        return;
+    }
+    let web_flow = WebFlow::new();
+    let counts = [
+        Count::Canonical,
+        Count::Overstated,
+        Count::Understated,
+        Count::Overrun,
+        Count::NoOctets,
+    ];
+    let mut cases = Vec::new();
+    for count in counts {
+        let canonical = web_flow.published(Count::Canonical, Count::Canonical);
+        let history = GitHubHistory::new(&canonical, &web_flow.fingerprint, &|d| {
+            web_flow.sign(d, count)
+        });
+        cases.push(github_case(format!("merge signature {count:?}"), history));
+        let published = web_flow.published(Count::Canonical, count);
+        let history = GitHubHistory::new(&published, &web_flow.fingerprint, &|d| {
+            web_flow.sign(d, Count::Overstated)
+        });
+        cases.push(github_case(format!("self-signature {count:?}"), history));
+        let published = web_flow.published(count, Count::Overstated);
+        let as_published = published_fingerprint(&published);
+        for (listed, fingerprint) in [
+            ("as published", &as_published),
+            ("by GnuPG", &web_flow.fingerprint),
+        ] {
+            let history = GitHubHistory::new(&published, fingerprint, &|d| {
+                web_flow.sign(d, Count::Overstated)
+            });
+            cases.push(github_case(
+                format!("key {count:?}, listed {listed}"),
+                history,
+            ));
+            let history = GitHubHistory::new(&published, fingerprint, &|d| {
+                web_flow.sign_naming(d, &as_published, Count::Overstated)
+            });
+            cases.push(github_case(
+                format!("key {count:?}, listed {listed}, signature naming it as published"),
+                history,
+            ));
+        }
+    }
+    assert_agreement(&guix, &cases);
+}
+
+/// An EdDSA signature (alice's) whose R and S are written with counts
+/// above their values' bits: Guix keeps their octets (`get-mpi/bytevector`)
+/// and pads an odd number of them with one zero octet; libgcrypt then
+/// verifies 32 octets only.
+#[test]
+fn eddsa_signature_counts_are_judged_as_guix_judges_them() {
+    use crate::github_encodings::{rewrite_every_signature_mpi, Count};
+    let Some(guix) = Guix::from_environment() else {
+        return;
+    };
+    let text = "keyring alice\nauthorize alice\ncommit first alice\n";
+    let mut cases = Vec::new();
+    let canonical = Count::Canonical;
+    for counts in [
+        [Count::Padded(0); 2],
+        [Count::Overstated; 2],
+        [Count::Padded(1), canonical],
+        [canonical, Count::Padded(1)],
+        [Count::Padded(2), canonical],
+        [canonical, Count::Padded(2)],
+    ] {
+        for n in 0..4 {
+            let what = format!("EdDSA R, S {counts:?} {n}");
+            let mut case = crafted(what, text, &|b| b.oid("first"));
+            let headers = format!("author A <a@b> {n} +0000\ncommitter A <a@b> 1 +0000\n");
+            case.end = craft_commit(
+                &case.built,
+                case.built.oid("first"),
+                headers.as_bytes(),
+                b"m\n",
+                b"",
+                &|armored| rewrite_every_signature_mpi(armored, &counts),
+            );
+            cases.push(case);
+        }
+    }
+    assert_agreement(&guix, &cases);
+}
+
+/// Compares both sides on `cases`, which must agree; prints Guix's
+/// verdicts.
+fn assert_agreement(guix: &Guix, cases: &[Case]) {
+    let mut tally = BTreeMap::new();
+    let classes = compare(guix, cases, &mut tally);
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
     assert!(
         classes.is_empty(),
         "disagreements with Guix:\n{}",

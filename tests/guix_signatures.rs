@@ -112,14 +112,11 @@ fn sequoia_binary(key_name: &str, data: &[u8], time: i64) -> Vec<u8> {
 
 /// `packets` in one ASCII armor block, with its checksum.
 fn armor(packets: &[u8]) -> String {
-    let mut writer =
-        openpgp::armor::Writer::new(Vec::new(), openpgp::armor::Kind::Signature).unwrap();
-    std::io::Write::write_all(&mut writer, packets).unwrap();
-    String::from_utf8(writer.finalize().unwrap()).unwrap()
+    crate::github_encodings::armor(packets, openpgp::armor::Kind::Signature)
 }
 
 /// The packets inside an ASCII-armored signature.
-fn dearmor(armored: &str) -> Vec<u8> {
+pub(crate) fn dearmor(armored: &str) -> Vec<u8> {
     let mut reader = openpgp::armor::Reader::from_bytes(
         armored.as_bytes(),
         openpgp::armor::ReaderMode::Tolerant(None),

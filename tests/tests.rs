@@ -15,6 +15,7 @@ mod cli_security;
 mod doctor;
 mod finish;
 mod gate;
+mod github_encodings;
 mod guile_reader;
 mod guix_differential;
 mod guix_signatures;
