@@ -189,6 +189,10 @@ enum Target<'a> {
     Keyring(&'a str),
     Tag,
     Replace,
+    /// A name whose namespace differs only in case from `refs/heads/`,
+    /// `refs/tags/` or `refs/replace/` (`refs/Heads/master`): on a
+    /// case-folding file system git would update the ref named here.
+    Folded(String),
     Other,
 }
 
@@ -565,6 +569,7 @@ impl<'r> Gate<'r> {
     fn decide_as(&mut self, updated: Option<&str>, update: &RefUpdate) -> Verdict {
         match self.target(updated.unwrap_or(&update.name)) {
             Target::Replace => Verdict::Refused(Refusal::ReplaceRef),
+            Target::Folded(guarded) => Verdict::Refused(Refusal::CaseCollision { guarded }),
             Target::Other => Verdict::Accepted(Acceptance::Unchecked),
             Target::Keyring(branch) => {
                 let branch = branch.to_owned();
@@ -594,6 +599,8 @@ impl<'r> Gate<'r> {
             Target::Tag
         } else if name.starts_with("refs/replace/") {
             Target::Replace
+        } else if let Some(canonical) = rules::folded_namespace(name) {
+            Target::Folded(canonical)
         } else {
             Target::Other
         }

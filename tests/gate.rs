@@ -1442,3 +1442,38 @@ fn hints_fit_the_server() {
         "{err}"
     );
 }
+
+/// On a case-folding file system `refs/Heads/master` is master's file, yet
+/// it is outside `refs/heads/`: a namespace differing only in case is
+/// refused, as are branch names that NTFS's upcase table, APFS's folding
+/// or HFS+'s ignored code points join to a protected or keyring one.
+#[test]
+fn names_a_case_folding_file_system_joins_are_refused() {
+    let server = Server::new(true);
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+    let unsigned = server.id("unsigned-1");
+    for (name, guarded) in [
+        ("refs/Heads/master", "refs/heads/master".to_owned()),
+        ("refs/HEADS/keyring", "refs/heads/keyring".to_owned()),
+        ("refs/hea\u{200c}ds/master", "refs/heads/master".to_owned()),
+        ("refs/Tags/v1", "refs/tags/v1".to_owned()),
+        (
+            &format!("refs/REPLACE/{}", server.id("fourth")),
+            format!("refs/replace/{}", server.id("fourth")),
+        ),
+        ("refs/heads/ma\u{17f}ter", "refs/heads/master".to_owned()),
+        ("refs/heads/\u{212a}eyring", "refs/heads/keyring".to_owned()),
+        ("refs/heads/mas\u{200d}ter", "refs/heads/master".to_owned()),
+    ] {
+        let err = server.push_refused(&[&format!("{unsigned}:{name}")]);
+        assert!(
+            err.contains(&format!("refused: differs only in case from {guarded}")),
+            "{name}: {err}"
+        );
+        assert_eq!(server.server_ref(name), None, "{name}");
+    }
+    // Deleting master through another case of its namespace: refused too.
+    let err = server.push_refused(&[":refs/Heads/master"]);
+    assert!(err.contains("differs only in case"), "{err}");
+    assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
+}

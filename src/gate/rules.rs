@@ -41,6 +41,26 @@ pub(super) fn updated_ref(repo: &Repository, name: &str) -> Result<Option<String
     Err(Refusal::SymbolicRefLoop { last: current })
 }
 
+/// The namespaces whose refs the gate checks, as git names them.
+const CHECKED_NAMESPACES: [&str; 3] = ["refs/heads", "refs/tags", "refs/replace"];
+
+/// `name` with its namespace spelt as git spells it, when that differs
+/// from `name`'s only as a case-folding file system ignores
+/// (`refs/Heads/master` is `refs/heads/master` there): such a name would
+/// escape the gate's checks while git updates the checked ref.
+pub(super) fn folded_namespace(name: &str) -> Option<String> {
+    let mut parts = name.splitn(3, '/');
+    let (Some(first), Some(second), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    let folded = fold_case(&format!("{first}/{second}"));
+    CHECKED_NAMESPACES
+        .iter()
+        .find(|namespace| **namespace == folded)
+        .map(|namespace| format!("{namespace}/{rest}"))
+        .filter(|canonical| canonical != name)
+}
+
 /// The server's existing branches that are protected or keyring branches,
 /// by their case-folded names: a new name folding to one of them, on a
 /// case-folding file system, would be the same loose ref file.
