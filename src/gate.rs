@@ -471,6 +471,9 @@ pub struct Gate<'r> {
     /// The server's protected and keyring branches by case-folded name,
     /// listed on first need.
     guarded: Option<HashMap<String, String>>,
+    /// The server's branches and tags that are symbolic refs, by the ref
+    /// they reach; listed on first need.
+    aliases: Option<HashMap<String, Vec<String>>>,
 }
 
 impl<'r> Gate<'r> {
@@ -514,6 +517,7 @@ impl<'r> Gate<'r> {
             accepted: Vec::new(),
             keyrings: Vec::new(),
             guarded: None,
+            aliases: None,
         }
     }
 
@@ -567,7 +571,8 @@ impl<'r> Gate<'r> {
     /// Decides `update` as an update of `updated` (when it is given) or of
     /// the pushed ref.
     fn decide_as(&mut self, updated: Option<&str>, update: &RefUpdate) -> Verdict {
-        match self.target(updated.unwrap_or(&update.name)) {
+        let judged = self.judged_name(updated, &update.name);
+        match self.target(&judged) {
             Target::Replace => Verdict::Refused(Refusal::ReplaceRef),
             Target::Folded(guarded) => Verdict::Refused(Refusal::CaseCollision { guarded }),
             Target::Other => Verdict::Accepted(Acceptance::Unchecked),
@@ -587,6 +592,43 @@ impl<'r> Gate<'r> {
                 },
             },
         }
+    }
+
+    /// The name whose rules an update of `updated` (pushed as `pushed`)
+    /// must follow: the ref git updates, unless the gate would not check
+    /// it while users fetch it under a branch or tag name (a symbolic ref
+    /// of the server to it, such as `refs/heads/docs` to `refs/notes/docs`).
+    fn judged_name(&mut self, updated: Option<&str>, pushed: &str) -> String {
+        let name = updated.unwrap_or(pushed);
+        if self.target(name) != Target::Other {
+            return name.to_owned();
+        }
+        let aliases = self.aliases().get(name).and_then(|a| a.first());
+        aliases.map_or(name, String::as_str).to_owned()
+    }
+
+    /// The server's symbolic branches and tags, by the ref they reach.
+    fn aliases(&mut self) -> &HashMap<String, Vec<String>> {
+        let repo = self.repo;
+        self.aliases.get_or_insert_with(|| rules::aliases(repo))
+    }
+
+    /// Whether `branch` is protected, or a branch of the server that is a
+    /// symbolic ref to it is: users see its history under either name.
+    fn is_protected(&mut self, branch: &str) -> bool {
+        if self.configuration.is_protected(branch) {
+            return true;
+        }
+        let full = format!("refs/heads/{branch}");
+        let repo = self.repo;
+        let aliases = self.aliases.get_or_insert_with(|| rules::aliases(repo));
+        let configuration = &self.configuration;
+        aliases.get(&full).is_some_and(|aliases| {
+            aliases
+                .iter()
+                .filter_map(|alias| alias.strip_prefix("refs/heads/"))
+                .any(|alias| configuration.is_protected(alias))
+        })
     }
 
     fn target<'n>(&self, name: &'n str) -> Target<'n> {
@@ -610,7 +652,7 @@ impl<'r> Gate<'r> {
         if let Some(guarded) = self.case_collision(branch) {
             return Verdict::Refused(Refusal::CaseCollision { guarded });
         }
-        let protected = self.configuration.is_protected(branch);
+        let protected = self.is_protected(branch);
         let Some(new) = update.new else {
             return match protected {
                 true => Verdict::Refused(Refusal::ProtectedDeletion),

@@ -1477,3 +1477,81 @@ fn names_a_case_folding_file_system_joins_are_refused() {
     assert!(err.contains("differs only in case"), "{err}");
     assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
 }
+
+/// A branch of the server that is a symbolic ref to a ref the gate does
+/// not check (`refs/heads/docs` → `refs/notes/docs`): users fetch that
+/// ref's commits as branch `docs`, so a push to either name is judged as
+/// the branch.
+#[test]
+fn symbolic_branch_to_an_unchecked_ref_is_judged_as_a_branch() {
+    let server = Server::new(true);
+    server.git_ok(
+        &server.bare,
+        &["symbolic-ref", "refs/heads/docs", "refs/notes/docs"],
+    );
+    let unsigned = server.id("unsigned-1");
+    for name in ["refs/heads/docs", "refs/notes/docs"] {
+        let err = server.push_refused(&[&format!("{unsigned}:{name}")]);
+        assert!(err.contains("lacks a signature"), "{name}: {err}");
+        assert_eq!(server.server_ref("refs/notes/docs"), None, "{name}");
+    }
+    server.push_ok(&[&format!("{}:refs/notes/docs", server.id("third"))]);
+    assert_eq!(server.server_ref("docs"), Some(server.id("third")));
+    // Other unchecked refs stay unchecked.
+    server.push_ok(&[&format!("{unsigned}:refs/notes/other")]);
+}
+
+/// A protected name that is a symbolic ref on the server (`main` →
+/// `master`, only `main` protected): users see master's history as main,
+/// so master may not be rewound or deleted either, under either name.
+#[test]
+fn branch_aliased_by_a_protected_name_is_protected() {
+    let server = Server::new(true);
+    server.set("guix.authentication.protected-branch", "main");
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+    server.alias("main", "master");
+    let rewind = format!("+{}", refspec(&server.id("side-1"), "master"));
+    let err = server.push_refused(&[&rewind]);
+    assert!(
+        err.contains("refs/heads/master: refused: protected branch would not move forward"),
+        "{err}"
+    );
+    let err = server.push_refused(&[":refs/heads/master"]);
+    assert!(err.contains("protected branch cannot be deleted"), "{err}");
+    let err = server.push_refused(&[&format!("+{}", refspec(&server.id("side-1"), "main"))]);
+    assert!(err.contains("would not move forward"), "{err}");
+    assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
+    server.push_ok(&[&refspec(&server.id("p-0"), "master")]);
+    // An unprotected alias of an unprotected branch: rewound freely.
+    server.push_ok(&[&refspec(&server.id("fourth"), "work")]);
+    server.alias("play", "work");
+    server.push_ok(&[&format!("+{}", refspec(&server.id("side-1"), "work"))]);
+}
+
+/// One push updating a symbolic ref and its target: git refuses
+/// inconsistent values itself (neither reaches the hook's verdict) and
+/// passes the hook one line for consistent ones; either way master is
+/// never rewound, and a consistent forward move lands.
+#[test]
+fn push_of_an_alias_and_its_target_together() {
+    let server = Server::new(true);
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+    server.alias("main", "master");
+    let out = server.push(&[
+        &format!("+{}", refspec(&server.id("side-1"), "main")),
+        &refspec(&server.id("p-0"), "master"),
+    ]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
+    let out = server.push(&[
+        &format!("+{}", refspec(&server.id("side-1"), "main")),
+        &format!("+{}", refspec(&server.id("side-1"), "master")),
+    ]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
+    server.push_ok(&[
+        &refspec(&server.id("p-0"), "main"),
+        &refspec(&server.id("p-0"), "master"),
+    ]);
+    assert_eq!(server.server_ref("master"), Some(server.id("p-0")));
+}

@@ -61,6 +61,30 @@ pub(super) fn folded_namespace(name: &str) -> Option<String> {
         .filter(|canonical| canonical != name)
 }
 
+/// The server's branches and tags that are symbolic refs, by the ref
+/// their chain reaches: users fetch that ref's commits under each alias's
+/// name too, so its updates follow the aliases' rules as well.
+pub(super) fn aliases(repo: &Repository) -> HashMap<String, Vec<String>> {
+    let mut aliases: HashMap<String, Vec<String>> = HashMap::new();
+    for glob in ["refs/heads/*", "refs/tags/*"] {
+        let Ok(references) = repo.references_glob(glob) else {
+            continue;
+        };
+        for reference in references.flatten() {
+            let Some(name) = reference
+                .symbolic_target_bytes()
+                .and_then(|_| reference.name().ok())
+            else {
+                continue;
+            };
+            if let Ok(Some(target)) = updated_ref(repo, name) {
+                aliases.entry(target).or_default().push(name.to_owned());
+            }
+        }
+    }
+    aliases
+}
+
 /// The server's existing branches that are protected or keyring branches,
 /// by their case-folded names: a new name folding to one of them, on a
 /// case-folding file system, would be the same loose ref file.
