@@ -1555,3 +1555,71 @@ fn push_of_an_alias_and_its_target_together() {
     ]);
     assert_eq!(server.server_ref("master"), Some(server.id("p-0")));
 }
+
+/// A keyring commit on top of the channel's keyring branch that writes
+/// `content` to `file` and removes `removed` (if given).
+fn keyring_edit(server: &Server, file: &str, content: &[u8], removed: Option<&str>) -> String {
+    let repo = Repository::open(&server.built.path).unwrap();
+    let tip = repo
+        .find_reference("refs/heads/keyring")
+        .unwrap()
+        .peel_to_commit()
+        .unwrap();
+    let blob = repo.blob(content).unwrap();
+    let mut tree = repo.treebuilder(Some(&tip.tree().unwrap())).unwrap();
+    tree.insert(file, blob, 0o100644).unwrap();
+    if let Some(removed) = removed {
+        tree.remove(removed).unwrap();
+    }
+    let tree = repo.find_tree(tree.write().unwrap()).unwrap();
+    let signature = git_authenticate::git2::Signature::now("k", "k@example.org").unwrap();
+    let id = repo
+        .commit(
+            Some("refs/heads/keyring"),
+            &signature,
+            &signature,
+            "keyring edit",
+            &tree,
+            &[&tip],
+        )
+        .unwrap();
+    id.to_string()
+}
+
+/// A keyring update that keeps a key file's primary key but drops its
+/// subkey (the one that signs) is refused; a key moved to another file is
+/// not a key dropped.
+#[test]
+fn keyring_update_dropping_a_subkey_is_refused_and_moving_a_key_is_not() {
+    let server = Server::bare(build(
+        "keyring alice dave carol\nauthorize alice dave\ncommit first gpg:dave\n",
+    ));
+    server.configure();
+    server.install_hook();
+    server.push_ok(&[&refspec(&server.keyring_commit(0), "keyring")]);
+    let carol = key("carol");
+    let moved = keyring_edit(
+        &server,
+        "moved.key",
+        &carol.armored_public(),
+        Some("carol.key"),
+    );
+    let err = server.push_ok(&[&refspec(&moved, "keyring")]);
+    assert!(err.contains("keyring branch moves forward"), "{err}");
+    let dropped = keyring_edit(
+        &server,
+        "moved.key",
+        &support::craft::without_subkeys(&carol),
+        None,
+    );
+    let err = server.push_refused(&[&refspec(&dropped, "keyring")]);
+    assert!(
+        err.contains(&format!(
+            "refs/heads/keyring: refused: the keyring update drops keys the old tip held: {};",
+            carol.signing_fpr_spaced()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(&carol.primary_fpr_spaced()), "{err}");
+    assert_eq!(server.server_ref("refs/heads/keyring"), Some(moved));
+}
