@@ -1180,6 +1180,18 @@ fn protected_values_as_full_names_and_globs() {
         "{}",
         String::from_utf8_lossy(&doctor.stdout)
     );
+    let doctor = run(server.binary(&[
+        "doctor",
+        "--format=json",
+        "-r",
+        server.bare.to_str().unwrap(),
+    ]));
+    let doc: Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    support::schema::check(&doc, &support::schema::load("doctor-schema.json"));
+    assert_eq!(
+        doc["protected_branches"],
+        serde_json::json!(["refs/heads/master", "refs/heads/release/*"])
+    );
     server.push_ok(&[&refspec(&server.keyring_commit(2), "keyring")]);
     server.push_ok(&[
         &refspec(&server.id("fourth"), "master"),

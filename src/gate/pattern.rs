@@ -80,6 +80,14 @@ impl BranchPattern {
     }
 }
 
+impl BranchPattern {
+    /// The full pattern, `refs/heads/` included, exactly as configured (not
+    /// escaped: for JSON).
+    pub fn full_name(&self) -> String {
+        format!("refs/heads/{}", self.branch)
+    }
+}
+
 impl fmt::Display for BranchPattern {
     /// The full pattern, `refs/heads/` included.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
