@@ -736,12 +736,12 @@ impl<'r> Gate<'r> {
         (!removed.is_empty()).then_some(Refusal::KeysRemoved { removed })
     }
 
-    /// Whether `branch` is the one the server's HEAD names, which
-    /// `git clone` checks out.
+    /// Whether `branch` is the one the server's HEAD names (through any
+    /// symbolic refs), which `git clone` checks out.
     fn is_default_branch(&self, branch: &str) -> bool {
-        let head = self.repo.find_reference("HEAD");
-        let target = head.as_ref().ok().and_then(|h| h.symbolic_target_bytes());
-        target == Some(format!("refs/heads/{branch}").as_bytes())
+        // HEAD may reach it through an alias (`main` → `master`).
+        let head = rules::updated_ref(self.repo, "HEAD");
+        matches!(head, Ok(Some(target)) if target == format!("refs/heads/{branch}"))
     }
 
     /// Refuses anything but a fast-forward from `old` (a creation is one).

@@ -974,6 +974,12 @@ commit unsigned-3
     assert!(err.contains("is authentic (1 new commit checked)"), "{err}");
     let err = server.push_refused(&[&refspec(&server.id("unsigned-3"), "master")]);
     assert!(err.contains("lacks a signature"), "{err}");
+    // HEAD reaching master through an alias: master is still what users
+    // clone.
+    server.alias("main", "master");
+    server.git_ok(&server.bare, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+    let err = server.push_refused(&[&refspec(&server.id("unsigned-3"), "master")]);
+    assert!(err.contains("lacks a signature"), "{err}");
 }
 
 /// The hook run by hand, as git runs it: its exit status, and input that is
@@ -1634,4 +1640,29 @@ fn keyring_update_dropping_a_subkey_is_refused_and_moving_a_key_is_not() {
     );
     assert!(!err.contains(&carol.primary_fpr_spaced()), "{err}");
     assert_eq!(server.server_ref("refs/heads/keyring"), Some(moved));
+}
+
+/// A protected-branch value that is not UTF-8 can match no branch the
+/// gate is told of: the gate refuses to run (status 2), naming it escaped.
+#[test]
+fn protected_value_not_utf8_refuses_to_run() {
+    let server = Server::new(true);
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(server.bare.join("config"))
+        .unwrap();
+    config
+        .write_all(b"[guix \"authentication\"]\n\tprotected-branch = ma\xffster\n")
+        .unwrap();
+    drop(config);
+    let out = server.push(&[&refspec(&server.id("second"), "work")]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("can match no branch"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(server.server_ref("refs/heads/work"), None);
+    let mut c = server.home.command(&server.bare);
+    c.arg("pre-receive").env("GIT_DIR", &server.bare);
+    c.stdin(Stdio::null());
+    assert_eq!(run(c).status.code(), Some(2));
 }

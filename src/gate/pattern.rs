@@ -169,6 +169,8 @@ mod tests {
             ("refs/heads/*-stable", "v1-stable", true),
             ("a*b*c", "axxbyyc", true),
             ("a*b*c", "axxbyy", false),
+            ("**", "a/b", true),
+            ("release/**", "release/a/b", true),
         ];
         for (value, branch, expected) in cases {
             let pattern = BranchPattern::parse(value).unwrap();
@@ -204,6 +206,10 @@ mod tests {
             "x.lock",
             "bad\x1b[2J",
             "trailing/",
+            "release/?",
+            "release/[ab]",
+            "refs/heads//x",
+            "/master",
         ] {
             assert!(BranchPattern::parse(value).is_err(), "{value:?}");
         }
