@@ -7,8 +7,10 @@ use std::collections::{HashMap, HashSet};
 
 use git2::{Oid, Repository};
 
+use crate::authorizations::Authorizations;
 use crate::fingerprint::Fingerprint;
 use crate::keyring::Keyring;
+use crate::memo::AuthorizationsAtError;
 
 use super::pattern::fold_case;
 use super::Refusal;
@@ -128,22 +130,28 @@ pub(super) fn removed_keys(old: &Keyring, new: &Keyring) -> Vec<Fingerprint> {
 /// has: Guix authenticates such a commit (its authorizations are its
 /// parents') but refuses every commit made on top of it
 /// (`assert-parents-lack-authorizations` in `guix/git-authenticate.scm`).
+/// What is not a file there (a directory, a submodule) counts as no file,
+/// as for Guix, whose `blob-lookup` of it fails as "not found".
 pub(super) fn removes_authorizations(repo: &Repository, commit: Oid) -> Result<bool, Refusal> {
-    let has_file = |commit: &git2::Commit| -> Result<bool, Refusal> {
-        let tree = commit
-            .tree()
-            .map_err(|e| Refusal::CouldNotCheck(e.into()))?;
-        let found = tree.get_name(crate::authorizations::FILE_NAME).is_some();
-        Ok(found)
+    let has_file = |commit: Oid| -> Result<bool, Refusal> {
+        match Authorizations::at_commit(repo, commit) {
+            Ok(listed) => Ok(listed.is_some()),
+            // A file that does not parse is a file all the same.
+            Err(AuthorizationsAtError::Malformed { .. }) => Ok(true),
+            Err(AuthorizationsAtError::Unreadable(e)) => Err(Refusal::CouldNotCheck(e.into())),
+            Err(AuthorizationsAtError::Git(e)) => Err(Refusal::CouldNotCheck(e.into())),
+        }
     };
-    let commit = repo
-        .find_commit(commit)
-        .map_err(|e| Refusal::CouldNotCheck(e.into()))?;
-    if has_file(&commit)? {
+    if has_file(commit)? {
         return Ok(false);
     }
-    for parent in commit.parents() {
-        if has_file(&parent)? {
+    let parents = repo
+        .find_commit(commit)
+        .map_err(|e| Refusal::CouldNotCheck(e.into()))?
+        .parent_ids()
+        .collect::<Vec<_>>();
+    for parent in parents {
+        if has_file(parent)? {
             return Ok(true);
         }
     }
