@@ -1730,3 +1730,43 @@ commit as-dir gpg:alice
     // Unprotected, the directory tip is authentic, as for Guix.
     server.push_ok(&[&refspec(&server.id("as-dir"), "work")]);
 }
+
+/// A pusher who can plant entries inside the git directory (but not write
+/// the directory itself, as when only `git-authenticate/` was left
+/// writable): a symbolic link in place of the gate's cache directory, a
+/// group-writable cache directory, or a cache file others may write, is
+/// not trusted, and the seeded commit is checked.
+#[test]
+fn gate_cache_planted_through_a_link_or_writable_entries_is_ignored() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::new(true);
+    let first = server.built.oid("first");
+    let unsigned = server.built.oid("unsigned-2");
+    let on_unsigned = refspec(&server.id("on-unsigned"), "evil");
+    // A cache seeded elsewhere, linked in.
+    let elsewhere = server.home.path().join("elsewhere");
+    let planted = Cache::in_directory(&elsewhere, &format!("gate/{first}")).unwrap();
+    assert!(planted.record(unsigned, first, &[]).is_empty());
+    let ours = server.bare.join("git-authenticate");
+    std::os::unix::fs::symlink(&elsewhere, &ours).unwrap();
+    let err = server.push_refused(&[&on_unsigned]);
+    assert!(err.contains("lacks a signature"), "{err}");
+    std::fs::remove_file(&ours).unwrap();
+    // The gate's own cache, then its directory opened to the group.
+    assert!(server.gate_cache().record(unsigned, first, &[]).is_empty());
+    let gate_dir = ours.join("gate");
+    let mode = |path: &Path, m| std::fs::set_permissions(path, std::fs::Permissions::from_mode(m));
+    mode(&gate_dir, 0o770).unwrap();
+    let err = server.push_refused(&[&on_unsigned]);
+    assert!(err.contains("lacks a signature"), "{err}");
+    mode(&gate_dir, 0o700).unwrap();
+    // The file itself writable by others.
+    let file = gate_dir.join(first.to_string());
+    mode(&file, 0o666).unwrap();
+    let err = server.push_refused(&[&on_unsigned]);
+    assert!(err.contains("lacks a signature"), "{err}");
+    // Made private again by that read, what anyone could write meanwhile
+    // is still not trusted.
+    let err = server.push_refused(&[&on_unsigned]);
+    assert!(err.contains("lacks a signature"), "{err}");
+}
