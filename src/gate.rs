@@ -959,8 +959,8 @@ impl fmt::Display for RefDecision {
                     ),
                     Refusal::SymbolicRefLoop { last } => write!(
                         f,
-                        "a symbolic ref on the server whose chain loops or is too long (it \
-                         reaches {}): git would not update it",
+                        "a symbolic ref on the server whose chain loops, is too long or \
+                         names a ref that is not UTF-8 (it reaches {}): git would not update it",
                         Untrusted::new(last)
                     ),
                     Refusal::NotACommit { id, kind } => {
