@@ -1332,7 +1332,9 @@ fn keyring_update_dropping_a_key_is_refused_unless_allowed() {
 }
 
 /// A protected branch whose tip removes `.guix-authorizations` could never
-/// move again (Guix refuses every child): refused, saying why.
+/// move again (Guix refuses every child): refused, saying why; a directory
+/// in its place removes it too (Guix cannot read it as a blob), as does a
+/// merge lacking it that one parent has.
 #[test]
 fn tip_removing_authorizations_is_refused_on_protected_branches() {
     let server = Server::bare(build(
@@ -1342,8 +1344,13 @@ authorize alice dave
 commit first gpg:dave
 write a.txt "A\n"
 commit second gpg:alice
+branch dir
 remove .guix-authorizations
 commit drop gpg:alice
+checkout dir
+remove .guix-authorizations
+mkdir-file .guix-authorizations
+commit as-dir gpg:alice
 "#,
     ));
     server.configure();
@@ -1364,6 +1371,40 @@ commit drop gpg:alice
     assert_eq!(server.server_ref("master"), Some(server.id("second")));
     // Elsewhere it is authentic, as Guix says.
     server.push_ok(&[&refspec(&server.id("drop"), "work")]);
+    // A directory in its place is no file, for Guix as for the gate.
+    let err = server.push_refused(&[&refspec(&server.id("as-dir"), "master")]);
+    assert!(
+        err.contains(&format!(
+            "refs/heads/master: refused: {} removes .guix-authorizations",
+            server.id("as-dir")
+        )),
+        "{err}"
+    );
+    // A merge of master and a branch lacking the file, itself lacking it.
+    let tree = server.git_ok(
+        &server.built.path,
+        &["rev-parse", &format!("{}^{{tree}}", server.id("drop"))],
+    );
+    let merge = server.git_ok(
+        &server.built.path,
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            &server.id("second"),
+            "-p",
+            &server.id("drop"),
+            "-m",
+            "merge",
+        ],
+    );
+    let err = server.push_refused(&[&refspec(&merge, "master")]);
+    assert!(
+        err.contains(&format!("{merge} removes .guix-authorizations")),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("master"), Some(server.id("second")));
+    server.push_ok(&[&refspec(&server.id("as-dir"), "dir")]);
 }
 
 /// The gate's cache is inside the repository's git directory, used only if
@@ -1665,70 +1706,6 @@ fn protected_value_not_utf8_refuses_to_run() {
     c.arg("pre-receive").env("GIT_DIR", &server.bare);
     c.stdin(Stdio::null());
     assert_eq!(run(c).status.code(), Some(2));
-}
-
-/// What stands at `.guix-authorizations` must be a file: a tip replacing
-/// it with a directory removes it for Guix (which cannot read it as a
-/// blob) and so stops the branch; so does a merge lacking the file that
-/// one parent has, whatever its other parent.
-#[test]
-fn tip_replacing_authorizations_with_a_directory_or_merging_it_away_is_refused() {
-    let server = Server::bare(build(
-        r#"
-keyring alice dave
-authorize alice dave
-commit first gpg:dave
-write a.txt "A\n"
-commit second gpg:alice
-branch dir
-remove .guix-authorizations
-commit drop gpg:alice
-checkout dir
-remove .guix-authorizations
-mkdir-file .guix-authorizations
-commit as-dir gpg:alice
-"#,
-    ));
-    server.configure();
-    server.install_hook();
-    server.push_ok(&[
-        &refspec(&server.keyring_commit(0), "keyring"),
-        &refspec(&server.id("second"), "master"),
-    ]);
-    let err = server.push_refused(&[&refspec(&server.id("as-dir"), "master")]);
-    assert!(
-        err.contains(&format!(
-            "refs/heads/master: refused: {} removes .guix-authorizations",
-            server.id("as-dir")
-        )),
-        "{err}"
-    );
-    // A merge of master and a branch lacking the file, itself lacking it.
-    let tree = server.git_ok(
-        &server.built.path,
-        &["rev-parse", &format!("{}^{{tree}}", server.id("drop"))],
-    );
-    let merge = server.git_ok(
-        &server.built.path,
-        &[
-            "commit-tree",
-            &tree,
-            "-p",
-            &server.id("second"),
-            "-p",
-            &server.id("drop"),
-            "-m",
-            "merge",
-        ],
-    );
-    let err = server.push_refused(&[&refspec(&merge, "master")]);
-    assert!(
-        err.contains(&format!("{merge} removes .guix-authorizations")),
-        "{err}"
-    );
-    assert_eq!(server.server_ref("master"), Some(server.id("second")));
-    // Unprotected, the directory tip is authentic, as for Guix.
-    server.push_ok(&[&refspec(&server.id("as-dir"), "work")]);
 }
 
 /// A pusher who can plant entries inside the git directory (but not write
