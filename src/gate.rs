@@ -619,6 +619,9 @@ impl<'r> Gate<'r> {
         if self.configuration.is_protected(branch) {
             return true;
         }
+        if self.configuration.protected_branches.is_empty() {
+            return false;
+        }
         let full = format!("refs/heads/{branch}");
         let repo = self.repo;
         let aliases = self.aliases.get_or_insert_with(|| rules::aliases(repo));

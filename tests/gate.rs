@@ -1747,3 +1747,41 @@ fn gate_cache_planted_through_a_link_or_writable_entries_is_ignored() {
     let err = server.push_refused(&[&on_unsigned]);
     assert!(err.contains("lacks a signature"), "{err}");
 }
+
+/// A dangling alias (its target not created yet) creates its target, and
+/// a tag aliasing a protected branch is that branch: judged as the target.
+#[test]
+fn dangling_and_tag_aliases_are_judged_as_their_targets() {
+    let server = Server::bare(build(CHANNEL));
+    server.configure();
+    server.install_hook();
+    server.push_ok(&[&refspec(&server.keyring_commit(2), "keyring")]);
+    server.alias("main", "master");
+    let err = server.push_refused(&[&refspec(&server.id("unsigned-1"), "main")]);
+    assert!(
+        err.contains("refs/heads/main (a symbolic ref to refs/heads/master"),
+        "{err}"
+    );
+    assert!(err.contains("lacks a signature"), "{err}");
+    assert_eq!(server.server_ref("refs/heads/master"), None);
+    server.push_ok(&[&refspec(&server.id("fourth"), "main")]);
+    assert_eq!(
+        server.server_ref("refs/heads/master"),
+        Some(server.id("fourth"))
+    );
+    server.git_ok(
+        &server.bare,
+        &["symbolic-ref", "refs/tags/latest", "refs/heads/master"],
+    );
+    let err = server.push_refused(&[&format!("+{}:refs/tags/latest", server.id("side-1"))]);
+    assert!(
+        err.contains("protected branch would not move forward"),
+        "{err}"
+    );
+    let err = server.push_refused(&[":refs/tags/latest"]);
+    assert!(err.contains("protected branch cannot be deleted"), "{err}");
+    assert_eq!(
+        server.server_ref("refs/heads/master"),
+        Some(server.id("fourth"))
+    );
+}
