@@ -837,8 +837,12 @@ impl<'r> Gate<'r> {
         let branch = keyring_reference.strip_prefix("refs/heads/");
         let branch = branch.unwrap_or(&keyring_reference);
         let pushed = self.keyrings.iter().rev().find(|(name, _)| name == branch);
+        let keyring_commit = match pushed {
+            Some(&(_, commit)) => commit,
+            None => self.server_keyring(branch, &keyring_reference)?,
+        };
         let options = Options {
-            keyring_commit: pushed.map(|&(_, commit)| commit),
+            keyring_commit: Some(keyring_commit),
             keyring_reference,
             // Read above and written only once the whole push is accepted.
             cache: None,
@@ -860,6 +864,25 @@ impl<'r> Gate<'r> {
                 Err(Refusal::NotAuthentic { failures })
             }
             Err(e) => Err(Refusal::CouldNotCheck(e)),
+        }
+    }
+}
+
+impl Gate<'_> {
+    /// The tip of the server's keyring branch `branch` (through an alias):
+    /// never `refs/remotes/NAME`, where [`Keyring::load`] would look next
+    /// as Guix does on a clone, but which on a server any pusher may
+    /// write unchecked and no user fetches.
+    fn server_keyring(&self, branch: &str, reference: &str) -> Result<Oid, Refusal> {
+        match self.repo.refname_to_id(&format!("refs/heads/{branch}")) {
+            Ok(commit) => Ok(commit),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Err(Refusal::CouldNotCheck(
+                Error::Keyring(KeyringError::NotFound {
+                    reference: reference.to_owned(),
+                    suggestion: None,
+                }),
+            )),
+            Err(e) => Err(Refusal::CouldNotCheck(e.into())),
         }
     }
 }

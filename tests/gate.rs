@@ -1785,3 +1785,24 @@ fn dangling_and_tag_aliases_are_judged_as_their_targets() {
         Some(server.id("fourth"))
     );
 }
+
+/// Without a keyring branch on the server, `Keyring::load` would look for
+/// `refs/remotes/keyring` (as Guix does on a clone): on a server any
+/// pusher may write that ref unchecked, and no user fetches it, so the
+/// gate never takes keys from it.
+#[test]
+fn keys_pushed_outside_the_keyring_branch_do_not_count() {
+    let server = Server::bare(build(CHANNEL));
+    server.configure();
+    server.install_hook();
+    let keyring = server.keyring_commit(2);
+    server.push_ok(&[&format!("{keyring}:refs/remotes/keyring")]);
+    let err = server.push_refused(&[&refspec(&server.id("fourth"), "master")]);
+    assert!(
+        err.contains("the server has no keyring branch `keyring` yet"),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("refs/heads/master"), None);
+    server.push_ok(&[&refspec(&keyring, "keyring")]);
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+}
