@@ -60,7 +60,7 @@
 mod pattern;
 mod rules;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use git2::{ObjectType, Oid, Repository};
@@ -613,25 +613,30 @@ impl<'r> Gate<'r> {
         self.aliases.get_or_insert_with(|| rules::aliases(repo))
     }
 
-    /// Whether `branch` is protected, or a branch of the server that is a
-    /// symbolic ref to it is: users see its history under either name.
-    fn is_protected(&mut self, branch: &str) -> bool {
-        if self.configuration.is_protected(branch) {
-            return true;
-        }
+    /// The branches protected only because a protected branch of the
+    /// server is a symbolic ref to them.
+    fn protected_through_aliases(&mut self) -> HashSet<String> {
         if self.configuration.protected_branches.is_empty() {
-            return false;
+            return HashSet::new();
         }
-        let full = format!("refs/heads/{branch}");
         let repo = self.repo;
         let aliases = self.aliases.get_or_insert_with(|| rules::aliases(repo));
         let configuration = &self.configuration;
-        aliases.get(&full).is_some_and(|aliases| {
-            aliases
-                .iter()
-                .filter_map(|alias| alias.strip_prefix("refs/heads/"))
-                .any(|alias| configuration.is_protected(alias))
-        })
+        let branch = |name: &str| name.strip_prefix("refs/heads/").map(str::to_owned);
+        aliases
+            .iter()
+            .filter(|(_, aliases)| {
+                let mut aliases = aliases.iter().filter_map(|a| branch(a));
+                aliases.any(|alias| configuration.is_protected(&alias))
+            })
+            .filter_map(|(target, _)| branch(target))
+            .collect()
+    }
+
+    /// Whether `branch` is protected, or a branch of the server that is a
+    /// symbolic ref to it is: users see its history under either name.
+    fn is_protected(&mut self, branch: &str) -> bool {
+        self.configuration.is_protected(branch) || self.protected_through_aliases().contains(branch)
     }
 
     fn target<'n>(&self, name: &'n str) -> Target<'n> {
@@ -686,12 +691,14 @@ impl<'r> Gate<'r> {
         if let Some(guarded) = self.configuration.case_collision(branch) {
             return Some(guarded);
         }
-        let configuration = &self.configuration;
-        let guarded = self.guarded.get_or_insert_with(|| {
-            rules::guarded_branches(self.repo, |b| {
-                configuration.is_protected(b) || configuration.is_keyring(b)
-            })
-        });
+        if self.guarded.is_none() {
+            let aliased = self.protected_through_aliases();
+            let configuration = &self.configuration;
+            self.guarded = Some(rules::guarded_branches(self.repo, |b| {
+                configuration.is_protected(b) || configuration.is_keyring(b) || aliased.contains(b)
+            }));
+        }
+        let guarded = self.guarded.as_ref()?;
         guarded
             .get(&pattern::fold_case(branch))
             .filter(|existing| *existing != branch)

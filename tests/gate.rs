@@ -1806,3 +1806,18 @@ fn keys_pushed_outside_the_keyring_branch_do_not_count() {
     server.push_ok(&[&refspec(&keyring, "keyring")]);
     server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
 }
+
+/// On a case-folding file system `MASTER` is master's file: refused too
+/// when master is protected only through a protected alias (`main`).
+#[test]
+fn case_collision_with_a_branch_protected_through_an_alias_is_refused() {
+    let server = Server::new(true);
+    server.set("guix.authentication.protected-branch", "main");
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+    server.alias("main", "master");
+    let err = server.push_refused(&[&refspec(&server.id("side-1"), "MASTER")]);
+    assert!(
+        err.contains("refs/heads/MASTER: refused: differs only in case from refs/heads/master"),
+        "{err}"
+    );
+}
