@@ -263,7 +263,9 @@ pub enum Refusal {
     /// branch could never move again.
     RemovesAuthorizations,
     /// The branch differs only in case from a protected or keyring branch
-    /// (or pattern): on a case-folding file system both would be one file.
+    /// (or pattern), or the ref's namespace from `refs/heads/`,
+    /// `refs/tags/` or `refs/replace/`: on a case-folding file system both
+    /// would be one file.
     CaseCollision {
         /// The protected or keyring branch (or pattern), in full.
         guarded: String,
