@@ -476,6 +476,9 @@ pub struct Gate<'r> {
     /// The server's branches and tags that are symbolic refs, by the ref
     /// they reach; listed on first need.
     aliases: Option<HashMap<String, Vec<String>>>,
+    /// The branches protected through a protected alias, listed on first
+    /// need.
+    aliased_protected: Option<HashSet<String>>,
 }
 
 impl<'r> Gate<'r> {
@@ -520,6 +523,7 @@ impl<'r> Gate<'r> {
             keyrings: Vec::new(),
             guarded: None,
             aliases: None,
+            aliased_protected: None,
         }
     }
 
@@ -616,8 +620,16 @@ impl<'r> Gate<'r> {
     }
 
     /// The branches protected only because a protected branch of the
-    /// server is a symbolic ref to them.
-    fn protected_through_aliases(&mut self) -> HashSet<String> {
+    /// server is a symbolic ref to them; listed once per push.
+    fn protected_through_aliases(&mut self) -> &HashSet<String> {
+        if self.aliased_protected.is_none() {
+            let listed = self.list_protected_through_aliases();
+            self.aliased_protected = Some(listed);
+        }
+        self.aliased_protected.get_or_insert_with(HashSet::new)
+    }
+
+    fn list_protected_through_aliases(&mut self) -> HashSet<String> {
         if self.configuration.protected_branches.is_empty() {
             return HashSet::new();
         }
@@ -694,7 +706,7 @@ impl<'r> Gate<'r> {
             return Some(guarded);
         }
         if self.guarded.is_none() {
-            let aliased = self.protected_through_aliases();
+            let aliased = self.protected_through_aliases().clone();
             let configuration = &self.configuration;
             self.guarded = Some(rules::guarded_branches(self.repo, |b| {
                 configuration.is_protected(b) || configuration.is_keyring(b) || aliased.contains(b)
