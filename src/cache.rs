@@ -194,8 +194,8 @@ pub enum UnsafeEntry {
     Mode {
         /// Its permission bits.
         mode: u32,
-        /// Whether its mode was set to 0600, so that the next write is
-        /// trusted.
+        /// Whether it was removed, so that nothing it held is trusted
+        /// later and the next write starts afresh.
         reset: bool,
     },
     /// A cache file larger than any this program writes.
@@ -306,7 +306,7 @@ impl std::fmt::Display for CacheProblem {
                 f,
                 "{reason}, so it may have been tampered with; ignoring its contents{}",
                 match reason {
-                    UnsafeEntry::Mode { reset: true, .. } => " (mode reset to 600)",
+                    UnsafeEntry::Mode { reset: true, .. } => " (removed)",
                     _ => "",
                 }
             ),
@@ -815,9 +815,12 @@ impl Directory {
         regular_and_owned(&stat).map_err(unsafe_file)?;
         let mode = permissions(&stat);
         if mode != FILE_MODE {
-            // As Guix does: ignore what may have been tampered with, and
-            // make the file private again so that the next write is trusted.
-            let reset = rustix::fs::fchmod(&fd, Mode::from_raw_mode(FILE_MODE)).is_ok();
+            // Ignore what may have been tampered with, and remove it, so
+            // that the next write starts afresh. Guix makes the file
+            // private again instead (`previously-authenticated-commits`),
+            // and so trusts at the next read what anyone could write
+            // until then (or through a descriptor opened before).
+            let reset = self.remove_if_same(name, &stat);
             return Err(unsafe_file(UnsafeEntry::Mode { mode, reset }));
         }
         let mut bytes = Vec::new();
@@ -834,6 +837,18 @@ impl Directory {
             return Err(unsafe_file(UnsafeEntry::TooLarge { size }));
         }
         parse(&bytes).ok_or(CacheProblem::Malformed)
+    }
+
+    /// Removes `name` if it is still the file `opened` (not one a
+    /// concurrent write put in its place); whether it is gone.
+    fn remove_if_same(&self, name: &str, opened: &rustix::fs::Stat) -> bool {
+        let now = rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW);
+        match now {
+            Ok(now) if (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino) => {
+                rustix::fs::unlinkat(&self.fd, name, AtFlags::empty()).is_ok()
+            }
+            _ => false,
+        }
     }
 
     /// An exclusive lock on the lock file of `name`, held until dropped.

@@ -60,7 +60,7 @@
 mod pattern;
 mod rules;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use git2::{ObjectType, Oid, Repository};
@@ -189,6 +189,10 @@ enum Target<'a> {
     Keyring(&'a str),
     Tag,
     Replace,
+    /// A name whose namespace differs only in case from `refs/heads/`,
+    /// `refs/tags/` or `refs/replace/` (`refs/Heads/master`): on a
+    /// case-folding file system git would update the ref named here.
+    Folded(String),
     Other,
 }
 
@@ -259,7 +263,9 @@ pub enum Refusal {
     /// branch could never move again.
     RemovesAuthorizations,
     /// The branch differs only in case from a protected or keyring branch
-    /// (or pattern): on a case-folding file system both would be one file.
+    /// (or pattern), or the ref's namespace from `refs/heads/`,
+    /// `refs/tags/` or `refs/replace/`: on a case-folding file system both
+    /// would be one file.
     CaseCollision {
         /// The protected or keyring branch (or pattern), in full.
         guarded: String,
@@ -475,6 +481,12 @@ pub struct Gate<'r> {
     /// The server's protected and keyring branches by case-folded name,
     /// listed on first need.
     guarded: Option<HashMap<String, String>>,
+    /// The server's branches and tags that are symbolic refs, by the ref
+    /// they reach; listed on first need.
+    aliases: Option<HashMap<String, Vec<String>>>,
+    /// The branches protected through a protected alias, listed on first
+    /// need.
+    aliased_protected: Option<HashSet<String>>,
 }
 
 impl<'r> Gate<'r> {
@@ -518,6 +530,8 @@ impl<'r> Gate<'r> {
             accepted: Vec::new(),
             keyrings: Vec::new(),
             guarded: None,
+            aliases: None,
+            aliased_protected: None,
         }
     }
 
@@ -577,8 +591,10 @@ impl<'r> Gate<'r> {
     /// Decides `update` as an update of `updated` (when it is given) or of
     /// the pushed ref.
     fn decide_as(&mut self, updated: Option<&str>, update: &RefUpdate) -> Verdict {
-        match self.target(updated.unwrap_or(&update.name)) {
+        let judged = self.judged_name(updated, &update.name);
+        match self.target(&judged) {
             Target::Replace => Verdict::Refused(Refusal::ReplaceRef),
+            Target::Folded(guarded) => Verdict::Refused(Refusal::CaseCollision { guarded }),
             Target::Other => Verdict::Accepted(Acceptance::Unchecked),
             Target::Keyring(branch) => {
                 let branch = branch.to_owned();
@@ -598,6 +614,59 @@ impl<'r> Gate<'r> {
         }
     }
 
+    /// The name whose rules an update of `updated` (pushed as `pushed`)
+    /// must follow: the ref git updates, unless the gate would not check
+    /// it while users fetch it under a branch or tag name (a symbolic ref
+    /// of the server to it, such as `refs/heads/docs` to `refs/notes/docs`).
+    fn judged_name(&mut self, updated: Option<&str>, pushed: &str) -> String {
+        let name = updated.unwrap_or(pushed);
+        if self.target(name) != Target::Other {
+            return name.to_owned();
+        }
+        let aliases = self.aliases().get(name).and_then(|a| a.first());
+        aliases.map_or(name, String::as_str).to_owned()
+    }
+
+    /// The server's symbolic branches and tags, by the ref they reach.
+    fn aliases(&mut self) -> &HashMap<String, Vec<String>> {
+        let repo = self.repo;
+        self.aliases.get_or_insert_with(|| rules::aliases(repo))
+    }
+
+    /// The branches protected only because a protected branch of the
+    /// server is a symbolic ref to them; listed once per push.
+    fn protected_through_aliases(&mut self) -> &HashSet<String> {
+        if self.aliased_protected.is_none() {
+            let listed = self.list_protected_through_aliases();
+            self.aliased_protected = Some(listed);
+        }
+        self.aliased_protected.get_or_insert_with(HashSet::new)
+    }
+
+    fn list_protected_through_aliases(&mut self) -> HashSet<String> {
+        if self.configuration.protected_branches.is_empty() {
+            return HashSet::new();
+        }
+        let repo = self.repo;
+        let aliases = self.aliases.get_or_insert_with(|| rules::aliases(repo));
+        let configuration = &self.configuration;
+        let branch = |name: &str| name.strip_prefix("refs/heads/").map(str::to_owned);
+        aliases
+            .iter()
+            .filter(|(_, aliases)| {
+                let mut aliases = aliases.iter().filter_map(|a| branch(a));
+                aliases.any(|alias| configuration.is_protected(&alias))
+            })
+            .filter_map(|(target, _)| branch(target))
+            .collect()
+    }
+
+    /// Whether `branch` is protected, or a branch of the server that is a
+    /// symbolic ref to it is: users see its history under either name.
+    fn is_protected(&mut self, branch: &str) -> bool {
+        self.configuration.is_protected(branch) || self.protected_through_aliases().contains(branch)
+    }
+
     fn target<'n>(&self, name: &'n str) -> Target<'n> {
         if let Some(branch) = name.strip_prefix("refs/heads/") {
             match self.configuration.is_keyring(branch) {
@@ -608,6 +677,8 @@ impl<'r> Gate<'r> {
             Target::Tag
         } else if name.starts_with("refs/replace/") {
             Target::Replace
+        } else if let Some(canonical) = rules::folded_namespace(name) {
+            Target::Folded(canonical)
         } else {
             Target::Other
         }
@@ -617,7 +688,7 @@ impl<'r> Gate<'r> {
         if let Some(guarded) = self.case_collision(branch) {
             return Verdict::Refused(Refusal::CaseCollision { guarded });
         }
-        let protected = self.configuration.is_protected(branch);
+        let protected = self.is_protected(branch);
         let Some(new) = update.new else {
             return match protected {
                 true => Verdict::Refused(Refusal::ProtectedDeletion),
@@ -648,12 +719,14 @@ impl<'r> Gate<'r> {
         if let Some(guarded) = self.configuration.case_collision(branch) {
             return Some(guarded);
         }
-        let configuration = &self.configuration;
-        let guarded = self.guarded.get_or_insert_with(|| {
-            rules::guarded_branches(self.repo, |b| {
-                configuration.is_protected(b) || configuration.is_keyring(b)
-            })
-        });
+        if self.guarded.is_none() {
+            let aliased = self.protected_through_aliases().clone();
+            let configuration = &self.configuration;
+            self.guarded = Some(rules::guarded_branches(self.repo, |b| {
+                configuration.is_protected(b) || configuration.is_keyring(b) || aliased.contains(b)
+            }));
+        }
+        let guarded = self.guarded.as_ref()?;
         guarded
             .get(&pattern::fold_case(branch))
             .filter(|existing| *existing != branch)
@@ -701,12 +774,12 @@ impl<'r> Gate<'r> {
         (!removed.is_empty()).then_some(Refusal::KeysRemoved { removed })
     }
 
-    /// Whether `branch` is the one the server's HEAD names, which
-    /// `git clone` checks out.
+    /// Whether `branch` is the one the server's HEAD names (through any
+    /// symbolic refs), which `git clone` checks out.
     fn is_default_branch(&self, branch: &str) -> bool {
-        let head = self.repo.find_reference("HEAD");
-        let target = head.as_ref().ok().and_then(|h| h.symbolic_target_bytes());
-        target == Some(format!("refs/heads/{branch}").as_bytes())
+        // HEAD may reach it through an alias (`main` → `master`).
+        let head = rules::updated_ref(self.repo, "HEAD");
+        matches!(head, Ok(Some(target)) if target == format!("refs/heads/{branch}"))
     }
 
     /// Refuses anything but a fast-forward from `old` (a creation is one).
@@ -801,8 +874,12 @@ impl<'r> Gate<'r> {
         let branch = keyring_reference.strip_prefix("refs/heads/");
         let branch = branch.unwrap_or(&keyring_reference);
         let pushed = self.keyrings.iter().rev().find(|(name, _)| name == branch);
+        let keyring_commit = match pushed {
+            Some(&(_, commit)) => commit,
+            None => self.server_keyring(branch, &keyring_reference)?,
+        };
         let options = Options {
-            keyring_commit: pushed.map(|&(_, commit)| commit),
+            keyring_commit: Some(keyring_commit),
             keyring_reference,
             // Read above and written only once the whole push is accepted.
             cache: None,
@@ -824,6 +901,25 @@ impl<'r> Gate<'r> {
                 Err(Refusal::NotAuthentic { failures })
             }
             Err(e) => Err(Refusal::CouldNotCheck(e)),
+        }
+    }
+}
+
+impl Gate<'_> {
+    /// The tip of the server's keyring branch `branch` (through an alias):
+    /// never `refs/remotes/NAME`, where [`Keyring::load`] would look next
+    /// as Guix does on a clone, but which on a server any pusher may
+    /// write unchecked and no user fetches.
+    fn server_keyring(&self, branch: &str, reference: &str) -> Result<Oid, Refusal> {
+        match self.repo.refname_to_id(&format!("refs/heads/{branch}")) {
+            Ok(commit) => Ok(commit),
+            Err(e) if e.code() == git2::ErrorCode::NotFound => Err(Refusal::CouldNotCheck(
+                Error::Keyring(KeyringError::NotFound {
+                    reference: reference.to_owned(),
+                    suggestion: None,
+                }),
+            )),
+            Err(e) => Err(Refusal::CouldNotCheck(e.into())),
         }
     }
 }
@@ -926,8 +1022,8 @@ impl fmt::Display for RefDecision {
                     ),
                     Refusal::SymbolicRefLoop { last } => write!(
                         f,
-                        "a symbolic ref on the server whose chain loops or is too long (it \
-                         reaches {}): git would not update it",
+                        "a symbolic ref on the server whose chain loops, is too long or \
+                         names a ref that is not UTF-8 (it reaches {}): git would not update it",
                         Untrusted::new(last)
                     ),
                     Refusal::NotACommit { id, kind } => {

@@ -1006,6 +1006,12 @@ commit unsigned-3
     assert!(err.contains("is authentic (1 new commit checked)"), "{err}");
     let err = server.push_refused(&[&refspec(&server.id("unsigned-3"), "master")]);
     assert!(err.contains("lacks a signature"), "{err}");
+    // HEAD reaching master through an alias: master is still what users
+    // clone.
+    server.alias("main", "master");
+    server.git_ok(&server.bare, &["symbolic-ref", "HEAD", "refs/heads/main"]);
+    let err = server.push_refused(&[&refspec(&server.id("unsigned-3"), "master")]);
+    assert!(err.contains("lacks a signature"), "{err}");
 }
 
 /// The hook run by hand, as git runs it: its exit status, and input that is
@@ -1212,6 +1218,18 @@ fn protected_values_as_full_names_and_globs() {
         "{}",
         String::from_utf8_lossy(&doctor.stdout)
     );
+    let doctor = run(server.binary(&[
+        "doctor",
+        "--format=json",
+        "-r",
+        server.bare.to_str().unwrap(),
+    ]));
+    let doc: Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    support::schema::check(&doc, &support::schema::load("doctor-schema.json"));
+    assert_eq!(
+        doc["protected_branches"],
+        serde_json::json!(["refs/heads/master", "refs/heads/release/*"])
+    );
     server.push_ok(&[&refspec(&server.keyring_commit(2), "keyring")]);
     server.push_ok(&[
         &refspec(&server.id("fourth"), "master"),
@@ -1346,7 +1364,9 @@ fn keyring_update_dropping_a_key_is_refused_unless_allowed() {
 }
 
 /// A protected branch whose tip removes `.guix-authorizations` could never
-/// move again (Guix refuses every child): refused, saying why.
+/// move again (Guix refuses every child): refused, saying why; a directory
+/// in its place removes it too (Guix cannot read it as a blob), as does a
+/// merge lacking it that one parent has.
 #[test]
 fn tip_removing_authorizations_is_refused_on_protected_branches() {
     let server = Server::bare(build(
@@ -1356,8 +1376,13 @@ authorize alice dave
 commit first gpg:dave
 write a.txt "A\n"
 commit second gpg:alice
+branch dir
 remove .guix-authorizations
 commit drop gpg:alice
+checkout dir
+remove .guix-authorizations
+mkdir-file .guix-authorizations
+commit as-dir gpg:alice
 "#,
     ));
     server.configure();
@@ -1378,6 +1403,40 @@ commit drop gpg:alice
     assert_eq!(server.server_ref("master"), Some(server.id("second")));
     // Elsewhere it is authentic, as Guix says.
     server.push_ok(&[&refspec(&server.id("drop"), "work")]);
+    // A directory in its place is no file, for Guix as for the gate.
+    let err = server.push_refused(&[&refspec(&server.id("as-dir"), "master")]);
+    assert!(
+        err.contains(&format!(
+            "refs/heads/master: refused: {} removes .guix-authorizations",
+            server.id("as-dir")
+        )),
+        "{err}"
+    );
+    // A merge of master and a branch lacking the file, itself lacking it.
+    let tree = server.git_ok(
+        &server.built.path,
+        &["rev-parse", &format!("{}^{{tree}}", server.id("drop"))],
+    );
+    let merge = server.git_ok(
+        &server.built.path,
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            &server.id("second"),
+            "-p",
+            &server.id("drop"),
+            "-m",
+            "merge",
+        ],
+    );
+    let err = server.push_refused(&[&refspec(&merge, "master")]);
+    assert!(
+        err.contains(&format!("{merge} removes .guix-authorizations")),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("master"), Some(server.id("second")));
+    server.push_ok(&[&refspec(&server.id("as-dir"), "dir")]);
 }
 
 /// The gate's cache is inside the repository's git directory, used only if
@@ -1476,6 +1535,327 @@ fn hints_fit_the_server() {
     let err = server.push_refused(&[&format!("+{}", refspec(&server.id("side-1"), "master"))]);
     assert!(
         err.contains("hint: a protected branch only moves forward: fetch it, rebase or merge"),
+        "{err}"
+    );
+}
+
+/// On a case-folding file system `refs/Heads/master` is master's file, yet
+/// it is outside `refs/heads/`: a namespace differing only in case is
+/// refused, as are branch names that NTFS's upcase table, APFS's folding
+/// or HFS+'s ignored code points join to a protected or keyring one.
+#[test]
+fn names_a_case_folding_file_system_joins_are_refused() {
+    let server = Server::new(true);
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+    let unsigned = server.id("unsigned-1");
+    for (name, guarded) in [
+        ("refs/Heads/master", "refs/heads/master".to_owned()),
+        ("refs/HEADS/keyring", "refs/heads/keyring".to_owned()),
+        ("refs/hea\u{200c}ds/master", "refs/heads/master".to_owned()),
+        ("refs/Tags/v1", "refs/tags/v1".to_owned()),
+        (
+            &format!("refs/REPLACE/{}", server.id("fourth")),
+            format!("refs/replace/{}", server.id("fourth")),
+        ),
+        ("refs/heads/ma\u{17f}ter", "refs/heads/master".to_owned()),
+        ("refs/heads/\u{212a}eyring", "refs/heads/keyring".to_owned()),
+        ("refs/heads/mas\u{200d}ter", "refs/heads/master".to_owned()),
+    ] {
+        let err = server.push_refused(&[&format!("{unsigned}:{name}")]);
+        assert!(
+            err.contains(&format!("refused: differs only in case from {guarded}")),
+            "{name}: {err}"
+        );
+        assert_eq!(server.server_ref(name), None, "{name}");
+    }
+    // Deleting master through another case of its namespace: refused too.
+    let err = server.push_refused(&[":refs/Heads/master"]);
+    assert!(err.contains("differs only in case"), "{err}");
+    assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
+}
+
+/// A branch of the server that is a symbolic ref to a ref the gate does
+/// not check (`refs/heads/docs` → `refs/notes/docs`): users fetch that
+/// ref's commits as branch `docs`, so a push to either name is judged as
+/// the branch.
+#[test]
+fn symbolic_branch_to_an_unchecked_ref_is_judged_as_a_branch() {
+    let server = Server::new(true);
+    server.git_ok(
+        &server.bare,
+        &["symbolic-ref", "refs/heads/docs", "refs/notes/docs"],
+    );
+    let unsigned = server.id("unsigned-1");
+    for name in ["refs/heads/docs", "refs/notes/docs"] {
+        let err = server.push_refused(&[&format!("{unsigned}:{name}")]);
+        assert!(err.contains("lacks a signature"), "{name}: {err}");
+        assert_eq!(server.server_ref("refs/notes/docs"), None, "{name}");
+    }
+    server.push_ok(&[&format!("{}:refs/notes/docs", server.id("third"))]);
+    assert_eq!(server.server_ref("docs"), Some(server.id("third")));
+    // Other unchecked refs stay unchecked.
+    server.push_ok(&[&format!("{unsigned}:refs/notes/other")]);
+}
+
+/// A protected name that is a symbolic ref on the server (`main` →
+/// `master`, only `main` protected): users see master's history as main,
+/// so master may not be rewound or deleted either, under either name.
+#[test]
+fn branch_aliased_by_a_protected_name_is_protected() {
+    let server = Server::new(true);
+    server.set("guix.authentication.protected-branch", "main");
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+    server.alias("main", "master");
+    let rewind = format!("+{}", refspec(&server.id("side-1"), "master"));
+    let err = server.push_refused(&[&rewind]);
+    assert!(
+        err.contains("refs/heads/master: refused: protected branch would not move forward"),
+        "{err}"
+    );
+    let err = server.push_refused(&[":refs/heads/master"]);
+    assert!(err.contains("protected branch cannot be deleted"), "{err}");
+    let err = server.push_refused(&[&format!("+{}", refspec(&server.id("side-1"), "main"))]);
+    assert!(err.contains("would not move forward"), "{err}");
+    assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
+    server.push_ok(&[&refspec(&server.id("p-0"), "master")]);
+    // An unprotected alias of an unprotected branch: rewound freely.
+    server.push_ok(&[&refspec(&server.id("fourth"), "work")]);
+    server.alias("play", "work");
+    server.push_ok(&[&format!("+{}", refspec(&server.id("side-1"), "work"))]);
+}
+
+/// One push updating a symbolic ref and its target: git (2.47) hands the
+/// pre-receive hook both lines, and only afterwards refuses values that
+/// differ ("inconsistent aliased update"); the gate judges each line as
+/// master, so a rewind through either name is refused by the gate itself,
+/// and a consistent forward move lands.
+#[test]
+fn push_of_an_alias_and_its_target_together() {
+    let server = Server::new(true);
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+    server.alias("main", "master");
+    let err = server.push_refused(&[
+        &format!("+{}", refspec(&server.id("side-1"), "main")),
+        &refspec(&server.id("p-0"), "master"),
+    ]);
+    assert!(err.contains("would not move forward"), "{err}");
+    assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
+    let err = server.push_refused(&[
+        &format!("+{}", refspec(&server.id("side-1"), "main")),
+        &format!("+{}", refspec(&server.id("side-1"), "master")),
+    ]);
+    assert_eq!(err.matches("would not move forward").count(), 2, "{err}");
+    assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
+    server.push_ok(&[
+        &refspec(&server.id("p-0"), "main"),
+        &refspec(&server.id("p-0"), "master"),
+    ]);
+    assert_eq!(server.server_ref("master"), Some(server.id("p-0")));
+}
+
+/// A keyring commit on top of the channel's keyring branch that writes
+/// `content` to `file` and removes `removed` (if given).
+fn keyring_edit(server: &Server, file: &str, content: &[u8], removed: Option<&str>) -> String {
+    let repo = Repository::open(&server.built.path).unwrap();
+    let tip = repo
+        .find_reference("refs/heads/keyring")
+        .unwrap()
+        .peel_to_commit()
+        .unwrap();
+    let blob = repo.blob(content).unwrap();
+    let mut tree = repo.treebuilder(Some(&tip.tree().unwrap())).unwrap();
+    tree.insert(file, blob, 0o100644).unwrap();
+    if let Some(removed) = removed {
+        tree.remove(removed).unwrap();
+    }
+    let tree = repo.find_tree(tree.write().unwrap()).unwrap();
+    let signature = git_authenticate::git2::Signature::now("k", "k@example.org").unwrap();
+    let id = repo
+        .commit(
+            Some("refs/heads/keyring"),
+            &signature,
+            &signature,
+            "keyring edit",
+            &tree,
+            &[&tip],
+        )
+        .unwrap();
+    id.to_string()
+}
+
+/// A keyring update that keeps a key file's primary key but drops its
+/// subkey (the one that signs) is refused; a key moved to another file is
+/// not a key dropped.
+#[test]
+fn keyring_update_dropping_a_subkey_is_refused_and_moving_a_key_is_not() {
+    let server = Server::bare(build(
+        "keyring alice dave carol\nauthorize alice dave\ncommit first gpg:dave\n",
+    ));
+    server.configure();
+    server.install_hook();
+    server.push_ok(&[&refspec(&server.keyring_commit(0), "keyring")]);
+    let carol = key("carol");
+    let moved = keyring_edit(
+        &server,
+        "moved.key",
+        &carol.armored_public(),
+        Some("carol.key"),
+    );
+    let err = server.push_ok(&[&refspec(&moved, "keyring")]);
+    assert!(err.contains("keyring branch moves forward"), "{err}");
+    let dropped = keyring_edit(
+        &server,
+        "moved.key",
+        &support::craft::without_subkeys(&carol),
+        None,
+    );
+    let err = server.push_refused(&[&refspec(&dropped, "keyring")]);
+    assert!(
+        err.contains(&format!(
+            "refs/heads/keyring: refused: the keyring update drops keys the old tip held: {};",
+            carol.signing_fpr_spaced()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(&carol.primary_fpr_spaced()), "{err}");
+    assert_eq!(server.server_ref("refs/heads/keyring"), Some(moved));
+}
+
+/// A protected-branch value that is not UTF-8 can match no branch the
+/// gate is told of: the gate refuses to run (status 2), naming it escaped.
+#[test]
+fn protected_value_not_utf8_refuses_to_run() {
+    let server = Server::new(true);
+    let mut config = std::fs::OpenOptions::new()
+        .append(true)
+        .open(server.bare.join("config"))
+        .unwrap();
+    config
+        .write_all(b"[guix \"authentication\"]\n\tprotected-branch = ma\xffster\n")
+        .unwrap();
+    drop(config);
+    let out = server.push(&[&refspec(&server.id("second"), "work")]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("can match no branch"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(server.server_ref("refs/heads/work"), None);
+    let mut c = server.home.command(&server.bare);
+    c.arg("pre-receive").env("GIT_DIR", &server.bare);
+    c.stdin(Stdio::null());
+    assert_eq!(run(c).status.code(), Some(2));
+}
+
+/// A pusher who can plant entries inside the git directory (but not write
+/// the directory itself, as when only `git-authenticate/` was left
+/// writable): a symbolic link in place of the gate's cache directory, a
+/// group-writable cache directory, or a cache file others may write, is
+/// not trusted, and the seeded commit is checked.
+#[test]
+fn gate_cache_planted_through_a_link_or_writable_entries_is_ignored() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = Server::new(true);
+    let first = server.built.oid("first");
+    let unsigned = server.built.oid("unsigned-2");
+    let on_unsigned = refspec(&server.id("on-unsigned"), "evil");
+    // A cache seeded elsewhere, linked in.
+    let elsewhere = server.home.path().join("elsewhere");
+    let planted = Cache::in_directory(&elsewhere, &format!("gate/{first}")).unwrap();
+    assert!(planted.record(unsigned, first, &[]).is_empty());
+    let ours = server.bare.join("git-authenticate");
+    std::os::unix::fs::symlink(&elsewhere, &ours).unwrap();
+    let err = server.push_refused(&[&on_unsigned]);
+    assert!(err.contains("lacks a signature"), "{err}");
+    std::fs::remove_file(&ours).unwrap();
+    // The gate's own cache, then its directory opened to the group.
+    assert!(server.gate_cache().record(unsigned, first, &[]).is_empty());
+    let gate_dir = ours.join("gate");
+    let mode = |path: &Path, m| std::fs::set_permissions(path, std::fs::Permissions::from_mode(m));
+    mode(&gate_dir, 0o770).unwrap();
+    let err = server.push_refused(&[&on_unsigned]);
+    assert!(err.contains("lacks a signature"), "{err}");
+    mode(&gate_dir, 0o700).unwrap();
+    // The file itself writable by others.
+    let file = gate_dir.join(first.to_string());
+    mode(&file, 0o666).unwrap();
+    let err = server.push_refused(&[&on_unsigned]);
+    assert!(err.contains("lacks a signature"), "{err}");
+    // Made private again by that read, what anyone could write meanwhile
+    // is still not trusted.
+    let err = server.push_refused(&[&on_unsigned]);
+    assert!(err.contains("lacks a signature"), "{err}");
+}
+
+/// A dangling alias (its target not created yet) creates its target, and
+/// a tag aliasing a protected branch is that branch: judged as the target.
+#[test]
+fn dangling_and_tag_aliases_are_judged_as_their_targets() {
+    let server = Server::bare(build(CHANNEL));
+    server.configure();
+    server.install_hook();
+    server.push_ok(&[&refspec(&server.keyring_commit(2), "keyring")]);
+    server.alias("main", "master");
+    let err = server.push_refused(&[&refspec(&server.id("unsigned-1"), "main")]);
+    assert!(
+        err.contains("refs/heads/main (a symbolic ref to refs/heads/master"),
+        "{err}"
+    );
+    assert!(err.contains("lacks a signature"), "{err}");
+    assert_eq!(server.server_ref("refs/heads/master"), None);
+    server.push_ok(&[&refspec(&server.id("fourth"), "main")]);
+    assert_eq!(
+        server.server_ref("refs/heads/master"),
+        Some(server.id("fourth"))
+    );
+    server.git_ok(
+        &server.bare,
+        &["symbolic-ref", "refs/tags/latest", "refs/heads/master"],
+    );
+    let err = server.push_refused(&[&format!("+{}:refs/tags/latest", server.id("side-1"))]);
+    assert!(
+        err.contains("protected branch would not move forward"),
+        "{err}"
+    );
+    let err = server.push_refused(&[":refs/tags/latest"]);
+    assert!(err.contains("protected branch cannot be deleted"), "{err}");
+    assert_eq!(
+        server.server_ref("refs/heads/master"),
+        Some(server.id("fourth"))
+    );
+}
+
+/// Without a keyring branch on the server, `Keyring::load` would look for
+/// `refs/remotes/keyring` (as Guix does on a clone): on a server any
+/// pusher may write that ref unchecked, and no user fetches it, so the
+/// gate never takes keys from it.
+#[test]
+fn keys_pushed_outside_the_keyring_branch_do_not_count() {
+    let server = Server::bare(build(CHANNEL));
+    server.configure();
+    server.install_hook();
+    let keyring = server.keyring_commit(2);
+    server.push_ok(&[&format!("{keyring}:refs/remotes/keyring")]);
+    let err = server.push_refused(&[&refspec(&server.id("fourth"), "master")]);
+    assert!(
+        err.contains("the server has no keyring branch `keyring` yet"),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("refs/heads/master"), None);
+    server.push_ok(&[&refspec(&keyring, "keyring")]);
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+}
+
+/// On a case-folding file system `MASTER` is master's file: refused too
+/// when master is protected only through a protected alias (`main`).
+#[test]
+fn case_collision_with_a_branch_protected_through_an_alias_is_refused() {
+    let server = Server::new(true);
+    server.set("guix.authentication.protected-branch", "main");
+    server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
+    server.alias("main", "master");
+    let err = server.push_refused(&[&refspec(&server.id("side-1"), "MASTER")]);
+    assert!(
+        err.contains("refs/heads/MASTER: refused: differs only in case from refs/heads/master"),
         "{err}"
     );
 }

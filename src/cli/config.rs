@@ -142,7 +142,11 @@ pub fn protected_branches(repo: &Repository) -> Result<Vec<BranchPattern>, Serve
     let mut entries = config.multivar(PROTECTED_BRANCH_KEY, None)?;
     while let Some(entry) = entries.next() {
         let entry = entry?;
-        let value = String::from_utf8_lossy(entry.value_bytes());
+        // Not UTF-8: no branch the gate reads (hooks get UTF-8 names) can
+        // match it.
+        let value = std::str::from_utf8(entry.value_bytes()).map_err(|_| BranchPatternError {
+            value: String::from_utf8_lossy(entry.value_bytes()).into_owned(),
+        })?;
         branches.push(BranchPattern::parse(value.trim())?);
     }
     Ok(branches)

@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use git_authenticate::doctor::{self, BranchAuthorizations, Diagnosis, Finding, Severity};
+use git_authenticate::gate::BranchPattern;
 use git_authenticate::git2::Repository;
 use git_authenticate::{Error, Untrusted};
 use serde::Serialize;
@@ -24,11 +25,15 @@ pub fn run(args: &DoctorArgs) -> u8 {
             match args.format {
                 Format::Text => {
                     text(&diagnosis);
-                    if let Some(protected) = protected {
-                        println!("{protected}");
+                    if let Some(protected) = &protected {
+                        println!("{}", super::gate::describe_protected(protected));
                     }
                 }
-                Format::Json => json(&Document::from(&diagnosis)),
+                Format::Json => json(&Document {
+                    protected_branches: protected
+                        .map(|patterns| patterns.iter().map(BranchPattern::full_name).collect()),
+                    ..Document::from(&diagnosis)
+                }),
             }
             u8::from(diagnosis.has_errors())
         }
@@ -58,10 +63,9 @@ fn diagnose(repo: &Repository, args: &DoctorArgs) -> Result<Diagnosis, String> {
 /// What the server's gate protects, said for a bare repository (a server)
 /// or one that lists protected branches; an invalid value is an error, as
 /// the gate refuses to run with it.
-fn protected(repo: &Repository) -> Result<Option<String>, String> {
+fn protected(repo: &Repository) -> Result<Option<Vec<BranchPattern>>, String> {
     let protected = config::protected_branches(repo).map_err(|e| e.to_string())?;
-    Ok((repo.is_bare() || !protected.is_empty())
-        .then(|| super::gate::describe_protected(&protected)))
+    Ok((repo.is_bare() || !protected.is_empty()).then_some(protected))
 }
 
 fn text(diagnosis: &Diagnosis) {
@@ -146,6 +150,10 @@ struct Document {
     keyring: Option<String>,
     findings: Vec<JsonFinding>,
     authorizations: Vec<JsonBranch>,
+    /// What the server's gate protects (full names or patterns, exactly as
+    /// configured), for a bare repository or one listing protected
+    /// branches; `None` otherwise.
+    protected_branches: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -205,6 +213,7 @@ impl From<&Diagnosis> for Document {
                     fingerprints: b.fingerprints.iter().map(|f| f.to_hex()).collect(),
                 })
                 .collect(),
+            protected_branches: None,
         }
     }
 }
@@ -219,6 +228,7 @@ impl Document {
             keyring: None,
             findings: Vec::new(),
             authorizations: Vec::new(),
+            protected_branches: None,
         }
     }
 }

@@ -80,6 +80,14 @@ impl BranchPattern {
     }
 }
 
+impl BranchPattern {
+    /// The full pattern, `refs/heads/` included, exactly as configured (not
+    /// escaped: for JSON).
+    pub fn full_name(&self) -> String {
+        format!("refs/heads/{}", self.branch)
+    }
+}
+
 impl fmt::Display for BranchPattern {
     /// The full pattern, `refs/heads/` included.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,10 +95,37 @@ impl fmt::Display for BranchPattern {
     }
 }
 
-/// `name` as a case-folding file system compares it (close enough: Unicode
-/// lower case).
+/// `name` as a case-folding file system compares it, or more broadly:
+/// each character upper-cased then lower-cased (full mappings, so that
+/// `ß`, `SS` and `ss` fold alike, as do `ſ` and `s`, `ı` and `i`, the
+/// Kelvin sign and `k`, `ﬁ` and `fi`: NTFS's upcase table and APFS's case
+/// folding each join some of these), without the code points HFS+ ignores
+/// (git's `is_hfs_dotgit` list), and with the two characters whose
+/// canonical decomposition is ASCII other than by case (APFS and HFS+ are
+/// normalization-insensitive). Names canonically equivalent only through
+/// combining marks (`é` and `e` + U+0301) are not joined: protected and
+/// keyring names are ASCII in practice, and no other character decomposes
+/// to ASCII.
 pub(crate) fn fold_case(name: &str) -> String {
-    name.to_lowercase()
+    name.chars()
+        .filter(|&c| !hfs_ignored(c))
+        .map(|c| match c {
+            '\u{37e}' => ';',
+            '\u{1fef}' => '`',
+            c => c,
+        })
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The code points HFS+ ignores in file names (`is_hfs_dotgit` in git's
+/// `utf8.c`): a name containing them is another name's file there.
+fn hfs_ignored(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200c}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{206a}'..='\u{206f}' | '\u{feff}'
+    )
 }
 
 /// Whether `text` matches `pattern`, where `*` matches any run of bytes:
@@ -134,6 +169,8 @@ mod tests {
             ("refs/heads/*-stable", "v1-stable", true),
             ("a*b*c", "axxbyyc", true),
             ("a*b*c", "axxbyy", false),
+            ("**", "a/b", true),
+            ("release/**", "release/a/b", true),
         ];
         for (value, branch, expected) in cases {
             let pattern = BranchPattern::parse(value).unwrap();
@@ -142,6 +179,19 @@ mod tests {
         assert!(BranchPattern::parse("Master")
             .unwrap()
             .matches_ignoring_case("master"));
+        // What NTFS's upcase table or APFS's folding joins, and more.
+        for (a, b) in [
+            ("straße", "STRASSE"),
+            ("sign", "\u{17f}ign"),
+            ("main", "ma\u{131}n"),
+            ("keyring", "\u{212a}eyring"),
+            ("file", "\u{fb01}le"),
+            ("master", "mas\u{200c}ter"),
+            ("a;b", "a\u{37e}b"),
+        ] {
+            assert_eq!(fold_case(a), fold_case(b), "{a} {b}");
+        }
+        assert_ne!(fold_case("master"), fold_case("maste"));
     }
 
     #[test]
@@ -156,6 +206,10 @@ mod tests {
             "x.lock",
             "bad\x1b[2J",
             "trailing/",
+            "release/?",
+            "release/[ab]",
+            "refs/heads//x",
+            "/master",
         ] {
             assert!(BranchPattern::parse(value).is_err(), "{value:?}");
         }

@@ -7,8 +7,10 @@ use std::collections::{HashMap, HashSet};
 
 use git2::{Oid, Repository};
 
+use crate::authorizations::Authorizations;
 use crate::fingerprint::Fingerprint;
 use crate::keyring::Keyring;
+use crate::memo::AuthorizationsAtError;
 
 use super::pattern::fold_case;
 use super::Refusal;
@@ -39,6 +41,50 @@ pub(super) fn updated_ref(repo: &Repository, name: &str) -> Result<Option<String
         }
     }
     Err(Refusal::SymbolicRefLoop { last: current })
+}
+
+/// The namespaces whose refs the gate checks, as git names them.
+const CHECKED_NAMESPACES: [&str; 3] = ["refs/heads", "refs/tags", "refs/replace"];
+
+/// `name` with its namespace spelt as git spells it, when that differs
+/// from `name`'s only as a case-folding file system ignores
+/// (`refs/Heads/master` is `refs/heads/master` there): such a name would
+/// escape the gate's checks while git updates the checked ref.
+pub(super) fn folded_namespace(name: &str) -> Option<String> {
+    let mut parts = name.splitn(3, '/');
+    let (Some(first), Some(second), Some(rest)) = (parts.next(), parts.next(), parts.next()) else {
+        return None;
+    };
+    let folded = fold_case(&format!("{first}/{second}"));
+    CHECKED_NAMESPACES
+        .iter()
+        .find(|namespace| **namespace == folded)
+        .map(|namespace| format!("{namespace}/{rest}"))
+        .filter(|canonical| canonical != name)
+}
+
+/// The server's branches and tags that are symbolic refs, by the ref
+/// their chain reaches: users fetch that ref's commits under each alias's
+/// name too, so its updates follow the aliases' rules as well.
+pub(super) fn aliases(repo: &Repository) -> HashMap<String, Vec<String>> {
+    let mut aliases: HashMap<String, Vec<String>> = HashMap::new();
+    for glob in ["refs/heads/*", "refs/tags/*"] {
+        let Ok(references) = repo.references_glob(glob) else {
+            continue;
+        };
+        for reference in references.flatten() {
+            let Some(name) = reference
+                .symbolic_target_bytes()
+                .and_then(|_| reference.name().ok())
+            else {
+                continue;
+            };
+            if let Ok(Some(target)) = updated_ref(repo, name) {
+                aliases.entry(target).or_default().push(name.to_owned());
+            }
+        }
+    }
+    aliases
 }
 
 /// The server's existing branches that are protected or keyring branches,
@@ -84,22 +130,28 @@ pub(super) fn removed_keys(old: &Keyring, new: &Keyring) -> Vec<Fingerprint> {
 /// has: Guix authenticates such a commit (its authorizations are its
 /// parents') but refuses every commit made on top of it
 /// (`assert-parents-lack-authorizations` in `guix/git-authenticate.scm`).
+/// What is not a file there (a directory, a submodule) counts as no file,
+/// as for Guix, whose `blob-lookup` of it fails as "not found".
 pub(super) fn removes_authorizations(repo: &Repository, commit: Oid) -> Result<bool, Refusal> {
-    let has_file = |commit: &git2::Commit| -> Result<bool, Refusal> {
-        let tree = commit
-            .tree()
-            .map_err(|e| Refusal::CouldNotCheck(e.into()))?;
-        let found = tree.get_name(crate::authorizations::FILE_NAME).is_some();
-        Ok(found)
+    let has_file = |commit: Oid| -> Result<bool, Refusal> {
+        match Authorizations::at_commit(repo, commit) {
+            Ok(listed) => Ok(listed.is_some()),
+            // A file that does not parse is a file all the same.
+            Err(AuthorizationsAtError::Malformed { .. }) => Ok(true),
+            Err(AuthorizationsAtError::Unreadable(e)) => Err(Refusal::CouldNotCheck(e.into())),
+            Err(AuthorizationsAtError::Git(e)) => Err(Refusal::CouldNotCheck(e.into())),
+        }
     };
-    let commit = repo
-        .find_commit(commit)
-        .map_err(|e| Refusal::CouldNotCheck(e.into()))?;
-    if has_file(&commit)? {
+    if has_file(commit)? {
         return Ok(false);
     }
-    for parent in commit.parents() {
-        if has_file(&parent)? {
+    let parents = repo
+        .find_commit(commit)
+        .map_err(|e| Refusal::CouldNotCheck(e.into()))?
+        .parent_ids()
+        .collect::<Vec<_>>();
+    for parent in parents {
+        if has_file(parent)? {
             return Ok(true);
         }
     }

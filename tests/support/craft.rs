@@ -62,6 +62,24 @@ pub fn without_subkey_bindings(k: &TestKey) -> Vec<u8> {
     out
 }
 
+/// `k`'s public certificate, binary, without its subkeys (and their
+/// binding signatures): the same primary key, a key fewer.
+pub fn without_subkeys(k: &TestKey) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut in_subkey = false;
+    for packet in k.cert.clone().strip_secret_key_material().into_packets() {
+        match &packet {
+            Packet::PublicSubkey(_) => in_subkey = true,
+            Packet::Signature(_) if in_subkey => {}
+            _ => in_subkey = false,
+        }
+        if !in_subkey {
+            packet.serialize(&mut out).expect("serialize packet");
+        }
+    }
+    out
+}
+
 /// Whether a working `gpgsm` (and `gpg`, which makes its key) is on PATH.
 pub fn gpgsm_available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
