@@ -1761,14 +1761,19 @@ fn gate_cache_planted_through_a_link_or_writable_entries_is_ignored() {
     // A cache seeded elsewhere, linked in.
     let elsewhere = server.home.path().join("elsewhere");
     let planted = Cache::in_directory(&elsewhere, &format!("gate/{first}")).unwrap();
-    assert!(planted.record(unsigned, first, &[]).is_empty());
+    assert!(planted
+        .record(unsigned, first, &Conditions::default(), &[])
+        .is_empty());
     let ours = server.bare.join("git-authenticate");
     std::os::unix::fs::symlink(&elsewhere, &ours).unwrap();
     let err = server.push_refused(&[&on_unsigned]);
     assert!(err.contains("lacks a signature"), "{err}");
     std::fs::remove_file(&ours).unwrap();
     // The gate's own cache, then its directory opened to the group.
-    assert!(server.gate_cache().record(unsigned, first, &[]).is_empty());
+    assert!(server
+        .gate_cache()
+        .record(unsigned, first, &Conditions::default(), &[])
+        .is_empty());
     let gate_dir = ours.join("gate");
     let mode = |path: &Path, m| std::fs::set_permissions(path, std::fs::Permissions::from_mode(m));
     mode(&gate_dir, 0o770).unwrap();
