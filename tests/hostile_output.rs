@@ -285,6 +285,31 @@ fn a_key_file_whose_name_is_not_utf8_is_refused_by_name() {
     }
 }
 
+/// Branches whose names are not UTF-8, local and remote-tracking: the
+/// doctor names each, escaped, as not checked, rather than skip it.
+#[test]
+fn the_doctor_reports_branches_whose_names_are_not_utf8() {
+    let built = support::build_scenario_text(ONE_COMMIT);
+    let dir = built.path.as_path();
+    let first = built.oid("first").to_string();
+    create_ref(dir, b"refs/heads/FORGED\x9b2J", &first);
+    create_ref(dir, b"refs/remotes/origin/FORGED\xff", &first);
+    let home = Home::new();
+    let out = binary(&home, dir, &["doctor"]);
+    let verdict = "has a name that is not UTF-8: it was not checked";
+    let text = assert_shown_as_printed("doctor", &out, 0, verdict, None);
+    for shown in [r"`FORGED\x9b2J`", r"`origin/FORGED\xff`"] {
+        assert!(
+            text.contains(&format!("branch {shown} {verdict}")),
+            "{text}"
+        );
+    }
+    let out = binary(&home, dir, &["doctor", "--format=json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds = doc.to_string();
+    assert_eq!(kinds.matches("branch-name-not-utf8").count(), 2, "{doc}");
+}
+
 /// A `.guix-authorizations` holding a hostile `#\NAME` token (with a raw
 /// 0x9B byte, read as Latin-1), on a branch whose name is hostile too.
 const HOSTILE_AUTHORIZATIONS: &str = r#"
