@@ -584,14 +584,12 @@ fn keyring_source(repo: &Repository, reference: &str) -> Result<KeyringSource, K
     match found.target() {
         Some(commit) => Ok(KeyringSource { name, commit }),
         None => {
-            let to = found
-                .symbolic_target_bytes()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default();
+            // The target's bytes, escaped: it need not be UTF-8.
+            let to = Untrusted::bytes(found.symbolic_target_bytes().unwrap_or_default());
             Err(KeyringError::NotACommit {
                 reference: reference.to_owned(),
                 name,
-                target: format!("it is a symbolic reference to `{}`", Untrusted::new(&to)),
+                target: format!("it is a symbolic reference to `{to}`"),
             })
         }
     }
@@ -823,7 +821,9 @@ fn read_blob(id: Oid, path: &str, budget: &mut Budget) -> Result<Option<Vec<u8>>
 }
 
 /// A remote-tracking branch with the same last component as `reference`,
-/// e.g. `origin/keyring` when `keyring` was asked for.
+/// e.g. `origin/keyring` when `keyring` was asked for. A hint only: a name
+/// that is not UTF-8 cannot be given back as `--keyring`, so it is passed
+/// over (the branch is not checked here, only suggested).
 fn remote_keyring_named(repo: &Repository, reference: &str) -> Option<String> {
     let base = reference.rsplit('/').next()?;
     let branches = repo.branches(Some(git2::BranchType::Remote)).ok()?;

@@ -52,6 +52,9 @@ pub(super) fn guarded_branches(
     let Ok(references) = repo.references_glob("refs/heads/*") else {
         return branches;
     };
+    // A name that is not UTF-8 is passed over: no pushed name can be the
+    // same file (such pushes are refused, see `UpdateLineError::NotUtf8`),
+    // and the case-folding file systems (APFS, NTFS) hold UTF-8 names only.
     for reference in references.flatten() {
         let Some(branch) = reference
             .name()
