@@ -291,11 +291,16 @@ pub enum Refusal {
         /// The protected or keyring branch (or pattern), in full.
         guarded: String,
     },
-    /// The pushed ref is a symbolic ref whose chain is too long or loops,
-    /// or whose target is not UTF-8.
+    /// The pushed ref is a symbolic ref whose chain is too long or loops.
     SymbolicRefLoop {
         /// The last name reached.
         last: String,
+    },
+    /// The pushed ref is a symbolic ref to a name that is not UTF-8 (git
+    /// allows it): the gate, whose rules are text, cannot judge it.
+    SymbolicRefNotUtf8 {
+        /// The name it leads to, as the server has it.
+        target: Vec<u8>,
     },
     /// A branch would point at something that is not a commit, or a tag at
     /// something that names no commit.
@@ -956,6 +961,12 @@ impl fmt::Display for RefDecision {
                         "a symbolic ref on the server whose chain loops or is too long (it \
                          reaches {}): git would not update it",
                         Untrusted::new(last)
+                    ),
+                    Refusal::SymbolicRefNotUtf8 { target } => write!(
+                        f,
+                        "a symbolic ref on the server to `{}`, a name that is not UTF-8: \
+                         this gate refuses such names",
+                        Untrusted::bytes(target)
                     ),
                     Refusal::NotACommit { id, kind } => {
                         write!(f, "{id} is a {kind}, not a commit")

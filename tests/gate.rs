@@ -1505,6 +1505,25 @@ fn a_ref_name_that_is_not_utf8_is_refused_by_name() {
     assert!(!refs.contains("refs/heads/x"), "{refs}");
 }
 
+/// A symbolic ref on the server whose target is not UTF-8: a push through
+/// it is refused, the target named escaped (not called a loop).
+#[test]
+fn a_push_through_a_symbolic_ref_to_a_name_that_is_not_utf8_is_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let server = Server::new(true);
+    let mut command = server.git_command(&server.bare, &["symbolic-ref", "refs/heads/main"]);
+    command.arg(std::ffi::OsStr::from_bytes(b"refs/heads/x\x9b2J"));
+    assert!(run(command).status.success());
+    let err = server.push_refused(&[&refspec(&server.id("third"), "main")]);
+    assert!(
+        err.contains(
+            r"a symbolic ref on the server to `refs/heads/x\x9b2J`, a name that is not UTF-8"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("loops"), "{err}");
+}
+
 /// The server's hints are a pusher's: a server without its keyring branch
 /// asks for it to be pushed (never fetched), a refused force-push says how
 /// to move forward.

@@ -30,8 +30,8 @@ pub(super) fn updated_ref(repo: &Repository, name: &str) -> Result<Option<String
         };
         match next {
             Some(target) => {
-                current = String::from_utf8(target).map_err(|e| Refusal::SymbolicRefLoop {
-                    last: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                current = String::from_utf8(target).map_err(|e| Refusal::SymbolicRefNotUtf8 {
+                    target: e.into_bytes(),
                 })?
             }
             None if current == name => return Ok(None),
