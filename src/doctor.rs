@@ -236,7 +236,9 @@ fn keyring_branch_name(repo: &Repository, reference: &str) -> String {
 }
 
 /// The remotes that have been fetched (they have remote-tracking
-/// branches): a remote never fetched says nothing about its keyring.
+/// branches): a remote never fetched says nothing about its keyring. One
+/// whose name is not UTF-8 is left out here; its remote-tracking branches
+/// are reported as such by [`branch_tips`].
 fn fetched_remotes(repo: &Repository) -> Vec<String> {
     let Ok(remotes) = repo.remotes() else {
         return Vec::new();
@@ -283,24 +285,34 @@ fn branch_tip(repo: &Repository, name: &str, kind: BranchType) -> Option<Oid> {
 }
 
 /// The tips of every local and remote-tracking branch (symbolic ones such
-/// as `origin/HEAD` excepted), by name.
-fn branch_tips(repo: &Repository) -> Vec<(String, Oid)> {
+/// as `origin/HEAD` excepted), by name; a branch whose name is not UTF-8
+/// is reported instead.
+fn branch_tips(repo: &Repository, diagnosis: &mut Diagnosis) -> Vec<(String, Oid)> {
     let Ok(branches) = repo.branches(None) else {
         return Vec::new();
     };
-    branches
-        .flatten()
-        .filter_map(|(branch, _)| {
-            let tip = branch.get().target()?;
-            Some((branch.name().ok()??.to_owned(), tip))
-        })
-        .collect()
+    let mut tips = Vec::new();
+    for (branch, _) in branches.flatten() {
+        let Some(tip) = branch.get().target() else {
+            continue;
+        };
+        let name = branch
+            .name_bytes()
+            .unwrap_or_else(|_| branch.get().name_bytes());
+        match std::str::from_utf8(name) {
+            Ok(name) => tips.push((name.to_owned(), tip)),
+            Err(_) => diagnosis.push(Problem::BranchNameNotUtf8 {
+                name: name.to_vec(),
+            }),
+        }
+    }
+    tips
 }
 
 /// Reads `.guix-authorizations` at each branch tip; branches without one
 /// (the keyring branch, unrelated branches) are not channel branches.
 fn check_branches(repo: &Repository, diagnosis: &mut Diagnosis) {
-    for (branch, tip) in branch_tips(repo) {
+    for (branch, tip) in branch_tips(repo, diagnosis) {
         match Authorizations::at_commit(repo, tip) {
             Ok(None) => {}
             Ok(Some(listed)) => diagnosis.authorizations.push(BranchAuthorizations {

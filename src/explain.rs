@@ -90,6 +90,11 @@ impl KeyringError {
                  entry whose path ends in `.key`, and cannot read a {kind}",
                 Untrusted::new(file)
             ),
+            KeyringError::KeyFileNameNotUtf8 { path, .. } => format!(
+                "rename `{}` on the keyring branch to a UTF-8 name: Guix reads the keyring \
+                 tree's names as UTF-8 and cannot find this one",
+                Untrusted::bytes(path)
+            ),
             KeyringError::NotACommit { name, .. } => format!(
                 "Guix loads a branch that points directly at a commit: `git update-ref \
                  --no-deref {} COMMIT`, COMMIT being the keyring's commit",

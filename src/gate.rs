@@ -116,6 +116,20 @@ pub enum UpdateLineError {
         /// What stood there.
         value: String,
     },
+    /// A ref name is not UTF-8. Git allows such names; the gate, which
+    /// matches branch names and patterns as text, refuses them rather
+    /// than judge a name it cannot read.
+    #[error(
+        "line {line}: ref name `{}` is not UTF-8: git allows it, this gate refuses it \
+         (push it under a UTF-8 name)",
+        Untrusted::bytes(name)
+    )]
+    NotUtf8 {
+        /// The line number, from 1.
+        line: usize,
+        /// The name, as pushed.
+        name: Vec<u8>,
+    },
     /// More lines than [`MAX_UPDATES`].
     #[error("more than {limit} refs in one push")]
     TooMany {
@@ -140,24 +154,37 @@ impl RefUpdate {
     /// assert_eq!(updates[0].name, "refs/heads/master");
     /// assert!(updates[0].old.is_none());
     /// ```
-    pub fn parse_lines(input: &str) -> Result<Vec<RefUpdate>, UpdateLineError> {
-        let lines = input.lines().filter(|l| !l.is_empty());
+    ///
+    /// The input is bytes, as git writes it: a ref name that is not UTF-8
+    /// is refused by name ([`UpdateLineError::NotUtf8`]), never read
+    /// loosely nor with the whole input unnamed.
+    pub fn parse_lines(input: impl AsRef<[u8]>) -> Result<Vec<RefUpdate>, UpdateLineError> {
+        let lines = input
+            .as_ref()
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .filter(|l| !l.is_empty());
         let mut updates = Vec::new();
         for (index, line) in lines.enumerate() {
             if updates.len() == MAX_UPDATES {
                 return Err(UpdateLineError::TooMany { limit: MAX_UPDATES });
             }
-            let mut fields = line.splitn(3, ' ');
+            let line_number = index + 1;
+            let mut fields = line.splitn(3, |&b| b == b' ');
             let (Some(old), Some(new), Some(name)) = (fields.next(), fields.next(), fields.next())
             else {
-                return Err(UpdateLineError::Fields { line: index + 1 });
+                return Err(UpdateLineError::Fields { line: line_number });
             };
-            updates.push(
-                RefUpdate::new(name, old, new).map_err(|value| UpdateLineError::Id {
-                    line: index + 1,
-                    value,
-                })?,
-            );
+            let text = |field: &[u8]| String::from_utf8_lossy(field).into_owned();
+            let name = std::str::from_utf8(name).map_err(|_| UpdateLineError::NotUtf8 {
+                line: line_number,
+                name: name.to_vec(),
+            })?;
+            let update = RefUpdate::new(name, &text(old), &text(new));
+            updates.push(update.map_err(|value| UpdateLineError::Id {
+                line: line_number,
+                value,
+            })?);
         }
         Ok(updates)
     }
@@ -270,11 +297,16 @@ pub enum Refusal {
         /// The protected or keyring branch (or pattern), in full.
         guarded: String,
     },
-    /// The pushed ref is a symbolic ref whose chain is too long or loops,
-    /// or whose target is not UTF-8.
+    /// The pushed ref is a symbolic ref whose chain is too long or loops.
     SymbolicRefLoop {
         /// The last name reached.
         last: String,
+    },
+    /// The pushed ref is a symbolic ref to a name that is not UTF-8 (git
+    /// allows it): the gate, whose rules are text, cannot judge it.
+    SymbolicRefNotUtf8 {
+        /// The name it leads to, as the server has it.
+        target: Vec<u8>,
     },
     /// A branch would point at something that is not a commit, or a tag at
     /// something that names no commit.
@@ -1026,6 +1058,12 @@ impl fmt::Display for RefDecision {
                          names a ref that is not UTF-8 (it reaches {}): git would not update it",
                         Untrusted::new(last)
                     ),
+                    Refusal::SymbolicRefNotUtf8 { target } => write!(
+                        f,
+                        "a symbolic ref on the server to `{}`, a name that is not UTF-8: \
+                         this gate refuses such names",
+                        Untrusted::bytes(target)
+                    ),
                     Refusal::NotACommit { id, kind } => {
                         write!(f, "{id} is a {kind}, not a commit")
                     }
@@ -1105,5 +1143,25 @@ mod tests {
             RefUpdate::parse_lines(&short),
             Err(UpdateLineError::Id { line: 1, .. })
         ));
+    }
+
+    #[test]
+    fn a_ref_name_that_is_not_utf8_is_refused_by_name() {
+        let (z, a) = ("0".repeat(40), "a".repeat(40));
+        let mut input = format!("{z} {a} refs/heads/master\n{z} {a} refs/heads/x").into_bytes();
+        input.extend_from_slice(b"\x9b\x1b[2J\n");
+        let error = RefUpdate::parse_lines(&input).unwrap_err();
+        assert_eq!(
+            error,
+            UpdateLineError::NotUtf8 {
+                line: 2,
+                name: b"refs/heads/x\x9b\x1b[2J".to_vec()
+            }
+        );
+        let said = error.to_string();
+        assert!(
+            said.contains(r"`refs/heads/x\x9b\x1b[2J` is not UTF-8"),
+            "{said}"
+        );
     }
 }

@@ -194,6 +194,14 @@ impl Keyring {
             id: entry.id,
             kind,
         };
+        // Guix looks the entry up by its name decoded with substitutions:
+        // it fails there, before reading the object.
+        if let Some(path) = &entry.not_utf8 {
+            return Err(KeyringError::KeyFileNameNotUtf8 {
+                reference: self.reference.clone(),
+                path: path.clone(),
+            });
+        }
         // Guix's `blob-lookup` fails on a tree, and on a submodule's commit
         // (which the repository usually lacks).
         match entry.mode {
@@ -418,6 +426,24 @@ pub enum KeyringError {
         kind: &'static str,
     },
 
+    /// An entry of the keyring tree whose path ends in `.key` is not UTF-8
+    /// (its name or a directory's). Guix lists the tree through strings,
+    /// each invalid byte decoded as `?`, then looks each entry up again by
+    /// that name (`tree-entry-bypath`), which finds none (or another
+    /// entry): its keyring does not load. Refused here too, rather than
+    /// load a key Guix cannot.
+    #[error(
+        "`{}` on keyring branch `{}` has a name that is not UTF-8: Guix cannot load it",
+        Untrusted::bytes(path),
+        Untrusted::new(reference)
+    )]
+    KeyFileNameNotUtf8 {
+        /// The keyring reference.
+        reference: String,
+        /// The entry's path in the keyring tree, as the tree has it.
+        path: Vec<u8>,
+    },
+
     /// The keyring branch does not point directly at a commit (a symbolic
     /// reference, or a tag, tree or blob), which Guix cannot load.
     #[error(
@@ -520,6 +546,7 @@ impl KeyringError {
             KeyringError::NotFound { .. } => "keyring-missing",
             KeyringError::MalformedKey { .. } => "malformed-key",
             KeyringError::KeyNotAFile { .. } => "malformed-key",
+            KeyringError::KeyFileNameNotUtf8 { .. } => "malformed-key",
             KeyringError::TooLarge { .. } => "keyring-too-large",
             KeyringError::NotACommit { .. } => "keyring-not-a-commit",
             KeyringError::Unreadable(unreadable) => unreadable.kind(),
@@ -574,14 +601,12 @@ fn keyring_source(repo: &Repository, reference: &str) -> Result<KeyringSource, K
     match found.target() {
         Some(commit) => Ok(KeyringSource { name, commit }),
         None => {
-            let to = found
-                .symbolic_target_bytes()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default();
+            // The target's bytes, escaped: it need not be UTF-8.
+            let to = Untrusted::bytes(found.symbolic_target_bytes().unwrap_or_default());
             Err(KeyringError::NotACommit {
                 reference: reference.to_owned(),
                 name,
-                target: format!("it is a symbolic reference to `{}`", Untrusted::new(&to)),
+                target: format!("it is a symbolic reference to `{to}`"),
             })
         }
     }
@@ -623,6 +648,9 @@ const MODE_COMMIT: i32 = 0o160000;
 struct TreeItem {
     /// `dir/sub/name`, as guile-git's `tree-fold` forms it.
     path: String,
+    /// The path's bytes, when they are not UTF-8 (`path` then has
+    /// replacement characters).
+    not_utf8: Option<Vec<u8>>,
     mode: i32,
     id: Oid,
 }
@@ -708,25 +736,40 @@ fn list_keys(root: Oid, budget: &mut Budget) -> Result<Vec<TreeItem>, KeyringErr
     let mut pending: Vec<(TreeItem, usize)> = Vec::new();
     let push_children = |pending: &mut Vec<(TreeItem, usize)>,
                          tree: Oid,
-                         prefix: &str,
+                         parent: Option<&TreeItem>,
                          depth: usize,
                          budget: &mut Budget|
      -> Result<(), KeyringError> {
         if depth > MAX_DEPTH {
             return Err(budget.too_large(KeyringLimit::Depth));
         }
-        let children = read_tree(tree, prefix, budget)?;
+        let prefix = parent.map_or(String::new(), |p| format!("{}/", p.path));
+        let children = read_tree(tree, &prefix, budget)?;
         pending.extend(children.into_iter().rev().map(|(name, mode, id)| {
             let path = format!("{prefix}{}", String::from_utf8_lossy(&name));
-            (TreeItem { path, mode, id }, depth)
+            // The bytes, kept only once a name on the way is not UTF-8
+            // (until then, `prefix` is exactly the bytes).
+            let not_utf8 = match parent.and_then(|p| p.not_utf8.as_deref()) {
+                Some(raw) => Some([raw, b"/", &name].concat()),
+                None if std::str::from_utf8(&name).is_err() => {
+                    Some([prefix.as_bytes(), &name].concat())
+                }
+                None => None,
+            };
+            let item = TreeItem {
+                path,
+                not_utf8,
+                mode,
+                id,
+            };
+            (item, depth)
         }));
         Ok(())
     };
-    push_children(&mut pending, root, "", 1, budget)?;
+    push_children(&mut pending, root, None, 1, budget)?;
     while let Some((item, depth)) = pending.pop() {
         if item.mode == MODE_TREE {
-            let prefix = format!("{}/", item.path);
-            push_children(&mut pending, item.id, &prefix, depth + 1, budget)?;
+            push_children(&mut pending, item.id, Some(&item), depth + 1, budget)?;
         }
         if item.path.ends_with(".key") {
             listed.push(item);
@@ -795,7 +838,9 @@ fn read_blob(id: Oid, path: &str, budget: &mut Budget) -> Result<Option<Vec<u8>>
 }
 
 /// A remote-tracking branch with the same last component as `reference`,
-/// e.g. `origin/keyring` when `keyring` was asked for.
+/// e.g. `origin/keyring` when `keyring` was asked for. A hint only: a name
+/// that is not UTF-8 cannot be given back as `--keyring`, so it is passed
+/// over (the branch is not checked here, only suggested).
 fn remote_keyring_named(repo: &Repository, reference: &str) -> Option<String> {
     let base = reference.rsplit('/').next()?;
     let branches = repo.branches(Some(git2::BranchType::Remote)).ok()?;

@@ -1507,6 +1507,58 @@ fn branch_specific_configuration_takes_precedence() {
         )));
 }
 
+/// On a branch whose name is not UTF-8 (git allows it, and so does a
+/// configuration section's name), that branch's section still takes
+/// precedence: it is read by the bytes of the name, not passed over for the
+/// general section.
+#[test]
+fn branch_specific_configuration_of_a_branch_whose_name_is_not_utf8() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let repo = Repo::new(LINEAR);
+    let first = repo.id("first");
+    let git = |args: &[&OsStr]| {
+        let out = support::git_command(repo.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    // The general section names the wrong signer; the branch's the right one.
+    repo.git_ok(&["config", "guix.authentication.introduction-commit", &first]);
+    repo.git_ok(&[
+        "config",
+        "guix.authentication.introduction-signer",
+        &key("alice").signing_fpr_spaced(),
+    ]);
+    let section = |key: &str| [&b"guix.authentication-x\x9b."[..], key.as_bytes()].concat();
+    let dave = key("dave").signing_fpr_spaced();
+    for (key, value) in [
+        ("introduction-commit", first.as_str()),
+        ("introduction-signer", dave.as_str()),
+    ] {
+        let name = section(key);
+        git(&[
+            OsStr::new("config"),
+            OsStr::from_bytes(&name),
+            OsStr::new(value),
+        ]);
+    }
+    git(&[
+        OsStr::new("checkout"),
+        OsStr::new("-q"),
+        OsStr::new("-b"),
+        OsStr::from_bytes(b"x\x9b"),
+    ]);
+    repo.cmd()
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(format!(
+            "successfully authenticated commit {}",
+            repo.id("fourth")
+        )));
+}
+
 #[test]
 fn existing_hooks_are_never_overwritten() {
     let repo = Repo::new(LINEAR);

@@ -347,21 +347,19 @@ fn visible(text: &str) -> String {
     out
 }
 
-#[test]
-fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
-    if !available("script") {
-        eprintln!("SKIPPED: script (util-linux) is not available");
-        return;
-    }
+/// What the command prints on a terminal `columns` wide (`script` gives
+/// it a terminal of its own), escape sequences removed. The terminal needs
+/// rows too: with none (`script` without a terminal of its own sets
+/// neither), the size is unknown and indicatif assumes 80 columns.
+fn on_a_terminal(columns: usize) -> String {
     let built = support::build_scenario_text(CHANNEL);
     let home = Home::new();
     let first = built.oid("first").to_string();
     let command = format!(
-        "stty cols 50; '{}' {first} {}",
+        "stty rows 24 cols {columns}; '{}' {first} {}",
         env!("CARGO_BIN_EXE_git-authenticate"),
         key("alice").signing_fpr
     );
-    // `script` gives the command a terminal of its own.
     let out = Command::new("script")
         .args(["-qec", &command, "/dev/null"])
         .current_dir(&built.path)
@@ -372,16 +370,56 @@ fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
         .expect("run script");
     let text = visible(&String::from_utf8_lossy(&out.stdout));
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("(1 new commit)..."), "{text}");
+    assert!(text.contains("successfully authenticated commit"), "{text}");
+    text
+}
+
+/// Every drawing of the spinner (`… checked (ELAPSED)`) and of the bar
+/// fits `columns`.
+fn assert_progress_fits(text: &str, columns: usize) {
     for piece in text.split(['\r', '\n']) {
-        if piece.contains("Looking for new commits") || piece.starts_with('[') {
+        if piece.contains(" checked (") || piece.starts_with('[') {
             assert!(
-                piece.trim_end().chars().count() <= 50,
-                "wider than the terminal: {piece:?}"
+                piece.trim_end().chars().count() <= columns,
+                "wider than the terminal ({columns}): {piece:?}"
             );
         }
     }
-    assert!(text.contains("successfully authenticated commit"), "{text}");
+}
+
+#[test]
+fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
+    if !available("script") {
+        eprintln!("SKIPPED: script (util-linux) is not available");
+        return;
+    }
+    let text = on_a_terminal(50);
+    assert!(text.contains("(1 new commit)..."), "{text}");
+    assert_progress_fits(&text, 50);
+}
+
+/// The spinner's line once grew with its counts and its elapsed time
+/// (`(10s)` made it 51 columns wide on a 50-column terminal): on a narrow
+/// terminal, where its fixed text alone is too wide, every drawing fits
+/// all the same, its phase cut rather than its counts.
+#[test]
+fn on_a_narrow_terminal_the_spinner_is_cut_to_fit() {
+    if !available("script") {
+        eprintln!("SKIPPED: script (util-linux) is not available");
+        return;
+    }
+    let text = on_a_terminal(30);
+    // The spinner is drawn at once, before the keyring is loaded.
+    assert!(text.contains(" checked ("), "{text}");
+    assert_progress_fits(&text, 30);
+    for piece in text.split(['\r', '\n']) {
+        if let Some(at) = piece.find(" checked (") {
+            // The count and the elapsed time whole.
+            let count = piece[..at].rsplit(' ').next().unwrap();
+            assert!(count.parse::<u64>().is_ok(), "count cut: {piece:?}");
+            assert!(piece.trim_end().ends_with("s)"), "time cut: {piece:?}");
+        }
+    }
 }
 
 #[test]

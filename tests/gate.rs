@@ -1514,6 +1514,75 @@ fn hostile_ref_names_are_escaped() {
     );
 }
 
+/// Git allows a ref name that is not UTF-8 (here with 0x9b, a C1 CSI
+/// when read as ISO-8859-1; git refuses ESC): a real push of one, beside an acceptable ref, is
+/// refused as a whole, the name shown escaped and nothing updated; the
+/// update hook, which gets the name as an argument, refuses it the same.
+#[test]
+fn a_ref_name_that_is_not_utf8_is_refused_by_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = b"refs/heads/x\x9b2J";
+    let push = |server: &Server| {
+        let mut hostile = format!("{}:", server.id("third")).into_bytes();
+        hostile.extend_from_slice(name);
+        let mut command = server.git_command(&server.built.path, &["push", &server.url()]);
+        command
+            .arg(refspec(&server.id("third"), "master"))
+            .arg(std::ffi::OsStr::from_bytes(&hostile));
+        run(command)
+    };
+    let escaped = r"`refs/heads/x\x9b2J` is not UTF-8";
+    let server = Server::new(true);
+    let out = push(&server);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("pre-receive hook declined"), "{err}");
+    assert!(err.contains(escaped), "{err}");
+    assert!(!err.contains("valid UTF-8"), "{err}");
+    // git's own report line is git's business; the hook's lines are ours.
+    let ours = out.stderr.split(|&b| b == b'\n');
+    let ours: Vec<_> = ours.filter(|l| l.starts_with(b"remote: ")).collect();
+    assert!(ours.iter().all(|l| !l.contains(&0x9b)), "{err}");
+    assert_eq!(server.server_ref("master"), None);
+    // The update hook: master lands, the other ref alone is refused.
+    let server = Server::new(false);
+    let hook = server.bare.join("hooks/update");
+    let binary = env!("CARGO_BIN_EXE_git-authenticate");
+    std::fs::write(
+        &hook,
+        format!("#!/bin/sh\nexec '{binary}' update \"$1\" \"$2\" \"$3\"\n"),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = push(&server);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(escaped), "{err}");
+    assert_eq!(server.server_ref("master"), Some(server.id("third")));
+    let refs = server.git_ok(&server.bare, &["for-each-ref", "--format=%(refname)"]);
+    assert!(!refs.contains("refs/heads/x"), "{refs}");
+}
+
+/// A symbolic ref on the server whose target is not UTF-8: a push through
+/// it is refused, the target named escaped (not called a loop).
+#[test]
+fn a_push_through_a_symbolic_ref_to_a_name_that_is_not_utf8_is_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let server = Server::new(true);
+    let mut command = server.git_command(&server.bare, &["symbolic-ref", "refs/heads/main"]);
+    command.arg(std::ffi::OsStr::from_bytes(b"refs/heads/x\x9b2J"));
+    assert!(run(command).status.success());
+    let err = server.push_refused(&[&refspec(&server.id("third"), "main")]);
+    assert!(
+        err.contains(
+            r"a symbolic ref on the server to `refs/heads/x\x9b2J`, a name that is not UTF-8"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("loops"), "{err}");
+}
+
 /// The server's hints are a pusher's: a server without its keyring branch
 /// asks for it to be pushed (never fetched), a refused force-push says how
 /// to move forward.

@@ -1707,6 +1707,26 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
             built.oid("c1")
         }));
     }
+    // Key files whose path is not UTF-8: Guix decodes each invalid byte as
+    // `?` and looks the entry up again by that name, in vain.
+    for (what, path) in [
+        ("a key file whose name is not UTF-8", &b"\x9bbob.key"[..]),
+        (
+            "a key file in a directory whose name is not UTF-8",
+            b"\x9b/bob.key",
+        ),
+    ] {
+        let text = "keyring alice bob\nauthorize alice bob\ncommit first alice\n\
+                    write a \"a\\n\"\ncommit c1 bob\n";
+        let case = crafted(format!("keyring entry: {what}"), text, &|built| {
+            built.oid("c1")
+        });
+        support::craft::keyring_with_raw_names(
+            &case.built.repo(),
+            &[(b"alice.key", "alice"), (path, "bob")],
+        );
+        cases.push(case);
+    }
     // Signatures armored in unusual ways.
     for (what, tweak) in armor_tweaks() {
         cases.push(crafted(

@@ -257,6 +257,59 @@ fn a_hostile_key_file_name_of_an_unauthorized_key_is_escaped_by_the_doctor() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(r"`\x1bc\x1b[32msuccessfully"));
 }
 
+/// A key file whose name (or directory's name) is not UTF-8: Guix cannot
+/// load such a keyring (it looks each entry up again by its name decoded
+/// with `?` substitutions), so every command refuses it, naming the file
+/// escaped; the doctor too. Never skipped, never loaded loosely.
+#[test]
+fn a_key_file_whose_name_is_not_utf8_is_refused_by_name() {
+    let text = "keyring alice bob\nauthorize alice bob\ncommit first alice\n\
+                write a \"a\\n\"\ncommit c1 bob\n";
+    for (path, shown) in [
+        (&b"FORGED\x9b2J.key"[..], r"`FORGED\x9b2J.key`"),
+        (&b"FORGED\x9b2J/bob.key"[..], r"`FORGED\x9b2J/bob.key`"),
+    ] {
+        let built = support::build_scenario_text(text);
+        support::craft::keyring_with_raw_names(
+            &built.repo(),
+            &[(path, "bob"), (b"alice.key", "alice")],
+        );
+        let home = Home::new();
+        let [commit, signer] = introduction(&built);
+        let dir = built.path.as_path();
+        let verdict = format!("{shown} on keyring branch `keyring` has a name that is not UTF-8");
+        let out = binary(&home, dir, &[&commit, &signer]);
+        assert_shown_as_printed(shown, &out, 2, &verdict, None);
+        let out = binary(&home, dir, &["doctor"]);
+        assert_shown_as_printed(shown, &out, 1, &verdict, None);
+    }
+}
+
+/// Branches whose names are not UTF-8, local and remote-tracking: the
+/// doctor names each, escaped, as not checked, rather than skip it.
+#[test]
+fn the_doctor_reports_branches_whose_names_are_not_utf8() {
+    let built = support::build_scenario_text(ONE_COMMIT);
+    let dir = built.path.as_path();
+    let first = built.oid("first").to_string();
+    create_ref(dir, b"refs/heads/FORGED\x9b2J", &first);
+    create_ref(dir, b"refs/remotes/origin/FORGED\xff", &first);
+    let home = Home::new();
+    let out = binary(&home, dir, &["doctor"]);
+    let verdict = "has a name that is not UTF-8: it was not checked";
+    let text = assert_shown_as_printed("doctor", &out, 0, verdict, None);
+    for shown in [r"`FORGED\x9b2J`", r"`origin/FORGED\xff`"] {
+        assert!(
+            text.contains(&format!("branch {shown} {verdict}")),
+            "{text}"
+        );
+    }
+    let out = binary(&home, dir, &["doctor", "--format=json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds = doc.to_string();
+    assert_eq!(kinds.matches("branch-name-not-utf8").count(), 2, "{doc}");
+}
+
 /// A `.guix-authorizations` holding a hostile `#\NAME` token (with a raw
 /// 0x9B byte, read as Latin-1), on a branch whose name is hostile too.
 const HOSTILE_AUTHORIZATIONS: &str = r#"

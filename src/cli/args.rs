@@ -194,9 +194,10 @@ pub enum Command {
     PreReceive(GateArgs),
     /// As a server's update hook: accept or refuse the update of one ref.
     Update {
-        /// The ref being updated (`refs/heads/master`).
+        /// The ref being updated (`refs/heads/master`): bytes, as git
+        /// allows, so that a name which is not UTF-8 is refused by name.
         #[arg(value_name = "REF")]
-        name: String,
+        name: std::ffi::OsString,
         /// Its old value (all zeros: created).
         old: String,
         /// Its new value (all zeros: deleted).

@@ -30,7 +30,8 @@ pub enum ServerConfigError {
     Protected(#[from] BranchPatternError),
 }
 
-/// The checked-out branch (`master`), if HEAD is on a local branch.
+/// The checked-out branch (`master`), if HEAD is on a local branch whose
+/// name is UTF-8 (see [`configured`] for the others).
 pub fn current_branch(repo: &Repository) -> Option<String> {
     let head = repo.head().ok()?;
     head.is_branch()
@@ -39,9 +40,47 @@ pub fn current_branch(repo: &Repository) -> Option<String> {
 }
 
 /// Reads the configuration of the checked-out branch, its
-/// `guix.authentication-BRANCH` values first.
+/// `guix.authentication-BRANCH` values first. A branch whose name is not
+/// UTF-8 (git allows it, and a section's name may hold it) has its section
+/// read by the bytes of its name, never passed over for the defaults.
 pub fn configured(repo: &Repository) -> Result<Configuration, git2::Error> {
-    configured_for(repo, current_branch(repo).as_deref())
+    let head = repo.head().ok().filter(|h| h.is_branch());
+    match head.as_ref().map(|h| h.shorthand_bytes()) {
+        Some(name) => match std::str::from_utf8(name) {
+            Ok(branch) => configured_for(repo, Some(branch)),
+            Err(_) => configured_for_bytes(repo, name),
+        },
+        None => configured_for(repo, None),
+    }
+}
+
+/// [`configured_for`] a branch whose name is not UTF-8: its values found
+/// among every entry by the bytes of their names (the last one set wins,
+/// as in git), the defaults after.
+fn configured_for_bytes(repo: &Repository, branch: &[u8]) -> Result<Configuration, git2::Error> {
+    let config = repo.config()?.snapshot()?;
+    let defaults = configured_for(repo, None)?;
+    let section = [b"guix.authentication-", branch, b"."].concat();
+    let mut specific = Configuration::default();
+    let mut entries = config.entries(Some(r"^guix\.authentication-"))?;
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let Some(key) = entry.name_bytes().strip_prefix(section.as_slice()) else {
+            continue;
+        };
+        let value = entry.value().ok().map(str::to_owned);
+        match key {
+            b"introduction-commit" => specific.commit = value,
+            b"introduction-signer" => specific.signer = value,
+            b"keyring" => specific.keyring = value,
+            _ => {}
+        }
+    }
+    Ok(Configuration {
+        commit: specific.commit.or(defaults.commit),
+        signer: specific.signer.or(defaults.signer),
+        keyring: specific.keyring.or(defaults.keyring),
+    })
 }
 
 /// Reads the configuration for `branch` (`master`), whose

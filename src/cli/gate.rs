@@ -39,7 +39,15 @@ enum Hook {
 }
 
 /// The update hook: one ref.
-pub(super) fn update(args: &GateArgs, name: &str, old: &str, new: &str) -> u8 {
+pub(super) fn update(args: &GateArgs, name: &std::ffi::OsStr, old: &str, new: &str) -> u8 {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(name) = name.to_str() else {
+        return usage(&format!(
+            "ref name `{}` is not UTF-8: git allows it, this gate refuses it (push it under a \
+             UTF-8 name)",
+            Untrusted::bytes(name.as_bytes())
+        ));
+    };
     match RefUpdate::new(name, old, new) {
         Ok(update) => decide_and_report(args, vec![update], Hook::Update),
         Err(value) => usage(&format!(
@@ -55,11 +63,12 @@ fn usage(message: &str) -> u8 {
 }
 
 pub(super) fn pre_receive(args: &GateArgs) -> u8 {
-    let mut input = String::new();
+    // Bytes: a ref name need not be UTF-8 (the parser names such a ref).
+    let mut input = Vec::new();
     let read = std::io::stdin()
         .lock()
         .take(MAX_INPUT + 1)
-        .read_to_string(&mut input);
+        .read_to_end(&mut input);
     if let Err(e) = read {
         return usage(&format!("reading the pushed refs on standard input: {e}"));
     }

@@ -12,6 +12,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 /// "Authenticating commits…" line and a bar as wide as the terminal. Only
 /// on a terminal: CI logs and pipes get the line alone, no control
 /// characters.
+///
+/// Both fit the terminal's width at every redraw: the spinner's phase is
+/// its one wide part, cut to what the counts and the elapsed time (which
+/// grow) leave; the counts themselves are never cut, so no digit is lost.
 pub struct Reporter {
     quiet: bool,
     bar: ProgressBar,
@@ -22,8 +26,10 @@ impl Reporter {
         let bar = if !quiet && std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(
-                ProgressStyle::with_template("{spinner} {msg} {pos} checked ({elapsed})")
-                    .expect("valid template"),
+                ProgressStyle::with_template(
+                    "{spinner} {wide_msg} {prefix}{pos} checked ({elapsed})",
+                )
+                .expect("valid template"),
             );
             bar.set_message("Loading the keyring…");
             bar.enable_steady_tick(Duration::from_millis(100));
@@ -65,8 +71,8 @@ impl Progress for Reporter {
     }
 
     fn found(&self, commits: usize) {
-        self.bar
-            .set_message(format!("Looking for new commits… {commits} found,"));
+        // The prefix, as a count that must not be cut: see [`Reporter`].
+        self.bar.set_prefix(format!("{commits} found, "));
     }
 
     fn start(&self, introduction: Oid, end: Oid, commits: usize) {

@@ -82,6 +82,17 @@ pub enum Problem {
         /// How the remote's tip relates to the local one.
         relation: Relation,
     },
+    /// A branch (local or remote-tracking) whose name is not UTF-8, which
+    /// git allows: branch names are text here, as in a channel's
+    /// definition, so it was not checked; said, never skipped silently.
+    #[error(
+        "branch `{}` has a name that is not UTF-8: it was not checked",
+        Untrusted::bytes(name)
+    )]
+    BranchNameNotUtf8 {
+        /// The name, as the repository has it.
+        name: Vec<u8>,
+    },
     /// A branch tip's `.guix-authorizations` cannot be read.
     #[error("branch `{}`: {error}", Untrusted::new(branch))]
     AuthorizationsUnreadable {
@@ -377,6 +388,7 @@ impl Problem {
             | WeakDigest { .. }
             | NotAuthentic { .. } => Severity::Error,
             KeyringNotPushed { .. }
+            | BranchNameNotUtf8 { .. }
             | ListedKeyDoesNotSign {
                 listed_can_sign: true,
                 ..
@@ -405,6 +417,7 @@ impl Problem {
             KeyringUnreadable { .. } => "keyring-unreadable",
             KeyringNotPushed { .. } => "keyring-not-pushed",
             KeyringDiffers { .. } => "keyring-differs",
+            BranchNameNotUtf8 { .. } => "branch-name-not-utf8",
             AuthorizationsUnreadable { .. } => "authorizations-unreadable",
             AuthorizedKeyMissing { .. } => "authorized-key-missing",
             AuthorizedOnSomeBranches { .. } => "authorized-on-some-branches",
@@ -541,6 +554,9 @@ impl Problem {
                 Untrusted::new(local),
                 Untrusted::new(remote)
             ),
+            BranchNameNotUtf8 { .. } => "rename it to a UTF-8 name (`git branch -m`) to have it \
+                 checked: a channel names its branch as text"
+                .to_owned(),
             AuthorizationsUnreadable { branch, .. } => format!(
                 "correct `.guix-authorizations` on `{}` in a signed commit",
                 Untrusted::new(branch)

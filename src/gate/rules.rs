@@ -32,8 +32,8 @@ pub(super) fn updated_ref(repo: &Repository, name: &str) -> Result<Option<String
         };
         match next {
             Some(target) => {
-                current = String::from_utf8(target).map_err(|e| Refusal::SymbolicRefLoop {
-                    last: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                current = String::from_utf8(target).map_err(|e| Refusal::SymbolicRefNotUtf8 {
+                    target: e.into_bytes(),
                 })?
             }
             None if current == name => return Ok(None),
@@ -98,6 +98,9 @@ pub(super) fn guarded_branches(
     let Ok(references) = repo.references_glob("refs/heads/*") else {
         return branches;
     };
+    // A name that is not UTF-8 is passed over: no pushed name can be the
+    // same file (such pushes are refused, see `UpdateLineError::NotUtf8`),
+    // and the case-folding file systems (APFS, NTFS) hold UTF-8 names only.
     for reference in references.flatten() {
         let Some(branch) = reference
             .name()

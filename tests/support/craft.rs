@@ -228,3 +228,40 @@ fn colon_field(listing: &str, record: &str, index: usize) -> Option<String> {
         .and_then(|f| f.get(index).map(|s| s.to_string()))
         .filter(|s| !s.is_empty())
 }
+
+/// Points `refs/heads/keyring` of `repo` at a new commit whose tree holds
+/// the armored public key of each (path, key name): paths are bytes (git
+/// allows any but NUL and `/` in a name), at most one directory deep
+/// (`dir/name.key`), given in git's order.
+pub fn keyring_with_raw_names(repo: &git2::Repository, files: &[(&[u8], &str)]) {
+    let odb = repo.odb().unwrap();
+    let tree = |entries: &[(&[u8], &str, git2::Oid)]| {
+        let mut bytes = Vec::new();
+        for (name, mode, id) in entries {
+            bytes.extend_from_slice(format!("{mode} ").as_bytes());
+            bytes.extend_from_slice(name);
+            bytes.push(0);
+            bytes.extend_from_slice(id.as_bytes());
+        }
+        odb.write(git2::ObjectType::Tree, &bytes).unwrap()
+    };
+    let mut root: Vec<(&[u8], &str, git2::Oid)> = Vec::new();
+    for (path, key) in files {
+        let blob = repo.blob(&super::key(key).armored_public()).unwrap();
+        match path.iter().position(|&b| b == b'/') {
+            Some(slash) => {
+                let sub = tree(&[(&path[slash + 1..], "100644", blob)]);
+                root.push((&path[..slash], "40000", sub));
+            }
+            None => root.push((path, "100644", blob)),
+        }
+    }
+    let tree = repo.find_tree(tree(&root)).unwrap();
+    let signature =
+        git2::Signature::new("K", "k@example.org", &git2::Time::new(1_600_000_000, 0)).unwrap();
+    let commit = repo
+        .commit(None, &signature, &signature, "keys\n", &tree, &[])
+        .unwrap();
+    repo.reference("refs/heads/keyring", commit, true, "raw names")
+        .unwrap();
+}
