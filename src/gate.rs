@@ -51,6 +51,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use git2::{ObjectType, Oid, Repository};
 
@@ -101,6 +102,10 @@ pub enum UpdateLineError {
         limit: usize,
     },
 }
+
+/// The most failures a refused ref keeps ([`Refusal::NotAuthentic`]):
+/// the pusher fixes the oldest first, and is told how many there are.
+pub const MAX_FAILURES_KEPT: usize = 20;
 
 /// The most refs one push may update: git has no limit, but a push that
 /// updates more than this is no channel maintainer's.
@@ -208,10 +213,14 @@ pub enum Acceptance {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// The new commit is not authentic: every failure, oldest first.
+    /// The new commit is not authentic.
     NotAuthentic {
-        /// The failures.
+        /// The oldest failures, oldest first: at most
+        /// [`MAX_FAILURES_KEPT`], so that a push of a million unsigned
+        /// commits is told in a few lines.
         failures: Vec<Failure>,
+        /// How many failures there are in all.
+        total: usize,
     },
     /// A protected branch (or the keyring branch) would not move forward.
     NotFastForward {
@@ -382,6 +391,20 @@ pub struct Gate<'r> {
     /// The new tips of keyring branches this push moves, once accepted:
     /// the keys its other refs are checked with, as users will fetch them.
     keyrings: Vec<(String, Oid)>,
+    /// Keyrings loaded during this push, each once however many refs it
+    /// checks: a keyring of 100,000 keys takes a second to load.
+    loaded: Vec<(LoadedFrom, Arc<Keyring>)>,
+    /// How many keyrings were loaded (see [`Gate::keyring_loads`]).
+    loads: usize,
+}
+
+/// Where a keyring the gate loaded came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum LoadedFrom {
+    /// A keyring branch's tip before the push, by reference.
+    Branch(String),
+    /// A tip this push brings to a keyring branch.
+    Pushed(Oid),
 }
 
 impl<'r> Gate<'r> {
@@ -424,7 +447,31 @@ impl<'r> Gate<'r> {
             configuration,
             accepted: Vec::new(),
             keyrings: Vec::new(),
+            loaded: Vec::new(),
+            loads: 0,
         }
+    }
+
+    /// How many keyrings this gate has loaded: one per keyring branch the
+    /// refs it decided use, and one per keyring tip a push brings, however
+    /// many refs are checked with it.
+    pub fn keyring_loads(&self) -> usize {
+        self.loads
+    }
+
+    /// The keyring loaded from `from` (the keyring branch `reference`, or
+    /// a pushed tip), loaded once.
+    fn keyring(&mut self, reference: &str, from: LoadedFrom) -> Result<Arc<Keyring>, KeyringError> {
+        if let Some((_, keyring)) = self.loaded.iter().find(|(f, _)| *f == from) {
+            return Ok(keyring.clone());
+        }
+        let keyring = Arc::new(match &from {
+            LoadedFrom::Branch(_) => Keyring::load(self.repo, reference)?,
+            LoadedFrom::Pushed(commit) => Keyring::load_at(self.repo, reference, *commit)?,
+        });
+        self.loads += 1;
+        self.loaded.push((from, keyring.clone()));
+        Ok(keyring)
     }
 
     /// Decides every ref of a push: the keyring branches first, so that
@@ -518,7 +565,7 @@ impl<'r> Gate<'r> {
         if let Err(refusal) = self.forward(update.old, new) {
             return Verdict::Refused(refusal);
         }
-        let keys = match Keyring::load_at(self.repo, branch, new) {
+        let keys = match self.keyring(branch, LoadedFrom::Pushed(new)) {
             Ok(keyring) => keyring.len(),
             Err(e) => return Verdict::Refused(Refusal::BrokenKeyring(e)),
         };
@@ -611,7 +658,7 @@ impl<'r> Gate<'r> {
     }
 
     fn authenticate_from(
-        &self,
+        &mut self,
         configured: &Configuration,
         introduction: &Introduction,
         commit: Oid,
@@ -631,8 +678,16 @@ impl<'r> Gate<'r> {
         let branch = keyring_reference.strip_prefix("refs/heads/");
         let branch = branch.unwrap_or(&keyring_reference);
         let pushed = self.keyrings.iter().rev().find(|(name, _)| name == branch);
+        let from = match pushed {
+            Some(&(_, commit)) => LoadedFrom::Pushed(commit),
+            None => LoadedFrom::Branch(keyring_reference.clone()),
+        };
+        let keyring = match self.keyring(&keyring_reference, from) {
+            Ok(keyring) => keyring,
+            Err(e) => return Err(Refusal::CouldNotCheck(e.into())),
+        };
         let options = Options {
-            keyring_commit: pushed.map(|&(_, commit)| commit),
+            keyring: Some(keyring),
             keyring_reference,
             // Read above and written only once the whole push is accepted.
             cache: None,
@@ -648,10 +703,12 @@ impl<'r> Gate<'r> {
             Ok(report) => Ok(report.checked),
             Err(Error::NotAuthentic(report)) => {
                 let mut failures = report.failures;
+                let total = failures.len();
                 // Guix's order is newest first; the pusher fixes the
                 // oldest first.
                 failures.reverse();
-                Err(Refusal::NotAuthentic { failures })
+                failures.truncate(MAX_FAILURES_KEPT);
+                Err(Refusal::NotAuthentic { failures, total })
             }
             Err(e) => Err(Refusal::CouldNotCheck(e)),
         }
@@ -699,12 +756,12 @@ impl fmt::Display for RefDecision {
             Verdict::Refused(refusal) => {
                 write!(f, "{name}: refused: ")?;
                 match refusal {
-                    Refusal::NotAuthentic { failures } => write!(
+                    Refusal::NotAuthentic { total, .. } => write!(
                         f,
                         "{} is not authentic ({} failure{})",
                         short(*new),
-                        failures.len(),
-                        if failures.len() == 1 { "" } else { "s" }
+                        total,
+                        if *total == 1 { "" } else { "s" }
                     ),
                     Refusal::NotFastForward { relation } => write!(
                         f,

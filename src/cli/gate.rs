@@ -12,6 +12,7 @@ use git_authenticate::git2::Repository;
 use git_authenticate::{
     check_merge, open_repository, open_repository_from_env, resolve_commit, Cache, Error, Failure,
     Introduction, IntroductionError, Keyring, MergeCheck, MergeVerdict, OpenError, Options,
+    Untrusted,
 };
 use serde::Serialize;
 
@@ -94,15 +95,38 @@ fn decide_and_report(args: &GateArgs, updates: Vec<RefUpdate>) -> u8 {
     status(&decision)
 }
 
-/// Every failure (oldest first, with its hint), then one line per ref.
+/// The most failures printed for a whole push, beyond the first of each
+/// refused ref: what one pusher reads, whatever the push holds.
+const FAILURES_PRINTED: usize = 20;
+
+/// The failures (oldest first, with their hints: the first of each ref,
+/// and others up to [`FAILURES_PRINTED`] in all, then how many more), and
+/// one line per ref.
 fn report(decision: &PushDecision) {
     let mut err = std::io::stderr().lock();
+    let mut budget = FAILURES_PRINTED;
     for decided in &decision.refs {
-        for e in refusal_errors(decided) {
+        let (failures, total) = refusal_errors(decided);
+        let mut printed = 0;
+        for e in failures {
+            if printed > 0 && budget == 0 {
+                break;
+            }
+            budget = budget.saturating_sub(1);
+            printed += 1;
             let _ = writeln!(err, "{PREFIX}: error: {e}");
             if let Some(hint) = e.hint() {
                 let _ = writeln!(err, "{PREFIX}: hint: {hint}");
             }
+        }
+        if total > printed {
+            let more = total - printed;
+            let s = if more == 1 { "" } else { "s" };
+            let _ = writeln!(
+                err,
+                "{PREFIX}: error: … and {more} more failure{s} in {}, not shown",
+                Untrusted::new(&decided.update.name)
+            );
         }
         let _ = writeln!(err, "{PREFIX}: {decided}");
     }
@@ -115,18 +139,19 @@ fn report(decision: &PushDecision) {
     }
 }
 
-/// The errors behind a refusal, to print with their hints.
-fn refusal_errors(decided: &RefDecision) -> Vec<&Failure> {
+/// The errors behind a refusal that are kept, to print with their hints,
+/// and how many there are in all.
+fn refusal_errors(decided: &RefDecision) -> (&[Failure], usize) {
     match &decided.verdict {
-        Verdict::Refused(Refusal::NotAuthentic { failures }) => failures.iter().collect(),
-        _ => Vec::new(),
+        Verdict::Refused(Refusal::NotAuthentic { failures, total }) => (failures, *total),
+        _ => (&[], 0),
     }
 }
 
 /// What the pusher can do about a refusal that names no commit.
 fn hint_for(decision: &PushDecision) -> &'static str {
     let missing_key = decision.refs.iter().any(|d| {
-        matches!(&d.verdict, Verdict::Refused(Refusal::NotAuthentic { failures })
+        matches!(&d.verdict, Verdict::Refused(Refusal::NotAuthentic { failures, .. })
             if failures.iter().any(|e| matches!(e, Failure::MissingKey { .. })))
     });
     match missing_key {
