@@ -298,7 +298,13 @@ impl PushDecision {
             return Vec::new();
         }
         let mut warnings = Vec::new();
+        // Each commit once: recording takes a lock and writes the file,
+        // and a push of many refs often names the same commit many times.
+        let mut recorded = std::collections::HashSet::new();
         for (commit, introduction) in self.authenticated() {
+            if !recorded.insert((commit, introduction.commit)) {
+                continue;
+            }
             match gate_cache(repo, introduction) {
                 Ok(cache) => warnings.extend(cache.record(commit, introduction.commit, &[])),
                 // The key is made of an id and base64: always valid.
