@@ -995,3 +995,7 @@ fn keyring_pushed_with_the_commits_its_key_signs() {
     assert!(err.contains("broken.key"), "{err}");
     assert!(err.contains("is missing from keyring branch"), "{err}");
 }
+
+// ---------------------------------------------------------------------------
+// Work bounded by what a push brings.
+mod bounds;

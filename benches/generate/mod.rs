@@ -490,6 +490,7 @@ fn generate(dir: &Path, spec: &Spec) -> Generated {
 /// primary key with as many creation times (the fingerprint hashes it).
 /// Guix reads key packets without checking self-signatures, and so does
 /// the keyring: they load as that many keys.
+#[allow(dead_code)] // The benches' only.
 pub fn filler_keys(count: usize) -> Vec<u8> {
     use openpgp::packet::Packet;
     let alice = signing_key("alice").public;
@@ -506,6 +507,7 @@ pub fn filler_keys(count: usize) -> Vec<u8> {
 
 /// A `.guix-authorizations` of about 1 MiB: alice, then `fillers` short
 /// entries (Guix keeps an entry of any even length; it matches no key).
+#[allow(dead_code)] // The benches' only.
 fn large_authorizations(alice: &str, fillers: usize, comment: &str) -> Vec<u8> {
     let mut text =
         format!(";; {comment}\n(authorizations\n (version 0)\n ((\"{alice}\" (name \"alice\"))\n");
@@ -520,6 +522,7 @@ fn large_authorizations(alice: &str, fillers: usize, comment: &str) -> Vec<u8> {
 /// (1 MiB), then `merges` tiny signed merge commits: each merges the last
 /// with a side commit whose file differs by a comment only. The gate once
 /// intersected the two files at each merge, each in quadratic time.
+#[allow(dead_code)] // The benches' only.
 pub fn merges_over_large_authorizations(dir: &Path, merges: usize) -> Generated {
     if let Ok(text) = std::fs::read_to_string(dir.join("generated")) {
         let w: Vec<&str> = text.split_whitespace().collect();
