@@ -112,7 +112,10 @@ pub fn failures<P: Problem>(noise: Noise, failures: &[P], after_merge: Option<&s
             return not_shown();
         }
         Noise::FatalOnly => return,
-        Noise::Summary => "the first are listed in the JSON document",
+        Noise::Summary if failures.len() > FAILURES_LISTED => {
+            "the first are listed in the JSON document"
+        }
+        Noise::Summary => "listed in the JSON document",
         Noise::ErrorsOnly => "run without --quiet to list them",
     };
     let more = match failures.len() - 1 {
