@@ -403,24 +403,8 @@ fn rev_parse(dir: &Path, spec: &str) -> String {
 /// with the gate cache under `cache`: its wall time, and whether it
 /// accepted.
 fn gate_run(server: &Path, line: &str, cache: &Path) -> (Duration, bool) {
-    let mut child = Command::new(BINARY)
-        .arg("pre-receive")
-        .current_dir(server)
-        .env("GIT_DIR", server)
-        .env("XDG_CACHE_HOME", cache)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run git-authenticate pre-receive");
-    let start = Instant::now();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{line}").unwrap();
-    }
-    let ok = child.wait().unwrap().success();
-    (start.elapsed(), ok)
+    let run = gate_measured(server, &format!("{line}\n"), cache);
+    (run.wall, run.ok)
 }
 
 /// A cache directory in which the gate has accepted `commit`.

@@ -111,14 +111,7 @@ fn the_keyring_is_loaded_once_per_push() {
         .collect();
     let mut gate = Gate::new(&repo, configuration.clone(), GateOptions::default());
     let decision = gate.decide_push(updates.clone());
-    assert_eq!(
-        decision
-            .refs
-            .iter()
-            .filter(|r| r.verdict.is_accepted())
-            .count(),
-        5
-    );
+    assert_eq!(accepted(&decision), 5);
     assert_eq!(gate.keyring_loads(), 1);
     // With a keyring update in the push: its new tip, loaded once, checks
     // every other ref.
@@ -133,15 +126,13 @@ fn the_keyring_is_loaded_once_per_push() {
     );
     let mut gate = Gate::new(&repo, configuration, GateOptions::default());
     let decision = gate.decide_push(with_keyring);
-    assert_eq!(
-        decision
-            .refs
-            .iter()
-            .filter(|r| r.verdict.is_accepted())
-            .count(),
-        6
-    );
+    assert_eq!(accepted(&decision), 6);
     assert_eq!(gate.keyring_loads(), 1);
+}
+
+fn accepted(decision: &git_authenticate::gate::PushDecision) -> usize {
+    let refs = decision.refs.iter();
+    refs.filter(|r| r.verdict.is_accepted()).count()
 }
 
 /// Merges whose parents list different keys: the merge's signer must be
