@@ -294,9 +294,7 @@ const FORGE_MERGES: &str = "a squash or rebase merge made by the forge makes uns
      which are refused; merge with a signed merge commit (`git merge -S`) and push it";
 
 fn print_merge_text(check: &MergeCheck) {
-    for e in &check.failures {
-        output::error(e);
-    }
+    output::failures(output::Noise::Everything, &check.failures, None);
     let heads: Vec<String> = check.heads.iter().map(ToString::to_string).collect();
     eprintln!(
         "merging {} into {}: {} commits checked",
@@ -354,7 +352,10 @@ struct MergeDocument {
     commits_checked: usize,
     fast_forward: bool,
     signers: Vec<MergeSignerDocument>,
+    /// The first [`output::FAILURES_LISTED`].
     failures: Vec<FailureDocument>,
+    /// How many there are, listed or not.
+    failure_count: usize,
     note: &'static str,
 }
 
@@ -390,8 +391,10 @@ impl MergeDocument {
                 .failures
                 .iter()
                 .chain(&check.signing_problem)
+                .take(output::FAILURES_LISTED)
                 .map(|f| FailureDocument::of(f))
                 .collect(),
+            failure_count: check.failures.len() + usize::from(check.signing_problem.is_some()),
             note: FORGE_MERGES,
         }
     }
@@ -405,6 +408,7 @@ impl MergeDocument {
             fast_forward: false,
             signers: Vec::new(),
             failures: vec![FailureDocument::of(e)],
+            failure_count: 1,
             note: FORGE_MERGES,
         }
     }
