@@ -10,10 +10,15 @@
 //!   1,000,000 commits (against 100,000, to show it stays bounded);
 //! - the server's gate (`git-authenticate pre-receive`) on the generated
 //!   channel and GNU Guix: a push creating a branch of 1,000 new commits,
-//!   one new commit accepted, one refused.
+//!   one new commit accepted, one refused, and one refused dated 2024,
+//!   2015 and 1971 (commit dates are the pusher's choice);
+//! - the gate's bounds: 20 merges over a 1 MiB `.guix-authorizations`,
+//!   1,000 refs checked with a 100,000-key keyring, a push of 200,000
+//!   unsigned commits (time, peak memory, bytes printed).
 //!
-//! `BENCH_ONLY=guix` measures only GNU Guix against git's floor, and
-//! `BENCH_ONLY=gate` only the gate.
+//! `BENCH_ONLY` selects one part: `guix` (GNU Guix against git's floor),
+//! `gate` (the gate on both channels), `backdated` (the gate's refusals on
+//! GNU Guix only), `merges`, `keyring`, `unsigned-push`.
 //!
 //! Generated repositories are kept under `target/bench-repos/`.
 
@@ -398,24 +403,8 @@ fn rev_parse(dir: &Path, spec: &str) -> String {
 /// with the gate cache under `cache`: its wall time, and whether it
 /// accepted.
 fn gate_run(server: &Path, line: &str, cache: &Path) -> (Duration, bool) {
-    let mut child = Command::new(BINARY)
-        .arg("pre-receive")
-        .current_dir(server)
-        .env("GIT_DIR", server)
-        .env("XDG_CACHE_HOME", cache)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run git-authenticate pre-receive");
-    let start = Instant::now();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{line}").unwrap();
-    }
-    let ok = child.wait().unwrap().success();
-    (start.elapsed(), ok)
+    let run = gate_measured(server, &format!("{line}\n"), cache);
+    (run.wall, run.ok)
 }
 
 /// A cache directory in which the gate has accepted `commit`.
@@ -492,7 +481,6 @@ fn measure_gate(channel: &Channel) {
         &format!("{end} {unsigned} refs/heads/next"),
         false,
     );
-    let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
     println!("\n{name}: the gate (pre-receive)");
     println!("  first push, from the introduction  {:>10}", ms(cold));
     println!(
@@ -502,6 +490,227 @@ fn measure_gate(channel: &Channel) {
     );
     println!("  one new commit, accepted          {:>10}", ms(one));
     println!("  one new commit, refused           {:>10}", ms(refused));
+    measure_backdated(&server, name, from_end.path(), &end);
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// One unsigned commit on top of END, refused by a gate that accepted
+/// END, dated as the pusher likes: the walk must not wait for the hidden
+/// history newer than it.
+fn measure_backdated(server: &Path, name: &str, seed: &Path, end: &str) {
+    for date in [
+        "2024-01-01T00:00:00Z",
+        "2015-01-01T00:00:00Z",
+        "1971-01-01T00:00:00Z",
+    ] {
+        let unsigned = unsigned_commit(server, end, date);
+        let refused = gate_median(
+            server,
+            name,
+            seed,
+            &format!("{end} {unsigned} refs/heads/next"),
+            false,
+        );
+        println!(
+            "  one new commit dated {}, refused {:>10}",
+            &date[..4],
+            ms(refused)
+        );
+    }
+}
+
+/// An unsigned commit on top of `parent`, with its tree, dated `date`.
+fn unsigned_commit(server: &Path, parent: &str, date: &str) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(server)
+        .args(["commit-tree", &format!("{parent}^{{tree}}"), "-p", parent])
+        .args(["-m", &format!("unsigned, dated {date}")])
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// The gate on GNU Guix, seeded with its END: one unsigned commit refused,
+/// dated now and back-dated.
+fn measure_backdated_guix(channel: &Channel) {
+    let server = gate_server(channel);
+    let end = rev_parse(&server, &channel.end);
+    let (from_end, _) = gate_seeded(&server, &channel.name, &end);
+    let unsigned = unsigned_commit(&server, &end, "2026-01-01T00:00:00Z");
+    let refused = gate_median(
+        &server,
+        &channel.name,
+        from_end.path(),
+        &format!("{end} {unsigned} refs/heads/next"),
+        false,
+    );
+    println!(
+        "\n{}: the gate, one unsigned commit on the cached history",
+        channel.name
+    );
+    println!("  one new commit dated 2026, refused {:>10}", ms(refused));
+    measure_backdated(&server, &channel.name, from_end.path(), &end);
+}
+
+/// A pre-receive run: its wall time, whether it accepted, the bytes it
+/// printed, and its peak memory (through `/usr/bin/time`).
+struct GateRun {
+    wall: Duration,
+    ok: bool,
+    printed: usize,
+    peak_kib: Option<u64>,
+}
+
+/// The gate deciding `lines` as the pre-receive hook does.
+fn gate_measured(server: &Path, lines: &str, cache: &Path) -> GateRun {
+    let time = Path::new("/usr/bin/time");
+    let peak_file = tempfile::NamedTempFile::new().unwrap();
+    let mut command = match time.exists() {
+        true => {
+            let mut c = Command::new(time);
+            c.args(["-f", "%M", "-o"]).arg(peak_file.path()).arg(BINARY);
+            c
+        }
+        false => Command::new(BINARY),
+    };
+    let mut child = command
+        .arg("pre-receive")
+        .current_dir(server)
+        .env("GIT_DIR", server)
+        .env("XDG_CACHE_HOME", cache)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run git-authenticate pre-receive");
+    let start = Instant::now();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = lines.to_owned();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let output = child.wait_with_output().unwrap();
+    let wall = start.elapsed();
+    writer.join().unwrap();
+    let peak_kib = std::fs::read_to_string(peak_file.path())
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()));
+    GateRun {
+        wall,
+        ok: output.status.success(),
+        printed: output.stderr.len(),
+        peak_kib,
+    }
+}
+
+fn print_gate_run(what: &str, run: &GateRun) {
+    let peak = run
+        .peak_kib
+        .map_or_else(String::new, |kib| format!(", peak {} MB", kib / 1024));
+    println!(
+        "  {what}: {} in {}{peak}, {} bytes printed",
+        if run.ok { "accepted" } else { "refused" },
+        ms(run.wall),
+        run.printed
+    );
+}
+
+/// A channel of 20 signed merges over a 1 MiB `.guix-authorizations`
+/// (49,000 entries), each merging two sides whose files differ: pushed
+/// whole to the gate, and authenticated by a local run.
+fn measure_merges() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-repos/merges-1mib");
+    let generated = generate::merges_over_large_authorizations(&dir, 20);
+    let channel = Channel {
+        name: "merges-1mib".to_owned(),
+        path: generated.path,
+        introduction: generated.introduction.to_string(),
+        signer: generated.signer,
+        keyring: "keyring".to_owned(),
+        end: generated.end.to_string(),
+    };
+    let server = gate_server(&channel);
+    let zero = "0".repeat(40);
+    let line = format!("{zero} {} refs/heads/master\n", channel.end);
+    let runs: Vec<GateRun> = (0..3)
+        .map(|_| gate_measured(&server, &line, fresh_cache("merges").path()))
+        .collect();
+    let wall = median(runs.iter().map(|r| r.wall).collect());
+    assert!(runs.iter().all(|r| r.ok), "the merges must be accepted");
+    let local = median(
+        (0..3)
+            .map(|_| run(&channel, &channel.end, fresh_cache("merges").path()).wall)
+            .collect(),
+    );
+    println!("\n20 merges over a 1 MiB .guix-authorizations (49,000 entries)");
+    println!("  the gate, pushed whole             {:>10}", ms(wall));
+    println!("  a local run                        {:>10}", ms(local));
+}
+
+/// 1,000 refs in one push, checked with a keyring of 100,000 keys: the
+/// keyring is loaded once per push, not once per ref.
+fn measure_many_refs() {
+    let channel = generated_channel_of(100, Mix::Ed25519, false, false);
+    let server = gate_server(&channel);
+    let repo = git2::Repository::open(&server).unwrap();
+    let keyring = repo
+        .find_branch("keyring", git2::BranchType::Local)
+        .unwrap();
+    let tip = keyring.get().peel_to_commit().unwrap();
+    let filler = repo.blob(&generate::filler_keys(99_990)).unwrap();
+    let mut tree = repo.treebuilder(Some(&tip.tree().unwrap())).unwrap();
+    tree.insert("filler.key", filler, 0o100644).unwrap();
+    let tree = repo.find_tree(tree.write().unwrap()).unwrap();
+    let who = git2::Signature::new(
+        "Bench",
+        "bench@example.org",
+        &git2::Time::new(1_600_000_000, 0),
+    )
+    .unwrap();
+    let large = repo
+        .commit(None, &who, &who, "100,000 keys", &tree, &[&tip])
+        .unwrap();
+    repo.reference("refs/heads/keyring", large, true, "bench")
+        .unwrap();
+    let end = rev_parse(&server, &channel.end);
+    let (seed, _) = gate_seeded(&server, &channel.name, &end);
+    let zero = "0".repeat(40);
+    let push = |refs: usize| {
+        let lines: String = (0..refs)
+            .map(|i| format!("{zero} {end} refs/heads/b{i}\n"))
+            .collect();
+        let copy = fresh_cache(&channel.name);
+        copy_dir(&seed.path().join("git-authenticate"), copy.path());
+        let run = gate_measured(&server, &lines, copy.path());
+        assert!(run.ok, "{refs} refs refused");
+        run
+    };
+    let one = push(1);
+    let many = push(1000);
+    println!("\nthe gate with a keyring of 100,000 keys");
+    print_gate_run("1 ref    ", &one);
+    print_gate_run("1,000 refs", &many);
+}
+
+/// One push of 200,000 unsigned commits: refused with a bounded report.
+fn measure_unsigned_push() {
+    let commits = 200_000;
+    let channel = generated_channel_of(commits, Mix::Ed25519, false, true);
+    let server = gate_server(&channel);
+    let zero = "0".repeat(40);
+    let line = format!("{zero} {} refs/heads/master\n", channel.end);
+    let run = gate_measured(&server, &line, fresh_cache("unsigned").path());
+    assert!(!run.ok, "unsigned commits must be refused");
+    println!("\nthe gate, one push of {commits} unsigned commits");
+    print_gate_run("pushed whole", &run);
 }
 
 fn main() {
@@ -516,6 +725,19 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    match only.as_str() {
+        "backdated" => {
+            match snapshot("GIT_AUTHENTICATE_GUIX") {
+                Some(path) => measure_backdated_guix(&guix(path)),
+                None => println!("backdated: set GIT_AUTHENTICATE_GUIX"),
+            }
+            return;
+        }
+        "merges" => return measure_merges(),
+        "keyring" => return measure_many_refs(),
+        "unsigned-push" => return measure_unsigned_push(),
+        _ => {}
+    }
     if only == "guix" {
         // The speed goals' main figure alone: GNU Guix against git's floor.
         if let Some(path) = snapshot("GIT_AUTHENTICATE_GUIX") {
@@ -558,6 +780,9 @@ fn main() {
     for failures in [25_000, 100_000] {
         measure_failures(failures);
     }
+    measure_merges();
+    measure_many_refs();
+    measure_unsigned_push();
     if std::env::var_os("BENCH_MILLION").is_some() {
         for commits in [100_000, 1_000_000] {
             measure(&generated_channel(commits, Mix::Ed25519, false));

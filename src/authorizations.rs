@@ -10,6 +10,8 @@
 
 mod graphic;
 
+use std::collections::HashSet;
+
 use crate::fingerprint::{Fingerprint, FingerprintError};
 use crate::sexp;
 use crate::untrusted::Untrusted;
@@ -33,10 +35,23 @@ pub const MAX_SIZE: usize = 1 << 20;
 /// assert!(authorizations.contains(&fpr));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Authorizations {
+    /// In file order, each once.
     fingerprints: Vec<Fingerprint>,
+    /// The same, for lookups in constant time: a file may list tens of
+    /// thousands of entries, and every merge intersects two of them.
+    set: HashSet<Fingerprint>,
 }
+
+impl PartialEq for Authorizations {
+    /// The same fingerprints in the same order (the set follows).
+    fn eq(&self, other: &Self) -> bool {
+        self.fingerprints == other.fingerprints
+    }
+}
+
+impl Eq for Authorizations {}
 
 /// Why a `.guix-authorizations` file is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,7 +131,7 @@ impl Authorizations {
     pub fn from_fingerprints(fingerprints: impl IntoIterator<Item = Fingerprint>) -> Self {
         let mut set = Authorizations::default();
         for fpr in fingerprints {
-            if !set.contains(&fpr) {
+            if set.set.insert(fpr.clone()) {
                 set.fingerprints.push(fpr);
             }
         }
@@ -169,7 +184,7 @@ impl Authorizations {
 
     /// Whether `fingerprint` is listed (an exact match).
     pub fn contains(&self, fingerprint: &Fingerprint) -> bool {
-        self.fingerprints.contains(fingerprint)
+        self.set.contains(fingerprint)
     }
 
     /// The listed fingerprints, in file order.
@@ -187,16 +202,16 @@ impl Authorizations {
         self.fingerprints.is_empty()
     }
 
-    /// The fingerprints listed in both sets.
+    /// The fingerprints listed in both sets, in `self`'s order (as
+    /// Guix's `lset-intersection` keeps its first list's): linear in the
+    /// size of `self`.
     pub fn intersection(&self, other: &Authorizations) -> Authorizations {
-        Authorizations {
-            fingerprints: self
-                .fingerprints
+        Self::from_fingerprints(
+            self.fingerprints
                 .iter()
                 .filter(|f| other.contains(f))
-                .cloned()
-                .collect(),
-        }
+                .cloned(),
+        )
     }
 }
 

@@ -62,6 +62,7 @@ mod rules;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 use git2::{ObjectType, Oid, Repository};
 
@@ -137,6 +138,10 @@ pub enum UpdateLineError {
         limit: usize,
     },
 }
+
+/// The most failures a refused ref keeps ([`Refusal::NotAuthentic`]):
+/// the pusher fixes the oldest first, and is told how many there are.
+pub const MAX_FAILURES_KEPT: usize = 20;
 
 /// The most refs one push may update: git has no limit, but a push that
 /// updates more than this is no channel maintainer's.
@@ -261,10 +266,14 @@ pub enum Acceptance {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// The new commit is not authentic: every failure, oldest first.
+    /// The new commit is not authentic.
     NotAuthentic {
-        /// The failures.
+        /// The oldest failures, oldest first: at most
+        /// [`MAX_FAILURES_KEPT`], so that a push of a million unsigned
+        /// commits is told in a few lines.
         failures: Vec<Failure>,
+        /// How many failures there are in all.
+        total: usize,
     },
     /// A protected branch (or the keyring branch) would not move forward.
     NotFastForward {
@@ -382,7 +391,13 @@ impl PushDecision {
             return Vec::new();
         }
         let mut warnings = Vec::new();
+        // Each commit once: recording takes a lock and writes the file,
+        // and a push of many refs often names the same commit many times.
+        let mut recorded = std::collections::HashSet::new();
         for (commit, introduction) in self.authenticated() {
+            if !recorded.insert((commit, introduction.commit)) {
+                continue;
+            }
             match gate_cache(repo, introduction) {
                 Ok(cache) => warnings.extend(cache.record(
                     commit,
@@ -519,6 +534,13 @@ pub struct Gate<'r> {
     /// The branches protected through a protected alias, listed on first
     /// need.
     aliased_protected: Option<HashSet<String>>,
+    /// Keyrings loaded during this push, by the commit they were loaded
+    /// at (a keyring branch's tip on the server, or one the push brings),
+    /// each once however many refs it checks: a keyring of 100,000 keys
+    /// takes a second to load.
+    loaded: Vec<(Oid, Arc<Keyring>)>,
+    /// How many keyrings were loaded (see [`Gate::keyring_loads`]).
+    loads: usize,
 }
 
 impl<'r> Gate<'r> {
@@ -564,7 +586,29 @@ impl<'r> Gate<'r> {
             guarded: None,
             aliases: None,
             aliased_protected: None,
+            loaded: Vec::new(),
+            loads: 0,
         }
+    }
+
+    /// How many keyrings this gate has loaded: one per keyring branch the
+    /// refs it decided use, and one per keyring tip a push brings, however
+    /// many refs are checked with it.
+    pub fn keyring_loads(&self) -> usize {
+        self.loads
+    }
+
+    /// The keyring of the keyring branch `reference` at `commit` (its tip
+    /// on the server, never a remote-tracking ref a pusher could write, or
+    /// a tip the push brings), loaded once.
+    fn keyring(&mut self, reference: &str, commit: Oid) -> Result<Arc<Keyring>, KeyringError> {
+        if let Some((_, keyring)) = self.loaded.iter().find(|(c, _)| *c == commit) {
+            return Ok(keyring.clone());
+        }
+        let keyring = Arc::new(Keyring::load_at(self.repo, reference, commit)?);
+        self.loads += 1;
+        self.loaded.push((commit, keyring.clone()));
+        Ok(keyring)
     }
 
     /// Decides every ref of a push: the keyring branches first, so that
@@ -772,7 +816,7 @@ impl<'r> Gate<'r> {
         if let Err(refusal) = self.forward(update.old, new) {
             return Verdict::Refused(refusal);
         }
-        let keys = match Keyring::load_at(self.repo, branch, new) {
+        let keys = match self.keyring(branch, new) {
             Ok(keyring) => match self.removed_keys(branch, update.old, &keyring) {
                 Some(refusal) => return Verdict::Refused(refusal),
                 None => keyring.len(),
@@ -884,7 +928,7 @@ impl<'r> Gate<'r> {
     }
 
     fn authenticate_from(
-        &self,
+        &mut self,
         configured: &Configuration,
         introduction: &Introduction,
         commit: Oid,
@@ -910,8 +954,12 @@ impl<'r> Gate<'r> {
             Some(&(_, commit)) => commit,
             None => self.server_keyring(branch, &keyring_reference)?,
         };
+        let keyring = match self.keyring(&keyring_reference, keyring_commit) {
+            Ok(keyring) => keyring,
+            Err(e) => return Err(Refusal::CouldNotCheck(e.into())),
+        };
         let options = Options {
-            keyring_commit: Some(keyring_commit),
+            keyring: Some(keyring),
             keyring_reference,
             // Read above and written only once the whole push is accepted.
             cache: None,
@@ -927,10 +975,12 @@ impl<'r> Gate<'r> {
             Ok(report) => Ok(report.checked),
             Err(Error::NotAuthentic(report)) => {
                 let mut failures = report.failures;
+                let total = failures.len();
                 // Guix's order is newest first; the pusher fixes the
                 // oldest first.
                 failures.reverse();
-                Err(Refusal::NotAuthentic { failures })
+                failures.truncate(MAX_FAILURES_KEPT);
+                Err(Refusal::NotAuthentic { failures, total })
             }
             Err(e) => Err(Refusal::CouldNotCheck(e)),
         }
@@ -998,12 +1048,12 @@ impl fmt::Display for RefDecision {
             Verdict::Refused(refusal) => {
                 write!(f, "{name}: refused: ")?;
                 match refusal {
-                    Refusal::NotAuthentic { failures } => write!(
+                    Refusal::NotAuthentic { total, .. } => write!(
                         f,
                         "{} is not authentic ({} failure{})",
                         short(*new),
-                        failures.len(),
-                        if failures.len() == 1 { "" } else { "s" }
+                        total,
+                        if *total == 1 { "" } else { "s" }
                     ),
                     Refusal::NotFastForward {
                         relation,

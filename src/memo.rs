@@ -60,6 +60,9 @@ const LIMIT: usize = 1 << 17;
 pub(crate) struct Memo {
     facts: Bounded<Oid, CommitFacts>,
     parsed: Bounded<Oid, Parsed>,
+    /// What a merge's parents authorize together, by the blobs of their
+    /// files (`None`: the default authorizations).
+    intersections: Bounded<Vec<Option<Oid>>, Arc<Authorizations>>,
 }
 
 impl Memo {
@@ -124,6 +127,26 @@ impl Memo {
         let parsed = read_authorizations(objects, commit, mode, object)?;
         self.parsed.insert(object, parsed.clone());
         Ok(parsed)
+    }
+}
+
+impl Memo {
+    /// The intersection of the files `blobs` (one per parent), computed by
+    /// `intersect` once however many merges share those parents' files.
+    pub fn intersection(
+        &self,
+        blobs: Vec<Option<Oid>>,
+        intersect: impl FnOnce() -> Arc<Authorizations>,
+    ) -> Arc<Authorizations> {
+        if blobs.len() == 1 {
+            return intersect();
+        }
+        if let Some(known) = self.intersections.get(&blobs) {
+            return known;
+        }
+        let computed = intersect();
+        self.intersections.insert(blobs, computed.clone());
+        computed
     }
 }
 

@@ -142,12 +142,45 @@ impl<'a> Rule<'a> {
         let Some((&first, others)) = parents.split_first() else {
             return Ok(self.default_authorizations.clone());
         };
-        let mut authorized = self.parent_authorizations(objects, child, first)?;
+        let (first_blob, first) = self.parent_listing(objects, child, first)?;
+        let mut blobs = vec![first_blob];
+        let mut listings = vec![first];
         for &parent in others {
-            let other = self.parent_authorizations(objects, child, parent)?;
-            authorized = Arc::new(authorized.intersection(&other));
+            let (blob, listing) = self.parent_listing(objects, child, parent)?;
+            blobs.push(blob);
+            listings.push(listing);
         }
-        Ok(authorized)
+        // Each distinct set of parents' files is intersected once, however
+        // many merges share it: a merge of two big files costs their size
+        // once, not once per merge.
+        Ok(self.memo.intersection(blobs, || {
+            let (first, others) = listings.split_first().expect("a parent");
+            others.iter().fold(first.clone(), |authorized, other| {
+                match Arc::ptr_eq(&authorized, other) {
+                    true => authorized,
+                    false => Arc::new(authorized.intersection(other)),
+                }
+            })
+        }))
+    }
+
+    /// [`Rule::parent_authorizations`], with the blob it was read from
+    /// (`None` for the default authorizations).
+    fn parent_listing(
+        &self,
+        objects: &Objects,
+        child: Oid,
+        id: Oid,
+    ) -> Result<(Option<Oid>, Arc<Authorizations>), Stop> {
+        let listing = self.parent_authorizations(objects, child, id)?;
+        let blob = match Arc::ptr_eq(&listing, &self.default_authorizations) {
+            true => None,
+            false => match self.memo.facts(objects, id)?.entry {
+                AuthorizationsEntry::Present(_, blob) => Some(blob),
+                AuthorizationsEntry::Absent => None,
+            },
+        };
+        Ok((blob, listing))
     }
 
     /// What parent `id` of `child` authorizes: its `.guix-authorizations`,

@@ -944,6 +944,7 @@ fn document(assert: &assert_cmd::assert::Assert) -> Value {
             "authentic",
             "commits_checked",
             "end",
+            "failure_count",
             "failures",
             "introduction",
             "keyring",
@@ -2145,4 +2146,43 @@ fn introduction_from_a_channels_file() {
         .args(["--channel", "mine"])
         .assert()
         .code(0);
+}
+
+#[test]
+fn keep_going_prints_the_first_failures_then_a_count() {
+    let mut text = String::from("keyring dave\nauthorize dave\ncommit first dave\n");
+    for i in 0..30 {
+        text.push_str(&format!("write f.txt \"{i}\\n\"\ncommit u-{i}\n"));
+    }
+    let repo = Repo::new(&text);
+    let assert = repo
+        .authenticate_from_first()
+        .arg("--keep-going")
+        .assert()
+        .code(1)
+        .stdout("");
+    let err = stderr(&assert);
+    // Newest first, as Guix meets them: the first 20, then a count.
+    assert!(
+        err.contains(&format!("commit {} lacks a signature", repo.id("u-29"))),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&format!("commit {} lacks", repo.id("u-0"))),
+        "{err}"
+    );
+    assert_eq!(err.matches("lacks a signature").count(), 20, "{err}");
+    assert!(
+        err.contains("… and 10 more failures, not shown (30 in all"),
+        "{err}"
+    );
+    // The JSON document counts them all.
+    let assert = repo
+        .authenticate_from_first()
+        .args(["--keep-going", "--format=json", "-q"])
+        .assert()
+        .code(1);
+    let doc: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    assert_eq!(doc["failure_count"], 30);
+    assert_eq!(doc["failures"].as_array().unwrap().len(), 30);
 }

@@ -805,12 +805,17 @@ fn standard_error_stays_quiet_with_json_and_quiet() {
         )
     );
 
-    // Text: every failure, with its hint, the same one first.
+    // Text: the first 20 failures, with their hints, the same one first,
+    // then a count of the others.
     let out = run_keep_going(&repo, &[]);
     let err = stderr_of(&out);
     let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
-    assert_eq!(errors.len(), COUNT, "{err}");
+    assert_eq!(errors.len(), 21, "{err}");
     assert_eq!(errors[0], first);
+    assert!(
+        errors[20].contains(&format!("… and {} more failures, not shown", COUNT - 20)),
+        "{err}"
+    );
     assert!(err.contains("hint:"), "{err}");
 
     // Quiet text: one line, saying how to see the rest.

@@ -1933,3 +1933,6 @@ fn case_collision_with_a_branch_protected_through_an_alias_is_refused() {
         "{err}"
     );
 }
+
+// Work bounded by what a push brings.
+mod bounds;

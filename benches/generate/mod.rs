@@ -485,3 +485,109 @@ fn generate(dir: &Path, spec: &Spec) -> Generated {
         end: tip,
     }
 }
+
+/// `count` distinct public key packets, cheap to make: alice's Ed25519
+/// primary key with as many creation times (the fingerprint hashes it).
+/// Guix reads key packets without checking self-signatures, and so does
+/// the keyring: they load as that many keys.
+#[allow(dead_code)] // The benches' only.
+pub fn filler_keys(count: usize) -> Vec<u8> {
+    use openpgp::packet::Packet;
+    let alice = signing_key("alice").public;
+    let start = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+    let mut bytes = Vec::with_capacity(count * 64);
+    for i in 0..count {
+        let mut key = alice.clone().role_into_primary();
+        key.set_creation_time(start + std::time::Duration::from_secs(i as u64))
+            .unwrap();
+        bytes.extend(Packet::from(key).to_vec().unwrap());
+    }
+    bytes
+}
+
+/// A `.guix-authorizations` of about 1 MiB: alice, then `fillers` short
+/// entries (Guix keeps an entry of any even length; it matches no key).
+#[allow(dead_code)] // The benches' only.
+fn large_authorizations(alice: &str, fillers: usize, comment: &str) -> Vec<u8> {
+    let mut text =
+        format!(";; {comment}\n(authorizations\n (version 0)\n ((\"{alice}\" (name \"alice\"))\n");
+    for i in 0..fillers {
+        text.push_str(&format!("(\"{i:016X}\")\n"));
+    }
+    text.push_str(" ))\n");
+    text.into_bytes()
+}
+
+/// A channel whose introduction lists alice and 49,000 other entries
+/// (1 MiB), then `merges` tiny signed merge commits: each merges the last
+/// with a side commit whose file differs by a comment only. The gate once
+/// intersected the two files at each merge, each in quadratic time.
+#[allow(dead_code)] // The benches' only.
+pub fn merges_over_large_authorizations(dir: &Path, merges: usize) -> Generated {
+    if let Ok(text) = std::fs::read_to_string(dir.join("generated")) {
+        let w: Vec<&str> = text.split_whitespace().collect();
+        return Generated {
+            path: dir.to_path_buf(),
+            introduction: Oid::from_str(w[0]).unwrap(),
+            signer: w[1].to_owned(),
+            end: Oid::from_str(w[2]).unwrap(),
+        };
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    let mut repo = Repository::init_bare(dir).unwrap();
+    let mut alice = signing_key("alice");
+    let fingerprint = alice.public.fingerprint().to_hex();
+    let file_name = format!("{fingerprint}.key");
+    let files = [(file_name.as_str(), alice.certificate.as_slice())];
+    objects::branch_of_files(
+        &mut repo,
+        "keyring",
+        &files,
+        &bench_person(START_TIME),
+        "Keyring",
+    )
+    .unwrap();
+    let mut pack = Pack::new(dir);
+    let fillers = 49_000;
+    let main = pack.add(
+        ObjectType::Blob,
+        &large_authorizations(&fingerprint, fillers, "main"),
+    );
+    let side = pack.add(
+        ObjectType::Blob,
+        &large_authorizations(&fingerprint, fillers, "side"),
+    );
+    let main_tree = tree(&mut pack, &[(".guix-authorizations", main)]);
+    let side_tree = tree(&mut pack, &[(".guix-authorizations", side)]);
+    let mut time = START_TIME;
+    let mut commit = |pack: &mut Pack, tree: Oid, parents: &[Oid], message: &str| {
+        time += 60;
+        let text = objects::commit_buffer(tree, parents, &bench_person(time), message);
+        signed_commit(pack, &text, &mut alice, time)
+    };
+    let introduction = commit(&mut pack, main_tree, &[], "Introduction\n");
+    let side_commit = commit(&mut pack, side_tree, &[introduction], "Side\n");
+    let mut tip = introduction;
+    for i in 0..merges {
+        tip = commit(
+            &mut pack,
+            main_tree,
+            &[tip, side_commit],
+            &format!("Merge {i}\n"),
+        );
+    }
+    pack.finish();
+    repo.reference("refs/heads/master", tip, true, "generated")
+        .unwrap();
+    std::fs::write(
+        dir.join("generated"),
+        format!("{introduction} {fingerprint} {tip}\n"),
+    )
+    .unwrap();
+    Generated {
+        path: dir.to_path_buf(),
+        introduction,
+        signer: fingerprint,
+        end: tip,
+    }
+}

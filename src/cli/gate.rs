@@ -138,17 +138,39 @@ fn cache_warning(repo: &Repository, warning: &CacheWarning) -> String {
     }
 }
 
-/// Every failure (oldest first, with its hint), then one line per ref,
-/// then what git does about a refusal: the whole push for `pre-receive`,
-/// this ref only for `update`.
+/// The most failures printed for a whole push, beyond the first of each
+/// refused ref: what one pusher reads, whatever the push holds.
+const FAILURES_PRINTED: usize = 20;
+
+/// The failures (oldest first, with their hints: the first of each ref,
+/// and others up to [`FAILURES_PRINTED`] in all, then how many more), one
+/// line per ref, then what git does about a refusal: the whole push for
+/// `pre-receive`, this ref only for `update`.
 fn report(decision: &PushDecision, hook: Hook) {
     let mut err = std::io::stderr().lock();
+    let mut budget = FAILURES_PRINTED;
     for decided in &decision.refs {
-        for e in refusal_errors(decided) {
+        let (failures, total) = refusal_errors(decided);
+        let mut printed = 0;
+        for e in failures {
+            if printed > 0 && budget == 0 {
+                break;
+            }
+            budget = budget.saturating_sub(1);
+            printed += 1;
             let _ = writeln!(err, "{PREFIX}: error: {e}");
             if let Some(hint) = server_hint(e) {
                 let _ = writeln!(err, "{PREFIX}: hint: {hint}");
             }
+        }
+        if total > printed {
+            let more = total - printed;
+            let s = if more == 1 { "" } else { "s" };
+            let _ = writeln!(
+                err,
+                "{PREFIX}: error: … and {more} more failure{s} in {}, not shown",
+                Untrusted::new(&decided.update.name)
+            );
         }
         let _ = writeln!(err, "{PREFIX}: {decided}");
         if let Some(hint) = refusal_hint(&decided.verdict) {
@@ -224,18 +246,19 @@ fn server_hint(failure: &Failure) -> Option<String> {
     }
 }
 
-/// The errors behind a refusal, to print with their hints.
-fn refusal_errors(decided: &RefDecision) -> Vec<&Failure> {
+/// The errors behind a refusal that are kept, to print with their hints,
+/// and how many there are in all.
+fn refusal_errors(decided: &RefDecision) -> (&[Failure], usize) {
     match &decided.verdict {
-        Verdict::Refused(Refusal::NotAuthentic { failures }) => failures.iter().collect(),
-        _ => Vec::new(),
+        Verdict::Refused(Refusal::NotAuthentic { failures, total }) => (failures, *total),
+        _ => (&[], 0),
     }
 }
 
 /// What the pusher can do about a refusal that names no commit.
 fn hint_for(decision: &PushDecision) -> &'static str {
     let missing_key = decision.refs.iter().any(|d| {
-        matches!(&d.verdict, Verdict::Refused(Refusal::NotAuthentic { failures })
+        matches!(&d.verdict, Verdict::Refused(Refusal::NotAuthentic { failures, .. })
             if failures.iter().any(|e| matches!(e, Failure::MissingKey { .. })))
     });
     match missing_key {
@@ -408,9 +431,7 @@ const FORGE_MERGES: &str = "a squash or rebase merge made by the forge makes uns
      which are refused; merge with a signed merge commit (`git merge -S`) and push it";
 
 fn print_merge_text(check: &MergeCheck) {
-    for e in &check.failures {
-        output::error(e);
-    }
+    output::failures(output::Noise::Everything, &check.failures, None);
     let heads: Vec<String> = check.heads.iter().map(ToString::to_string).collect();
     eprintln!(
         "merging {} into {}: {} commits checked",
@@ -468,7 +489,10 @@ struct MergeDocument {
     commits_checked: usize,
     fast_forward: bool,
     signers: Vec<MergeSignerDocument>,
+    /// The first [`output::FAILURES_LISTED`].
     failures: Vec<FailureDocument>,
+    /// How many there are, listed or not.
+    failure_count: usize,
     note: &'static str,
 }
 
@@ -504,8 +528,10 @@ impl MergeDocument {
                 .failures
                 .iter()
                 .chain(&check.signing_problem)
+                .take(output::FAILURES_LISTED)
                 .map(|f| FailureDocument::of(f))
                 .collect(),
+            failure_count: check.failures.len() + usize::from(check.signing_problem.is_some()),
             note: FORGE_MERGES,
         }
     }
@@ -519,6 +545,7 @@ impl MergeDocument {
             fast_forward: false,
             signers: Vec::new(),
             failures: vec![FailureDocument::of(e)],
+            failure_count: 1,
             note: FORGE_MERGES,
         }
     }

@@ -63,9 +63,18 @@ pub fn error(e: &dyn Problem) {
     }
 }
 
-/// Why the history is not authentic: every failure with its hint, or one
-/// line naming the first and counting the others, or nothing, depending on
-/// `noise`. The failures are in Guix's order; there is at least one.
+/// The most failures a text run prints, each with its hint: then a line
+/// counts the others (`--keep-going` on a million unsigned commits).
+pub const FAILURES_PRINTED: usize = 20;
+
+/// The most failures the JSON document lists; `failure_count` counts them
+/// all.
+pub const FAILURES_LISTED: usize = 1000;
+
+/// Why the history is not authentic: the first [`FAILURES_PRINTED`]
+/// failures with their hints and a count of the others, or one line naming
+/// the first and counting the others, or nothing, depending on `noise`.
+/// The failures are in Guix's order; there is at least one.
 ///
 /// After a merge (`after_merge`, the advice to print), the hints that say
 /// how to re-sign are left out: the commits are someone else's, and the
@@ -74,17 +83,38 @@ pub fn failures<P: Problem>(noise: Noise, failures: &[P], after_merge: Option<&s
     let Some(first) = failures.first() else {
         return;
     };
+    let (shown, hidden) = failures.split_at(failures.len().min(FAILURES_PRINTED));
+    let not_shown = || {
+        if !hidden.is_empty() {
+            let n = hidden.len();
+            let s = if n == 1 { "" } else { "s" };
+            let _ = writeln!(
+                anstream::stderr(),
+                "{ERROR}error:{ERROR:#} … and {n} more failure{s}, not shown \
+                 ({} in all; --format=json lists the first {FAILURES_LISTED})",
+                failures.len()
+            );
+        }
+    };
     if let (Noise::Everything, Some(advice)) = (noise, after_merge) {
         let mut err = anstream::stderr().lock();
-        for e in failures {
+        for e in shown {
             let _ = writeln!(err, "{ERROR}error:{ERROR:#} {e}");
         }
-        let _ = writeln!(err, "{HINT}hint:{HINT:#} {advice}");
+        drop(err);
+        not_shown();
+        let _ = writeln!(anstream::stderr(), "{HINT}hint:{HINT:#} {advice}");
         return;
     }
     let elsewhere = match noise {
-        Noise::Everything => return failures.iter().for_each(|e| error(e)),
+        Noise::Everything => {
+            shown.iter().for_each(|e| error(e));
+            return not_shown();
+        }
         Noise::FatalOnly => return,
+        Noise::Summary if failures.len() > FAILURES_LISTED => {
+            "the first are listed in the JSON document"
+        }
         Noise::Summary => "listed in the JSON document",
         Noise::ErrorsOnly => "run without --quiet to list them",
     };
@@ -152,7 +182,10 @@ struct Document<'a> {
     keyring: &'a str,
     commits_checked: usize,
     signers: Vec<Signer>,
+    /// The first [`FAILURES_LISTED`].
     failures: Vec<Failure>,
+    /// How many failures there are, listed or not.
+    failure_count: usize,
     warnings: Vec<String>,
 }
 
@@ -240,7 +273,10 @@ pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>)
     let report = report.or_else(|| failure.and_then(Error::report));
     let failure = failure.filter(|e| e.report().is_none());
     let failures = report
-        .map(|r| r.failures.iter().map(|f| Failure::of(f)).collect())
+        .map(|r| {
+            let listed = r.failures.iter().take(FAILURES_LISTED);
+            listed.map(|f| Failure::of(f)).collect()
+        })
         .unwrap_or_default();
     let authentic = failure.is_none() && report.is_none_or(Report::is_authentic);
     let outcome = match failure {
@@ -248,6 +284,7 @@ pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>)
         Some(e) if !e.is_authentication_failure() => Outcome::CouldNotCheck,
         _ => Outcome::NotAuthentic,
     };
+    let failure_count = report.map_or(0, |r| r.failures.len()) + usize::from(failure.is_some());
     let mut doc = Document {
         schema_version: SCHEMA_VERSION,
         outcome,
@@ -269,6 +306,7 @@ pub fn json(request: &Request, report: Option<&Report>, failure: Option<&Error>)
             })
             .unwrap_or_default(),
         failures,
+        failure_count,
         warnings: report
             .map(|r| r.warnings.iter().map(ToString::to_string).collect())
             .unwrap_or_default(),
@@ -297,6 +335,7 @@ pub fn json_skipped(request: &Request, skip: &super::Skip) {
         commits_checked: 0,
         signers: Vec::new(),
         failures: Vec::new(),
+        failure_count: 0,
         warnings: Vec::new(),
     });
 }
@@ -322,6 +361,7 @@ pub fn json_unopened(message: &str) {
             message: message.to_owned(),
             hint: None,
         }],
+        failure_count: 1,
         warnings: Vec::new(),
     });
 }
