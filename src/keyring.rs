@@ -106,6 +106,10 @@ pub struct Keyring {
     keys: Vec<KeyringKey>,
     by_fingerprint: HashMap<Fingerprint, Vec<usize>>,
     by_key_id: HashMap<KeyID, Vec<usize>>,
+    /// Keys whose packet has non-canonical MPIs, by the fingerprint GnuPG
+    /// gives them (over the key re-encoded), where it differs from theirs
+    /// as published: only to explain a missing key.
+    by_gnupg_fingerprint: HashMap<Fingerprint, usize>,
     /// The key files, for the strict policy's certificates.
     files: Vec<Vec<u8>>,
     /// Canonical certificates by the fingerprint of each of their keys,
@@ -275,6 +279,14 @@ impl Keyring {
         // The key ID is the low 64 bits of the fingerprint as published.
         let key_id = KeyID::from_bytes(&fingerprint.as_bytes()[12..]);
         self.by_key_id.entry(key_id).or_default().push(index);
+        if non_canonical {
+            // Sequoia's fingerprint hashes the key as it re-encodes it,
+            // canonically: GnuPG's.
+            let gnupg = Fingerprint::from(&key.fingerprint());
+            if gnupg != fingerprint {
+                self.by_gnupg_fingerprint.entry(gnupg).or_insert(index);
+            }
+        }
         self.keys.push(KeyringKey {
             key,
             fingerprint,
@@ -321,6 +333,15 @@ impl Keyring {
     /// Keys whose 64-bit key ID is `id`.
     pub fn by_key_id(&self, id: &KeyID) -> Vec<&KeyringKey> {
         self.lookup(self.by_key_id.get(id))
+    }
+
+    /// The key GnuPG knows by `fingerprint` where the keyring knows it by
+    /// another: its packet's MPIs are not canonically encoded, and GnuPG
+    /// hashes the key re-encoded, where Guix (and this crate) hash the
+    /// packet as published.
+    pub(crate) fn by_gnupg_fingerprint(&self, fingerprint: &Fingerprint) -> Option<&KeyringKey> {
+        let index = *self.by_gnupg_fingerprint.get(fingerprint)?;
+        Some(&self.keys[index])
     }
 
     /// The certificate holding the key `fingerprint`, canonicalized by
