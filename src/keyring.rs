@@ -852,6 +852,7 @@ fn read_key_packets(contents: &[u8]) -> Result<(Vec<KeyPacket>, bool), KeyProble
     } else {
         contents
     };
+    let file = packets;
     // The primary key of the group being read, if it is one Guix reads.
     let mut primary: Option<Fingerprint> = None;
     while !packets.is_empty() {
@@ -879,7 +880,13 @@ fn read_key_packets(contents: &[u8]) -> Result<(Vec<KeyPacket>, bool), KeyProble
             tag::ONE_PASS_SIGNATURE | tag::TRUST | tag::USER_ID | tag::USER_ATTRIBUTE => continue,
             tag => return Err(KeyProblem::NotAKey { tag }),
         };
-        let read = packet::read_key(frame.body).map_err(|e| match e {
+        // Guix reads a packet of indeterminate length from the file's
+        // port, and hashes the whole file for its fingerprint.
+        let read = match frame.indeterminate {
+            true => packet::read_key_at(file, file.len() - frame.body.len()),
+            false => packet::read_key(frame.body),
+        };
+        let read = read.map_err(|e| match e {
             KeyPacketProblem::Mpi(problem) => KeyProblem::Mpi {
                 tag: frame.tag,
                 problem,

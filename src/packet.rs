@@ -75,6 +75,10 @@ pub(crate) mod tag {
 pub(crate) struct Frame<'a> {
     pub tag: u8,
     pub body: &'a [u8],
+    /// An old-format packet of indeterminate length: its body runs to the
+    /// end, and Guix reads it from the file's own port, not from a port of
+    /// its own (see [`read_key_at`]).
+    pub indeterminate: bool,
 }
 
 /// The packet at the start of `data` and what follows it, framed exactly
@@ -123,7 +127,15 @@ pub(crate) fn next_frame(data: &[u8]) -> Option<(Frame<'_>, &[u8])> {
         }
         None => (rest, &rest[rest.len()..]),
     };
-    Some((Frame { tag, body }, rest))
+    let indeterminate = length.is_none();
+    Some((
+        Frame {
+            tag,
+            body,
+            indeterminate,
+        },
+        rest,
+    ))
 }
 
 /// Why a multiprecision integer cannot be read, where Guix's `get-mpi`
@@ -340,6 +352,19 @@ pub(crate) struct GuixKey {
 /// Reads the body of a public key packet as Guix's `get-public-key` does;
 /// `None` for a key that is not of version 4 (Guix skips it).
 pub(crate) fn read_key(body: &[u8]) -> Result<Option<GuixKey>, KeyPacketProblem> {
+    read_key_at(body, 0)
+}
+
+/// [`read_key`] for a body at `at` in `port`, the octets of the port Guix
+/// reads it from: its fingerprint hashes the whole port, with the position
+/// after the key as the length (`fingerprint` in `get-public-key` rewinds
+/// the port to 0 and dumps it). The port is the body itself for a packet
+/// of some length (`get-data` reads it into a port of its own), the whole
+/// file for an old-format packet of indeterminate length (`get-data`
+/// passes the file's port on): its fingerprint then covers every octet of
+/// the file, the packets before it included.
+pub(crate) fn read_key_at(port: &[u8], at: usize) -> Result<Option<GuixKey>, KeyPacketProblem> {
+    let body = &port[at..];
     if body.first() != Some(&4) {
         return Ok(None);
     }
@@ -388,7 +413,7 @@ pub(crate) fn read_key(body: &[u8]) -> Result<Option<GuixKey>, KeyPacketProblem>
             (mpis, false, &material[material.len()..])
         }
     };
-    let read_length = body.len() - rest.len();
+    let read_length = port.len() - rest.len();
     let key = Key4::new(
         UNIX_EPOCH + Duration::from_secs(time.into()),
         PublicKeyAlgorithm::from(algorithm),
@@ -397,7 +422,7 @@ pub(crate) fn read_key(body: &[u8]) -> Result<Option<GuixKey>, KeyPacketProblem>
     .expect("a 32-bit creation time is always valid");
     Ok(Some(GuixKey {
         key: Key::from(key),
-        fingerprint: fingerprint(body, read_length)?,
+        fingerprint: fingerprint(port, read_length)?,
         non_canonical,
     }))
 }
@@ -419,17 +444,17 @@ fn eddsa_oid(material: &[u8]) -> Result<(&[u8], &[u8]), KeyPacketProblem> {
 }
 
 /// A v4 key's fingerprint as Guix computes it: SHA-1 over 0x99, the
-/// length of what `get-public-key` read as two octets, then the whole
-/// body (trailing octets included). For a packet Guix reads to its end,
+/// position in the port after what `get-public-key` read, as two octets,
+/// then the whole port (trailing octets included). For a packet Guix reads to its end,
 /// that is the v4 fingerprint of RFC 4880 over the packet as published.
-fn fingerprint(body: &[u8], read_length: usize) -> Result<Fingerprint, KeyPacketProblem> {
+fn fingerprint(port: &[u8], read_length: usize) -> Result<Fingerprint, KeyPacketProblem> {
     let length = u16::try_from(read_length).map_err(|_| KeyPacketProblem::TooLong {
         length: read_length,
     })?;
     let mut sha1 = sha1::Sha1::new();
     sha1.update([0x99]);
     sha1.update(length.to_be_bytes());
-    sha1.update(body);
+    sha1.update(port);
     Ok(Fingerprint::from_bytes(&sha1.finalize()))
 }
 
@@ -705,6 +730,41 @@ mod properties {
             )
             .is_ok()));
         }
+    }
+
+    /// A key packet of indeterminate length (old format, length type 3)
+    /// is read by Guix from the file's port: its fingerprint hashes the
+    /// whole file, packets before it included, with the file's length
+    /// (checked with Guix's own `get-openpgp-keyring` on gpg's key).
+    #[test]
+    fn indeterminate_key_packets_hash_the_whole_file() {
+        let cert = &real()[0].0;
+        let body = frames(cert)[0].body;
+        let sha1 = |data: &[u8]| {
+            let mut sha1 = sha1::Sha1::new();
+            sha1.update([0x99]);
+            sha1.update(u16::try_from(data.len()).unwrap().to_be_bytes());
+            sha1.update(data);
+            Fingerprint::from_bytes(&sha1.finalize())
+        };
+        // An empty trust packet, then the key.
+        let file = [&[0xb0, 0, 0x9b][..], body].concat();
+        let keyring = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap();
+        let fingerprints: Vec<_> = keyring.keys().iter().map(|k| k.fingerprint()).collect();
+        assert_eq!(fingerprints, [&sha1(&file)]);
+        assert_ne!(sha1(&file), sha1(body));
+        // The same key of some length: RFC 4880's fingerprint.
+        let file = [
+            &[0x99][..],
+            &u16::try_from(body.len()).unwrap().to_be_bytes(),
+            body,
+        ]
+        .concat();
+        let keyring = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap();
+        assert_eq!(keyring.keys()[0].fingerprint(), &sha1(body));
+        // Past 65,535 octets, Guix's `put-u16` fails.
+        let file = [&[0xb2, 0, 1, 0, 0][..], &[0; 65536], &[0x9b], body].concat();
+        assert!(Keyring::from_files("keyring", [("k.key", &file[..])]).is_err());
     }
 
     /// Lengths that promise far more than the input holds: nothing is
