@@ -476,6 +476,13 @@ pub enum KeyProblem {
     /// A packet's header is cut short, or its body is missing.
     #[error("a packet is cut short")]
     TruncatedPacket,
+    /// A user ID or user attribute packet of indeterminate length (old
+    /// format, length type 3): Guix reads it with no length, and fails.
+    #[error("its {} packet has an indeterminate length, which Guix cannot read", Tag::from(*tag))]
+    IndeterminateLength {
+        /// The packet's tag.
+        tag: u8,
+    },
     /// A public key packet cannot be read.
     #[error("unreadable public key packet: {0}")]
     KeyPacket(KeyPacketProblem),
@@ -876,8 +883,21 @@ fn read_key_packets(contents: &[u8]) -> Result<(Vec<KeyPacket>, bool), KeyProble
                 non_canonical |= encoding.non_canonical;
                 continue;
             }
-            // What Guix's `get-data` reads and the keyring ignores.
-            tag::ONE_PASS_SIGNATURE | tag::TRUST | tag::USER_ID | tag::USER_ATTRIBUTE => continue,
+            // What Guix's `get-data` reads and the keyring ignores. Of
+            // indeterminate length, Guix reads them from the file's port:
+            // nothing of a trust or one-pass signature packet (the next
+            // packet starts after the header), and a user ID or attribute
+            // with no length, on which it fails.
+            tag::ONE_PASS_SIGNATURE | tag::TRUST => {
+                if frame.indeterminate {
+                    packets = frame.body;
+                }
+                continue;
+            }
+            tag::USER_ID | tag::USER_ATTRIBUTE if frame.indeterminate => {
+                return Err(KeyProblem::IndeterminateLength { tag: frame.tag })
+            }
+            tag::USER_ID | tag::USER_ATTRIBUTE => continue,
             tag => return Err(KeyProblem::NotAKey { tag }),
         };
         // Guix reads a packet of indeterminate length from the file's

@@ -767,6 +767,51 @@ mod properties {
         assert!(Keyring::from_files("keyring", [("k.key", &file[..])]).is_err());
     }
 
+    /// Other packets of indeterminate length, as Guix reads them from the
+    /// file's port (checked with Guix's `get-openpgp-keyring`): a trust
+    /// packet reads nothing, so the key after it is read; a user ID has
+    /// no length, and Guix fails.
+    #[test]
+    fn indeterminate_packets_read_as_guix_reads_them() {
+        let cert = &real()[0].0;
+        let key = frames(cert)[0].body;
+        let definite = [
+            &[0x99][..],
+            &u16::try_from(key.len()).unwrap().to_be_bytes(),
+            key,
+        ]
+        .concat();
+        let fingerprint = Keyring::from_files("keyring", [("k.key", &definite[..])])
+            .unwrap()
+            .keys()[0]
+            .fingerprint()
+            .clone();
+        for file in [
+            [&[0xb3][..], &definite].concat(),
+            [&definite[..], &[0xb3], &definite].concat(),
+            [&definite[..], &[0x93], &definite].concat(),
+        ] {
+            let keyring = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap();
+            let fingerprints: Vec<_> = keyring.keys().iter().map(|k| k.fingerprint()).collect();
+            assert_eq!(fingerprints, [&fingerprint]);
+        }
+        // (A user attribute's tag, 17, has no old format.)
+        {
+            let file = [&definite[..], &[0xb7], b"Alice"].concat();
+            let error = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    crate::KeyringError::MalformedKey {
+                        reason: crate::KeyProblem::IndeterminateLength { .. },
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+        }
+    }
+
     /// Lengths that promise far more than the input holds: nothing is
     /// allocated for them, nothing panics.
     #[test]
