@@ -881,6 +881,12 @@ fn read_key_packets(contents: &[u8]) -> Result<(Vec<KeyPacket>, bool), KeyProble
                         },
                     })?;
                 non_canonical |= encoding.non_canonical;
+                // Of indeterminate length, Guix reads it from the file's
+                // port, and the next packet after what it read.
+                if frame.indeterminate {
+                    let read = packet::canonical_signature(frame.body).map_or(0, |s| s.read);
+                    packets = &frame.body[read..];
+                }
                 continue;
             }
             // What Guix's `get-data` reads and the keyring ignores. Of

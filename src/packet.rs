@@ -242,6 +242,13 @@ pub(crate) struct CanonicalSignature<'a> {
     pub body: Cow<'a, [u8]>,
     /// How its MPIs were encoded.
     pub encoding: Encoding,
+    /// How many octets of the body Guix's `get-signature` reads: up to
+    /// the last MPI of an algorithm it reads, all of them for another
+    /// (`get-bytevector-all`) or for fields cut short, the version alone
+    /// for another version. What follows matters in a packet of
+    /// indeterminate length, read from the file's port: Guix reads the
+    /// next packet from there.
+    pub read: usize,
 }
 
 /// How a signature's MPIs were encoded, where it matters.
@@ -263,9 +270,10 @@ pub(crate) struct Encoding {
 /// whose MPIs Guix does not read, is returned as it is, for sequoia to
 /// judge.
 pub(crate) fn canonical_signature(body: &[u8]) -> Result<CanonicalSignature<'_>, MpiProblem> {
-    let unchanged = |encoding| CanonicalSignature {
+    let unchanged = |encoding, read| CanonicalSignature {
         body: Cow::Borrowed(body),
         encoding,
+        read,
     };
     let u16_at = |at: usize| -> Option<usize> {
         let bytes = body.get(at..at + 2)?;
@@ -283,10 +291,14 @@ pub(crate) fn canonical_signature(body: &[u8]) -> Result<CanonicalSignature<'_>,
         _ => None,
     };
     let Some((algorithm, start)) = located else {
-        return Ok(unchanged(Encoding::default()));
+        let read = match body.first() {
+            Some(3 | 4) => body.len(),
+            _ => body.len().min(1),
+        };
+        return Ok(unchanged(Encoding::default(), read));
     };
     let Some(uses) = signature_uses(algorithm) else {
-        return Ok(unchanged(Encoding::default()));
+        return Ok(unchanged(Encoding::default(), body.len()));
     };
     let (mpis, trailing) = Mpis::read(&body[start..], uses)?;
     let encoding = Encoding {
@@ -300,14 +312,16 @@ pub(crate) fn canonical_signature(body: &[u8]) -> Result<CanonicalSignature<'_>,
             false => None,
         },
     };
+    let read = body.len() - trailing.len();
     if !mpis.non_canonical && trailing.is_empty() {
-        return Ok(unchanged(encoding));
+        return Ok(unchanged(encoding, read));
     }
     let mut rewritten = body[..start].to_vec();
     rewritten.extend(&mpis.encoded);
     Ok(CanonicalSignature {
         body: Cow::Owned(rewritten),
         encoding,
+        read,
     })
 }
 
@@ -767,6 +781,15 @@ mod properties {
         assert!(Keyring::from_files("keyring", [("k.key", &file[..])]).is_err());
     }
 
+    /// RFC 4880's fingerprint of a v4 key packet's body.
+    fn sha1_fingerprint(body: &[u8]) -> Fingerprint {
+        let mut sha1 = sha1::Sha1::new();
+        sha1.update([0x99]);
+        sha1.update(u16::try_from(body.len()).unwrap().to_be_bytes());
+        sha1.update(body);
+        Fingerprint::from_bytes(&sha1.finalize())
+    }
+
     /// Other packets of indeterminate length, as Guix reads them from the
     /// file's port (checked with Guix's `get-openpgp-keyring`): a trust
     /// packet reads nothing, so the key after it is read; a user ID has
@@ -795,6 +818,24 @@ mod properties {
             let fingerprints: Vec<_> = keyring.keys().iter().map(|k| k.fingerprint()).collect();
             assert_eq!(fingerprints, [&fingerprint]);
         }
+        // A signature: the next packet starts after its last MPI.
+        let signature = frames(&real()[0].1)[0].body;
+        let other = frames(&real()[1].0)[0].body;
+        let other = [
+            &[0x99][..],
+            &u16::try_from(other.len()).unwrap().to_be_bytes(),
+            other,
+        ]
+        .concat();
+        let file = [&definite[..], &[0x8b], signature, &other].concat();
+        let keyring = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap();
+        let expected = [fingerprint.clone(), sha1_fingerprint(&other[3..])];
+        let fingerprints: Vec<_> = keyring
+            .keys()
+            .iter()
+            .map(|k| k.fingerprint().clone())
+            .collect();
+        assert_eq!(fingerprints, expected);
         // (A user attribute's tag, 17, has no old format.)
         {
             let file = [&definite[..], &[0xb7], b"Alice"].concat();
