@@ -920,9 +920,14 @@ fn read_key_packets(contents: &[u8]) -> Result<(Vec<KeyPacket>, bool), KeyProble
             other => KeyProblem::KeyPacket(other),
         })?;
         // A key of another version (v3, v5, v6): Guix skips it and what
-        // follows it up to the next primary key.
+        // follows it up to the next primary key. Of indeterminate length,
+        // it reads the version octet alone from the file's port, and the
+        // next packet after it.
         let Some(read) = read else {
             primary = None;
+            if frame.indeterminate {
+                packets = &frame.body[frame.body.len().min(1)..];
+            }
             continue;
         };
         check_curve(&read.key)?;

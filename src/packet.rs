@@ -818,6 +818,10 @@ mod properties {
             let fingerprints: Vec<_> = keyring.keys().iter().map(|k| k.fingerprint()).collect();
             assert_eq!(fingerprints, [&fingerprint]);
         }
+        // A key of another version: Guix reads its version octet alone.
+        let file = [&[0x9b, 3][..], &definite].concat();
+        let keyring = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap();
+        assert_eq!(keyring.keys()[0].fingerprint(), &fingerprint);
         // A signature: the next packet starts after its last MPI.
         let signature = frames(&real()[0].1)[0].body;
         let other = frames(&real()[1].0)[0].body;
