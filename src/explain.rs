@@ -5,7 +5,7 @@
 use crate::armor::ArmorError;
 use crate::authorizations::AuthorizationsError;
 use crate::error::Error;
-use crate::failure::{Failure, ParentAuthorizations};
+use crate::failure::{Failure, ParentAuthorizations, ReencodedKey};
 use crate::fingerprint::Fingerprint;
 use crate::keyring::KeyringError;
 use crate::keyring::KeyringSource;
@@ -39,6 +39,10 @@ impl Failure {
             // Only MD5 and SHA-1 are ever refused.
             Failure::WeakHash { .. } => STRONGER_DIGEST.into(),
             Failure::MalformedSignature { reason, .. } => return malformed_signature(reason),
+            Failure::MissingKey {
+                reencoded: Some(key),
+                ..
+            } => reencoded_key(key),
             Failure::MissingKey {
                 keyring, read_from, ..
             } => missing_key(keyring, read_from.as_deref()),
@@ -169,6 +173,20 @@ fn missing_key(keyring: &str, read_from: Option<&KeyringSource>) -> String {
     )
 }
 
+/// Why gpg's fingerprint of a key is not the keyring's, and what to do.
+fn reencoded_key(key: &ReencodedKey) -> String {
+    format!(
+        "the keyring holds this key, in `{}`, but its key packet encodes a number \
+         non-canonically (a bit count larger than the value's), so its fingerprint as \
+         published, which Guix uses, is {}, while GnuPG re-encodes the key and computes the \
+         fingerprint the signature names; list {} in .guix-authorizations, or publish the key \
+         canonically (`gpg --export`) and keep its GnuPG fingerprint",
+        Untrusted::new(&key.file),
+        key.fingerprint,
+        key.fingerprint,
+    )
+}
+
 /// What would satisfy the strict policy.
 fn policy(refusal: &PolicyRefusal) -> String {
     match refusal {
@@ -264,4 +282,21 @@ fn unauthorized(
          .guix-authorizations in an earlier commit",
         lacking.join(" and ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key file's name comes from the repository: escaped.
+    #[test]
+    fn a_reencoded_key_hint_escapes_the_file_name() {
+        let key = ReencodedKey {
+            fingerprint: Fingerprint::from_bytes(&[0xab; 20]),
+            file: "web\x1b[2J\nflow.key".into(),
+        };
+        let hint = reencoded_key(&key);
+        assert!(!hint.contains(['\x1b', '\n']), "{hint}");
+        assert!(hint.contains("ABAB ABAB"), "{hint}");
+    }
 }

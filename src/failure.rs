@@ -73,6 +73,9 @@ pub enum Failure {
         /// The branch and commit the keyring was read from (`None` for a
         /// keyring built from files).
         read_from: Option<Box<KeyringSource>>,
+        /// The key of the keyring that GnuPG knows by the issuer's
+        /// fingerprint, if one is: it is there under another.
+        reencoded: Option<Box<ReencodedKey>>,
     },
 
     /// The signature does not verify with the issuer's key.
@@ -229,6 +232,18 @@ pub struct ParentAuthorizations {
     pub lists_signer: bool,
     /// Whether it lists the primary key of the signing subkey.
     pub lists_primary: bool,
+}
+
+/// A key whose packet has non-canonical MPIs (a bit count above its
+/// value's bits): Guix, like this crate, takes its fingerprint over the
+/// packet as published, GnuPG over the key re-encoded canonically, so the
+/// fingerprint gpg signs with is not the keyring's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReencodedKey {
+    /// Its fingerprint as published (the keyring's and Guix's).
+    pub fingerprint: Fingerprint,
+    /// The key file on the keyring branch that holds it.
+    pub file: String,
 }
 
 impl Failure {

@@ -107,6 +107,10 @@ pub struct Keyring {
     keys: Vec<KeyringKey>,
     by_fingerprint: HashMap<Fingerprint, Vec<usize>>,
     by_key_id: HashMap<KeyID, Vec<usize>>,
+    /// Keys whose packet has non-canonical MPIs, by the fingerprint GnuPG
+    /// gives them (over the key re-encoded), where it differs from theirs
+    /// as published: only to explain a missing key.
+    by_gnupg_fingerprint: HashMap<Fingerprint, usize>,
     /// The key files, for the strict policy's certificates.
     files: Vec<Vec<u8>>,
     /// Canonical certificates by the fingerprint of each of their keys,
@@ -284,6 +288,14 @@ impl Keyring {
         // The key ID is the low 64 bits of the fingerprint as published.
         let key_id = KeyID::from_bytes(&fingerprint.as_bytes()[12..]);
         self.by_key_id.entry(key_id).or_default().push(index);
+        if non_canonical {
+            // Sequoia's fingerprint hashes the key as it re-encodes it,
+            // canonically: GnuPG's.
+            let gnupg = Fingerprint::from(&key.fingerprint());
+            if gnupg != fingerprint {
+                self.by_gnupg_fingerprint.entry(gnupg).or_insert(index);
+            }
+        }
         self.keys.push(KeyringKey {
             key,
             fingerprint,
@@ -330,6 +342,15 @@ impl Keyring {
     /// Keys whose 64-bit key ID is `id`.
     pub fn by_key_id(&self, id: &KeyID) -> Vec<&KeyringKey> {
         self.lookup(self.by_key_id.get(id))
+    }
+
+    /// The key GnuPG knows by `fingerprint` where the keyring knows it by
+    /// another: its packet's MPIs are not canonically encoded, and GnuPG
+    /// hashes the key re-encoded, where Guix (and this crate) hash the
+    /// packet as published.
+    pub(crate) fn by_gnupg_fingerprint(&self, fingerprint: &Fingerprint) -> Option<&KeyringKey> {
+        let index = *self.by_gnupg_fingerprint.get(fingerprint)?;
+        Some(&self.keys[index])
     }
 
     /// The certificate holding the key `fingerprint`, canonicalized by
@@ -495,6 +516,13 @@ pub enum KeyProblem {
     /// A packet's header is cut short, or its body is missing.
     #[error("a packet is cut short")]
     TruncatedPacket,
+    /// A user ID or user attribute packet of indeterminate length (old
+    /// format, length type 3): Guix reads it with no length, and fails.
+    #[error("its {} packet has an indeterminate length, which Guix cannot read", Tag::from(*tag))]
+    IndeterminateLength {
+        /// The packet's tag.
+        tag: u8,
+    },
     /// A public key packet cannot be read.
     #[error("unreadable public key packet: {0}")]
     KeyPacket(KeyPacketProblem),
@@ -898,6 +926,7 @@ fn read_key_packets(contents: &[u8]) -> Result<(Vec<KeyPacket>, bool), KeyProble
     } else {
         contents
     };
+    let file = packets;
     // The primary key of the group being read, if it is one Guix reads.
     let mut primary: Option<Fingerprint> = None;
     while !packets.is_empty() {
@@ -919,13 +948,38 @@ fn read_key_packets(contents: &[u8]) -> Result<(Vec<KeyPacket>, bool), KeyProble
                         },
                     })?;
                 non_canonical |= encoding.non_canonical;
+                // Of indeterminate length, Guix reads it from the file's
+                // port, and the next packet after what it read.
+                if frame.indeterminate {
+                    let read = packet::canonical_signature(frame.body).map_or(0, |s| s.read);
+                    packets = &frame.body[read..];
+                }
                 continue;
             }
-            // What Guix's `get-data` reads and the keyring ignores.
-            tag::ONE_PASS_SIGNATURE | tag::TRUST | tag::USER_ID | tag::USER_ATTRIBUTE => continue,
+            // What Guix's `get-data` reads and the keyring ignores. Of
+            // indeterminate length, Guix reads them from the file's port:
+            // nothing of a trust or one-pass signature packet (the next
+            // packet starts after the header), and a user ID or attribute
+            // with no length, on which it fails.
+            tag::ONE_PASS_SIGNATURE | tag::TRUST => {
+                if frame.indeterminate {
+                    packets = frame.body;
+                }
+                continue;
+            }
+            tag::USER_ID | tag::USER_ATTRIBUTE if frame.indeterminate => {
+                return Err(KeyProblem::IndeterminateLength { tag: frame.tag })
+            }
+            tag::USER_ID | tag::USER_ATTRIBUTE => continue,
             tag => return Err(KeyProblem::NotAKey { tag }),
         };
-        let read = packet::read_key(frame.body).map_err(|e| match e {
+        // Guix reads a packet of indeterminate length from the file's
+        // port, and hashes the whole file for its fingerprint.
+        let read = match frame.indeterminate {
+            true => packet::read_key_at(file, file.len() - frame.body.len()),
+            false => packet::read_key(frame.body),
+        };
+        let read = read.map_err(|e| match e {
             KeyPacketProblem::Mpi(problem) => KeyProblem::Mpi {
                 tag: frame.tag,
                 problem,
@@ -933,9 +987,14 @@ fn read_key_packets(contents: &[u8]) -> Result<(Vec<KeyPacket>, bool), KeyProble
             other => KeyProblem::KeyPacket(other),
         })?;
         // A key of another version (v3, v5, v6): Guix skips it and what
-        // follows it up to the next primary key.
+        // follows it up to the next primary key. Of indeterminate length,
+        // it reads the version octet alone from the file's port, and the
+        // next packet after it.
         let Some(read) = read else {
             primary = None;
+            if frame.indeterminate {
+                packets = &frame.body[frame.body.len().min(1)..];
+            }
             continue;
         };
         check_curve(&read.key)?;

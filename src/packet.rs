@@ -75,6 +75,10 @@ pub(crate) mod tag {
 pub(crate) struct Frame<'a> {
     pub tag: u8,
     pub body: &'a [u8],
+    /// An old-format packet of indeterminate length: its body runs to the
+    /// end, and Guix reads it from the file's own port, not from a port of
+    /// its own (see [`read_key_at`]).
+    pub indeterminate: bool,
 }
 
 /// The packet at the start of `data` and what follows it, framed exactly
@@ -123,7 +127,15 @@ pub(crate) fn next_frame(data: &[u8]) -> Option<(Frame<'_>, &[u8])> {
         }
         None => (rest, &rest[rest.len()..]),
     };
-    Some((Frame { tag, body }, rest))
+    let indeterminate = length.is_none();
+    Some((
+        Frame {
+            tag,
+            body,
+            indeterminate,
+        },
+        rest,
+    ))
 }
 
 /// Why a multiprecision integer cannot be read, where Guix's `get-mpi`
@@ -230,6 +242,13 @@ pub(crate) struct CanonicalSignature<'a> {
     pub body: Cow<'a, [u8]>,
     /// How its MPIs were encoded.
     pub encoding: Encoding,
+    /// How many octets of the body Guix's `get-signature` reads: up to
+    /// the last MPI of an algorithm it reads, all of them for another
+    /// (`get-bytevector-all`) or for fields cut short, the version alone
+    /// for another version. What follows matters in a packet of
+    /// indeterminate length, read from the file's port: Guix reads the
+    /// next packet from there.
+    pub read: usize,
 }
 
 /// How a signature's MPIs were encoded, where it matters.
@@ -251,9 +270,10 @@ pub(crate) struct Encoding {
 /// whose MPIs Guix does not read, is returned as it is, for sequoia to
 /// judge.
 pub(crate) fn canonical_signature(body: &[u8]) -> Result<CanonicalSignature<'_>, MpiProblem> {
-    let unchanged = |encoding| CanonicalSignature {
+    let unchanged = |encoding, read| CanonicalSignature {
         body: Cow::Borrowed(body),
         encoding,
+        read,
     };
     let u16_at = |at: usize| -> Option<usize> {
         let bytes = body.get(at..at + 2)?;
@@ -271,10 +291,14 @@ pub(crate) fn canonical_signature(body: &[u8]) -> Result<CanonicalSignature<'_>,
         _ => None,
     };
     let Some((algorithm, start)) = located else {
-        return Ok(unchanged(Encoding::default()));
+        let read = match body.first() {
+            Some(3 | 4) => body.len(),
+            _ => body.len().min(1),
+        };
+        return Ok(unchanged(Encoding::default(), read));
     };
     let Some(uses) = signature_uses(algorithm) else {
-        return Ok(unchanged(Encoding::default()));
+        return Ok(unchanged(Encoding::default(), body.len()));
     };
     let (mpis, trailing) = Mpis::read(&body[start..], uses)?;
     let encoding = Encoding {
@@ -288,14 +312,16 @@ pub(crate) fn canonical_signature(body: &[u8]) -> Result<CanonicalSignature<'_>,
             false => None,
         },
     };
+    let read = body.len() - trailing.len();
     if !mpis.non_canonical && trailing.is_empty() {
-        return Ok(unchanged(encoding));
+        return Ok(unchanged(encoding, read));
     }
     let mut rewritten = body[..start].to_vec();
     rewritten.extend(&mpis.encoded);
     Ok(CanonicalSignature {
         body: Cow::Owned(rewritten),
         encoding,
+        read,
     })
 }
 
@@ -340,6 +366,19 @@ pub(crate) struct GuixKey {
 /// Reads the body of a public key packet as Guix's `get-public-key` does;
 /// `None` for a key that is not of version 4 (Guix skips it).
 pub(crate) fn read_key(body: &[u8]) -> Result<Option<GuixKey>, KeyPacketProblem> {
+    read_key_at(body, 0)
+}
+
+/// [`read_key`] for a body at `at` in `port`, the octets of the port Guix
+/// reads it from: its fingerprint hashes the whole port, with the position
+/// after the key as the length (`fingerprint` in `get-public-key` rewinds
+/// the port to 0 and dumps it). The port is the body itself for a packet
+/// of some length (`get-data` reads it into a port of its own), the whole
+/// file for an old-format packet of indeterminate length (`get-data`
+/// passes the file's port on): its fingerprint then covers every octet of
+/// the file, the packets before it included.
+pub(crate) fn read_key_at(port: &[u8], at: usize) -> Result<Option<GuixKey>, KeyPacketProblem> {
+    let body = &port[at..];
     if body.first() != Some(&4) {
         return Ok(None);
     }
@@ -388,7 +427,7 @@ pub(crate) fn read_key(body: &[u8]) -> Result<Option<GuixKey>, KeyPacketProblem>
             (mpis, false, &material[material.len()..])
         }
     };
-    let read_length = body.len() - rest.len();
+    let read_length = port.len() - rest.len();
     let key = Key4::new(
         UNIX_EPOCH + Duration::from_secs(time.into()),
         PublicKeyAlgorithm::from(algorithm),
@@ -397,7 +436,7 @@ pub(crate) fn read_key(body: &[u8]) -> Result<Option<GuixKey>, KeyPacketProblem>
     .expect("a 32-bit creation time is always valid");
     Ok(Some(GuixKey {
         key: Key::from(key),
-        fingerprint: fingerprint(body, read_length)?,
+        fingerprint: fingerprint(port, read_length)?,
         non_canonical,
     }))
 }
@@ -419,17 +458,17 @@ fn eddsa_oid(material: &[u8]) -> Result<(&[u8], &[u8]), KeyPacketProblem> {
 }
 
 /// A v4 key's fingerprint as Guix computes it: SHA-1 over 0x99, the
-/// length of what `get-public-key` read as two octets, then the whole
-/// body (trailing octets included). For a packet Guix reads to its end,
+/// position in the port after what `get-public-key` read, as two octets,
+/// then the whole port (trailing octets included). For a packet Guix reads to its end,
 /// that is the v4 fingerprint of RFC 4880 over the packet as published.
-fn fingerprint(body: &[u8], read_length: usize) -> Result<Fingerprint, KeyPacketProblem> {
+fn fingerprint(port: &[u8], read_length: usize) -> Result<Fingerprint, KeyPacketProblem> {
     let length = u16::try_from(read_length).map_err(|_| KeyPacketProblem::TooLong {
         length: read_length,
     })?;
     let mut sha1 = sha1::Sha1::new();
     sha1.update([0x99]);
     sha1.update(length.to_be_bytes());
-    sha1.update(body);
+    sha1.update(port);
     Ok(Fingerprint::from_bytes(&sha1.finalize()))
 }
 
@@ -570,5 +609,475 @@ mod tests {
         assert!(next_frame(&[0xc2, 2]).is_none());
         assert!(next_frame(&[0xc2]).is_none());
         assert_eq!(next_frame(&[0xc2, 0]).unwrap().0.body, &[] as &[u8]);
+    }
+}
+
+/// Hostile packets, random and mutated from real keys (gpg's and
+/// sequoia's in `test-repos/keys/`) and real signatures: the reader and
+/// the keyring and signature loaders never panic, do work bounded by the
+/// input, and leave canonical input exactly as it is.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::crypto::{self, Engine};
+    use crate::keyring::Keyring;
+    use crate::signature::parse_signature_body;
+    use openpgp::cert::Cert;
+    use openpgp::packet::signature::SignatureBuilder;
+    use openpgp::parse::Parse;
+    use openpgp::policy::StandardPolicy;
+    use openpgp::serialize::MarshalInto;
+    use openpgp::types::SignatureType;
+    use proptest::prelude::*;
+
+    /// The data the real signatures sign.
+    const SIGNED: &[u8] = b"tree 0\n\nsigned data\n";
+
+    /// Test keys: two made by GnuPG 2.2 (RSA, DSA), three by sequoia
+    /// (Ed25519, RSA, Ed25519 with a signing subkey).
+    const KEYS: [&str; 5] = [
+        include_str!("../test-repos/keys/dave.asc"),
+        include_str!("../test-repos/keys/erin.asc"),
+        include_str!("../test-repos/keys/alice.asc"),
+        include_str!("../test-repos/keys/bob.asc"),
+        include_str!("../test-repos/keys/carol.asc"),
+    ];
+
+    /// Each test key's public certificate (binary, canonical) and a
+    /// signature packet over [`SIGNED`] made with its signing key.
+    fn real() -> &'static [(Vec<u8>, Vec<u8>)] {
+        static REAL: std::sync::OnceLock<Vec<(Vec<u8>, Vec<u8>)>> = std::sync::OnceLock::new();
+        REAL.get_or_init(|| {
+            let policy = StandardPolicy::new();
+            KEYS.iter()
+                .map(|armored| {
+                    let cert = Cert::from_bytes(armored.as_bytes()).unwrap();
+                    let signer = cert
+                        .keys()
+                        .with_policy(&policy, None)
+                        .secret()
+                        .for_signing()
+                        .next()
+                        .unwrap();
+                    let mut pair = signer.key().clone().into_keypair().unwrap();
+                    let signature = SignatureBuilder::new(SignatureType::Binary)
+                        .sign_message(&mut pair, SIGNED)
+                        .unwrap();
+                    let packet = openpgp::Packet::from(signature).to_vec().unwrap();
+                    (cert.to_vec().unwrap(), packet)
+                })
+                .collect()
+        })
+    }
+
+    /// Every frame of `data`; each takes one octet at least, so there are
+    /// never more frames than octets.
+    fn frames(mut data: &[u8]) -> Vec<Frame<'_>> {
+        let mut frames = Vec::new();
+        while let Some((frame, rest)) = next_frame(data) {
+            assert!(rest.len() < data.len(), "no progress");
+            assert!(frame.body.len() <= data.len());
+            frames.push(frame);
+            data = rest;
+        }
+        frames
+    }
+
+    /// Runs `data` through everything that reads packets: the framing,
+    /// the key and signature readers, the keyring loader, and the
+    /// verifiers (with every key of the keyring on every signature).
+    fn read_everything(data: &[u8]) {
+        let mut signatures = Vec::new();
+        for frame in frames(data) {
+            let _ = read_key(frame.body);
+            if let Ok(read) = canonical_signature(frame.body) {
+                assert!(read.body.len() <= frame.body.len() + 2 * 4);
+            }
+            if let Ok((signature, _)) = parse_signature_body(frame.body) {
+                signatures.push(signature);
+            }
+        }
+        let Ok(keyring) = Keyring::from_files("keyring", [("hostile.key", data)]) else {
+            return;
+        };
+        for key in keyring.keys() {
+            for signature in &signatures {
+                for engine in [Engine::Fastest, Engine::Sequoia] {
+                    let _ = crypto::verify(engine, signature, key.key(), key.prepared(), SIGNED);
+                }
+            }
+        }
+    }
+
+    /// Real packets are canonical: nothing is rewritten, every key's
+    /// fingerprint is RFC 4880's (sequoia's), and every signature
+    /// verifies with its key after going through the reader.
+    #[test]
+    fn canonical_packets_are_unchanged() {
+        for (cert, signature) in real() {
+            let file = [&cert[..], signature].concat();
+            for frame in frames(&file) {
+                match frame.tag {
+                    tag::PUBLIC_KEY | tag::PUBLIC_SUBKEY => {
+                        let read = read_key(frame.body).unwrap().unwrap();
+                        assert!(!read.non_canonical);
+                        let sequoia = Fingerprint::from(&read.key.fingerprint());
+                        assert_eq!(read.fingerprint, sequoia);
+                    }
+                    tag::SIGNATURE => {
+                        let read = canonical_signature(frame.body).unwrap();
+                        assert!(matches!(read.body, Cow::Borrowed(b) if b == frame.body));
+                        assert_eq!(read.encoding, Encoding::default());
+                    }
+                    _ => {}
+                }
+            }
+            let keyring = Keyring::from_files("keyring", [("real.key", &cert[..])]).unwrap();
+            assert!(keyring.keys().iter().all(|k| !k.non_canonical()));
+            let (signature, _) = parse_signature_body(frames(signature)[0].body).unwrap();
+            assert!(keyring.keys().iter().any(|key| crypto::verify(
+                Engine::Fastest,
+                &signature,
+                key.key(),
+                key.prepared(),
+                SIGNED
+            )
+            .is_ok()));
+        }
+    }
+
+    /// A key packet of indeterminate length (old format, length type 3)
+    /// is read by Guix from the file's port: its fingerprint hashes the
+    /// whole file, packets before it included, with the file's length
+    /// (checked with Guix's own `get-openpgp-keyring` on gpg's key).
+    #[test]
+    fn indeterminate_key_packets_hash_the_whole_file() {
+        let cert = &real()[0].0;
+        let body = frames(cert)[0].body;
+        let sha1 = |data: &[u8]| {
+            let mut sha1 = sha1::Sha1::new();
+            sha1.update([0x99]);
+            sha1.update(u16::try_from(data.len()).unwrap().to_be_bytes());
+            sha1.update(data);
+            Fingerprint::from_bytes(&sha1.finalize())
+        };
+        // An empty trust packet, then the key.
+        let file = [&[0xb0, 0, 0x9b][..], body].concat();
+        let keyring = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap();
+        let fingerprints: Vec<_> = keyring.keys().iter().map(|k| k.fingerprint()).collect();
+        assert_eq!(fingerprints, [&sha1(&file)]);
+        assert_ne!(sha1(&file), sha1(body));
+        // The same key of some length: RFC 4880's fingerprint.
+        let file = [
+            &[0x99][..],
+            &u16::try_from(body.len()).unwrap().to_be_bytes(),
+            body,
+        ]
+        .concat();
+        let keyring = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap();
+        assert_eq!(keyring.keys()[0].fingerprint(), &sha1(body));
+        // Past 65,535 octets, Guix's `put-u16` fails.
+        let file = [&[0xb2, 0, 1, 0, 0][..], &[0; 65536], &[0x9b], body].concat();
+        assert!(Keyring::from_files("keyring", [("k.key", &file[..])]).is_err());
+    }
+
+    /// RFC 4880's fingerprint of a v4 key packet's body.
+    fn sha1_fingerprint(body: &[u8]) -> Fingerprint {
+        let mut sha1 = sha1::Sha1::new();
+        sha1.update([0x99]);
+        sha1.update(u16::try_from(body.len()).unwrap().to_be_bytes());
+        sha1.update(body);
+        Fingerprint::from_bytes(&sha1.finalize())
+    }
+
+    /// Other packets of indeterminate length, as Guix reads them from the
+    /// file's port (checked with Guix's `get-openpgp-keyring`): a trust
+    /// packet reads nothing, so the key after it is read; a user ID has
+    /// no length, and Guix fails.
+    #[test]
+    fn indeterminate_packets_read_as_guix_reads_them() {
+        let cert = &real()[0].0;
+        let key = frames(cert)[0].body;
+        let definite = [
+            &[0x99][..],
+            &u16::try_from(key.len()).unwrap().to_be_bytes(),
+            key,
+        ]
+        .concat();
+        let fingerprint = Keyring::from_files("keyring", [("k.key", &definite[..])])
+            .unwrap()
+            .keys()[0]
+            .fingerprint()
+            .clone();
+        for file in [
+            [&[0xb3][..], &definite].concat(),
+            [&definite[..], &[0xb3], &definite].concat(),
+            [&definite[..], &[0x93], &definite].concat(),
+        ] {
+            let keyring = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap();
+            let fingerprints: Vec<_> = keyring.keys().iter().map(|k| k.fingerprint()).collect();
+            assert_eq!(fingerprints, [&fingerprint]);
+        }
+        // A key of another version: Guix reads its version octet alone.
+        let file = [&[0x9b, 3][..], &definite].concat();
+        let keyring = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap();
+        assert_eq!(keyring.keys()[0].fingerprint(), &fingerprint);
+        // A signature: the next packet starts after its last MPI.
+        let signature = frames(&real()[0].1)[0].body;
+        let other = frames(&real()[1].0)[0].body;
+        let other = [
+            &[0x99][..],
+            &u16::try_from(other.len()).unwrap().to_be_bytes(),
+            other,
+        ]
+        .concat();
+        let file = [&definite[..], &[0x8b], signature, &other].concat();
+        let keyring = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap();
+        let expected = [fingerprint.clone(), sha1_fingerprint(&other[3..])];
+        let fingerprints: Vec<_> = keyring
+            .keys()
+            .iter()
+            .map(|k| k.fingerprint().clone())
+            .collect();
+        assert_eq!(fingerprints, expected);
+        // (A user attribute's tag, 17, has no old format.)
+        {
+            let file = [&definite[..], &[0xb7], b"Alice"].concat();
+            let error = Keyring::from_files("keyring", [("k.key", &file[..])]).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    crate::KeyringError::MalformedKey {
+                        reason: crate::KeyProblem::IndeterminateLength { .. },
+                        ..
+                    }
+                ),
+                "{error:?}"
+            );
+        }
+    }
+
+    /// Lengths that promise far more than the input holds: nothing is
+    /// allocated for them, nothing panics.
+    #[test]
+    fn declared_lengths_beyond_the_input() {
+        // A new-format length of 0xFFFFFFFF, partial body lengths (read
+        // as two-octet lengths, as Guix reads them), an old-format
+        // indeterminate length, and old-format four-octet lengths.
+        for header in [
+            &[0xc6, 0xff, 0xff, 0xff, 0xff, 0xff][..],
+            &[0xc6, 0xe0, 0xff],
+            &[0xc6, 0xfe, 0xff],
+            &[0x9b],
+            &[0x9a, 0xff, 0xff, 0xff, 0xff],
+        ] {
+            let mut data = header.to_vec();
+            data.extend([4, 0, 0, 0, 0, 1, 0xff, 0xff, 0x80]);
+            let (frame, rest) = next_frame(&data).unwrap();
+            assert_eq!((frame.body, rest), (&data[header.len()..], &[][..]));
+            read_everything(&data);
+        }
+        // Bit counts of 65,535 with few octets, or exactly enough.
+        let mut key = vec![4, 0, 0, 0, 0, 1, 0xff, 0xff, 0x80];
+        assert!(read_key(&key).is_err());
+        key.extend(vec![0xff; 8191]);
+        assert_eq!(
+            read_key(&key).unwrap_err(),
+            KeyPacketProblem::Mpi(MpiProblem::TooLarge)
+        );
+    }
+
+    /// A mutation of a real file: octets overwritten, inserted, removed,
+    /// and the file cut short.
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        Set(usize, u8),
+        Insert(usize, Vec<u8>),
+        Remove(usize, usize),
+        Truncate(usize),
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        prop_oneof![
+            4 => (any::<usize>(), any::<u8>()).prop_map(|(at, b)| Mutation::Set(at, b)),
+            // Octets that make lengths and counts extreme.
+            2 => (any::<usize>(), prop::sample::select(vec![0u8, 0x7f, 0x80, 0xc0, 0xe0, 0xff]))
+                .prop_map(|(at, b)| Mutation::Set(at, b)),
+            1 => (any::<usize>(), prop::collection::vec(any::<u8>(), 1..8))
+                .prop_map(|(at, v)| Mutation::Insert(at, v)),
+            1 => (any::<usize>(), 1..16usize).prop_map(|(at, n)| Mutation::Remove(at, n)),
+            1 => any::<usize>().prop_map(Mutation::Truncate),
+        ]
+    }
+
+    fn mutate(data: &mut Vec<u8>, mutation: &Mutation) {
+        if data.is_empty() {
+            return;
+        }
+        let len = data.len();
+        match mutation {
+            Mutation::Set(at, b) => data[at % len] = *b,
+            Mutation::Insert(at, v) => {
+                let at = at % len;
+                data.splice(at..at, v.iter().copied());
+            }
+            Mutation::Remove(at, n) => {
+                let at = at % len;
+                data.drain(at..(at + n).min(len));
+            }
+            Mutation::Truncate(at) => data.truncate(at % len),
+        }
+    }
+
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 256,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Random octets.
+        #[test]
+        fn random_packets_never_panic(data in prop::collection::vec(any::<u8>(), 0..512)) {
+            read_everything(&data);
+        }
+
+        /// Real keys and signatures, mutated.
+        #[test]
+        fn mutated_real_packets_never_panic(
+            which in 0..KEYS.len(),
+            mutations in prop::collection::vec(mutation(), 1..6),
+        ) {
+            let (cert, signature) = &real()[which];
+            let mut data = [&cert[..], signature].concat();
+            for m in &mutations {
+                mutate(&mut data, m);
+            }
+            read_everything(&data);
+        }
+
+        /// An MPI's count overstated (GitHub's encoding) or padded with
+        /// zero octets reads the same value: the key is the same key
+        /// (sequoia's fingerprint, over its canonical encoding, is
+        /// unchanged, as GnuPG's is), but its fingerprint is that of the
+        /// packet as published; a signature reads as its canonical self.
+        #[test]
+        fn overstated_counts_read_the_same_values(
+            which in 0..KEYS.len(),
+            extra_bits in 1u16..24,
+        ) {
+            let (cert, signature) = &real()[which];
+            let key = frames(cert)[0].body.to_vec();
+            let canonical = read_key(&key).unwrap().unwrap();
+            // The first MPI starts after version, time and algorithm
+            // (EdDSA: after the curve's OID).
+            let at = match key[5] {
+                22 => 7 + usize::from(key[6]),
+                _ => 6,
+            };
+            let overstated = overstate(&key, at, extra_bits);
+            let read = read_key(&overstated).unwrap().unwrap();
+            prop_assert!(read.non_canonical);
+            prop_assert_eq!(read.key.mpis(), canonical.key.mpis());
+            prop_assert_eq!(
+                Fingerprint::from(&read.key.fingerprint()),
+                canonical.fingerprint.clone()
+            );
+            prop_assert_eq!(read.fingerprint.clone(), fingerprint(&overstated, overstated.len()).unwrap());
+            prop_assert_ne!(read.fingerprint, canonical.fingerprint);
+
+            let body = frames(signature)[0].body;
+            let start = body.len() - mpis_length(body);
+            let overstated = overstate(body, start, extra_bits);
+            let read = canonical_signature(&overstated).unwrap();
+            prop_assert!(read.encoding.non_canonical);
+            prop_assert_eq!(read.body.as_ref(), body);
+        }
+    }
+
+    /// A key packet of `algorithm` with `values` as its MPIs (Ed25519's
+    /// OID for EdDSA), framed as an old-format packet.
+    fn key_file(algorithm: u8, values: &[Vec<u8>]) -> Vec<u8> {
+        let mut body = vec![4, 0x5e, 0x0b, 0xe1, 0x00, algorithm];
+        if algorithm == 22 {
+            body.extend([9, 0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01]);
+        }
+        for value in values {
+            body.extend(u16::try_from(value.len() * 8).unwrap().to_be_bytes());
+            body.extend(value);
+        }
+        let mut file = vec![0x99];
+        file.extend(u16::try_from(body.len()).unwrap().to_be_bytes());
+        file.extend(body);
+        file
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        /// Degenerate key material (zero, tiny, even moduli, counts that
+        /// overstate) and degenerate signature values reach the
+        /// verifiers, which refuse them without panicking.
+        #[test]
+        fn degenerate_numbers_are_refused_without_panic(
+            which in 0..3usize,
+            values in prop::collection::vec(
+                prop::collection::vec(prop::sample::select(vec![0u8, 1, 2, 3, 0x80, 0xff]), 1..40),
+                4,
+            ),
+            signature_value in prop::collection::vec(any::<u8>(), 1..70),
+        ) {
+            // dave (RSA), erin (DSA), alice (Ed25519).
+            let (algorithm, mpis) = [(1u8, 2usize), (17, 4), (22, 1)][which];
+            let file = key_file(algorithm, &values[..mpis]);
+            if let Ok(keyring) = Keyring::from_files("keyring", [("degenerate.key", &file[..])]) {
+                let body = frames(&real()[which].1)[0].body;
+                let start = body.len() - mpis_length(body);
+                let mut forged = body[..start].to_vec();
+                for _ in 0..[1, 2, 2][which] {
+                    let bits = u16::try_from(signature_value.len() * 8).unwrap();
+                    forged.extend(bits.to_be_bytes());
+                    forged.extend(&signature_value);
+                }
+                let real_signature = parse_signature_body(body).unwrap().0;
+                let forged = parse_signature_body(&forged).map(|read| read.0);
+                for signature in std::iter::once(real_signature).chain(forged) {
+                    for key in keyring.keys() {
+                        for engine in [Engine::Fastest, Engine::Sequoia] {
+                            let verified = crypto::verify(
+                                engine, &signature, key.key(), key.prepared(), SIGNED,
+                            );
+                            prop_assert!(verified.is_err());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `body` with the MPI at `at` given `extra` more bits in its count,
+    /// with the zero octets that makes it need.
+    fn overstate(body: &[u8], at: usize, extra: u16) -> Vec<u8> {
+        let bits = u16::from_be_bytes([body[at], body[at + 1]]);
+        let octets = usize::from(bits).div_ceil(8);
+        let new_bits = bits + extra;
+        let zeros = usize::from(new_bits).div_ceil(8) - octets;
+        let mut out = body[..at].to_vec();
+        out.extend(new_bits.to_be_bytes());
+        out.extend(vec![0; zeros]);
+        out.extend(&body[at + 2..]);
+        out
+    }
+
+    /// The length of a real (canonical, untrailed) signature's MPIs.
+    fn mpis_length(body: &[u8]) -> usize {
+        let read = canonical_signature(body).unwrap();
+        let hashed = usize::from(u16::from_be_bytes([body[4], body[5]]));
+        let unhashed = usize::from(u16::from_be_bytes([body[6 + hashed], body[7 + hashed]]));
+        read.body.len() - (10 + hashed + unhashed)
     }
 }

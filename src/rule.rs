@@ -16,8 +16,8 @@ use sequoia_openpgp::types::HashAlgorithm;
 use crate::authorizations::Authorizations;
 use crate::commit::CommitObject;
 use crate::error::Error;
-use crate::failure::{Failure, ParentAuthorizations, Replacement, WeakAlgorithm};
-use crate::fingerprint::Fingerprint;
+use crate::failure::{Failure, ParentAuthorizations, ReencodedKey, Replacement, WeakAlgorithm};
+use crate::fingerprint::{Fingerprint, Issuer};
 use crate::keyring::{Keyring, KeyringKey};
 use crate::memo::{AuthorizationsEntry, Memo, Parsed};
 use crate::objects::{Objects, Unreadable};
@@ -223,6 +223,19 @@ impl<'a> Rule<'a> {
         Ok(self.default_authorizations.clone())
     }
 
+    /// The key of the keyring that GnuPG knows by a missing issuer's
+    /// fingerprint, if any (see [`ReencodedKey`]).
+    fn reencoded(&self, issuer: &Issuer) -> Option<Box<ReencodedKey>> {
+        let Issuer::Fingerprint(fingerprint) = issuer else {
+            return None;
+        };
+        let key = self.keyring.by_gnupg_fingerprint(fingerprint)?;
+        Some(Box::new(ReencodedKey {
+            fingerprint: key.fingerprint().clone(),
+            file: key.file().to_owned(),
+        }))
+    }
+
     /// A signature that does not make `commit` signed by a key of the
     /// keyring, as the failure it is.
     fn signature(&self, commit: Oid, error: SignatureError) -> Stop {
@@ -234,6 +247,7 @@ impl<'a> Rule<'a> {
             SignatureError::Malformed(reason) => Failure::MalformedSignature { commit, reason },
             SignatureError::MissingKey(issuer) => Failure::MissingKey {
                 commit,
+                reencoded: self.reencoded(&issuer),
                 issuer,
                 keyring: self.keyring.reference().to_owned(),
                 read_from: self.keyring.source().cloned().map(Box::new),

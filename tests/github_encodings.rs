@@ -598,16 +598,32 @@ fn key_file_counts_are_read_as_guix_reads_them() {
         let history = GitHubHistory::new(&published, &as_published, &|d| {
             web_flow.sign(d, Count::Overstated)
         });
-        match failure(history.authenticate(Policy::Guix)) {
+        // The failure names the key the keyring holds instead, and its
+        // hint says why the fingerprints differ.
+        let missing = failure(history.authenticate(Policy::Guix));
+        match &missing {
             Failure::MissingKey {
                 commit,
                 issuer: Issuer::Fingerprint(issuer),
+                reencoded: Some(reencoded),
                 ..
             } => {
-                assert_eq!(commit, history.ids["merge"]);
+                assert_eq!(*commit, history.ids["merge"]);
                 assert_eq!(issuer.to_hex(), web_flow.fingerprint);
+                assert_eq!(reencoded.fingerprint.to_hex(), as_published);
+                assert_eq!(reencoded.file, "github-web-flow.key");
             }
             other => panic!("{key_count:?}: {other:?}"),
+        }
+        let hint = missing.hint().unwrap();
+        let listed: Fingerprint = as_published.parse().unwrap();
+        for part in [
+            "`github-web-flow.key`",
+            "non-canonically",
+            "GnuPG re-encodes the key",
+            &listed.to_string(),
+        ] {
+            assert!(hint.contains(part), "{part}: {hint}");
         }
         // A signature naming the key by its fingerprint as published
         // verifies, and is counted under that fingerprint.
@@ -615,7 +631,6 @@ fn key_file_counts_are_read_as_guix_reads_them() {
             web_flow.sign_naming(d, &as_published, Count::Overstated)
         });
         let report = history.authenticate(Policy::Guix).unwrap();
-        let listed: Fingerprint = as_published.parse().unwrap();
         assert!(
             report.signers.contains(&(listed, 1)),
             "{key_count:?}: {report:?}"

@@ -27,7 +27,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(keyring) = Keyring::from_files("keyring", [("fuzz.key", data)]) {
         for key in keyring.keys() {
             assert!(!keyring.by_fingerprint(key.fingerprint()).is_empty());
-            assert!(!keyring.by_key_id(&key.key().keyid()).is_empty());
+            // Keys are indexed by the key ID of their fingerprint as
+            // published; sequoia's `keyid()` hashes the key re-encoded,
+            // which differs for a packet with non-canonical MPIs.
+            if !key.non_canonical() {
+                assert!(!keyring.by_key_id(&key.key().keyid()).is_empty());
+            }
             let _ = (key.primary(), key.is_subkey(), key.file());
         }
         assert_eq!(keyring.len(), keyring.keys().len());
