@@ -163,6 +163,22 @@ impl Server {
         self.protect("master");
     }
 
+    /// What [`Server::configure`] sets, as the command reads it.
+    fn configuration(&self) -> git_authenticate::gate::ServerConfiguration {
+        git_authenticate::gate::ServerConfiguration {
+            default: git_authenticate::Configuration {
+                commit: Some(self.id("first")),
+                signer: Some(key("dave").signing_fpr_spaced()),
+                keyring: Some("keyring".into()),
+            },
+            protected_branches: vec![
+                git_authenticate::gate::BranchPattern::parse("master").unwrap()
+            ],
+            keyring_branches: vec!["keyring".into()],
+            ..git_authenticate::gate::ServerConfiguration::default()
+        }
+    }
+
     fn install_hook(&self) {
         let out = run(self.binary(&["install-server-hook", "-r", self.bare.to_str().unwrap()]));
         assert!(out.status.success(), "{}", stderr(&out));
@@ -886,27 +902,15 @@ fn merge_check_text_fast_forward_and_unauthentic_heads() {
 
 #[test]
 fn library_verdicts_are_typed() {
-    use git_authenticate::gate::{
-        Acceptance, Gate, GateOptions, RefUpdate, Refusal, ServerConfiguration, Verdict,
-    };
-    use git_authenticate::{Configuration, Relation};
+    use git_authenticate::gate::{Acceptance, Gate, GateOptions, RefUpdate, Refusal, Verdict};
+    use git_authenticate::Relation;
     let server = Server::new(false);
     server.push_ok(&[
         &refspec(&server.id("fourth"), "master"),
         &refspec(&server.id("side-1"), "side"),
     ]);
     let repo = Repository::open(&server.bare).unwrap();
-    // What `Server::configure` sets, as the command reads it.
-    let configuration = ServerConfiguration {
-        default: Configuration {
-            commit: Some(server.id("first")),
-            signer: Some(key("dave").signing_fpr_spaced()),
-            keyring: Some("keyring".into()),
-        },
-        protected_branches: vec![git_authenticate::gate::BranchPattern::parse("master").unwrap()],
-        keyring_branches: vec!["keyring".into()],
-        ..ServerConfiguration::default()
-    };
+    let configuration = server.configuration();
     let mut gate = Gate::new(&repo, configuration, GateOptions::default());
     let zero = "0".repeat(40);
     let update = |name: &str, old: &str, new: &str| RefUpdate::new(name, old, new).unwrap();

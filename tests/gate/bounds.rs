@@ -3,7 +3,6 @@
 //! `.guix-authorizations`, back-dated commits.
 
 use super::{build, refspec, run, stderr, Server};
-use crate::support::key;
 
 /// An unsigned commit on top of `parent` in the channel's repository,
 /// dated `date` (author and committer).
@@ -70,9 +69,8 @@ fn many_failures_are_printed_within_bounds_with_the_first_of_each_ref() {
 
 #[test]
 fn the_keyring_is_loaded_once_per_push() {
-    use git_authenticate::gate::{Gate, GateOptions, RefUpdate, ServerConfiguration};
+    use git_authenticate::gate::{Gate, GateOptions, RefUpdate};
     use git_authenticate::git2::Repository;
-    use git_authenticate::Configuration;
     let server = Server::new(true);
     // Ten refs in one real push: five accepted, five refused.
     let refs: Vec<String> = (0..10)
@@ -92,16 +90,7 @@ fn the_keyring_is_loaded_once_per_push() {
             "refs/heads/*:refs/incoming/*",
         ],
     );
-    let configuration = ServerConfiguration {
-        default: Configuration {
-            commit: Some(server.id("first")),
-            signer: Some(key("dave").signing_fpr_spaced()),
-            keyring: Some("keyring".into()),
-        },
-        protected_branches: vec![git_authenticate::gate::BranchPattern::parse("master").unwrap()],
-        keyring_branches: vec!["keyring".into()],
-        ..ServerConfiguration::default()
-    };
+    let configuration = server.configuration();
     let zero = "0".repeat(40);
     let updates: Vec<RefUpdate> = (0..10)
         .map(|i| {
