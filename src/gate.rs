@@ -537,8 +537,9 @@ pub struct Gate<'r> {
     /// Keyrings loaded during this push, by the commit they were loaded
     /// at (a keyring branch's tip on the server, or one the push brings),
     /// each once however many refs it checks: a keyring of 100,000 keys
-    /// takes a second to load.
-    loaded: Vec<(Oid, Arc<Keyring>)>,
+    /// takes a second to load. A keyring that does not load is kept too:
+    /// every ref checked with it is refused without loading it again.
+    loaded: Vec<(Oid, Result<Arc<Keyring>, KeyringError>)>,
     /// How many keyrings were loaded (see [`Gate::keyring_loads`]).
     loads: usize,
 }
@@ -593,22 +594,22 @@ impl<'r> Gate<'r> {
 
     /// How many keyrings this gate has loaded: one per keyring branch the
     /// refs it decided use, and one per keyring tip a push brings, however
-    /// many refs are checked with it.
+    /// many refs are checked with it, and whether it loads or not.
     pub fn keyring_loads(&self) -> usize {
         self.loads
     }
 
     /// The keyring of the keyring branch `reference` at `commit` (its tip
     /// on the server, never a remote-tracking ref a pusher could write, or
-    /// a tip the push brings), loaded once.
+    /// a tip the push brings), loaded once whether it loads or not.
     fn keyring(&mut self, reference: &str, commit: Oid) -> Result<Arc<Keyring>, KeyringError> {
         if let Some((_, keyring)) = self.loaded.iter().find(|(c, _)| *c == commit) {
-            return Ok(keyring.clone());
+            return keyring.clone();
         }
-        let keyring = Arc::new(Keyring::load_at(self.repo, reference, commit)?);
+        let keyring = Keyring::load_at(self.repo, reference, commit).map(Arc::new);
         self.loads += 1;
         self.loaded.push((commit, keyring.clone()));
-        Ok(keyring)
+        keyring
     }
 
     /// Decides every ref of a push: the keyring branches first, so that

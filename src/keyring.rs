@@ -583,6 +583,68 @@ impl KeyringError {
     }
 }
 
+/// A keyring error can be given again without loading the keyring again
+/// (the gate refuses every ref checked with a broken keyring). Only
+/// `git2::Error` is not `Clone`: it is rebuilt from its parts.
+impl Clone for KeyringError {
+    fn clone(&self) -> Self {
+        match self {
+            KeyringError::NotFound {
+                reference,
+                suggestion,
+            } => KeyringError::NotFound {
+                reference: reference.clone(),
+                suggestion: suggestion.clone(),
+            },
+            KeyringError::MalformedKey {
+                reference,
+                file,
+                blob,
+                reason,
+            } => KeyringError::MalformedKey {
+                reference: reference.clone(),
+                file: file.clone(),
+                blob: *blob,
+                reason: reason.clone(),
+            },
+            KeyringError::TooLarge { reference, limit } => KeyringError::TooLarge {
+                reference: reference.clone(),
+                limit: limit.clone(),
+            },
+            KeyringError::KeyNotAFile {
+                reference,
+                file,
+                id,
+                kind,
+            } => KeyringError::KeyNotAFile {
+                reference: reference.clone(),
+                file: file.clone(),
+                id: *id,
+                kind,
+            },
+            KeyringError::KeyFileNameNotUtf8 { reference, path } => {
+                KeyringError::KeyFileNameNotUtf8 {
+                    reference: reference.clone(),
+                    path: path.clone(),
+                }
+            }
+            KeyringError::NotACommit {
+                reference,
+                name,
+                target,
+            } => KeyringError::NotACommit {
+                reference: reference.clone(),
+                name: name.clone(),
+                target: target.clone(),
+            },
+            KeyringError::Unreadable(unreadable) => KeyringError::Unreadable(unreadable.clone()),
+            KeyringError::Git(e) => {
+                KeyringError::Git(git2::Error::new(e.code(), e.class(), e.message()))
+            }
+        }
+    }
+}
+
 /// Where a keyring was read from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyringSource {

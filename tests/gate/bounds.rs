@@ -199,3 +199,42 @@ fn back_dated_commits_are_judged_as_any_other() {
     }
     assert_eq!(server.server_ref("master"), Some(tip));
 }
+
+/// A keyring that does not load (`broken.key`, pushed before the hook) is
+/// loaded once per push too: every ref it checks is refused, none loads
+/// it again (a large broken keyring would cost its load per ref).
+#[test]
+fn a_broken_keyring_is_loaded_once_per_push() {
+    use git_authenticate::gate::{Gate, GateOptions, RefUpdate, Refusal, Verdict};
+    use git_authenticate::git2::Repository;
+    let server = Server::new(false);
+    server.push_ok(&[&format!("{}:refs/heads/keyring", server.keyring_commit(0))]);
+    server.install_hook();
+    let refs: Vec<String> = (0..4)
+        .map(|i| refspec(&server.id("second"), &format!("b{i}")))
+        .collect();
+    let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+    let err = server.push_refused(&refs);
+    assert_eq!(err.matches("broken.key").count(), 4, "{err}");
+    assert_eq!(server.server_ref("refs/heads/b0"), None);
+    // The same push decided by the library: the broken keyring is loaded
+    // once, and every ref is refused with its error.
+    let repo = Repository::open(&server.bare).unwrap();
+    let channel = server.built.path.to_str().unwrap();
+    server.git_ok(&server.bare, &["fetch", "-q", channel, "master:incoming"]);
+    let zero = "0".repeat(40);
+    let updates: Vec<RefUpdate> = (0..4)
+        .map(|i| RefUpdate::new(&format!("refs/heads/b{i}"), &zero, &server.id("second")).unwrap())
+        .collect();
+    let mut gate = Gate::new(&repo, server.configuration(), GateOptions::default());
+    let decision = gate.decide_push(updates);
+    assert_eq!(accepted(&decision), 0);
+    for decided in &decision.refs {
+        assert!(
+            matches!(decided.verdict, Verdict::Refused(Refusal::CouldNotCheck(_)))
+                && decided.to_string().contains("broken.key"),
+            "{decided}"
+        );
+    }
+    assert_eq!(gate.keyring_loads(), 1);
+}
