@@ -299,11 +299,12 @@ pub enum Refusal {
     /// branch could never move again.
     RemovesAuthorizations,
     /// The branch differs only in case from a protected or keyring branch
-    /// (or pattern), or the ref's namespace from `refs/heads/`,
-    /// `refs/tags/` or `refs/replace/`: on a case-folding file system both
-    /// would be one file.
+    /// (or pattern), the tag from another tag, or the ref's namespace
+    /// from `refs/heads/`, `refs/tags/` or `refs/replace/`: on a
+    /// case-folding file system both would be one file.
     CaseCollision {
-        /// The protected or keyring branch (or pattern), in full.
+        /// The protected or keyring branch (or pattern), or the tag, in
+        /// full.
         guarded: String,
     },
     /// The pushed ref is a symbolic ref whose chain is too long or loops.
@@ -527,7 +528,10 @@ pub struct Gate<'r> {
     keyrings: Vec<(String, Oid)>,
     /// The server's protected and keyring branches by case-folded name,
     /// listed on first need.
-    guarded: Option<HashMap<String, String>>,
+    guarded: Option<rules::FoldedNames>,
+    /// The server's tags, and those this push creates, by case-folded
+    /// name; listed on first need.
+    tags: Option<rules::FoldedNames>,
     /// The server's branches and tags that are symbolic refs, by the ref
     /// they reach; listed on first need.
     aliases: Option<HashMap<String, Vec<String>>>,
@@ -585,6 +589,7 @@ impl<'r> Gate<'r> {
             accepted: Vec::new(),
             keyrings: Vec::new(),
             guarded: None,
+            tags: None,
             aliases: None,
             aliased_protected: None,
             loaded: Vec::new(),
@@ -681,13 +686,7 @@ impl<'r> Gate<'r> {
                 let branch = branch.to_owned();
                 self.branch_update(&branch, update)
             }
-            Target::Tag => match update.new {
-                None => Verdict::Accepted(Acceptance::Deleted),
-                Some(new) => match self.tagged_commit(new) {
-                    Ok(commit) => self.authenticate(None, commit),
-                    Err(refusal) => Verdict::Refused(refusal),
-                },
-            },
+            Target::Tag => self.tag_update(&judged, update),
         }
     }
 
@@ -799,15 +798,43 @@ impl<'r> Gate<'r> {
         if self.guarded.is_none() {
             let aliased = self.protected_through_aliases().clone();
             let configuration = &self.configuration;
-            self.guarded = Some(rules::guarded_branches(self.repo, |b| {
+            self.guarded = Some(rules::guarded_refs(self.repo, "refs/heads/", |b| {
                 configuration.is_protected(b) || configuration.is_keyring(b) || aliased.contains(b)
             }));
         }
         let guarded = self.guarded.as_ref()?;
-        guarded
-            .get(&pattern::fold_case(branch))
-            .filter(|existing| *existing != branch)
-            .map(|existing| format!("refs/heads/{existing}"))
+        let existing = guarded.other(branch)?;
+        Some(format!("refs/heads/{existing}"))
+    }
+
+    /// A tag names an authentic commit, and does not differ only in case
+    /// from another tag: on a case-folding file system it would be that
+    /// tag's file, on the server or on a user's clone, where `git fetch`
+    /// would then move that tag silently (a tag moved under its own name
+    /// is refused there unless forced). A deletion is allowed, as for any
+    /// tag: it is how such a pair is undone.
+    fn tag_update(&mut self, name: &str, update: &RefUpdate) -> Verdict {
+        let Some(new) = update.new else {
+            return Verdict::Accepted(Acceptance::Deleted);
+        };
+        let tag = name.strip_prefix("refs/tags/").unwrap_or(name);
+        let repo = self.repo;
+        let tags = self
+            .tags
+            .get_or_insert_with(|| rules::guarded_refs(repo, "refs/tags/", |_| true));
+        if let Some(existing) = tags.other(tag) {
+            let guarded = format!("refs/tags/{existing}");
+            return Verdict::Refused(Refusal::CaseCollision { guarded });
+        }
+        let verdict = match self.tagged_commit(new) {
+            Ok(commit) => self.authenticate(None, commit),
+            Err(refusal) => Verdict::Refused(refusal),
+        };
+        // Two new tags of this push that fold together are refused too.
+        if verdict.is_accepted() {
+            self.tags.get_or_insert_with(Default::default).insert(tag);
+        }
+        verdict
     }
 
     fn keyring_update(&mut self, branch: &str, update: &RefUpdate) -> Verdict {
@@ -1100,7 +1127,7 @@ impl fmt::Display for RefDecision {
                     Refusal::CaseCollision { guarded } => write!(
                         f,
                         "differs only in case from {}: on a case-folding file system (APFS, \
-                         NTFS) both names are one file, so this push could change that branch",
+                         NTFS) both names are one file, so this push could change that ref",
                         Untrusted::new(guarded)
                     ),
                     Refusal::SymbolicRefLoop { last } => write!(

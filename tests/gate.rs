@@ -1647,6 +1647,48 @@ fn names_a_case_folding_file_system_joins_are_refused() {
     assert_eq!(server.server_ref("master"), Some(server.id("fourth")));
 }
 
+/// A tag differing only in case from another is that tag's file on a
+/// case-folding file system (the server's, or a user's clone where
+/// fetching it moves the packed tag silently): refused, whether the other
+/// is on the server or earlier in the same push; deleting it is allowed.
+#[test]
+fn tags_differing_only_in_case_are_refused() {
+    let server = Server::new(true);
+    server.push_ok(&[&refspec(&server.id("third"), "master")]);
+    let (second, third) = (server.id("second"), server.id("third"));
+    server.push_ok(&[&format!("{third}:refs/tags/v1")]);
+    for name in ["refs/tags/V1", "refs/tags/\u{200c}v1"] {
+        let err = server.push_refused(&[&format!("{second}:{name}")]);
+        assert!(
+            err.contains("refused: differs only in case from refs/tags/v1"),
+            "{name}: {err}"
+        );
+        assert_eq!(server.server_ref(name), None, "{name}");
+    }
+    // Two new tags of one push.
+    let err = server.push_refused(&[
+        &format!("{third}:refs/tags/v2"),
+        &format!("{second}:refs/tags/V2"),
+    ]);
+    assert!(err.contains("refs/tags/v2: accepted"), "{err}");
+    assert!(
+        err.contains("refused: differs only in case from refs/tags/v2"),
+        "{err}"
+    );
+    assert_eq!(server.server_ref("refs/tags/v2"), None);
+    // A pair made on the server before the gate: moving either is
+    // refused, deleting one is allowed, and the other then moves.
+    server.git_ok(&server.bare, &["update-ref", "refs/tags/V1", &third]);
+    for name in ["refs/tags/V1", "refs/tags/v1"] {
+        let err = server.push_refused(&[&format!("+{second}:{name}")]);
+        assert!(err.contains("differs only in case"), "{name}: {err}");
+    }
+    server.push_ok(&[":refs/tags/V1"]);
+    assert_eq!(server.server_ref("refs/tags/V1"), None);
+    server.push_ok(&[&format!("+{second}:refs/tags/v1")]);
+    assert_eq!(server.server_ref("refs/tags/v1"), Some(second));
+}
+
 /// A branch of the server that is a symbolic ref to a ref the gate does
 /// not check (`refs/heads/docs` → `refs/notes/docs`): users fetch that
 /// ref's commits as branch `docs`, so a push to either name is judged as

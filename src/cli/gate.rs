@@ -219,7 +219,7 @@ fn refusal_hint(verdict: &Verdict) -> Option<String> {
                 .into(),
         ),
         Verdict::Refused(Refusal::CaseCollision { .. }) => {
-            Some("push to the branch under its exact name, or choose another name".into())
+            Some("push to the ref under its exact name, or choose another name".into())
         }
         _ => None,
     }

@@ -87,15 +87,39 @@ pub(super) fn aliases(repo: &Repository) -> HashMap<String, Vec<String>> {
     aliases
 }
 
-/// The server's existing branches that are protected or keyring branches,
-/// by their case-folded names: a new name folding to one of them, on a
-/// case-folding file system, would be the same loose ref file.
-pub(super) fn guarded_branches(
+/// Names by their case-folded form: on a case-folding file system, the
+/// names of one form are one loose ref file.
+#[derive(Debug, Default)]
+pub(super) struct FoldedNames(HashMap<String, Vec<String>>);
+
+impl FoldedNames {
+    /// Adds `name`.
+    pub(super) fn insert(&mut self, name: &str) {
+        let names = self.0.entry(fold_case(name)).or_default();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+    }
+
+    /// A name other than `name` that folds as it does (when the server
+    /// already holds such a pair, either name finds the other).
+    pub(super) fn other(&self, name: &str) -> Option<&str> {
+        let names = self.0.get(&fold_case(name))?;
+        names.iter().map(String::as_str).find(|n| *n != name)
+    }
+}
+
+/// The server's existing refs in `namespace` (`refs/heads/`) that
+/// `guarded` selects (protected or keyring branches, every tag), without
+/// `namespace`: a new name folding as one of them does, on a case-folding
+/// file system, would be the same loose ref file.
+pub(super) fn guarded_refs(
     repo: &Repository,
+    namespace: &str,
     guarded: impl Fn(&str) -> bool,
-) -> HashMap<String, String> {
-    let mut branches = HashMap::new();
-    let Ok(references) = repo.references_glob("refs/heads/*") else {
+) -> FoldedNames {
+    let mut branches = FoldedNames::default();
+    let Ok(references) = repo.references_glob(&format!("{namespace}*")) else {
         return branches;
     };
     // A name that is not UTF-8 is passed over: no pushed name can be the
@@ -105,12 +129,12 @@ pub(super) fn guarded_branches(
         let Some(branch) = reference
             .name()
             .ok()
-            .and_then(|name| name.strip_prefix("refs/heads/"))
+            .and_then(|name| name.strip_prefix(namespace))
         else {
             continue;
         };
         if guarded(branch) {
-            branches.insert(fold_case(branch), branch.to_owned());
+            branches.insert(branch);
         }
     }
     branches
