@@ -368,13 +368,7 @@ fn verify_introduction(
     // As in Guix, SHA-1 is refused here whatever the commit's tree holds.
     let key = match rule.commit_signing_key(&commit, Sha1::Refused) {
         Ok(key) => key,
-        Err(Stop::Failure(Failure::Unsigned { commit, .. })) => {
-            return Ok(Some(Failure::Unsigned {
-                commit,
-                introductory: true,
-            }))
-        }
-        Err(Stop::Failure(failure)) => return Ok(Some(failure)),
+        Err(Stop::Failure(failure)) => return Ok(Some(failure.at_introduction())),
         Err(Stop::Error(e)) => return Err(e),
     };
     Ok(

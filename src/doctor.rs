@@ -285,14 +285,34 @@ fn branch_tip(repo: &Repository, name: &str, kind: BranchType) -> Option<Oid> {
 }
 
 /// The tips of every local and remote-tracking branch (symbolic ones such
-/// as `origin/HEAD` excepted), by name; a branch whose name is not UTF-8
-/// is reported instead.
+/// as `origin/HEAD` excepted), by name; a branch whose name is not UTF-8,
+/// or that cannot be read, is reported instead.
 fn branch_tips(repo: &Repository, diagnosis: &mut Diagnosis) -> Vec<(String, Oid)> {
-    let Ok(branches) = repo.branches(None) else {
-        return Vec::new();
+    let branches = match repo.branches(None) {
+        Ok(branches) => branches,
+        Err(e) => {
+            diagnosis.push(Problem::BranchUnreadable {
+                name: None,
+                reason: Some(e.message().to_owned()),
+            });
+            return Vec::new();
+        }
     };
     let mut tips = Vec::new();
-    for (branch, _) in branches.flatten() {
+    let mut listed = BTreeSet::new();
+    for branch in branches {
+        let branch = match branch {
+            Ok((branch, _)) => branch,
+            Err(e) => {
+                diagnosis.push(Problem::BranchUnreadable {
+                    name: None,
+                    reason: Some(e.message().to_owned()),
+                });
+                // An iterator that failed once may fail forever.
+                break;
+            }
+        };
+        listed.insert(branch.get().name_bytes().to_vec());
         let Some(tip) = branch.get().target() else {
             continue;
         };
@@ -306,7 +326,51 @@ fn branch_tips(repo: &Repository, diagnosis: &mut Diagnosis) -> Vec<(String, Oid
             }),
         }
     }
+    for name in unlisted_loose_branches(repo, &listed) {
+        diagnosis.push(Problem::BranchUnreadable {
+            name: Some(name),
+            reason: None,
+        });
+    }
     tips
+}
+
+/// The loose branch refs (files under `refs/heads` and `refs/remotes`)
+/// that libgit2 did not list: it skips, without a word, a ref file it
+/// cannot read (one that holds no ref), which git itself reports.
+fn unlisted_loose_branches(repo: &Repository, listed: &BTreeSet<Vec<u8>>) -> Vec<Vec<u8>> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let mut unlisted = Vec::new();
+    let mut pending = vec![b"refs/heads".to_vec(), b"refs/remotes".to_vec()];
+    while let Some(name) = pending.pop() {
+        let path = repo.commondir().join(std::ffi::OsStr::from_bytes(&name));
+        let entries = match std::fs::read_dir(path) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => {
+                unlisted.push(name);
+                continue;
+            }
+        };
+        for entry in entries {
+            let Ok(entry) = entry else {
+                unlisted.push(name.clone());
+                break;
+            };
+            let mut child = name.clone();
+            child.push(b'/');
+            child.extend_from_slice(&entry.file_name().into_vec());
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push(child),
+                // A lock file is git's own, mid-update.
+                _ if child.ends_with(b".lock") => {}
+                _ if !listed.contains(&child) => unlisted.push(child),
+                _ => {}
+            }
+        }
+    }
+    unlisted.sort();
+    unlisted
 }
 
 /// Reads `.guix-authorizations` at each branch tip; branches without one

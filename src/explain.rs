@@ -27,11 +27,19 @@ impl Failure {
         Some(match self {
             Failure::Unsigned {
                 introductory: true, ..
-            } => "the introductory commit itself is unsigned: signing it now would change its \
-                 id, which the published introduction names, so the channel must sign a new \
-                 commit and publish a new introduction (its id and signer) for users to \
-                 authenticate from"
-                .into(),
+            } => new_introduction("is unsigned: signing it now"),
+            Failure::WeakHash {
+                introductory: true, ..
+            } => new_introduction("has a refused digest: re-signing it"),
+            Failure::BadSignature {
+                introductory: true, ..
+            } => new_introduction("has a bad signature: re-signing it"),
+            Failure::MalformedSignature {
+                introductory: true, ..
+            } => new_introduction("has an unusable signature: re-signing it"),
+            Failure::PolicyViolation {
+                introductory: true, ..
+            } => new_introduction("is refused by the strict policy: re-signing it"),
             Failure::Unsigned { .. } => "sign the commit with a key listed in \
                  .guix-authorizations, e.g. `git commit --amend -S --no-edit` (or `git rebase \
                  --exec 'git commit --amend -S --no-edit'` for several)"
@@ -70,6 +78,17 @@ impl Failure {
             ),
         })
     }
+}
+
+/// The introductory commit itself fails: what would fix an ordinary commit
+/// (signing it anew, `what`) changes its id, which the published
+/// introduction names.
+fn new_introduction(what: &str) -> String {
+    format!(
+        "the introductory commit itself {what} would change its id, which the published \
+         introduction names, so the channel must sign a new commit and publish a new \
+         introduction (its id and signer) for users to authenticate from"
+    )
 }
 
 impl KeyringError {

@@ -43,6 +43,9 @@ pub enum Failure {
         commit: Oid,
         /// The refused algorithm.
         algorithm: WeakAlgorithm,
+        /// Whether it is the introductory commit: re-signing it would
+        /// change its id, which the published introduction names.
+        introductory: bool,
     },
 
     /// The `gpgsig` header is not an ASCII-armored OpenPGP binary-document
@@ -54,6 +57,9 @@ pub enum Failure {
         commit: Oid,
         /// What is wrong with the signature.
         reason: SignatureProblem,
+        /// Whether it is the introductory commit: re-signing it would
+        /// change its id, which the published introduction names.
+        introductory: bool,
     },
 
     /// The issuer of the signature is not in the keyring.
@@ -90,6 +96,9 @@ pub enum Failure {
         fingerprint: Fingerprint,
         /// What the verifier said.
         reason: String,
+        /// Whether it is the introductory commit: re-signing it would
+        /// change its id, which the published introduction names.
+        introductory: bool,
     },
 
     /// The strict policy refuses the signing key or the signature.
@@ -103,6 +112,9 @@ pub enum Failure {
         fingerprint: Fingerprint,
         /// Why the policy refuses it.
         reason: PolicyRefusal,
+        /// Whether it is the introductory commit: re-signing it would
+        /// change its id, which the published introduction names.
+        introductory: bool,
     },
 
     /// The signing key is not listed in the `.guix-authorizations` of every
@@ -263,6 +275,21 @@ impl Failure {
             Failure::WrongIntroductionSigner { .. } => "wrong-introduction-signer",
             Failure::NotDescendant { .. } => "not-descendant",
         }
+    }
+
+    /// The same failure, found on the introductory commit: its hint must
+    /// not advise re-signing, which would change the id the published
+    /// introduction names.
+    pub(crate) fn at_introduction(mut self) -> Self {
+        if let Failure::Unsigned { introductory, .. }
+        | Failure::WeakHash { introductory, .. }
+        | Failure::MalformedSignature { introductory, .. }
+        | Failure::BadSignature { introductory, .. }
+        | Failure::PolicyViolation { introductory, .. } = &mut self
+        {
+            *introductory = true;
+        }
+        self
     }
 
     /// The commit that is not authentic (END, for

@@ -114,6 +114,7 @@ impl<'a> Rule<'a> {
             return Err(Failure::WeakHash {
                 commit: commit.id,
                 algorithm,
+                introductory: false,
             }
             .into());
         }
@@ -126,6 +127,7 @@ impl<'a> Rule<'a> {
                 commit: commit.id,
                 fingerprint: key.fingerprint().clone(),
                 reason,
+                introductory: false,
             }
             .into()),
         }
@@ -244,7 +246,11 @@ impl<'a> Rule<'a> {
                 commit,
                 introductory: false,
             },
-            SignatureError::Malformed(reason) => Failure::MalformedSignature { commit, reason },
+            SignatureError::Malformed(reason) => Failure::MalformedSignature {
+                commit,
+                reason,
+                introductory: false,
+            },
             SignatureError::MissingKey(issuer) => Failure::MissingKey {
                 commit,
                 reencoded: self.reencoded(&issuer),
@@ -259,6 +265,7 @@ impl<'a> Rule<'a> {
                 commit,
                 fingerprint,
                 reason,
+                introductory: false,
             },
             SignatureError::Unreadable(unreadable) => return unreadable.into(),
         })

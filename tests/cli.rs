@@ -796,7 +796,14 @@ fn unsigned_introduction_needs_a_new_introduction_not_an_amend() {
     // Amending the introductory commit would change the id the published
     // introduction names: the channel must publish a new one.
     let repo = Repo::named("introduction-unsigned");
-    let first = repo.id("first");
+    let expected = format!("commit {} lacks a signature", repo.id("first"));
+    assert_introduction_needs_a_new_one(&repo, &expected, "unsigned");
+}
+
+/// Asserts that the introduction `first`, signed by alice, fails as
+/// `kind` (`expected` in the error line), and that text and JSON hints ask
+/// for a new introduction, never an amend that would change its id.
+fn assert_introduction_needs_a_new_one(repo: &Repo, expected: &str, kind: &str) {
     let assert = repo
         .cmd()
         .args(repo.intro("first", "alice"))
@@ -804,14 +811,8 @@ fn unsigned_introduction_needs_a_new_introduction_not_an_amend() {
         .code(1)
         .stdout("");
     let err = stderr(&assert);
-    assert!(
-        err.contains(&format!("commit {first} lacks a signature")),
-        "{err}"
-    );
-    assert!(
-        err.contains("the introductory commit itself is unsigned"),
-        "{err}"
-    );
+    assert!(err.contains(expected), "{err}");
+    assert!(err.contains("the introductory commit itself"), "{err}");
     assert!(err.contains("publish a new introduction"), "{err}");
     assert!(!err.contains("--amend"), "{err}");
     let assert = repo
@@ -821,8 +822,43 @@ fn unsigned_introduction_needs_a_new_introduction_not_an_amend() {
         .assert()
         .code(1);
     let out = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(out.contains(&format!("\"{kind}\"")), "{out}");
     assert!(out.contains("publish a new introduction"), "{out}");
     assert!(!out.contains("--amend"), "{out}");
+}
+
+#[test]
+fn weak_hash_introduction_needs_a_new_introduction_not_a_re_signing() {
+    // Guix refuses SHA-1 on the introductory commit whatever its tree holds.
+    let repo = Repo::new(
+        "keyring alice\nauthorize alice\ncommit first alice sha1\nwrite a.txt \"A\\n\"\n\
+         commit second alice\n",
+    );
+    let expected = format!("commit {} has a SHA1 signature", repo.id("first"));
+    assert_introduction_needs_a_new_one(&repo, &expected, "weak-hash");
+}
+
+#[test]
+fn text_mode_introduction_needs_a_new_introduction_not_a_re_signing() {
+    let repo = Repo::new(
+        "keyring alice\nauthorize alice\ncommit first alice text\nwrite a.txt \"A\\n\"\n\
+         commit second alice\n",
+    );
+    let expected = format!("commit {} has an unusable signature", repo.id("first"));
+    assert_introduction_needs_a_new_one(&repo, &expected, "malformed-signature");
+}
+
+#[test]
+fn bad_signature_introduction_needs_a_new_introduction_not_a_re_signing() {
+    let repo = Repo::new(
+        "keyring alice\nauthorize alice\ncommit first0 alice\ntamper first0 first\n\
+         write a.txt \"A\\n\"\ncommit second alice\n",
+    );
+    let expected = format!(
+        "signature verification failed for commit {}",
+        repo.id("first")
+    );
+    assert_introduction_needs_a_new_one(&repo, &expected, "bad-signature");
 }
 
 #[test]

@@ -310,6 +310,41 @@ fn the_doctor_reports_branches_whose_names_are_not_utf8() {
     assert_eq!(kinds.matches("branch-name-not-utf8").count(), 2, "{doc}");
 }
 
+/// A branch whose ref file holds no ref (libgit2 skips it without a
+/// word): the doctor names it, escaped, as not checked, rather than skip
+/// it; so is a remote-tracking directory it cannot read.
+#[test]
+fn the_doctor_reports_branches_it_cannot_read() {
+    use std::os::unix::ffi::OsStrExt;
+    let built = support::build_scenario_text(ONE_COMMIT);
+    let dir = built.path.as_path();
+    let refs = dir.join(".git/refs");
+    std::fs::write(
+        refs.join(std::ffi::OsStr::from_bytes(b"heads/FORGED\x9b2J")),
+        "not a ref\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(refs.join("remotes/origin")).unwrap();
+    std::fs::write(refs.join("remotes/origin/FORGED"), "").unwrap();
+    let home = Home::new();
+    let out = binary(&home, dir, &["doctor"]);
+    let verdict = "cannot be read: it was not checked";
+    let text = assert_shown_as_printed("doctor", &out, 1, verdict, None);
+    for shown in [r"`refs/heads/FORGED\x9b2J`", "`refs/remotes/origin/FORGED`"] {
+        assert!(
+            text.contains(&format!("branch {shown} {verdict}")),
+            "{text}"
+        );
+    }
+    let out = binary(&home, dir, &["doctor", "--format=json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        doc.to_string().matches("branch-unreadable").count(),
+        2,
+        "{doc}"
+    );
+}
+
 /// A `.guix-authorizations` holding a hostile `#\NAME` token (with a raw
 /// 0x9B byte, read as Latin-1), on a branch whose name is hostile too.
 const HOSTILE_AUTHORIZATIONS: &str = r#"

@@ -93,6 +93,20 @@ pub enum Problem {
         /// The name, as the repository has it.
         name: Vec<u8>,
     },
+    /// A branch that cannot be read (its ref file holds no ref), or the
+    /// branches cannot be listed at all (`name` is `None`): it was not
+    /// checked; said, never skipped silently.
+    #[error("{}: it was not checked{}",
+            name.as_deref().map_or_else(|| "the branches cannot be listed".to_owned(),
+                |name| format!("branch `{}` cannot be read", Untrusted::bytes(name))),
+            reason.as_deref().map(|r| format!(" ({})", Untrusted::new(r))).unwrap_or_default())]
+    BranchUnreadable {
+        /// The reference's full name (`refs/heads/…`), as the repository
+        /// has it; `None` when no branch could be listed.
+        name: Option<Vec<u8>>,
+        /// What libgit2 said, when it said something.
+        reason: Option<String>,
+    },
     /// A branch tip's `.guix-authorizations` cannot be read.
     #[error("branch `{}`: {error}", Untrusted::new(branch))]
     AuthorizationsUnreadable {
@@ -379,6 +393,7 @@ impl Problem {
             | ChannelMetadataUnreadable { .. }
             | ChannelKeyringMissing { .. }
             | IntroductionInvalid { .. }
+            | BranchUnreadable { .. }
             | IntroductionNotFound { .. }
             | IntroductionWrongSigner { .. }
             | IntroductionUnverifiable { .. }
@@ -418,6 +433,7 @@ impl Problem {
             KeyringNotPushed { .. } => "keyring-not-pushed",
             KeyringDiffers { .. } => "keyring-differs",
             BranchNameNotUtf8 { .. } => "branch-name-not-utf8",
+            BranchUnreadable { .. } => "branch-unreadable",
             AuthorizationsUnreadable { .. } => "authorizations-unreadable",
             AuthorizedKeyMissing { .. } => "authorized-key-missing",
             AuthorizedOnSomeBranches { .. } => "authorized-on-some-branches",
@@ -556,6 +572,17 @@ impl Problem {
             ),
             BranchNameNotUtf8 { .. } => "rename it to a UTF-8 name (`git branch -m`) to have it \
                  checked: a channel names its branch as text"
+                .to_owned(),
+            BranchUnreadable {
+                name: Some(name), ..
+            } => format!(
+                "repair the ref (`git update-ref --no-deref {} COMMIT`) or delete it \
+                 (`git update-ref -d {}`) to have the branch checked",
+                Untrusted::bytes(name),
+                Untrusted::bytes(name)
+            ),
+            BranchUnreadable { name: None, .. } => "repair the repository's references \
+                 (`git for-each-ref` says what is wrong) to have its branches checked"
                 .to_owned(),
             AuthorizationsUnreadable { branch, .. } => format!(
                 "correct `.guix-authorizations` on `{}` in a signed commit",
