@@ -222,6 +222,24 @@ fn revoked_cert() -> Cert {
     revoked.insert_packets(revocation).unwrap().0
 }
 
+/// A channel whose commit is signed by a revoked key that its
+/// `.guix-authorizations` lists: Guix's rule accepts it, the strict policy
+/// refuses it.
+fn revoked_key_channel() -> Channel {
+    let revoked = revoked_cert();
+    let key = signing_key(&revoked);
+    let authorized = [fingerprint(&key)];
+    let keyring = [alice_public(), revoked.armored().to_vec().unwrap()];
+    channel(
+        &keyring,
+        key,
+        &authorized,
+        JUN_2020,
+        HashAlgorithm::SHA512,
+        false,
+    )
+}
+
 #[test]
 fn revoked_key_is_refused_only_when_strict() {
     let revoked = revoked_cert();
@@ -314,18 +332,7 @@ fn binary_status(home: &support::home::Home, channel: &Channel, args: &[&str]) -
 /// serves ordinary runs.
 #[test]
 fn cache_of_ordinary_runs_does_not_waive_the_strict_policy() {
-    let revoked = revoked_cert();
-    let key = signing_key(&revoked);
-    let authorized = [fingerprint(&key)];
-    let keyring = [alice_public(), revoked.armored().to_vec().unwrap()];
-    let channel = channel(
-        &keyring,
-        key,
-        &authorized,
-        JUN_2020,
-        HashAlgorithm::SHA512,
-        false,
-    );
+    let channel = revoked_key_channel();
     let home = support::home::Home::new();
     assert_eq!(binary_status(&home, &channel, &[]), Some(0), "Guix's rule");
     assert_eq!(
@@ -390,18 +397,7 @@ fn cache_does_not_waive_the_absence_of_historical_authorizations() {
 /// gate runs with `--policy=strict`.
 #[test]
 fn gate_cache_does_not_waive_the_strict_policy() {
-    let revoked = revoked_cert();
-    let key = signing_key(&revoked);
-    let authorized = [fingerprint(&key)];
-    let keyring = [alice_public(), revoked.armored().to_vec().unwrap()];
-    let channel = channel(
-        &keyring,
-        key,
-        &authorized,
-        JUN_2020,
-        HashAlgorithm::SHA512,
-        false,
-    );
+    let channel = revoked_key_channel();
     let mut config = channel.repo.config().unwrap();
     let introduction = &channel.introduction;
     config
