@@ -17,7 +17,7 @@
 // Shared with src/sexp.rs's unit tests, which use the rest of it; it
 // brings its own copy of `support::random` for them.
 #[allow(dead_code, clippy::duplicate_mod)]
-#[path = "guile_reader/harness.rs"]
+#[path = "../crates/guile-reader/tests/guile_reader/harness.rs"]
 pub(crate) mod harness;
 
 use git_authenticate::{Authorizations, AuthorizationsError, SyntaxError};

@@ -1,0 +1,9 @@
+//! OpenPGP as Guix reads it: armor, packets, fingerprints, keyrings, signatures, the arithmetic that checks them, and the strict policy.
+
+pub(crate) mod armor;
+pub(crate) mod crypto;
+pub(crate) mod fingerprint;
+pub(crate) mod keyring;
+pub(crate) mod packet;
+pub(crate) mod policy;
+pub(crate) mod signature;
