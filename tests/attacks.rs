@@ -44,7 +44,7 @@
 //! | END a tag of a tree or a blob | `end_tag_of_a_tree_or_blob` (library), `end_tag_of_a_tree_or_blob_binary` (exit 2) |
 //! | keyring branch missing | `keyring-missing`; `cli.rs` `missing_keyring_branch` |
 //! | keyring without keys | `attack-keyring-empty` |
-//! | keyring file with a secret key, a lone subkey, an EdDSA key on another curve | `guix_signatures.rs` `key_files_are_read_as_guix_reads_them`; `keyring.rs` unit test |
+//! | keyring file with a secret key, a lone subkey, an EdDSA key on another curve | `guix_signatures.rs` `key_files_are_read_as_guix_reads_them`; `openpgp/keyring.rs` unit test |
 //! | SHA-3 or ECDSA signature (sequoia verifies them, Guix does not) | `guix_signatures.rs` `hash_algorithms_guix_does_not_know_are_refused`, `ecdsa_signatures_are_refused` |
 //! | key files in subdirectories (counted, as Guix does); a `.key` directory, submodule or symlink | `guix_signatures.rs` `key_files_in_subdirectories_count`, `key_entries_that_are_not_files` |
 //! | keyring tree nested 1,000 deep, or a million entries | `guix_signatures.rs` `hostile_keyring_trees_are_bounded` |
@@ -80,7 +80,7 @@
 //! | unsigned upstream commits taken by `git pull --rebase` or `git fetch` + `git reset --hard` (no post-merge) | `hooks.rs` `pull_rebase_with_local_commits_is_checked`, `fetch_then_reset_is_checked_at_the_fetch` (reference-transaction hook) |
 //! | a global `core.hooksPath` making one repository's hooks refuse every other's pushes | `hooks.rs` `a_hooks_directory_shared_by_other_repositories_gets_no_hook` |
 //! | a pull request that rewrites the CI workflow to check nothing and run its own script | `ci_templates.rs` `the_github_workflow_runs_from_the_base_branch_and_reads_the_pull_request_as_data` |
-//! | a `--cache-key` that leaves the cache directory (`../x`) or collides with another | `cli.rs` `cache_key_option`, and the unit test keys_cannot_escape_the_directory in src/cache.rs |
+//! | a `--cache-key` that leaves the cache directory (`../x`) or collides with another | `cli.rs` `cache_key_option`, and the unit test keys_cannot_escape_the_directory in crates/git-authenticate/src/cache.rs |
 
 use crate::support;
 
@@ -1671,8 +1671,10 @@ fn the_catalogue_names_only_existing_tests() {
         let names = covered.split('`').skip(1).step_by(2);
         for name in names.filter(|n| !n.starts_with('-') && !n.contains(' ')) {
             let found = if name.ends_with(".rs") {
+                let library = support::manifest_dir().join("crates/git-authenticate/src");
                 tests_dir.join(name).is_file()
-                    || support::manifest_dir().join("src").join(name).is_file()
+                    || support::manifest_dir().join(name).is_file()
+                    || library.join(name).is_file()
             } else {
                 scenarios.iter().any(|s| s == name) || sources.contains(&format!("fn {name}("))
             };

@@ -258,11 +258,11 @@ fn schema_kinds(name: &str, pointer: &str) -> Vec<String> {
 /// The kinds `Error::kind` returns, and the CLI's own.
 fn kinds_in_code() -> Vec<String> {
     let sources = [
-        "src/error.rs",
-        "src/failure.rs",
-        "src/keyring.rs",
-        "src/cache.rs",
-        "src/objects.rs",
+        "crates/git-authenticate/src/verdict/error.rs",
+        "crates/git-authenticate/src/verdict/failure.rs",
+        "crates/git-authenticate/src/openpgp/keyring.rs",
+        "crates/git-authenticate/src/cache.rs",
+        "crates/git-authenticate/src/git/objects.rs",
     ];
     let mut kinds: Vec<String> = sources.iter().flat_map(|s| kinds_in(s)).collect();
     // A repository that cannot be opened.
@@ -675,7 +675,7 @@ fn a_damaged_pack_names_the_object_and_the_commit_read() {
 
 #[test]
 fn the_doctors_kinds_are_documented_in_the_schema_and_readme() {
-    let code = kinds_in("src/doctor/problem.rs");
+    let code = kinds_in("crates/git-authenticate/src/doctor/problem.rs");
     let in_schema = schema_kinds("doctor-schema.json", "/properties/findings/items");
     assert_eq!(in_schema, code, "doc/doctor-schema.json");
     let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();

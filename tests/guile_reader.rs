@@ -14,7 +14,7 @@
 //! `GUILE_READER_FILES` to generate more (or fewer) files than the 4,000 of
 //! a normal run.
 
-// Shared with src/sexp.rs's unit tests, which use the rest of it; it
+// Shared with crates/guile-reader/src/lib.rs's unit tests, which use the rest of it; it
 // brings its own copy of `support::random` for them.
 #[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../crates/guile-reader/tests/guile_reader/harness.rs"]

@@ -1575,7 +1575,7 @@ fn key_files_are_read_as_guix_reads_them() {
     );
 }
 
-/// Trees Git never writes (see `tree_entries` in src/commit.rs): this
+/// Trees Git never writes (see `tree_entries` in crates/git-authenticate/src/git/commit.rs): this
 /// crate refuses every one, whatever Guix makes of it, which depends on
 /// libgit2's binary search; Guix's verdicts are printed. (Refusing where
 /// Guix may accept awaits the lead's approval as an expected difference.)

@@ -16,7 +16,7 @@
 //! * Hostile inputs that may crash (a quote bomb), each in a child process
 //!   so that a crash (stack overflow, abort) is reported rather than fatal.
 //!   The inputs under `fuzz/regressions/` are replayed by the library's
-//!   unit tests (`src/fuzzing.rs`), where the fuzz targets' entry points
+//!   unit tests (`crates/git-authenticate/src/fuzzing/mod.rs`), where the fuzz targets' entry points
 //!   are.
 //!
 //! `cargo run --features fuzzing --example xtask -- write-fuzz-seeds` regenerates `fuzz/corpus/`.
@@ -1003,7 +1003,7 @@ proptest! {
 
 /// Which case `child_process_case` runs: `quote-bomb` (authenticating a
 /// repository, with `GAH_JOBS` threads). The fuzz regressions are replayed
-/// by the library's unit tests (`src/fuzzing.rs`), where the entry points
+/// by the library's unit tests (`crates/git-authenticate/src/fuzzing/mod.rs`), where the entry points
 /// are.
 const CHILD_CASE: &str = "GAH_PROPERTIES_CHILD";
 

@@ -204,12 +204,17 @@ fn one_commit_is_authenticated_alone() {
     let keyring = Keyring::load(&repo, "keyring").unwrap();
     let options = Options::default();
     let signer = authenticate_commit(&repo, built.oid("fourth"), &keyring, &options).unwrap();
-    assert_eq!(signer, Ok(fingerprint("alice")));
-    let refused = authenticate_commit(&repo, built.oid("unsigned"), &keyring, &options).unwrap();
+    assert_eq!(signer, fingerprint("alice"));
+    // As for a history, not authentic is an error carrying the failure.
+    let refused =
+        authenticate_commit(&repo, built.oid("unsigned"), &keyring, &options).unwrap_err();
+    assert!(refused.is_authentication_failure(), "{refused:?}");
     assert!(
-        matches!(refused, Err(Failure::Unsigned { .. })),
+        matches!(&refused, Error::CommitNotAuthentic(f) if matches!(**f, Failure::Unsigned { .. })),
         "{refused:?}"
     );
+    assert_eq!(refused.kind(), "unsigned");
+    assert_eq!(refused.commit(), Some(built.oid("unsigned")));
     let missing = Oid::from_str("0123456789012345678901234567890123456789").unwrap();
     let error = authenticate_commit(&repo, missing, &keyring, &options).unwrap_err();
     assert_eq!(error.kind(), "missing-object");

@@ -22,6 +22,7 @@ mod guix_signatures;
 mod hooks;
 mod hostile_files;
 mod hostile_output;
+mod layers;
 mod library_api;
 mod policy;
 mod properties;

@@ -68,7 +68,9 @@ impl Problem for Error {
 
     fn hint(&self) -> Option<String> {
         match self {
-            Error::NotAuthentic(_) => self.failure().and_then(Problem::hint),
+            Error::NotAuthentic(_) | Error::CommitNotAuthentic(_) => {
+                self.failure().and_then(Problem::hint)
+            }
             Error::Keyring(KeyringError::NotFound {
                 reference,
                 suggestion: Some(found),

@@ -8,7 +8,7 @@
 ;; The logic is Guix's own, copied: `read-authorizations' from
 ;; guix/git-authenticate.scm, `base16-string->bytevector' from
 ;; guix/base16.scm, and the reader extensions that guix/gexp.scm installs
-;; (see guix-reader.scm).
+;; (see crates/guile-reader/tests/guile_reader/guix-reader.scm).
 
 (use-modules (ice-9 match)
              (ice-9 vlist)
@@ -19,7 +19,7 @@
 
 ;;; guix/gexp.scm's reader extensions.
 
-(load "guix-reader.scm")
+(load "../../crates/guile-reader/tests/guile_reader/guix-reader.scm")
 
 ;;; guix/base16.scm.
 

@@ -8,7 +8,7 @@
              (srfi srfi-1)
              (srfi srfi-2))
 
-(load "guix-reader.scm")
+(load "../../crates/guile-reader/tests/guile_reader/guix-reader.scm")
 
 (define (openpgp-fingerprint->hex str)
   ;; guix/channels.scm's `openpgp-fingerprint->bytevector', as hex; an odd

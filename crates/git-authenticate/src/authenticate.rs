@@ -2,7 +2,6 @@
 //! history-wide rule, step by step in the order of Guix's
 //! `authenticate-repository`.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -19,8 +18,10 @@ use crate::openpgp::keyring::{self, Keyring};
 use crate::openpgp::policy::Policy;
 use crate::rule::commit::{Rule, Sha1, Stop};
 use crate::rule::interrupt::Interrupt;
-use crate::rule::pipeline::{Check, Pipeline};
-use crate::rule::walk::{self, Found, Node, Walk};
+use crate::rule::pipeline::Pipeline;
+use crate::rule::settle::{conclude, Failures};
+use crate::rule::tally::{CheckCommits, Tally};
+use crate::rule::walk::{self, Found, Walk};
 use crate::verdict::error::Error;
 use crate::verdict::failure::Failure;
 use crate::verdict::report::{Phase, Progress, Report};
@@ -134,7 +135,11 @@ impl Options {
 /// be signed by a key that `.guix-authorizations` in each of its parents
 /// lists. On success, `end` is recorded in the cache.
 ///
-/// The steps are Guix's, in Guix's order, one line each below.
+/// The steps are those of Guix's `authenticate-repository`, each under the
+/// Scheme it implements, in Guix's order but one: END's descent is checked
+/// after the commits, whose parents answer it without a walk of the graph
+/// in the usual case. The failures are reported in Guix's order all the
+/// same (`doc/RULE.md`).
 ///
 /// Errors: [`Error::NotAuthentic`] when the history is not authentic, with
 /// the [`Report`] (what was checked, and the failure, or every failure with
@@ -150,33 +155,46 @@ pub fn authenticate(
     let interrupt = Interrupt::new(options.interrupt.as_deref());
     // Nothing is worth checking if git would show other objects.
     crate::git::replace::check(repo, options.replace_objects)?;
+    // (define keyring (load-keyring-from-reference …))
     let keyring = load_keyring(repo, options, progress)?;
+    // (define authenticated-commits …): the cache's and the caller's.
     let known = known_authentic(repo, introduction, options, interrupt, progress)?;
     let mut report = Report::empty(introduction, end, known.warnings.clone());
+    // (define commits (commit-difference end-commit start-commit …))
     let mut commits = commits_to_check(repo, end, &known, interrupt)?;
+    // (if (null? commits) '() …)
     let Some(first) = commits.next_commit()? else {
-        return Ok(report); // END is the introduction, or known to be authentic.
+        return Ok(report);
     };
     let rule = Rule::new(&keyring, &options.historical_authorizations, options.policy);
     let mut failures = Failures::default();
+    // (when (null? authenticated-commits) (verify-introductory-commit …))
     if known.commits.is_empty() {
         failures.introduction = verify_introduction(repo, &rule, introduction)?;
     }
+    // (authenticate-commits …), then (commit-descendant? end-commit …):
+    // Guix asks for END's descent first, but the commits checked answer it
+    // without a walk of the graph in the usual case; the failures are
+    // reported in Guix's order all the same (`rule::settle`).
     let roots = known.roots(introduction);
     let check = CheckCommits::new(&rule, &roots, progress);
     let tally = check_commits(repo, &mut commits, first, &check, options, introduction)?;
     failures.descent = check_descent(repo, end, introduction, &roots, &tally, interrupt)?;
     progress.phase(Phase::Settling);
-    let checked = settle(repo, &mut commits, &known.hidden, tally, failures.scope())?;
-    if checked.commits == 0 {
-        // Everything found is reachable from hidden history through commits
-        // with skewed times: nothing to check, as for Guix.
-        return Ok(report);
-    }
-    report.add(checked, failures, options.keep_going);
+    let (hidden, keep_going) = (&known.hidden, options.keep_going);
+    conclude(
+        repo,
+        &mut commits,
+        hidden,
+        tally,
+        failures,
+        keep_going,
+        &mut report,
+    )?;
     if !report.is_authentic() {
         return Err(Error::NotAuthentic(Box::new(report)));
     }
+    // (cache-authenticated-commit cache-key …)
     record_in_cache(options, introduction, &known, &mut report);
     Ok(report)
 }
@@ -184,17 +202,23 @@ pub fn authenticate(
 /// Authenticates one commit, as Guix's `authenticate-commit`: signed by a
 /// key of `keyring` that every parent's `.guix-authorizations` lists (or
 /// [`Options::historical_authorizations`] for a parent without one), under
-/// [`Options::policy`]. Returns its signer, or why it is not authentic.
+/// [`Options::policy`]. Returns its signer.
+///
+/// The verdict follows [`authenticate`]'s convention: a commit that is not
+/// authentic is an error, [`Error::CommitNotAuthentic`], carrying the
+/// [`Failure`] ([`Error::failure`]); any other error means it could not be
+/// checked.
 ///
 /// ```no_run
 /// # fn main() -> Result<(), git_authenticate::Error> {
-/// use git_authenticate::{authenticate_commit, Keyring, Options};
+/// use git_authenticate::{authenticate_commit, Error, Keyring, Options};
 /// let repo = git2::Repository::open(".")?;
 /// let keyring = Keyring::load(&repo, "keyring")?;
 /// let commit = repo.head()?.peel_to_commit()?.id();
-/// match authenticate_commit(&repo, commit, &keyring, &Options::default())? {
+/// match authenticate_commit(&repo, commit, &keyring, &Options::default()) {
 ///     Ok(signer) => println!("signed by {signer}"),
-///     Err(failure) => println!("not authentic: {failure}"),
+///     Err(Error::CommitNotAuthentic(failure)) => println!("not authentic: {failure}"),
+///     Err(error) => return Err(error),
 /// }
 /// # Ok(()) }
 /// ```
@@ -203,35 +227,15 @@ pub fn authenticate_commit(
     commit: Oid,
     keyring: &Keyring,
     options: &Options,
-) -> Result<Result<Fingerprint, Failure>, Error> {
+) -> Result<Fingerprint, Error> {
     let objects = Objects::open(repo)?;
     let rule = Rule::new(keyring, &options.historical_authorizations, options.policy);
     let commit = CommitObject::read_from(&objects, commit)?;
-    match rule.authenticate_commit(&objects, &commit) {
-        Ok(signer) => Ok(Ok(signer)),
-        Err(Stop::Failure(failure)) => Ok(Err(failure)),
-        Err(Stop::Error(e)) => Err(e),
-    }
-}
-
-impl Report {
-    /// What checking found, and every failure in the order Guix meets them.
-    fn add(&mut self, checked: Checked, failures: Failures, keep_going: bool) {
-        self.checked = checked.commits;
-        self.signers = sorted_counts(checked.signers);
-        self.failures = failures.in_guix_order(checked.failures, keep_going);
-    }
-
-    fn empty(introduction: &Introduction, end: Oid, warnings: Vec<CacheWarning>) -> Self {
-        Report {
-            introduction: introduction.clone(),
-            end,
-            checked: 0,
-            signers: Vec::new(),
-            failures: Vec::new(),
-            warnings,
-        }
-    }
+    rule.authenticate_commit(&objects, &commit)
+        .map_err(|stop| match stop {
+            Stop::Failure(failure) => Error::CommitNotAuthentic(Box::new(failure)),
+            Stop::Error(e) => e,
+        })
 }
 
 /// The caller's keyring, or the keyring branch (at its tip, or at the
@@ -466,201 +470,4 @@ fn record_in_cache(
             report.warnings.push(warning);
         }
     }
-}
-
-/// The failures of the introduction and of END's descent, which Guix meets
-/// before any commit's.
-#[derive(Default)]
-struct Failures {
-    introduction: Option<Failure>,
-    descent: Option<Failure>,
-}
-
-impl Failures {
-    /// What settling must tell exactly: whether anything is to be checked
-    /// at all matters only when the introduction or END's descent failed.
-    fn scope(&self) -> Scope {
-        match self.introduction.is_none() && self.descent.is_none() {
-            true => Scope::FailingCommits,
-            false => Scope::AnythingToCheck,
-        }
-    }
-
-    /// All failures in the order Guix meets them, each commit reported
-    /// once (a parent that removed `.guix-authorizations` is found by each
-    /// of its children); only the first unless `keep_going`.
-    fn in_guix_order(self, commits: Vec<Failure>, keep_going: bool) -> Vec<Failure> {
-        let mut reported = HashSet::new();
-        let all = self
-            .introduction
-            .into_iter()
-            .chain(self.descent)
-            .chain(commits);
-        let mut found: Vec<Failure> = all
-            .filter(|f| reported.insert((f.kind(), f.commit())))
-            .collect();
-        if !keep_going {
-            found.truncate(1);
-        }
-        found
-    }
-}
-
-/// What one checking thread found: the commits each key signed, and the
-/// failures.
-#[derive(Default)]
-struct Tally {
-    signers: HashMap<Fingerprint, Vec<Node>>,
-    failures: Vec<(Node, Failure)>,
-    root_parent_seen: bool,
-}
-
-/// The rule, as the pipeline applies it to each commit found.
-struct CheckCommits<'a> {
-    rule: &'a Rule<'a>,
-    roots: &'a [Oid],
-    progress: &'a dyn Progress,
-}
-
-impl<'a> CheckCommits<'a> {
-    fn new(rule: &'a Rule<'a>, roots: &'a [Oid], progress: &'a dyn Progress) -> Self {
-        CheckCommits {
-            rule,
-            roots,
-            progress,
-        }
-    }
-}
-
-impl Check for CheckCommits<'_> {
-    type Tally = Tally;
-
-    /// An authentication failure is tallied; any other error (an
-    /// unreadable object) stops everything.
-    fn check(&self, objects: &Objects, found: Found, tally: &mut Tally) -> Result<(), Error> {
-        let commit = match &found.data {
-            Some(data) => CommitObject::parse(found.id, data)?,
-            None => CommitObject::read_from(objects, found.id)?,
-        };
-        for parent in &found.parents {
-            self.rule.memo.learn(objects, parent)?;
-        }
-        if commit.parents.iter().any(|p| self.roots.contains(p)) {
-            tally.root_parent_seen = true;
-        }
-        match self.rule.authenticate_commit(objects, &commit) {
-            Ok(signer) => {
-                self.progress.checked(commit.id, Ok(&signer));
-                tally.signers.entry(signer).or_default().push(found.node);
-            }
-            Err(Stop::Failure(failure)) => {
-                self.progress.checked(commit.id, Err(&failure));
-                tally.failures.push((found.node, failure));
-            }
-            Err(Stop::Error(e)) => return Err(e),
-        }
-        self.progress.advance(1);
-        Ok(())
-    }
-
-    fn merge(into: &mut Tally, other: Tally) {
-        for (signer, nodes) in other.signers {
-            into.signers.entry(signer).or_default().extend(nodes);
-        }
-        into.failures.extend(other.failures);
-        into.root_parent_seen |= other.root_parent_seen;
-    }
-}
-
-/// What checking found, made exact.
-struct Checked {
-    /// How many commits were checked.
-    commits: usize,
-    signers: HashMap<Fingerprint, usize>,
-    /// The failures, in the order Guix checks the commits.
-    failures: Vec<Failure>,
-}
-
-/// At most this many failing commits are settled one by one, each by a
-/// short walk; with more, the whole hidden history is walked once.
-const SETTLED_ONE_BY_ONE: usize = 64;
-
-/// What [`settle`] tells exactly, beside the failing commits.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Scope {
-    FailingCommits,
-    /// Whether anything is to be checked at all: nothing is when END
-    /// itself is hidden.
-    AnythingToCheck,
-}
-
-/// Makes the tally exact and puts failures in Guix's order.
-///
-/// The walk may have found commits that hidden history reaches through
-/// commits with skewed times: a failure is kept only if no hidden commit
-/// reaches it, which is settled exactly, never by commit times (checking
-/// the others was only wasted work, and they are not counted).
-fn settle(
-    repo: &Repository,
-    walk: &mut Walk,
-    hidden: &[Oid],
-    mut tally: Tally,
-    scope: Scope,
-) -> Result<Checked, Error> {
-    let whole = scope == Scope::AnythingToCheck;
-    if whole || !tally.failures.is_empty() {
-        let mut failing: Vec<Node> = tally.failures.iter().map(|(node, _)| *node).collect();
-        if whole {
-            failing.push(walk.end());
-        }
-        hide_reached(repo, walk, hidden, &failing)?;
-        tally.failures.retain(|(node, _)| !walk.is_hidden(*node));
-        let positions = walk.guix_positions();
-        tally
-            .failures
-            .sort_by_key(|(node, _)| positions.get(node).copied().unwrap_or(usize::MAX));
-    }
-    let signers = tally
-        .signers
-        .into_iter()
-        .map(|(signer, nodes)| {
-            let count = nodes.iter().filter(|&&n| !walk.is_hidden(n)).count();
-            (signer, count)
-        })
-        .filter(|(_, count)| *count > 0)
-        .collect();
-    let commits = match walk.is_hidden(walk.end()) {
-        true => 0,
-        false => walk.commits().count(),
-    };
-    Ok(Checked {
-        commits,
-        signers,
-        failures: tally.failures.into_iter().map(|(_, e)| e).collect(),
-    })
-}
-
-/// Marks hidden each of `failing` that a hidden commit reaches.
-fn hide_reached(
-    repo: &Repository,
-    walk: &mut Walk,
-    hidden: &[Oid],
-    failing: &[Node],
-) -> Result<(), Error> {
-    if failing.len() > SETTLED_ONE_BY_ONE {
-        return walk.settle(|walk| failing.iter().all(|&node| walk.is_hidden(node)));
-    }
-    let objects = Objects::open(repo)?;
-    for &node in failing {
-        if walk::is_ancestor_of_any(&objects, walk.id(node), hidden, walk.interrupt())? {
-            walk.mark_hidden(node);
-        }
-    }
-    Ok(())
-}
-
-fn sorted_counts(counts: HashMap<Fingerprint, usize>) -> Vec<(Fingerprint, usize)> {
-    let mut counts: Vec<_> = counts.into_iter().collect();
-    counts.sort_by(|(fa, a), (fb, b)| b.cmp(a).then_with(|| fa.cmp(fb)));
-    counts
 }

@@ -108,6 +108,7 @@ pub use git::input::{read_regular_file, InputError};
 pub use git::objects::{Kind as ObjectKind, ObjectError, ObjectProblem, ObjectRole, Unreadable};
 pub use git::open::{open_repository, open_repository_from_env, OpenError};
 pub use git::replace::{GitEnvironment, ReplaceObjects, SubstitutionError, Substitutions};
+pub use git::settings::tune_libgit2;
 pub use guile_reader::{Position, SyntaxError, SyntaxProblem, UnsupportedSyntax};
 pub use merge::{check_merge, MergeCheck, MergeSigner, MergeVerdict};
 pub use openpgp::armor::ArmorError;

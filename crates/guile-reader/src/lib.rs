@@ -1,10 +1,16 @@
 //! Reading the small s-expression files channels carry, as Guile does.
 //!
 //! Guix reads `.guix-authorizations`, `.guix-channel` and its cache files
-//! with Guile's `read`; this module reads them the same way
-//! ([`reader`], a port of Guile 3.0's `module/ice-9/read.scm`, and
-//! [`number`], of its `string->number`): the same files are accepted and
-//! read to the same data. The files are untrusted: the reader does not
+//! with Guile's `read`; this crate reads them the same way (a port of
+//! Guile 3.0's `module/ice-9/read.scm`, and of its `string->number`): the
+//! same files are accepted and read to the same data, as [`lexpr`] values.
+//!
+//! ```
+//! let datum = guile_reader::read_first(b"(authorizations (version 0))")?;
+//! assert_eq!(guile_reader::list(&datum).map(|items| items.len()), Some(2));
+//! # Ok::<(), guile_reader::SyntaxError>(())
+//! ```
+//! The files are untrusted: the reader does not
 //! recurse, bounds nesting and size, and the data it returns are freed
 //! without recursion.
 //!

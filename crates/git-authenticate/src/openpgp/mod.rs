@@ -1,4 +1,5 @@
-//! OpenPGP as Guix reads it: armor, packets, fingerprints, keyrings, signatures, the arithmetic that checks them, and the strict policy.
+//! OpenPGP as Guix reads it: armor, packets, fingerprints, keyrings,
+//! signatures, the arithmetic that checks them, and the strict policy.
 
 pub(crate) mod armor;
 pub(crate) mod crypto;
@@ -7,3 +8,4 @@ pub(crate) mod keyring;
 pub(crate) mod packet;
 pub(crate) mod policy;
 pub(crate) mod signature;
+pub(crate) mod verify;

@@ -20,8 +20,9 @@ use untrusted_text::Untrusted;
 
 /// Why a repository, a commit or an input is not accepted.
 ///
-/// [`Error::NotAuthentic`] (and a downgrade refused by [`Error::Update`]) mean the history was
-/// checked and must not be trusted
+/// [`Error::NotAuthentic`], [`Error::CommitNotAuthentic`] and a downgrade
+/// refused by [`Error::Update`] mean the history was checked and must not
+/// be trusted
 /// ([`Error::is_authentication_failure`]); the others mean it could not be
 /// checked at all.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +32,11 @@ pub enum Error {
     /// ([`Report::failures`], never empty), and what was checked.
     #[error("{}", .0.failures.first().map_or_else(String::new, ToString::to_string))]
     NotAuthentic(Box<Report>),
+
+    /// The commit given to [`authenticate_commit`](crate::authenticate_commit)
+    /// was checked and is not authentic: why.
+    #[error("{0}")]
+    CommitNotAuthentic(Box<Failure>),
 
     /// The keyring cannot be loaded.
     #[error(transparent)]
@@ -201,6 +207,7 @@ impl Error {
     pub fn failure(&self) -> Option<&Failure> {
         match self {
             Error::NotAuthentic(report) => report.failures.first(),
+            Error::CommitNotAuthentic(failure) => Some(failure),
             _ => None,
         }
     }
@@ -222,6 +229,7 @@ impl Error {
                 .failures
                 .first()
                 .map_or("not-authentic", Failure::kind),
+            Error::CommitNotAuthentic(failure) => failure.kind(),
             Error::Keyring(e) => e.kind(),
             Error::Cache(e) => e.kind(),
             Error::Interrupted => "interrupted",
@@ -249,14 +257,18 @@ impl Error {
     pub fn is_authentication_failure(&self) -> bool {
         matches!(
             self,
-            Error::NotAuthentic(_) | Error::Update(UpdateError::Downgrade { .. })
+            Error::NotAuthentic(_)
+                | Error::CommitNotAuthentic(_)
+                | Error::Update(UpdateError::Downgrade { .. })
         )
     }
 
     /// The commit the error is about, if any.
     pub fn commit(&self) -> Option<Oid> {
         match self {
-            Error::NotAuthentic(_) => self.failure().map(Failure::commit),
+            Error::NotAuthentic(_) | Error::CommitNotAuthentic(_) => {
+                self.failure().map(Failure::commit)
+            }
             Error::Metadata(MetadataError::Malformed { commit, .. }) => Some(*commit),
             Error::Update(UpdateError::Downgrade { new, .. }) => Some(*new),
             _ => None,

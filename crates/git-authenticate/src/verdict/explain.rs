@@ -132,7 +132,9 @@ impl Error {
     /// What would fix the problem, where that is knowable.
     pub fn hint(&self) -> Option<String> {
         match self {
-            Error::NotAuthentic(_) => self.failure().and_then(Failure::hint),
+            Error::NotAuthentic(_) | Error::CommitNotAuthentic(_) => {
+                self.failure().and_then(Failure::hint)
+            }
             Error::Keyring(e) => e.hint(),
             Error::Unreadable(unreadable) => Some(unreadable_hint(&unreadable.source)),
             Error::Substitution(SubstitutionError::Substituted {

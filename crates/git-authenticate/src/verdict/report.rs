@@ -23,8 +23,8 @@ pub struct Report {
     /// Commits checked per signing key, largest count first.
     pub signers: Vec<(Fingerprint, usize)>,
     /// Why END is not authentic, in the order Guix meets the failures (the
-    /// introduction, END's descent, then the commits newest first: see the
-    /// README, "The rule"): all of them with
+    /// introduction, END's descent, then the commits newest first:
+    /// `doc/RULE.md`): all of them with
     /// [`Options::keep_going`](crate::Options::keep_going), else the first.
     /// Empty when END is authentic.
     pub failures: Vec<Failure>,
@@ -36,6 +36,22 @@ impl Report {
     /// Whether END is authentic.
     pub fn is_authentic(&self) -> bool {
         self.failures.is_empty()
+    }
+
+    /// Nothing checked yet, from `introduction` to `end`.
+    pub(crate) fn empty(
+        introduction: &Introduction,
+        end: Oid,
+        warnings: Vec<CacheWarning>,
+    ) -> Self {
+        Report {
+            introduction: introduction.clone(),
+            end,
+            checked: 0,
+            signers: Vec::new(),
+            failures: Vec::new(),
+            warnings,
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 ;; Reads the first datum of each file named on the command line, as Guix
 ;; reads a blob (a bytevector port: ISO-8859-1), or with `--file' first, as
 ;; it reads a file on disk (in a UTF-8 locale), and prints it on one line
-;; in a canonical form that src/sexp.rs's tests print too, or `ERR'
+;; in a canonical form that crates/guile-reader/src/lib.rs's tests print too, or `ERR'
 ;; followed by the exception's key.
 ;;
 ;; The form: `()', `#nil', `#t', `#f'; `(car . cdr)' for pairs; `#(…)'

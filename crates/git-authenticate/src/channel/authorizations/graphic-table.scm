@@ -1,5 +1,5 @@
 ;; Prints the runs of code points Guile puts in each class, for
-;; src/authorizations/graphic.rs: `graphic` (in char-set:graphic), `other`
+;; crates/git-authenticate/src/channel/authorizations/graphic.rs: `graphic` (in char-set:graphic), `other`
 ;; (designated but not graphic; surrogates too) or `unassigned`.
 (use-modules (srfi srfi-14))
 (define (class c)
