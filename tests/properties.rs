@@ -297,7 +297,7 @@ fn history() -> impl Strategy<Value = History> {
 /// signing fingerprint (compact hex).
 type Failure = (&'static str, usize, Option<String>);
 
-/// Step 6: the authorized set of node `c`, or the node that removed
+/// RULE.md step 6: the authorized set of node `c`, or the node that removed
 /// `.guix-authorizations` (an error reported on that parent).
 fn reference_authorized(h: &History, c: usize) -> Result<EntrySet, usize> {
     let node = &h.nodes[c];
