@@ -290,8 +290,8 @@ fn history() -> impl Strategy<Value = History> {
 }
 
 // ---------------------------------------------------------------------------
-// The reference implementation of the rule (specification, "Authenticating
-// one commit C" and "... from an introduction up to END").
+// The reference implementation of the rule: one commit (RULE.md steps
+// 1–7) and a history from an introduction up to END (RULE.md steps 8–13).
 
 /// A failure: its kind, the node it names, and for `unauthorized`, the
 /// signing fingerprint (compact hex).

@@ -1,8 +1,8 @@
 //! The code cites the rule by step, `RULE.md step N` or `RULE.md steps
 //! N–M`, and every step it cites exists in `doc/RULE.md`, which numbers its
 //! steps `### Step 1`, `### Step 2`… consecutively. A citation in any other
-//! form ("Step 6", "the specification's steps") is refused, so that there is
-//! one form to search for.
+//! form ("Step 6", "steps 6–7" without `RULE.md`) is refused, so that there
+//! is one form to search for.
 
 use std::path::{Path, PathBuf};
 

@@ -49,7 +49,7 @@ const FILES: &str = r#".SH FILES
 \fI$XDG_CACHE_HOME\fR/git\-authenticate/authentication/\fIKEY\fR
 The cache of authenticated commits for cache key \fIKEY\fR (\fB\-\-cache\-key\fR;
 by default \fBcheckouts/\fR and the URL\-safe base64 of the SHA\-256 of the
-repository's path). \fI$XDG_CACHE_HOME\fR defaults to \fI~/.cache\fR. A key made of
+repository's path: its work tree, or its git directory when bare). \fI$XDG_CACHE_HOME\fR defaults to \fI~/.cache\fR. A key made of
 plain names (letters, digits, \fB\-_.=+\fR) separated by \fB/\fR is that path below
 the directory; any other key is one file, \fB%\fR and the key with other bytes
 written \fB%XX\fR (\fB%sha256\-\fR and the key's SHA\-256 in hex when that is too
