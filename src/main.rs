@@ -13,9 +13,9 @@ const PACK_WINDOWS_MAPPED: usize = 96 << 20;
 
 fn main() -> std::process::ExitCode {
     git_authenticate::git2::opts::enable_caching(false);
-    // The library hashes every object the verdict depends on itself (with
-    // SHA-1 collision detection); libgit2 hashing them again would only
-    // double the cost.
+    // The library hashes every object the verdict depends on itself (plain
+    // SHA-1: git detects collision attacks when objects arrive); libgit2
+    // hashing them again would only double the cost.
     git_authenticate::git2::opts::strict_hash_verification(false);
     // SAFETY: these set libgit2 globals without synchronisation; nothing
     // else runs yet (no other thread exists before this point).
