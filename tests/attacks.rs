@@ -1077,7 +1077,7 @@ fn cache_owned_by_someone_else_is_ignored() {
 /// commit that does not descend from it (an orphan signed by the
 /// introduction's key): it must not make that commit authentic.
 #[test]
-#[ignore = "OUT OF SCOPE (README, threat model): a cache forged with the user's own write \
+#[ignore = "OUT OF SCOPE (doc/THREAT-MODEL.md): a cache forged with the user's own write \
             access, introduction comment included, is trusted like the user's own files"]
 fn forged_cache_naming_a_foreign_commit() {
     let built = build_scenario_text(&format!(

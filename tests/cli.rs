@@ -962,7 +962,7 @@ fn keep_going_reports_every_failure_newest_first() {
 // ---------------------------------------------------------------------------
 // JSON output.
 
-/// The fields README.md documents, and only those.
+/// The fields doc/GUIDE.md documents, and only those.
 fn document(assert: &assert_cmd::assert::Assert) -> Value {
     let out = stdout(assert);
     let doc: Value =

@@ -791,18 +791,18 @@ fn a_listed_key_that_gpg_passes_over_for_a_newer_subkey_is_a_warning() {
 }
 
 #[test]
-fn the_readme_shows_what_the_doctor_prints() {
+fn the_guide_shows_what_the_doctor_prints() {
     let channel = Channel::new(CHANNEL);
     channel.keyring_remove("keyring", "bob.key");
     let out = channel.doctor_command(&[]);
     assert_eq!(out.status.code(), Some(1));
     let printed = String::from_utf8(out.stdout).unwrap();
-    let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
-    let example = readme
+    let guide = std::fs::read_to_string(support::manifest_dir().join("doc/GUIDE.md")).unwrap();
+    let example = guide
         .split("Here, with bob's key missing from the keyring branch:\n\n```text\n")
         .nth(1)
         .and_then(|rest| rest.split("```\n").next())
-        .expect("README's doctor example");
+        .expect("the guide's doctor example");
     assert_eq!(example, printed);
 }
 

@@ -72,6 +72,91 @@ fn the_manual_page_documents_every_option_and_the_doctor() {
     assert!(rendered.contains("--keep-going"), "{rendered}");
 }
 
+/// The manual page says where the command keeps things and what in the
+/// environment it reads: the cache's location and layout, the git
+/// configuration keys, and every variable.
+#[test]
+fn the_manual_page_has_files_and_environment_sections() {
+    let page = generate("man");
+    let section = |name: &str| {
+        let start = page
+            .find(&format!("\n.SH {name}\n"))
+            .unwrap_or_else(|| panic!("no {name} section:\n{page}"));
+        let rest = &page[start + 1..];
+        let end = rest[1..].find("\n.SH ").map_or(rest.len(), |end| end + 2);
+        rest[..end].replace("\\-", "-")
+    };
+    let files = section("FILES");
+    for needle in [
+        "git-authenticate/authentication/",
+        "XDG_CACHE_HOME",
+        "~/.cache",
+        ";; Introduction: ",
+        "200",
+        "0600",
+        ".lock",
+        "git-authenticate/gate/",
+        "guix.authentication.introduction-commit",
+        "guix.authentication.introduction-signer",
+        "guix.authentication.keyring",
+        "guix.authentication-",
+        "guix.authentication.protected-branch",
+        "guix.authentication.allow-key-removal",
+        "pre-push",
+        "post-merge",
+        "reference-transaction",
+        "pre-receive",
+    ] {
+        assert!(files.contains(needle), "FILES lacks {needle}:\n{files}");
+    }
+    let environment = section("ENVIRONMENT");
+    // What the tests clear because it changes what the binary does, and
+    // the rest of what it reads.
+    let others = [
+        "GIT_COMMON_DIR",
+        "GIT_REFLOG_ACTION",
+        "XDG_CACHE_HOME",
+        "HOME",
+    ];
+    for variable in support::home::CLEARED.iter().chain(&others) {
+        assert!(
+            environment.contains(variable),
+            "ENVIRONMENT lacks {variable}:\n{environment}"
+        );
+    }
+    // Before the version, as man pages order their sections.
+    let version = page.find("\n.SH VERSION").unwrap_or(page.len());
+    assert!(page.find("\n.SH FILES").unwrap() < version);
+}
+
+/// Every variable the code reads from the environment is in the manual
+/// page's ENVIRONMENT section (test-only readers aside).
+#[test]
+fn every_environment_variable_the_code_reads_is_in_the_manual_page() {
+    let page = generate("man");
+    let environment = &page[page.find("\n.SH ENVIRONMENT").expect("ENVIRONMENT")..];
+    let root = crate::rule_citations::repository_root();
+    let mut files = Vec::new();
+    for dir in ["src", "crates"] {
+        crate::rule_citations::rust_files(&root.join(dir), &mut files);
+    }
+    let mut missing = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        // Test modules read variables of their own (GUILE_READER_FILES…).
+        let text = text.split("#[cfg(test)]").next().unwrap();
+        for call in ["env::var_os(\"", "env::var(\""] {
+            for rest in text.split(call).skip(1) {
+                let name = &rest[..rest.find('"').unwrap()];
+                if !environment.contains(&format!("\\fB{name}\\fR")) {
+                    missing.push(format!("{}: {name}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in ENVIRONMENT: {missing:?}");
+}
+
 /// Runs the generated bash completion for the words typed so far.
 fn bash_complete(script: &str, words: &[&str]) -> Vec<String> {
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
@@ -285,20 +370,20 @@ fn the_documented_failure_kinds_are_those_of_the_code() {
     let mut in_schema = schema_kinds("schema.json", "/properties/failures/items");
     in_schema.retain(|k| k != "downgrade");
     assert_eq!(in_schema, code, "doc/schema.json");
-    let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
-    let row = readme
+    let guide = std::fs::read_to_string(support::manifest_dir().join("doc/GUIDE.md")).unwrap();
+    let row = guide
         .lines()
         .find(|l| l.starts_with("| `failures[].kind` |"))
-        .expect("README documents failures[].kind");
-    let mut in_readme: Vec<String> = row
+        .expect("doc/GUIDE.md documents failures[].kind");
+    let mut in_guide: Vec<String> = row
         .split('`')
         .skip(3)
         .step_by(2)
         .map(str::to_owned)
         .collect();
-    in_readme.sort();
-    in_readme.dedup();
-    assert_eq!(in_readme, code, "README.md's failures[].kind row");
+    in_guide.sort();
+    in_guide.dedup();
+    assert_eq!(in_guide, code, "doc/GUIDE.md's failures[].kind row");
 }
 
 #[test]
@@ -674,17 +759,17 @@ fn a_damaged_pack_names_the_object_and_the_commit_read() {
 }
 
 #[test]
-fn the_doctors_kinds_are_documented_in_the_schema_and_readme() {
+fn the_doctors_kinds_are_documented_in_the_schema_and_guide() {
     let code = kinds_in("crates/git-authenticate/src/doctor/problem.rs");
     let in_schema = schema_kinds("doctor-schema.json", "/properties/findings/items");
     assert_eq!(in_schema, code, "doc/doctor-schema.json");
-    let readme = std::fs::read_to_string(support::manifest_dir().join("README.md")).unwrap();
-    let section = &readme[readme.find("### The doctor").unwrap()..];
+    let guide = std::fs::read_to_string(support::manifest_dir().join("doc/GUIDE.md")).unwrap();
+    let section = &guide[guide.find("### The doctor").unwrap()..];
     let section = &section[..section.find("\n### ").unwrap()];
     for kind in &code {
         assert!(
             section.contains(&format!("`{kind}`")),
-            "README's doctor section lacks {kind}"
+            "doc/GUIDE.md's doctor section lacks {kind}"
         );
     }
 }

@@ -724,13 +724,13 @@ fn keyring_reference_cases(full_names: bool) -> Vec<Case> {
     cases
 }
 
-/// An expected difference, chosen (README, "The rule"): a keyring reference
+/// An expected difference, chosen (RULE.md step 8): a keyring reference
 /// given as a full name (`refs/heads/keyring`, `refs/remotes/origin/keyring`)
 /// is used here when Guix's `branch-lookup` finds no branch of that name
 /// (Guix fails: "cannot locate remote-tracking branch"); when a branch of
 /// that very name exists, both use it.
 #[test]
-#[ignore = "EXPECTED DIFFERENCE (README, the rule): a full keyring reference name is accepted \
+#[ignore = "EXPECTED DIFFERENCE (RULE.md step 8): a full keyring reference name is accepted \
             here, Guix's branch-lookup fails on it; run by hand to see the cases"]
 fn full_keyring_reference_names_differ_from_guix() {
     let Some(guix) = Guix::from_environment() else {

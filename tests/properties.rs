@@ -290,14 +290,14 @@ fn history() -> impl Strategy<Value = History> {
 }
 
 // ---------------------------------------------------------------------------
-// The reference implementation of the rule (specification, "Authenticating
-// one commit C" and "... from an introduction up to END").
+// The reference implementation of the rule: one commit (RULE.md steps
+// 1–7) and a history from an introduction up to END (RULE.md steps 8–13).
 
 /// A failure: its kind, the node it names, and for `unauthorized`, the
 /// signing fingerprint (compact hex).
 type Failure = (&'static str, usize, Option<String>);
 
-/// Step 6: the authorized set of node `c`, or the node that removed
+/// RULE.md step 6: the authorized set of node `c`, or the node that removed
 /// `.guix-authorizations` (an error reported on that parent).
 fn reference_authorized(h: &History, c: usize) -> Result<EntrySet, usize> {
     let node = &h.nodes[c];

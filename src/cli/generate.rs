@@ -18,7 +18,7 @@ pub fn print(what: Generate) -> std::io::Result<()> {
     let mut command = Args::command();
     let mut out = std::io::stdout().lock();
     match what {
-        Generate::Man => clap_mangen::Man::new(command).render(&mut out)?,
+        Generate::Man => out.write_all(&manual_page(command)?)?,
         Generate::CompleteBash => complete(Shell::Bash, &mut command, &mut out),
         Generate::CompleteZsh => complete(Shell::Zsh, &mut command, &mut out),
         Generate::CompleteFish => complete(Shell::Fish, &mut command, &mut out),
@@ -30,6 +30,99 @@ pub fn print(what: Generate) -> std::io::Result<()> {
     }
     out.flush()
 }
+
+/// The manual page: clap_mangen's, with FILES and ENVIRONMENT sections
+/// before its VERSION section (or at the end), where man pages put them.
+fn manual_page(command: clap::Command) -> std::io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command).render(&mut page)?;
+    let page = String::from_utf8_lossy(&page).into_owned();
+    let at = page.find("\n.SH VERSION").map_or(page.len(), |at| at + 1);
+    let (head, tail) = page.split_at(at);
+    Ok(format!("{head}{ENVIRONMENT}{FILES}{tail}").into_bytes())
+}
+
+/// Where the command reads and writes, as `src/cache.rs`, `src/gate.rs`,
+/// `src/cli/config.rs` and `src/cli/hooks.rs` lay it out.
+const FILES: &str = r#".SH FILES
+.TP
+\fI$XDG_CACHE_HOME\fR/git\-authenticate/authentication/\fIKEY\fR
+The cache of authenticated commits for cache key \fIKEY\fR (\fB\-\-cache\-key\fR;
+by default \fBcheckouts/\fR and the URL\-safe base64 of the SHA\-256 of the
+repository's path: its work tree, or its git directory when bare). \fI$XDG_CACHE_HOME\fR defaults to \fI~/.cache\fR. A key made of
+plain names (letters, digits, \fB\-_.=+\fR) separated by \fB/\fR is that path below
+the directory; any other key is one file, \fB%\fR and the key with other bytes
+written \fB%XX\fR (\fB%sha256\-\fR and the key's SHA\-256 in hex when that is too
+long for a file name). The file holds a \fB;; List of previously\-authenticated
+commits.\fR comment, a \fB;; Introduction: \fR\fIID\fR comment, then at most 200
+entries, newest first, each \fB("\fR\fIID\fR\fB" guix)\fR or
+\fB("\fR\fIID\fR\fB" strict "\fR\fIDIGEST\fR\fB")\fR: the commit and the policy (and
+the SHA\-256 of the historical authorizations) it was authenticated under.
+Beside it, a file of the same name with \fB.lock\fR appended serialises writers,
+and \fB.tmp\-*\fR files exist while it is replaced. The file must be the user's, mode 0600; every directory from
+the cache root down, the user's and not writable by group or others
+(created 0700); otherwise the cache is ignored with a warning.
+.TP
+\fIGIT_DIR\fR/git\-authenticate/gate/\fIINTRODUCTION\fR
+The server gate's cache of the commits it accepted from introduction commit
+\fIINTRODUCTION\fR, in the same format, with the git directory as its root.
+.TP
+\fIGIT_DIR\fR/config (and git's other configuration files)
+\fBguix.authentication.introduction\-commit\fR, \fBguix.authentication.introduction\-signer\fR
+and \fBguix.authentication.keyring\fR: the introduction and keyring branch,
+recorded by the first successful run with COMMIT and SIGNER;
+\fBguix.authentication\-\fR\fIBRANCH\fR\fB.*\fR: the same for branch \fIBRANCH\fR, taking
+precedence there; \fBguix.authentication.protected\-branch\fR (one branch or
+pattern per value) and \fBguix.authentication.allow\-key\-removal\fR: the server
+gate's. Also read: \fBcore.hooksPath\fR (where hooks go), and for \fBdoctor\fR,
+\fBuser.signingkey\fR, \fBgpg.format\fR, \fBgpg.openpgp.program\fR and \fBgpg.program\fR.
+.TP
+\fIGIT_DIR\fR/hooks/pre\-push, post\-merge, reference\-transaction
+The client hooks the first successful run installs (in \fBcore.hooksPath\fR when
+the repository's own configuration sets it), never over an existing file.
+\fBinstall\-server\-hook\fR writes \fIGIT_DIR\fR/hooks/pre\-receive (or into
+\fBcore.hooksPath\fR).
+"#;
+
+/// Every variable the binary reads, and those its hooks read.
+const ENVIRONMENT: &str = r#".SH ENVIRONMENT
+.TP
+\fBGIT_AUTHENTICATE_NO_SETUP\fR
+Set to anything but empty or \fB0\fR: as \fB\-\-no\-setup\fR.
+.TP
+\fBGIT_AUTHENTICATE\fR
+Read by the client hooks, not the binary: the command they run (default
+\fBgit\-authenticate\fR from \fBPATH\fR).
+.TP
+\fBGIT_DIR\fR, \fBGIT_WORK_TREE\fR, \fBGIT_COMMON_DIR\fR, \fBGIT_CEILING_DIRECTORIES\fR, \fBGIT_DISCOVERY_ACROSS_FILESYSTEM\fR, \fBGIT_NAMESPACE\fR, \fBGIT_INDEX_FILE\fR, \fBGIT_CONFIG_NOSYSTEM\fR, \fBGIT_CONFIG_SYSTEM\fR, \fBGIT_CONFIG_GLOBAL\fR
+Without \fB\-r\fR, the repository and its configuration are found as git finds
+them from its environment (libgit2's open from environment).
+.TP
+\fBGIT_OBJECT_DIRECTORY\fR, \fBGIT_ALTERNATE_OBJECT_DIRECTORIES\fR
+Object directories to read besides the repository's, as git hands them to
+hooks (the objects of a push in quarantine).
+.TP
+\fBGIT_NO_REPLACE_OBJECTS\fR, \fBGIT_REPLACE_REF_BASE\fR, \fBGIT_GRAFT_FILE\fR
+Whether and where git would substitute objects (replace refs, grafts), which
+is refused (status 2).
+.TP
+\fBGIT_REFLOG_ACTION\fR
+With \fB\-\-after\-merge\fR: a merge that \fBgit pull\fR ran names the remote it
+pulled from.
+.TP
+\fBXDG_CACHE_HOME\fR, \fBHOME\fR
+The cache root (\fI$XDG_CACHE_HOME\fR when absolute, else \fI$HOME/.cache\fR).
+\fBHOME\fR and \fBXDG_CONFIG_HOME\fR also locate the user's git configuration.
+.TP
+\fBGNUPGHOME\fR
+For \fBdoctor\fR: gpg's home, whose \fIgpg.conf\fR is read (default \fI~/.gnupg\fR).
+.TP
+\fBNO_COLOR\fR, \fBCLICOLOR_FORCE\fR, \fBCLICOLOR\fR, \fBTERM\fR, \fBCI\fR
+Colours on standard error, as the anstream crate decides: none when
+\fBNO_COLOR\fR is set and not empty; else always when \fBCLICOLOR_FORCE\fR is set
+and not empty; else none with \fBCLICOLOR=0\fR; else only on a terminal, when
+\fBTERM\fR is set and not \fBdumb\fR, \fBCLICOLOR\fR is set, or \fBCI\fR is set.
+"#;
 
 fn complete(shell: Shell, command: &mut clap::Command, out: &mut impl Write) {
     let mut script = Vec::new();

@@ -24,7 +24,7 @@ use git_authenticate::{
 use args::{Args, Command, Format};
 use output::{Noise, Request};
 
-/// Exit statuses, documented in `--help` and README.md.
+/// Exit statuses, documented in `--help` and doc/GUIDE.md.
 const AUTHENTIC: u8 = 0;
 const NOT_AUTHENTIC: u8 = 1;
 pub(crate) const COULD_NOT_CHECK: u8 = 2;

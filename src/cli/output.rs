@@ -1,7 +1,7 @@
 //! What the command prints: human text on standard error (statistics on
 //! standard output), or one JSON document on standard output.
 //!
-//! The JSON fields are a stable interface, documented in README.md.
+//! The JSON fields are a stable interface, documented in doc/GUIDE.md.
 
 use std::io::Write;
 

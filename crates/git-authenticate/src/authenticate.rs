@@ -1,5 +1,5 @@
 //! Authenticating a repository from its introduction up to a commit: the
-//! history-wide rule, step by step in the order of Guix's
+//! history-wide rule, RULE.md steps 8–13, in the order of Guix's
 //! `authenticate-repository`.
 
 use std::sync::atomic::AtomicBool;
@@ -135,11 +135,12 @@ impl Options {
 /// be signed by a key that `.guix-authorizations` in each of its parents
 /// lists. On success, `end` is recorded in the cache.
 ///
-/// The steps are those of Guix's `authenticate-repository`, each under the
-/// Scheme it implements, in Guix's order but one: END's descent is checked
-/// after the commits, whose parents answer it without a walk of the graph
+/// The steps are those of Guix's `authenticate-repository` (RULE.md
+/// steps 8–13), each under the Scheme it implements, in Guix's order but
+/// one: END's descent (RULE.md step 11) is checked after the commits
+/// (RULE.md step 12), whose parents answer it without a walk of the graph
 /// in the usual case. The failures are reported in Guix's order all the
-/// same (`doc/RULE.md`).
+/// same.
 ///
 /// Errors: [`Error::NotAuthentic`] when the history is not authentic, with
 /// the [`Report`] (what was checked, and the failure, or every failure with
@@ -351,7 +352,8 @@ fn present_commits(objects: &Objects, ids: &[Oid]) -> Result<Vec<Oid>, Error> {
 }
 
 /// Guix's `commit-difference`: the commits reachable from END, but not
-/// from the introduction or a known commit, found newest first.
+/// from the introduction or a known commit, found newest first (RULE.md
+/// step 9).
 fn commits_to_check<'r>(
     repo: &'r Repository,
     end: Oid,
@@ -362,7 +364,7 @@ fn commits_to_check<'r>(
 }
 
 /// The introductory commit must carry a good signature by the introduction's
-/// signer; it is not checked against any authorizations.
+/// signer; it is not checked against any authorizations (RULE.md step 10).
 fn verify_introduction(
     repo: &Repository,
     rule: &Rule,
@@ -431,9 +433,9 @@ fn threads(jobs: usize) -> usize {
     .min(MAX_JOBS)
 }
 
-/// END must descend from the introduction or a known commit. It does when
-/// a checked commit has one of them as a parent; the graph is asked only
-/// when that is not so (a failure, most often).
+/// END must descend from the introduction or a known commit (RULE.md
+/// step 11). It does when a checked commit has one of them as a parent;
+/// the graph is asked only when that is not so (a failure, most often).
 fn check_descent(
     repo: &Repository,
     end: Oid,
@@ -449,7 +451,8 @@ fn check_descent(
     }))
 }
 
-/// Records END; a failure to write the cache only costs later runs time.
+/// Records END (RULE.md step 13); a failure to write the cache only costs
+/// later runs time.
 fn record_in_cache(
     options: &Options,
     introduction: &Introduction,

@@ -7,7 +7,7 @@
 //! This is plain SHA-1 (with the processor's SHA instructions): detecting
 //! SHA-1 collision attacks (git's `sha1dc`) would cost a third more time
 //! on a long history, and git already does it when objects arrive
-//! (`index-pack`, `unpack-objects`); see the README's threat model.
+//! (`index-pack`, `unpack-objects`); see doc/THREAT-MODEL.md.
 //!
 //! Loose objects are read and inflated here, with a bound on their size,
 //! because libgit2 1.9 loops forever on a truncated one. Packed objects

@@ -15,7 +15,8 @@ static APPLIED: Once = Once::new();
 /// (libgit2's defaults, 1 GiB and 8 GiB, keep most of a large pack
 /// resident), no object cache (each object is read once; libgit2's would
 /// hold up to 256 MiB), and no second hashing of the objects read (the
-/// library hashes every object its verdict depends on itself).
+/// library hashes every object its verdict depends on itself: plain
+/// SHA-1, as git detects collision attacks when objects arrive).
 ///
 /// Optional: without it, results are the same and memory is libgit2's
 /// default. Call it at the start of `main`, before other threads use

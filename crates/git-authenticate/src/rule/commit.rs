@@ -3,9 +3,9 @@
 //!
 //! As Guix's `guix/git-authenticate.scm`: [`Rule::commit_signing_key`],
 //! [`Rule::commit_authorized_keys`] and [`Rule::authenticate_commit`]. Each
-//! step is a step of the specification ("Authenticating one commit C"), in
-//! the same order, so that a commit failing several ways is reported for
-//! the same reason Guix reports. What the rule reads of parents is
+//! step is a step of the rule for one commit (RULE.md steps 1–7), in the
+//! same order, so that a commit failing several ways is reported for the
+//! same reason Guix reports. What the rule reads of parents is
 //! remembered by the [`Memo`].
 
 use std::sync::Arc;
@@ -84,7 +84,7 @@ impl<'a> Rule<'a> {
         objects: &Objects,
         commit: &CommitObject,
     ) -> Result<Fingerprint, Stop> {
-        // Steps 1–5: a good signature, by a key of the keyring, with a hash
+        // RULE.md steps 1–5: a good signature, by a key of the keyring, with a hash
         // strong enough. SHA-1 is tolerated only in old history, before the
         // commit's tree had `.guix-authorizations`.
         let sha1 = match self.memo.facts_of(objects, commit)?.entry.is_present() {
@@ -92,7 +92,7 @@ impl<'a> Rule<'a> {
             false => Sha1::Tolerated,
         };
         let signing_key = self.commit_signing_key(commit, sha1)?;
-        // Steps 6–7: its exact key is authorized by every parent.
+        // RULE.md steps 6–7: its exact key is authorized by every parent.
         let authorized = self.commit_authorized_keys(objects, commit.id, &commit.parents)?;
         if !authorized.contains(signing_key.fingerprint()) {
             return Err(self.unauthorized(objects, commit, signing_key).into());
@@ -135,7 +135,7 @@ impl<'a> Rule<'a> {
         }
     }
 
-    /// Step 6: the intersection of what each parent authorizes; the
+    /// RULE.md step 6: the intersection of what each parent authorizes; the
     /// default authorizations for a root commit.
     pub fn commit_authorized_keys(
         &self,

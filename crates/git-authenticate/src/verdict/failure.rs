@@ -20,8 +20,8 @@ use untrusted_text::Untrusted;
 /// Why a commit, or the history up to it, is not authentic.
 ///
 /// The variants follow the steps of the rule, in the order Guix takes
-/// them: the signature, the key, the authorizations, then the
-/// introduction and END's descent.
+/// them: the signature, the key, the authorizations (RULE.md steps 1–7),
+/// then the introduction and END's descent (RULE.md steps 10–11).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Failure {

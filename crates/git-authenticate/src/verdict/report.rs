@@ -23,8 +23,8 @@ pub struct Report {
     /// Commits checked per signing key, largest count first.
     pub signers: Vec<(Fingerprint, usize)>,
     /// Why END is not authentic, in the order Guix meets the failures (the
-    /// introduction, END's descent, then the commits newest first:
-    /// `doc/RULE.md`): all of them with
+    /// introduction, END's descent, then the commits newest first: see
+    /// RULE.md step 12): all of them with
     /// [`Options::keep_going`](crate::Options::keep_going), else the first.
     /// Empty when END is authentic.
     pub failures: Vec<Failure>,
