@@ -126,7 +126,7 @@ pub use channel_spec::{ChannelSpec, ChannelsFile};
 pub use configuration::Configuration;
 pub use error::{AmbiguousRevision, Error, HistoricalProblem, RevisionProblem};
 pub use failure::{Failure, ParentAuthorizations, ReencodedKey, Replacement, WeakAlgorithm};
-pub use fingerprint::{Fingerprint, FingerprintError, Issuer, KeyId};
+pub use fingerprint::{Fingerprint, FingerprintError, FingerprintFilter, Issuer, KeyId};
 pub use input::{read_regular_file, InputError};
 pub use introduction::{
     openpgp_fingerprint, CommitIdError, Introduction, IntroductionError, IntroductionForm,

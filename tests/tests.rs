@@ -13,6 +13,7 @@ mod ci_templates;
 mod cli;
 mod cli_security;
 mod doctor;
+mod fingerprint_characters;
 mod finish;
 mod gate;
 mod github_encodings;
