@@ -13,8 +13,9 @@ use crate::untrusted::Untrusted;
 /// An OpenPGP key fingerprint (20 bytes for v4 keys, 32 for v6 keys).
 ///
 /// Parsing ignores white space and accepts hex digits in either case, so the
-/// spaced form found in channel files works as is (see [`FingerprintFilter::Graphic`]). `Display` prints the
-/// spaced form Guix prints; [`Fingerprint::to_hex`] gives the compact form.
+/// spaced form found in channel files works as is
+/// ([`FingerprintFilter::Typed`]). `Display` prints the spaced form Guix
+/// prints; [`Fingerprint::to_hex`] gives the compact form.
 ///
 /// ```
 /// use git_authenticate::Fingerprint;
@@ -119,14 +120,21 @@ pub enum FingerprintFilter {
     /// format characters such as U+200B or U+FEFF, private use) is dropped,
     /// and what is left must be hex digits. Code points Guile 3.0.8 leaves
     /// unassigned, which it drops too, are refused: a Guile with newer
-    /// Unicode tables may call them graphic, keep them and fail. This crate
-    /// reads fingerprints typed by users (command line, configuration) the
-    /// same way.
+    /// Unicode tables may call them graphic, keep them and fail.
     Graphic,
     /// As `openpgp-fingerprint->bytevector` (`guix/channels.scm`) reads an
     /// introduction's signer, `(string-filter char-set:hex-digit …)`: every
-    /// character but the ASCII hex digits is dropped, so no text fails.
+    /// character but the ASCII hex digits is dropped, so only an odd
+    /// number of digits fails.
     HexDigit,
+    /// As this crate reads a fingerprint a user types or pastes (command
+    /// line, configuration, [`str::parse`]): white space and control
+    /// characters are dropped, anything else is refused. Stricter than
+    /// Guix's `guix git authenticate`, which reads its argument as
+    /// [`FingerprintFilter::HexDigit`] does: a format character such as a
+    /// right-to-left override, which [`FingerprintFilter::Graphic`] drops,
+    /// would show the user other digits than those read.
+    Typed,
 }
 
 impl FingerprintFilter {
@@ -135,6 +143,7 @@ impl FingerprintFilter {
         match self {
             FingerprintFilter::Graphic => graphic::assigned_not_graphic(c),
             FingerprintFilter::HexDigit => true,
+            FingerprintFilter::Typed => c.is_whitespace() || c.is_control(),
         }
     }
 }
@@ -144,7 +153,7 @@ impl FromStr for Fingerprint {
 
     /// Accepts only real fingerprint lengths (40 or 64 hex digits).
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let fingerprint = Self::read(input, FingerprintFilter::Graphic)?;
+        let fingerprint = Self::read(input, FingerprintFilter::Typed)?;
         match fingerprint.0.len() {
             20 | 32 => Ok(fingerprint),
             n => Err(FingerprintError::WrongLength {
@@ -274,6 +283,16 @@ mod tests {
     #[test]
     fn any_length_is_kept_for_authorizations() {
         let short = Fingerprint::read("ABCD", FingerprintFilter::Graphic).unwrap();
+        assert_eq!(
+            short,
+            Fingerprint::read("AB\u{a0}CD", FingerprintFilter::Typed).unwrap()
+        );
+        // Invisible, and it reverses what follows on screen.
+        assert!(Fingerprint::read("AB\u{202e}CD", FingerprintFilter::Typed).is_err());
+        assert_eq!(
+            short,
+            Fingerprint::read("AB\u{202e}CD", FingerprintFilter::Graphic).unwrap()
+        );
         assert_eq!(short.as_bytes(), &[0xAB, 0xCD]);
         assert_eq!(short.to_string(), "ABCD");
     }

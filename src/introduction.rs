@@ -338,11 +338,10 @@ pub fn parse_commit_id(text: &str) -> Result<Oid, CommitIdError> {
 }
 
 /// A signer fingerprint as typed on a command line or in a configuration:
-/// 40 hex digits (a v4 key), read as `.guix-authorizations` entries are
-/// ([`FingerprintFilter::Graphic`]: white space and invisible characters
-/// ignored, anything else refused).
+/// 40 hex digits (a v4 key), white space ignored
+/// ([`FingerprintFilter::Typed`]).
 pub fn parse_signer(text: &str) -> Result<Fingerprint, FingerprintError> {
-    v4(Fingerprint::read(text, FingerprintFilter::Graphic)?, text)
+    v4(Fingerprint::read(text, FingerprintFilter::Typed)?, text)
 }
 
 /// A signer fingerprint as Guix's `openpgp-fingerprint` reads it, in

@@ -6,7 +6,9 @@
 //! (guix/channels.scm) reads an introduction's signer: the same hex digit,
 //! or dropped, or refused (Guix: `base16-string->bytevector` fails). The
 //! one documented difference: a code point Guile's Unicode tables leave
-//! unassigned, which Guile drops, is refused here.
+//! unassigned, which Guile drops, is refused here. And
+//! [`FingerprintFilter::Typed`], this crate's own, drops nothing
+//! [`FingerprintFilter::Graphic`] keeps.
 //!
 //! Guile classifies all 1,112,064 code points in one process
 //! (`fingerprint_characters/classify.scm`, a few seconds). The test needs
@@ -88,6 +90,11 @@ fn every_code_point_is_read_as_guix_reads_it() {
             unassigned += usize::from(authorizations != runs[i].1);
             let graphic = ours(c, FingerprintFilter::Graphic);
             let hex_digit = ours(c, FingerprintFilter::HexDigit);
+            let typed = ours(c, FingerprintFilter::Typed);
+            assert!(
+                typed == graphic || (typed.as_str(), graphic.as_str()) == ("refuse", "drop"),
+                "{c:?}: typed {typed}, graphic {graphic}"
+            );
             if graphic != authorizations || hex_digit != *introduction {
                 differences.push(format!(
                     "U+{:04X}: Guix {authorizations} (authorizations), {introduction} \
