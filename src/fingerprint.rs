@@ -76,9 +76,11 @@ impl Fingerprint {
         self.0.iter().map(|b| format!("{b:02X}")).collect()
     }
 
-    /// Reads `text` as Guix reads a fingerprint: drops the characters
-    /// `filter` drops, then reads the rest as hex digits (either case), any
-    /// even number of them. Linear in the length of `text`.
+    /// Reads `text` as a fingerprint: drops the characters `filter` drops,
+    /// then reads the rest as hex digits (either case), any even number of
+    /// them, as Guix does (a `.guix-authorizations` entry of the wrong
+    /// length is kept, and never matches a key). Linear in the length of
+    /// `text`.
     ///
     /// ```
     /// use git_authenticate::{FingerprintFilter, Fingerprint, FingerprintError};
@@ -111,7 +113,8 @@ impl Fingerprint {
 }
 
 /// Which characters of a fingerprint's text are dropped before its hex
-/// digits are read: Guix reads fingerprints in two ways.
+/// digits are read: Guix reads fingerprints in two ways, and this crate
+/// reads typed ones in a third, stricter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FingerprintFilter {
     /// As `read-authorizations` (`guix/git-authenticate.scm`) reads a
