@@ -14,6 +14,7 @@ mod cli;
 mod cli_security;
 mod docs;
 mod doctor;
+mod fingerprint_characters;
 mod finish;
 mod gate;
 mod github_encodings;

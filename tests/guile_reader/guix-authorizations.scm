@@ -2,7 +2,9 @@
 ;; `.guix-authorizations' blob (a bytevector port: ISO-8859-1), or with
 ;; `--file' first, as it reads `--historical-authorizations' FILE
 ;; (`call-with-input-file', in a UTF-8 locale); prints one line per file:
-;; `OK' followed by the fingerprints in hex, or `ERR' followed by the
+;; `OK' followed by the fingerprints in hex (`UNASSIGNED' instead of `OK'
+;; when a fingerprint held a code point Guile's Unicode tables leave
+;; unassigned, which `string-filter' dropped), or `ERR' followed by the
 ;; exception's key.
 ;;
 ;; The logic is Guix's own, copied: `read-authorizations' from
@@ -49,6 +51,19 @@
                    s)
       bv)))
 
+;;; Guile's `string-filter', noting whether it drops a code point Guile's
+;;; Unicode tables leave unassigned (which this crate refuses).
+
+(define dropped-unassigned? #f)
+
+(define (string-filter char-set s)
+  (string-for-each
+   (lambda (c)
+     (unless (char-set-contains? char-set:designated c)
+       (set! dropped-unassigned? #t)))
+   s)
+  ((@ (guile) string-filter) char-set s))
+
 ;;; guix/git-authenticate.scm.
 
 (define (read-authorizations port)
@@ -85,8 +100,11 @@
             (display
              (catch #t
                (lambda ()
+                 (set! dropped-unassigned? #f)
                  (let ((fingerprints (read-file-authorizations file)))
-                   (string-join (cons "OK" (map hex fingerprints)) " ")))
+                   (string-join (cons (if dropped-unassigned? "UNASSIGNED" "OK")
+                                      (map hex fingerprints))
+                                " ")))
                (lambda (key . args)
                  (string-append "ERR " (symbol->string key)))))
             (newline))

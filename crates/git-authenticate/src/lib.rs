@@ -224,7 +224,7 @@ pub use git::settings::tune_libgit2;
 pub use guile_reader::{Position, SyntaxError, SyntaxProblem, UnsupportedSyntax};
 pub use merge::{check_merge, MergeCheck, MergeSigner, MergeVerdict};
 pub use openpgp::armor::ArmorError;
-pub use openpgp::fingerprint::{Fingerprint, FingerprintError, Issuer, KeyId};
+pub use openpgp::fingerprint::{Fingerprint, FingerprintError, FingerprintFilter, Issuer, KeyId};
 pub use openpgp::keyring::{
     KeyProblem, Keyring, KeyringError, KeyringKey, KeyringLimit, KeyringSource,
 };

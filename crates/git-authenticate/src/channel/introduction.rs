@@ -6,7 +6,7 @@ use std::fmt;
 use git2::Oid;
 use lexpr::Value;
 
-use crate::openpgp::fingerprint::{Fingerprint, FingerprintError};
+use crate::openpgp::fingerprint::{Fingerprint, FingerprintError, FingerprintFilter};
 use guile_reader::{self as sexp, SyntaxError};
 use untrusted_text::Untrusted;
 
@@ -338,20 +338,20 @@ pub fn parse_commit_id(text: &str) -> Result<Oid, CommitIdError> {
 }
 
 /// A signer fingerprint as typed on a command line or in a configuration:
-/// 40 hex digits (a v4 key), white space ignored.
+/// 40 hex digits (a v4 key), white space ignored
+/// ([`FingerprintFilter::Typed`]).
 pub fn parse_signer(text: &str) -> Result<Fingerprint, FingerprintError> {
-    v4(Fingerprint::parse_any_length(text)?, text)
+    v4(Fingerprint::read(text, FingerprintFilter::Typed)?, text)
 }
 
 /// A signer fingerprint as Guix's `openpgp-fingerprint` reads it, in
 /// channels files and `.guix-channel`: every character that is not a hex
-/// digit is dropped (`string-filter char-set:hex-digit`), then the digits
+/// digit is dropped ([`FingerprintFilter::HexDigit`]), then the digits
 /// are read as base 16. Guix accepts any even number of digits there and
 /// fails later, when no key has that fingerprint; only the 40 digits of a
 /// v4 fingerprint are accepted here.
 pub fn openpgp_fingerprint(text: &str) -> Result<Fingerprint, FingerprintError> {
-    let digits: String = text.chars().filter(char::is_ascii_hexdigit).collect();
-    v4(Fingerprint::parse_any_length(&digits)?, text)
+    v4(Fingerprint::read(text, FingerprintFilter::HexDigit)?, text)
 }
 
 /// `fingerprint` if it is a v4 one (20 bytes); `input` is what it was read

@@ -1,5 +1,8 @@
 //! OpenPGP fingerprints, written the way users copy them and Guix prints them.
 
+// Guix's `char-set:graphic`, as far as a fingerprint needs it.
+mod graphic;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -8,8 +11,9 @@ use untrusted_text::Untrusted;
 /// An OpenPGP key fingerprint (20 bytes for v4 keys, 32 for v6 keys).
 ///
 /// Parsing ignores white space and accepts hex digits in either case, so the
-/// spaced form found in channel files works as is. `Display` prints the
-/// spaced form Guix prints; [`Fingerprint::to_hex`] gives the compact form.
+/// spaced form found in channel files works as is
+/// ([`FingerprintFilter::Typed`]). `Display` prints the spaced form Guix
+/// prints; [`Fingerprint::to_hex`] gives the compact form.
 ///
 /// ```
 /// use git_authenticate::Fingerprint;
@@ -70,35 +74,78 @@ impl Fingerprint {
         self.0.iter().map(|b| format!("{b:02X}")).collect()
     }
 
-    /// Parses hex of any even length, as Guix reads `.guix-authorizations`:
-    /// an entry of the wrong length is kept and simply never matches a key.
-    pub(crate) fn parse_any_length(input: &str) -> Result<Self, FingerprintError> {
-        // Guix drops every non-graphic character (spaces of any kind,
-        // tabs, newlines, control characters).
-        let kept: Vec<char> = input
-            .chars()
-            .filter(|c| !c.is_whitespace() && !c.is_control())
-            .collect();
-        if !kept.iter().all(char::is_ascii_hexdigit) {
-            return Err(FingerprintError::NotHex(input.to_owned()));
+    /// Reads `text` as a fingerprint: drops the characters `filter` drops,
+    /// then reads the rest as hex digits (either case), any even number of
+    /// them, as Guix does (a `.guix-authorizations` entry of the wrong
+    /// length is kept, and never matches a key). Linear in the length of
+    /// `text`.
+    ///
+    /// ```
+    /// use git_authenticate::{FingerprintFilter, Fingerprint, FingerprintError};
+    ///
+    /// let spaced = "AD17\u{a0}A21E\u{200b}F8AE";
+    /// assert_eq!(Fingerprint::read(spaced, FingerprintFilter::Graphic)?.to_hex(), "AD17A21EF8AE");
+    /// let pasted = "AD17:A21E-F8AE!";
+    /// assert!(Fingerprint::read(pasted, FingerprintFilter::Graphic).is_err());
+    /// assert_eq!(Fingerprint::read(pasted, FingerprintFilter::HexDigit)?.to_hex(), "AD17A21EF8AE");
+    /// # Ok::<(), FingerprintError>(())
+    /// ```
+    pub fn read(text: &str, filter: FingerprintFilter) -> Result<Self, FingerprintError> {
+        let mut digits = Vec::with_capacity(text.len());
+        for c in text.chars() {
+            match c.to_digit(16) {
+                Some(digit) => digits.push(digit as u8),
+                None if filter.drops(c) => {}
+                None => return Err(FingerprintError::NotHex(text.to_owned())),
+            }
         }
-        let digits: Vec<u8> = kept.iter().map(|&c| c as u8).collect();
         if !digits.len().is_multiple_of(2) {
-            return Err(FingerprintError::OddLength(input.to_owned()));
+            return Err(FingerprintError::OddLength(text.to_owned()));
         }
         let bytes = digits
             .chunks(2)
-            .map(|pair| (hex_value(pair[0]) << 4) | hex_value(pair[1]))
+            .map(|pair| (pair[0] << 4) | pair[1])
             .collect();
         Ok(Fingerprint(bytes))
     }
 }
 
-fn hex_value(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        _ => digit - b'A' + 10,
+/// Which characters of a fingerprint's text are dropped before its hex
+/// digits are read: Guix reads fingerprints in two ways, and this crate
+/// reads typed ones in a third, stricter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FingerprintFilter {
+    /// As `read-authorizations` (`guix/git-authenticate.scm`) reads a
+    /// `.guix-authorizations` entry, `(string-filter char-set:graphic …)`:
+    /// what Guile does not call graphic (spaces of every kind, controls,
+    /// format characters such as U+200B or U+FEFF, private use) is dropped,
+    /// and what is left must be hex digits. Code points Guile 3.0.8 leaves
+    /// unassigned, which it drops too, are refused: a Guile with newer
+    /// Unicode tables may call them graphic, keep them and fail.
+    Graphic,
+    /// As `openpgp-fingerprint->bytevector` (`guix/channels.scm`) reads an
+    /// introduction's signer, `(string-filter char-set:hex-digit …)`: every
+    /// character but the ASCII hex digits is dropped, so only an odd
+    /// number of digits fails.
+    HexDigit,
+    /// As this crate reads a fingerprint a user types or pastes (command
+    /// line, configuration, [`str::parse`]): white space and control
+    /// characters are dropped, anything else is refused. Stricter than
+    /// Guix's `guix git authenticate`, which reads its argument as
+    /// [`FingerprintFilter::HexDigit`] does: a format character such as a
+    /// right-to-left override, which [`FingerprintFilter::Graphic`] drops,
+    /// would show the user other digits than those read.
+    Typed,
+}
+
+impl FingerprintFilter {
+    /// Whether `c`, no hex digit, is dropped rather than refused.
+    fn drops(self, c: char) -> bool {
+        match self {
+            FingerprintFilter::Graphic => graphic::assigned_not_graphic(c),
+            FingerprintFilter::HexDigit => true,
+            FingerprintFilter::Typed => c.is_whitespace() || c.is_control(),
+        }
     }
 }
 
@@ -107,7 +154,7 @@ impl FromStr for Fingerprint {
 
     /// Accepts only real fingerprint lengths (40 or 64 hex digits).
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let fingerprint = Self::parse_any_length(input)?;
+        let fingerprint = Self::read(input, FingerprintFilter::Typed)?;
         match fingerprint.0.len() {
             20 | 32 => Ok(fingerprint),
             n => Err(FingerprintError::WrongLength {
@@ -236,7 +283,17 @@ mod tests {
 
     #[test]
     fn any_length_is_kept_for_authorizations() {
-        let short = Fingerprint::parse_any_length("ABCD").unwrap();
+        let short = Fingerprint::read("ABCD", FingerprintFilter::Graphic).unwrap();
+        assert_eq!(
+            short,
+            Fingerprint::read("AB\u{a0}CD", FingerprintFilter::Typed).unwrap()
+        );
+        // Invisible, and it reverses what follows on screen.
+        assert!(Fingerprint::read("AB\u{202e}CD", FingerprintFilter::Typed).is_err());
+        assert_eq!(
+            short,
+            Fingerprint::read("AB\u{202e}CD", FingerprintFilter::Graphic).unwrap()
+        );
         assert_eq!(short.as_bytes(), &[0xAB, 0xCD]);
         assert_eq!(short.to_string(), "ABCD");
     }
