@@ -195,8 +195,12 @@ pub fn authenticate(
     if !report.is_authentic() {
         return Err(Error::NotAuthentic(Box::new(report)));
     }
-    // (cache-authenticated-commit cache-key …)
-    record_in_cache(options, introduction, &known, &mut report);
+    // (cache-authenticated-commit cache-key …), when `commits` was not
+    // empty after all: settling may find that the walk took in only what
+    // hidden history reaches (clock skew), and then nothing was checked.
+    if report.checked > 0 {
+        record_in_cache(options, introduction, &known, &mut report);
+    }
     Ok(report)
 }
 

@@ -1,5 +1,5 @@
 //! Verifying a commit's signature with the keyring: finding the issuer's
-//! keys, then checking the signature with each (RULE.md steps 2 and 3).
+//! keys, then checking the signature with each (RULE.md steps 4–5).
 //! Above both the signature and the keyring, which know nothing of each
 //! other.
 
