@@ -18,7 +18,7 @@ use base64::Engine;
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{gpg_available, key, Built, Home};
+use support::{key, Built, Home};
 
 /// A linear history signed by dave and alice, both authorized:
 /// `first` (the introduction, dave), `second` (alice, also reachable as
@@ -93,20 +93,10 @@ struct Repo {
     home: Home,
 }
 
-/// Builds a scenario; without gpg, `gpg:KEY` signers become Sequoia ones.
-fn build(text: &str) -> Built {
-    if gpg_available() {
-        support::build_scenario_text(text)
-    } else {
-        eprintln!("note: gpg is not available; signing with Sequoia instead");
-        support::build_scenario_text(&text.replace("gpg:", ""))
-    }
-}
-
 impl Repo {
     fn new(text: &str) -> Repo {
         Repo {
-            built: build(text),
+            built: support::build_scenario_text(text),
             home: Home::new(),
         }
     }
@@ -210,14 +200,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-fn skip_without_gpg(test: &str) -> bool {
-    if gpg_available() {
-        return false;
-    }
-    eprintln!("SKIPPED {test}: gpg is not available");
-    true
 }
 
 // ---------------------------------------------------------------------------
@@ -1753,9 +1735,7 @@ fn explicit_end_is_never_skipped() {
 /// as in Guix, and says so.
 #[test]
 fn keys_on_master_do_not_skip_a_named_commit() {
-    if skip_without_gpg("keys_on_master_do_not_skip_a_named_commit") {
-        return;
-    }
+    support::needs::gpg();
     let repo = Repo::new(LINEAR);
     repo.git_ok(&["config", "user.signingkey", &key("dave").primary_fpr]);
     repo.git_ok(&["checkout", "-q", "keyring", "--", "."]);
@@ -1999,9 +1979,7 @@ fn remote_branch(repo: &Repo, remote: &Path, branch: &str) -> Option<String> {
 
 #[test]
 fn pre_push_hook_refuses_unauthenticated_commits() {
-    if skip_without_gpg("pre_push_hook_refuses_unauthenticated_commits") {
-        return;
-    }
+    support::needs::gpg();
     let repo = Repo::new(LINEAR);
     let remote = with_remote(&repo);
 
@@ -2050,9 +2028,7 @@ fn pre_push_hook_refuses_unauthenticated_commits() {
 
 #[test]
 fn post_merge_hook_authenticates_what_is_pulled() {
-    if skip_without_gpg("post_merge_hook_authenticates_what_is_pulled") {
-        return;
-    }
+    support::needs::gpg();
     let repo = Repo::new(LINEAR);
     let remote = with_remote(&repo);
 

@@ -19,7 +19,7 @@ use git_authenticate::{
     SubstitutionError, Substitutions,
 };
 use serde_json::Value;
-use support::{gpg_available, key, Built, Home};
+use support::{key, Built, Home};
 
 /// `first` (the introduction, dave), then `second` (alice), both
 /// authorized; keys on branch `keyring`.
@@ -46,16 +46,9 @@ struct Repo {
 }
 
 impl Repo {
-    /// Builds `text`; without gpg, `gpg:KEY` signers become Sequoia ones.
     fn new(text: &str) -> Repo {
-        let text = if gpg_available() {
-            text.to_owned()
-        } else {
-            eprintln!("note: gpg is not available; signing with Sequoia instead");
-            text.replace("gpg:", "")
-        };
         Repo {
-            built: support::build_scenario_text(&text),
+            built: support::build_scenario_text(text),
             home: Home::new(),
         }
     }

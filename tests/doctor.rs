@@ -13,7 +13,7 @@ use git2::Repository;
 use serde_json::Value;
 use support::objects::{self, Person};
 use support::sign::AgentHome;
-use support::{gpg_available, key, Built, GpgHome, Home};
+use support::{key, Built, GpgHome, Home};
 
 /// A channel signed by alice, who is authorized with bob; both keys are
 /// on the keyring branch.
@@ -264,15 +264,6 @@ fn kinds(doc: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Whether gpg is missing (the test is then skipped, saying so).
-fn skip_without_gpg() -> bool {
-    let missing = !gpg_available();
-    if missing {
-        eprintln!("SKIPPED: gpg is not available");
-    }
-    missing
-}
-
 fn spaced(hex: &str) -> String {
     support::spaced_fingerprint(hex)
 }
@@ -461,9 +452,7 @@ fn channel_with_gpg_key(fingerprint: &str, gnupg: &Gnupg) -> Channel {
 
 #[test]
 fn an_expiring_key_is_a_warning_and_extending_it_fixes_it() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let keys = Gnupg::empty();
     let fingerprint = keys.generate("Soon <soon@example.org>", "10d", &[]);
     let channel = channel_with_gpg_key(&fingerprint, &keys);
@@ -490,9 +479,7 @@ fn an_expiring_key_is_a_warning_and_extending_it_fixes_it() {
 
 #[test]
 fn an_expired_key_is_a_warning() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let keys = Gnupg::empty();
     let fingerprint = keys.generate(
         "Old <old@example.org>",
@@ -514,9 +501,7 @@ fn an_expired_key_is_a_warning() {
 
 #[test]
 fn a_revoked_key_is_a_warning_and_deauthorizing_it_fixes_it() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let keys = Gnupg::empty();
     let fingerprint = keys.generate("Gone <gone@example.org>", "1y", &[]);
     // gpg writes a revocation certificate when it makes a key; its armor
@@ -546,9 +531,7 @@ fn a_revoked_key_is_a_warning_and_deauthorizing_it_fixes_it() {
 
 #[test]
 fn the_maintainers_signing_key_and_gpg_configuration_are_checked() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let mut channel = Channel::new(CHANNEL);
     let gpg = GpgHome::new();
     // The doctor asks the GnuPG home that holds the test keys.
@@ -747,9 +730,7 @@ fn without_a_repository_the_document_says_it_could_not_check() {
 
 #[test]
 fn a_listed_key_that_gpg_passes_over_for_a_newer_subkey_is_a_warning() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let keys = Gnupg::empty();
     // A primary key that signs, then a newer signing subkey: gpg signs
     // with the subkey unless told `PRIMARY!`.
@@ -812,11 +793,9 @@ fn the_readme_shows_what_the_doctor_prints() {
 /// Guix checkout that `GIT_AUTHENTICATE_GUIX` names, by Guile's own reader
 /// from the Scheme source that wrote it.
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix with its keyring branch)"]
 fn the_pre_push_hook_older_guix_installed_is_found_and_replaced() {
-    let Some(guix) = std::env::var_os("GIT_AUTHENTICATE_GUIX") else {
-        eprintln!("SKIPPED: set GIT_AUTHENTICATE_GUIX to a clone of GNU Guix to run this test");
-        return;
-    };
+    let guix = support::needs::real_channel("GIT_AUTHENTICATE_GUIX");
     let source = Command::new("git")
         .arg("-C")
         .arg(&guix)
@@ -842,14 +821,12 @@ fn the_pre_push_hook_older_guix_installed_is_found_and_replaced() {
             (let loop ((datum (read port)))
               (unless (eof-object? datum) (walk datum) (loop (read port))))))
         (exit 1)"#;
-    let Ok(hook) = Command::new("guile")
+    support::needs::tool("guile", "guile-3.0");
+    let hook = Command::new("guile")
         .args(["--no-auto-compile", "-c", script])
         .arg(&file)
         .output()
-    else {
-        eprintln!("SKIPPED: guile is not installed");
-        return;
-    };
+        .unwrap();
     assert!(
         hook.status.success(),
         "{}",

@@ -25,15 +25,6 @@ fn generate(what: &str) -> String {
     String::from_utf8(out.stdout).expect("UTF-8")
 }
 
-fn available(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[test]
 fn the_manual_page_documents_every_option_and_the_doctor() {
     let page = generate("man");
@@ -47,10 +38,7 @@ fn the_manual_page_documents_every_option_and_the_doctor() {
         assert!(page.contains(option), "{option} missing");
     }
     assert!(page.contains("doctor"), "the doctor subcommand is listed");
-    if !available("man") {
-        eprintln!("SKIPPED rendering: man is not available");
-        return;
-    }
+    support::needs::tool("man", "man-db");
     // What `git authenticate --help` shows once the page is installed.
     let mut man = Command::new("man")
         .args(["-l", "-"])
@@ -125,10 +113,7 @@ fn zsh_and_fish_completions_are_generated() {
     assert!(fish.contains("complete -c git-authenticate"), "{fish}");
     assert!(fish.contains("keep-going") && fish.contains("doctor"));
     for (shell, script) in [("zsh", &zsh), ("fish", &fish)] {
-        if !available(shell) {
-            eprintln!("SKIPPED syntax check: {shell} is not available");
-            continue;
-        }
+        support::needs::tool(shell, shell);
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), script).unwrap();
         let flag = if shell == "zsh" { "-n" } else { "--no-execute" };
@@ -205,10 +190,11 @@ fn a_sha256_repository_is_not_supported_rather_than_not_a_repository() {
         .args(["init", "-q", "--object-format=sha256", "."])
         .output()
         .unwrap();
-    if !out.status.success() {
-        eprintln!("SKIPPED: this git cannot make SHA-256 repositories");
-        return;
-    }
+    assert!(
+        out.status.success(),
+        "this test needs a git that makes SHA-256 repositories (2.29 or later): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = binary(&home, dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -389,10 +375,7 @@ fn assert_progress_fits(text: &str, columns: usize) {
 
 #[test]
 fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
-    if !available("script") {
-        eprintln!("SKIPPED: script (util-linux) is not available");
-        return;
-    }
+    support::needs::tool("script", "bsdutils");
     let text = on_a_terminal(50);
     assert!(text.contains("(1 new commit)..."), "{text}");
     assert_progress_fits(&text, 50);
@@ -404,10 +387,7 @@ fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
 /// all the same, its phase cut rather than its counts.
 #[test]
 fn on_a_narrow_terminal_the_spinner_is_cut_to_fit() {
-    if !available("script") {
-        eprintln!("SKIPPED: script (util-linux) is not available");
-        return;
-    }
+    support::needs::tool("script", "bsdutils");
     let text = on_a_terminal(30);
     // The spinner is drawn at once, before the keyring is loaded.
     assert!(text.contains(" checked ("), "{text}");
@@ -692,10 +672,10 @@ fn the_doctors_kinds_are_documented_in_the_schema_and_readme() {
 #[test]
 fn git_authenticate_completes_through_gits_own_completion() {
     let git_completion = Path::new("/usr/share/bash-completion/completions/git");
-    if !git_completion.exists() {
-        eprintln!("SKIPPED: git's bash completion is not installed");
-        return;
-    }
+    assert!(
+        git_completion.exists(),
+        "this test needs git's bash completion: install the Debian package git (.ci/run does)"
+    );
     let script = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(script.path(), generate("complete-bash")).unwrap();
     let complete = |line: &str| {

@@ -18,7 +18,7 @@ use git_authenticate::git2::{Oid, Repository};
 use git_authenticate::{Cache, Conditions};
 use serde_json::Value;
 use support::process::{kill, run_bounded, wait_bounded};
-use support::{gpg_available, key, Built, Home};
+use support::{build_scenario_text as build, key, Built, Home};
 
 /// A channel and what is pushed to it:
 /// - master: `first` (introduction, dave), `second`, `third`, `fourth`
@@ -107,17 +107,6 @@ write p.txt "9\n"
 commit p-9
 checkout master
 "#;
-
-/// Builds `text`; without gpg, `gpg:KEY` signers become Sequoia ones.
-fn build(text: &str) -> Built {
-    let text = if gpg_available() {
-        text.to_owned()
-    } else {
-        eprintln!("note: gpg is not available; signing with Sequoia instead");
-        text.replace("gpg:", "")
-    };
-    support::build_scenario_text(&text)
-}
 
 /// The channel, a bare server repository configured with its
 /// introduction, and a private home for every process.

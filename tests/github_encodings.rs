@@ -33,7 +33,7 @@ use sequoia_openpgp as openpgp;
 
 use openpgp::types::HashAlgorithm;
 use support::objects::{self, Person};
-use support::{build_scenario_text, gpg_available, key, Built, GpgHome, Home};
+use support::{build_scenario_text, key, Built, GpgHome, Home};
 
 use crate::guix_signatures::dearmor;
 
@@ -425,14 +425,6 @@ impl GitHubHistory {
     }
 }
 
-fn skip_without_gpg() -> bool {
-    if !gpg_available() {
-        eprintln!("SKIPPED: gpg is not available");
-        return true;
-    }
-    false
-}
-
 /// The failure of a history that is not authentic.
 fn failure(result: Result<Report, Error>) -> Failure {
     match result {
@@ -450,9 +442,7 @@ fn failure(result: Result<Report, Error>) -> Failure {
 /// same.
 #[test]
 fn histories_merged_on_github_are_accepted() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let web_flow = WebFlow::new();
     let published = web_flow.published(Count::Canonical, Count::Overstated);
     assert_eq!(
@@ -503,9 +493,7 @@ fn histories_merged_on_github_are_accepted() {
 /// named.
 #[test]
 fn commit_signature_counts_are_judged_as_guix_judges_them() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let web_flow = WebFlow::new();
     let published = web_flow.published(Count::Canonical, Count::Canonical);
     for (count, expected) in [
@@ -556,9 +544,7 @@ fn commit_signature_counts_are_judged_as_guix_judges_them() {
 /// With nothing to read, the keyring is refused.
 #[test]
 fn key_file_counts_are_read_as_guix_reads_them() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let web_flow = WebFlow::new();
     for self_signature in [Count::Overstated, Count::Understated, Count::Overrun] {
         let published = web_flow.published(Count::Canonical, self_signature);
@@ -663,9 +649,7 @@ fn key_file_counts_are_read_as_guix_reads_them() {
 /// The strict policy refuses what RFC 4880 does not allow, and says so.
 #[test]
 fn the_strict_policy_refuses_github_encodings() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let web_flow = WebFlow::new();
     for (key_file, merge, expected) in [
         (Count::Canonical, Count::Overstated, NonCanonical::Signature),

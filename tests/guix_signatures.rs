@@ -31,7 +31,7 @@ use openpgp::serialize::Serialize;
 use openpgp::types::SignatureType;
 use support::expect::{check, fingerprint, run_from_first};
 use support::objects::{self, Person, TreeEntry};
-use support::{build_scenario_text, gpg_available, key, Built, GpgHome, Home};
+use support::{build_scenario_text, key, Built, GpgHome, Home};
 
 /// 2017-07-14T02:40:00Z: before the test keys were made (2020-01-01).
 const BEFORE_THE_KEYS: i64 = 1_500_000_000;
@@ -159,15 +159,9 @@ fn alice_history() -> Built {
     )
 }
 
-/// Both signers of a test: Sequoia always, the real gpg when present.
+/// Both signers of a test: Sequoia and the real gpg.
 fn signers() -> Vec<&'static str> {
-    let mut signers = vec!["sequoia"];
-    if gpg_available() {
-        signers.push("gpg");
-    } else {
-        eprintln!("SKIPPED the gpg half: gpg is not available");
-    }
-    signers
+    vec!["sequoia", "gpg"]
 }
 
 /// alice's signature over `data` by `signer` (`sequoia` or `gpg`), made
@@ -276,25 +270,19 @@ fn two_signers_count_as_the_first() {
         commit mallory-first mallory also:alice
         "#,
     );
-    if gpg_available() {
-        text.push_str(
-            r#"
-            reset first
-            write c.txt "C\n"
-            commit dave-first gpg:dave also:mallory
-            write d.txt "D\n"
-            commit mallory-first-by-gpg gpg:mallory also:dave
-            "#,
-        );
-    }
-    let ends: Vec<(&str, &str)> = if gpg_available() {
-        vec![
-            ("mallory-first", "alice-first"),
-            ("mallory-first-by-gpg", "dave-first"),
-        ]
-    } else {
-        vec![("mallory-first", "alice-first")]
-    };
+    text.push_str(
+        r#"
+        reset first
+        write c.txt "C\n"
+        commit dave-first gpg:dave also:mallory
+        write d.txt "D\n"
+        commit mallory-first-by-gpg gpg:mallory also:dave
+        "#,
+    );
+    let ends = [
+        ("mallory-first", "alice-first"),
+        ("mallory-first-by-gpg", "dave-first"),
+    ];
     let built = build_scenario_text(&text);
     for (refused, accepted) in ends {
         let report = authenticate_to(&built, built.oid(accepted), Policy::Guix).unwrap();
@@ -429,22 +417,16 @@ fn key_files_in_subdirectories_count() {
         commit by-bob bob
         "#,
     );
-    let mut count = 1;
-    if gpg_available() {
-        text.push_str(
-            r#"
-            write-key keys/gpg/dave.key armored dave
-            commit add-dave alice
-            write b.txt "B\n"
-            commit by-dave gpg:dave
-            "#,
-        );
-        count = 3;
-    }
-    text.push_str(&format!(
-        "introduction first alice\nkeyring-ref master\nexpect authentic {count}\n"
-    ));
-    let built = check("key files in subdirectories", &text).unwrap();
+    text.push_str(
+        r#"
+        write-key keys/gpg/dave.key armored dave
+        commit add-dave alice
+        write b.txt "B\n"
+        commit by-dave gpg:dave
+        "#,
+    );
+    text.push_str("introduction first alice\nkeyring-ref master\nexpect authentic 3\n");
+    let built = check("key files in subdirectories", &text);
     let keyring = Keyring::load(&built.repo(), "master").unwrap();
     let bob = fingerprint("bob");
     assert_eq!(
@@ -814,17 +796,14 @@ fn text_mode_signatures_are_refused_cleanly() {
         commit text-mode alice text
         "#,
     );
-    let mut ends = vec!["text-mode"];
-    if gpg_available() {
-        text.push_str(
-            r#"
-            reset first
-            write b.txt "B\n"
-            commit gpg-text-mode gpg:alice text
-            "#,
-        );
-        ends.push("gpg-text-mode");
-    }
+    text.push_str(
+        r#"
+        reset first
+        write b.txt "B\n"
+        commit gpg-text-mode gpg:alice text
+        "#,
+    );
+    let ends = ["text-mode", "gpg-text-mode"];
     let built = build_scenario_text(&text);
     for end in ends {
         let error = authenticate_to(&built, built.oid(end), Policy::Guix).unwrap_err();

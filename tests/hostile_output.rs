@@ -87,28 +87,17 @@ fn acts_on_terminal(c: char) -> bool {
 }
 
 /// What a terminal shows after `bytes`, by `tests/support/screen.py`;
-/// `None` (after saying so) when python3 or pyte is missing outside CI.
-/// In CI (`CI` set), a missing emulator fails the test.
-fn screen(bytes: &[u8]) -> Option<Vec<String>> {
+/// fails when python3 or its pyte is missing (.ci/run installs them).
+fn screen(bytes: &[u8]) -> Vec<String> {
     let script = support::manifest_dir().join("tests/support/screen.py");
-    let child = Command::new("python3")
+    support::needs::tool("python3", "python3");
+    let mut child = Command::new("python3")
         .arg(&script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn();
-    let missing = |why: String| {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the terminal emulator cannot run in CI: {why} (.ci/run installs pyte)"
-        );
-        eprintln!("SKIPPED the terminal emulator: {why} (pip install pyte)");
-        None
-    };
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => return missing(format!("python3: {e}")),
-    };
+        .spawn()
+        .expect("run python3");
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");
@@ -117,11 +106,14 @@ fn screen(bytes: &[u8]) -> Option<Vec<String>> {
     let out = support::process::wait_bounded(child, Duration::from_secs(60));
     match out.status.code() {
         Some(0) => {}
-        Some(3) => return missing(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+        Some(3) => panic!(
+            "this test needs the terminal emulator pyte (`pip install pyte`; .ci/run does): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
         _ => panic!("screen.py: {}", String::from_utf8_lossy(&out.stderr)),
     }
     let shown = String::from_utf8(out.stdout).expect("screen.py prints UTF-8");
-    Some(shown.lines().map(str::to_owned).collect())
+    shown.lines().map(str::to_owned).collect()
 }
 
 /// The lines of `text` as a screen shows them: trailing blanks and blank
@@ -157,19 +149,18 @@ fn assert_shown_as_printed(
         text.contains("FORGED"),
         "{what}: the hostile text is not shown:\n{text}"
     );
-    if let Some(screen) = screen(&bytes) {
-        assert_eq!(
-            screen,
-            lines(&text),
-            "{what}: the screen differs from the output"
-        );
-        for line in &screen {
-            let line = line.strip_prefix("remote: ").unwrap_or(line);
-            if line.starts_with("successfully authenticated") {
-                assert_eq!(Some(line), success, "{what}: forged line:\n{text}");
-            }
-            assert!(!line.starts_with("FORGED"), "{what}: forged line:\n{text}");
+    let screen = screen(&bytes);
+    assert_eq!(
+        screen,
+        lines(&text),
+        "{what}: the screen differs from the output"
+    );
+    for line in &screen {
+        let line = line.strip_prefix("remote: ").unwrap_or(line);
+        if line.starts_with("successfully authenticated") {
+            assert_eq!(Some(line), success, "{what}: forged line:\n{text}");
         }
+        assert!(!line.starts_with("FORGED"), "{what}: forged line:\n{text}");
     }
     text
 }

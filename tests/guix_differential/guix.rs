@@ -10,6 +10,8 @@
 // `commit-closure`, `commit-descendant?` and `false-if-git-not-found`, read
 // from the checkout's guix/git.scm.
 
+use crate::support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -59,37 +61,26 @@ fn manifest_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn skip(why: &str) -> Option<Guix> {
-    eprintln!("SKIPPED: the differential test against Guix's own code: {why}");
-    None
-}
-
 impl Guix {
-    /// Guix's modules, from GIT_AUTHENTICATE_GUIX; `None` (after saying
-    /// why) when the variable, `guile`, Guile-Git or Guile-Gcrypt is
-    /// missing.
-    pub fn from_environment() -> Option<Guix> {
-        let Some(checkout) = std::env::var_os("GIT_AUTHENTICATE_GUIX") else {
-            return skip(
-                "set GIT_AUTHENTICATE_GUIX to a Guix git repository (needs guile, guile-git, guile-gcrypt)",
-            );
-        };
+    /// Guix's modules, from GIT_AUTHENTICATE_GUIX; fails when the
+    /// variable, `guile`, Guile-Git or Guile-Gcrypt is missing (the tests
+    /// that need it are ignored by default).
+    pub fn from_environment() -> Guix {
+        let checkout = support::needs::real_channel("GIT_AUTHENTICATE_GUIX");
+        support::needs::tool("guile", "guile-3.0");
         let guile = Command::new("guile")
             .args(["-c", "(use-modules (git) (gcrypt hash) (gcrypt pk-crypto))"])
-            .output();
-        match guile {
-            Err(_) => return skip("guile is not installed"),
-            Ok(o) if !o.status.success() => {
-                return skip(&format!(
-                "Guile-Git or Guile-Gcrypt is not installed (Debian: guile-git, guile-gcrypt): {}",
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            ))
-            }
-            Ok(_) => {}
-        }
+            .output()
+            .expect("run guile");
+        assert!(
+            guile.status.success(),
+            "this test needs Guile-Git and Guile-Gcrypt: install the Debian packages guile-git and \
+             guile-gcrypt: {}",
+            String::from_utf8_lossy(&guile.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
         let dir = tempfile::tempdir().unwrap();
         let git = |args: &[&str]| {
             Command::new("git")
@@ -130,10 +121,10 @@ impl Guix {
             std::fs::copy(&from, load.join(file)).unwrap_or_else(|e| panic!("{from:?}: {e}"));
         }
         std::fs::create_dir_all(dir.path().join("cache")).unwrap();
-        Some(Guix {
+        Guix {
             dir,
             revision: format!("{revision} ({})", commit.trim()),
-        })
+        }
     }
 
     /// Guix's verdict on each request: `ok N` or `fail KIND COMMIT [KEY]`.

@@ -155,6 +155,8 @@ pub fn build_scenario_text(text: &str) -> Built {
 }
 
 fn build(source: &str, text: &str) -> Built {
+    // What it signs with is required: a missing tool fails, naming its package.
+    super::needs::scenario_tools(text);
     let lines = match script::parse(text) {
         Ok(lines) => lines,
         Err((line, msg)) => panic!("{source}:{line}: {msg}"),
@@ -778,7 +780,9 @@ impl Builder {
             Signer::Ssh => {
                 if self.ssh_key.is_none() {
                     if !sign::ssh_keygen_available() {
-                        return Err("ssh-keygen is not available".into());
+                        return Err(
+                            "ssh-keygen is not available (Debian package openssh-client)".into(),
+                        );
                     }
                     self.ssh_key = Some(sign::install_ssh_key(self.dir.path()));
                 }
@@ -792,9 +796,7 @@ impl Builder {
     fn gpg_home(&mut self) -> Res<&GpgHome> {
         if self.gpg.is_none() {
             if !sign::gpg_available() {
-                return Err(
-                    "gpg is not available (tests should check support::gpg_available())".into(),
-                );
+                return Err("gpg is not available (Debian package gnupg)".into());
             }
             self.gpg = Some(GpgHome::new());
         }

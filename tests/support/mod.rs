@@ -18,6 +18,7 @@ pub mod craft;
 pub mod expect;
 pub mod home;
 pub mod keys;
+pub mod needs;
 pub mod objects;
 pub mod process;
 pub mod random;
@@ -31,10 +32,9 @@ use std::path::PathBuf;
 pub use builder::{
     authorizations_file, build_scenario, build_scenario_text, git_command, Built, KeyringFile,
 };
-pub use craft::gpgsm_available;
 pub use home::Home;
 pub use keys::{key, key_exists, keys_dir, spaced_fingerprint, KEY_NAMES};
-pub use sign::{gpg_available, ssh_keygen_available, GpgHome};
+pub use sign::{gpg_available, GpgHome};
 
 /// The trimmed standard output of a command that must have succeeded
 /// (`what` names it in the failure message).
@@ -96,21 +96,6 @@ pub fn scenario_uses_x509(text: &str) -> bool {
     scenario_signers(text).iter().any(|s| s == "x509")
 }
 
-/// Whether this machine has what a scenario needs (gpg, ssh-keygen, gpgsm);
-/// `Err` explains what is missing, for a "skipped" message.
-pub fn scenario_runnable(text: &str) -> Result<(), String> {
-    if scenario_uses_gpg(text) && !gpg_available() {
-        return Err("gpg is not available".into());
-    }
-    if scenario_uses_ssh(text) && !ssh_keygen_available() {
-        return Err("ssh-keygen is not available".into());
-    }
-    if scenario_uses_x509(text) && !gpgsm_available() {
-        return Err("gpgsm is not available".into());
-    }
-    Ok(())
-}
-
 fn scenario_signers(text: &str) -> Vec<String> {
     let Ok(lines) = script::parse(text) else {
         return Vec::new();
@@ -128,12 +113,9 @@ fn scenario_signers(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A clone of a real channel, from the environment variable `var`; `None`
-/// (with a message saying how to run the test) when it is not set.
-pub fn snapshot(var: &str) -> Option<git2::Repository> {
-    let Some(path) = std::env::var_os(var).map(PathBuf::from) else {
-        eprintln!("SKIPPED: set {var} to a clone of the channel (with its keyring branch) to run this test");
-        return None;
-    };
-    Some(git2::Repository::open(&path).unwrap_or_else(|e| panic!("{var}={}: {e}", path.display())))
+/// The clone of a real channel that the environment variable `var` names,
+/// for a test ignored by default: fails when `var` is not set.
+pub fn snapshot(var: &str) -> git2::Repository {
+    let path = needs::real_channel(var);
+    git2::Repository::open(&path).unwrap_or_else(|e| panic!("{var}={}: {e}", path.display()))
 }

@@ -277,7 +277,7 @@ impl GpgHome {
     /// Creates the directory and imports `test-repos/keys/*.asc` into it.
     /// Panics if `gpg` is not available.
     pub fn new() -> GpgHome {
-        assert!(gpg_available(), "gpg is not available");
+        super::needs::gpg();
         let dir = AgentHome::new("gah-gpg.").expect("create GNUPGHOME");
         let home = GpgHome { dir };
         let files: Vec<PathBuf> = KEY_NAMES
