@@ -657,10 +657,7 @@ fn no_arguments_and_no_configuration() {
     let assert = repo.cmd().assert().code(2).stdout("");
     let err = stderr(&assert);
     assert!(err.contains("give COMMIT and SIGNER"), "{err}");
-    assert!(
-        err.contains("guix.authentication.introduction-commit"),
-        "{err}"
-    );
+    support::assert_contains(&err, "guix.authentication.introduction-commit");
     assert!(err.contains("git config"), "{err}");
 }
 
@@ -715,14 +712,8 @@ fn missing_keyring_branch() {
         .code(2)
         .stdout("");
     let err = stderr(&assert);
-    assert!(
-        err.contains("error: keyring branch `channel-keys` not found"),
-        "{err}"
-    );
-    assert!(
-        err.contains("git fetch origin channel-keys:channel-keys"),
-        "{err}"
-    );
+    support::assert_contains(&err, "error: keyring branch `channel-keys` not found");
+    support::assert_contains(&err, "git fetch origin channel-keys:channel-keys");
 }
 
 #[test]
@@ -737,10 +728,7 @@ fn signer_of_64_hex_digits_has_a_consistent_message() {
         .stdout("");
     let err = stderr(&assert);
     assert!(err.contains("is not"), "{err}");
-    assert!(
-        err.contains("it has 64 hex digits where 40 are expected"),
-        "{err}"
-    );
+    support::assert_contains(&err, "it has 64 hex digits where 40 are expected");
 }
 
 // ---------------------------------------------------------------------------
@@ -857,10 +845,7 @@ fn unauthorized_signer() {
             key("bob").signing_fpr_spaced()
         )
     );
-    assert!(
-        err.contains(&format!("parent {}", repo.id("first"))),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("parent {}", repo.id("first")));
 }
 
 #[test]
@@ -1400,16 +1385,13 @@ fn first_run_records_configuration_and_installs_hooks() {
     let hooks = repo.path().join(".git/hooks");
     let assert = repo.authenticate_from_first().assert().code(0).stdout("");
     let err = stderr(&assert);
-    assert!(
-        err.contains("introduction and keyring recorded in repository configuration file"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "introduction and keyring recorded in repository configuration file",
     );
     for hook in ["pre-push", "post-merge"] {
         let path = hooks.join(hook);
-        assert!(
-            err.contains(&format!("installed hook '{}'", path.display())),
-            "{err}"
-        );
+        support::assert_contains(&err, &format!("installed hook '{}'", path.display()));
         assert_eq!(mode(&path) & 0o111, 0o111, "{hook} is executable");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("#!/bin/sh\n"), "{text}");
@@ -1472,10 +1454,7 @@ fn core_hooks_path_is_respected() {
         let err = stderr(&assert);
         for hook in ["pre-push", "post-merge"] {
             let path = dir.join(hook);
-            assert!(
-                err.contains(&format!("installed hook '{}'", path.display())),
-                "{err}"
-            );
+            support::assert_contains(&err, &format!("installed hook '{}'", path.display()));
             assert_eq!(mode(&path) & 0o111, 0o111);
             assert!(!repo.path().join(".git/hooks").join(hook).exists());
         }
@@ -1598,9 +1577,9 @@ fn existing_hooks_are_never_overwritten() {
         )),
         "{err}"
     );
-    assert!(
-        err.contains(r#"consider adding `git-authenticate --end="$local_oid""#),
-        "{err}"
+    support::assert_contains(
+        &err,
+        r#"consider adding `git-authenticate --end="$local_oid""#,
     );
     // The other hook is installed.
     assert!(
@@ -1639,9 +1618,9 @@ fn keyring_branch_checked_out_does_nothing() {
     repo.git_ok(&["checkout", "-q", "keyring"]);
     let assert = repo.authenticate_from_first().assert().code(0).stdout("");
     let err = stderr(&assert);
-    assert!(
-        err.contains("current branch 'keyring' is the keyring branch, which is not authenticated; not checked"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "current branch 'keyring' is the keyring branch, which is not authenticated; not checked",
     );
     assert!(!err.contains("successfully"), "{err}");
 
@@ -1696,10 +1675,7 @@ fn explicit_end_is_never_skipped() {
             .assert()
             .code(1);
         let err = stderr(&assert);
-        assert!(
-            err.contains(&format!("commit {unsigned} lacks a signature")),
-            "{err}"
-        );
+        support::assert_contains(&err, &format!("commit {unsigned} lacks a signature"));
         assert!(!err.contains("not checked"), "{err}");
     }
     let assert = repo
@@ -1750,10 +1726,7 @@ fn keys_on_master_do_not_skip_a_named_commit() {
     for extra in [&[][..], &["--pushed-ref=refs/heads/master"]] {
         let assert = run(&["--end", &unsigned]).args(extra).assert().code(1);
         let err = stderr(&assert);
-        assert!(
-            err.contains(&format!("commit {unsigned} lacks a signature")),
-            "{err}"
-        );
+        support::assert_contains(&err, &format!("commit {unsigned} lacks a signature"));
     }
     let assert = run(&["--end", &keys]).assert().code(0);
     assert!(stderr(&assert).contains(&format!("successfully authenticated commit {keys}")));
@@ -1769,9 +1742,9 @@ fn keys_on_master_do_not_skip_a_named_commit() {
     assert_eq!(doc["skipped"]["branch"], json!("master"));
     let assert = run(&[]).assert().code(0);
     let err = stderr(&assert);
-    assert!(
-        err.contains("current branch 'master' is the keyring branch, which is not authenticated; not checked"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "current branch 'master' is the keyring branch, which is not authenticated; not checked",
     );
     assert!(!err.contains("successfully"), "{err}");
 }
@@ -1962,9 +1935,9 @@ fn with_remote(repo: &Repo) -> PathBuf {
     let out = repo.git_in(repo.path(), &["push", "origin", "keyring", "master"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("pushing to keyring branch 'keyring', which is not authenticated"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "pushing to keyring branch 'keyring', which is not authenticated",
     );
     repo.assert_authenticated(&err, "fourth");
     remote
@@ -1988,10 +1961,7 @@ fn pre_push_hook_refuses_unauthenticated_commits() {
     let out = repo.git_in(repo.path(), &["push", "origin", "master"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
-    assert!(
-        err.contains(&format!("error: commit {unsigned} lacks a signature")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("error: commit {unsigned} lacks a signature"));
     assert_eq!(
         remote_branch(&repo, &remote, "master"),
         Some(repo.id("fourth"))
@@ -2003,10 +1973,7 @@ fn pre_push_hook_refuses_unauthenticated_commits() {
     let out = repo.git_in(repo.path(), &["push", "origin", "master"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains(&format!("successfully authenticated commit {signed}")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("successfully authenticated commit {signed}"));
     assert_eq!(remote_branch(&repo, &remote, "master"), Some(signed));
 
     // Tags are authenticated too (the annotated one peeled); deleting a
@@ -2017,11 +1984,7 @@ fn pre_push_hook_refuses_unauthenticated_commits() {
         repo.path(),
         &["push", "origin", ":refs/heads/x", ":refs/tags/annotated"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "deleting a branch and a tag");
     assert_eq!(remote_branch(&repo, &remote, "x"), None);
     assert_eq!(remote_branch(&repo, &remote, "refs/tags/annotated"), None);
 }
@@ -2059,10 +2022,7 @@ fn post_merge_hook_authenticates_what_is_pulled() {
         )),
         "the post-merge hook ran: {err}"
     );
-    assert!(
-        err.contains(&format!("successfully authenticated commit {signed}")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("successfully authenticated commit {signed}"));
 
     // An unsigned commit pushed past the hook (--no-verify) is reported
     // by the post-merge hook when pulled.
@@ -2070,10 +2030,7 @@ fn post_merge_hook_authenticates_what_is_pulled() {
     repo.git_ok(&["push", "-q", "--no-verify", "origin", "master"]);
     let out = repo.git_in(&clone, &["pull", "--ff-only"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!("error: commit {unsigned} lacks a signature")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("error: commit {unsigned} lacks a signature"));
 }
 
 #[test]
@@ -2111,9 +2068,9 @@ fn local_copy_of_a_remote_keyring_is_not_authenticated() {
     let out = repo.git_in(&clone, &["push", "origin", "keyring"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("pushing to keyring branch 'keyring', which is not authenticated"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "pushing to keyring branch 'keyring', which is not authenticated",
     );
     assert_eq!(remote_branch(&repo, &remote, "keyring"), Some(updated));
 
@@ -2175,19 +2132,16 @@ fn keep_going_prints_the_first_failures_then_a_count() {
         .stdout("");
     let err = stderr(&assert);
     // Newest first, as Guix meets them: the first 20, then a count.
-    assert!(
-        err.contains(&format!("commit {} lacks a signature", repo.id("u-29"))),
-        "{err}"
+    support::assert_contains(
+        &err,
+        &format!("commit {} lacks a signature", repo.id("u-29")),
     );
     assert!(
         !err.contains(&format!("commit {} lacks", repo.id("u-0"))),
         "{err}"
     );
     assert_eq!(err.matches("lacks a signature").count(), 20, "{err}");
-    assert!(
-        err.contains("… and 10 more failures, not shown (30 in all"),
-        "{err}"
-    );
+    support::assert_contains(&err, "… and 10 more failures, not shown (30 in all");
     // The JSON document counts them all.
     let assert = repo
         .authenticate_from_first()

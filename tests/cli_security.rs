@@ -235,10 +235,7 @@ fn merge_pushed_to_master_and_keyring_is_refused_after_pull() {
     again.arg("--keep-going");
     let err = run_expecting(again, 1);
     assert!(!err.contains("not checked"), "{err}");
-    assert!(
-        err.contains(&format!("error: commit {merge} lacks a signature")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("error: commit {merge} lacks a signature"));
     let mut json = repo.binary_in(&user);
     json.args(["--keep-going", "--format=json"]);
     let out = run(json);
@@ -256,9 +253,9 @@ fn merge_pushed_to_master_and_keyring_is_refused_after_pull() {
     // The keyring branch checked out: nothing to do, as in Guix.
     repo.git_ok_in(&user, &["checkout", "-q", "keyring"]);
     let err = run_expecting(repo.binary_in(&user), 0);
-    assert!(
-        err.contains("current branch 'keyring' is the keyring branch, which is not authenticated; not checked"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "current branch 'keyring' is the keyring branch, which is not authenticated; not checked",
     );
 }
 
@@ -329,9 +326,9 @@ fn pre_push_hook_skips_the_keyring_branch_by_name() {
     let out = repo.git_in(&user, &["push", "origin", "keyring"]);
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("pushing to keyring branch 'keyring', which is not authenticated"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "pushing to keyring branch 'keyring', which is not authenticated",
     );
 
     // An unsigned commit on master is refused, also when pushed together
@@ -391,10 +388,7 @@ done
     run_expecting(repo.authenticate(), 0);
     std::fs::write(&hook, OLD).unwrap();
     let err = run_expecting(repo.authenticate(), 0);
-    assert!(
-        err.contains(&format!("upgraded hook '{}'", hook.display())),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("upgraded hook '{}'", hook.display()));
     let upgraded = std::fs::read_to_string(&hook).unwrap();
     let fresh = Repo::new(CHANNEL);
     run_expecting(fresh.authenticate(), 0);
@@ -430,9 +424,9 @@ fn assert_refused(repo: &Repo, dir: &Path, env: &[(&str, &str)], names: &[&str])
     let mut c = repo.binary_in(dir);
     c.args(repo.intro()).envs(env.iter().copied());
     let err = run_expecting(c, 2);
-    assert!(
-        err.contains("error: git would substitute objects in this repository"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "error: git would substitute objects in this repository",
     );
     for name in names {
         assert!(err.contains(name), "{name}: {err}");
@@ -576,10 +570,7 @@ fn grafts_are_refused_whatever_the_environment() {
     std::fs::write(&grafts, format!("{}\n", repo.id("second"))).unwrap();
     let path = grafts.display().to_string();
     let err = assert_refused(&repo, repo.path(), &[], &[&path]);
-    assert!(
-        err.contains(&format!("remove the grafts file `{path}`")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("remove the grafts file `{path}`"));
     // Git honours grafts even without replace objects.
     let err = assert_refused(
         &repo,
@@ -698,9 +689,9 @@ fn assert_unreadable(repo: &Repo, file: &Path, reason: &str) {
         file.display(),
         started.elapsed()
     );
-    assert!(
-        err.contains(&format!("historical authorizations `{}`", file.display())),
-        "{err}"
+    support::assert_contains(
+        &err,
+        &format!("historical authorizations `{}`", file.display()),
     );
     assert!(err.contains(reason), "{reason}: {err}");
 }

@@ -52,11 +52,7 @@ impl Gnupg {
             .stdin(Stdio::null())
             .output()
             .expect("run gpg");
-        assert!(
-            out.status.success(),
-            "gpg {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::assert_success(&out, &format!("gpg {args:?}"));
         out
     }
 
@@ -301,10 +297,7 @@ fn an_authorized_key_missing_from_the_keyring_is_an_error() {
     assert_eq!(finding["branches"], serde_json::json!(["master"]));
     // The fix: export the key to the keyring branch.
     let fix = finding["fix"].as_str().unwrap();
-    assert!(
-        fix.contains(&format!("gpg --armor --export {}", bob.primary_fpr)),
-        "{fix}"
-    );
+    support::assert_contains(fix, &format!("gpg --armor --export {}", bob.primary_fpr));
     channel.keyring_add("keyring", "bob.key", &bob.armored_public());
     let (code, doc) = channel.doctor();
     assert_eq!(code, 0, "{doc:#}");
@@ -327,10 +320,7 @@ fn a_key_authorized_on_one_branch_only_is_shown_side_by_side() {
     // Text output: the table names both branches.
     let text = channel.doctor_command(&[]);
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(
-        text.contains("Authorized keys by branch (x: listed):"),
-        "{text}"
-    );
+    support::assert_contains(&text, "Authorized keys by branch (x: listed):");
     // Keys numbered by fingerprint; one row per branch.
     let mut spaced: Vec<String> = ["alice", "bob", "carol"]
         .iter()
@@ -757,10 +747,7 @@ fn a_listed_key_that_gpg_passes_over_for_a_newer_subkey_is_a_warning() {
         .unwrap()
         .contains(&spaced(&subkey)));
     let fix = finding["fix"].as_str().unwrap();
-    assert!(
-        fix.contains(&format!("also list \"{}\"", spaced(&subkey))),
-        "{fix}"
-    );
+    support::assert_contains(fix, &format!("also list \"{}\"", spaced(&subkey)));
     // The fix: list the subkey too.
     channel.authorize(&[
         key("alice").signing_fpr_spaced(),
@@ -827,11 +814,7 @@ fn the_pre_push_hook_older_guix_installed_is_found_and_replaced() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(
-        hook.status.success(),
-        "{}",
-        String::from_utf8_lossy(&hook.stderr)
-    );
+    support::assert_success(&hook, "guile reading the hook");
     let channel = Channel::new(CHANNEL);
     std::fs::write(channel.hook("pre-push"), &hook.stdout).unwrap();
     let finding = channel

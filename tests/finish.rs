@@ -17,11 +17,7 @@ fn binary(home: &Home, dir: &Path, args: &[&str]) -> Output {
 fn generate(what: &str) -> String {
     let home = Home::new();
     let out = binary(&home, home.path(), &[&format!("--generate={what}")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, &format!("--generate={what}"));
     String::from_utf8(out.stdout).expect("UTF-8")
 }
 
@@ -75,11 +71,7 @@ fn bash_complete(script: &str, words: &[&str]) -> Vec<String> {
         .args(["--norc", "--noprofile", "-c", &program])
         .output()
         .expect("run bash");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "bash completion");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_owned)
@@ -190,10 +182,9 @@ fn a_sha256_repository_is_not_supported_rather_than_not_a_repository() {
         .args(["init", "-q", "--object-format=sha256", "."])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "this test needs a git that makes SHA-256 repositories (2.29 or later): {}",
-        String::from_utf8_lossy(&out.stderr)
+    support::assert_success(
+        &out,
+        "this test needs a git that makes SHA-256 repositories (2.29 or later)",
     );
     let out = binary(&home, dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -439,11 +430,7 @@ fn git(home: &Home, dir: &Path, args: &[&str]) -> Output {
 
 fn git_ok(home: &Home, dir: &Path, args: &[&str]) -> String {
     let out = git(home, dir, args);
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, &format!("git {args:?}"));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -467,11 +454,7 @@ fn after_a_pull_the_post_merge_hook_says_how_to_undo_the_merge() {
         &clone,
         &[&first, &key("alice").signing_fpr, "-k", "origin/keyring"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "authenticating the clone");
     let before = git_ok(&home, &clone, &["rev-parse", "HEAD"]);
 
     // Someone pushes an unsigned commit past the pre-push hook.
@@ -503,11 +486,7 @@ fn after_a_pull_the_post_merge_hook_says_how_to_undo_the_merge() {
     git_ok(&home, &clone, &["reset", "-q", "--hard", "ORIG_HEAD"]);
     assert_eq!(git_ok(&home, &clone, &["rev-parse", "HEAD"]), before);
     let out = binary(&home, &clone, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "authenticating after the advice");
 }
 
 fn run_err(home: &Home, dir: &Path, args: &[&str]) -> (i32, String) {
@@ -530,10 +509,7 @@ fn a_mistyped_introduction_is_not_called_a_shallow_clone() {
     );
     let (code, err) = run_err(&home, &built.path, &[&typo, &key("alice").signing_fpr]);
     assert_eq!(code, 2);
-    assert!(
-        err.contains(&format!("`{typo}` does not name a commit")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("`{typo}` does not name a commit"));
     assert!(err.contains("check its id"), "{err}");
     assert!(!err.contains("shallow clone must fetch"), "{err}");
 }
@@ -601,10 +577,7 @@ fn armor_without_a_blank_line_after_begin_says_so() {
     let first = built.oid("first").to_string();
     let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("no blank line after the -----BEGIN line"),
-        "{err}"
-    );
+    support::assert_contains(&err, "no blank line after the -----BEGIN line");
     assert!(!err.contains("no -----END line"), "{err}");
 }
 
@@ -646,10 +619,7 @@ fn a_damaged_pack_names_the_object_and_the_commit_read() {
     let first = built.oid("first").to_string();
     let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
     assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains(&format!("the tree of commit {second}")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("the tree of commit {second}"));
     assert!(err.contains(&tree.to_string()), "{err}");
 }
 

@@ -471,19 +471,9 @@ fn histories_merged_on_github_are_accepted() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains(&format!("  {web_flow_fpr} {:>10}\n", 1)),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(&format!("  {alice} {:>10}\n", 4)),
-        "{stdout}"
-    );
+    support::assert_success(&out, &stdout);
+    support::assert_contains(&stdout, &format!("  {web_flow_fpr} {:>10}\n", 1));
+    support::assert_contains(&stdout, &format!("  {alice} {:>10}\n", 4));
 }
 
 /// The merge commit's signature written every way: an overstated count

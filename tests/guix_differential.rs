@@ -733,15 +733,7 @@ fn keyring_reference_cases(full_names: bool) -> Vec<Case> {
 #[ignore = "EXPECTED DIFFERENCE (README, the rule): a full keyring reference name is accepted \
             here, Guix's branch-lookup fails on it; run by hand to see the cases"]
 fn full_keyring_reference_names_differ_from_guix() {
-    let guix = Guix::from_environment();
-    let cases = keyring_reference_cases(true);
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&Guix::from_environment(), &keyring_reference_cases(true));
 }
 
 /// A commit with `tree` and `parents`, signed by `signer` (Sequoia); HEAD's
@@ -1027,16 +1019,7 @@ fn entry_mode_cases() -> Vec<Case> {
 #[test]
 #[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn entry_modes_are_read_as_guix_reads_them() {
-    let guix = Guix::from_environment();
-    let cases = entry_mode_cases();
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&Guix::from_environment(), &entry_mode_cases());
 }
 
 /// Writes the commit object `unsigned` with alice's signature of it in a
@@ -1205,16 +1188,7 @@ fn commit_object_cases() -> Vec<Case> {
 #[test]
 #[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn commit_objects_are_read_as_guix_reads_them() {
-    let guix = Guix::from_environment();
-    let cases = commit_object_cases();
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&Guix::from_environment(), &commit_object_cases());
 }
 
 /// A signature by alice over `data`, made by Sequoia with `build` applied
@@ -1398,16 +1372,7 @@ fn signature_subpacket_cases() -> Vec<Case> {
 #[test]
 #[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn signature_subpackets_are_read_as_guix_reads_them() {
-    let guix = Guix::from_environment();
-    let cases = signature_subpacket_cases();
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&Guix::from_environment(), &signature_subpacket_cases());
 }
 
 /// Key files holding unusual packets: a v6 (RFC 9580) certificate, a
@@ -1557,16 +1522,7 @@ fn key_file_cases() -> Vec<Case> {
 #[test]
 #[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn key_files_are_read_as_guix_reads_them() {
-    let guix = Guix::from_environment();
-    let cases = key_file_cases();
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&Guix::from_environment(), &key_file_cases());
 }
 
 /// Trees Git never writes (see `tree_entries` in src/commit.rs).
@@ -1798,14 +1754,7 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
             built.oid("c1")
         }));
     }
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("crafted: {tally:?}");
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&guix, &cases);
 }
 
 /// What may stand at `.guix-authorizations`: scenario lines making it so
@@ -1889,14 +1838,7 @@ fn authorization_entries_are_judged_as_guix_judges_them() {
             }
         }
     }
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&guix, &cases);
 }
 
 #[test]

@@ -290,10 +290,7 @@ fn the_doctor_reports_branches_whose_names_are_not_utf8() {
     let verdict = "has a name that is not UTF-8: it was not checked";
     let text = assert_shown_as_printed("doctor", &out, 0, verdict, None);
     for shown in [r"`FORGED\x9b2J`", r"`origin/FORGED\xff`"] {
-        assert!(
-            text.contains(&format!("branch {shown} {verdict}")),
-            "{text}"
-        );
+        support::assert_contains(&text, &format!("branch {shown} {verdict}"));
     }
     let out = binary(&home, dir, &["doctor", "--format=json"]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -322,10 +319,7 @@ fn the_doctor_reports_branches_it_cannot_read() {
     let verdict = "cannot be read: it was not checked";
     let text = assert_shown_as_printed("doctor", &out, 1, verdict, None);
     for shown in [r"`refs/heads/FORGED\x9b2J`", "`refs/remotes/origin/FORGED`"] {
-        assert!(
-            text.contains(&format!("branch {shown} {verdict}")),
-            "{text}"
-        );
+        support::assert_contains(&text, &format!("branch {shown} {verdict}"));
     }
     let out = binary(&home, dir, &["doctor", "--format=json"]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -404,14 +398,8 @@ fn hostile_guix_channel_values_are_escaped_by_the_doctor() {
         r"`.guix-channel` names keyring branch `\x1bc\x1b[32msuccessfully authenticated commit FORGED\x0d\x0a",
         None,
     );
-    assert!(
-        text.contains(r"\u{202e}\u{9b}2J`, which exists neither"),
-        "{text}"
-    );
-    assert!(
-        text.contains(r"push the keyring branch as `\x1bc"),
-        "{text}"
-    );
+    support::assert_contains(&text, r"\u{202e}\u{9b}2J`, which exists neither");
+    support::assert_contains(&text, r"push the keyring branch as `\x1bc");
 
     // A version Guix does not know, quoted from the file.
     let text = format!(
@@ -464,10 +452,7 @@ fn hostile_commit_data_and_remote_url_are_not_printed_raw_after_a_merge() {
         .env("GIT_REFLOG_ACTION", "pull origin");
     let out = run(command);
     let text = assert_shown_as_printed("--after-merge", &out, 1, "lacks a signature", None);
-    assert!(
-        text.contains(r"https://example.org/\x1bc\x1b[32msuccessfully"),
-        "{text}"
-    );
+    support::assert_contains(&text, r"https://example.org/\x1bc\x1b[32msuccessfully");
 }
 
 /// A bare server with the gate installed, configured with `built`'s
@@ -554,9 +539,9 @@ fn the_gate_prints_hostile_key_file_and_ref_names_escaped_in_remote_lines() {
     let (out, ok) = push(&built, &home, &bare, &refspec);
     assert!(!ok);
     let text = assert_shown_as_printed("push branch", &out, 1, "lacks a signature", None);
-    assert!(
-        text.contains(r"remote: git-authenticate: refs/heads/\u{202e}FORGED\u{9b}2J: refused"),
-        "{text}"
+    support::assert_contains(
+        &text,
+        r"remote: git-authenticate: refs/heads/\u{202e}FORGED\u{9b}2J: refused",
     );
 }
 
@@ -608,10 +593,7 @@ fn hostile_channel_names_of_a_channels_file_are_escaped() {
     let shown = r"\x1bc\x1b[32msuccessfully authenticated commit FORGED\x0d\x0a";
     let out = binary(&home, &built.path, &["--channels", file]);
     let text = assert_shown_as_printed("--channels", &out, 2, "pick one by name", None);
-    assert!(
-        text.contains(&format!("several channels ({shown}")),
-        "{text}"
-    );
+    support::assert_contains(&text, &format!("several channels ({shown}"));
     let out = binary(
         &home,
         &built.path,

@@ -221,10 +221,7 @@ fn entries_without_conditions_count_for_no_run() {
     );
     assert_eq!(cache.read().0, vec![built.oid("fourth")]);
     let text = fs::read_to_string(cache.path()).unwrap();
-    assert!(
-        text.contains(&format!("(\"{}\" guix)", built.oid("fourth"))),
-        "{text}"
-    );
+    support::assert_contains(&text, &format!("(\"{}\" guix)", built.oid("fourth")));
     let report = run(&built, "fourth", &cache).unwrap();
     assert_eq!((report.checked, report.warnings), (0, vec![]));
 }

@@ -337,11 +337,7 @@ fn check_signature(
                     .args(["verify-commit", label_rev(built, label).as_str()])
                     .output()
                     .unwrap();
-                assert!(
-                    out.status.success(),
-                    "{label}: git verify-commit: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                support::assert_success(&out, &format!("{label}: git verify-commit"));
             }
         }
     }
@@ -1144,11 +1140,7 @@ fn ssh_signatures() {
     use std::io::Write;
     child.stdin.take().unwrap().write_all(&data).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "ssh-keygen -Y verify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "ssh-keygen -Y verify");
 }
 
 #[test]
@@ -1239,11 +1231,7 @@ fn built_repositories_work_with_git_cli() {
         .arg(&target)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "git clone");
     let head = support::git_command(&target)
         .args(["rev-parse", "HEAD"])
         .output()

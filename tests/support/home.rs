@@ -103,11 +103,7 @@ impl Home {
     /// succeed; its standard output, trimmed.
     pub fn git_ok(&self, dir: &Path, args: &[&str]) -> String {
         let out = self.git_output(dir, args);
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::assert_success(&out, &format!("git {args:?}"));
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 

@@ -34,16 +34,13 @@ pub use builder::{
 };
 pub use home::Home;
 pub use keys::{key, key_exists, keys_dir, spaced_fingerprint, KEY_NAMES};
+pub use process::{assert_contains, assert_success};
 pub use sign::{gpg_available, GpgHome};
 
 /// The trimmed standard output of a command that must have succeeded
 /// (`what` names it in the failure message).
 pub fn success_output(out: std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, what);
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 

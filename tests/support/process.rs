@@ -35,6 +35,23 @@ fn wait_for(child: Child, limit: Duration, what: &str) -> Output {
     }
 }
 
+/// Fails, naming `what` and showing its standard error, unless the
+/// command that gave `out` succeeded.
+#[track_caller]
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Fails, showing `text`, unless it contains `needle`.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "no {needle:?} in:\n{text}");
+}
+
 /// Kills process `pid` (a child this test started).
 pub fn kill(pid: u32) {
     if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {

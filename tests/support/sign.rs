@@ -291,11 +291,7 @@ impl GpgHome {
             .stdin(Stdio::null())
             .output()
             .expect("run gpg --import");
-        assert!(
-            out.status.success(),
-            "gpg --import of the test keys failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::assert_success(&out, "gpg --import of the test keys");
         home
     }
 
