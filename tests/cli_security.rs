@@ -102,6 +102,16 @@ impl Repo {
     fn dir(&self, name: &str) -> PathBuf {
         self.home.path().join(name)
     }
+
+    /// `git clone -q OPTIONS from` into the directory `name` of the
+    /// private home, returned.
+    fn clone(&self, options: &[&str], from: &Path, name: &str) -> PathBuf {
+        let mut args = vec!["clone", "-q"];
+        args.extend(options);
+        args.extend([from.to_str().unwrap(), name]);
+        self.git_ok_in(self.home.path(), &args);
+        self.dir(name)
+    }
 }
 
 /// Runs `command`, which must finish within 30 s (it is killed otherwise).
@@ -142,11 +152,7 @@ fn json_of(out: &Output) -> Value {
 /// pushed by whoever controls the server to both branches (both are
 /// fast-forwards). Its tree is the keyring's, so the keyring still loads.
 fn push_merge_to_master_and_keyring(repo: &Repo, server: &Path) -> String {
-    let attacker = repo.dir("attacker");
-    repo.git_ok_in(
-        repo.home.path(),
-        &["clone", "-q", server.to_str().unwrap(), "attacker"],
-    );
+    let attacker = repo.clone(&[], server, "attacker");
     let merge = repo.git_ok_in(
         &attacker,
         &[
@@ -177,22 +183,8 @@ fn push_merge_to_master_and_keyring(repo: &Repo, server: &Path) -> String {
 /// once (which records the introduction and installs the hooks), with a
 /// local keyring branch as `git fetch origin keyring:keyring` makes it.
 fn server_and_user(repo: &Repo) -> (PathBuf, PathBuf) {
-    let server = repo.dir("server.git");
-    repo.git_ok_in(
-        repo.home.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            repo.path().to_str().unwrap(),
-            "server.git",
-        ],
-    );
-    let user = repo.dir("user");
-    repo.git_ok_in(
-        repo.home.path(),
-        &["clone", "-q", server.to_str().unwrap(), "user"],
-    );
+    let server = repo.clone(&["--bare"], repo.path(), "server.git");
+    let user = repo.clone(&[], &server, "user");
     repo.git_ok_in(&user, &["fetch", "-q", "origin", "keyring:keyring"]);
     let mut first = repo.binary_in(&user);
     first.args(repo.intro());
@@ -266,11 +258,7 @@ fn merge_at_the_remote_keyring_tip_is_refused_in_ci() {
     let merge = push_merge_to_master_and_keyring(&repo, &server);
     // What the CI templates run: a fresh clone at END (detached), the
     // keyring as a remote-tracking branch.
-    let ci = repo.dir("ci");
-    repo.git_ok_in(
-        repo.home.path(),
-        &["clone", "-q", server.to_str().unwrap(), "ci"],
-    );
+    let ci = repo.clone(&[], &server, "ci");
     repo.git_ok_in(&ci, &["checkout", "-q", "--detach", &merge]);
     let ci_run = |extra: &[&str]| {
         let mut c = repo.binary_in(&ci);
@@ -418,6 +406,15 @@ fn impostor(repo: &Repo) -> String {
     ])
 }
 
+/// The channel with `second` replaced (`git replace`) by its impostor, and
+/// `second`'s id.
+fn with_second_replaced() -> (Repo, String) {
+    let repo = Repo::new(CHANNEL);
+    let second = repo.id("second");
+    repo.git_ok(&["replace", &second, &impostor(&repo)]);
+    (repo, second)
+}
+
 /// Runs the binary in `dir` with `env`; it must refuse with status 2,
 /// naming what git would substitute: the standard error.
 fn assert_refused(repo: &Repo, dir: &Path, env: &[(&str, &str)], names: &[&str]) -> String {
@@ -443,9 +440,7 @@ fn assert_accepted(repo: &Repo, dir: &Path, env: &[(&str, &str)]) {
 
 #[test]
 fn replaced_commit_is_refused() {
-    let repo = Repo::new(CHANNEL);
-    let second = repo.id("second");
-    repo.git_ok(&["replace", &second, &impostor(&repo)]);
+    let (repo, second) = with_second_replaced();
     // What git shows is no longer what is signed.
     assert_eq!(
         repo.git_ok(&["rev-parse", &format!("{second}^{{tree}}")]),
@@ -535,20 +530,8 @@ fn replaced_blob_and_many_replace_refs_are_refused() {
 
 #[test]
 fn mirror_clone_copies_replace_refs_and_is_refused() {
-    let repo = Repo::new(CHANNEL);
-    let second = repo.id("second");
-    repo.git_ok(&["replace", &second, &impostor(&repo)]);
-    let mirror = repo.dir("mirror.git");
-    repo.git_ok_in(
-        repo.home.path(),
-        &[
-            "clone",
-            "-q",
-            "--mirror",
-            repo.path().to_str().unwrap(),
-            "mirror.git",
-        ],
-    );
+    let (repo, second) = with_second_replaced();
+    let mirror = repo.clone(&["--mirror"], repo.path(), "mirror.git");
     assert!(!repo
         .git_ok_in(&mirror, &["for-each-ref", "refs/replace/"])
         .is_empty());
@@ -603,9 +586,7 @@ fn grafts_are_refused_whatever_the_environment() {
 /// `Substitutions::find` says what git would substitute.
 #[test]
 fn library_option_accepts_replace_refs() {
-    let repo = Repo::new(CHANNEL);
-    let second = repo.id("second");
-    repo.git_ok(&["replace", &second, &impostor(&repo)]);
+    let (repo, second) = with_second_replaced();
     let git = repo.built.repo();
     let found = Substitutions::find(&git, &GitEnvironment::default()).unwrap();
     assert_eq!(

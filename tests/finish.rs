@@ -36,22 +36,15 @@ fn the_manual_page_documents_every_option_and_the_doctor() {
     assert!(page.contains("doctor"), "the doctor subcommand is listed");
     support::needs::tool("man", "man-db");
     // What `git authenticate --help` shows once the page is installed.
-    let mut man = Command::new("man")
-        .args(["-l", "-"])
-        .env("MANWIDTH", "80")
-        .env("MANPAGER", "cat")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run man");
-    use std::io::Write;
-    man.stdin
-        .take()
-        .unwrap()
-        .write_all(page.as_bytes())
-        .unwrap();
-    let rendered = String::from_utf8_lossy(&man.wait_with_output().unwrap().stdout).into_owned();
+    let man = support::process::run_with_input(
+        Command::new("man")
+            .args(["-l", "-"])
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat"),
+        page.as_bytes(),
+        std::time::Duration::from_secs(60),
+    );
+    let rendered = String::from_utf8_lossy(&man.stdout).into_owned();
     assert!(rendered.contains("NAME"), "{rendered}");
     assert!(rendered.contains("--keep-going"), "{rendered}");
 }
@@ -327,8 +320,10 @@ fn visible(text: &str) -> String {
 /// What the command prints on a terminal `columns` wide (`script` gives
 /// it a terminal of its own), escape sequences removed. The terminal needs
 /// rows too: with none (`script` without a terminal of its own sets
-/// neither), the size is unknown and indicatif assumes 80 columns.
+/// neither), the size is unknown and indicatif assumes 80 columns. Every
+/// drawing of the progress must fit.
 fn on_a_terminal(columns: usize) -> String {
+    support::needs::tool("script", "bsdutils");
     let built = support::build_scenario_text(CHANNEL);
     let home = Home::new();
     let first = built.oid("first").to_string();
@@ -348,6 +343,7 @@ fn on_a_terminal(columns: usize) -> String {
     let text = visible(&String::from_utf8_lossy(&out.stdout));
     assert!(out.status.success(), "{text}");
     assert!(text.contains("successfully authenticated commit"), "{text}");
+    assert_progress_fits(&text, columns);
     text
 }
 
@@ -366,10 +362,8 @@ fn assert_progress_fits(text: &str, columns: usize) {
 
 #[test]
 fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
-    support::needs::tool("script", "bsdutils");
     let text = on_a_terminal(50);
     assert!(text.contains("(1 new commit)..."), "{text}");
-    assert_progress_fits(&text, 50);
 }
 
 /// The spinner's line once grew with its counts and its elapsed time
@@ -378,11 +372,9 @@ fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
 /// all the same, its phase cut rather than its counts.
 #[test]
 fn on_a_narrow_terminal_the_spinner_is_cut_to_fit() {
-    support::needs::tool("script", "bsdutils");
     let text = on_a_terminal(30);
     // The spinner is drawn at once, before the keyring is loaded.
     assert!(text.contains(" checked ("), "{text}");
-    assert_progress_fits(&text, 30);
     for piece in text.split(['\r', '\n']) {
         if let Some(at) = piece.find(" checked (") {
             // The count and the elapsed time whole.

@@ -12,7 +12,7 @@
 //! lines, the real verdict among them, and no forged line.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::{self, key, process::run_bounded, Built, Home};
@@ -91,19 +91,11 @@ fn acts_on_terminal(c: char) -> bool {
 fn screen(bytes: &[u8]) -> Vec<String> {
     let script = support::manifest_dir().join("tests/support/screen.py");
     support::needs::tool("python3", "python3");
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run python3");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(bytes).expect("write to screen.py");
-    }
-    let out = support::process::wait_bounded(child, Duration::from_secs(60));
+    let out = support::process::run_with_input(
+        Command::new("python3").arg(&script),
+        bytes,
+        Duration::from_secs(60),
+    );
     match out.status.code() {
         Some(0) => {}
         Some(3) => panic!(

@@ -12,9 +12,8 @@
 
 use crate::support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The Guix modules loaded as they are.
 const REAL_MODULES: [&str; 6] = [
@@ -38,6 +37,9 @@ const STUBS: [&str; 5] = [
 /// Requests per Guile process.
 const BATCH: usize = 150;
 
+/// How long one Guile process may take (its batch takes seconds).
+const BATCH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1800);
+
 pub struct Guix {
     dir: tempfile::TempDir,
     /// Which revision of the checkout the modules come from.
@@ -55,10 +57,6 @@ pub struct Request {
     /// Guix's cache key, shared by requests that follow each other; `None`
     /// for a fresh one.
     pub cache_key: Option<String>,
-}
-
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 impl Guix {
@@ -115,7 +113,7 @@ impl Guix {
         // Read by the `(guix git)` stand-in, not loaded.
         extract("guix/git.scm", &dir.path().join("guix-git.scm"));
         for file in STUBS {
-            let from = manifest_dir()
+            let from = support::manifest_dir()
                 .join("tests/guix_differential/stubs")
                 .join(file);
             std::fs::copy(&from, load.join(file)).unwrap_or_else(|e| panic!("{from:?}: {e}"));
@@ -148,26 +146,21 @@ impl Guix {
                     r.cache_key.as_deref().unwrap_or("-")
                 ));
             }
-            let mut child = Command::new("guile")
-                .arg("--no-auto-compile")
-                .arg("-L")
-                .arg(self.dir.path().join("load"))
-                .arg(manifest_dir().join("tests/guix_differential/driver.scm"))
-                .env(
-                    "GUIX_DIFFERENTIAL_GIT_SCM",
-                    self.dir.path().join("guix-git.scm"),
-                )
-                .env("GUIX_DIFFERENTIAL_CACHE", self.dir.path().join("cache"))
-                .env("GUILE_AUTO_COMPILE", "0")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start guile");
-            let mut stdin = child.stdin.take().unwrap();
-            let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-            let out = child.wait_with_output().unwrap();
-            writer.join().unwrap().unwrap();
+            let out = support::process::run_with_input(
+                Command::new("guile")
+                    .arg("--no-auto-compile")
+                    .arg("-L")
+                    .arg(self.dir.path().join("load"))
+                    .arg(support::manifest_dir().join("tests/guix_differential/driver.scm"))
+                    .env(
+                        "GUIX_DIFFERENTIAL_GIT_SCM",
+                        self.dir.path().join("guix-git.scm"),
+                    )
+                    .env("GUIX_DIFFERENTIAL_CACHE", self.dir.path().join("cache"))
+                    .env("GUILE_AUTO_COMPILE", "0"),
+                input.as_bytes(),
+                BATCH_PATIENCE,
+            );
             let stdout = String::from_utf8_lossy(&out.stdout);
             let got: Vec<String> = stdout.lines().map(str::to_owned).collect();
             assert!(

@@ -44,6 +44,15 @@ pub fn success_output(out: std::process::Output, what: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// nonguix's introduction, as its README gives it.
+pub fn nonguix_introduction() -> git_authenticate::Introduction {
+    git_authenticate::Introduction::new(
+        "897c1a470da759236cc11798f4e0a5f7d4d59fbc",
+        "2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5",
+    )
+    .unwrap()
+}
+
 /// The package's root directory.
 pub fn manifest_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -252,21 +252,6 @@ pub fn gpg_available() -> bool {
     })
 }
 
-/// Whether `ssh-keygen` is on PATH and supports `-Y sign` (cached).
-pub fn ssh_keygen_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        // `-Y` with no operation prints usage and fails, but a missing
-        // binary fails to spawn: only distinguish the latter.
-        Command::new("ssh-keygen")
-            .arg("-?")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
-    })
-}
-
 /// A throw-away GnuPG home directory (mode 700, short path under `/tmp`)
 /// holding every test key's secret key. Its gpg-agent is killed on drop.
 pub struct GpgHome {
