@@ -18,7 +18,7 @@ use base64::Engine;
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{key, Built, Home};
+use support::{key, Built, GitIn, Home};
 
 /// A linear history signed by dave and alice, both authorized:
 /// `first` (the introduction, dave), `second` (alice, also reachable as
@@ -105,10 +105,6 @@ impl Repo {
         Repo::new(&support::scenario_text(name))
     }
 
-    fn path(&self) -> &Path {
-        &self.built.path
-    }
-
     /// The full id of commit `label`.
     fn id(&self, label: &str) -> String {
         self.built.oid(label).to_string()
@@ -143,25 +139,6 @@ impl Repo {
         c
     }
 
-    /// The real git in `dir`, with the private home, the binary on `PATH`
-    /// and the scenario's GnuPG home (for `git commit -S`).
-    fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut c = self.home.git(dir, &[]);
-        if let Some(gnupg) = self.built.gnupg_home() {
-            c.env("GNUPGHOME", gnupg);
-        }
-        c.args(args).output().expect("run git")
-    }
-
-    /// `git_in` that must succeed; its trimmed standard output.
-    fn git_ok_in(&self, dir: &Path, args: &[&str]) -> String {
-        support::success_output(self.git_in(dir, args), &format!("git {args:?}"))
-    }
-
-    fn git_ok(&self, args: &[&str]) -> String {
-        self.git_ok_in(self.path(), args)
-    }
-
     /// The default cache file: `checkouts/` + URL-safe base64 of the SHA-256
     /// of the repository's canonical path.
     fn default_cache_file(&self, repository: &Path) -> PathBuf {
@@ -178,6 +155,22 @@ impl Repo {
         out.status
             .success()
             .then(|| String::from_utf8(out.stdout).unwrap().trim().to_owned())
+    }
+}
+
+impl GitIn for Repo {
+    fn path(&self) -> &Path {
+        &self.built.path
+    }
+
+    /// The real git in `dir`, with the private home, the binary on `PATH`
+    /// and the scenario's GnuPG home (for `git commit -S`).
+    fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let mut c = self.home.git(dir, &[]);
+        if let Some(gnupg) = self.built.gnupg_home() {
+            c.env("GNUPGHOME", gnupg);
+        }
+        c.args(args).output().expect("run git")
     }
 }
 
@@ -2053,18 +2046,7 @@ fn local_copy_of_a_remote_keyring_is_not_authenticated() {
     // A maintainer adds a key on the local keyring branch and pushes it:
     // the pre-push hook does not authenticate the keyring.
     repo.git_ok_in(&clone, &["branch", "keyring", "origin/keyring"]);
-    let updated = repo.git_ok_in(
-        &clone,
-        &[
-            "commit-tree",
-            "-p",
-            "keyring",
-            "-m",
-            "Add a key.",
-            "keyring^{tree}",
-        ],
-    );
-    repo.git_ok_in(&clone, &["branch", "-f", "keyring", &updated]);
+    let updated = repo.home.commit_on_keyring(&clone);
     let out = repo.git_in(&clone, &["push", "origin", "keyring"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");

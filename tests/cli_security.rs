@@ -19,7 +19,7 @@ use git_authenticate::{
     SubstitutionError, Substitutions,
 };
 use serde_json::Value;
-use support::{key, Built, Home};
+use support::{key, Built, GitIn, Home};
 
 /// `first` (the introduction, dave), then `second` (alice), both
 /// authorized; keys on branch `keyring`.
@@ -53,10 +53,6 @@ impl Repo {
         }
     }
 
-    fn path(&self) -> &Path {
-        &self.built.path
-    }
-
     fn id(&self, label: &str) -> String {
         self.built.oid(label).to_string()
     }
@@ -82,22 +78,6 @@ impl Repo {
         c
     }
 
-    /// The real git in `dir`, with the private home and the binary first
-    /// on `PATH` (for hooks and `git authenticate`).
-    fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut c = self.home.git(dir, SUBSTITUTION_VARS);
-        c.args(args).output().expect("run git")
-    }
-
-    /// `git_in` that must succeed: its trimmed standard output.
-    fn git_ok_in(&self, dir: &Path, args: &[&str]) -> String {
-        support::success_output(self.git_in(dir, args), &format!("git {args:?}"))
-    }
-
-    fn git_ok(&self, args: &[&str]) -> String {
-        self.git_ok_in(self.path(), args)
-    }
-
     /// A directory in the private home.
     fn dir(&self, name: &str) -> PathBuf {
         self.home.path().join(name)
@@ -111,6 +91,19 @@ impl Repo {
         args.extend([from.to_str().unwrap(), name]);
         self.git_ok_in(self.home.path(), &args);
         self.dir(name)
+    }
+}
+
+impl GitIn for Repo {
+    fn path(&self) -> &Path {
+        &self.built.path
+    }
+
+    /// The real git in `dir`, with the private home and the binary first
+    /// on `PATH` (for hooks and `git authenticate`).
+    fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let mut c = self.home.git(dir, SUBSTITUTION_VARS);
+        c.args(args).output().expect("run git")
     }
 }
 
@@ -299,18 +292,7 @@ fn pre_push_hook_skips_the_keyring_branch_by_name() {
     assert!(hook.contains("--pushed-ref=\"$remote_ref\""), "{hook}");
 
     // A new key on the keyring branch: pushed without authentication.
-    let keyring_commit = repo.git_ok_in(
-        &user,
-        &[
-            "commit-tree",
-            "-p",
-            "keyring",
-            "-m",
-            "Add a key.",
-            "keyring^{tree}",
-        ],
-    );
-    repo.git_ok_in(&user, &["branch", "-f", "keyring", &keyring_commit]);
+    repo.home.commit_on_keyring(&user);
     let out = repo.git_in(&user, &["push", "origin", "keyring"]);
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");

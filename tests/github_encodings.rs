@@ -723,15 +723,7 @@ fn an_indented_begin_line_is_reported_as_such() {
 /// it).
 #[test]
 fn a_missing_key_named_by_key_id_is_reported_by_that_id() {
-    let built = build_scenario_text(
-        r#"
-        keyring alice
-        authorize alice bob
-        commit first alice
-        write a.txt "A\n"
-        commit second bob no-issuer-fpr
-        "#,
-    );
+    let built = support::bob_missing_from_keyring("no-issuer-fpr");
     let result = support::expect::run_from_first(&built, built.oid("second"), &Options::default());
     let failure = failure(result);
     let bob_id = &key("bob").signing_fpr[24..];

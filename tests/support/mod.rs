@@ -32,7 +32,7 @@ use std::path::PathBuf;
 pub use builder::{
     authorizations_file, build_scenario, build_scenario_text, git_command, Built, KeyringFile,
 };
-pub use home::Home;
+pub use home::{GitIn, Home};
 pub use keys::{key, key_exists, keys_dir, spaced_fingerprint, KEY_NAMES};
 pub use process::{assert_contains, assert_success};
 pub use sign::{gpg_available, GpgHome};
@@ -42,6 +42,16 @@ pub use sign::{gpg_available, GpgHome};
 pub fn success_output(out: std::process::Output, what: &str) -> String {
     assert_success(&out, what);
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A channel whose `second` commit is signed by bob, authorized but
+/// missing from the keyring, with the signing `options` of the scenario
+/// language.
+pub fn bob_missing_from_keyring(options: &str) -> Built {
+    build_scenario_text(&format!(
+        "keyring alice\nauthorize alice bob\ncommit first alice\n\
+         write a.txt \"A\\n\"\ncommit second bob {options}\n"
+    ))
 }
 
 /// nonguix's introduction, as its README gives it.
