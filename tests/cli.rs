@@ -3,9 +3,7 @@
 //! `gpg`, like users' repositories), with a private `HOME` and
 //! `XDG_CACHE_HOME` per test, checking what a user checks: the exit status,
 //! standard output exactly, and the key phrases on standard error.
-//!
-//! Without `gpg`, the scenarios are signed by Sequoia instead (a message
-//! says so) and only the tests that run `git commit -S` are skipped.
+//! Without `gpg` (Debian package gnupg), they fail saying so.
 
 use crate::support;
 

@@ -78,20 +78,6 @@ fn public_without(k: &TestKey, drop: impl Fn(&Packet, bool) -> bool) -> Vec<u8> 
     out
 }
 
-/// Whether a working `gpgsm` (and `gpg`, which makes its key) is on PATH.
-pub fn gpgsm_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        super::sign::gpg_available()
-            && Command::new("gpgsm")
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-    })
-}
-
 /// A throw-away GnuPG home holding a self-signed X.509 certificate (RSA,
 /// signing only, trusted by `trustlist.txt`) and its unprotected secret
 /// key, to sign as git does with `gpg.format=x509`. The agent is killed on
@@ -104,9 +90,8 @@ pub struct GpgsmHome {
 impl GpgsmHome {
     /// Generates the key (gpg), the certificate (gpgsm) and trusts it.
     pub fn new() -> Result<GpgsmHome, String> {
-        if !gpgsm_available() {
-            return Err("gpgsm is not available".into());
-        }
+        super::needs::gpg();
+        super::needs::tool("gpgsm", "gpgsm");
         let dir = AgentHome::new("gah-gpgsm.")?;
         let mut home = GpgsmHome {
             dir,
