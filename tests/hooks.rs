@@ -222,15 +222,11 @@ fn a_key_that_arrives_with_the_commits_it_signed_is_used() {
     let home = Home::new();
     let remote = home.path().join("remote.git");
     let remote = remote.to_str().unwrap();
-    let git_ok = |dir: &Path, args: &[&str]| {
-        let out = home.git(dir, &[]).args(args).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-        out
-    };
+    let git_ok = |dir: &Path, args: &[&str]| home.git_ok(dir, args);
     // A keyring without bob's key: the real one, his key file removed.
     let up = &upstream.path;
     git_ok(up, &["checkout", "-q", "keyring"]);
-    let files = String::from_utf8(git_ok(up, &["ls-files"]).stdout).unwrap();
+    let files = git_ok(up, &["ls-files"]);
     let bob = files
         .lines()
         .find(|f| f.contains("bob"))
