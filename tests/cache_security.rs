@@ -26,7 +26,7 @@ use git_authenticate::{
 };
 use serde_json::Value;
 use support::expect::{fingerprint, run_cached};
-use support::{gpg_available, key, Built, Home};
+use support::{key, Built, Home};
 
 /// `first` (the introduction) to `third`, signed by alice; `unsigned` on
 /// top, which only a forged cache could get accepted.
@@ -57,14 +57,8 @@ struct Setup {
 
 impl Setup {
     fn new() -> Setup {
-        let text = if gpg_available() {
-            HISTORY.to_owned()
-        } else {
-            eprintln!("note: gpg is not available; signing with Sequoia instead");
-            HISTORY.replace("gpg:", "")
-        };
         Setup {
-            built: support::build_scenario_text(&text),
+            built: support::build_scenario_text(HISTORY),
             home: Home::new(),
         }
     }
@@ -210,14 +204,6 @@ fn is_root() -> bool {
 /// Gives `path` to user and group 65534 (nobody), as if they had made it.
 fn chown_to_nobody(path: &Path) {
     std::os::unix::fs::lchown(path, Some(65534), Some(65534)).unwrap();
-}
-
-fn skip_unless_root(test: &str) -> bool {
-    if is_root() {
-        return false;
-    }
-    eprintln!("SKIPPED {test}: needs root, to chown a directory to another user");
-    true
 }
 
 /// The run failed on the unsigned commit, as it does without cache.
@@ -423,44 +409,48 @@ fn group_or_other_writable_cache_directories_are_ignored() {
     }
 }
 
-/// A cache directory owned by another user (who could put any list in it)
-/// is ignored, even when not writable by anyone else, and even when the
-/// list in it is a file of ours.
-#[test]
-fn cache_directory_owned_by_another_user_is_ignored() {
-    if skip_unless_root("cache_directory_owned_by_another_user_is_ignored") {
-        return;
-    }
-    for which in [0, 2, 3] {
-        let setup = Setup::new();
-        populate(&setup);
-        let directory = setup.directories()[which].clone();
-        chown_to_nobody(&directory);
-        set_mode(&directory, 0o755);
-        let warning = unsafe_directory(
-            &setup,
-            &directory,
-            UnsafeEntry::NotOwned {
-                owner: 65534,
-                user: 0,
-            },
-        );
-        assert_authentic(
-            &setup,
-            "third",
-            2,
-            std::slice::from_ref(&warning),
-            &["is owned by user 65534, not by you (user 0)"],
-        );
-        // The other user's list names the unsigned commit.
-        setup.forged_list(&setup.file(), &["unsigned", "third"]);
-        assert_unsigned_refused(&setup);
-        assert_eq!(setup.cache().read(), (vec![], vec![warning]));
-        assert_eq!(
-            fs::metadata(setup.file()).unwrap().uid(),
-            65534,
-            "not replaced"
-        );
+/// What takes root: giving directories to another user.
+mod as_root {
+    use super::*;
+
+    /// A cache directory owned by another user (who could put any list in it)
+    /// is ignored, even when not writable by anyone else, and even when the
+    /// list in it is a file of ours.
+    #[test]
+    #[ignore = "needs root, to chown a cache directory to another user"]
+    fn cache_directory_owned_by_another_user_is_ignored() {
+        support::needs::root();
+        for which in [0, 2, 3] {
+            let setup = Setup::new();
+            populate(&setup);
+            let directory = setup.directories()[which].clone();
+            chown_to_nobody(&directory);
+            set_mode(&directory, 0o755);
+            let warning = unsafe_directory(
+                &setup,
+                &directory,
+                UnsafeEntry::NotOwned {
+                    owner: 65534,
+                    user: 0,
+                },
+            );
+            assert_authentic(
+                &setup,
+                "third",
+                2,
+                std::slice::from_ref(&warning),
+                &["is owned by user 65534, not by you (user 0)"],
+            );
+            // The other user's list names the unsigned commit.
+            setup.forged_list(&setup.file(), &["unsigned", "third"]);
+            assert_unsigned_refused(&setup);
+            assert_eq!(setup.cache().read(), (vec![], vec![warning]));
+            assert_eq!(
+                fs::metadata(setup.file()).unwrap().uid(),
+                65534,
+                "not replaced"
+            );
+        }
     }
 }
 

@@ -23,14 +23,6 @@ const NONGUIX_ENTRY: &str = r#"(channel
     (openpgp-fingerprint
      "2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5"))))"#;
 
-fn nonguix() -> Introduction {
-    Introduction::new(
-        "897c1a470da759236cc11798f4e0a5f7d4d59fbc",
-        "2A393FFF68F4EF7A3D2912AF6F5120A022FBB2D5",
-    )
-    .unwrap()
-}
-
 /// A repository whose only commit has `contents` as `.guix-channel`.
 fn with_metadata(contents: &str) -> Built {
     let quoted = contents
@@ -98,7 +90,7 @@ fn full_metadata_with_dependencies_is_read_at_a_commit() {
                 url: "https://gitlab.com/nonguix/nonguix".into(),
                 branch: "master".into(),
                 commit: None,
-                introduction: Some(nonguix()),
+                introduction: Some(support::nonguix_introduction()),
             },
             ChannelSpec {
                 name: "pinned".into(),
@@ -273,7 +265,7 @@ fn every_introduction_form_is_read() {
     for form in [make, data, NONGUIX_ENTRY, &list] {
         assert_eq!(
             Introduction::from_channel_form(form).unwrap(),
-            nonguix(),
+            support::nonguix_introduction(),
             "{form}"
         );
     }
@@ -291,7 +283,7 @@ fn a_realistic_channels_file_gives_each_channel() {
     );
     assert_eq!(
         Introduction::from_channels_file(&file, "nonguix").unwrap(),
-        nonguix()
+        support::nonguix_introduction()
     );
     assert_eq!(
         Introduction::from_channels_file(&file, "guix").unwrap(),

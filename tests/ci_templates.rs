@@ -278,10 +278,7 @@ fn the_github_workflow_runs_from_the_base_branch_and_reads_the_pull_request_as_d
     // checkout of the base; the pull request's commits are fetched only.
     let (runner, code, log) = forge.pull_request_target();
     assert_eq!(code, 1, "{log}");
-    assert!(
-        log.contains(&format!("commit {pr} lacks a signature")),
-        "{log}"
-    );
+    support::assert_contains(&log, &format!("commit {pr} lacks a signature"));
     assert!(!runner.join("evil.sh").exists());
     assert_eq!(forge.git_ok(&runner, &["rev-parse", "HEAD"]), base);
     forge.assert_untouched(&runner);
@@ -296,10 +293,7 @@ fn the_github_workflow_passes_a_signed_pull_request_and_a_push() {
     let pr = forge.built.oid("pr").to_string();
     let (runner, code, log) = forge.pull_request_target();
     assert_eq!(code, 0, "{log}");
-    assert!(
-        log.contains(&format!("successfully authenticated commit {pr}")),
-        "{log}"
-    );
+    support::assert_contains(&log, &format!("successfully authenticated commit {pr}"));
     assert!(
         log.contains("## Who may sign the merge"),
         "the merge check ran: {log}"
@@ -374,11 +368,7 @@ fn no_setup_leaves_the_repository_as_it_was() {
             c.env("GIT_AUTHENTICATE_NO_SETUP", value);
         }
         let out = c.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        support::assert_success(&out, "the binary");
         forge.assert_untouched(&runner);
     }
     // `0` does not ask for it.

@@ -3,9 +3,7 @@
 //! `gpg`, like users' repositories), with a private `HOME` and
 //! `XDG_CACHE_HOME` per test, checking what a user checks: the exit status,
 //! standard output exactly, and the key phrases on standard error.
-//!
-//! Without `gpg`, the scenarios are signed by Sequoia instead (a message
-//! says so) and only the tests that run `git commit -S` are skipped.
+//! Without `gpg` (Debian package gnupg), they fail saying so.
 
 use crate::support;
 
@@ -18,7 +16,7 @@ use base64::Engine;
 use predicates::prelude::*;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use support::{gpg_available, key, Built, Home};
+use support::{key, Built, GitIn, Home};
 
 /// A linear history signed by dave and alice, both authorized:
 /// `first` (the introduction, dave), `second` (alice, also reachable as
@@ -93,30 +91,16 @@ struct Repo {
     home: Home,
 }
 
-/// Builds a scenario; without gpg, `gpg:KEY` signers become Sequoia ones.
-fn build(text: &str) -> Built {
-    if gpg_available() {
-        support::build_scenario_text(text)
-    } else {
-        eprintln!("note: gpg is not available; signing with Sequoia instead");
-        support::build_scenario_text(&text.replace("gpg:", ""))
-    }
-}
-
 impl Repo {
     fn new(text: &str) -> Repo {
         Repo {
-            built: build(text),
+            built: support::build_scenario_text(text),
             home: Home::new(),
         }
     }
 
     fn named(name: &str) -> Repo {
         Repo::new(&support::scenario_text(name))
-    }
-
-    fn path(&self) -> &Path {
-        &self.built.path
     }
 
     /// The full id of commit `label`.
@@ -153,25 +137,6 @@ impl Repo {
         c
     }
 
-    /// The real git in `dir`, with the private home, the binary on `PATH`
-    /// and the scenario's GnuPG home (for `git commit -S`).
-    fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
-        let mut c = self.home.git(dir, &[]);
-        if let Some(gnupg) = self.built.gnupg_home() {
-            c.env("GNUPGHOME", gnupg);
-        }
-        c.args(args).output().expect("run git")
-    }
-
-    /// `git_in` that must succeed; its trimmed standard output.
-    fn git_ok_in(&self, dir: &Path, args: &[&str]) -> String {
-        support::success_output(self.git_in(dir, args), &format!("git {args:?}"))
-    }
-
-    fn git_ok(&self, args: &[&str]) -> String {
-        self.git_ok_in(self.path(), args)
-    }
-
     /// The default cache file: `checkouts/` + URL-safe base64 of the SHA-256
     /// of the repository's canonical path.
     fn default_cache_file(&self, repository: &Path) -> PathBuf {
@@ -188,6 +153,22 @@ impl Repo {
         out.status
             .success()
             .then(|| String::from_utf8(out.stdout).unwrap().trim().to_owned())
+    }
+}
+
+impl GitIn for Repo {
+    fn path(&self) -> &Path {
+        &self.built.path
+    }
+
+    /// The real git in `dir`, with the private home, the binary on `PATH`
+    /// and the scenario's GnuPG home (for `git commit -S`).
+    fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
+        let mut c = self.home.git(dir, &[]);
+        if let Some(gnupg) = self.built.gnupg_home() {
+            c.env("GNUPGHOME", gnupg);
+        }
+        c.args(args).output().expect("run git")
     }
 }
 
@@ -210,14 +191,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-fn skip_without_gpg(test: &str) -> bool {
-    if gpg_available() {
-        return false;
-    }
-    eprintln!("SKIPPED {test}: gpg is not available");
-    true
 }
 
 // ---------------------------------------------------------------------------
@@ -675,10 +648,7 @@ fn no_arguments_and_no_configuration() {
     let assert = repo.cmd().assert().code(2).stdout("");
     let err = stderr(&assert);
     assert!(err.contains("give COMMIT and SIGNER"), "{err}");
-    assert!(
-        err.contains("guix.authentication.introduction-commit"),
-        "{err}"
-    );
+    support::assert_contains(&err, "guix.authentication.introduction-commit");
     assert!(err.contains("git config"), "{err}");
 }
 
@@ -733,14 +703,8 @@ fn missing_keyring_branch() {
         .code(2)
         .stdout("");
     let err = stderr(&assert);
-    assert!(
-        err.contains("error: keyring branch `channel-keys` not found"),
-        "{err}"
-    );
-    assert!(
-        err.contains("git fetch origin channel-keys:channel-keys"),
-        "{err}"
-    );
+    support::assert_contains(&err, "error: keyring branch `channel-keys` not found");
+    support::assert_contains(&err, "git fetch origin channel-keys:channel-keys");
 }
 
 #[test]
@@ -755,10 +719,7 @@ fn signer_of_64_hex_digits_has_a_consistent_message() {
         .stdout("");
     let err = stderr(&assert);
     assert!(err.contains("is not"), "{err}");
-    assert!(
-        err.contains("it has 64 hex digits where 40 are expected"),
-        "{err}"
-    );
+    support::assert_contains(&err, "it has 64 hex digits where 40 are expected");
 }
 
 // ---------------------------------------------------------------------------
@@ -875,10 +836,7 @@ fn unauthorized_signer() {
             key("bob").signing_fpr_spaced()
         )
     );
-    assert!(
-        err.contains(&format!("parent {}", repo.id("first"))),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("parent {}", repo.id("first")));
 }
 
 #[test]
@@ -1418,16 +1376,13 @@ fn first_run_records_configuration_and_installs_hooks() {
     let hooks = repo.path().join(".git/hooks");
     let assert = repo.authenticate_from_first().assert().code(0).stdout("");
     let err = stderr(&assert);
-    assert!(
-        err.contains("introduction and keyring recorded in repository configuration file"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "introduction and keyring recorded in repository configuration file",
     );
     for hook in ["pre-push", "post-merge"] {
         let path = hooks.join(hook);
-        assert!(
-            err.contains(&format!("installed hook '{}'", path.display())),
-            "{err}"
-        );
+        support::assert_contains(&err, &format!("installed hook '{}'", path.display()));
         assert_eq!(mode(&path) & 0o111, 0o111, "{hook} is executable");
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("#!/bin/sh\n"), "{text}");
@@ -1490,10 +1445,7 @@ fn core_hooks_path_is_respected() {
         let err = stderr(&assert);
         for hook in ["pre-push", "post-merge"] {
             let path = dir.join(hook);
-            assert!(
-                err.contains(&format!("installed hook '{}'", path.display())),
-                "{err}"
-            );
+            support::assert_contains(&err, &format!("installed hook '{}'", path.display()));
             assert_eq!(mode(&path) & 0o111, 0o111);
             assert!(!repo.path().join(".git/hooks").join(hook).exists());
         }
@@ -1616,9 +1568,9 @@ fn existing_hooks_are_never_overwritten() {
         )),
         "{err}"
     );
-    assert!(
-        err.contains(r#"consider adding `git-authenticate --end="$local_oid""#),
-        "{err}"
+    support::assert_contains(
+        &err,
+        r#"consider adding `git-authenticate --end="$local_oid""#,
     );
     // The other hook is installed.
     assert!(
@@ -1657,9 +1609,9 @@ fn keyring_branch_checked_out_does_nothing() {
     repo.git_ok(&["checkout", "-q", "keyring"]);
     let assert = repo.authenticate_from_first().assert().code(0).stdout("");
     let err = stderr(&assert);
-    assert!(
-        err.contains("current branch 'keyring' is the keyring branch, which is not authenticated; not checked"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "current branch 'keyring' is the keyring branch, which is not authenticated; not checked",
     );
     assert!(!err.contains("successfully"), "{err}");
 
@@ -1714,10 +1666,7 @@ fn explicit_end_is_never_skipped() {
             .assert()
             .code(1);
         let err = stderr(&assert);
-        assert!(
-            err.contains(&format!("commit {unsigned} lacks a signature")),
-            "{err}"
-        );
+        support::assert_contains(&err, &format!("commit {unsigned} lacks a signature"));
         assert!(!err.contains("not checked"), "{err}");
     }
     let assert = repo
@@ -1753,9 +1702,7 @@ fn explicit_end_is_never_skipped() {
 /// as in Guix, and says so.
 #[test]
 fn keys_on_master_do_not_skip_a_named_commit() {
-    if skip_without_gpg("keys_on_master_do_not_skip_a_named_commit") {
-        return;
-    }
+    support::needs::gpg();
     let repo = Repo::new(LINEAR);
     repo.git_ok(&["config", "user.signingkey", &key("dave").primary_fpr]);
     repo.git_ok(&["checkout", "-q", "keyring", "--", "."]);
@@ -1770,10 +1717,7 @@ fn keys_on_master_do_not_skip_a_named_commit() {
     for extra in [&[][..], &["--pushed-ref=refs/heads/master"]] {
         let assert = run(&["--end", &unsigned]).args(extra).assert().code(1);
         let err = stderr(&assert);
-        assert!(
-            err.contains(&format!("commit {unsigned} lacks a signature")),
-            "{err}"
-        );
+        support::assert_contains(&err, &format!("commit {unsigned} lacks a signature"));
     }
     let assert = run(&["--end", &keys]).assert().code(0);
     assert!(stderr(&assert).contains(&format!("successfully authenticated commit {keys}")));
@@ -1789,9 +1733,9 @@ fn keys_on_master_do_not_skip_a_named_commit() {
     assert_eq!(doc["skipped"]["branch"], json!("master"));
     let assert = run(&[]).assert().code(0);
     let err = stderr(&assert);
-    assert!(
-        err.contains("current branch 'master' is the keyring branch, which is not authenticated; not checked"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "current branch 'master' is the keyring branch, which is not authenticated; not checked",
     );
     assert!(!err.contains("successfully"), "{err}");
 }
@@ -1982,9 +1926,9 @@ fn with_remote(repo: &Repo) -> PathBuf {
     let out = repo.git_in(repo.path(), &["push", "origin", "keyring", "master"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("pushing to keyring branch 'keyring', which is not authenticated"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "pushing to keyring branch 'keyring', which is not authenticated",
     );
     repo.assert_authenticated(&err, "fourth");
     remote
@@ -1999,9 +1943,7 @@ fn remote_branch(repo: &Repo, remote: &Path, branch: &str) -> Option<String> {
 
 #[test]
 fn pre_push_hook_refuses_unauthenticated_commits() {
-    if skip_without_gpg("pre_push_hook_refuses_unauthenticated_commits") {
-        return;
-    }
+    support::needs::gpg();
     let repo = Repo::new(LINEAR);
     let remote = with_remote(&repo);
 
@@ -2010,10 +1952,7 @@ fn pre_push_hook_refuses_unauthenticated_commits() {
     let out = repo.git_in(repo.path(), &["push", "origin", "master"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
-    assert!(
-        err.contains(&format!("error: commit {unsigned} lacks a signature")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("error: commit {unsigned} lacks a signature"));
     assert_eq!(
         remote_branch(&repo, &remote, "master"),
         Some(repo.id("fourth"))
@@ -2025,10 +1964,7 @@ fn pre_push_hook_refuses_unauthenticated_commits() {
     let out = repo.git_in(repo.path(), &["push", "origin", "master"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains(&format!("successfully authenticated commit {signed}")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("successfully authenticated commit {signed}"));
     assert_eq!(remote_branch(&repo, &remote, "master"), Some(signed));
 
     // Tags are authenticated too (the annotated one peeled); deleting a
@@ -2039,20 +1975,14 @@ fn pre_push_hook_refuses_unauthenticated_commits() {
         repo.path(),
         &["push", "origin", ":refs/heads/x", ":refs/tags/annotated"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "deleting a branch and a tag");
     assert_eq!(remote_branch(&repo, &remote, "x"), None);
     assert_eq!(remote_branch(&repo, &remote, "refs/tags/annotated"), None);
 }
 
 #[test]
 fn post_merge_hook_authenticates_what_is_pulled() {
-    if skip_without_gpg("post_merge_hook_authenticates_what_is_pulled") {
-        return;
-    }
+    support::needs::gpg();
     let repo = Repo::new(LINEAR);
     let remote = with_remote(&repo);
 
@@ -2083,10 +2013,7 @@ fn post_merge_hook_authenticates_what_is_pulled() {
         )),
         "the post-merge hook ran: {err}"
     );
-    assert!(
-        err.contains(&format!("successfully authenticated commit {signed}")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("successfully authenticated commit {signed}"));
 
     // An unsigned commit pushed past the hook (--no-verify) is reported
     // by the post-merge hook when pulled.
@@ -2094,10 +2021,7 @@ fn post_merge_hook_authenticates_what_is_pulled() {
     repo.git_ok(&["push", "-q", "--no-verify", "origin", "master"]);
     let out = repo.git_in(&clone, &["pull", "--ff-only"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!("error: commit {unsigned} lacks a signature")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("error: commit {unsigned} lacks a signature"));
 }
 
 #[test]
@@ -2120,24 +2044,13 @@ fn local_copy_of_a_remote_keyring_is_not_authenticated() {
     // A maintainer adds a key on the local keyring branch and pushes it:
     // the pre-push hook does not authenticate the keyring.
     repo.git_ok_in(&clone, &["branch", "keyring", "origin/keyring"]);
-    let updated = repo.git_ok_in(
-        &clone,
-        &[
-            "commit-tree",
-            "-p",
-            "keyring",
-            "-m",
-            "Add a key.",
-            "keyring^{tree}",
-        ],
-    );
-    repo.git_ok_in(&clone, &["branch", "-f", "keyring", &updated]);
+    let updated = repo.home.commit_on_keyring(&clone);
     let out = repo.git_in(&clone, &["push", "origin", "keyring"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("pushing to keyring branch 'keyring', which is not authenticated"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "pushing to keyring branch 'keyring', which is not authenticated",
     );
     assert_eq!(remote_branch(&repo, &remote, "keyring"), Some(updated));
 
@@ -2199,19 +2112,16 @@ fn keep_going_prints_the_first_failures_then_a_count() {
         .stdout("");
     let err = stderr(&assert);
     // Newest first, as Guix meets them: the first 20, then a count.
-    assert!(
-        err.contains(&format!("commit {} lacks a signature", repo.id("u-29"))),
-        "{err}"
+    support::assert_contains(
+        &err,
+        &format!("commit {} lacks a signature", repo.id("u-29")),
     );
     assert!(
         !err.contains(&format!("commit {} lacks", repo.id("u-0"))),
         "{err}"
     );
     assert_eq!(err.matches("lacks a signature").count(), 20, "{err}");
-    assert!(
-        err.contains("… and 10 more failures, not shown (30 in all"),
-        "{err}"
-    );
+    support::assert_contains(&err, "… and 10 more failures, not shown (30 in all");
     // The JSON document counts them all.
     let assert = repo
         .authenticate_from_first()

@@ -19,7 +19,7 @@ use git_authenticate::{
     SubstitutionError, Substitutions,
 };
 use serde_json::Value;
-use support::{gpg_available, key, Built, Home};
+use support::{key, Built, GitIn, Home};
 
 /// `first` (the introduction, dave), then `second` (alice), both
 /// authorized; keys on branch `keyring`.
@@ -46,22 +46,11 @@ struct Repo {
 }
 
 impl Repo {
-    /// Builds `text`; without gpg, `gpg:KEY` signers become Sequoia ones.
     fn new(text: &str) -> Repo {
-        let text = if gpg_available() {
-            text.to_owned()
-        } else {
-            eprintln!("note: gpg is not available; signing with Sequoia instead");
-            text.replace("gpg:", "")
-        };
         Repo {
-            built: support::build_scenario_text(&text),
+            built: support::build_scenario_text(text),
             home: Home::new(),
         }
-    }
-
-    fn path(&self) -> &Path {
-        &self.built.path
     }
 
     fn id(&self, label: &str) -> String {
@@ -89,25 +78,32 @@ impl Repo {
         c
     }
 
+    /// A directory in the private home.
+    fn dir(&self, name: &str) -> PathBuf {
+        self.home.path().join(name)
+    }
+
+    /// `git clone -q OPTIONS from` into the directory `name` of the
+    /// private home, returned.
+    fn clone(&self, options: &[&str], from: &Path, name: &str) -> PathBuf {
+        let mut args = vec!["clone", "-q"];
+        args.extend(options);
+        args.extend([from.to_str().unwrap(), name]);
+        self.git_ok_in(self.home.path(), &args);
+        self.dir(name)
+    }
+}
+
+impl GitIn for Repo {
+    fn path(&self) -> &Path {
+        &self.built.path
+    }
+
     /// The real git in `dir`, with the private home and the binary first
     /// on `PATH` (for hooks and `git authenticate`).
     fn git_in(&self, dir: &Path, args: &[&str]) -> Output {
         let mut c = self.home.git(dir, SUBSTITUTION_VARS);
         c.args(args).output().expect("run git")
-    }
-
-    /// `git_in` that must succeed: its trimmed standard output.
-    fn git_ok_in(&self, dir: &Path, args: &[&str]) -> String {
-        support::success_output(self.git_in(dir, args), &format!("git {args:?}"))
-    }
-
-    fn git_ok(&self, args: &[&str]) -> String {
-        self.git_ok_in(self.path(), args)
-    }
-
-    /// A directory in the private home.
-    fn dir(&self, name: &str) -> PathBuf {
-        self.home.path().join(name)
     }
 }
 
@@ -149,11 +145,7 @@ fn json_of(out: &Output) -> Value {
 /// pushed by whoever controls the server to both branches (both are
 /// fast-forwards). Its tree is the keyring's, so the keyring still loads.
 fn push_merge_to_master_and_keyring(repo: &Repo, server: &Path) -> String {
-    let attacker = repo.dir("attacker");
-    repo.git_ok_in(
-        repo.home.path(),
-        &["clone", "-q", server.to_str().unwrap(), "attacker"],
-    );
+    let attacker = repo.clone(&[], server, "attacker");
     let merge = repo.git_ok_in(
         &attacker,
         &[
@@ -184,22 +176,8 @@ fn push_merge_to_master_and_keyring(repo: &Repo, server: &Path) -> String {
 /// once (which records the introduction and installs the hooks), with a
 /// local keyring branch as `git fetch origin keyring:keyring` makes it.
 fn server_and_user(repo: &Repo) -> (PathBuf, PathBuf) {
-    let server = repo.dir("server.git");
-    repo.git_ok_in(
-        repo.home.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            repo.path().to_str().unwrap(),
-            "server.git",
-        ],
-    );
-    let user = repo.dir("user");
-    repo.git_ok_in(
-        repo.home.path(),
-        &["clone", "-q", server.to_str().unwrap(), "user"],
-    );
+    let server = repo.clone(&["--bare"], repo.path(), "server.git");
+    let user = repo.clone(&[], &server, "user");
     repo.git_ok_in(&user, &["fetch", "-q", "origin", "keyring:keyring"]);
     let mut first = repo.binary_in(&user);
     first.args(repo.intro());
@@ -242,10 +220,7 @@ fn merge_pushed_to_master_and_keyring_is_refused_after_pull() {
     again.arg("--keep-going");
     let err = run_expecting(again, 1);
     assert!(!err.contains("not checked"), "{err}");
-    assert!(
-        err.contains(&format!("error: commit {merge} lacks a signature")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("error: commit {merge} lacks a signature"));
     let mut json = repo.binary_in(&user);
     json.args(["--keep-going", "--format=json"]);
     let out = run(json);
@@ -263,9 +238,9 @@ fn merge_pushed_to_master_and_keyring_is_refused_after_pull() {
     // The keyring branch checked out: nothing to do, as in Guix.
     repo.git_ok_in(&user, &["checkout", "-q", "keyring"]);
     let err = run_expecting(repo.binary_in(&user), 0);
-    assert!(
-        err.contains("current branch 'keyring' is the keyring branch, which is not authenticated; not checked"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "current branch 'keyring' is the keyring branch, which is not authenticated; not checked",
     );
 }
 
@@ -276,11 +251,7 @@ fn merge_at_the_remote_keyring_tip_is_refused_in_ci() {
     let merge = push_merge_to_master_and_keyring(&repo, &server);
     // What the CI templates run: a fresh clone at END (detached), the
     // keyring as a remote-tracking branch.
-    let ci = repo.dir("ci");
-    repo.git_ok_in(
-        repo.home.path(),
-        &["clone", "-q", server.to_str().unwrap(), "ci"],
-    );
+    let ci = repo.clone(&[], &server, "ci");
     repo.git_ok_in(&ci, &["checkout", "-q", "--detach", &merge]);
     let ci_run = |extra: &[&str]| {
         let mut c = repo.binary_in(&ci);
@@ -321,24 +292,13 @@ fn pre_push_hook_skips_the_keyring_branch_by_name() {
     assert!(hook.contains("--pushed-ref=\"$remote_ref\""), "{hook}");
 
     // A new key on the keyring branch: pushed without authentication.
-    let keyring_commit = repo.git_ok_in(
-        &user,
-        &[
-            "commit-tree",
-            "-p",
-            "keyring",
-            "-m",
-            "Add a key.",
-            "keyring^{tree}",
-        ],
-    );
-    repo.git_ok_in(&user, &["branch", "-f", "keyring", &keyring_commit]);
+    repo.home.commit_on_keyring(&user);
     let out = repo.git_in(&user, &["push", "origin", "keyring"]);
     let err = stderr_of(&out);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("pushing to keyring branch 'keyring', which is not authenticated"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "pushing to keyring branch 'keyring', which is not authenticated",
     );
 
     // An unsigned commit on master is refused, also when pushed together
@@ -398,10 +358,7 @@ done
     run_expecting(repo.authenticate(), 0);
     std::fs::write(&hook, OLD).unwrap();
     let err = run_expecting(repo.authenticate(), 0);
-    assert!(
-        err.contains(&format!("upgraded hook '{}'", hook.display())),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("upgraded hook '{}'", hook.display()));
     let upgraded = std::fs::read_to_string(&hook).unwrap();
     let fresh = Repo::new(CHANNEL);
     run_expecting(fresh.authenticate(), 0);
@@ -431,15 +388,24 @@ fn impostor(repo: &Repo) -> String {
     ])
 }
 
+/// The channel with `second` replaced (`git replace`) by its impostor, and
+/// `second`'s id.
+fn with_second_replaced() -> (Repo, String) {
+    let repo = Repo::new(CHANNEL);
+    let second = repo.id("second");
+    repo.git_ok(&["replace", &second, &impostor(&repo)]);
+    (repo, second)
+}
+
 /// Runs the binary in `dir` with `env`; it must refuse with status 2,
 /// naming what git would substitute: the standard error.
 fn assert_refused(repo: &Repo, dir: &Path, env: &[(&str, &str)], names: &[&str]) -> String {
     let mut c = repo.binary_in(dir);
     c.args(repo.intro()).envs(env.iter().copied());
     let err = run_expecting(c, 2);
-    assert!(
-        err.contains("error: git would substitute objects in this repository"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "error: git would substitute objects in this repository",
     );
     for name in names {
         assert!(err.contains(name), "{name}: {err}");
@@ -456,9 +422,7 @@ fn assert_accepted(repo: &Repo, dir: &Path, env: &[(&str, &str)]) {
 
 #[test]
 fn replaced_commit_is_refused() {
-    let repo = Repo::new(CHANNEL);
-    let second = repo.id("second");
-    repo.git_ok(&["replace", &second, &impostor(&repo)]);
+    let (repo, second) = with_second_replaced();
     // What git shows is no longer what is signed.
     assert_eq!(
         repo.git_ok(&["rev-parse", &format!("{second}^{{tree}}")]),
@@ -548,20 +512,8 @@ fn replaced_blob_and_many_replace_refs_are_refused() {
 
 #[test]
 fn mirror_clone_copies_replace_refs_and_is_refused() {
-    let repo = Repo::new(CHANNEL);
-    let second = repo.id("second");
-    repo.git_ok(&["replace", &second, &impostor(&repo)]);
-    let mirror = repo.dir("mirror.git");
-    repo.git_ok_in(
-        repo.home.path(),
-        &[
-            "clone",
-            "-q",
-            "--mirror",
-            repo.path().to_str().unwrap(),
-            "mirror.git",
-        ],
-    );
+    let (repo, second) = with_second_replaced();
+    let mirror = repo.clone(&["--mirror"], repo.path(), "mirror.git");
     assert!(!repo
         .git_ok_in(&mirror, &["for-each-ref", "refs/replace/"])
         .is_empty());
@@ -583,10 +535,7 @@ fn grafts_are_refused_whatever_the_environment() {
     std::fs::write(&grafts, format!("{}\n", repo.id("second"))).unwrap();
     let path = grafts.display().to_string();
     let err = assert_refused(&repo, repo.path(), &[], &[&path]);
-    assert!(
-        err.contains(&format!("remove the grafts file `{path}`")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("remove the grafts file `{path}`"));
     // Git honours grafts even without replace objects.
     let err = assert_refused(
         &repo,
@@ -619,9 +568,7 @@ fn grafts_are_refused_whatever_the_environment() {
 /// `Substitutions::find` says what git would substitute.
 #[test]
 fn library_option_accepts_replace_refs() {
-    let repo = Repo::new(CHANNEL);
-    let second = repo.id("second");
-    repo.git_ok(&["replace", &second, &impostor(&repo)]);
+    let (repo, second) = with_second_replaced();
     let git = repo.built.repo();
     let found = Substitutions::find(&git, &GitEnvironment::default()).unwrap();
     assert_eq!(
@@ -705,9 +652,9 @@ fn assert_unreadable(repo: &Repo, file: &Path, reason: &str) {
         file.display(),
         started.elapsed()
     );
-    assert!(
-        err.contains(&format!("historical authorizations `{}`", file.display())),
-        "{err}"
+    support::assert_contains(
+        &err,
+        &format!("historical authorizations `{}`", file.display()),
     );
     assert!(err.contains(reason), "{reason}: {err}");
 }

@@ -17,21 +17,8 @@ fn binary(home: &Home, dir: &Path, args: &[&str]) -> Output {
 fn generate(what: &str) -> String {
     let home = Home::new();
     let out = binary(&home, home.path(), &[&format!("--generate={what}")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, &format!("--generate={what}"));
     String::from_utf8(out.stdout).expect("UTF-8")
-}
-
-fn available(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 #[test]
@@ -47,27 +34,17 @@ fn the_manual_page_documents_every_option_and_the_doctor() {
         assert!(page.contains(option), "{option} missing");
     }
     assert!(page.contains("doctor"), "the doctor subcommand is listed");
-    if !available("man") {
-        eprintln!("SKIPPED rendering: man is not available");
-        return;
-    }
+    support::needs::tool("man", "man-db");
     // What `git authenticate --help` shows once the page is installed.
-    let mut man = Command::new("man")
-        .args(["-l", "-"])
-        .env("MANWIDTH", "80")
-        .env("MANPAGER", "cat")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run man");
-    use std::io::Write;
-    man.stdin
-        .take()
-        .unwrap()
-        .write_all(page.as_bytes())
-        .unwrap();
-    let rendered = String::from_utf8_lossy(&man.wait_with_output().unwrap().stdout).into_owned();
+    let man = support::process::run_with_input(
+        Command::new("man")
+            .args(["-l", "-"])
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat"),
+        page.as_bytes(),
+        std::time::Duration::from_secs(60),
+    );
+    let rendered = String::from_utf8_lossy(&man.stdout).into_owned();
     assert!(rendered.contains("NAME"), "{rendered}");
     assert!(rendered.contains("--keep-going"), "{rendered}");
 }
@@ -172,11 +149,7 @@ fn bash_complete(script: &str, words: &[&str]) -> Vec<String> {
         .args(["--norc", "--noprofile", "-c", &program])
         .output()
         .expect("run bash");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "bash completion");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(str::to_owned)
@@ -210,10 +183,7 @@ fn zsh_and_fish_completions_are_generated() {
     assert!(fish.contains("complete -c git-authenticate"), "{fish}");
     assert!(fish.contains("keep-going") && fish.contains("doctor"));
     for (shell, script) in [("zsh", &zsh), ("fish", &fish)] {
-        if !available(shell) {
-            eprintln!("SKIPPED syntax check: {shell} is not available");
-            continue;
-        }
+        support::needs::tool(shell, shell);
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), script).unwrap();
         let flag = if shell == "zsh" { "-n" } else { "--no-execute" };
@@ -290,10 +260,10 @@ fn a_sha256_repository_is_not_supported_rather_than_not_a_repository() {
         .args(["init", "-q", "--object-format=sha256", "."])
         .output()
         .unwrap();
-    if !out.status.success() {
-        eprintln!("SKIPPED: this git cannot make SHA-256 repositories");
-        return;
-    }
+    support::assert_success(
+        &out,
+        "this test needs a git that makes SHA-256 repositories (2.29 or later)",
+    );
     let out = binary(&home, dir.path(), &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -435,8 +405,10 @@ fn visible(text: &str) -> String {
 /// What the command prints on a terminal `columns` wide (`script` gives
 /// it a terminal of its own), escape sequences removed. The terminal needs
 /// rows too: with none (`script` without a terminal of its own sets
-/// neither), the size is unknown and indicatif assumes 80 columns.
+/// neither), the size is unknown and indicatif assumes 80 columns. Every
+/// drawing of the progress must fit.
 fn on_a_terminal(columns: usize) -> String {
+    support::needs::tool("script", "bsdutils");
     let built = support::build_scenario_text(CHANNEL);
     let home = Home::new();
     let first = built.oid("first").to_string();
@@ -456,6 +428,7 @@ fn on_a_terminal(columns: usize) -> String {
     let text = visible(&String::from_utf8_lossy(&out.stdout));
     assert!(out.status.success(), "{text}");
     assert!(text.contains("successfully authenticated commit"), "{text}");
+    assert_progress_fits(&text, columns);
     text
 }
 
@@ -474,13 +447,8 @@ fn assert_progress_fits(text: &str, columns: usize) {
 
 #[test]
 fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
-    if !available("script") {
-        eprintln!("SKIPPED: script (util-linux) is not available");
-        return;
-    }
     let text = on_a_terminal(50);
     assert!(text.contains("(1 new commit)..."), "{text}");
-    assert_progress_fits(&text, 50);
 }
 
 /// The spinner's line once grew with its counts and its elapsed time
@@ -489,14 +457,9 @@ fn on_a_terminal_progress_fits_its_width_and_counts_in_the_singular() {
 /// all the same, its phase cut rather than its counts.
 #[test]
 fn on_a_narrow_terminal_the_spinner_is_cut_to_fit() {
-    if !available("script") {
-        eprintln!("SKIPPED: script (util-linux) is not available");
-        return;
-    }
     let text = on_a_terminal(30);
     // The spinner is drawn at once, before the keyring is loaded.
     assert!(text.contains(" checked ("), "{text}");
-    assert_progress_fits(&text, 30);
     for piece in text.split(['\r', '\n']) {
         if let Some(at) = piece.find(" checked (") {
             // The count and the elapsed time whole.
@@ -544,11 +507,7 @@ fn git(home: &Home, dir: &Path, args: &[&str]) -> Output {
 
 fn git_ok(home: &Home, dir: &Path, args: &[&str]) -> String {
     let out = git(home, dir, args);
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, &format!("git {args:?}"));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -572,11 +531,7 @@ fn after_a_pull_the_post_merge_hook_says_how_to_undo_the_merge() {
         &clone,
         &[&first, &key("alice").signing_fpr, "-k", "origin/keyring"],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "authenticating the clone");
     let before = git_ok(&home, &clone, &["rev-parse", "HEAD"]);
 
     // Someone pushes an unsigned commit past the pre-push hook.
@@ -608,11 +563,7 @@ fn after_a_pull_the_post_merge_hook_says_how_to_undo_the_merge() {
     git_ok(&home, &clone, &["reset", "-q", "--hard", "ORIG_HEAD"]);
     assert_eq!(git_ok(&home, &clone, &["rev-parse", "HEAD"]), before);
     let out = binary(&home, &clone, &[]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "authenticating after the advice");
 }
 
 fn run_err(home: &Home, dir: &Path, args: &[&str]) -> (i32, String) {
@@ -635,10 +586,7 @@ fn a_mistyped_introduction_is_not_called_a_shallow_clone() {
     );
     let (code, err) = run_err(&home, &built.path, &[&typo, &key("alice").signing_fpr]);
     assert_eq!(code, 2);
-    assert!(
-        err.contains(&format!("`{typo}` does not name a commit")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("`{typo}` does not name a commit"));
     assert!(err.contains("check its id"), "{err}");
     assert!(!err.contains("shallow clone must fetch"), "{err}");
 }
@@ -706,10 +654,7 @@ fn armor_without_a_blank_line_after_begin_says_so() {
     let first = built.oid("first").to_string();
     let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
     assert_eq!(code, 1);
-    assert!(
-        err.contains("no blank line after the -----BEGIN line"),
-        "{err}"
-    );
+    support::assert_contains(&err, "no blank line after the -----BEGIN line");
     assert!(!err.contains("no -----END line"), "{err}");
 }
 
@@ -751,10 +696,7 @@ fn a_damaged_pack_names_the_object_and_the_commit_read() {
     let first = built.oid("first").to_string();
     let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
     assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains(&format!("the tree of commit {second}")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("the tree of commit {second}"));
     assert!(err.contains(&tree.to_string()), "{err}");
 }
 
@@ -777,10 +719,10 @@ fn the_doctors_kinds_are_documented_in_the_schema_and_guide() {
 #[test]
 fn git_authenticate_completes_through_gits_own_completion() {
     let git_completion = Path::new("/usr/share/bash-completion/completions/git");
-    if !git_completion.exists() {
-        eprintln!("SKIPPED: git's bash completion is not installed");
-        return;
-    }
+    assert!(
+        git_completion.exists(),
+        "this test needs git's bash completion: install the Debian package git (.ci/run does)"
+    );
     let script = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(script.path(), generate("complete-bash")).unwrap();
     let complete = |line: &str| {

@@ -18,7 +18,7 @@ use git_authenticate::git2::{Oid, Repository};
 use git_authenticate::{Cache, Conditions};
 use serde_json::Value;
 use support::process::{kill, run_bounded, wait_bounded};
-use support::{gpg_available, key, Built, Home};
+use support::{build_scenario_text as build, key, Built, Home};
 
 /// A channel and what is pushed to it:
 /// - master: `first` (introduction, dave), `second`, `third`, `fourth`
@@ -107,17 +107,6 @@ write p.txt "9\n"
 commit p-9
 checkout master
 "#;
-
-/// Builds `text`; without gpg, `gpg:KEY` signers become Sequoia ones.
-fn build(text: &str) -> Built {
-    let text = if gpg_available() {
-        text.to_owned()
-    } else {
-        eprintln!("note: gpg is not available; signing with Sequoia instead");
-        text.replace("gpg:", "")
-    };
-    support::build_scenario_text(&text)
-}
 
 /// The channel, a bare server repository configured with its
 /// introduction, and a private home for every process.
@@ -407,10 +396,7 @@ fn unsigned_and_unauthorized_pushes_are_refused_oldest_failure_first() {
     // is not authorized.
     let err = server.push_refused(&[&refspec(&server.id("by-bob"), "bob")]);
     assert!(err.contains("is missing from keyring branch"), "{err}");
-    assert!(
-        err.contains("push that branch with the commits it signs"),
-        "{err}"
-    );
+    support::assert_contains(&err, "push that branch with the commits it signs");
     server.push_ok(&[&refspec(&server.keyring_commit(1), "keyring")]);
     let err = server.push_refused(&[&refspec(&server.id("by-bob"), "bob")]);
     assert!(err.contains("not signed by an authorized key"), "{err}");
@@ -694,9 +680,9 @@ fn pushes_over_git_daemon() {
     let out = server.push_to(&url, &[":refs/heads/main"]);
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
-    assert!(
-        err.contains("(a symbolic ref to refs/heads/master, which is what git updates): refused"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "(a symbolic ref to refs/heads/master, which is what git updates): refused",
     );
     assert_eq!(server.server_ref("master"), Some(server.id("third")));
 }
@@ -723,9 +709,9 @@ fn update_hook_decides_each_ref() {
     let err = stderr(&out);
     assert!(err.contains("refs/heads/bob: refused"), "{err}");
     // Said of the refused ref alone: master was updated.
-    assert!(
-        err.contains("refs/heads/bob was not updated; git decides each of the push's other refs"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "refs/heads/bob was not updated; git decides each of the push's other refs",
     );
     assert!(!err.contains("no ref was updated"), "{err}");
     assert!(!err.contains("refs/heads/master was not updated"), "{err}");
@@ -737,10 +723,7 @@ fn update_hook_decides_each_ref() {
     let out = server.push(&[&format!("+{}", refspec(&server.id("second"), "main"))]);
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
-    assert!(
-        err.contains("refs/heads/main (a symbolic ref to refs/heads/master, which is what git updates): refused: protected branch would not move forward"),
-        "{err}"
-    );
+    support::assert_contains(&err, "refs/heads/main (a symbolic ref to refs/heads/master, which is what git updates): refused: protected branch would not move forward");
     assert_eq!(server.server_ref("master"), Some(server.id("third")));
 }
 
@@ -887,14 +870,11 @@ fn merge_check_text_fast_forward_and_unauthentic_heads() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("can never be authentic"), "{err}");
-    assert!(
-        err.contains("authorize, on one side, a key the other side already lists"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "authorize, on one side, a key the other side already lists",
     );
-    assert!(
-        err.contains("squash or rebase merge made by the forge"),
-        "{err}"
-    );
+    support::assert_contains(&err, "squash or rebase merge made by the forge");
 }
 
 // ---------------------------------------------------------------------------
@@ -978,10 +958,7 @@ fn server_without_introduction_refuses_every_push() {
         stderr(&out)
     );
     let err = server.push_refused(&[&refspec(&server.id("second"), "master")]);
-    assert!(
-        err.contains("no introduction is configured on the server"),
-        "{err}"
-    );
+    support::assert_contains(&err, "no introduction is configured on the server");
 }
 
 /// A channel keeping its keys on master: master is a keyring branch, and
@@ -1077,10 +1054,7 @@ fn keyring_pushed_with_the_commits_its_key_signs() {
     let err = server.push_refused(&[&bob_signs]);
     assert!(err.contains("is missing from keyring branch"), "{err}");
     // The hint fits a pusher: push the keyring branch, not fetch it.
-    assert!(
-        err.contains("to the keyring branch `keyring` and push that branch"),
-        "{err}"
-    );
+    support::assert_contains(&err, "to the keyring branch `keyring` and push that branch");
     assert!(!err.contains("git fetch"), "{err}");
     // After the commits in git's order: the keyring is decided first.
     let err = server.push_ok(&[&bob_signs, &refspec(&server.keyring_commit(1), "keyring")]);
@@ -1131,9 +1105,9 @@ fn push_through_a_symbolic_ref_is_judged_as_its_target() {
     // file, or a rewind, is refused through it.
     server.alias("keys", "keyring");
     let err = server.push_refused(&[&refspec(&server.keyring_commit(0), "keys")]);
-    assert!(
-        err.contains("refs/heads/keys (a symbolic ref to refs/heads/keyring"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "refs/heads/keys (a symbolic ref to refs/heads/keyring",
     );
     assert!(err.contains("broken.key"), "{err}");
     let err = server.push_refused(&[":refs/heads/keys"]);
@@ -1166,9 +1140,9 @@ fn push_through_a_symbolic_ref_uses_its_targets_configuration() {
     );
     server.alias("main", "master");
     let err = server.push_ok(&[&refspec(&server.id("third"), "main")]);
-    assert!(
-        err.contains("refs/heads/master, which is what git updates): accepted"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "refs/heads/master, which is what git updates): accepted",
     );
     let err = server.push_refused(&[&refspec(&server.id("third"), "work")]);
     assert!(err.contains("refs/heads/work: refused"), "{err}");
@@ -1182,9 +1156,9 @@ fn symbolic_ref_loop_is_refused() {
     server.alias("a", "b");
     server.alias("b", "a");
     let err = server.push_refused(&[&refspec(&server.id("second"), "a")]);
-    assert!(
-        err.contains("refs/heads/a: refused: a symbolic ref on the server whose chain loops"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "refs/heads/a: refused: a symbolic ref on the server whose chain loops",
     );
 }
 
@@ -1253,9 +1227,9 @@ fn protected_values_as_full_names_and_globs() {
     let out = server.push(&[&refspec(&server.id("p-0"), "p0")]);
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
-    assert!(
-        err.contains("guix.authentication.protected-branch = `refs/tags/v1` can match no branch"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "guix.authentication.protected-branch = `refs/tags/v1` can match no branch",
     );
     assert_eq!(server.server_ref("refs/heads/p0"), None);
     let out = run(server.binary(&["install-server-hook", "-r", server.bare.to_str().unwrap()]));
@@ -1341,9 +1315,9 @@ fn keyring_update_dropping_a_key_is_refused_unless_allowed() {
         )),
         "{err}"
     );
-    assert!(
-        err.contains("git config guix.authentication.allow-key-removal true"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "git config guix.authentication.allow-key-removal true",
     );
     // Dropping alice's file: alice, carol and carol's subkey too.
     let err = server.push_refused(&[&refspec(&server.keyring_commit(0), "keyring")]);
@@ -1435,10 +1409,7 @@ commit as-dir gpg:alice
         ],
     );
     let err = server.push_refused(&[&refspec(&merge, "master")]);
-    assert!(
-        err.contains(&format!("{merge} removes .guix-authorizations")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("{merge} removes .guix-authorizations"));
     assert_eq!(server.server_ref("master"), Some(server.id("second")));
     server.push_ok(&[&refspec(&server.id("as-dir"), "dir")]);
 }
@@ -1491,10 +1462,7 @@ fn gate_cache_lives_in_the_git_directory_and_a_pusher_writable_one_is_ignored() 
     assert!(err.contains("lacks a signature"), "{err}");
     // ...and accepted pushes say the cache is not used.
     let err = server.push_ok(&[&refspec(&server.id("third"), "master")]);
-    assert!(
-        err.contains("the gate's cache is not used: the git directory"),
-        "{err}"
-    );
+    support::assert_contains(&err, "the gate's cache is not used: the git directory");
     assert_eq!(err.matches("cache is not used").count(), 1, "{err}");
     mode(0o755).unwrap();
     server.push_ok(&[&on_unsigned]);
@@ -1606,9 +1574,9 @@ fn hints_fit_the_server() {
     assert!(!err.contains("git fetch"), "{err}");
     server.push_ok(&[&master, &refspec(&server.keyring_commit(2), "keyring")]);
     let err = server.push_refused(&[&format!("+{}", refspec(&server.id("side-1"), "master"))]);
-    assert!(
-        err.contains("hint: a protected branch only moves forward: fetch it, rebase or merge"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "hint: a protected branch only moves forward: fetch it, rebase or merge",
     );
 }
 
@@ -1671,10 +1639,7 @@ fn tags_differing_only_in_case_are_refused() {
         &format!("{second}:refs/tags/V2"),
     ]);
     assert!(err.contains("refs/tags/v2: accepted"), "{err}");
-    assert!(
-        err.contains("refused: differs only in case from refs/tags/v2"),
-        "{err}"
-    );
+    support::assert_contains(&err, "refused: differs only in case from refs/tags/v2");
     assert_eq!(server.server_ref("refs/tags/v2"), None);
     // A pair made on the server before the gate: moving either is
     // refused, deleting one is allowed, and the other then moves.
@@ -1723,9 +1688,9 @@ fn branch_aliased_by_a_protected_name_is_protected() {
     server.alias("main", "master");
     let rewind = format!("+{}", refspec(&server.id("side-1"), "master"));
     let err = server.push_refused(&[&rewind]);
-    assert!(
-        err.contains("refs/heads/master: refused: protected branch would not move forward"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "refs/heads/master: refused: protected branch would not move forward",
     );
     let err = server.push_refused(&[":refs/heads/master"]);
     assert!(err.contains("protected branch cannot be deleted"), "{err}");
@@ -1916,10 +1881,7 @@ fn dangling_and_tag_aliases_are_judged_as_their_targets() {
     server.push_ok(&[&refspec(&server.keyring_commit(2), "keyring")]);
     server.alias("main", "master");
     let err = server.push_refused(&[&refspec(&server.id("unsigned-1"), "main")]);
-    assert!(
-        err.contains("refs/heads/main (a symbolic ref to refs/heads/master"),
-        "{err}"
-    );
+    support::assert_contains(&err, "refs/heads/main (a symbolic ref to refs/heads/master");
     assert!(err.contains("lacks a signature"), "{err}");
     assert_eq!(server.server_ref("refs/heads/master"), None);
     server.push_ok(&[&refspec(&server.id("fourth"), "main")]);
@@ -1932,10 +1894,7 @@ fn dangling_and_tag_aliases_are_judged_as_their_targets() {
         &["symbolic-ref", "refs/tags/latest", "refs/heads/master"],
     );
     let err = server.push_refused(&[&format!("+{}:refs/tags/latest", server.id("side-1"))]);
-    assert!(
-        err.contains("protected branch would not move forward"),
-        "{err}"
-    );
+    support::assert_contains(&err, "protected branch would not move forward");
     let err = server.push_refused(&[":refs/tags/latest"]);
     assert!(err.contains("protected branch cannot be deleted"), "{err}");
     assert_eq!(
@@ -1956,10 +1915,7 @@ fn keys_pushed_outside_the_keyring_branch_do_not_count() {
     let keyring = server.keyring_commit(2);
     server.push_ok(&[&format!("{keyring}:refs/remotes/keyring")]);
     let err = server.push_refused(&[&refspec(&server.id("fourth"), "master")]);
-    assert!(
-        err.contains("the server has no keyring branch `keyring` yet"),
-        "{err}"
-    );
+    support::assert_contains(&err, "the server has no keyring branch `keyring` yet");
     assert_eq!(server.server_ref("refs/heads/master"), None);
     server.push_ok(&[&refspec(&keyring, "keyring")]);
     server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
@@ -1974,9 +1930,9 @@ fn case_collision_with_a_branch_protected_through_an_alias_is_refused() {
     server.push_ok(&[&refspec(&server.id("fourth"), "master")]);
     server.alias("main", "master");
     let err = server.push_refused(&[&refspec(&server.id("side-1"), "MASTER")]);
-    assert!(
-        err.contains("refs/heads/MASTER: refused: differs only in case from refs/heads/master"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "refs/heads/MASTER: refused: differs only in case from refs/heads/master",
     );
 }
 

@@ -33,7 +33,7 @@ use sequoia_openpgp as openpgp;
 
 use openpgp::types::HashAlgorithm;
 use support::objects::{self, Person};
-use support::{build_scenario_text, gpg_available, key, Built, GpgHome, Home};
+use support::{build_scenario_text, key, Built, GpgHome, Home};
 
 use crate::guix_signatures::dearmor;
 
@@ -425,14 +425,6 @@ impl GitHubHistory {
     }
 }
 
-fn skip_without_gpg() -> bool {
-    if !gpg_available() {
-        eprintln!("SKIPPED: gpg is not available");
-        return true;
-    }
-    false
-}
-
 /// The failure of a history that is not authentic.
 fn failure(result: Result<Report, Error>) -> Failure {
     match result {
@@ -450,9 +442,7 @@ fn failure(result: Result<Report, Error>) -> Failure {
 /// same.
 #[test]
 fn histories_merged_on_github_are_accepted() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let web_flow = WebFlow::new();
     let published = web_flow.published(Count::Canonical, Count::Overstated);
     assert_eq!(
@@ -481,19 +471,9 @@ fn histories_merged_on_github_are_accepted() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout.contains(&format!("  {web_flow_fpr} {:>10}\n", 1)),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(&format!("  {alice} {:>10}\n", 4)),
-        "{stdout}"
-    );
+    support::assert_success(&out, &stdout);
+    support::assert_contains(&stdout, &format!("  {web_flow_fpr} {:>10}\n", 1));
+    support::assert_contains(&stdout, &format!("  {alice} {:>10}\n", 4));
 }
 
 /// The merge commit's signature written every way: an overstated count
@@ -503,9 +483,7 @@ fn histories_merged_on_github_are_accepted() {
 /// named.
 #[test]
 fn commit_signature_counts_are_judged_as_guix_judges_them() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let web_flow = WebFlow::new();
     let published = web_flow.published(Count::Canonical, Count::Canonical);
     for (count, expected) in [
@@ -556,9 +534,7 @@ fn commit_signature_counts_are_judged_as_guix_judges_them() {
 /// With nothing to read, the keyring is refused.
 #[test]
 fn key_file_counts_are_read_as_guix_reads_them() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let web_flow = WebFlow::new();
     for self_signature in [Count::Overstated, Count::Understated, Count::Overrun] {
         let published = web_flow.published(Count::Canonical, self_signature);
@@ -663,9 +639,7 @@ fn key_file_counts_are_read_as_guix_reads_them() {
 /// The strict policy refuses what RFC 4880 does not allow, and says so.
 #[test]
 fn the_strict_policy_refuses_github_encodings() {
-    if skip_without_gpg() {
-        return;
-    }
+    support::needs::gpg();
     let web_flow = WebFlow::new();
     for (key_file, merge, expected) in [
         (Count::Canonical, Count::Overstated, NonCanonical::Signature),
@@ -749,15 +723,7 @@ fn an_indented_begin_line_is_reported_as_such() {
 /// it).
 #[test]
 fn a_missing_key_named_by_key_id_is_reported_by_that_id() {
-    let built = build_scenario_text(
-        r#"
-        keyring alice
-        authorize alice bob
-        commit first alice
-        write a.txt "A\n"
-        commit second bob no-issuer-fpr
-        "#,
-    );
+    let built = support::bob_missing_from_keyring("no-issuer-fpr");
     let result = support::expect::run_from_first(&built, built.oid("second"), &Options::default());
     let failure = failure(result);
     let bob_id = &key("bob").signing_fpr[24..];

@@ -28,13 +28,13 @@
 //! `GUIX_DIFFERENTIAL_SHOW_CRASHES` the channels Guix fails on.
 //!
 //! Guix's modules are read at run time from the Guix git repository named
-//! by `GIT_AUTHENTICATE_GUIX` (see `tests/guix_differential/guix.rs`);
-//! without it, or without `guile`, Guile-Git or Guile-Gcrypt, the test says
-//! so and passes. `GUIX_DIFFERENTIAL_CHANNELS` sets how many channels (300
+//! by `GIT_AUTHENTICATE_GUIX` (see `tests/guix_differential/guix.rs`):
+//! the tests that run Guix are ignored by default, and fail when run
+//! without it or without `guile`, Guile-Git or Guile-Gcrypt. `GUIX_DIFFERENTIAL_CHANNELS` sets how many channels (300
 //! by default), `GUIX_DIFFERENTIAL_FIRST` the first seed.
 //!
 //! ```sh
-//! GIT_AUTHENTICATE_GUIX=~/src/guix cargo test --test integration guix_differential::
+//! GIT_AUTHENTICATE_GUIX=~/src/guix cargo test --test integration -- --ignored guix_differential::
 //! ```
 
 use crate::support;
@@ -733,17 +733,7 @@ fn keyring_reference_cases(full_names: bool) -> Vec<Case> {
 #[ignore = "EXPECTED DIFFERENCE (RULE.md step 8): a full keyring reference name is accepted \
             here, Guix's branch-lookup fails on it; run by hand to see the cases"]
 fn full_keyring_reference_names_differ_from_guix() {
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
-    let cases = keyring_reference_cases(true);
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&Guix::from_environment(), &keyring_reference_cases(true));
 }
 
 /// A commit with `tree` and `parents`, signed by `signer` (Sequoia); HEAD's
@@ -1027,19 +1017,9 @@ fn entry_mode_cases() -> Vec<Case> {
 }
 
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn entry_modes_are_read_as_guix_reads_them() {
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
-    let cases = entry_mode_cases();
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&Guix::from_environment(), &entry_mode_cases());
 }
 
 /// Writes the commit object `unsigned` with alice's signature of it in a
@@ -1206,19 +1186,9 @@ fn commit_object_cases() -> Vec<Case> {
 }
 
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn commit_objects_are_read_as_guix_reads_them() {
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
-    let cases = commit_object_cases();
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&Guix::from_environment(), &commit_object_cases());
 }
 
 /// A signature by alice over `data`, made by Sequoia with `build` applied
@@ -1400,19 +1370,9 @@ fn signature_subpacket_cases() -> Vec<Case> {
 }
 
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn signature_subpackets_are_read_as_guix_reads_them() {
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
-    let cases = signature_subpacket_cases();
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&Guix::from_environment(), &signature_subpacket_cases());
 }
 
 /// Key files holding unusual packets: a v6 (RFC 9580) certificate, a
@@ -1560,72 +1520,70 @@ fn key_file_cases() -> Vec<Case> {
 }
 
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn key_files_are_read_as_guix_reads_them() {
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
-    let cases = key_file_cases();
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&Guix::from_environment(), &key_file_cases());
 }
 
-/// Trees Git never writes (see `tree_entries` in crates/git-authenticate/src/git/commit.rs): this
-/// crate refuses every one, whatever Guix makes of it, which depends on
-/// libgit2's binary search; Guix's verdicts are printed. (Refusing where
-/// Guix may accept awaits the lead's approval as an expected difference.)
-#[test]
-fn trees_git_never_writes_are_refused() {
+/// Trees Git never writes (see `tree_entries` in crates/git-authenticate/src/git/commit.rs).
+fn trees_git_never_writes() -> Vec<Case> {
     let mut cases = duplicate_entry_cases();
     cases.extend(unsorted_tree_cases());
     cases.extend(keyring_tree_cases());
-    let guix = Guix::from_environment();
-    let answers = guix
-        .as_ref()
-        .map(|g| g.run(&cases.iter().flat_map(requests).collect::<Vec<_>>()));
-    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, case) in cases.iter().enumerate() {
-        let ours = ours(case).remove(0);
-        let guix = answers.as_ref().map(|a| parse_guix(&a[i]));
-        if let Some(guix) = &guix {
-            let kind = match guix {
-                Verdict::Ok(_) => "authentic".to_owned(),
-                Verdict::Fail(kind, ..) => kind.clone(),
-                Verdict::Crash(_) => "crash".to_owned(),
-            };
-            *tally.entry(kind).or_default() += 1;
-            if std::env::var_os("GUIX_DIFFERENTIAL_VERBOSE").is_some() {
-                eprintln!(
-                    "{}\n  guix: {guix:?}\n  ours: {ours:?}",
-                    case.channel.text.lines().next().unwrap()
-                );
-            }
-        }
+    cases
+}
+
+/// This crate refuses every tree Git never writes, whatever Guix makes of
+/// it, which depends on libgit2's binary search (see the next test).
+/// (Refusing where Guix may accept awaits the lead's approval as an
+/// expected difference.)
+#[test]
+fn trees_git_never_writes_are_refused() {
+    for case in trees_git_never_writes() {
+        let ours = ours(&case).remove(0);
         assert!(
             matches!(&ours, Verdict::Fail(kind, ..) if kind == "unreadable-object"),
-            "{}: we must refuse the tree; ours: {ours:?}, guix: {guix:?}",
+            "{}: we must refuse the tree; ours: {ours:?}",
             case.channel.text
         );
     }
-    eprintln!(
-        "{} channels, all refused; Guix's verdicts: {tally:?}",
-        cases.len()
-    );
+}
+
+/// Guix's verdicts on the trees Git never writes, printed (each one with
+/// `GUIX_DIFFERENTIAL_VERBOSE`).
+#[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
+fn guix_verdicts_on_trees_git_never_writes_are_printed() {
+    let cases = trees_git_never_writes();
+    let answers =
+        Guix::from_environment().run(&cases.iter().flat_map(requests).collect::<Vec<_>>());
+    let mut tally: BTreeMap<String, usize> = BTreeMap::new();
+    for (case, answer) in cases.iter().zip(&answers) {
+        let guix = parse_guix(answer);
+        let kind = match &guix {
+            Verdict::Ok(_) => "authentic".to_owned(),
+            Verdict::Fail(kind, ..) => kind.clone(),
+            Verdict::Crash(_) => "crash".to_owned(),
+        };
+        *tally.entry(kind).or_default() += 1;
+        if std::env::var_os("GUIX_DIFFERENTIAL_VERBOSE").is_some() {
+            eprintln!(
+                "{}\n  guix: {guix:?}",
+                case.channel.text.lines().next().unwrap()
+            );
+        }
+    }
+    assert_eq!(answers.len(), cases.len(), "one answer per channel");
+    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
 }
 
 /// Hand-made channels: commits whose signed bytes are not UTF-8 (Guix reads
 /// the signed data through a UTF-8 string: see the report), and a UTF-8
 /// one for comparison.
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn crafted_commits_are_judged_as_guix_judges_them() {
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
+    let guix = Guix::from_environment();
     let author = AUTHOR;
     let variants: Vec<(&str, Vec<u8>, Vec<u8>)> = vec![
         ("UTF-8 message", author.to_vec(), "caf\u{e9} \u{2713}\n".as_bytes().to_vec()),
@@ -1796,14 +1754,7 @@ fn crafted_commits_are_judged_as_guix_judges_them() {
             built.oid("c1")
         }));
     }
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("crafted: {tally:?}");
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&guix, &cases);
 }
 
 /// What may stand at `.guix-authorizations`: scenario lines making it so
@@ -1851,10 +1802,9 @@ fn authorization_entries() -> Vec<(&'static str, String)> {
 /// corners (removal, directories, links, unreadable files, SHA-1 on
 /// "historical" commits), exhaustively.
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn authorization_entries_are_judged_as_guix_judges_them() {
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
+    let guix = Guix::from_environment();
     let entries = authorization_entries();
     let mut cases = Vec::new();
     for (a, a_lines) in &entries {
@@ -1888,14 +1838,7 @@ fn authorization_entries_are_judged_as_guix_judges_them() {
             }
         }
     }
-    let mut tally = BTreeMap::new();
-    let classes = compare(&guix, &cases, &mut tally);
-    eprintln!("{} channels; Guix's verdicts: {tally:?}", cases.len());
-    assert!(
-        classes.is_empty(),
-        "disagreements with Guix:\n{}",
-        report(&classes)
-    );
+    assert_agreement(&guix, &cases);
 }
 
 /// `.guix-authorizations` listing alice's fingerprint with `separator`
@@ -1981,10 +1924,9 @@ fn fingerprint_characters_are_judged_as_guix_judges_them() {
 }
 
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn random_channels_are_judged_as_guix_judges_them() {
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
+    let guix = Guix::from_environment();
     let count: u64 = std::env::var("GUIX_DIFFERENTIAL_CHANNELS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -1993,10 +1935,7 @@ fn random_channels_are_judged_as_guix_judges_them() {
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    let gpg = support::gpg_available();
-    if !gpg {
-        eprintln!("gpg is not available: every channel is signed by Sequoia");
-    }
+    support::needs::gpg();
     eprintln!("Guix's modules from {}", guix.revision);
     let mut tally: BTreeMap<String, usize> = BTreeMap::new();
     let mut classes: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -2004,7 +1943,7 @@ fn random_channels_are_judged_as_guix_judges_them() {
     for chunk in seeds.chunks(100) {
         let cases: Vec<Case> = chunk
             .iter()
-            .map(|&seed| build(generator::channel(seed, gpg)))
+            .map(|&seed| build(generator::channel(seed, true)))
             .collect();
         for (class, found) in compare(&guix, &cases, &mut tally) {
             classes.entry(class).or_default().extend(found);
@@ -2041,15 +1980,10 @@ fn github_case(what: String, history: crate::github_encodings::GitHubHistory) ->
 /// as published), on a history merged the GitHub way
 /// (`tests/github_encodings.rs`).
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn github_encodings_are_judged_as_guix_judges_them() {
     use crate::github_encodings::{published_fingerprint, Count, GitHubHistory, WebFlow};
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
-    if !support::gpg_available() {
-        eprintln!("SKIPPED: gpg is not available");
-        return;
-    }
+    let guix = Guix::from_environment();
     let web_flow = WebFlow::new();
     let counts = [
         Count::Canonical,
@@ -2100,11 +2034,10 @@ fn github_encodings_are_judged_as_guix_judges_them() {
 /// and pads an odd number of them with one zero octet; libgcrypt then
 /// verifies 32 octets only.
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn eddsa_signature_counts_are_judged_as_guix_judges_them() {
     use crate::github_encodings::{rewrite_every_signature_mpi, Count};
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
+    let guix = Guix::from_environment();
     let text = "keyring alice\nauthorize alice\ncommit first alice\n";
     let mut cases = Vec::new();
     let canonical = Count::Canonical;

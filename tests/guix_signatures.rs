@@ -31,7 +31,7 @@ use openpgp::serialize::Serialize;
 use openpgp::types::SignatureType;
 use support::expect::{check, fingerprint, run_from_first};
 use support::objects::{self, Person, TreeEntry};
-use support::{build_scenario_text, gpg_available, key, Built, GpgHome, Home};
+use support::{build_scenario_text, key, Built, GpgHome, Home};
 
 /// 2017-07-14T02:40:00Z: before the test keys were made (2020-01-01).
 const BEFORE_THE_KEYS: i64 = 1_500_000_000;
@@ -159,30 +159,37 @@ fn alice_history() -> Built {
     )
 }
 
-/// Both signers of a test: Sequoia always, the real gpg when present.
-fn signers() -> Vec<&'static str> {
-    let mut signers = vec!["sequoia"];
-    if gpg_available() {
-        signers.push("gpg");
-    } else {
-        eprintln!("SKIPPED the gpg half: gpg is not available");
-    }
-    signers
+/// alice, signing with one signer of a test (`sequoia` or the real `gpg`),
+/// and a fresh `alice_history` to sign on.
+struct Alice {
+    signer: &'static str,
+    home: Option<GpgHome>,
+    built: Built,
 }
 
-/// alice's signature over `data` by `signer` (`sequoia` or `gpg`), made
-/// at `time`, as packets.
-fn alice_packets(signer: &str, home: Option<&GpgHome>, data: &[u8], time: i64) -> Vec<u8> {
-    match signer {
-        "sequoia" => sequoia_binary("alice", data, time),
-        _ => dearmor(&gpg_sign(
-            home.unwrap(),
-            "alice",
-            data,
-            time,
-            &["--ignore-time-conflict"],
-        )),
+impl Alice {
+    /// alice's signature over `data` made at `time`, as packets.
+    fn packets(&self, data: &[u8], time: i64) -> Vec<u8> {
+        match &self.home {
+            None => sequoia_binary("alice", data, time),
+            Some(home) => dearmor(&gpg_sign(
+                home,
+                "alice",
+                data,
+                time,
+                &["--ignore-time-conflict"],
+            )),
+        }
     }
+}
+
+/// alice with each signer of a test: Sequoia and the real gpg.
+fn alice_signers() -> [Alice; 2] {
+    ["sequoia", "gpg"].map(|signer| Alice {
+        signer,
+        home: (signer == "gpg").then(GpgHome::new),
+        built: alice_history(),
+    })
 }
 
 fn malformed_reason(result: Result<Report, Error>) -> SignatureProblem {
@@ -200,9 +207,8 @@ fn malformed_reason(result: Result<Report, Error>) -> SignatureProblem {
 /// data, by an unauthorized key), a user ID, garbage, a truncated packet.
 #[test]
 fn packets_after_the_first_signature_are_ignored() {
-    for signer in signers() {
-        let home = (signer == "gpg").then(GpgHome::new);
-        let built = alice_history();
+    for alice in alice_signers() {
+        let (signer, built) = (alice.signer, &alice.built);
         let other = sequoia_binary("mallory", b"other data", 1_700_000_000);
         let tails: [(&str, Vec<u8>); 4] = [
             ("another signature", other.clone()),
@@ -212,13 +218,13 @@ fn packets_after_the_first_signature_are_ignored() {
         ];
         for (what, tail) in tails {
             let name = format!("{signer} then {what}");
-            let end = signed_child(&built, "first", &name, |data| {
-                let mut packets = alice_packets(signer, home.as_ref(), data, 1_700_000_000);
+            let end = signed_child(built, "first", &name, |data| {
+                let mut packets = alice.packets(data, 1_700_000_000);
                 packets.extend(&tail);
                 armor(&packets)
             });
-            let report = authenticate_to(&built, end, Policy::Guix)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let report =
+                authenticate_to(built, end, Policy::Guix).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(report.is_authentic(), "{name}");
             assert_eq!(report.signers, vec![(fingerprint("alice"), 1)], "{name}");
         }
@@ -229,19 +235,18 @@ fn packets_after_the_first_signature_are_ignored() {
 /// before a valid signature is refused, as Guix then fails.
 #[test]
 fn a_first_packet_that_is_not_a_signature_is_refused() {
-    for signer in signers() {
-        let home = (signer == "gpg").then(GpgHome::new);
-        let built = alice_history();
+    for alice in alice_signers() {
+        let (signer, built) = (alice.signer, &alice.built);
         for (what, head, tag) in [
             ("a user ID", user_id_packet(), 13),
             ("a marker", vec![0xca, 0x03, b'P', b'G', b'P'], 10),
         ] {
-            let end = signed_child(&built, "first", what, |data| {
+            let end = signed_child(built, "first", what, |data| {
                 let mut packets = head.clone();
-                packets.extend(alice_packets(signer, home.as_ref(), data, 1_700_000_000));
+                packets.extend(alice.packets(data, 1_700_000_000));
                 armor(&packets)
             });
-            let error = authenticate_to(&built, end, Policy::Guix).unwrap_err();
+            let error = authenticate_to(built, end, Policy::Guix).unwrap_err();
             assert_eq!(error.commit(), Some(end), "{signer}, {what}: {error}");
             assert!(error.is_authentication_failure());
             assert_eq!(
@@ -276,25 +281,19 @@ fn two_signers_count_as_the_first() {
         commit mallory-first mallory also:alice
         "#,
     );
-    if gpg_available() {
-        text.push_str(
-            r#"
-            reset first
-            write c.txt "C\n"
-            commit dave-first gpg:dave also:mallory
-            write d.txt "D\n"
-            commit mallory-first-by-gpg gpg:mallory also:dave
-            "#,
-        );
-    }
-    let ends: Vec<(&str, &str)> = if gpg_available() {
-        vec![
-            ("mallory-first", "alice-first"),
-            ("mallory-first-by-gpg", "dave-first"),
-        ]
-    } else {
-        vec![("mallory-first", "alice-first")]
-    };
+    text.push_str(
+        r#"
+        reset first
+        write c.txt "C\n"
+        commit dave-first gpg:dave also:mallory
+        write d.txt "D\n"
+        commit mallory-first-by-gpg gpg:mallory also:dave
+        "#,
+    );
+    let ends = [
+        ("mallory-first", "alice-first"),
+        ("mallory-first-by-gpg", "dave-first"),
+    ];
     let built = build_scenario_text(&text);
     for (refused, accepted) in ends {
         let report = authenticate_to(&built, built.oid(accepted), Policy::Guix).unwrap();
@@ -323,15 +322,14 @@ fn two_signers_count_as_the_first() {
 /// verifies it; the strict policy refuses it, printing both dates.
 #[test]
 fn a_signature_older_than_its_key() {
-    for signer in signers() {
-        let home = (signer == "gpg").then(GpgHome::new);
-        let built = alice_history();
-        let end = signed_child(&built, "first", "old", |data| {
-            armor(&alice_packets(signer, home.as_ref(), data, BEFORE_THE_KEYS))
+    for alice in alice_signers() {
+        let (signer, built) = (alice.signer, &alice.built);
+        let end = signed_child(built, "first", "old", |data| {
+            armor(&alice.packets(data, BEFORE_THE_KEYS))
         });
-        let report = authenticate_to(&built, end, Policy::Guix).unwrap();
+        let report = authenticate_to(built, end, Policy::Guix).unwrap();
         assert!(report.is_authentic(), "{signer}");
-        let error = authenticate_to(&built, end, Policy::Strict).unwrap_err();
+        let error = authenticate_to(built, end, Policy::Strict).unwrap_err();
         let Some(Failure::PolicyViolation { reason, .. }) = error.failure() else {
             panic!("{signer}: expected a policy violation, got {error:?}");
         };
@@ -429,22 +427,16 @@ fn key_files_in_subdirectories_count() {
         commit by-bob bob
         "#,
     );
-    let mut count = 1;
-    if gpg_available() {
-        text.push_str(
-            r#"
-            write-key keys/gpg/dave.key armored dave
-            commit add-dave alice
-            write b.txt "B\n"
-            commit by-dave gpg:dave
-            "#,
-        );
-        count = 3;
-    }
-    text.push_str(&format!(
-        "introduction first alice\nkeyring-ref master\nexpect authentic {count}\n"
-    ));
-    let built = check("key files in subdirectories", &text).unwrap();
+    text.push_str(
+        r#"
+        write-key keys/gpg/dave.key armored dave
+        commit add-dave alice
+        write b.txt "B\n"
+        commit by-dave gpg:dave
+        "#,
+    );
+    text.push_str("introduction first alice\nkeyring-ref master\nexpect authentic 3\n");
+    let built = check("key files in subdirectories", &text);
     let keyring = Keyring::load(&built.repo(), "master").unwrap();
     let bob = fingerprint("bob");
     assert_eq!(
@@ -739,16 +731,8 @@ fn ecdsa_signatures_are_refused() {
 /// The missing-key hint says where the keyring was read from.
 #[test]
 fn the_missing_key_hint_names_the_keyring_read() {
-    let built = build_scenario_text(
-        r#"
-        keyring alice
-        authorize alice bob
-        commit first alice
-        write a.txt "A\n"
-        commit by-bob bob
-        "#,
-    );
-    let error = authenticate_to(&built, built.oid("by-bob"), Policy::Guix).unwrap_err();
+    let built = support::bob_missing_from_keyring("");
+    let error = authenticate_to(&built, built.oid("second"), Policy::Guix).unwrap_err();
     let Some(Failure::MissingKey { read_from, .. }) = error.failure() else {
         panic!("expected a missing key, got {error:?}");
     };
@@ -814,17 +798,14 @@ fn text_mode_signatures_are_refused_cleanly() {
         commit text-mode alice text
         "#,
     );
-    let mut ends = vec!["text-mode"];
-    if gpg_available() {
-        text.push_str(
-            r#"
-            reset first
-            write b.txt "B\n"
-            commit gpg-text-mode gpg:alice text
-            "#,
-        );
-        ends.push("gpg-text-mode");
-    }
+    text.push_str(
+        r#"
+        reset first
+        write b.txt "B\n"
+        commit gpg-text-mode gpg:alice text
+        "#,
+    );
+    let ends = ["text-mode", "gpg-text-mode"];
     let built = build_scenario_text(&text);
     for end in ends {
         let error = authenticate_to(&built, built.oid(end), Policy::Guix).unwrap_err();

@@ -124,18 +124,9 @@ fn pull_rebase_with_local_commits_is_checked() {
     // post-merge hook ran: the reference-transaction hook is what spoke.
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("the merge is already done"), "{err}");
-    assert!(
-        err.contains(&format!("commit {bad} lacks a signature")),
-        "{err}"
-    );
-    assert!(
-        err.contains("`refs/remotes/origin/master` now holds these commits"),
-        "{err}"
-    );
-    assert!(
-        err.contains(&format!("`origin` ({})", pulled.remote_str())),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("commit {bad} lacks a signature"));
+    support::assert_contains(&err, "`refs/remotes/origin/master` now holds these commits");
+    support::assert_contains(&err, &format!("`origin` ({})", pulled.remote_str()));
     assert!(!err.contains("--amend"), "not advice to re-sign: {err}");
 
     // The advice works: the local commit is back where it was.
@@ -149,14 +140,8 @@ fn fetch_then_reset_is_checked_at_the_fetch() {
     let bad = pulled.push_unsigned(pulled.remote_str());
     let out = pulled.git(&pulled.clone, &["fetch", "-q"]);
     let err = stderr(&out);
-    assert!(
-        err.contains(&format!("commit {bad} lacks a signature")),
-        "{err}"
-    );
-    assert!(
-        err.contains("do not merge, rebase onto or reset to them"),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("commit {bad} lacks a signature"));
+    support::assert_contains(&err, "do not merge, rebase onto or reset to them");
     // The reset itself updates no remote-tracking branch: nothing more is
     // said, which is why the fetch speaks.
     let out = pulled.git(&pulled.clone, &["reset", "-q", "--hard", "origin/master"]);
@@ -194,10 +179,7 @@ fn an_authentic_fetch_says_so_and_the_keyring_branch_is_not_checked() {
     );
     let out = pulled.git(&pulled.clone, &["fetch", "-q"]);
     let err = stderr(&out);
-    assert!(
-        err.contains(&format!("successfully authenticated commit {second}")),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("successfully authenticated commit {second}"));
     assert!(!err.contains("error"), "{err}");
 
     // On the keyring branch, whose commits are never signed, a fetch of
@@ -215,9 +197,9 @@ fn an_authentic_fetch_says_so_and_the_keyring_branch_is_not_checked() {
     );
     let out = pulled.git(&pulled.clone, &["fetch", "-q"]);
     let err = stderr(&out);
-    assert!(
-        err.contains("fetched keyring branch 'keyring', which is not authenticated; not checked"),
-        "{err}"
+    support::assert_contains(
+        &err,
+        "fetched keyring branch 'keyring', which is not authenticated; not checked",
     );
     assert!(!err.contains("error"), "{err}");
 }
@@ -240,15 +222,11 @@ fn a_key_that_arrives_with_the_commits_it_signed_is_used() {
     let home = Home::new();
     let remote = home.path().join("remote.git");
     let remote = remote.to_str().unwrap();
-    let git_ok = |dir: &Path, args: &[&str]| {
-        let out = home.git(dir, &[]).args(args).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-        out
-    };
+    let git_ok = |dir: &Path, args: &[&str]| home.git_ok(dir, args);
     // A keyring without bob's key: the real one, his key file removed.
     let up = &upstream.path;
     git_ok(up, &["checkout", "-q", "keyring"]);
-    let files = String::from_utf8(git_ok(up, &["ls-files"]).stdout).unwrap();
+    let files = git_ok(up, &["ls-files"]);
     let bob = files
         .lines()
         .find(|f| f.contains("bob"))
@@ -311,10 +289,7 @@ fn a_key_that_arrives_with_the_commits_it_signed_is_used() {
         "{err}"
     );
     if err.contains("error:") {
-        assert!(
-            err.contains("the check runs again when it arrives"),
-            "{err}"
-        );
+        support::assert_contains(&err, "the check runs again when it arrives");
         assert!(err.contains("keyring `origin/keyring` updated"), "{err}");
     }
 }
@@ -392,20 +367,14 @@ fn a_hooks_directory_shared_by_other_repositories_gets_no_hook() {
         assert!(!shared.join(hook).exists());
         assert!(!built.path.join(".git/hooks").join(hook).exists());
     }
-    assert!(
-        err.contains("git config core.hooksPath .git/hooks"),
-        "{err}"
-    );
+    support::assert_contains(&err, "git config core.hooksPath .git/hooks");
     // The advice is the hook's own line.
     assert!(err.contains(r#"--pushed-ref="$remote_ref""#), "{err}");
 
     // The doctor says so, and how to add the hooks by hand.
     let out = home.command(&built.path).arg("doctor").output().unwrap();
     let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
-    assert!(
-        said.contains("in a hooks directory other repositories share"),
-        "{said}"
-    );
+    support::assert_contains(&said, "in a hooks directory other repositories share");
     assert!(
         !said.contains("a successful run installs the hooks"),
         "{said}"
@@ -505,10 +474,7 @@ fn installations_of_earlier_versions_gain_the_reference_transaction_hook() {
     let out = pulled.home.command(&pulled.clone).output().unwrap();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains(&format!("installed hook '{}'", hook.display())),
-        "{err}"
-    );
+    support::assert_contains(&err, &format!("installed hook '{}'", hook.display()));
     // A hook of the user's own is never replaced.
     let mine = "#!/bin/sh\necho mine\n";
     std::fs::write(&hook, mine).unwrap();

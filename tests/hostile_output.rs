@@ -12,7 +12,7 @@
 //! lines, the real verdict among them, and no forged line.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::support::{self, key, process::run_bounded, Built, Home};
@@ -87,41 +87,25 @@ fn acts_on_terminal(c: char) -> bool {
 }
 
 /// What a terminal shows after `bytes`, by `tests/support/screen.py`;
-/// `None` (after saying so) when python3 or pyte is missing outside CI.
-/// In CI (`CI` set), a missing emulator fails the test.
-fn screen(bytes: &[u8]) -> Option<Vec<String>> {
+/// fails when python3 or its pyte is missing (.ci/run installs them).
+fn screen(bytes: &[u8]) -> Vec<String> {
     let script = support::manifest_dir().join("tests/support/screen.py");
-    let child = Command::new("python3")
-        .arg(&script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let missing = |why: String| {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the terminal emulator cannot run in CI: {why} (.ci/run installs pyte)"
-        );
-        eprintln!("SKIPPED the terminal emulator: {why} (pip install pyte)");
-        None
-    };
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) => return missing(format!("python3: {e}")),
-    };
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(bytes).expect("write to screen.py");
-    }
-    let out = support::process::wait_bounded(child, Duration::from_secs(60));
+    support::needs::tool("python3", "python3");
+    let out = support::process::run_with_input(
+        Command::new("python3").arg(&script),
+        bytes,
+        Duration::from_secs(60),
+    );
     match out.status.code() {
         Some(0) => {}
-        Some(3) => return missing(String::from_utf8_lossy(&out.stderr).trim().to_owned()),
+        Some(3) => panic!(
+            "this test needs the terminal emulator pyte (`pip install pyte`; .ci/run does): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
         _ => panic!("screen.py: {}", String::from_utf8_lossy(&out.stderr)),
     }
     let shown = String::from_utf8(out.stdout).expect("screen.py prints UTF-8");
-    Some(shown.lines().map(str::to_owned).collect())
+    shown.lines().map(str::to_owned).collect()
 }
 
 /// The lines of `text` as a screen shows them: trailing blanks and blank
@@ -157,19 +141,18 @@ fn assert_shown_as_printed(
         text.contains("FORGED"),
         "{what}: the hostile text is not shown:\n{text}"
     );
-    if let Some(screen) = screen(&bytes) {
-        assert_eq!(
-            screen,
-            lines(&text),
-            "{what}: the screen differs from the output"
-        );
-        for line in &screen {
-            let line = line.strip_prefix("remote: ").unwrap_or(line);
-            if line.starts_with("successfully authenticated") {
-                assert_eq!(Some(line), success, "{what}: forged line:\n{text}");
-            }
-            assert!(!line.starts_with("FORGED"), "{what}: forged line:\n{text}");
+    let screen = screen(&bytes);
+    assert_eq!(
+        screen,
+        lines(&text),
+        "{what}: the screen differs from the output"
+    );
+    for line in &screen {
+        let line = line.strip_prefix("remote: ").unwrap_or(line);
+        if line.starts_with("successfully authenticated") {
+            assert_eq!(Some(line), success, "{what}: forged line:\n{text}");
         }
+        assert!(!line.starts_with("FORGED"), "{what}: forged line:\n{text}");
     }
     text
 }
@@ -299,10 +282,7 @@ fn the_doctor_reports_branches_whose_names_are_not_utf8() {
     let verdict = "has a name that is not UTF-8: it was not checked";
     let text = assert_shown_as_printed("doctor", &out, 0, verdict, None);
     for shown in [r"`FORGED\x9b2J`", r"`origin/FORGED\xff`"] {
-        assert!(
-            text.contains(&format!("branch {shown} {verdict}")),
-            "{text}"
-        );
+        support::assert_contains(&text, &format!("branch {shown} {verdict}"));
     }
     let out = binary(&home, dir, &["doctor", "--format=json"]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -331,10 +311,7 @@ fn the_doctor_reports_branches_it_cannot_read() {
     let verdict = "cannot be read: it was not checked";
     let text = assert_shown_as_printed("doctor", &out, 1, verdict, None);
     for shown in [r"`refs/heads/FORGED\x9b2J`", "`refs/remotes/origin/FORGED`"] {
-        assert!(
-            text.contains(&format!("branch {shown} {verdict}")),
-            "{text}"
-        );
+        support::assert_contains(&text, &format!("branch {shown} {verdict}"));
     }
     let out = binary(&home, dir, &["doctor", "--format=json"]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -413,14 +390,8 @@ fn hostile_guix_channel_values_are_escaped_by_the_doctor() {
         r"`.guix-channel` names keyring branch `\x1bc\x1b[32msuccessfully authenticated commit FORGED\x0d\x0a",
         None,
     );
-    assert!(
-        text.contains(r"\u{202e}\u{9b}2J`, which exists neither"),
-        "{text}"
-    );
-    assert!(
-        text.contains(r"push the keyring branch as `\x1bc"),
-        "{text}"
-    );
+    support::assert_contains(&text, r"\u{202e}\u{9b}2J`, which exists neither");
+    support::assert_contains(&text, r"push the keyring branch as `\x1bc");
 
     // A version Guix does not know, quoted from the file.
     let text = format!(
@@ -473,10 +444,7 @@ fn hostile_commit_data_and_remote_url_are_not_printed_raw_after_a_merge() {
         .env("GIT_REFLOG_ACTION", "pull origin");
     let out = run(command);
     let text = assert_shown_as_printed("--after-merge", &out, 1, "lacks a signature", None);
-    assert!(
-        text.contains(r"https://example.org/\x1bc\x1b[32msuccessfully"),
-        "{text}"
-    );
+    support::assert_contains(&text, r"https://example.org/\x1bc\x1b[32msuccessfully");
 }
 
 /// A bare server with the gate installed, configured with `built`'s
@@ -563,9 +531,9 @@ fn the_gate_prints_hostile_key_file_and_ref_names_escaped_in_remote_lines() {
     let (out, ok) = push(&built, &home, &bare, &refspec);
     assert!(!ok);
     let text = assert_shown_as_printed("push branch", &out, 1, "lacks a signature", None);
-    assert!(
-        text.contains(r"remote: git-authenticate: refs/heads/\u{202e}FORGED\u{9b}2J: refused"),
-        "{text}"
+    support::assert_contains(
+        &text,
+        r"remote: git-authenticate: refs/heads/\u{202e}FORGED\u{9b}2J: refused",
     );
 }
 
@@ -617,10 +585,7 @@ fn hostile_channel_names_of_a_channels_file_are_escaped() {
     let shown = r"\x1bc\x1b[32msuccessfully authenticated commit FORGED\x0d\x0a";
     let out = binary(&home, &built.path, &["--channels", file]);
     let text = assert_shown_as_printed("--channels", &out, 2, "pick one by name", None);
-    assert!(
-        text.contains(&format!("several channels ({shown}")),
-        "{text}"
-    );
+    support::assert_contains(&text, &format!("several channels ({shown}"));
     let out = binary(
         &home,
         &built.path,

@@ -202,17 +202,14 @@ fn entries_without_conditions_count_for_no_run() {
     let built = built();
     let dir = tempfile::tempdir().unwrap();
     let cache = cache_in(dir.path());
-    fs::create_dir_all(cache.path().parent().unwrap()).unwrap();
-    fs::write(
+    write_private(
         cache.path(),
-        format!(
+        &format!(
             ";; List of previously-authenticated commits.\n;; Introduction: {}\n\n(\"{}\")\n",
             built.oid("first"),
             built.oid("third")
         ),
-    )
-    .unwrap();
-    fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o600)).unwrap();
+    );
     let report = run(&built, "fourth", &cache).unwrap();
     assert_eq!(report.checked, 3, "everything is checked again");
     assert_eq!(
@@ -221,25 +218,26 @@ fn entries_without_conditions_count_for_no_run() {
     );
     assert_eq!(cache.read().0, vec![built.oid("fourth")]);
     let text = fs::read_to_string(cache.path()).unwrap();
-    assert!(
-        text.contains(&format!("(\"{}\" guix)", built.oid("fourth"))),
-        "{text}"
-    );
+    support::assert_contains(&text, &format!("(\"{}\" guix)", built.oid("fourth")));
     let report = run(&built, "fourth", &cache).unwrap();
     assert_eq!((report.checked, report.warnings), (0, vec![]));
 }
 
 fn write_cache(path: &Path, commits: &[Oid]) {
-    fs::create_dir_all(path.parent().unwrap()).unwrap();
     let list: Vec<String> = commits.iter().map(|c| format!("(\"{c}\" guix)")).collect();
-    fs::write(
+    write_private(
         path,
-        format!(
+        &format!(
             ";; List of previously-authenticated commits.\n\n({})\n",
             list.join(" ")
         ),
-    )
-    .unwrap();
+    );
+}
+
+/// Writes `text` at `path` (its directory made), mode 0600 as a cache file.
+fn write_private(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
 }
 
@@ -248,9 +246,7 @@ fn cache_with_garbage_or_a_symlink_is_ignored() {
     let built = built();
     let dir = tempfile::tempdir().unwrap();
     let cache = cache_in(dir.path());
-    fs::create_dir_all(cache.path().parent().unwrap()).unwrap();
-    fs::write(cache.path(), "((((( not a cache").unwrap();
-    fs::set_permissions(cache.path(), fs::Permissions::from_mode(0o600)).unwrap();
+    write_private(cache.path(), "((((( not a cache");
     let report = run(&built, "second", &cache).unwrap();
     assert_eq!(
         report.warnings[0].problem,
@@ -334,31 +330,28 @@ fn relation_and_downgrade_protection() {
         built.oid("fourth"),
         built.oid("side-1"),
     );
-    assert_eq!(
-        commit_relation(&repo, second, fourth).unwrap(),
-        Relation::Ancestor
-    );
-    assert_eq!(
-        commit_relation(&repo, fourth, fourth).unwrap(),
-        Relation::Same
-    );
-    assert_eq!(
-        commit_relation(&repo, fourth, second).unwrap(),
-        Relation::Descendant
-    );
-    assert_eq!(
-        commit_relation(&repo, fourth, side).unwrap(),
-        Relation::Unrelated
-    );
-
-    assert_eq!(
-        check_update(&repo, second, fourth, UpdatePolicy::ForwardOnly).unwrap(),
-        Relation::Ancestor
-    );
-    assert_eq!(
-        check_update(&repo, fourth, fourth, UpdatePolicy::ForwardOnly).unwrap(),
-        Relation::Same
-    );
+    for (from, to, relation) in [
+        (second, fourth, Relation::Ancestor),
+        (fourth, fourth, Relation::Same),
+        (fourth, second, Relation::Descendant),
+        (fourth, side, Relation::Unrelated),
+    ] {
+        assert_eq!(
+            commit_relation(&repo, from, to).unwrap(),
+            relation,
+            "{from} to {to}"
+        );
+    }
+    for (from, to, relation) in [
+        (second, fourth, Relation::Ancestor),
+        (fourth, fourth, Relation::Same),
+    ] {
+        assert_eq!(
+            check_update(&repo, from, to, UpdatePolicy::ForwardOnly).unwrap(),
+            relation,
+            "{from} to {to}"
+        );
+    }
     let refused = check_update(&repo, fourth, second, UpdatePolicy::ForwardOnly).unwrap_err();
     assert!(matches!(
         refused,

@@ -1,7 +1,8 @@
 //! Authenticating real channels: nonguix and GNU Guix, from local
 //! snapshots. Point at them with `GIT_AUTHENTICATE_NONGUIX` and
 //! `GIT_AUTHENTICATE_GUIX` (a repository with `master` and `keyring`
-//! branches); without them, the tests say so and pass.
+//! branches): the tests are ignored by default, and fail when run without
+//! them (`cargo test --test integration -- --ignored real_channels::`).
 //!
 //! The expected figures are those of Guix's own implementation on the same
 //! snapshots. The repositories are only read (no cache, no configuration).
@@ -9,22 +10,16 @@
 use crate::support;
 
 use git_authenticate::git2::Repository;
-use git_authenticate::{authenticate, resolve_commit, Cache, Introduction, NoProgress, Options};
+use git_authenticate::{
+    authenticate, resolve_commit, Cache, Introduction, NoProgress, Options, Report,
+};
 
-fn nonguix() -> Option<Repository> {
+fn nonguix() -> Repository {
     support::snapshot("GIT_AUTHENTICATE_NONGUIX")
 }
 
-fn guix() -> Option<Repository> {
+fn guix() -> Repository {
     support::snapshot("GIT_AUTHENTICATE_GUIX")
-}
-
-fn nonguix_introduction() -> Introduction {
-    Introduction::new(
-        "897c1a470da759236cc11798f4e0a5f7d4d59fbc",
-        "2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5",
-    )
-    .unwrap()
 }
 
 fn keyring_of(repo: &Repository) -> String {
@@ -32,15 +27,24 @@ fn keyring_of(repo: &Repository) -> String {
     if local { "keyring" } else { "origin/keyring" }.to_owned()
 }
 
-#[test]
-fn nonguix_authenticates_from_its_introduction_to_master() {
-    let Some(repo) = nonguix() else { return };
-    let end = resolve_commit(&repo, "master").unwrap();
-    let options = Options {
-        keyring_reference: keyring_of(&repo),
+/// What the tests authenticate with: the channel's keyring branch.
+fn options(repo: &Repository) -> Options {
+    Options {
+        keyring_reference: keyring_of(repo),
         ..Options::default()
-    };
-    let report = authenticate(&repo, &nonguix_introduction(), end, &options, &NoProgress).unwrap();
+    }
+}
+
+/// The report on `repo` from `introduction` to master, authentic or not.
+fn to_master(repo: &Repository, introduction: &Introduction) -> Report {
+    let end = resolve_commit(repo, "master").unwrap();
+    authenticate(repo, introduction, end, &options(repo), &NoProgress).unwrap()
+}
+
+#[test]
+#[ignore = "needs GIT_AUTHENTICATE_NONGUIX (a clone of nonguix with its keyring branch)"]
+fn nonguix_authenticates_from_its_introduction_to_master() {
+    let report = to_master(&nonguix(), &support::nonguix_introduction());
     assert_eq!(report.checked, 2177);
     assert_eq!(report.signers.iter().map(|(_, n)| n).sum::<usize>(), 2177);
     assert_eq!(report.signers.len(), 8);
@@ -48,15 +52,15 @@ fn nonguix_authenticates_from_its_introduction_to_master() {
 }
 
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_NONGUIX (a clone of nonguix with its keyring branch)"]
 fn nonguix_second_run_checks_only_what_is_new() {
-    let Some(repo) = nonguix() else { return };
+    let repo = nonguix();
     let cache_dir = tempfile::tempdir().unwrap();
     let options = Options {
-        keyring_reference: keyring_of(&repo),
         cache: Some(Cache::in_directory(cache_dir.path(), "nonguix").unwrap()),
-        ..Options::default()
+        ..options(&repo)
     };
-    let intro = nonguix_introduction();
+    let intro = support::nonguix_introduction();
     let parent = resolve_commit(&repo, "master~1").unwrap();
     let first = authenticate(&repo, &intro, parent, &options, &NoProgress).unwrap();
     assert_eq!(first.checked, 2176);
@@ -69,14 +73,9 @@ fn nonguix_second_run_checks_only_what_is_new() {
 }
 
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix with its keyring branch)"]
 fn guix_authenticates_its_whole_history() {
-    let Some(repo) = guix() else { return };
-    let end = resolve_commit(&repo, "master").unwrap();
-    let options = Options {
-        keyring_reference: keyring_of(&repo),
-        ..Options::default()
-    };
-    let report = authenticate(&repo, &Introduction::guix(), end, &options, &NoProgress).unwrap();
+    let report = to_master(&guix(), &Introduction::guix());
     assert_eq!(report.checked, 108_785);
     assert_eq!(report.signers.len(), 67);
     let (top, count) = &report.signers[0];

@@ -30,24 +30,14 @@ use support::{Built, GpgHome, KeyringFile};
 /// failing scenarios at once.
 #[test]
 fn every_scenario_builds_and_is_consistent() {
-    let gpg = if support::gpg_available() {
-        Some(GpgHome::new())
-    } else {
-        println!("gpg is not available: skipping gpg checks and gpg-signed scenarios");
-        None
-    };
+    let gpg = GpgHome::new();
     let names = support::scenario_names();
     assert!(names.len() >= 30, "scenarios missing: {names:?}");
     let mut failed = Vec::new();
     for name in &names {
-        let text = support::scenario_text(name);
-        if let Err(why) = support::scenario_runnable(&text) {
-            println!("skipping scenario {name}: {why}");
-            continue;
-        }
         let result = std::panic::catch_unwind(|| {
             let built = support::build_scenario(name);
-            check_repository(&built, gpg.as_ref());
+            check_repository(&built, Some(&gpg));
             check_expectations(&built);
         });
         if let Err(e) = result {
@@ -347,11 +337,7 @@ fn check_signature(
                     .args(["verify-commit", label_rev(built, label).as_str()])
                     .output()
                     .unwrap();
-                assert!(
-                    out.status.success(),
-                    "{label}: git verify-commit: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                support::assert_success(&out, &format!("{label}: git verify-commit"));
             }
         }
     }
@@ -1073,10 +1059,7 @@ fn working_state_commands() {
 
 #[test]
 fn signing_options() {
-    let gpg = support::gpg_available().then(GpgHome::new);
-    if gpg.is_none() {
-        println!("gpg not available: checking with Sequoia only");
-    }
+    let gpg = GpgHome::new();
     let built = support::build_scenario_text(
         r#"
         commit plain alice
@@ -1090,7 +1073,7 @@ fn signing_options() {
         commit raw raw "not a signature\nat all"
         "#,
     );
-    check_repository(&built, gpg.as_ref());
+    check_repository(&built, Some(&gpg));
     let repo = built.repo();
     let (sig, _) = repo.extract_signature(&built.oid("raw"), None).unwrap();
     assert_eq!(&*sig, b"not a signature\nat all");
@@ -1099,10 +1082,6 @@ fn signing_options() {
 
 #[test]
 fn gpg_signing_uses_the_signing_subkey() {
-    if !support::gpg_available() {
-        println!("skipped: gpg is not available");
-        return;
-    }
     let built = support::build_scenario_text("commit c gpg:carol\ncommit s gpg:dave sha1\n");
     let home = built.gnupg_home().expect("a GnuPG home").to_path_buf();
     assert!(home.join("pubring.kbx").is_file());
@@ -1130,10 +1109,6 @@ fn gpg_signing_uses_the_signing_subkey() {
 
 #[test]
 fn ssh_signatures() {
-    if !support::ssh_keygen_available() {
-        println!("skipped: ssh-keygen is not available");
-        return;
-    }
     let built = support::build_scenario_text("commit s ssh\n");
     let repo = built.repo();
     let (sig, data) = repo.extract_signature(&built.oid("s"), None).unwrap();
@@ -1165,11 +1140,7 @@ fn ssh_signatures() {
     use std::io::Write;
     child.stdin.take().unwrap().write_all(&data).unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "ssh-keygen -Y verify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "ssh-keygen -Y verify");
 }
 
 #[test]
@@ -1216,7 +1187,7 @@ fn tamper_keeps_the_signature_but_breaks_it() {
     let c = repo.find_commit(built.oid("c")).unwrap();
     assert_eq!(c.parent_id(0).unwrap(), built.oid("b-tampered"));
     assert_eq!(built.info["b-tampered"].tampered_from.as_deref(), Some("b"));
-    check_repository(&built, support::gpg_available().then(GpgHome::new).as_ref());
+    check_repository(&built, Some(&GpgHome::new()));
 }
 
 #[test]
@@ -1260,11 +1231,7 @@ fn built_repositories_work_with_git_cli() {
         .arg(&target)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::assert_success(&out, "git clone");
     let head = support::git_command(&target)
         .args(["rev-parse", "HEAD"])
         .output()

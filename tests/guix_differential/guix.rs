@@ -10,9 +10,10 @@
 // `commit-closure`, `commit-descendant?` and `false-if-git-not-found`, read
 // from the checkout's guix/git.scm.
 
-use std::io::Write;
+use crate::support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// The Guix modules loaded as they are.
 const REAL_MODULES: [&str; 6] = [
@@ -36,6 +37,9 @@ const STUBS: [&str; 5] = [
 /// Requests per Guile process.
 const BATCH: usize = 150;
 
+/// How long one Guile process may take (its batch takes seconds).
+const BATCH_PATIENCE: std::time::Duration = std::time::Duration::from_secs(1800);
+
 pub struct Guix {
     dir: tempfile::TempDir,
     /// Which revision of the checkout the modules come from.
@@ -55,41 +59,26 @@ pub struct Request {
     pub cache_key: Option<String>,
 }
 
-fn manifest_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn skip(why: &str) -> Option<Guix> {
-    eprintln!("SKIPPED: the differential test against Guix's own code: {why}");
-    None
-}
-
 impl Guix {
-    /// Guix's modules, from GIT_AUTHENTICATE_GUIX; `None` (after saying
-    /// why) when the variable, `guile`, Guile-Git or Guile-Gcrypt is
-    /// missing.
-    pub fn from_environment() -> Option<Guix> {
-        let Some(checkout) = std::env::var_os("GIT_AUTHENTICATE_GUIX") else {
-            return skip(
-                "set GIT_AUTHENTICATE_GUIX to a Guix git repository (needs guile, guile-git, guile-gcrypt)",
-            );
-        };
+    /// Guix's modules, from GIT_AUTHENTICATE_GUIX; fails when the
+    /// variable, `guile`, Guile-Git or Guile-Gcrypt is missing (the tests
+    /// that need it are ignored by default).
+    pub fn from_environment() -> Guix {
+        let checkout = support::needs::real_channel("GIT_AUTHENTICATE_GUIX");
+        support::needs::tool("guile", "guile-3.0");
         let guile = Command::new("guile")
             .args(["-c", "(use-modules (git) (gcrypt hash) (gcrypt pk-crypto))"])
-            .output();
-        match guile {
-            Err(_) => return skip("guile is not installed"),
-            Ok(o) if !o.status.success() => {
-                return skip(&format!(
-                "Guile-Git or Guile-Gcrypt is not installed (Debian: guile-git, guile-gcrypt): {}",
-                String::from_utf8_lossy(&o.stderr)
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-            ))
-            }
-            Ok(_) => {}
-        }
+            .output()
+            .expect("run guile");
+        assert!(
+            guile.status.success(),
+            "this test needs Guile-Git and Guile-Gcrypt: install the Debian packages guile-git and \
+             guile-gcrypt: {}",
+            String::from_utf8_lossy(&guile.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
         let dir = tempfile::tempdir().unwrap();
         let git = |args: &[&str]| {
             Command::new("git")
@@ -124,16 +113,16 @@ impl Guix {
         // Read by the `(guix git)` stand-in, not loaded.
         extract("guix/git.scm", &dir.path().join("guix-git.scm"));
         for file in STUBS {
-            let from = manifest_dir()
+            let from = support::manifest_dir()
                 .join("tests/guix_differential/stubs")
                 .join(file);
             std::fs::copy(&from, load.join(file)).unwrap_or_else(|e| panic!("{from:?}: {e}"));
         }
         std::fs::create_dir_all(dir.path().join("cache")).unwrap();
-        Some(Guix {
+        Guix {
             dir,
             revision: format!("{revision} ({})", commit.trim()),
-        })
+        }
     }
 
     /// Guix's verdict on each request: `ok N` or `fail KIND COMMIT [KEY]`.
@@ -157,26 +146,21 @@ impl Guix {
                     r.cache_key.as_deref().unwrap_or("-")
                 ));
             }
-            let mut child = Command::new("guile")
-                .arg("--no-auto-compile")
-                .arg("-L")
-                .arg(self.dir.path().join("load"))
-                .arg(manifest_dir().join("tests/guix_differential/driver.scm"))
-                .env(
-                    "GUIX_DIFFERENTIAL_GIT_SCM",
-                    self.dir.path().join("guix-git.scm"),
-                )
-                .env("GUIX_DIFFERENTIAL_CACHE", self.dir.path().join("cache"))
-                .env("GUILE_AUTO_COMPILE", "0")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("start guile");
-            let mut stdin = child.stdin.take().unwrap();
-            let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-            let out = child.wait_with_output().unwrap();
-            writer.join().unwrap().unwrap();
+            let out = support::process::run_with_input(
+                Command::new("guile")
+                    .arg("--no-auto-compile")
+                    .arg("-L")
+                    .arg(self.dir.path().join("load"))
+                    .arg(support::manifest_dir().join("tests/guix_differential/driver.scm"))
+                    .env(
+                        "GUIX_DIFFERENTIAL_GIT_SCM",
+                        self.dir.path().join("guix-git.scm"),
+                    )
+                    .env("GUIX_DIFFERENTIAL_CACHE", self.dir.path().join("cache"))
+                    .env("GUILE_AUTO_COMPILE", "0"),
+                input.as_bytes(),
+                BATCH_PATIENCE,
+            );
             let stdout = String::from_utf8_lossy(&out.stdout);
             let got: Vec<String> = stdout.lines().map(str::to_owned).collect();
             assert!(

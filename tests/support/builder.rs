@@ -155,6 +155,8 @@ pub fn build_scenario_text(text: &str) -> Built {
 }
 
 fn build(source: &str, text: &str) -> Built {
+    // What it signs with is required: a missing tool fails, naming its package.
+    super::needs::scenario_tools(text);
     let lines = match script::parse(text) {
         Ok(lines) => lines,
         Err((line, msg)) => panic!("{source}:{line}: {msg}"),
@@ -777,9 +779,7 @@ impl Builder {
             }
             Signer::Ssh => {
                 if self.ssh_key.is_none() {
-                    if !sign::ssh_keygen_available() {
-                        return Err("ssh-keygen is not available".into());
-                    }
+                    super::needs::tool("ssh-keygen", "openssh-client");
                     self.ssh_key = Some(sign::install_ssh_key(self.dir.path()));
                 }
                 sign::ssh_sign(self.ssh_key.as_ref().unwrap(), content.as_bytes())?
@@ -791,11 +791,7 @@ impl Builder {
 
     fn gpg_home(&mut self) -> Res<&GpgHome> {
         if self.gpg.is_none() {
-            if !sign::gpg_available() {
-                return Err(
-                    "gpg is not available (tests should check support::gpg_available())".into(),
-                );
-            }
+            // Fails, naming the package, without gpg.
             self.gpg = Some(GpgHome::new());
         }
         Ok(self.gpg.as_ref().unwrap())

@@ -48,50 +48,34 @@ pub fn generated_certificates(n: usize) -> Vec<u8> {
 /// `k`'s public certificate, binary, with every subkey binding signature
 /// removed: the subkeys are there, bound to nothing.
 pub fn without_subkey_bindings(k: &TestKey) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut after_subkey = false;
-    for packet in k.cert.clone().strip_secret_key_material().into_packets() {
-        match &packet {
-            Packet::PublicSubkey(_) => after_subkey = true,
-            Packet::Signature(_) if after_subkey => continue,
-            Packet::Signature(_) => {}
-            _ => after_subkey = false,
-        }
-        packet.serialize(&mut out).expect("serialize packet");
-    }
-    out
+    public_without(k, |packet, in_subkey| {
+        in_subkey && matches!(packet, Packet::Signature(_))
+    })
 }
 
 /// `k`'s public certificate, binary, without its subkeys (and their
 /// binding signatures): the same primary key, a key fewer.
 pub fn without_subkeys(k: &TestKey) -> Vec<u8> {
+    public_without(k, |_, in_subkey| in_subkey)
+}
+
+/// `k`'s public certificate, binary, without the packets `drop` picks; it
+/// is told whether a packet belongs to a subkey (the subkey itself or a
+/// signature after it).
+fn public_without(k: &TestKey, drop: impl Fn(&Packet, bool) -> bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut in_subkey = false;
     for packet in k.cert.clone().strip_secret_key_material().into_packets() {
-        match &packet {
-            Packet::PublicSubkey(_) => in_subkey = true,
-            Packet::Signature(_) if in_subkey => {}
-            _ => in_subkey = false,
-        }
-        if !in_subkey {
+        in_subkey = match &packet {
+            Packet::PublicSubkey(_) => true,
+            Packet::Signature(_) => in_subkey,
+            _ => false,
+        };
+        if !drop(&packet, in_subkey) {
             packet.serialize(&mut out).expect("serialize packet");
         }
     }
     out
-}
-
-/// Whether a working `gpgsm` (and `gpg`, which makes its key) is on PATH.
-pub fn gpgsm_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        super::sign::gpg_available()
-            && Command::new("gpgsm")
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-    })
 }
 
 /// A throw-away GnuPG home holding a self-signed X.509 certificate (RSA,
@@ -106,9 +90,8 @@ pub struct GpgsmHome {
 impl GpgsmHome {
     /// Generates the key (gpg), the certificate (gpgsm) and trusts it.
     pub fn new() -> Result<GpgsmHome, String> {
-        if !gpgsm_available() {
-            return Err("gpgsm is not available".into());
-        }
+        super::needs::gpg();
+        super::needs::tool("gpgsm", "gpgsm");
         let dir = AgentHome::new("gah-gpgsm.")?;
         let mut home = GpgsmHome {
             dir,

@@ -9,7 +9,7 @@ use git_authenticate::{
     Report,
 };
 
-use super::{build_scenario_text, key, scenario_runnable, Built};
+use super::{build_scenario_text, key, Built};
 
 /// What a scenario says about itself.
 pub struct Expected {
@@ -115,16 +115,11 @@ pub fn assert_failure(name: &str, e: &Error, want: &Outcome) {
 
 /// Builds `text` and checks what its expectation lines say, on one and two
 /// threads, stopping at the first failure and going on past failures.
-/// `None` (after saying why) when the machine lacks gpg, ssh-keygen or
-/// gpgsm.
-pub fn check(name: &str, text: &str) -> Option<Built> {
-    if let Err(why) = scenario_runnable(text) {
-        eprintln!("SKIPPED {name}: {why}");
-        return None;
-    }
+/// Fails when the machine lacks the gpg, ssh-keygen or gpgsm it signs with.
+pub fn check(name: &str, text: &str) -> Built {
     let built = build_scenario_text(text);
     check_built(name, &built);
-    Some(built)
+    built
 }
 
 pub fn check_built(name: &str, built: &Built) {

@@ -103,12 +103,26 @@ impl Home {
     /// succeed; its standard output, trimmed.
     pub fn git_ok(&self, dir: &Path, args: &[&str]) -> String {
         let out = self.git_output(dir, args);
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::assert_success(&out, &format!("git {args:?}"));
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// A new commit on branch `keyring` of the clone `dir`, its tree
+    /// unchanged ("Add a key."), as a key added there would be; its id.
+    pub fn commit_on_keyring(&self, dir: &Path) -> String {
+        let id = self.git_ok(
+            dir,
+            &[
+                "commit-tree",
+                "-p",
+                "keyring",
+                "-m",
+                "Add a key.",
+                "keyring^{tree}",
+            ],
+        );
+        self.git_ok(dir, &["branch", "-f", "keyring", &id]);
+        id
     }
 
     /// The real git in `dir` with this home: the test's environment
@@ -134,5 +148,24 @@ impl Home {
         }
         c.env("PATH", std::env::join_paths(dirs).expect("PATH"));
         c
+    }
+}
+
+/// A repository with a private home, where a test runs the real git.
+pub trait GitIn {
+    /// The work tree.
+    fn path(&self) -> &Path;
+
+    /// The real git in `dir` with `args`.
+    fn git_in(&self, dir: &Path, args: &[&str]) -> std::process::Output;
+
+    /// `git_in` that must succeed: its trimmed standard output.
+    fn git_ok_in(&self, dir: &Path, args: &[&str]) -> String {
+        super::success_output(self.git_in(dir, args), &format!("git {args:?}"))
+    }
+
+    /// `git_ok_in` in the work tree.
+    fn git_ok(&self, args: &[&str]) -> String {
+        self.git_ok_in(self.path(), args)
     }
 }

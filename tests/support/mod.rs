@@ -18,6 +18,7 @@ pub mod craft;
 pub mod expect;
 pub mod home;
 pub mod keys;
+pub mod needs;
 pub mod objects;
 pub mod process;
 pub mod random;
@@ -31,20 +32,35 @@ use std::path::PathBuf;
 pub use builder::{
     authorizations_file, build_scenario, build_scenario_text, git_command, Built, KeyringFile,
 };
-pub use craft::gpgsm_available;
-pub use home::Home;
+pub use home::{GitIn, Home};
 pub use keys::{key, key_exists, keys_dir, spaced_fingerprint, KEY_NAMES};
-pub use sign::{gpg_available, ssh_keygen_available, GpgHome};
+pub use process::{assert_contains, assert_success};
+pub use sign::{gpg_available, GpgHome};
 
 /// The trimmed standard output of a command that must have succeeded
 /// (`what` names it in the failure message).
 pub fn success_output(out: std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, what);
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A channel whose `second` commit is signed by bob, authorized but
+/// missing from the keyring, with the signing `options` of the scenario
+/// language.
+pub fn bob_missing_from_keyring(options: &str) -> Built {
+    build_scenario_text(&format!(
+        "keyring alice\nauthorize alice bob\ncommit first alice\n\
+         write a.txt \"A\\n\"\ncommit second bob {options}\n"
+    ))
+}
+
+/// nonguix's introduction, as its README gives it.
+pub fn nonguix_introduction() -> git_authenticate::Introduction {
+    git_authenticate::Introduction::new(
+        "897c1a470da759236cc11798f4e0a5f7d4d59fbc",
+        "2A39 3FFF 68F4 EF7A 3D29  12AF 6F51 20A0 22FB B2D5",
+    )
+    .unwrap()
 }
 
 /// The package's root directory.
@@ -96,21 +112,6 @@ pub fn scenario_uses_x509(text: &str) -> bool {
     scenario_signers(text).iter().any(|s| s == "x509")
 }
 
-/// Whether this machine has what a scenario needs (gpg, ssh-keygen, gpgsm);
-/// `Err` explains what is missing, for a "skipped" message.
-pub fn scenario_runnable(text: &str) -> Result<(), String> {
-    if scenario_uses_gpg(text) && !gpg_available() {
-        return Err("gpg is not available".into());
-    }
-    if scenario_uses_ssh(text) && !ssh_keygen_available() {
-        return Err("ssh-keygen is not available".into());
-    }
-    if scenario_uses_x509(text) && !gpgsm_available() {
-        return Err("gpgsm is not available".into());
-    }
-    Ok(())
-}
-
 fn scenario_signers(text: &str) -> Vec<String> {
     let Ok(lines) = script::parse(text) else {
         return Vec::new();
@@ -128,12 +129,9 @@ fn scenario_signers(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// A clone of a real channel, from the environment variable `var`; `None`
-/// (with a message saying how to run the test) when it is not set.
-pub fn snapshot(var: &str) -> Option<git2::Repository> {
-    let Some(path) = std::env::var_os(var).map(PathBuf::from) else {
-        eprintln!("SKIPPED: set {var} to a clone of the channel (with its keyring branch) to run this test");
-        return None;
-    };
-    Some(git2::Repository::open(&path).unwrap_or_else(|e| panic!("{var}={}: {e}", path.display())))
+/// The clone of a real channel that the environment variable `var` names,
+/// for a test ignored by default: fails when `var` is not set.
+pub fn snapshot(var: &str) -> git2::Repository {
+    let path = needs::real_channel(var);
+    git2::Repository::open(&path).unwrap_or_else(|e| panic!("{var}={}: {e}", path.display()))
 }

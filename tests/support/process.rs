@@ -16,6 +16,28 @@ pub fn run_bounded(mut command: Command, limit: Duration) -> Output {
     wait_for(child, limit, &format!("{command:?}"))
 }
 
+/// Runs `command` with `input` on its standard input (outputs captured),
+/// which must finish within `limit`: it is killed otherwise, and the test
+/// fails.
+pub fn run_with_input(command: &mut Command, input: &[u8], limit: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {command:?}: {e}"));
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    // Written meanwhile: a command may answer before it has read it all.
+    let writer = std::thread::spawn(move || std::io::Write::write_all(&mut stdin, &input));
+    let out = wait_for(child, limit, &format!("{command:?}"));
+    writer
+        .join()
+        .expect("writer")
+        .expect("write to the command");
+    out
+}
+
 /// Waits for `child`, reading its outputs meanwhile so that a full pipe
 /// cannot stop it; kills it and fails the test after `limit`.
 pub fn wait_bounded(child: Child, limit: Duration) -> Output {
@@ -33,6 +55,23 @@ fn wait_for(child: Child, limit: Duration, what: &str) -> Output {
             panic!("{what} did not finish within {limit:?}");
         }
     }
+}
+
+/// Fails, naming `what` and showing its standard error, unless the
+/// command that gave `out` succeeded.
+#[track_caller]
+pub fn assert_success(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Fails, showing `text`, unless it contains `needle`.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "no {needle:?} in:\n{text}");
 }
 
 /// Kills process `pid` (a child this test started).

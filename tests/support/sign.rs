@@ -252,21 +252,6 @@ pub fn gpg_available() -> bool {
     })
 }
 
-/// Whether `ssh-keygen` is on PATH and supports `-Y sign` (cached).
-pub fn ssh_keygen_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        // `-Y` with no operation prints usage and fails, but a missing
-        // binary fails to spawn: only distinguish the latter.
-        Command::new("ssh-keygen")
-            .arg("-?")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok()
-    })
-}
-
 /// A throw-away GnuPG home directory (mode 700, short path under `/tmp`)
 /// holding every test key's secret key. Its gpg-agent is killed on drop.
 pub struct GpgHome {
@@ -277,7 +262,7 @@ impl GpgHome {
     /// Creates the directory and imports `test-repos/keys/*.asc` into it.
     /// Panics if `gpg` is not available.
     pub fn new() -> GpgHome {
-        assert!(gpg_available(), "gpg is not available");
+        super::needs::gpg();
         let dir = AgentHome::new("gah-gpg.").expect("create GNUPGHOME");
         let home = GpgHome { dir };
         let files: Vec<PathBuf> = KEY_NAMES
@@ -291,11 +276,7 @@ impl GpgHome {
             .stdin(Stdio::null())
             .output()
             .expect("run gpg --import");
-        assert!(
-            out.status.success(),
-            "gpg --import of the test keys failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        super::assert_success(&out, "gpg --import of the test keys");
         home
     }
 
