@@ -1861,10 +1861,9 @@ fn authorizations_separated_by(separator: &[u8]) -> Vec<u8> {
 /// file (UTF-8). Left out: unassigned code points, which Guile drops and
 /// this crate refuses.
 #[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix), guile-git and guile-gcrypt"]
 fn fingerprint_characters_are_judged_as_guix_judges_them() {
-    let Some(guix) = Guix::from_environment() else {
-        return;
-    };
+    let guix = Guix::from_environment();
     let in_blob: [&[u8]; 13] = [
         b"\\u00a0",
         b"\xa0",
