@@ -20,6 +20,8 @@
 //! characters beyond Latin-1 in numbers, and character codes written with
 //! numbers of more than 128 bits. No channel uses them.
 
+#![warn(missing_docs)]
+
 mod number;
 mod reader;
 

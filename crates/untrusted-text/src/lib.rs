@@ -10,6 +10,8 @@
 //! writes the text with every such character replaced by a visible escape.
 //! The value itself is never changed, so JSON output keeps it exact.
 
+#![warn(missing_docs)]
+
 use std::fmt;
 
 /// Untrusted text, displayed with controls escaped.
