@@ -347,6 +347,40 @@ fn ssh_command(key: &Path, port: u16, known_hosts: &Path) -> String {
     )
 }
 
+/// The gitolite recipe of doc/GUIDE.md, its lines joined.
+fn guide_gitolite() -> String {
+    let guide = std::fs::read_to_string(support::manifest_dir().join("doc/GUIDE.md")).unwrap();
+    let start = guide
+        .find("- **gitolite**")
+        .expect("doc/GUIDE.md's gitolite recipe");
+    let recipe = &guide[start..];
+    let end = recipe.find("\n\n#").unwrap_or(recipe.len());
+    recipe[..end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The `conf/gitolite.conf` block of doc/GUIDE.md's gitolite recipe, as
+/// written there, for a channel introduced by `commit` signed by `signer`.
+fn guide_gitolite_conf(commit: &str, signer: &str) -> String {
+    let guide = std::fs::read_to_string(support::manifest_dir().join("doc/GUIDE.md")).unwrap();
+    let start = guide
+        .find("  repo channel\n")
+        .expect("the guide's gitolite.conf block");
+    let block = &guide[start..];
+    let block = &block[..block.find("  ```").expect("the block's end")];
+    let text: String = block
+        .lines()
+        .map(|line| format!("{}\n", line.strip_prefix("  ").unwrap_or(line)))
+        .collect();
+    // The guide's example is nonguix's introduction.
+    let text = text.replace("897c1a470da759236cc11798f4e0a5f7d4d59fbc", commit);
+    let text = text.replace("2A393FFF68F4EF7A3D2912AF6F5120A022FBB2D5", signer);
+    assert!(text.contains(commit) && text.contains(signer), "{text}");
+    format!("\n{text}")
+}
+
 #[test]
 fn gitolite_over_ssh() {
     let gitolite = needs::program("gitolite", "gitolite3");
@@ -397,6 +431,10 @@ fn gitolite_over_ssh() {
     .iter()
     .fold(rc, |rc, (from, to)| {
         assert!(rc.contains(from), "no {from:?} in ~/.gitolite.rc: {rc}");
+        assert!(
+            guide_gitolite().contains(&to.split_whitespace().collect::<Vec<_>>().join(" ")),
+            "doc/GUIDE.md's gitolite recipe does not say {to:?}"
+        );
         rc.replacen(from, to, 1)
     });
     std::fs::write(&rc_path, rc).unwrap();
@@ -425,13 +463,9 @@ fn gitolite_over_ssh() {
     std::fs::copy(dir.join("bob.pub"), admin.join("keydir/bob.pub")).unwrap();
     let conf = admin.join("conf/gitolite.conf");
     let mut text = std::fs::read_to_string(&conf).unwrap();
-    text.push_str(&format!(
-        "\nrepo channel\n    RW+ = alice bob\n    option hook.pre-receive = git-authenticate\n    \
-         config guix.authentication.introduction-commit = {}\n    \
-         config guix.authentication.introduction-signer = {}\n    \
-         config guix.authentication.protected-branch = master\n",
-        pushers.id("first"),
-        key("dave").signing_fpr
+    text.push_str(&guide_gitolite_conf(
+        &pushers.id("first"),
+        &key("dave").signing_fpr,
     ));
     std::fs::write(&conf, text).unwrap();
     pushers.git_ok(User::Alice, &admin, &["add", "-A"]);
