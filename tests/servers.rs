@@ -10,8 +10,11 @@
 //! sshd runs as the test's user: as root (CI) it needs its privilege
 //! separation directory, `/run/sshd`, which the test creates as Debian's
 //! service does; as another user it can only let that same user log in,
-//! which is all the test asks. Either way the login is the test's user,
-//! with gitolite's `authorized_keys` and `HOME` set by the configuration.
+//! which is all the test asks (tried as both). Either way the login is the
+//! test's user, whose login shell runs gitolite's forced command (so it
+//! must not be `nologin`), with gitolite's `authorized_keys` and `HOME`
+//! set by the configuration. nginx runs as one process (as root, running
+//! as root), so that stopping it stops everything.
 
 use crate::support;
 
@@ -523,8 +526,8 @@ fn start_smart_http(dir: &Path, port: u16, root: &Path) -> [Running; 2] {
     wrap.wait_until("make its socket", || socket.exists());
 
     let config = dir.join("nginx.conf");
-    // nginx's workers run as this user: root's would be nobody, who may
-    // not read the test's directories.
+    // One process, no workers: nothing outlives it. (As root, workers
+    // would run as nobody, who may not read the test's directories.)
     let user = match rustix::process::geteuid().is_root() {
         true => "user root;\n",
         false => "",
@@ -532,7 +535,8 @@ fn start_smart_http(dir: &Path, port: u16, root: &Path) -> [Running; 2] {
     std::fs::write(
         &config,
         format!(
-            "{user}worker_processes 1;\n\
+            "{user}master_process off;\n\
+             worker_processes 1;\n\
              daemon off;\n\
              pid {dir}/nginx.pid;\n\
              error_log {dir}/error.log;\n\

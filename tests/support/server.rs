@@ -17,8 +17,24 @@ pub struct Running {
     log: PathBuf,
 }
 
+/// How long a server may take to stop once asked.
+const STOP: Duration = Duration::from_secs(5);
+
 impl Drop for Running {
+    /// Asks the server to stop (SIGTERM: nginx's master stops its workers,
+    /// which a SIGKILL would leave running), then kills it if it has not
+    /// within [`STOP`].
     fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        let deadline = Instant::now() + STOP;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         super::process::kill(self.child.id());
         let _ = self.child.wait();
     }
