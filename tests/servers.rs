@@ -226,6 +226,17 @@ impl Pushers {
         let (err, took) = self.refused(User::Bob, &[&refspec("on-unsigned", HOSTILE_BRANCH)]);
         eprintln!("{server}: one push refused in {took:?}");
 
+        // On a terminal, the hook's lines show exactly as printed (git's
+        // own report line names the ref raw: git's business).
+        let remote: String = err
+            .lines()
+            .filter(|l| l.starts_with("remote: "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(
+            crate::hostile_output::screen(remote.as_bytes()),
+            crate::hostile_output::lines(&remote)
+        );
         let unsigned = self.id("unsigned");
         support::assert_contains(&err, &format!("commit {unsigned} lacks a signature"));
         support::assert_contains(&err, "hint: sign the commit");
