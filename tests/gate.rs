@@ -31,7 +31,7 @@ use support::{build_scenario_text as build, key, Built, Home};
 ///   `second`;
 /// - `p0`…`p9` on `fourth`: even ones signed by alice, odd ones unsigned;
 /// - keyring: alice and dave; then bob added; then a broken key file.
-const CHANNEL: &str = r#"
+pub(crate) const CHANNEL: &str = r#"
 keyring alice dave
 keyring bob
 keyring-raw keyring "broken.key" "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\ngarbage\n"

@@ -23,39 +23,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+// The channel pushed: gate.rs's (`third` on master, `unsigned-1` and
+// `unsigned-2` under `on-unsigned`, `by-bob`, the keyring adding bob, then
+// a broken key file).
+use crate::gate::CHANNEL;
 use support::needs;
 use support::process::{assert_success, run_bounded};
 use support::server::{free_port, Running};
 use support::{build_scenario_text as build, key, Built, Home};
-
-/// The channel pushed:
-/// - master: `first` (introduction, dave), `second`, `third` (alice;
-///   alice and dave authorized);
-/// - `unsigned`, then `on-unsigned` (alice), on `second`;
-/// - `by-bob` (bob, not authorized) on `second`;
-/// - keyring: alice and dave; then bob added; then a broken key file.
-const CHANNEL: &str = r#"
-keyring alice dave
-keyring bob
-keyring-raw keyring "broken.key" "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\ngarbage\n"
-authorize alice dave
-commit first gpg:dave
-write a.txt "A\n"
-commit second gpg:alice
-branch evil
-branch rogue
-write m.txt "M\n"
-commit third gpg:alice
-checkout evil
-write u.txt "U\n"
-commit unsigned
-write u.txt "U2\n"
-commit on-unsigned gpg:alice
-checkout rogue
-write r.txt "R\n"
-commit by-bob gpg:bob
-checkout master
-"#;
 
 /// A branch whose name holds a C1 control (CSI, then `31m`): shown to the
 /// pusher escaped, never raw.
@@ -237,13 +212,13 @@ impl Pushers {
             crate::hostile_output::screen(remote.as_bytes()),
             crate::hostile_output::lines(&remote)
         );
-        let unsigned = self.id("unsigned");
+        let unsigned = self.id("unsigned-1");
         support::assert_contains(&err, &format!("commit {unsigned} lacks a signature"));
         support::assert_contains(&err, "hint: sign the commit");
         support::assert_contains(
             &err,
             &format!(
-                r"refs/heads/x\u{{9b}}31m: refused: {} is not authentic (1 failure)",
+                r"refs/heads/x\u{{9b}}31m: refused: {} is not authentic (2 failures)",
                 self.id("on-unsigned")
             ),
         );
