@@ -31,7 +31,7 @@ use support::{build_scenario_text as build, key, Built, Home};
 ///   `second`;
 /// - `p0`…`p9` on `fourth`: even ones signed by alice, odd ones unsigned;
 /// - keyring: alice and dave; then bob added; then a broken key file.
-const CHANNEL: &str = r#"
+pub(crate) const CHANNEL: &str = r#"
 keyring alice dave
 keyring bob
 keyring-raw keyring "broken.key" "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\ngarbage\n"
@@ -348,6 +348,76 @@ fn install_server_hook_never_overwrites_and_respects_hooks_path() {
     // --print gives the same text, for a forge's hook settings.
     let out = run(server.binary(&["install-server-hook", "--print"]));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
+}
+
+/// The pre-receive hook that versions before the marker line installed.
+fn version_1_hook(command: &str) -> String {
+    format!(
+        "#!/bin/sh\n# Installed by 'git-authenticate install-server-hook': refuse pushes of\n\
+         # commits that are not authentic, as Guix authenticates channels.\n\
+         exec '{command}' pre-receive\n"
+    )
+}
+
+#[test]
+fn install_server_hook_recognises_and_upgrades_its_own_hook_only() {
+    let server = Server::bare(build(
+        "keyring alice\nauthorize alice\ncommit first alice\n",
+    ));
+    let install = || {
+        let out = run(server.binary(&["install-server-hook", "-r", server.bare.to_str().unwrap()]));
+        (out.status.code(), stderr(&out))
+    };
+    let hook = server.bare.join("hooks/pre-receive");
+    let current =
+        String::from_utf8(run(server.binary(&["install-server-hook", "--print"])).stdout).unwrap();
+    let (code, err) = install();
+    assert_eq!(code, Some(0), "{err}");
+    support::assert_contains(&err, "installed hook");
+    assert!(!err.contains("not bare"), "{err}");
+    // Twice: recognised, left as it is.
+    let (code, err) = install();
+    assert_eq!(code, Some(0), "{err}");
+    support::assert_contains(
+        &err,
+        &format!("hook already installed '{}'", hook.display()),
+    );
+    support::assert_contains(&err, "no branch is protected");
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), current);
+    // An earlier version's hook, and one calling another binary: upgraded.
+    let binary = env!("CARGO_BIN_EXE_git-authenticate");
+    std::fs::write(&hook, version_1_hook(binary)).unwrap();
+    let (code, err) = install();
+    assert_eq!(code, Some(0), "{err}");
+    support::assert_contains(&err, &format!("upgraded hook '{}'", hook.display()));
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), current);
+    std::fs::write(&hook, version_1_hook("/usr/local/bin/git-authenticate")).unwrap();
+    let (code, err) = install();
+    assert_eq!(code, Some(0), "{err}");
+    support::assert_contains(
+        &err,
+        &format!("upgraded hook (it ran /usr/local/bin/git-authenticate, now {binary})"),
+    );
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), current);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&hook).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o755);
+    // Ours, edited by the administrator: theirs now, never overwritten.
+    let edited = current.replace("exec", "logger push; exec");
+    std::fs::write(&hook, &edited).unwrap();
+    let (code, err) = install();
+    assert_eq!(code, Some(2), "{err}");
+    support::assert_contains(&err, "not overriding pre-existing hook");
+    assert_eq!(std::fs::read_to_string(&hook).unwrap(), edited);
+
+    // A repository with a work tree: installed, with a warning.
+    let work = server.home.path().join("work");
+    server.git_ok(server.home.path(), &["init", "-q", work.to_str().unwrap()]);
+    let out = run(server.binary(&["install-server-hook", "-r", work.to_str().unwrap()]));
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    support::assert_contains(&err, "warning: this repository is not bare");
+    assert!(work.join(".git/hooks/pre-receive").exists());
 }
 
 // ---------------------------------------------------------------------------

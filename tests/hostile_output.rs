@@ -88,7 +88,7 @@ fn acts_on_terminal(c: char) -> bool {
 
 /// What a terminal shows after `bytes`, by `tests/support/screen.py`;
 /// fails when python3 or its pyte is missing (.ci/run installs them).
-fn screen(bytes: &[u8]) -> Vec<String> {
+pub(crate) fn screen(bytes: &[u8]) -> Vec<String> {
     let script = support::manifest_dir().join("tests/support/screen.py");
     support::needs::tool("python3", "python3");
     let out = support::process::run_with_input(
@@ -110,7 +110,7 @@ fn screen(bytes: &[u8]) -> Vec<String> {
 
 /// The lines of `text` as a screen shows them: trailing blanks and blank
 /// last lines dropped.
-fn lines(text: &str) -> Vec<String> {
+pub(crate) fn lines(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = text.split('\n').map(|l| l.trim_end().to_owned()).collect();
     while lines.last().is_some_and(String::is_empty) {
         lines.pop();

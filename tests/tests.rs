@@ -33,3 +33,4 @@ mod real_channels;
 mod rule_citations;
 mod scenario_builder;
 mod scenarios;
+mod servers;

@@ -205,8 +205,8 @@ pub enum Command {
         #[command(flatten)]
         gate: GateArgs,
     },
-    /// Install the pre-receive hook into a bare repository (never
-    /// overwriting an existing hook; `core.hooksPath` respected).
+    /// Install the pre-receive hook into a bare repository (upgrading its
+    /// own, never overwriting another hook; `core.hooksPath` respected).
     InstallServerHook {
         /// The repository (default: the one containing the current
         /// directory).

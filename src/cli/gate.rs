@@ -317,21 +317,42 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
         Ok(protected) => protected,
         Err(e) => return usage(&e.to_string()),
     };
-    match hooks::install_server_hook(&repo, &command) {
-        Ok(hooks::Hook::Installed(path)) => {
-            eprintln!("installed hook '{}'", path.display());
-            eprintln!("{}", describe_protected(&protected));
-            if config::configured_for(&repo, None).is_ok_and(|c| c.commit.is_none()) {
-                output::warning(
-                    output::Noise::Everything,
-                    "no introduction is configured: every push is refused until \
-                     guix.authentication.introduction-commit and \
-                     guix.authentication.introduction-signer are set with `git config`",
-                );
-            }
-            AUTHENTIC
+    if !repo.is_bare() {
+        output::warning(
+            output::Noise::Everything,
+            "this repository is not bare: a server's repositories are, and git refuses \
+             pushes to the branch a work tree has checked out (`git init --bare`, or \
+             `git clone --bare`, makes one)",
+        );
+    }
+    let installed = |path: &std::path::Path, what: &str| {
+        eprintln!("{what} '{}'", Untrusted::new(&path.to_string_lossy()));
+        eprintln!("{}", describe_protected(&protected));
+        if config::configured_for(&repo, None).is_ok_and(|c| c.commit.is_none()) {
+            output::warning(
+                output::Noise::Everything,
+                "no introduction is configured: every push is refused until \
+                 guix.authentication.introduction-commit and \
+                 guix.authentication.introduction-signer are set with `git config`",
+            );
         }
-        Ok(hooks::Hook::Kept(path, advice)) => {
+        AUTHENTIC
+    };
+    match hooks::install_server_hook(&repo, &command) {
+        Ok(hooks::ServerHook::Installed(path)) => installed(&path, "installed hook"),
+        Ok(hooks::ServerHook::Current(path)) => installed(&path, "hook already installed"),
+        Ok(hooks::ServerHook::Upgraded(path, previous)) => {
+            let what = match previous == command {
+                true => "upgraded hook".to_owned(),
+                false => format!(
+                    "upgraded hook (it ran {}, now {})",
+                    Untrusted::new(&previous),
+                    Untrusted::new(&command)
+                ),
+            };
+            installed(&path, &what)
+        }
+        Ok(hooks::ServerHook::Kept(path, advice)) => {
             output::usage(&format!(
                 "not overriding pre-existing hook '{}'; add `{advice}` to it, or run \
                  `git-authenticate install-server-hook --print`",
@@ -339,12 +360,10 @@ pub(super) fn install_server_hook(repository: Option<&std::path::Path>, print: b
             ));
             COULD_NOT_CHECK
         }
-        Ok(hooks::Hook::Shared(path, advice)) => {
+        Ok(hooks::ServerHook::Shared(path, advice)) => {
             output::usage(&hooks::shared_advice(&path, advice));
             COULD_NOT_CHECK
         }
-        // Installing never upgrades.
-        Ok(hooks::Hook::Upgraded(_)) => AUTHENTIC,
         Err(e) => usage(&e.to_string()),
     }
 }

@@ -308,12 +308,30 @@ fn has_contents(path: &Path, text: &str) -> bool {
         && fs::read(path).is_ok_and(|contents| contents == text.as_bytes())
 }
 
+/// The line by which [`install_server_hook`] recognises the hooks it
+/// wrote, with the version of their text: a hook holding it, as written,
+/// is upgraded when its text is not the current one.
+const SERVER_HOOK_MARKER: &str = "# git-authenticate server hook, version 2";
+
 /// The pre-receive hook a server runs: `command` (an absolute path, as
 /// forges run hooks with a bare `PATH`) decides the whole push, reading
 /// git's `OLD NEW REF` lines on its standard input. Unlike the client
 /// hooks, it takes no `$GIT_AUTHENTICATE` from the environment: on a
 /// server, that environment is partly the pusher's.
 pub fn pre_receive_hook(command: &str) -> String {
+    format!(
+        "#!/bin/sh\n\
+         # Installed by 'git-authenticate install-server-hook': refuse pushes of\n\
+         # commits that are not authentic, as Guix authenticates channels.\n\
+         {SERVER_HOOK_MARKER} (install-server-hook recognises and upgrades it).\n\
+         exec {} pre-receive\n",
+        shell_quoted(command)
+    )
+}
+
+/// The pre-receive hook that versions before [`SERVER_HOOK_MARKER`]
+/// installed, calling `command`.
+fn pre_receive_hook_1(command: &str) -> String {
     format!(
         "#!/bin/sh\n\
          # Installed by 'git-authenticate install-server-hook': refuse pushes of\n\
@@ -328,19 +346,92 @@ fn shell_quoted(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-/// Installs [`pre_receive_hook`] into the hooks directory of `repo`
-/// (`core.hooksPath` when set), creating it. An existing hook is never
-/// overwritten: [`Hook::Kept`] then says what to add to it.
-pub fn install_server_hook(repo: &Repository, command: &str) -> Result<Hook, HookError> {
-    const ADVICE: &str = "git-authenticate pre-receive (fed the hook's standard input)";
-    match hooks_directory(repo)? {
-        HooksDirectory::Own(dir) => install(
-            create_directory(dir)?.join("pre-receive"),
-            &pre_receive_hook(command),
-            ADVICE,
-        ),
-        HooksDirectory::Shared(dir) => Ok(Hook::Shared(dir.join("pre-receive"), ADVICE)),
+/// The command of a pre-receive hook that this tool wrote, any version:
+/// the text between `exec ` and ` pre-receive` of its last line, unquoted,
+/// when the whole file is exactly what a version writes for it. Any other
+/// file (edited, or someone else's) is not ours.
+fn own_server_hook_command(contents: &str) -> Option<(String, bool)> {
+    let last = contents.strip_suffix('\n')?.rsplit('\n').next()?;
+    let quoted = last.strip_prefix("exec ")?.strip_suffix(" pre-receive")?;
+    let command = shell_unquoted(quoted)?;
+    if contents == pre_receive_hook(&command) {
+        Some((command, true))
+    } else if contents == pre_receive_hook_1(&command) {
+        Some((command, false))
+    } else {
+        None
     }
+}
+
+/// The word that [`shell_quoted`] quoted as `quoted`, if it is one.
+fn shell_unquoted(quoted: &str) -> Option<String> {
+    let inner = quoted.strip_prefix('\'')?.strip_suffix('\'')?;
+    let command = inner.replace("'\\''", "'");
+    (shell_quoted(&command) == quoted).then_some(command)
+}
+
+/// What [`install_server_hook`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerHook {
+    /// Written.
+    Installed(PathBuf),
+    /// The current hook, calling this command, was there already.
+    Current(PathBuf),
+    /// A hook this tool wrote, of an earlier version or calling another
+    /// command (the one given), was replaced by the current one.
+    Upgraded(PathBuf, String),
+    /// Someone else's hook is there, left alone; the text is what to add
+    /// to it.
+    Kept(PathBuf, &'static str),
+    /// Not installed: the hooks directory is shared with other
+    /// repositories (as [`Hook::Shared`]).
+    Shared(PathBuf, &'static str),
+}
+
+/// Installs [`pre_receive_hook`] into the hooks directory of `repo`
+/// (`core.hooksPath` when set), creating it. A hook this tool wrote is
+/// recognised: kept when current, replaced when of an earlier version or
+/// calling another command. Any other hook is never overwritten:
+/// [`ServerHook::Kept`] then says what to add to it.
+pub fn install_server_hook(repo: &Repository, command: &str) -> Result<ServerHook, HookError> {
+    const ADVICE: &str = "git-authenticate pre-receive (fed the hook's standard input)";
+    let dir = match hooks_directory(repo)? {
+        HooksDirectory::Own(dir) => create_directory(dir)?,
+        HooksDirectory::Shared(dir) => {
+            return Ok(ServerHook::Shared(dir.join("pre-receive"), ADVICE))
+        }
+    };
+    let path = dir.join("pre-receive");
+    let text = pre_receive_hook(command);
+    match write_new_executable(&path, &text) {
+        Ok(true) => return Ok(ServerHook::Installed(path)),
+        Ok(false) => {}
+        Err(source) => return Err(HookError::Install { path, source }),
+    }
+    // Hooks are small: a larger file is not one of ours.
+    let contents = git_authenticate::read_regular_file(&path, MAX_HOOK).unwrap_or_default();
+    let own = std::str::from_utf8(&contents)
+        .ok()
+        .and_then(own_server_hook_command);
+    match own {
+        Some((previous, true)) if previous == command => Ok(ServerHook::Current(path)),
+        Some((previous, _)) => match replace_executable(&path, &text) {
+            Ok(()) => Ok(ServerHook::Upgraded(path, previous)),
+            Err(source) => Err(HookError::Upgrade { path, source }),
+        },
+        None => Ok(ServerHook::Kept(path, ADVICE)),
+    }
+}
+
+/// Replaces the file at `path` by `text`, mode 755, atomically: git
+/// running the hook meanwhile runs the old one or the new one whole.
+fn replace_executable(path: &Path, text: &str) -> std::io::Result<()> {
+    let temporary = path.with_extension("git-authenticate-new");
+    let _ = fs::remove_file(&temporary);
+    if !write_new_executable(&temporary, text)? {
+        return Err(std::io::Error::from(std::io::ErrorKind::AlreadyExists));
+    }
+    fs::rename(&temporary, path)
 }
 
 /// Where git looks for hooks.
@@ -454,6 +545,21 @@ mod tests {
     fn server_hook_quotes_its_command() {
         let hook = super::pre_receive_hook("/opt/it's here/git-authenticate");
         assert!(hook.contains("exec '/opt/it'\\''s here/git-authenticate' pre-receive\n"));
+    }
+
+    #[test]
+    fn own_server_hooks_are_recognised_by_their_whole_text() {
+        let command = "/opt/it's here/git-authenticate";
+        let own = |text: &str| super::own_server_hook_command(text);
+        let current = super::pre_receive_hook(command);
+        assert_eq!(own(&current), Some((command.to_owned(), true)));
+        let older = super::pre_receive_hook_1(command);
+        assert_eq!(own(&older), Some((command.to_owned(), false)));
+        // Edited, or someone else's: not ours.
+        assert_eq!(own(&current.replace("exec", "echo hi; exec")), None);
+        assert_eq!(own(&format!("{current}echo more\n")), None);
+        assert_eq!(own("#!/bin/sh\nexec 'x' pre-receive\n"), None);
+        assert_eq!(own(&current.replace("it'\\''s", "it's")), None);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod random;
 pub mod render;
 pub mod schema;
 pub mod script;
+pub mod server;
 pub mod sign;
 
 use std::path::PathBuf;

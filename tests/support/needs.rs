@@ -25,6 +25,22 @@ pub fn tool(program: &str, package: &str) {
     );
 }
 
+/// The path of `program`, found on `PATH` or in the system directories
+/// (`/usr/sbin`, where servers live, is not on a user's `PATH`); fails
+/// unless it is there, naming the Debian `package` that provides it.
+pub fn program(program: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "this test needs `{program}`: install the Debian package {package} (.ci/run does)"
+            )
+        })
+}
+
 /// Fails unless the real `gpg` runs.
 pub fn gpg() {
     assert!(
