@@ -222,6 +222,101 @@ fn json_run(home: &Home, dir: &Path, args: &[&str]) -> (i32, Value) {
     (out.status.code().unwrap(), doc)
 }
 
+/// A usage error with `--format=json`: status 2, its message on standard
+/// error, and on standard output the document of the command asked for,
+/// fitting `doc/SCHEMA`, whose failure (or error) is returned.
+fn usage_document(home: &Home, dir: &Path, args: &[&str], schema: &str) -> Value {
+    let out = binary(home, dir, args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains("error:"), "{args:?}: {err}");
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: no JSON document ({e}); stderr: {err}"));
+    support::schema::check(&doc, &support::schema::load(schema));
+    match schema {
+        "doctor-schema.json" => {
+            assert_eq!(doc["checked"], false);
+            doc["error"].clone()
+        }
+        _ => {
+            assert_eq!(doc["failure_count"], 1, "{doc}");
+            doc["failures"][0].clone()
+        }
+    }
+}
+
+#[test]
+fn usage_errors_give_a_json_document() {
+    let home = Home::new();
+    let good = support::build_scenario_text(CHANNEL);
+    let first = good.oid("first").to_string();
+    let alice = key("alice").signing_fpr;
+    let main = |args: &[&str]| usage_document(&home, &good.path, args, "schema.json");
+    let kind = |failure: Value| failure["kind"].as_str().unwrap().to_owned();
+    // Values the command checks: a short commit id, a bad fingerprint.
+    let failure = main(&["--format=json", &first[..12], &alice]);
+    assert_eq!(kind(failure), "invalid-commit-id");
+    let failure = main(&["--format", "json", &first, "ZZZZ"]);
+    assert_eq!(kind(failure), "invalid-fingerprint");
+    // Values clap refuses, and arguments it does not know.
+    let failure = main(&["--format=json", "--jobs=99999", &first, &alice]);
+    assert_eq!(kind(failure.clone()), "usage");
+    support::assert_contains(failure["message"].as_str().unwrap(), "99999");
+    assert_eq!(kind(main(&["--no-such-flag", "--format=json"])), "usage");
+    let failure = main(&["--format=json", "--policy=lax", &first, &alice]);
+    assert_eq!(kind(failure), "usage");
+    // Only one COMMIT and no SIGNER, and nothing configured.
+    assert_eq!(kind(main(&["--format=json", &first])), "usage");
+    assert_eq!(kind(main(&["--format=json"])), "usage");
+
+    // Bad values in git config.
+    let configured = support::build_scenario_text(CHANNEL);
+    let config = |k: &str, v: &str| {
+        home.git_ok(
+            &configured.path,
+            &["config", &format!("guix.authentication.{k}"), v],
+        );
+    };
+    config("introduction-commit", &first[..7]);
+    config("introduction-signer", &alice);
+    let failure = usage_document(&home, &configured.path, &["--format=json"], "schema.json");
+    assert_eq!(kind(failure.clone()), "invalid-commit-id");
+    support::assert_contains(failure["message"].as_str().unwrap(), "configuration");
+    config("introduction-commit", &first);
+    config("introduction-signer", "not hex");
+    let failure = usage_document(&home, &configured.path, &["--format=json"], "schema.json");
+    assert_eq!(kind(failure), "invalid-fingerprint");
+
+    // merge-check and the doctor: their own documents.
+    let merge = |args: &[&str]| {
+        let args = [&["merge-check", "--format=json"][..], args].concat();
+        usage_document(&home, &good.path, &args, "merge-check-schema.json")
+    };
+    let failure = merge(&["--introduction", &first, "--signer", "XYZ", "HEAD", "HEAD"]);
+    assert_eq!(kind(failure), "invalid-fingerprint");
+    let failure = merge(&[
+        "--introduction",
+        &first[..9],
+        "--signer",
+        &alice,
+        "HEAD",
+        "HEAD",
+    ]);
+    assert_eq!(kind(failure), "invalid-commit-id");
+    assert_eq!(kind(merge(&["HEAD"])), "usage");
+    assert_eq!(kind(merge(&["--bogus", "HEAD", "HEAD"])), "usage");
+    let args = ["doctor", "--format", "json", "--bogus"];
+    let error = usage_document(&home, &good.path, &args, "doctor-schema.json");
+    support::assert_contains(error.as_str().unwrap(), "--bogus");
+
+    // Without --format=json, standard output stays empty; help is help.
+    let out = binary(&home, &good.path, &["--jobs=99999", &first, &alice]);
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(2), 0));
+    let out = binary(&home, &good.path, &["--format=json", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"));
+}
+
 #[test]
 fn json_documents_fit_the_published_schema() {
     let home = Home::new();
@@ -320,8 +415,9 @@ fn kinds_in_code() -> Vec<String> {
         "crates/git-authenticate/src/git/objects.rs",
     ];
     let mut kinds: Vec<String> = sources.iter().flat_map(|s| kinds_in(s)).collect();
-    // A repository that cannot be opened.
+    // A repository that cannot be opened, and arguments refused.
     kinds.push("repository".into());
+    kinds.push("usage".into());
     // What the command never meets: it never sets the library's interrupt
     // flag, and a history found not authentic is named by its first
     // failure (the fallback is for a report without one, which is never
@@ -340,6 +436,9 @@ fn the_documented_failure_kinds_are_those_of_the_code() {
     let mut in_schema = schema_kinds("schema.json", "/properties/failures/items");
     in_schema.retain(|k| k != "downgrade");
     assert_eq!(in_schema, code, "doc/schema.json");
+    let mut merge = schema_kinds("merge-check-schema.json", "/properties/failures/items");
+    merge.retain(|k| k != "downgrade");
+    assert_eq!(merge, code, "doc/merge-check-schema.json");
     let guide = std::fs::read_to_string(support::manifest_dir().join("doc/GUIDE.md")).unwrap();
     let row = guide
         .lines()

@@ -771,6 +771,9 @@ fn merge_check(built: &Built, home: &Home, sides: &[&str]) -> (Option<i32>, Valu
     let out = run(c);
     let doc = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    // Every real document fits the published schema.
+    support::schema::check(&doc, &support::schema::load("merge-check-schema.json"));
+    assert_eq!(doc["schema_version"], 1);
     (out.status.code(), doc, stderr(&out))
 }
 

@@ -47,6 +47,11 @@ pub fn run(args: &DoctorArgs) -> u8 {
     }
 }
 
+/// The document of a doctor run whose arguments clap refused.
+pub fn usage(message: &str) {
+    json(&Document::failed(message.to_owned()));
+}
+
 fn diagnose(repo: &Repository, args: &DoctorArgs) -> Result<Diagnosis, String> {
     let options = doctor::Options {
         keyring_reference: args.keyring.clone(),

@@ -371,7 +371,7 @@ pub(super) fn merge_check(args: &MergeCheckArgs) -> u8 {
         Err(e) => {
             output::error(&e);
             if args.format == Format::Json {
-                print_json(&MergeDocument::failed(&e));
+                print_json(&MergeDocument::failed(FailureDocument::of(&e)));
             }
             if e.is_authentication_failure() {
                 NOT_AUTHENTIC
@@ -480,9 +480,21 @@ fn print_unsignable(check: &MergeCheck) {
     }
 }
 
+/// The document of a merge-check whose arguments clap refused.
+pub(super) fn merge_check_usage(message: &str) {
+    print_json(&MergeDocument::failed(FailureDocument::stopped(
+        "usage", message,
+    )));
+}
+
+/// Version of merge-check's JSON document (`doc/merge-check-schema.json`):
+/// raised when a field changes meaning or goes away, not when one is added.
+const MERGE_SCHEMA_VERSION: u32 = 1;
+
 /// The pre-merge check's JSON document.
 #[derive(Serialize)]
 struct MergeDocument {
+    schema_version: u32,
     verdict: &'static str,
     base: Option<String>,
     heads: Vec<String>,
@@ -511,6 +523,7 @@ impl MergeDocument {
             MergeVerdict::Unsignable => "unsignable",
         };
         MergeDocument {
+            schema_version: MERGE_SCHEMA_VERSION,
             verdict,
             base: Some(check.base.to_string()),
             heads: check.heads.iter().map(ToString::to_string).collect(),
@@ -536,15 +549,16 @@ impl MergeDocument {
         }
     }
 
-    fn failed(e: &Error) -> Self {
+    fn failed(failure: FailureDocument) -> Self {
         MergeDocument {
+            schema_version: MERGE_SCHEMA_VERSION,
             verdict: "could-not-check",
             base: None,
             heads: Vec::new(),
             commits_checked: 0,
             fast_forward: false,
             signers: Vec::new(),
-            failures: vec![FailureDocument::of(e)],
+            failures: vec![failure],
             failure_count: 1,
             note: FORGE_MERGES,
         }
