@@ -49,6 +49,98 @@ fn the_manual_page_documents_every_option_and_the_doctor() {
     assert!(rendered.contains("--keep-going"), "{rendered}");
 }
 
+/// The page names no page of its own that is not installed (clap_mangen
+/// names one per subcommand, `git-authenticate-doctor(1)`): it documents
+/// the subcommands itself, and refers only to standard pages.
+#[test]
+fn the_manual_page_refers_only_to_pages_that_exist() {
+    let page = generate("man").replace("\\-", "-");
+    // Pages of the tools it works with, which their packages install.
+    let standard = ["git", "gpg", "man", "ssh-keygen", "githooks", "git-config"];
+    let mut references = Vec::new();
+    for (at, _) in page.match_indices("(1)").chain(page.match_indices("(5)")) {
+        let name: String = page[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        references.push(name);
+    }
+    for name in &references {
+        assert!(
+            name == "git-authenticate" || standard.contains(&name.as_str()),
+            "the manual page refers to {name}, which is not installed: {references:?}"
+        );
+    }
+    let subcommands = &page[page.find("\n.SH SUBCOMMANDS\n").expect("SUBCOMMANDS")..];
+    for sub in [
+        "pre-receive",
+        "update",
+        "install-server-hook",
+        "merge-check",
+        "doctor",
+    ] {
+        assert!(
+            subcommands.contains(&format!(".SS {sub}\n")),
+            "{sub}: {subcommands}"
+        );
+    }
+    // Their options, and the doctor's exit statuses.
+    for needle in ["--introduction", "--print", "Exit status: 0 no error found"] {
+        assert!(subcommands.contains(needle), "{needle}: {subcommands}");
+    }
+}
+
+/// After `cargo install` (the binary in `~/.cargo/bin`, on `PATH`) and the
+/// guide's install steps, run as written in a clean home: `man` finds the
+/// page with `MANPATH` unset, and `git authenticate --help` shows it.
+#[test]
+fn git_authenticate_help_opens_the_page_after_the_guides_install_steps() {
+    support::needs::tool("man", "man-db");
+    let guide = std::fs::read_to_string(support::manifest_dir().join("doc/GUIDE.md")).unwrap();
+    let section = &guide[guide.find("### Manual page and completions").unwrap()..];
+    let start = section.find("```sh\n").unwrap() + "```sh\n".len();
+    let steps = &section[start..start + section[start..].find("```").unwrap()];
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join(".cargo/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_git-authenticate"),
+        bin.join("git-authenticate"),
+    )
+    .unwrap();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+    let shell = |script: &str| {
+        let out = Command::new("sh")
+            .args(["-c", script])
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", &path)
+            .env("MANPAGER", "cat")
+            .env("PAGER", "cat")
+            .env("MANWIDTH", "80")
+            .current_dir(home.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        support::assert_success(&out, script);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    shell(steps);
+    let found = shell("man -w git-authenticate");
+    let expected = home.path().join(".cargo/share/man/man1/git-authenticate.1");
+    assert_eq!(
+        std::fs::canonicalize(found.trim()).unwrap(),
+        std::fs::canonicalize(expected).unwrap()
+    );
+    let help = shell("git authenticate --help");
+    assert!(help.contains("git-authenticate"), "{help}");
+    assert!(help.contains("SUBCOMMANDS"), "{help}");
+}
+
 /// The manual page says where the command keeps things and what in the
 /// environment it reads: the cache's location and layout, the git
 /// configuration keys, and every variable.

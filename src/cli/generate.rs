@@ -31,15 +31,65 @@ pub fn print(what: Generate) -> std::io::Result<()> {
     out.flush()
 }
 
-/// The manual page: clap_mangen's, with FILES and ENVIRONMENT sections
-/// before its VERSION section (or at the end), where man pages put them.
-fn manual_page(command: clap::Command) -> std::io::Result<Vec<u8>> {
+/// The manual page: clap_mangen's, with the subcommands documented in it
+/// (one page to install, which refers to no other page of its own), and
+/// FILES and ENVIRONMENT sections before its VERSION section (or at the
+/// end), where man pages put them.
+fn manual_page(mut command: clap::Command) -> std::io::Result<Vec<u8>> {
+    // Built, the subcommands know their full names (`git-authenticate doctor`).
+    command.build();
     let mut page = Vec::new();
-    clap_mangen::Man::new(command).render(&mut page)?;
+    clap_mangen::Man::new(command.clone()).render(&mut page)?;
     let page = String::from_utf8_lossy(&page).into_owned();
+    let page = match section_bounds(&page, "SUBCOMMANDS") {
+        Some((start, end)) => format!(
+            "{}{}{}",
+            &page[..start],
+            subcommands(&command)?,
+            &page[end..]
+        ),
+        None => page,
+    };
     let at = page.find("\n.SH VERSION").map_or(page.len(), |at| at + 1);
     let (head, tail) = page.split_at(at);
-    Ok(format!("{head}{ENVIRONMENT}{FILES}{tail}").into_bytes())
+    // `…` is no character of troff's ASCII output (man with `LANG=C`).
+    let page = format!("{head}{ENVIRONMENT}{FILES}{tail}").replace('…', "\\&...");
+    Ok(page.into_bytes())
+}
+
+/// Where the section `name` starts (its `.SH` line) and ends in `page`.
+fn section_bounds(page: &str, name: &str) -> Option<(usize, usize)> {
+    let start = page.find(&format!("\n.SH {name}\n"))? + 1;
+    let end = page[start + 1..]
+        .find("\n.SH ")
+        .map_or(page.len(), |end| start + 1 + end + 1);
+    Some((start, end))
+}
+
+/// The SUBCOMMANDS section: each subcommand's synopsis, description and
+/// options, where clap_mangen names a page per subcommand, which no one
+/// installs. `help` is left out: `--help` says the same.
+fn subcommands(command: &clap::Command) -> std::io::Result<String> {
+    let mut section = String::from(".SH SUBCOMMANDS\n");
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let man = clap_mangen::Man::new(sub.clone());
+        let mut roff = Vec::new();
+        man.render_synopsis_section(&mut roff)?;
+        man.render_description_section(&mut roff)?;
+        man.render_options_section(&mut roff)?;
+        if sub.get_after_long_help().or(sub.get_after_help()).is_some() {
+            man.render_extra_section(&mut roff)?;
+        }
+        let name = sub.get_name();
+        section.push_str(
+            &String::from_utf8_lossy(&roff)
+                .replace(".SH SYNOPSIS\n", &format!(".SS {name}\n"))
+                .replace(".SH DESCRIPTION\n", ".PP\n")
+                .replace(".SH OPTIONS\n", ".PP\nOptions:\n")
+                .replace(".SH EXTRA\n", ".PP\n"),
+        );
+    }
+    Ok(section)
 }
 
 /// Where the command reads and writes, as `src/cache.rs`, `src/gate.rs`,
