@@ -228,6 +228,11 @@ fn every_environment_variable_the_code_reads_is_in_the_manual_page() {
 
 /// Runs the generated bash completion for the words typed so far.
 fn bash_complete(script: &str, words: &[&str]) -> Vec<String> {
+    bash_complete_in(&std::env::temp_dir(), script, words)
+}
+
+/// [`bash_complete`] in directory `dir`.
+fn bash_complete_in(dir: &Path, script: &str, words: &[&str]) -> Vec<String> {
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
     let program = format!(
         "{script}\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE=\"${{COMP_WORDS[*]}}\"\n\
@@ -239,6 +244,7 @@ fn bash_complete(script: &str, words: &[&str]) -> Vec<String> {
     );
     let out = Command::new("bash")
         .args(["--norc", "--noprofile", "-c", &program])
+        .current_dir(dir)
         .output()
         .expect("run bash");
     support::assert_success(&out, "bash completion");
@@ -264,6 +270,48 @@ fn bash_completes_options_subcommands_and_values() {
     assert_eq!(values, ["guix", "strict"]);
     let doctor = bash_complete(&script, &["git-authenticate", "doctor", "--fo"]);
     assert_eq!(doctor, ["--format"]);
+}
+
+/// `--end`, `-k` and merge-check's BASE and HEAD complete to the refs of
+/// the repository (or of the one `-r` names), as git's completion does;
+/// options still complete where one is being typed.
+#[test]
+fn bash_completes_refs_where_a_commit_or_branch_goes() {
+    let script = generate("complete-bash");
+    let home = Home::new();
+    let built = support::build_scenario_text(CHANNEL);
+    home.git_ok(&built.path, &["branch", "feature"]);
+    home.git_ok(&built.path, &["tag", "v1"]);
+    let sorted = |mut words: Vec<String>| {
+        words.sort();
+        words
+    };
+    let all = ["HEAD", "feature", "keyring", "master", "v1"];
+    for words in [
+        &["git-authenticate", "--end", ""][..],
+        &["git-authenticate", "-e", ""],
+        &["git-authenticate", "-k", ""],
+        &["git-authenticate", "merge-check", ""],
+        &["git-authenticate", "merge-check", "master", ""],
+        &["git-authenticate", "merge-check", "-k", ""],
+    ] {
+        let offered = sorted(bash_complete_in(&built.path, &script, words));
+        assert_eq!(offered, all, "{words:?}");
+    }
+    let offered = bash_complete_in(&built.path, &script, &["git-authenticate", "--end", "fe"]);
+    assert_eq!(offered, ["feature"]);
+    // With -r, that repository's refs, from anywhere.
+    let dir = built.path.to_str().unwrap();
+    let words = ["git-authenticate", "-r", dir, "--end", "v"];
+    assert_eq!(bash_complete(&script, &words), ["v1"]);
+    let words = ["git-authenticate", "merge-check", "-r", dir, "mas"];
+    assert_eq!(bash_complete(&script, &words), ["master"]);
+    let options = bash_complete_in(
+        &built.path,
+        &script,
+        &["git-authenticate", "merge-check", "--int"],
+    );
+    assert_eq!(options, ["--introduction"]);
 }
 
 #[test]

@@ -178,7 +178,8 @@ fn complete(shell: Shell, command: &mut clap::Command, out: &mut impl Write) {
     let mut script = Vec::new();
     clap_complete::generate(shell, command, NAME, &mut script);
     if shell == Shell::Bash {
-        script = fix_bash_states(&script);
+        script = complete_bash_refs(&fix_bash_states(&script));
+        script.extend_from_slice(BASH_REFS.as_bytes());
         script.extend_from_slice(GIT_SUBCOMMAND_BASH.as_bytes());
     }
     let _ = out.write_all(&script);
@@ -197,6 +198,60 @@ _git_authenticate() {
     _git__authenticate git-authenticate "$cur" "$prev"
 }
 "#;
+
+/// The refs of the repository being completed for (`-r DIR` if typed
+/// before), as git's completion offers them: `HEAD`, branches,
+/// remote-tracking branches and tags, by their short names.
+const BASH_REFS: &str = r#"
+# Refs, for --end, --keyring and merge-check's BASE and HEAD.
+__git_authenticate_refs() {
+    local dir=() i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+            -r|--repository) dir=(-C "${COMP_WORDS[i+1]}") ;;
+            --repository=*) dir=(-C "${COMP_WORDS[i]#--repository=}") ;;
+        esac
+    done
+    compgen -W "HEAD $(git "${dir[@]}" for-each-ref --format='%(refname:short)' \
+        refs/heads refs/remotes refs/tags 2>/dev/null)" -- "$1"
+}
+"#;
+
+/// The options whose value is a ref, which clap_complete's static bash
+/// script completes as file names.
+const REF_OPTIONS: [&str; 4] = ["--end", "-e", "--keyring", "-k"];
+
+/// clap_complete's bash script, with refs offered for [`REF_OPTIONS`] and
+/// for merge-check's BASE and HEAD (clap_complete's static scripts know
+/// no values but files and fixed lists).
+fn complete_bash_refs(script: &[u8]) -> Vec<u8> {
+    let files = r#"COMPREPLY=($(compgen -f "${cur}"))"#;
+    let refs = r#"COMPREPLY=($(__git_authenticate_refs "${cur}"))"#;
+    let mut script = String::from_utf8_lossy(script).into_owned();
+    for option in REF_OPTIONS {
+        let arm = format!("\n                {option})\n                    ");
+        script = script.replace(&format!("{arm}{files}"), &format!("{arm}{refs}"));
+    }
+    let merge_check = format!("{}__subcmd__merge__subcmd__check)", NAME.replace('-', "__"));
+    let Some(start) = script.find(&merge_check) else {
+        return script.into_bytes();
+    };
+    let end = script[start..]
+        .find("\n            ;;")
+        .map_or(script.len(), |end| start + end);
+    // Positions: refs, unless an option is being typed (the last
+    // completion, after the options' values).
+    let mut block = script[start..end].replace(" || ${COMP_CWORD} -eq 2 ]]", " ]]");
+    let options = r#"COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )"#;
+    if let Some(last) = block.rfind(options) {
+        block.replace_range(
+            last..last + options.len(),
+            r#"COMPREPLY=( $(__git_authenticate_refs "${cur}") )"#,
+        );
+    }
+    script.replace_range(start..end, &block);
+    script.into_bytes()
+}
 
 /// clap_complete's bash script spells the state of a subcommand of a
 /// hyphenated binary two ways (clap-rs/clap#6421, open): the loop that
