@@ -362,6 +362,71 @@ fn a_key_authorized_on_one_branch_only_is_shown_side_by_side() {
     assert!(channel.finding("authorized-on-some-branches", "").is_none());
 }
 
+/// By default, what needs action comes first: a note about a branch no one
+/// pulls (carol, authorized on master, not on the stale branch `devel`) is
+/// only counted, and the table of keys by branch left out, until `devel`
+/// is protected or checked out; `--verbose` shows everything.
+#[test]
+fn notes_about_branches_that_do_not_matter_wait_for_verbose() {
+    let channel = Channel::new(&format!(
+        "{CHANNEL}\nbranch devel\nauthorize alice bob carol\ncommit add-carol alice\nkeyring carol\n"
+    ));
+    let carol = key("carol").signing_fpr_spaced();
+    let finding = channel.expect_finding("authorized-on-some-branches", &carol, "note");
+    assert_eq!(finding["branches"], serde_json::json!(["devel"]));
+    let text = |args: &[&str]| {
+        let out = channel.doctor_command(args);
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let quiet = text(&[]);
+    assert!(!quiet.contains(&carol), "{quiet}");
+    assert!(!quiet.contains("Authorized keys by branch"), "{quiet}");
+    support::assert_contains(
+        &quiet,
+        "shows 1 more note and the keys authorized by branch",
+    );
+    // A note about no branch is shown.
+    support::assert_contains(&quiet, "note: could not determine your signing key");
+    for verbose in [text(&["--verbose"]), text(&["-v"])] {
+        support::assert_contains(&verbose, &format!("note: key {carol} is authorized on"));
+        support::assert_contains(&verbose, "Authorized keys by branch (x: listed):");
+        assert!(!verbose.contains("--verbose shows"), "{verbose}");
+    }
+    // A branch that matters: protected, or checked out.
+    channel.git(&["config", "guix.authentication.protected-branch", "devel"]);
+    let protected = text(&[]);
+    support::assert_contains(&protected, &format!("note: key {carol} is authorized on"));
+    support::assert_contains(&protected, "Authorized keys by branch (x: listed):");
+    channel.git(&["config", "--unset", "guix.authentication.protected-branch"]);
+    assert!(!text(&[]).contains(&carol));
+    channel.git(&["checkout", "-q", "devel"]);
+    support::assert_contains(&text(&[]), &format!("note: key {carol} is authorized on"));
+}
+
+/// Findings of one kind share a line: the first, then how many more and
+/// their names.
+#[test]
+fn findings_of_a_kind_share_a_line() {
+    let channel = Channel::unrecorded(CHANNEL);
+    let out = channel.doctor_command(&[]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let hooks: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("is not installed"))
+        .collect();
+    assert_eq!(hooks.len(), 1, "{text}");
+    support::assert_contains(
+        hooks[0],
+        "pre-push` is not installed (and 2 more like it: `post-merge`, `reference-transaction`)",
+    );
+    support::assert_contains(&text, "installs the hooks (likewise for the others)");
+    let verbose = channel.doctor_command(&["--verbose"]);
+    let verbose = String::from_utf8(verbose.stdout).unwrap();
+    let hooks = verbose.lines().filter(|l| l.contains("is not installed"));
+    assert_eq!(hooks.count(), 3, "{verbose}");
+}
+
 #[test]
 fn a_keyring_branch_never_pushed_or_behind_is_a_warning() {
     let channel = Channel::new(CHANNEL);

@@ -326,4 +326,11 @@ pub struct DoctorArgs {
     /// Output format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,
+
+    /// In text, every finding on its own line and the keys authorized by
+    /// branch; by default, findings of a kind share a line, and notes about
+    /// branches that are not the default, checked-out or protected one are
+    /// only counted.
+    #[arg(short, long)]
+    pub verbose: bool,
 }

@@ -24,7 +24,13 @@ pub fn run(args: &DoctorArgs) -> u8 {
         Ok((diagnosis, protected)) => {
             match args.format {
                 Format::Text => {
-                    text(&diagnosis);
+                    let repo = super::open(args.repository.as_deref()).ok();
+                    let matters = |branch: &str| {
+                        repo.as_ref().is_some_and(|repo| {
+                            branch_matters(repo, protected.as_deref().unwrap_or_default(), branch)
+                        })
+                    };
+                    text(&diagnosis, args.verbose, &matters);
                     if let Some(protected) = &protected {
                         println!("{}", super::gate::describe_protected(protected));
                     }
@@ -73,13 +79,36 @@ fn protected(repo: &Repository) -> Result<Option<Vec<BranchPattern>>, String> {
     Ok((repo.is_bare() || !protected.is_empty()).then_some(protected))
 }
 
-fn text(diagnosis: &Diagnosis) {
+/// The findings, most severe first, and a summary line. By default, those
+/// of a kind share a line (the first finding, and how many more, named),
+/// and notes about branches none of which `matters` (a stale feature
+/// branch) are only counted, as is the table of keys by branch unless a
+/// note shown is about them; everything, each finding on its own, with
+/// `verbose`.
+fn text(diagnosis: &Diagnosis, verbose: bool, matters: &dyn Fn(&str) -> bool) {
     let mut out = anstream::stdout().lock();
-    for finding in &diagnosis.findings {
-        let _ = writeln!(out, "{}: {}", finding.severity, finding.problem);
-        let _ = writeln!(out, "  fix: {}", finding.problem.fix());
+    let shown: Vec<&Finding> = diagnosis
+        .findings
+        .iter()
+        .filter(|f| verbose || !about_other_branches(f, matters))
+        .collect();
+    if verbose {
+        for finding in &shown {
+            let _ = writeln!(out, "{}: {}", finding.severity, finding.problem);
+            let _ = writeln!(out, "  fix: {}", finding.problem.fix());
+        }
+    } else {
+        for group in by_kind(&shown) {
+            print_group(&mut out, &group);
+        }
     }
-    authorization_table(&mut out, &diagnosis.authorizations);
+    let table = verbose
+        || shown
+            .iter()
+            .any(|f| f.problem.kind() == "authorized-on-some-branches");
+    if table {
+        authorization_table(&mut out, &diagnosis.authorizations);
+    }
     let count = |s: Severity| {
         diagnosis
             .findings
@@ -87,9 +116,16 @@ fn text(diagnosis: &Diagnosis) {
             .filter(|f| f.severity == s)
             .count()
     };
+    let hidden = diagnosis.findings.len() - shown.len();
+    let more = match (hidden, table || diagnosis.authorizations.is_empty()) {
+        (0, true) => String::new(),
+        (0, false) => "; --verbose shows the keys authorized by branch".to_owned(),
+        (1, _) => "; --verbose shows 1 more note and the keys authorized by branch".to_owned(),
+        (n, _) => format!("; --verbose shows {n} more notes and the keys authorized by branch"),
+    };
     let _ = writeln!(
         out,
-        "{} ({}, {}, {})",
+        "{} ({}, {}, {}){more}",
         if diagnosis.has_errors() {
             "users' pulls will fail"
         } else {
@@ -99,6 +135,120 @@ fn text(diagnosis: &Diagnosis) {
         plural(count(Severity::Warning), "warning"),
         plural(count(Severity::Note), "note"),
     );
+}
+
+/// Whether a finding is a note about branches none of which matters (a
+/// stale feature branch lacking a newer key).
+fn about_other_branches(finding: &Finding, matters: &dyn Fn(&str) -> bool) -> bool {
+    let branches = finding.problem.branches();
+    finding.severity == Severity::Note && !branches.is_empty() && !branches.into_iter().any(matters)
+}
+
+/// The findings grouped by kind, in the order of their first finding
+/// (most severe first). A finding that [`name`] cannot name in a few
+/// words stands alone.
+fn by_kind<'a>(findings: &[&'a Finding]) -> Vec<Vec<&'a Finding>> {
+    let mut groups: Vec<Vec<&Finding>> = Vec::new();
+    for &finding in findings {
+        let kind = finding.problem.kind();
+        let group = name(finding).and_then(|_| {
+            groups
+                .iter_mut()
+                .find(|g| g[0].problem.kind() == kind && name(g[0]).is_some())
+        });
+        match group {
+            Some(group) => group.push(finding),
+            None => groups.push(vec![finding]),
+        }
+    }
+    groups
+}
+
+/// How many more findings of a kind are named, after the first.
+const NAMED: usize = 3;
+
+/// One kind: its first finding and fix, and the others counted and named.
+fn print_group(out: &mut impl Write, group: &[&Finding]) {
+    let first = group[0];
+    let others = &group[1..];
+    let names: Vec<String> = others.iter().take(NAMED).filter_map(|f| name(f)).collect();
+    let more = match others.len() {
+        0 => String::new(),
+        n => format!(
+            " (and {n} more like it: {}{})",
+            names.join(", "),
+            if n > NAMED { ", …" } else { "" }
+        ),
+    };
+    let _ = writeln!(out, "{}: {}{more}", first.severity, first.problem);
+    let likewise = if others.is_empty() {
+        ""
+    } else {
+        " (likewise for the others)"
+    };
+    let _ = writeln!(out, "  fix: {}{likewise}", first.problem.fix());
+}
+
+/// What a finding is about, in a few words: its key, file, branches or
+/// commit (names from the repository shown escaped), if it says.
+fn name(finding: &Finding) -> Option<String> {
+    let problem = &finding.problem;
+    if let Some(fingerprint) = problem.fingerprint() {
+        return Some(fingerprint.to_string());
+    }
+    if let Some(path) = problem.path() {
+        let shown = path.file_name().unwrap_or(path.as_os_str());
+        return Some(format!("`{}`", Untrusted::new(&shown.to_string_lossy())));
+    }
+    let branches = problem.branches();
+    if !branches.is_empty() {
+        let names: Vec<String> = branches
+            .iter()
+            .map(|b| format!("`{}`", Untrusted::new(b)))
+            .collect();
+        return Some(names.join(" "));
+    }
+    problem.commit().map(|c| c.to_string())
+}
+
+/// Whether `branch` (`master`, `origin/master`, as the diagnosis names
+/// branches) is one that users pull or pushes land on: the branch checked
+/// out, the default branch (HEAD's, and each remote's `HEAD`), or one the
+/// server's gate protects (on a remote-tracking branch, its name on the
+/// remote).
+fn branch_matters(repo: &Repository, protected: &[BranchPattern], branch: &str) -> bool {
+    let head = repo
+        .find_reference("HEAD")
+        .ok()
+        .and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned));
+    if head.as_deref().and_then(|h| h.strip_prefix("refs/heads/")) == Some(branch) {
+        return true;
+    }
+    let remote_default = repo
+        .find_reference(&format!("refs/remotes/{}", remote_head(branch)))
+        .ok()
+        .and_then(|r| r.symbolic_target().ok().flatten().map(str::to_owned));
+    if remote_default.as_deref() == Some(&format!("refs/remotes/{branch}")) {
+        return true;
+    }
+    let on_remote = repo.remotes().ok().and_then(|remotes| {
+        remotes
+            .iter()
+            .flatten()
+            .flatten()
+            .find_map(|remote| branch.strip_prefix(remote)?.strip_prefix('/'))
+            .map(str::to_owned)
+    });
+    let name = on_remote.as_deref().unwrap_or(branch);
+    protected.iter().any(|pattern| pattern.matches(name))
+}
+
+/// `origin/HEAD` for `origin/master`: the remote's default branch.
+fn remote_head(branch: &str) -> String {
+    match branch.split_once('/') {
+        Some((remote, _)) => format!("{remote}/HEAD"),
+        None => "HEAD".to_owned(),
+    }
 }
 
 /// `1 error`, `2 errors`.
