@@ -546,6 +546,54 @@ fn an_expired_key_is_a_warning() {
     assert!(channel.finding("key-expired", "").is_none());
 }
 
+/// merge-check, when the only key both sides authorize has expired: the
+/// merge is signable by Guix's rule, but gpg will not sign, and it says so.
+#[test]
+fn merge_check_says_when_the_keys_that_may_sign_have_all_expired() {
+    let keys = Gnupg::empty();
+    let old = keys.generate(
+        "Old <old@example.org>",
+        "1d",
+        &["--faked-system-time", "20200101T000000"],
+    );
+    let channel = Channel::new(CHANNEL);
+    channel.keyring_add("keyring", "old.key", &keys.export(&old));
+    channel.git(&["branch", "side"]);
+    channel.authorize(&[spaced(&old)]);
+    channel.git(&["checkout", "-q", "side"]);
+    channel.authorize(&[spaced(&old)]);
+    channel.git(&["checkout", "-q", "master"]);
+    let merge_check = |format: &str| {
+        channel
+            .home
+            .command(&channel.built.path)
+            .args(["merge-check", format, "master", "side"])
+            .output()
+            .unwrap()
+    };
+    let out = merge_check("--format=json");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::check(&doc, &support::schema::load("merge-check-schema.json"));
+    assert_eq!(doc["verdict"], "signable", "{doc:#}");
+    assert_eq!(doc["signers"][0]["fingerprint"], old.as_str());
+    assert_eq!(doc["signers"][0]["expired"], true);
+    let out = merge_check("--format=text");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    support::assert_contains(
+        &err,
+        "all these keys have expired, and gpg will not sign with them",
+    );
+    support::assert_contains(&err, &format!("gpg --quick-set-expire {old} 1y"));
+    // Extended and exported again: nothing to say.
+    keys.gpg(&["--quick-set-expire", &old, "1y"]);
+    channel.keyring_add("keyring", "old.key", &keys.export(&old));
+    let doc: Value = serde_json::from_slice(&merge_check("--format=json").stdout).unwrap();
+    assert_eq!(doc["signers"][0]["expired"], false, "{doc:#}");
+    let err = String::from_utf8_lossy(&merge_check("--format=text").stderr).into_owned();
+    assert!(!err.contains("expired"), "{err}");
+}
+
 #[test]
 fn a_revoked_key_is_a_warning_and_deauthorizing_it_fixes_it() {
     let keys = Gnupg::empty();

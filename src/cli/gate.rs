@@ -421,7 +421,9 @@ fn try_merge_check(args: &MergeCheckArgs) -> Result<u8, Error> {
         Format::Json => print_json(&MergeDocument::of(&check)),
     }
     Ok(match check.verdict() {
-        MergeVerdict::FastForward | MergeVerdict::Signable => AUTHENTIC,
+        MergeVerdict::NothingToMerge | MergeVerdict::FastForward | MergeVerdict::Signable => {
+            AUTHENTIC
+        }
         MergeVerdict::NotAuthentic | MergeVerdict::Unsignable => NOT_AUTHENTIC,
     })
 }
@@ -443,6 +445,11 @@ fn print_merge_text(check: &MergeCheck) {
         MergeVerdict::NotAuthentic => {
             eprintln!("not authentic: no merge of these commits can be authentic")
         }
+        MergeVerdict::NothingToMerge => {
+            eprintln!(
+                "nothing to merge: BASE already holds every HEAD, and its history is authentic"
+            )
+        }
         MergeVerdict::FastForward => {
             eprintln!("authentic; a fast-forward, which needs no new signature")
         }
@@ -451,10 +458,28 @@ fn print_merge_text(check: &MergeCheck) {
             for key in check.usable_signers() {
                 println!("{key}");
             }
+            if check.signers_all_expired() {
+                print_expired(check);
+            }
         }
         MergeVerdict::Unsignable => print_unsignable(check),
     }
-    eprintln!("note: {FORGE_MERGES}");
+    if check.verdict() != MergeVerdict::NothingToMerge {
+        eprintln!("note: {FORGE_MERGES}");
+    }
+}
+
+/// The keys that may sign have all expired: gpg refuses to sign with
+/// them, though Guix's rule would accept their signatures.
+fn print_expired(check: &MergeCheck) {
+    let first = check.usable_signers().next().map(|f| f.to_hex());
+    let message = format!(
+        "but all these keys have expired, and gpg will not sign with them: extend one \
+         (`gpg --quick-set-expire {} 1y`, and `'*'` for its subkeys), then export it to the \
+         keyring branch again",
+        first.unwrap_or_default()
+    );
+    output::warning(output::Noise::Everything, &message);
 }
 
 fn print_unsignable(check: &MergeCheck) {
@@ -512,12 +537,14 @@ struct MergeDocument {
 struct MergeSignerDocument {
     fingerprint: String,
     in_keyring: bool,
+    expired: bool,
 }
 
 impl MergeDocument {
     fn of(check: &MergeCheck) -> Self {
         let verdict = match check.verdict() {
             MergeVerdict::NotAuthentic => "not-authentic",
+            MergeVerdict::NothingToMerge => "nothing-to-merge",
             MergeVerdict::FastForward => "fast-forward",
             MergeVerdict::Signable => "signable",
             MergeVerdict::Unsignable => "unsignable",
@@ -535,6 +562,7 @@ impl MergeDocument {
                 .map(|s| MergeSignerDocument {
                     fingerprint: s.fingerprint.to_hex(),
                     in_keyring: s.in_keyring,
+                    expired: s.expired,
                 })
                 .collect(),
             failures: check
