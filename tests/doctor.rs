@@ -71,6 +71,15 @@ impl Gnupg {
             .expect("fingerprint")
     }
 
+    /// A key made on 2020-01-01 that expired the next day.
+    fn generate_expired(&self) -> String {
+        self.generate(
+            "Old <old@example.org>",
+            "1d",
+            &["--faked-system-time", "20200101T000000"],
+        )
+    }
+
     fn export(&self, fingerprint: &str) -> Vec<u8> {
         self.gpg(&["--armor", "--export", fingerprint]).stdout
     }
@@ -530,11 +539,7 @@ fn an_expiring_key_is_a_warning_and_extending_it_fixes_it() {
 #[test]
 fn an_expired_key_is_a_warning() {
     let keys = Gnupg::empty();
-    let fingerprint = keys.generate(
-        "Old <old@example.org>",
-        "1d",
-        &["--faked-system-time", "20200101T000000"],
-    );
+    let fingerprint = keys.generate_expired();
     let channel = channel_with_gpg_key(&fingerprint, &keys);
     let finding = channel.expect_finding("key-expired", &spaced(&fingerprint), "warning");
     support::assert_contains(
@@ -551,11 +556,7 @@ fn an_expired_key_is_a_warning() {
 #[test]
 fn merge_check_says_when_the_keys_that_may_sign_have_all_expired() {
     let keys = Gnupg::empty();
-    let old = keys.generate(
-        "Old <old@example.org>",
-        "1d",
-        &["--faked-system-time", "20200101T000000"],
-    );
+    let old = keys.generate_expired();
     let channel = Channel::new(CHANNEL);
     channel.keyring_add("keyring", "old.key", &keys.export(&old));
     channel.git(&["branch", "side"]);

@@ -314,6 +314,55 @@ fn bash_completes_refs_where_a_commit_or_branch_goes() {
     assert_eq!(options, ["--introduction"]);
 }
 
+/// zsh and fish offer the same refs as bash: fish through its own
+/// completion engine (`complete -C`), zsh's function run with `compadd`
+/// standing in for the completion system.
+#[test]
+fn zsh_and_fish_complete_refs_too() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    home.git_ok(&built.path, &["branch", "feature"]);
+    let run = |shell: &str, script: &str, program: &str| {
+        support::needs::tool(shell, shell);
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), script).unwrap();
+        let program = program.replace("SCRIPT", file.path().to_str().unwrap());
+        let out = Command::new(shell)
+            .args(["-c", &program])
+            .current_dir(&built.path)
+            .output()
+            .unwrap();
+        support::assert_success(&out, shell);
+        let mut words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_owned())
+            .collect();
+        words.sort();
+        words
+    };
+    let refs = ["HEAD", "feature", "keyring", "master"];
+    let fish = generate("complete-fish");
+    for (line, expected) in [
+        ("git-authenticate merge-check ", refs.to_vec()),
+        ("git-authenticate merge-check master fe", vec!["feature"]),
+        ("git-authenticate merge-check -k ", refs.to_vec()),
+        ("git-authenticate doctor -k ke", vec!["keyring"]),
+    ] {
+        let program = format!("source SCRIPT; complete -C '{line}'");
+        assert_eq!(run("fish", &fish, &program), expected, "fish: {line}");
+    }
+    let program = "source SCRIPT; complete -C 'git-authenticate --end=f'";
+    assert_eq!(run("fish", &fish, program), ["--end=feature"]);
+    let zsh = generate("complete-zsh");
+    for option in ["'--end=[", "'-k+[", "':base -- ", "'*::heads -- "] {
+        let line = zsh.lines().find(|l| l.starts_with(option)).unwrap();
+        assert!(line.ends_with(":_git_authenticate_refs' \\"), "{line}");
+    }
+    let program = "compdef() {}; compadd() { print -l -- \"${(@P)${@[-1]}}\"; }; \
+                   source SCRIPT; _git_authenticate_refs";
+    assert_eq!(run("zsh", &zsh, program), refs);
+}
+
 #[test]
 fn zsh_and_fish_completions_are_generated() {
     let zsh = generate("complete-zsh");

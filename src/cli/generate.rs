@@ -177,12 +177,87 @@ and not empty; else none with \fBCLICOLOR=0\fR; else only on a terminal, when
 fn complete(shell: Shell, command: &mut clap::Command, out: &mut impl Write) {
     let mut script = Vec::new();
     clap_complete::generate(shell, command, NAME, &mut script);
-    if shell == Shell::Bash {
-        script = complete_bash_refs(&fix_bash_states(&script));
-        script.extend_from_slice(BASH_REFS.as_bytes());
-        script.extend_from_slice(GIT_SUBCOMMAND_BASH.as_bytes());
+    match shell {
+        Shell::Bash => {
+            script = complete_bash_refs(&fix_bash_states(&script));
+            script.extend_from_slice(BASH_REFS.as_bytes());
+            script.extend_from_slice(GIT_SUBCOMMAND_BASH.as_bytes());
+        }
+        Shell::Zsh => script = complete_zsh_refs(&script),
+        Shell::Fish => {
+            script = complete_fish_refs(&script);
+            script.extend_from_slice(FISH_REFS.as_bytes());
+        }
+        _ => {}
     }
     let _ = out.write_all(&script);
+}
+
+/// The refs of the current repository, for zsh: defined once the
+/// completion function is loaded.
+const ZSH_REFS: &str = r#"
+# Refs, for --end, --keyring and merge-check's BASE and HEAD.
+(( $+functions[_git_authenticate_refs] )) ||
+_git_authenticate_refs() {
+    local -a refs
+    refs=(HEAD ${(f)"$(git for-each-ref --format='%(refname:short)' refs/heads refs/remotes refs/tags 2>/dev/null)"})
+    compadd -a refs
+}
+"#;
+
+/// clap_complete's zsh script with refs (`_git_authenticate_refs`) where
+/// it completes files for [`REF_OPTIONS`] and merge-check's BASE and HEAD.
+fn complete_zsh_refs(script: &[u8]) -> Vec<u8> {
+    let script = String::from_utf8_lossy(script);
+    let takes_ref = |line: &str| {
+        let option = REF_OPTIONS
+            .iter()
+            .any(|o| line.starts_with(&format!("'{o}+[")) || line.starts_with(&format!("'{o}=[")));
+        option || line.starts_with("':base -- ") || line.starts_with("'*::heads -- ")
+    };
+    let mut out = String::new();
+    for line in script.split_inclusive('\n') {
+        match line.strip_suffix(":_default' \\\n") {
+            Some(start) if takes_ref(line) => {
+                out.push_str(start);
+                out.push_str(":_git_authenticate_refs' \\\n");
+            }
+            _ => out.push_str(line),
+        }
+        if line == "autoload -U is-at-least\n" {
+            out.push_str(ZSH_REFS);
+        }
+    }
+    out.into_bytes()
+}
+
+/// The refs of the current repository, for fish.
+const FISH_REFS: &str = r#"
+# Refs, for --end, --keyring and merge-check's BASE and HEAD.
+function __fish_git_authenticate_refs
+    echo HEAD
+    git for-each-ref --format='%(refname:short)' refs/heads refs/remotes refs/tags 2>/dev/null
+end
+complete -c git-authenticate -n "__fish_git_authenticate_using_subcommand merge-check" -f -a "(__fish_git_authenticate_refs)"
+"#;
+
+/// clap_complete's fish script with refs for [`REF_OPTIONS`].
+fn complete_fish_refs(script: &[u8]) -> Vec<u8> {
+    let script = String::from_utf8_lossy(script);
+    let mut out = String::new();
+    for line in script.split_inclusive('\n') {
+        let takes_ref = [" -s e -l end ", " -s k -l keyring "]
+            .iter()
+            .any(|o| line.contains(o));
+        match line.strip_suffix(" -r\n") {
+            Some(start) if takes_ref => {
+                out.push_str(start);
+                out.push_str(" -r -f -a \"(__fish_git_authenticate_refs)\"\n");
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out.into_bytes()
 }
 
 /// `git authenticate <TAB>`: git's own bash completion loads the
