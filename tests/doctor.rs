@@ -413,6 +413,37 @@ fn notes_about_branches_that_do_not_matter_wait_for_verbose() {
     support::assert_contains(&text(&[]), &format!("note: key {carol} is authorized on"));
 }
 
+/// A key that only a branch left behind authorizes (older than master's
+/// tip: a retired key, or work never merged) is no news about master; the
+/// same key on a branch newer than master's tip is work that may need it
+/// there.
+#[test]
+fn a_key_only_branches_left_behind_authorize_waits_for_verbose() {
+    let channel = Channel::new(&format!(
+        "{CHANNEL}\nbranch old\ncheckout old\nauthorize alice bob dave\ncommit add-dave alice\n\
+         keyring dave\ncheckout master\nwrite b.txt \"b\\n\"\ncommit third alice\n"
+    ));
+    let dave = key("dave").signing_fpr_spaced();
+    let finding = channel.expect_finding("authorized-on-some-branches", &dave, "note");
+    assert_eq!(finding["branches"], serde_json::json!(["master"]));
+    let text = |args: &[&str]| String::from_utf8(channel.doctor_command(args).stdout).unwrap();
+    let quiet = text(&[]);
+    assert!(!quiet.contains(&dave), "{quiet}");
+    support::assert_contains(
+        &text(&["--verbose"]),
+        &format!("note: key {dave} is authorized on"),
+    );
+    // Newer work on `old`: now it may need dave on master.
+    channel.git(&["checkout", "-q", "old"]);
+    channel.authorize(&[
+        key("alice").signing_fpr_spaced(),
+        key("bob").signing_fpr_spaced(),
+        dave.clone(),
+    ]);
+    channel.git(&["checkout", "-q", "master"]);
+    support::assert_contains(&text(&[]), &format!("note: key {dave} is authorized on"));
+}
+
 /// Findings of one kind share a line: the first, then how many more and
 /// their names.
 #[test]

@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
-use git_authenticate::doctor::{self, BranchAuthorizations, Diagnosis, Finding, Severity};
+use git_authenticate::doctor::{self, BranchAuthorizations, Diagnosis, Finding, Problem, Severity};
 use git_authenticate::gate::BranchPattern;
-use git_authenticate::git2::Repository;
+use git_authenticate::git2::{ObjectType, Repository};
 use git_authenticate::{Error, Untrusted};
 use serde::Serialize;
 
@@ -19,18 +19,17 @@ const SCHEMA_VERSION: u32 = 1;
 pub fn run(args: &DoctorArgs) -> u8 {
     let diagnosed = super::open(args.repository.as_deref())
         .map_err(|failure| failure.to_string())
-        .and_then(|repo| Ok((diagnose(&repo, args)?, protected(&repo)?)));
+        .and_then(|repo| Ok((diagnose(&repo, args)?, protected(&repo)?, repo)));
     match diagnosed {
-        Ok((diagnosis, protected)) => {
+        Ok((diagnosis, protected, repo)) => {
             match args.format {
                 Format::Text => {
-                    let repo = super::open(args.repository.as_deref()).ok();
-                    let matters = |branch: &str| {
-                        repo.as_ref().is_some_and(|repo| {
-                            branch_matters(repo, protected.as_deref().unwrap_or_default(), branch)
-                        })
+                    let relevance = Relevance {
+                        repo: &repo,
+                        protected: protected.as_deref().unwrap_or_default(),
+                        branches: &diagnosis.authorizations,
                     };
-                    text(&diagnosis, args.verbose, &matters);
+                    text(&diagnosis, args.verbose, &relevance);
                     if let Some(protected) = &protected {
                         println!("{}", super::gate::describe_protected(protected));
                     }
@@ -81,16 +80,16 @@ fn protected(repo: &Repository) -> Result<Option<Vec<BranchPattern>>, String> {
 
 /// The findings, most severe first, and a summary line. By default, those
 /// of a kind share a line (the first finding, and how many more, named),
-/// and notes about branches none of which `matters` (a stale feature
-/// branch) are only counted, as is the table of keys by branch unless a
-/// note shown is about them; everything, each finding on its own, with
-/// `verbose`.
-fn text(diagnosis: &Diagnosis, verbose: bool, matters: &dyn Fn(&str) -> bool) {
+/// and notes that `relevance` finds about no branch that matters (a stale
+/// feature branch) are only counted, as is the table of keys by branch
+/// unless a note shown is about them; everything, each finding on its own,
+/// with `verbose`.
+fn text(diagnosis: &Diagnosis, verbose: bool, relevance: &Relevance) {
     let mut out = anstream::stdout().lock();
     let shown: Vec<&Finding> = diagnosis
         .findings
         .iter()
-        .filter(|f| verbose || !about_other_branches(f, matters))
+        .filter(|f| verbose || !relevance.about_other_branches(f))
         .collect();
     if verbose {
         for finding in &shown {
@@ -137,11 +136,71 @@ fn text(diagnosis: &Diagnosis, verbose: bool, matters: &dyn Fn(&str) -> bool) {
     );
 }
 
-/// Whether a finding is a note about branches none of which matters (a
-/// stale feature branch lacking a newer key).
-fn about_other_branches(finding: &Finding, matters: &dyn Fn(&str) -> bool) -> bool {
-    let branches = finding.problem.branches();
-    finding.severity == Severity::Note && !branches.is_empty() && !branches.into_iter().any(matters)
+/// The largest branch tip whose commit time is read, in bytes (real
+/// commits are a few KiB; a hostile one may be anything).
+const MAX_TIP: usize = 1 << 20;
+
+/// Which branches matter to the findings about branches.
+struct Relevance<'a> {
+    repo: &'a Repository,
+    /// What the server's gate protects.
+    protected: &'a [BranchPattern],
+    /// The branches' tips.
+    branches: &'a [BranchAuthorizations],
+}
+
+impl Relevance<'_> {
+    /// Whether a finding is a note about no branch that matters: a stale
+    /// feature branch lacking a newer key, or a key that only old
+    /// branches authorize (retired, or never merged).
+    fn about_other_branches(&self, finding: &Finding) -> bool {
+        if finding.severity != Severity::Note {
+            return false;
+        }
+        if let Problem::AuthorizedOnSomeBranches {
+            authorized_on,
+            not_on,
+            ..
+        } = &finding.problem
+        {
+            return !self.awaited(authorized_on, not_on);
+        }
+        let branches = finding.problem.branches();
+        !branches.is_empty() && !branches.into_iter().any(|b| self.matters(b))
+    }
+
+    /// Whether a branch that matters, among `not_on`, lacks a key that a
+    /// newer branch authorizes (its tip committed no earlier): work still
+    /// going on that may need the key there once merged. A key that only
+    /// branches left behind authorize (a retired key) is no news. Commit
+    /// times, not ancestry: one look-up per branch where ancestry walks
+    /// whole histories (minutes on Guix's), for what only orders the
+    /// output (JSON and `--verbose` have every finding).
+    fn awaited(&self, authorized_on: &[String], not_on: &[String]) -> bool {
+        not_on.iter().filter(|b| self.matters(b)).any(|base| {
+            let Some(base) = self.tip_time(base) else {
+                return true;
+            };
+            authorized_on
+                .iter()
+                .any(|b| self.tip_time(b).is_none_or(|time| time >= base))
+        })
+    }
+
+    /// When `branch`'s tip was committed; `None` for a commit larger than
+    /// [`MAX_TIP`], which libgit2 is not asked to inflate.
+    fn tip_time(&self, branch: &str) -> Option<i64> {
+        let tip = self.branches.iter().find(|b| b.branch == branch)?.tip;
+        let (size, kind) = self.repo.odb().ok()?.read_header(tip).ok()?;
+        if kind != ObjectType::Commit || size > MAX_TIP {
+            return None;
+        }
+        Some(self.repo.find_commit(tip).ok()?.time().seconds())
+    }
+
+    fn matters(&self, branch: &str) -> bool {
+        branch_matters(self.repo, self.protected, branch)
+    }
 }
 
 /// The findings grouped by kind, in the order of their first finding
