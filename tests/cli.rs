@@ -1245,13 +1245,13 @@ fn json_unknown_end_still_names_the_introduction() {
 }
 
 #[test]
-fn json_usage_errors_print_no_document() {
+fn json_usage_errors_print_a_document() {
     let repo = Repo::new(LINEAR);
     repo.cmd()
         .args([repo.id("first").as_str(), "--format=json"])
         .assert()
         .code(2)
-        .stdout("")
+        .stdout(predicate::str::contains("\"kind\": \"usage\""))
         .stderr(predicate::str::contains("wrong number of arguments"));
 }
 

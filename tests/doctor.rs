@@ -71,6 +71,15 @@ impl Gnupg {
             .expect("fingerprint")
     }
 
+    /// A key made on 2020-01-01 that expired the next day.
+    fn generate_expired(&self) -> String {
+        self.generate(
+            "Old <old@example.org>",
+            "1d",
+            &["--faked-system-time", "20200101T000000"],
+        )
+    }
+
     fn export(&self, fingerprint: &str) -> Vec<u8> {
         self.gpg(&["--armor", "--export", fingerprint]).stdout
     }
@@ -362,6 +371,102 @@ fn a_key_authorized_on_one_branch_only_is_shown_side_by_side() {
     assert!(channel.finding("authorized-on-some-branches", "").is_none());
 }
 
+/// By default, what needs action comes first: a note about a branch no one
+/// pulls (carol, authorized on master, not on the stale branch `devel`) is
+/// only counted, and the table of keys by branch left out, until `devel`
+/// is protected or checked out; `--verbose` shows everything.
+#[test]
+fn notes_about_branches_that_do_not_matter_wait_for_verbose() {
+    let channel = Channel::new(&format!(
+        "{CHANNEL}\nbranch devel\nauthorize alice bob carol\ncommit add-carol alice\nkeyring carol\n"
+    ));
+    let carol = key("carol").signing_fpr_spaced();
+    let finding = channel.expect_finding("authorized-on-some-branches", &carol, "note");
+    assert_eq!(finding["branches"], serde_json::json!(["devel"]));
+    let text = |args: &[&str]| {
+        let out = channel.doctor_command(args);
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let quiet = text(&[]);
+    assert!(!quiet.contains(&carol), "{quiet}");
+    assert!(!quiet.contains("Authorized keys by branch"), "{quiet}");
+    support::assert_contains(
+        &quiet,
+        "shows 1 more note and the keys authorized by branch",
+    );
+    // A note about no branch is shown.
+    support::assert_contains(&quiet, "note: could not determine your signing key");
+    for verbose in [text(&["--verbose"]), text(&["-v"])] {
+        support::assert_contains(&verbose, &format!("note: key {carol} is authorized on"));
+        support::assert_contains(&verbose, "Authorized keys by branch (x: listed):");
+        assert!(!verbose.contains("--verbose shows"), "{verbose}");
+    }
+    // A branch that matters: protected, or checked out.
+    channel.git(&["config", "guix.authentication.protected-branch", "devel"]);
+    let protected = text(&[]);
+    support::assert_contains(&protected, &format!("note: key {carol} is authorized on"));
+    support::assert_contains(&protected, "Authorized keys by branch (x: listed):");
+    channel.git(&["config", "--unset", "guix.authentication.protected-branch"]);
+    assert!(!text(&[]).contains(&carol));
+    channel.git(&["checkout", "-q", "devel"]);
+    support::assert_contains(&text(&[]), &format!("note: key {carol} is authorized on"));
+}
+
+/// A key that only a branch left behind authorizes (older than master's
+/// tip: a retired key, or work never merged) is no news about master; the
+/// same key on a branch newer than master's tip is work that may need it
+/// there.
+#[test]
+fn a_key_only_branches_left_behind_authorize_waits_for_verbose() {
+    let channel = Channel::new(&format!(
+        "{CHANNEL}\nbranch old\ncheckout old\nauthorize alice bob dave\ncommit add-dave alice\n\
+         keyring dave\ncheckout master\nwrite b.txt \"b\\n\"\ncommit third alice\n"
+    ));
+    let dave = key("dave").signing_fpr_spaced();
+    let finding = channel.expect_finding("authorized-on-some-branches", &dave, "note");
+    assert_eq!(finding["branches"], serde_json::json!(["master"]));
+    let text = |args: &[&str]| String::from_utf8(channel.doctor_command(args).stdout).unwrap();
+    let quiet = text(&[]);
+    assert!(!quiet.contains(&dave), "{quiet}");
+    support::assert_contains(
+        &text(&["--verbose"]),
+        &format!("note: key {dave} is authorized on"),
+    );
+    // Newer work on `old`: now it may need dave on master.
+    channel.git(&["checkout", "-q", "old"]);
+    channel.authorize(&[
+        key("alice").signing_fpr_spaced(),
+        key("bob").signing_fpr_spaced(),
+        dave.clone(),
+    ]);
+    channel.git(&["checkout", "-q", "master"]);
+    support::assert_contains(&text(&[]), &format!("note: key {dave} is authorized on"));
+}
+
+/// Findings of one kind share a line: the first, then how many more and
+/// their names.
+#[test]
+fn findings_of_a_kind_share_a_line() {
+    let channel = Channel::unrecorded(CHANNEL);
+    let out = channel.doctor_command(&[]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let hooks: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("is not installed"))
+        .collect();
+    assert_eq!(hooks.len(), 1, "{text}");
+    support::assert_contains(
+        hooks[0],
+        "pre-push` is not installed (and 2 more like it: `post-merge`, `reference-transaction`)",
+    );
+    support::assert_contains(&text, "installs the hooks (likewise for the others)");
+    let verbose = channel.doctor_command(&["--verbose"]);
+    let verbose = String::from_utf8(verbose.stdout).unwrap();
+    let hooks = verbose.lines().filter(|l| l.contains("is not installed"));
+    assert_eq!(hooks.count(), 3, "{verbose}");
+}
+
 #[test]
 fn a_keyring_branch_never_pushed_or_behind_is_a_warning() {
     let channel = Channel::new(CHANNEL);
@@ -465,11 +570,7 @@ fn an_expiring_key_is_a_warning_and_extending_it_fixes_it() {
 #[test]
 fn an_expired_key_is_a_warning() {
     let keys = Gnupg::empty();
-    let fingerprint = keys.generate(
-        "Old <old@example.org>",
-        "1d",
-        &["--faked-system-time", "20200101T000000"],
-    );
+    let fingerprint = keys.generate_expired();
     let channel = channel_with_gpg_key(&fingerprint, &keys);
     let finding = channel.expect_finding("key-expired", &spaced(&fingerprint), "warning");
     support::assert_contains(
@@ -479,6 +580,50 @@ fn an_expired_key_is_a_warning() {
     keys.gpg(&["--quick-set-expire", &fingerprint, "1y"]);
     channel.keyring_add("keyring", "new.key", &keys.export(&fingerprint));
     assert!(channel.finding("key-expired", "").is_none());
+}
+
+/// merge-check, when the only key both sides authorize has expired: the
+/// merge is signable by Guix's rule, but gpg will not sign, and it says so.
+#[test]
+fn merge_check_says_when_the_keys_that_may_sign_have_all_expired() {
+    let keys = Gnupg::empty();
+    let old = keys.generate_expired();
+    let channel = Channel::new(CHANNEL);
+    channel.keyring_add("keyring", "old.key", &keys.export(&old));
+    channel.git(&["branch", "side"]);
+    channel.authorize(&[spaced(&old)]);
+    channel.git(&["checkout", "-q", "side"]);
+    channel.authorize(&[spaced(&old)]);
+    channel.git(&["checkout", "-q", "master"]);
+    let merge_check = |format: &str| {
+        channel
+            .home
+            .command(&channel.built.path)
+            .args(["merge-check", format, "master", "side"])
+            .output()
+            .unwrap()
+    };
+    let out = merge_check("--format=json");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::check(&doc, &support::schema::load("merge-check-schema.json"));
+    assert_eq!(doc["verdict"], "signable", "{doc:#}");
+    assert_eq!(doc["signers"][0]["fingerprint"], old.as_str());
+    assert_eq!(doc["signers"][0]["expired"], true);
+    let out = merge_check("--format=text");
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    support::assert_contains(
+        &err,
+        "all these keys have expired, and gpg will not sign with them",
+    );
+    support::assert_contains(&err, &format!("gpg --quick-set-expire {old} 1y"));
+    // Extended and exported again: nothing to say.
+    keys.gpg(&["--quick-set-expire", &old, "1y"]);
+    channel.keyring_add("keyring", "old.key", &keys.export(&old));
+    let doc: Value = serde_json::from_slice(&merge_check("--format=json").stdout).unwrap();
+    assert_eq!(doc["signers"][0]["expired"], false, "{doc:#}");
+    let err = String::from_utf8_lossy(&merge_check("--format=text").stderr).into_owned();
+    assert!(!err.contains("expired"), "{err}");
 }
 
 #[test]

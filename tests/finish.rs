@@ -49,6 +49,98 @@ fn the_manual_page_documents_every_option_and_the_doctor() {
     assert!(rendered.contains("--keep-going"), "{rendered}");
 }
 
+/// The page names no page of its own that is not installed (clap_mangen
+/// names one per subcommand, `git-authenticate-doctor(1)`): it documents
+/// the subcommands itself, and refers only to standard pages.
+#[test]
+fn the_manual_page_refers_only_to_pages_that_exist() {
+    let page = generate("man").replace("\\-", "-");
+    // Pages of the tools it works with, which their packages install.
+    let standard = ["git", "gpg", "man", "ssh-keygen", "githooks", "git-config"];
+    let mut references = Vec::new();
+    for (at, _) in page.match_indices("(1)").chain(page.match_indices("(5)")) {
+        let name: String = page[..at]
+            .chars()
+            .rev()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        references.push(name);
+    }
+    for name in &references {
+        assert!(
+            name == "git-authenticate" || standard.contains(&name.as_str()),
+            "the manual page refers to {name}, which is not installed: {references:?}"
+        );
+    }
+    let subcommands = &page[page.find("\n.SH SUBCOMMANDS\n").expect("SUBCOMMANDS")..];
+    for sub in [
+        "pre-receive",
+        "update",
+        "install-server-hook",
+        "merge-check",
+        "doctor",
+    ] {
+        assert!(
+            subcommands.contains(&format!(".SS {sub}\n")),
+            "{sub}: {subcommands}"
+        );
+    }
+    // Their options, and the doctor's exit statuses.
+    for needle in ["--introduction", "--print", "Exit status: 0 no error found"] {
+        assert!(subcommands.contains(needle), "{needle}: {subcommands}");
+    }
+}
+
+/// After `cargo install` (the binary in `~/.cargo/bin`, on `PATH`) and the
+/// guide's install steps, run as written in a clean home: `man` finds the
+/// page with `MANPATH` unset, and `git authenticate --help` shows it.
+#[test]
+fn git_authenticate_help_opens_the_page_after_the_guides_install_steps() {
+    support::needs::tool("man", "man-db");
+    let guide = std::fs::read_to_string(support::manifest_dir().join("doc/GUIDE.md")).unwrap();
+    let section = &guide[guide.find("### Manual page and completions").unwrap()..];
+    let start = section.find("```sh\n").unwrap() + "```sh\n".len();
+    let steps = &section[start..start + section[start..].find("```").unwrap()];
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join(".cargo/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_git-authenticate"),
+        bin.join("git-authenticate"),
+    )
+    .unwrap();
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+    let shell = |script: &str| {
+        let out = Command::new("sh")
+            .args(["-c", script])
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", &path)
+            .env("MANPAGER", "cat")
+            .env("PAGER", "cat")
+            .env("MANWIDTH", "80")
+            .current_dir(home.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        support::assert_success(&out, script);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    shell(steps);
+    let found = shell("man -w git-authenticate");
+    let expected = home.path().join(".cargo/share/man/man1/git-authenticate.1");
+    assert_eq!(
+        std::fs::canonicalize(found.trim()).unwrap(),
+        std::fs::canonicalize(expected).unwrap()
+    );
+    let help = shell("git authenticate --help");
+    assert!(help.contains("git-authenticate"), "{help}");
+    assert!(help.contains("SUBCOMMANDS"), "{help}");
+}
+
 /// The manual page says where the command keeps things and what in the
 /// environment it reads: the cache's location and layout, the git
 /// configuration keys, and every variable.
@@ -136,6 +228,11 @@ fn every_environment_variable_the_code_reads_is_in_the_manual_page() {
 
 /// Runs the generated bash completion for the words typed so far.
 fn bash_complete(script: &str, words: &[&str]) -> Vec<String> {
+    bash_complete_in(&std::env::temp_dir(), script, words)
+}
+
+/// [`bash_complete`] in directory `dir`.
+fn bash_complete_in(dir: &Path, script: &str, words: &[&str]) -> Vec<String> {
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
     let program = format!(
         "{script}\nCOMP_WORDS=({})\nCOMP_CWORD={}\nCOMP_LINE=\"${{COMP_WORDS[*]}}\"\n\
@@ -147,6 +244,7 @@ fn bash_complete(script: &str, words: &[&str]) -> Vec<String> {
     );
     let out = Command::new("bash")
         .args(["--norc", "--noprofile", "-c", &program])
+        .current_dir(dir)
         .output()
         .expect("run bash");
     support::assert_success(&out, "bash completion");
@@ -172,6 +270,97 @@ fn bash_completes_options_subcommands_and_values() {
     assert_eq!(values, ["guix", "strict"]);
     let doctor = bash_complete(&script, &["git-authenticate", "doctor", "--fo"]);
     assert_eq!(doctor, ["--format"]);
+}
+
+/// `--end`, `-k` and merge-check's BASE and HEAD complete to the refs of
+/// the repository (or of the one `-r` names), as git's completion does;
+/// options still complete where one is being typed.
+#[test]
+fn bash_completes_refs_where_a_commit_or_branch_goes() {
+    let script = generate("complete-bash");
+    let home = Home::new();
+    let built = support::build_scenario_text(CHANNEL);
+    home.git_ok(&built.path, &["branch", "feature"]);
+    home.git_ok(&built.path, &["tag", "v1"]);
+    let sorted = |mut words: Vec<String>| {
+        words.sort();
+        words
+    };
+    let all = ["HEAD", "feature", "keyring", "master", "v1"];
+    for words in [
+        &["git-authenticate", "--end", ""][..],
+        &["git-authenticate", "-e", ""],
+        &["git-authenticate", "-k", ""],
+        &["git-authenticate", "merge-check", ""],
+        &["git-authenticate", "merge-check", "master", ""],
+        &["git-authenticate", "merge-check", "-k", ""],
+    ] {
+        let offered = sorted(bash_complete_in(&built.path, &script, words));
+        assert_eq!(offered, all, "{words:?}");
+    }
+    let offered = bash_complete_in(&built.path, &script, &["git-authenticate", "--end", "fe"]);
+    assert_eq!(offered, ["feature"]);
+    // With -r, that repository's refs, from anywhere.
+    let dir = built.path.to_str().unwrap();
+    let words = ["git-authenticate", "-r", dir, "--end", "v"];
+    assert_eq!(bash_complete(&script, &words), ["v1"]);
+    let words = ["git-authenticate", "merge-check", "-r", dir, "mas"];
+    assert_eq!(bash_complete(&script, &words), ["master"]);
+    let options = bash_complete_in(
+        &built.path,
+        &script,
+        &["git-authenticate", "merge-check", "--int"],
+    );
+    assert_eq!(options, ["--introduction"]);
+}
+
+/// zsh and fish offer the same refs as bash: fish through its own
+/// completion engine (`complete -C`), zsh's function run with `compadd`
+/// standing in for the completion system.
+#[test]
+fn zsh_and_fish_complete_refs_too() {
+    let built = support::build_scenario_text(CHANNEL);
+    let home = Home::new();
+    home.git_ok(&built.path, &["branch", "feature"]);
+    let run = |shell: &str, script: &str, program: &str| {
+        support::needs::tool(shell, shell);
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), script).unwrap();
+        let program = program.replace("SCRIPT", file.path().to_str().unwrap());
+        let out = Command::new(shell)
+            .args(["-c", &program])
+            .current_dir(&built.path)
+            .output()
+            .unwrap();
+        support::assert_success(&out, shell);
+        let mut words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.split('\t').next().unwrap().to_owned())
+            .collect();
+        words.sort();
+        words
+    };
+    let refs = ["HEAD", "feature", "keyring", "master"];
+    let fish = generate("complete-fish");
+    for (line, expected) in [
+        ("git-authenticate merge-check ", refs.to_vec()),
+        ("git-authenticate merge-check master fe", vec!["feature"]),
+        ("git-authenticate merge-check -k ", refs.to_vec()),
+        ("git-authenticate doctor -k ke", vec!["keyring"]),
+    ] {
+        let program = format!("source SCRIPT; complete -C '{line}'");
+        assert_eq!(run("fish", &fish, &program), expected, "fish: {line}");
+    }
+    let program = "source SCRIPT; complete -C 'git-authenticate --end=f'";
+    assert_eq!(run("fish", &fish, program), ["--end=feature"]);
+    let zsh = generate("complete-zsh");
+    for option in ["'--end=[", "'-k+[", "':base -- ", "'*::heads -- "] {
+        let line = zsh.lines().find(|l| l.starts_with(option)).unwrap();
+        assert!(line.ends_with(":_git_authenticate_refs' \\"), "{line}");
+    }
+    let program = "compdef() {}; compadd() { print -l -- \"${(@P)${@[-1]}}\"; }; \
+                   source SCRIPT; _git_authenticate_refs";
+    assert_eq!(run("zsh", &zsh, program), refs);
 }
 
 #[test]
@@ -220,6 +409,101 @@ fn json_run(home: &Home, dir: &Path, args: &[&str]) -> (i32, Value) {
     });
     support::schema::check(&doc, &support::schema::load("schema.json"));
     (out.status.code().unwrap(), doc)
+}
+
+/// A usage error with `--format=json`: status 2, its message on standard
+/// error, and on standard output the document of the command asked for,
+/// fitting `doc/SCHEMA`, whose failure (or error) is returned.
+fn usage_document(home: &Home, dir: &Path, args: &[&str], schema: &str) -> Value {
+    let out = binary(home, dir, args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains("error:"), "{args:?}: {err}");
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: no JSON document ({e}); stderr: {err}"));
+    support::schema::check(&doc, &support::schema::load(schema));
+    match schema {
+        "doctor-schema.json" => {
+            assert_eq!(doc["checked"], false);
+            doc["error"].clone()
+        }
+        _ => {
+            assert_eq!(doc["failure_count"], 1, "{doc}");
+            doc["failures"][0].clone()
+        }
+    }
+}
+
+#[test]
+fn usage_errors_give_a_json_document() {
+    let home = Home::new();
+    let good = support::build_scenario_text(CHANNEL);
+    let first = good.oid("first").to_string();
+    let alice = key("alice").signing_fpr;
+    let main = |args: &[&str]| usage_document(&home, &good.path, args, "schema.json");
+    let kind = |failure: Value| failure["kind"].as_str().unwrap().to_owned();
+    // Values the command checks: a short commit id, a bad fingerprint.
+    let failure = main(&["--format=json", &first[..12], &alice]);
+    assert_eq!(kind(failure), "invalid-commit-id");
+    let failure = main(&["--format", "json", &first, "ZZZZ"]);
+    assert_eq!(kind(failure), "invalid-fingerprint");
+    // Values clap refuses, and arguments it does not know.
+    let failure = main(&["--format=json", "--jobs=99999", &first, &alice]);
+    assert_eq!(kind(failure.clone()), "usage");
+    support::assert_contains(failure["message"].as_str().unwrap(), "99999");
+    assert_eq!(kind(main(&["--no-such-flag", "--format=json"])), "usage");
+    let failure = main(&["--format=json", "--policy=lax", &first, &alice]);
+    assert_eq!(kind(failure), "usage");
+    // Only one COMMIT and no SIGNER, and nothing configured.
+    assert_eq!(kind(main(&["--format=json", &first])), "usage");
+    assert_eq!(kind(main(&["--format=json"])), "usage");
+
+    // Bad values in git config.
+    let configured = support::build_scenario_text(CHANNEL);
+    let config = |k: &str, v: &str| {
+        home.git_ok(
+            &configured.path,
+            &["config", &format!("guix.authentication.{k}"), v],
+        );
+    };
+    config("introduction-commit", &first[..7]);
+    config("introduction-signer", &alice);
+    let failure = usage_document(&home, &configured.path, &["--format=json"], "schema.json");
+    assert_eq!(kind(failure.clone()), "invalid-commit-id");
+    support::assert_contains(failure["message"].as_str().unwrap(), "configuration");
+    config("introduction-commit", &first);
+    config("introduction-signer", "not hex");
+    let failure = usage_document(&home, &configured.path, &["--format=json"], "schema.json");
+    assert_eq!(kind(failure), "invalid-fingerprint");
+
+    // merge-check and the doctor: their own documents.
+    let merge = |args: &[&str]| {
+        let args = [&["merge-check", "--format=json"][..], args].concat();
+        usage_document(&home, &good.path, &args, "merge-check-schema.json")
+    };
+    let failure = merge(&["--introduction", &first, "--signer", "XYZ", "HEAD", "HEAD"]);
+    assert_eq!(kind(failure), "invalid-fingerprint");
+    let failure = merge(&[
+        "--introduction",
+        &first[..9],
+        "--signer",
+        &alice,
+        "HEAD",
+        "HEAD",
+    ]);
+    assert_eq!(kind(failure), "invalid-commit-id");
+    assert_eq!(kind(merge(&["HEAD"])), "usage");
+    assert_eq!(kind(merge(&["--bogus", "HEAD", "HEAD"])), "usage");
+    let args = ["doctor", "--format", "json", "--bogus"];
+    let error = usage_document(&home, &good.path, &args, "doctor-schema.json");
+    support::assert_contains(error.as_str().unwrap(), "--bogus");
+
+    // Without --format=json, standard output stays empty; help is help.
+    let out = binary(&home, &good.path, &["--jobs=99999", &first, &alice]);
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(2), 0));
+    let out = binary(&home, &good.path, &["--format=json", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"));
 }
 
 #[test]
@@ -320,8 +604,9 @@ fn kinds_in_code() -> Vec<String> {
         "crates/git-authenticate/src/git/objects.rs",
     ];
     let mut kinds: Vec<String> = sources.iter().flat_map(|s| kinds_in(s)).collect();
-    // A repository that cannot be opened.
+    // A repository that cannot be opened, and arguments refused.
     kinds.push("repository".into());
+    kinds.push("usage".into());
     // What the command never meets: it never sets the library's interrupt
     // flag, and a history found not authentic is named by its first
     // failure (the fallback is for a report without one, which is never
@@ -340,6 +625,9 @@ fn the_documented_failure_kinds_are_those_of_the_code() {
     let mut in_schema = schema_kinds("schema.json", "/properties/failures/items");
     in_schema.retain(|k| k != "downgrade");
     assert_eq!(in_schema, code, "doc/schema.json");
+    let mut merge = schema_kinds("merge-check-schema.json", "/properties/failures/items");
+    merge.retain(|k| k != "downgrade");
+    assert_eq!(merge, code, "doc/merge-check-schema.json");
     let guide = std::fs::read_to_string(support::manifest_dir().join("doc/GUIDE.md")).unwrap();
     let row = guide
         .lines()

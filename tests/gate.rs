@@ -841,6 +841,9 @@ fn merge_check(built: &Built, home: &Home, sides: &[&str]) -> (Option<i32>, Valu
     let out = run(c);
     let doc = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    // Every real document fits the published schema.
+    support::schema::check(&doc, &support::schema::load("merge-check-schema.json"));
+    assert_eq!(doc["schema_version"], 1);
     (out.status.code(), doc, stderr(&out))
 }
 
@@ -945,6 +948,34 @@ fn merge_check_text_fast_forward_and_unauthentic_heads() {
         "authorize, on one side, a key the other side already lists",
     );
     support::assert_contains(&err, "squash or rebase merge made by the forge");
+}
+
+/// A HEAD that BASE already holds (BASE itself, or an ancestor): nothing
+/// to merge, status 0, rather than who may sign a merge no one will make.
+#[test]
+fn merge_check_says_nothing_to_merge_when_head_is_merged_already() {
+    let built = build(MERGES);
+    let home = Home::new();
+    for sides in [["base", "second"], ["base", "base"], ["both-1", "first"]] {
+        let (code, doc, _) = merge_check(&built, &home, &sides);
+        assert_eq!(code, Some(0), "{sides:?}: {doc}");
+        assert_eq!(doc["verdict"], "nothing-to-merge", "{sides:?}");
+    }
+    // An octopus with one head not merged yet has something to merge.
+    let (_, doc, _) = merge_check(&built, &home, &["base", "second", "both-1"]);
+    assert_eq!(doc["verdict"], "signable");
+    let mut c = home.command(&built.path);
+    c.args(["merge-check", "--introduction"])
+        .arg(built.oid("first").to_string())
+        .args(["--signer", &key("dave").signing_fpr])
+        .args([
+            built.oid("base").to_string(),
+            built.oid("second").to_string(),
+        ]);
+    let out = run(c);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "no signer is listed");
+    support::assert_contains(&stderr(&out), "nothing to merge");
 }
 
 // ---------------------------------------------------------------------------

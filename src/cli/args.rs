@@ -177,6 +177,16 @@ impl From<PolicyArg> for git_authenticate::Policy {
     }
 }
 
+/// Whether the words of a command line that clap refused ask for
+/// `--format=json` (`--format json`), before any `--`.
+pub fn json_asked(words: &[String]) -> bool {
+    let words = &words[..words.iter().position(|w| w == "--").unwrap_or(words.len())];
+    words.iter().enumerate().any(|(i, word)| {
+        word == "--format=json"
+            || (word == "--format" && words.get(i + 1).is_some_and(|next| next == "json"))
+    })
+}
+
 /// What goes to standard output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -316,4 +326,11 @@ pub struct DoctorArgs {
     /// Output format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,
+
+    /// In text, every finding on its own line and the keys authorized by
+    /// branch; by default, findings of a kind share a line, and notes about
+    /// branches that are not the default, checked-out or protected one are
+    /// only counted.
+    #[arg(short, long)]
+    pub verbose: bool,
 }

@@ -390,7 +390,7 @@ pub(super) fn merge_check(args: &MergeCheckArgs) -> u8 {
         Err(e) => {
             output::error(&e);
             if args.format == Format::Json {
-                print_json(&MergeDocument::failed(&e));
+                print_json(&MergeDocument::failed(FailureDocument::of(&e)));
             }
             if e.is_authentication_failure() {
                 NOT_AUTHENTIC
@@ -440,7 +440,9 @@ fn try_merge_check(args: &MergeCheckArgs) -> Result<u8, Error> {
         Format::Json => print_json(&MergeDocument::of(&check)),
     }
     Ok(match check.verdict() {
-        MergeVerdict::FastForward | MergeVerdict::Signable => AUTHENTIC,
+        MergeVerdict::NothingToMerge | MergeVerdict::FastForward | MergeVerdict::Signable => {
+            AUTHENTIC
+        }
         MergeVerdict::NotAuthentic | MergeVerdict::Unsignable => NOT_AUTHENTIC,
     })
 }
@@ -462,6 +464,11 @@ fn print_merge_text(check: &MergeCheck) {
         MergeVerdict::NotAuthentic => {
             eprintln!("not authentic: no merge of these commits can be authentic")
         }
+        MergeVerdict::NothingToMerge => {
+            eprintln!(
+                "nothing to merge: BASE already holds every HEAD, and its history is authentic"
+            )
+        }
         MergeVerdict::FastForward => {
             eprintln!("authentic; a fast-forward, which needs no new signature")
         }
@@ -470,10 +477,28 @@ fn print_merge_text(check: &MergeCheck) {
             for key in check.usable_signers() {
                 println!("{key}");
             }
+            if check.signers_all_expired() {
+                print_expired(check);
+            }
         }
         MergeVerdict::Unsignable => print_unsignable(check),
     }
-    eprintln!("note: {FORGE_MERGES}");
+    if check.verdict() != MergeVerdict::NothingToMerge {
+        eprintln!("note: {FORGE_MERGES}");
+    }
+}
+
+/// The keys that may sign have all expired: gpg refuses to sign with
+/// them, though Guix's rule would accept their signatures.
+fn print_expired(check: &MergeCheck) {
+    let first = check.usable_signers().next().map(|f| f.to_hex());
+    let message = format!(
+        "but all these keys have expired, and gpg will not sign with them: extend one \
+         (`gpg --quick-set-expire {} 1y`, and `'*'` for its subkeys), then export it to the \
+         keyring branch again",
+        first.unwrap_or_default()
+    );
+    output::warning(output::Noise::Everything, &message);
 }
 
 fn print_unsignable(check: &MergeCheck) {
@@ -499,9 +524,21 @@ fn print_unsignable(check: &MergeCheck) {
     }
 }
 
+/// The document of a merge-check whose arguments clap refused.
+pub(super) fn merge_check_usage(message: &str) {
+    print_json(&MergeDocument::failed(FailureDocument::stopped(
+        "usage", message,
+    )));
+}
+
+/// Version of merge-check's JSON document (`doc/merge-check-schema.json`):
+/// raised when a field changes meaning or goes away, not when one is added.
+const MERGE_SCHEMA_VERSION: u32 = 1;
+
 /// The pre-merge check's JSON document.
 #[derive(Serialize)]
 struct MergeDocument {
+    schema_version: u32,
     verdict: &'static str,
     base: Option<String>,
     heads: Vec<String>,
@@ -519,17 +556,20 @@ struct MergeDocument {
 struct MergeSignerDocument {
     fingerprint: String,
     in_keyring: bool,
+    expired: bool,
 }
 
 impl MergeDocument {
     fn of(check: &MergeCheck) -> Self {
         let verdict = match check.verdict() {
             MergeVerdict::NotAuthentic => "not-authentic",
+            MergeVerdict::NothingToMerge => "nothing-to-merge",
             MergeVerdict::FastForward => "fast-forward",
             MergeVerdict::Signable => "signable",
             MergeVerdict::Unsignable => "unsignable",
         };
         MergeDocument {
+            schema_version: MERGE_SCHEMA_VERSION,
             verdict,
             base: Some(check.base.to_string()),
             heads: check.heads.iter().map(ToString::to_string).collect(),
@@ -541,6 +581,7 @@ impl MergeDocument {
                 .map(|s| MergeSignerDocument {
                     fingerprint: s.fingerprint.to_hex(),
                     in_keyring: s.in_keyring,
+                    expired: s.expired,
                 })
                 .collect(),
             failures: check
@@ -555,15 +596,16 @@ impl MergeDocument {
         }
     }
 
-    fn failed(e: &Error) -> Self {
+    fn failed(failure: FailureDocument) -> Self {
         MergeDocument {
+            schema_version: MERGE_SCHEMA_VERSION,
             verdict: "could-not-check",
             base: None,
             heads: Vec::new(),
             commits_checked: 0,
             fast_forward: false,
             signers: Vec::new(),
-            failures: vec![FailureDocument::of(e)],
+            failures: vec![failure],
             failure_count: 1,
             note: FORGE_MERGES,
         }

@@ -31,15 +31,65 @@ pub fn print(what: Generate) -> std::io::Result<()> {
     out.flush()
 }
 
-/// The manual page: clap_mangen's, with FILES and ENVIRONMENT sections
-/// before its VERSION section (or at the end), where man pages put them.
-fn manual_page(command: clap::Command) -> std::io::Result<Vec<u8>> {
+/// The manual page: clap_mangen's, with the subcommands documented in it
+/// (one page to install, which refers to no other page of its own), and
+/// FILES and ENVIRONMENT sections before its VERSION section (or at the
+/// end), where man pages put them.
+fn manual_page(mut command: clap::Command) -> std::io::Result<Vec<u8>> {
+    // Built, the subcommands know their full names (`git-authenticate doctor`).
+    command.build();
     let mut page = Vec::new();
-    clap_mangen::Man::new(command).render(&mut page)?;
+    clap_mangen::Man::new(command.clone()).render(&mut page)?;
     let page = String::from_utf8_lossy(&page).into_owned();
+    let page = match section_bounds(&page, "SUBCOMMANDS") {
+        Some((start, end)) => format!(
+            "{}{}{}",
+            &page[..start],
+            subcommands(&command)?,
+            &page[end..]
+        ),
+        None => page,
+    };
     let at = page.find("\n.SH VERSION").map_or(page.len(), |at| at + 1);
     let (head, tail) = page.split_at(at);
-    Ok(format!("{head}{ENVIRONMENT}{FILES}{tail}").into_bytes())
+    // `…` is no character of troff's ASCII output (man with `LANG=C`).
+    let page = format!("{head}{ENVIRONMENT}{FILES}{tail}").replace('…', "\\&...");
+    Ok(page.into_bytes())
+}
+
+/// Where the section `name` starts (its `.SH` line) and ends in `page`.
+fn section_bounds(page: &str, name: &str) -> Option<(usize, usize)> {
+    let start = page.find(&format!("\n.SH {name}\n"))? + 1;
+    let end = page[start + 1..]
+        .find("\n.SH ")
+        .map_or(page.len(), |end| start + 1 + end + 1);
+    Some((start, end))
+}
+
+/// The SUBCOMMANDS section: each subcommand's synopsis, description and
+/// options, where clap_mangen names a page per subcommand, which no one
+/// installs. `help` is left out: `--help` says the same.
+fn subcommands(command: &clap::Command) -> std::io::Result<String> {
+    let mut section = String::from(".SH SUBCOMMANDS\n");
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let man = clap_mangen::Man::new(sub.clone());
+        let mut roff = Vec::new();
+        man.render_synopsis_section(&mut roff)?;
+        man.render_description_section(&mut roff)?;
+        man.render_options_section(&mut roff)?;
+        if sub.get_after_long_help().or(sub.get_after_help()).is_some() {
+            man.render_extra_section(&mut roff)?;
+        }
+        let name = sub.get_name();
+        section.push_str(
+            &String::from_utf8_lossy(&roff)
+                .replace(".SH SYNOPSIS\n", &format!(".SS {name}\n"))
+                .replace(".SH DESCRIPTION\n", ".PP\n")
+                .replace(".SH OPTIONS\n", ".PP\nOptions:\n")
+                .replace(".SH EXTRA\n", ".PP\n"),
+        );
+    }
+    Ok(section)
 }
 
 /// Where the command reads and writes, as `src/cache.rs`, `src/gate.rs`,
@@ -127,11 +177,87 @@ and not empty; else none with \fBCLICOLOR=0\fR; else only on a terminal, when
 fn complete(shell: Shell, command: &mut clap::Command, out: &mut impl Write) {
     let mut script = Vec::new();
     clap_complete::generate(shell, command, NAME, &mut script);
-    if shell == Shell::Bash {
-        script = fix_bash_states(&script);
-        script.extend_from_slice(GIT_SUBCOMMAND_BASH.as_bytes());
+    match shell {
+        Shell::Bash => {
+            script = complete_bash_refs(&fix_bash_states(&script));
+            script.extend_from_slice(BASH_REFS.as_bytes());
+            script.extend_from_slice(GIT_SUBCOMMAND_BASH.as_bytes());
+        }
+        Shell::Zsh => script = complete_zsh_refs(&script),
+        Shell::Fish => {
+            script = complete_fish_refs(&script);
+            script.extend_from_slice(FISH_REFS.as_bytes());
+        }
+        _ => {}
     }
     let _ = out.write_all(&script);
+}
+
+/// The refs of the current repository, for zsh: defined once the
+/// completion function is loaded.
+const ZSH_REFS: &str = r#"
+# Refs, for --end, --keyring and merge-check's BASE and HEAD.
+(( $+functions[_git_authenticate_refs] )) ||
+_git_authenticate_refs() {
+    local -a refs
+    refs=(HEAD ${(f)"$(git for-each-ref --format='%(refname:short)' refs/heads refs/remotes refs/tags 2>/dev/null)"})
+    compadd -a refs
+}
+"#;
+
+/// clap_complete's zsh script with refs (`_git_authenticate_refs`) where
+/// it completes files for [`REF_OPTIONS`] and merge-check's BASE and HEAD.
+fn complete_zsh_refs(script: &[u8]) -> Vec<u8> {
+    let script = String::from_utf8_lossy(script);
+    let takes_ref = |line: &str| {
+        let option = REF_OPTIONS
+            .iter()
+            .any(|o| line.starts_with(&format!("'{o}+[")) || line.starts_with(&format!("'{o}=[")));
+        option || line.starts_with("':base -- ") || line.starts_with("'*::heads -- ")
+    };
+    let mut out = String::new();
+    for line in script.split_inclusive('\n') {
+        match line.strip_suffix(":_default' \\\n") {
+            Some(start) if takes_ref(line) => {
+                out.push_str(start);
+                out.push_str(":_git_authenticate_refs' \\\n");
+            }
+            _ => out.push_str(line),
+        }
+        if line == "autoload -U is-at-least\n" {
+            out.push_str(ZSH_REFS);
+        }
+    }
+    out.into_bytes()
+}
+
+/// The refs of the current repository, for fish.
+const FISH_REFS: &str = r#"
+# Refs, for --end, --keyring and merge-check's BASE and HEAD.
+function __fish_git_authenticate_refs
+    echo HEAD
+    git for-each-ref --format='%(refname:short)' refs/heads refs/remotes refs/tags 2>/dev/null
+end
+complete -c git-authenticate -n "__fish_git_authenticate_using_subcommand merge-check" -f -a "(__fish_git_authenticate_refs)"
+"#;
+
+/// clap_complete's fish script with refs for [`REF_OPTIONS`].
+fn complete_fish_refs(script: &[u8]) -> Vec<u8> {
+    let script = String::from_utf8_lossy(script);
+    let mut out = String::new();
+    for line in script.split_inclusive('\n') {
+        let takes_ref = [" -s e -l end ", " -s k -l keyring "]
+            .iter()
+            .any(|o| line.contains(o));
+        match line.strip_suffix(" -r\n") {
+            Some(start) if takes_ref => {
+                out.push_str(start);
+                out.push_str(" -r -f -a \"(__fish_git_authenticate_refs)\"\n");
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out.into_bytes()
 }
 
 /// `git authenticate <TAB>`: git's own bash completion loads the
@@ -147,6 +273,60 @@ _git_authenticate() {
     _git__authenticate git-authenticate "$cur" "$prev"
 }
 "#;
+
+/// The refs of the repository being completed for (`-r DIR` if typed
+/// before), as git's completion offers them: `HEAD`, branches,
+/// remote-tracking branches and tags, by their short names.
+const BASH_REFS: &str = r#"
+# Refs, for --end, --keyring and merge-check's BASE and HEAD.
+__git_authenticate_refs() {
+    local dir=() i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+            -r|--repository) dir=(-C "${COMP_WORDS[i+1]}") ;;
+            --repository=*) dir=(-C "${COMP_WORDS[i]#--repository=}") ;;
+        esac
+    done
+    compgen -W "HEAD $(git "${dir[@]}" for-each-ref --format='%(refname:short)' \
+        refs/heads refs/remotes refs/tags 2>/dev/null)" -- "$1"
+}
+"#;
+
+/// The options whose value is a ref, which clap_complete's static bash
+/// script completes as file names.
+const REF_OPTIONS: [&str; 4] = ["--end", "-e", "--keyring", "-k"];
+
+/// clap_complete's bash script, with refs offered for [`REF_OPTIONS`] and
+/// for merge-check's BASE and HEAD (clap_complete's static scripts know
+/// no values but files and fixed lists).
+fn complete_bash_refs(script: &[u8]) -> Vec<u8> {
+    let files = r#"COMPREPLY=($(compgen -f "${cur}"))"#;
+    let refs = r#"COMPREPLY=($(__git_authenticate_refs "${cur}"))"#;
+    let mut script = String::from_utf8_lossy(script).into_owned();
+    for option in REF_OPTIONS {
+        let arm = format!("\n                {option})\n                    ");
+        script = script.replace(&format!("{arm}{files}"), &format!("{arm}{refs}"));
+    }
+    let merge_check = format!("{}__subcmd__merge__subcmd__check)", NAME.replace('-', "__"));
+    let Some(start) = script.find(&merge_check) else {
+        return script.into_bytes();
+    };
+    let end = script[start..]
+        .find("\n            ;;")
+        .map_or(script.len(), |end| start + end);
+    // Positions: refs, unless an option is being typed (the last
+    // completion, after the options' values).
+    let mut block = script[start..end].replace(" || ${COMP_CWORD} -eq 2 ]]", " ]]");
+    let options = r#"COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )"#;
+    if let Some(last) = block.rfind(options) {
+        block.replace_range(
+            last..last + options.len(),
+            r#"COMPREPLY=( $(__git_authenticate_refs "${cur}") )"#,
+        );
+    }
+    script.replace_range(start..end, &block);
+    script.into_bytes()
+}
 
 /// clap_complete's bash script spells the state of a subcommand of a
 /// hyphenated binary two ways (clap-rs/clap#6421, open): the loop that

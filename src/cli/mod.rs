@@ -30,7 +30,10 @@ const NOT_AUTHENTIC: u8 = 1;
 pub(crate) const COULD_NOT_CHECK: u8 = 2;
 
 pub fn run() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => return rejected(e),
+    };
     if let Some(what) = args.generate {
         return match generate::print(what) {
             Ok(()) => ExitCode::SUCCESS,
@@ -74,7 +77,9 @@ struct Stop {
 type Stopped = Box<Stop>;
 
 enum StopReason {
-    Usage(String),
+    /// The arguments or the configuration: the JSON failure's kind, and
+    /// what is wrong.
+    Usage(&'static str, String),
     /// The repository cannot be opened: JSON still gets a document.
     Open(OpenFailure),
     Error(Error),
@@ -87,11 +92,16 @@ impl Stop {
             _ => COULD_NOT_CHECK,
         };
         match &self.error {
-            StopReason::Usage(message) => output::usage(message),
+            StopReason::Usage(kind, message) => {
+                output::usage(message);
+                if args.format == Format::Json {
+                    output::json_stopped(kind, message);
+                }
+            }
             StopReason::Open(failure) => {
                 output::usage(&failure.to_string());
                 if args.format == Format::Json {
-                    output::json_unopened(&failure.to_string());
+                    output::json_stopped("repository", &failure.to_string());
                 }
             }
             StopReason::Error(e) if e.is_authentication_failure() => output::failures(
@@ -111,10 +121,48 @@ impl Stop {
 }
 
 fn usage(message: impl Into<String>) -> Stopped {
+    usage_of("usage", message)
+}
+
+/// A usage error whose JSON failure has the library's `kind`
+/// (`invalid-fingerprint`, `invalid-commit-id`).
+fn usage_of(kind: &'static str, message: impl Into<String>) -> Stopped {
     Box::new(Stop {
-        error: StopReason::Usage(message.into()),
+        error: StopReason::Usage(kind, message.into()),
         request: Request::default(),
     })
+}
+
+/// clap's refusal of the arguments, as clap prints it (status 2) and,
+/// when `--format=json` was given, with the document of the command asked
+/// for on standard output, as for any other usage error.
+fn rejected(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let words: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|w| w.to_string_lossy().into_owned())
+        .collect();
+    let shown = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if shown || !args::json_asked(&words) {
+        e.exit();
+    }
+    let _ = e.print();
+    // clap's first line, without its `error: ` (its value quoted as given:
+    // JSON keeps exact values).
+    let rendered = e.to_string();
+    let message = rendered.lines().next().unwrap_or_default();
+    let message = message.strip_prefix("error: ").unwrap_or(message);
+    match words.first().map(String::as_str) {
+        Some("merge-check") => gate::merge_check_usage(message),
+        Some("doctor") => doctor::usage(message),
+        _ => output::json_stopped("usage", message),
+    }
+    ExitCode::from(COULD_NOT_CHECK)
 }
 
 fn noise(args: &Args) -> Noise {
@@ -689,7 +737,7 @@ fn open(dir: Option<&Path>) -> Result<Repository, OpenFailure> {
 /// The introduction from the arguments, else from the configuration;
 /// `true` when it was given explicitly.
 fn introduction(args: &Args, configured: &Configuration) -> Result<(Introduction, bool), Stopped> {
-    let invalid = |e: IntroductionError| usage(e.to_string());
+    let invalid = |e: IntroductionError| usage_of(Error::from(e.clone()).kind(), e.to_string());
     if let Some(file) = &args.channels {
         return channels_introduction(file, args.channel.as_deref())
             .map(|i| (i, true))
@@ -703,9 +751,10 @@ fn introduction(args: &Args, configured: &Configuration) -> Result<(Introduction
             "wrong number of arguments; expected COMMIT and SIGNER",
         )),
         (None, _) => match configured.introduction() {
-            Some(introduction) => introduction
-                .map(|i| (i, false))
-                .map_err(|e| usage(format!("in the repository's configuration: {e}"))),
+            Some(introduction) => introduction.map(|i| (i, false)).map_err(|e| {
+                let kind = Error::from(e.clone()).kind();
+                usage_of(kind, format!("in the repository's configuration: {e}"))
+            }),
             None => Err(usage(
                 "unknown introductory commit and signer: give COMMIT and SIGNER, or set \
                  guix.authentication.introduction-commit and \

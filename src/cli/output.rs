@@ -254,6 +254,19 @@ impl Failure {
             hint: e.hint(),
         }
     }
+
+    /// A failure of `kind` about no commit or key: the run stopped before
+    /// checking.
+    pub fn stopped(kind: &'static str, message: &str) -> Self {
+        Failure {
+            commit: None,
+            kind,
+            fingerprint: None,
+            parents: Vec::new(),
+            message: message.to_owned(),
+            hint: None,
+        }
+    }
 }
 
 /// What was asked, known before any checking.
@@ -340,9 +353,10 @@ pub fn json_skipped(request: &Request, skip: &super::Skip) {
     });
 }
 
-/// The JSON document when the repository cannot be opened: one failure of
-/// kind `repository`.
-pub fn json_unopened(message: &str) {
+/// The JSON document of a run stopped before any checking: one failure
+/// of kind `kind` (`repository`: it cannot be opened; `usage`, or the
+/// library's kind of a malformed argument or configured value).
+pub fn json_stopped(kind: &'static str, message: &str) {
     print_document(&Document {
         schema_version: SCHEMA_VERSION,
         outcome: Outcome::CouldNotCheck,
@@ -353,14 +367,7 @@ pub fn json_unopened(message: &str) {
         keyring: "",
         commits_checked: 0,
         signers: Vec::new(),
-        failures: vec![Failure {
-            commit: None,
-            kind: "repository",
-            fingerprint: None,
-            parents: Vec::new(),
-            message: message.to_owned(),
-            hint: None,
-        }],
+        failures: vec![Failure::stopped(kind, message)],
         failure_count: 1,
         warnings: Vec::new(),
     });

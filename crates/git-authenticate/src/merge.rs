@@ -10,10 +10,14 @@
 //! other already lists.
 //!
 //! A fast-forward (BASE is HEAD's ancestor) makes no merge commit and
-//! needs no new signature; a squash or rebase merge made by a forge makes
+//! needs no new signature, nor does a HEAD merged already (BASE's
+//! ancestor); a squash or rebase merge made by a forge makes
 //! unsigned commits, which are never authentic.
 
 use std::collections::HashSet;
+use std::time::SystemTime;
+
+use sequoia_openpgp::policy::StandardPolicy;
 
 use git2::{Oid, Repository};
 
@@ -37,6 +41,10 @@ pub struct MergeSigner {
     /// rule wants the signing key itself listed): a key it lacks cannot
     /// make a signature Guix accepts.
     pub in_keyring: bool,
+    /// Whether the keyring's copy of the key (or its certificate) has
+    /// expired, now: Guix's rule ignores expiry, but gpg will not sign
+    /// with it until it is extended.
+    pub expired: bool,
 }
 
 /// What [`check_merge`] found.
@@ -53,6 +61,8 @@ pub struct MergeCheck {
     pub checked: usize,
     /// Whether the merge is a fast-forward: one head, descending from BASE.
     pub fast_forward: bool,
+    /// Whether every head is BASE or one of its ancestors: merged already.
+    pub already_merged: bool,
     /// The keys every side authorizes, in BASE's order.
     pub signers: Vec<MergeSigner>,
     /// Why no merge commit of these sides can be authentic whoever signs
@@ -65,6 +75,8 @@ pub struct MergeCheck {
 pub enum MergeVerdict {
     /// BASE or a head is not authentic.
     NotAuthentic,
+    /// Every head is merged already: nothing to merge, nothing to sign.
+    NothingToMerge,
     /// A fast-forward: nothing to sign.
     FastForward,
     /// A merge commit signed by one of [`MergeCheck::signers`] present in
@@ -79,6 +91,8 @@ impl MergeCheck {
     pub fn verdict(&self) -> MergeVerdict {
         if !self.failures.is_empty() {
             MergeVerdict::NotAuthentic
+        } else if self.already_merged {
+            MergeVerdict::NothingToMerge
         } else if self.fast_forward {
             MergeVerdict::FastForward
         } else if self.signing_problem.is_none() && self.signers.iter().any(|s| s.in_keyring) {
@@ -95,6 +109,13 @@ impl MergeCheck {
             .iter()
             .filter(|s| s.in_keyring)
             .map(|s| &s.fingerprint)
+    }
+
+    /// Whether there are keys that may sign the merge commit, and all of
+    /// them have expired: gpg refuses to sign until one is extended.
+    pub fn signers_all_expired(&self) -> bool {
+        let mut usable = self.signers.iter().filter(|s| s.in_keyring).peekable();
+        usable.peek().is_some() && usable.all(|s| s.expired)
     }
 }
 
@@ -158,6 +179,9 @@ pub fn check_merge(
     }
     let fast_forward =
         heads.len() == 1 && (heads[0] == base || repo.graph_descendant_of(heads[0], base)?);
+    let already_merged = heads.iter().try_fold(true, |merged, &head| {
+        Ok::<_, git2::Error>(merged && (head == base || repo.graph_descendant_of(base, head)?))
+    })?;
     let (signers, signing_problem) = who_may_sign(repo, base, heads, &options)?;
     Ok(MergeCheck {
         base,
@@ -165,6 +189,7 @@ pub fn check_merge(
         failures,
         checked,
         fast_forward,
+        already_merged,
         signers,
         signing_problem,
     })
@@ -194,10 +219,28 @@ fn who_may_sign(
         .iter()
         .map(|fingerprint| MergeSigner {
             in_keyring: in_keyring(&keyring, fingerprint),
+            expired: expired(&keyring, fingerprint, SystemTime::now()),
             fingerprint: fingerprint.clone(),
         })
         .collect();
     Ok((signers, None))
+}
+
+/// Whether the keyring's key `fingerprint`, or its certificate, has
+/// expired at `now` (a key sequoia's standard policy rejects, or that the
+/// keyring lacks, is not said to be).
+fn expired(keyring: &Keyring, fingerprint: &Fingerprint, now: SystemTime) -> bool {
+    let Some(cert) = keyring.certificate(fingerprint) else {
+        return false;
+    };
+    let policy = StandardPolicy::new();
+    let Ok(valid) = cert.with_policy(&policy, now) else {
+        return false;
+    };
+    let key = valid
+        .keys()
+        .find(|k| Fingerprint::from(&k.key().fingerprint()) == *fingerprint);
+    key.is_some_and(|key| valid.alive().is_err() || key.alive().is_err())
 }
 
 /// Whether the keyring holds a key (primary or subkey) of `fingerprint`.
