@@ -245,7 +245,7 @@ pub fn authenticate_commit(
 
 /// The caller's keyring, or the keyring branch (at its tip, or at the
 /// commit the caller names).
-fn load_keyring(
+pub(crate) fn load_keyring(
     repo: &Repository,
     options: &Options,
     progress: &dyn Progress,
