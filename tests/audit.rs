@@ -334,7 +334,7 @@ fn keys_expired_expiring_or_revoked_while_authorized_are_found() {
         false,
     );
     let (_, report) = run(&channel_with("old", &old, &old_key));
-    assert_finding(&report, "critical expired-but-authorized old");
+    assert_finding(&report, "warning expired-but-authorized old");
     let (soon, soon_key) = gpg_key(
         &home,
         "Soon <soon@example.org>",
@@ -550,4 +550,22 @@ fn the_json_document_fits_its_schema_and_the_text_has_every_table() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     support::schema::check(&doc, &support::schema::load("audit-schema.json"));
     assert!(doc["error"].is_string());
+}
+
+#[test]
+fn a_history_flipping_between_two_files_diffs_them_once() {
+    let flip = "authorize alice bob\ncommit w1 alice\nauthorize alice\ncommit n1 alice\n";
+    let (_, report) = run(&format!(
+        "keyring alice bob\nauthorize alice\ncommit first alice\n{flip}{}",
+        flip.replace('1', "2")
+    ));
+    let changes = &report.changes;
+    assert_eq!(changes.len(), 5);
+    // The same two files: the same lists, shared rather than made again.
+    assert!(std::sync::Arc::ptr_eq(&changes[1].added, &changes[3].added));
+    assert!(std::sync::Arc::ptr_eq(
+        &changes[2].removed,
+        &changes[4].removed
+    ));
+    assert_eq!(changes[2].removed[0].name.as_deref(), Some("bob"));
 }

@@ -181,6 +181,10 @@ fn summary(out: &mut impl Write, report: &Audit) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The most keys a change's row names: a hostile history may flip
+/// between two files of thousands of keys at every commit.
+const KEYS_PER_CHANGE: usize = 12;
+
 fn changes(out: &mut impl Write, report: &Audit) -> std::io::Result<()> {
     writeln!(out, "\nChanges of .guix-authorizations:")?;
     writeln!(
@@ -196,6 +200,11 @@ fn changes(out: &mut impl Write, report: &Audit) -> std::io::Result<()> {
         };
         let mut what = keys('+', &change.added);
         what.extend(keys('-', &change.removed));
+        if what.len() > KEYS_PER_CHANGE {
+            let more = what.len() - KEYS_PER_CHANGE;
+            what.truncate(KEYS_PER_CHANGE);
+            what.push(format!("… {more} more (see --format=json)"));
+        }
         if change.introduction {
             what.insert(0, "(introduction)".to_owned());
         } else if what.is_empty() {

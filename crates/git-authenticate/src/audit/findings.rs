@@ -20,7 +20,8 @@ pub enum Severity {
     Info,
     /// Worth acting on.
     Warning,
-    /// A key that should not sign may: act now.
+    /// A key that should not sign may: act now (a revoked key still
+    /// authorized).
     Critical,
 }
 
@@ -178,7 +179,7 @@ pub(super) fn find(
     found.extend(unauthorized_keyring_keys(keyring, keys));
     for change in &history.changes {
         let keys = || {
-            let both = change.added.iter().chain(&change.removed);
+            let both = change.added.iter().chain(change.removed.iter());
             both.map(|k| k.fingerprint.clone()).collect()
         };
         if change.line == Line::SideBranch {
@@ -265,8 +266,10 @@ fn key_findings(key: &AuditedKey, end: i64, options: &AuditOptions) -> Vec<Findi
             );
         }
         match facts.expires {
+            // As the doctor says: Guix's rule ignores expiry, gpg and the
+            // strict policy do not.
             Some(at) if at <= end => add(
-                Severity::Critical,
+                Severity::Warning,
                 FindingKind::ExpiredButAuthorized { at },
                 vec![],
             ),

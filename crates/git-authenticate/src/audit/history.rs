@@ -58,18 +58,22 @@ pub(super) fn authenticate_all(
 #[derive(Debug, Default)]
 pub(super) struct Version {
     pub keys: Vec<NamedKey>,
-    pub set: HashSet<Fingerprint>,
+    /// Each key's position in `keys`.
+    pub index: HashMap<Fingerprint, usize>,
     pub malformed: bool,
 }
 
 impl Version {
     fn name_of(&self, fingerprint: &Fingerprint) -> Option<String> {
-        self.keys
-            .iter()
-            .find(|k| &k.fingerprint == fingerprint)
-            .and_then(|k| k.name.clone())
+        let &i = self.index.get(fingerprint)?;
+        self.keys[i].name.clone()
     }
 }
+
+/// What a change added and removed, shared by every change between the
+/// same two files (a history flipping between two large files costs
+/// their size once).
+type Difference = (Arc<[NamedKey]>, Arc<[NamedKey]>);
 
 /// One commit of the range.
 #[derive(Debug)]
@@ -169,7 +173,11 @@ impl History {
         };
         let version = match parsed {
             Ok(entries) => Version {
-                set: entries.iter().map(|(f, _)| f.clone()).collect(),
+                index: entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (f, _))| (f.clone(), i))
+                    .collect(),
                 keys: entries
                     .into_iter()
                     .map(|(fingerprint, name)| NamedKey { fingerprint, name })
@@ -198,6 +206,7 @@ impl History {
     fn find_changes(&self) -> Vec<Change> {
         let first_parent_line = self.first_parent_line();
         let empty = Version::default();
+        let mut differences: HashMap<(Option<Oid>, Option<Oid>), Difference> = HashMap::new();
         let mut changes = Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {
             let introduction = i == 0;
@@ -215,21 +224,26 @@ impl History {
                 continue;
             }
             let own = self.version_of(i).unwrap_or(&empty);
-            let parent = match node.parents.first() {
-                Some(&p) if !introduction => self.version_of(p).unwrap_or(&empty),
-                _ => &empty,
-            };
+            let parent_node = node.parents.first().copied().filter(|_| !introduction);
+            let parent = parent_node
+                .and_then(|p| self.version_of(p))
+                .unwrap_or(&empty);
             let signer = node
                 .signer
                 .clone()
                 .unwrap_or_else(|| Fingerprint::from_bytes(&[]));
             let signer_name = parent.name_of(&signer).or_else(|| own.name_of(&signer));
+            let pair = (parent_node.and_then(|p| self.nodes[p].file), node.file);
+            let (added, removed) = differences
+                .entry(pair)
+                .or_insert_with(|| (difference(own, parent), difference(parent, own)))
+                .clone();
             changes.push(Change {
                 at: node.at,
                 signer,
                 signer_name,
-                added: difference(own, parent),
-                removed: difference(parent, own),
+                added,
+                removed,
                 // Every commit descends from the introduction.
                 line: match introduction || first_parent_line.contains(&i) {
                     true => Line::FirstParent,
@@ -274,10 +288,10 @@ impl History {
 }
 
 /// The keys `a` lists that `b` does not, in `a`'s order.
-fn difference(a: &Version, b: &Version) -> Vec<NamedKey> {
+fn difference(a: &Version, b: &Version) -> Arc<[NamedKey]> {
     a.keys
         .iter()
-        .filter(|k| !b.set.contains(&k.fingerprint))
+        .filter(|k| !b.index.contains_key(&k.fingerprint))
         .cloned()
         .collect()
 }

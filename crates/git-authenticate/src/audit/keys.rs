@@ -86,6 +86,7 @@ pub(super) fn audited_keys(history: &History, keyring: &Keyring) -> Vec<AuditedK
         (listed, signed, fpr.as_bytes().to_vec())
     });
     let at_end: HashSet<Fingerprint> = history.authorized_at_end().into_iter().collect();
+    let mut authorizers = authorizers(history);
     let end_time = history.end().time;
     order
         .into_iter()
@@ -94,7 +95,7 @@ pub(super) fn audited_keys(history: &History, keyring: &Keyring) -> Vec<AuditedK
             first_listed: key.first_listed.map(|(_, at)| at),
             last_listed: key.last_listed.map(|(_, at)| at),
             authorized_at_end: at_end.contains(&fingerprint),
-            authorized_by: authorizer(history, &fingerprint),
+            authorized_by: authorizers.remove(&fingerprint),
             signed: Signing {
                 count: key.signed,
                 first: key.first_signed.map(|(_, at)| at),
@@ -107,14 +108,18 @@ pub(super) fn audited_keys(history: &History, keyring: &Keyring) -> Vec<AuditedK
         .collect()
 }
 
-/// The first change (parents before children) that listed `fingerprint`,
-/// and its signer.
-fn authorizer(history: &History, fingerprint: &Fingerprint) -> Option<(CommitAt, Fingerprint)> {
-    history
-        .changes
-        .iter()
-        .find(|c| c.added.iter().any(|k| &k.fingerprint == fingerprint))
-        .map(|c| (c.at, c.signer.clone()))
+/// Each key's first change (parents before children) listing it, and its
+/// signer.
+fn authorizers(history: &History) -> HashMap<Fingerprint, (CommitAt, Fingerprint)> {
+    let mut first = HashMap::new();
+    for change in &history.changes {
+        for key in change.added.iter() {
+            first
+                .entry(key.fingerprint.clone())
+                .or_insert_with(|| (change.at, change.signer.clone()));
+        }
+    }
+    first
 }
 
 /// The UTC year of a date.

@@ -30,6 +30,8 @@ mod findings;
 mod history;
 mod keys;
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use git2::{Oid, Repository};
@@ -111,10 +113,11 @@ pub struct Change {
     /// The signer's name, as its parent's file (or else its own) gives it.
     pub signer_name: Option<String>,
     /// The keys listed that its first parent's file does not list (every
-    /// key for the introduction).
-    pub added: Vec<NamedKey>,
+    /// key for the introduction); shared by the changes between the same
+    /// two files.
+    pub added: Arc<[NamedKey]>,
     /// The keys its first parent's file lists that it does not.
-    pub removed: Vec<NamedKey>,
+    pub removed: Arc<[NamedKey]>,
     /// Where it was made.
     pub line: Line,
     /// Whether this is the introduction's file, the first listing.
@@ -202,6 +205,8 @@ pub struct Audit {
     pub keys: Vec<AuditedKey>,
     /// What looks wrong, most severe first.
     pub findings: Vec<Finding>,
+    /// Each key's position in `keys`.
+    index: HashMap<Fingerprint, usize>,
 }
 
 /// A date as `YYYY-MM-DD` (UTC).
@@ -213,7 +218,7 @@ pub fn date(time: i64) -> String {
 impl Audit {
     /// The key with this fingerprint.
     pub fn key(&self, fingerprint: &Fingerprint) -> Option<&AuditedKey> {
-        self.keys.iter().find(|k| &k.fingerprint == fingerprint)
+        self.index.get(fingerprint).map(|&i| &self.keys[i])
     }
 }
 
@@ -238,6 +243,11 @@ pub fn audit(
         commits: history.len(),
         authorized_at_end: history.authorized_at_end(),
         changes: history.changes,
+        index: keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.fingerprint.clone(), i))
+            .collect(),
         keys,
         findings,
     })
