@@ -569,3 +569,57 @@ fn a_history_flipping_between_two_files_diffs_them_once() {
     ));
     assert_eq!(changes[2].removed[0].name.as_deref(), Some("bob"));
 }
+
+/// alice's public certificate with a new user ID binding made on
+/// 2020-06-01 saying that her key expires on 2020-06-29 (180 days after
+/// its creation), as a key whose owner let it lapse.
+fn alice_expired_in_2020() -> String {
+    use sequoia_openpgp::packet::signature::SignatureBuilder;
+    use sequoia_openpgp::policy::StandardPolicy;
+    use sequoia_openpgp::serialize::SerializeInto;
+    use std::time::{Duration, UNIX_EPOCH};
+    let cert = key("alice").cert;
+    let made = UNIX_EPOCH + Duration::from_secs(1_590_969_600);
+    let policy = StandardPolicy::new();
+    let valid = cert.with_policy(&policy, made).unwrap();
+    let userid = valid.primary_userid().unwrap();
+    let secret = cert
+        .primary_key()
+        .key()
+        .clone()
+        .parts_into_secret()
+        .unwrap();
+    let mut signer = secret.into_keypair().unwrap();
+    let binding = SignatureBuilder::from(userid.binding_signature().clone())
+        .set_signature_creation_time(made)
+        .unwrap()
+        .set_key_validity_period(Some(Duration::from_secs(180 * 86_400)))
+        .unwrap()
+        .sign_userid_binding(&mut signer, cert.primary_key().key(), userid.userid())
+        .unwrap();
+    let (lapsed, _) = cert.clone().insert_packets(binding).unwrap();
+    let armored = lapsed.armored().to_vec().unwrap();
+    String::from_utf8(armored).unwrap()
+}
+
+#[test]
+fn commits_signed_after_the_keys_expiry_are_counted() {
+    let quote = |s: &str| s.replace('\n', "\\n");
+    let (built, report) = run(&format!(
+        "keyring-raw keyring \"alice.key\" \"{}\"\nauthorize alice\ncommit first alice\n\
+         write a.txt \"a\\n\"\ncommit second alice\n",
+        quote(&alice_expired_in_2020())
+    ));
+    let alice = report.key(&support::expect::fingerprint("alice")).unwrap();
+    assert_eq!(
+        alice.keyring.as_ref().unwrap().expires,
+        Some(1_577_836_800 + 180 * 86_400)
+    );
+    assert_eq!(alice.signed.after_expiry, 2);
+    assert_eq!(
+        alice.signed.first_after_expiry.unwrap().commit,
+        built.oid("first")
+    );
+    assert_finding(&report, "info signed-after-expiry alice");
+    assert_finding(&report, "warning expired-but-authorized alice");
+}

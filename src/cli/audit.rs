@@ -406,6 +406,8 @@ struct JsonSigning {
     first: Option<JsonCommit>,
     last: Option<JsonCommit>,
     per_year: Vec<JsonYear>,
+    after_expiry: usize,
+    first_after_expiry: Option<JsonCommit>,
 }
 
 #[derive(Serialize)]
@@ -512,6 +514,8 @@ fn json_key(key: &AuditedKey) -> JsonKey {
                 .iter()
                 .map(|&(year, commits)| JsonYear { year, commits })
                 .collect(),
+            after_expiry: key.signed.after_expiry,
+            first_after_expiry: key.signed.first_after_expiry.map(Into::into),
         },
         keyring: key.keyring.as_ref().map(|facts| JsonFacts {
             primary: facts.primary.to_hex(),

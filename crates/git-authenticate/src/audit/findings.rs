@@ -59,6 +59,12 @@ pub enum FindingKind {
         /// When.
         at: i64,
     },
+    /// The key signed commits dated after its expiry: Guix's rule accepts
+    /// them, the strict policy refuses them.
+    SignedAfterExpiry {
+        /// How many.
+        commits: usize,
+    },
     /// The key or its certificate is revoked but is still authorized.
     RevokedButAuthorized,
     /// The key's algorithm is weak (RSA under 2048 bits, DSA, ElGamal).
@@ -94,6 +100,7 @@ impl FindingKind {
             FindingKind::Dormant { .. } => "dormant",
             FindingKind::ExpiresSoon { .. } => "expires-soon",
             FindingKind::ExpiredButAuthorized { .. } => "expired-but-authorized",
+            FindingKind::SignedAfterExpiry { .. } => "signed-after-expiry",
             FindingKind::RevokedButAuthorized => "revoked-but-authorized",
             FindingKind::WeakAlgorithm { .. } => "weak-algorithm",
             FindingKind::NotInKeyring => "not-in-keyring",
@@ -137,6 +144,10 @@ impl fmt::Display for Finding {
             FindingKind::ExpiredButAuthorized { at } => {
                 write!(f, "expired on {} but still authorized", date(at))
             }
+            FindingKind::SignedAfterExpiry { commits } => write!(
+                f,
+                "signed {commits} commits after its expiry (the strict policy refuses them)"
+            ),
             FindingKind::RevokedButAuthorized => f.write_str("revoked but still authorized"),
             FindingKind::WeakAlgorithm { algorithm, bits } => match bits {
                 Some(bits) => write!(f, "weak algorithm {algorithm} {bits} bits"),
@@ -278,6 +289,14 @@ fn key_findings(key: &AuditedKey, end: i64, options: &AuditOptions) -> Vec<Findi
             }
             _ => {}
         }
+    }
+    if let Some(first) = key.signed.first_after_expiry {
+        let commits = key.signed.after_expiry;
+        add(
+            Severity::Info,
+            FindingKind::SignedAfterExpiry { commits },
+            vec![first.commit],
+        );
     }
     if is_weak(&facts.algorithm, facts.bits) {
         let kind = FindingKind::WeakAlgorithm {

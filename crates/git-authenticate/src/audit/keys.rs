@@ -88,7 +88,7 @@ pub(super) fn audited_keys(history: &History, keyring: &Keyring) -> Vec<AuditedK
     let at_end: HashSet<Fingerprint> = history.authorized_at_end().into_iter().collect();
     let mut authorizers = authorizers(history);
     let end_time = history.end().time;
-    order
+    let mut keys = order
         .into_iter()
         .map(|(fingerprint, key)| AuditedKey {
             name: key.name.and_then(|(_, name)| name),
@@ -101,11 +101,42 @@ pub(super) fn audited_keys(history: &History, keyring: &Keyring) -> Vec<AuditedK
                 first: key.first_signed.map(|(_, at)| at),
                 last: key.last_signed.map(|(_, at)| at),
                 per_year: key.per_year.into_iter().collect(),
+                ..Signing::default()
             },
             keyring: facts(keyring, &fingerprint, end_time),
             fingerprint,
         })
-        .collect()
+        .collect::<Vec<_>>();
+    count_after_expiry(&mut keys, history);
+    keys
+}
+
+/// Counts the commits each key signed after its expiry, once the keyring
+/// has told the expiries.
+fn count_after_expiry(keys: &mut [AuditedKey], history: &History) {
+    let index: HashMap<Fingerprint, usize> = keys
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| k.keyring.as_ref().is_some_and(|f| f.expires.is_some()))
+        .map(|(i, k)| (k.fingerprint.clone(), i))
+        .collect();
+    for node in &history.nodes {
+        let Some(&i) = node.signer.as_ref().and_then(|s| index.get(s)) else {
+            continue;
+        };
+        let key = &mut keys[i];
+        let expires = key.keyring.as_ref().and_then(|f| f.expires);
+        if expires.is_some_and(|at| node.at.time > at) {
+            let signed = &mut key.signed;
+            signed.after_expiry += 1;
+            if signed
+                .first_after_expiry
+                .is_none_or(|first| node.at.time < first.time)
+            {
+                signed.first_after_expiry = Some(node.at);
+            }
+        }
+    }
 }
 
 /// Each key's first change (parents before children) listing it, and its

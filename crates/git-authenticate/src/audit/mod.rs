@@ -138,6 +138,12 @@ pub struct Signing {
     pub last: Option<CommitAt>,
     /// Commits signed per year (UTC, of the committer date), oldest first.
     pub per_year: Vec<(i64, usize)>,
+    /// Commits dated after the key's expiry (as the keyring says it at
+    /// END's date), which the strict policy refuses and Guix's rule
+    /// accepts.
+    pub after_expiry: usize,
+    /// The first of them, by date.
+    pub first_after_expiry: Option<CommitAt>,
 }
 
 /// What the keyring says of a key.
