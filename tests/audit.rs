@@ -623,3 +623,113 @@ fn commits_signed_after_the_keys_expiry_are_counted() {
     assert_finding(&report, "info signed-after-expiry alice");
     assert_finding(&report, "warning expired-but-authorized alice");
 }
+
+/// The pixels of a PNG file that are neither black nor white, counted on
+/// its decompressed (filtered) scanlines: a blank page has next to none.
+fn inked_bytes(png: &[u8]) -> usize {
+    use std::io::Read;
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let (mut at, mut idat) = (8, Vec::new());
+    while at + 8 <= png.len() {
+        let length = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let kind = &png[at + 4..at + 8];
+        if kind == b"IDAT" {
+            idat.extend_from_slice(&png[at + 8..at + 8 + length]);
+        }
+        at += 12 + length;
+    }
+    let mut pixels = Vec::new();
+    flate2::read::ZlibDecoder::new(&idat[..])
+        .read_to_end(&mut pixels)
+        .unwrap();
+    pixels.iter().filter(|&&b| b != 0 && b != 0xff).count()
+}
+
+/// Runs headless Chromium (Debian's `chromium`) on `page` with `args`.
+fn chromium(page: &Path, args: &[&str]) -> std::process::Output {
+    support::needs::tool("chromium", "chromium");
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn the_html_page_renders_in_chromium_and_holds_the_jsons_data() {
+    // A hostile name, to see that it cannot break out of the page's data.
+    let fpr = key("bob").signing_fpr_spaced();
+    let alice = key("alice").signing_fpr_spaced();
+    let built = support::build_scenario_text(&format!(
+        "keyring alice bob\nwrite .guix-authorizations \"(authorizations (version 0) \
+         ((\\\"{alice}\\\" (name \\\"alice\\\")) (\\\"{fpr}\\\" (name \\\"</script><b>bob\\\"))))\"\n\
+         commit first alice\nwrite a.txt \"a\\n\"\ncommit second bob\n"
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("audit.html");
+    let out = cli(&built, &["--format=json", "--html", page.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let html = std::fs::read_to_string(&page).unwrap();
+    for forbidden in ["http:", "https:", "<img", "<link", "src="] {
+        let outside_svg_namespace = html.replace("http://www.w3.org/2000/svg", "");
+        assert!(
+            !outside_svg_namespace.contains(forbidden),
+            "{forbidden} in the page"
+        );
+    }
+    // What the browser sees: the embedded data equals the JSON, and the
+    // tables have a row per key, change and finding.
+    let dom = String::from_utf8(chromium(&page, &["--dump-dom"]).stdout).unwrap();
+    let start = dom.find("id=\"audit-data\">").expect("the data element") + 16;
+    let data = &dom[start..start + dom[start..].find("</script>").unwrap()];
+    assert_eq!(serde_json::from_str::<Value>(data).unwrap(), json);
+    let rows = |table: &str| {
+        let at = dom.find(&format!("<table id=\"{table}\">")).unwrap();
+        let end = at + dom[at..].find("</table>").unwrap();
+        dom[at..end].matches("<tr").count() - 1
+    };
+    assert_eq!(rows("keys"), json["keys"].as_array().unwrap().len());
+    assert_eq!(rows("changes"), json["changes"].as_array().unwrap().len());
+    assert_eq!(rows("findings"), json["findings"].as_array().unwrap().len());
+    assert!(!dom.contains("<b>bob"), "the name was not escaped");
+    assert_eq!(
+        dom.matches("class=\"key\"").count(),
+        2,
+        "one timeline row per key"
+    );
+    // And it draws something.
+    let shot = dir.path().join("audit.png");
+    chromium(
+        &page,
+        &[
+            "--window-size=1200,900",
+            &format!("--screenshot={}", shot.display()),
+        ],
+    );
+    let inked = inked_bytes(&std::fs::read(&shot).unwrap());
+    assert!(
+        inked > 10_000,
+        "the screenshot is blank ({inked} inked bytes)"
+    );
+}

@@ -353,6 +353,11 @@ pub struct AuditArgs {
     #[arg(short, long, value_name = "COMMIT")]
     pub end: Option<String>,
 
+    /// Also write the audit as one self-contained HTML page to FILE: a
+    /// timeline per key, the tables and the findings.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
     /// Output format on standard output.
     #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
     pub format: Format,

@@ -1,6 +1,8 @@
 //! `git-authenticate audit`: the library's trust audit, as text for people
 //! or one JSON document (`doc/audit-schema.json`).
 
+mod html;
+
 use std::io::Write;
 
 use git_authenticate::audit::{AuditedKey, Change, CommitAt, Finding, Line, NamedKey, Severity};
@@ -32,9 +34,15 @@ pub fn run(args: &AuditArgs) -> u8 {
     };
     match audit(&repo, &introduction, end, &options) {
         Ok(report) => {
+            let document = Document::of(&report);
+            if let Some(file) = &args.html {
+                if let Err(e) = std::fs::write(file, html::page(&report, &document)) {
+                    return failed(args, &format!("{}: {e}", file.display()));
+                }
+            }
             match args.format {
                 Format::Text => text(&report),
-                Format::Json => json(&Document::of(&report)),
+                Format::Json => json(&document),
             }
             0
         }
