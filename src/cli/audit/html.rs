@@ -134,10 +134,10 @@ fn timeline(html: &mut String, report: &Audit) {
             _ => "#999",
         };
         let who = change.signer_name.as_deref().unwrap_or("?");
-        let _ = write!(
+        let _ = writeln!(
             html,
             "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"0\" y2=\"{height}\" stroke=\"{colour}\" \
-             stroke-dasharray=\"2,3\"><title>{1} {2} by {3}</title></line>\n",
+             stroke-dasharray=\"2,3\"><title>{1} {2} by {3}</title></line>",
             x(change.at.time),
             date(change.at.time),
             change.at.commit,
