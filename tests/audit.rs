@@ -733,3 +733,26 @@ fn the_html_page_renders_in_chromium_and_holds_the_jsons_data() {
         "the screenshot is blank ({inked} inked bytes)"
     );
 }
+
+#[test]
+fn a_root_let_in_by_the_historical_authorizations_lists_its_file_first() {
+    let built = support::build_scenario_text(
+        "keyring alice bob\nauthorize alice bob\ncommit first alice\n\
+         orphan other\nauthorize alice\ncommit root alice\n\
+         checkout master\nmerge other merged alice\n",
+    );
+    let mut options = AuditOptions::default();
+    options.authentication.historical_authorizations =
+        git_authenticate::Authorizations::from_fingerprints([support::expect::fingerprint(
+            "alice",
+        )]);
+    let repo = built.repo();
+    let report = audit(&repo, &introduction(&built), built.oid("merged"), &options).unwrap();
+    let root = report
+        .changes
+        .iter()
+        .find(|c| c.at.commit == built.oid("root"))
+        .unwrap();
+    assert_eq!((root.line, root.removed.len()), (Line::SideBranch, 0));
+    assert_counts(&built.path, &report, &options.authentication, "HEAD");
+}

@@ -91,6 +91,9 @@ pub(super) struct History {
     pub nodes: Vec<Node>,
     /// Each distinct file, parsed once.
     pub versions: HashMap<Oid, Arc<Version>>,
+    /// The objects at `.guix-authorizations` that are not files (a
+    /// directory, a submodule), read once.
+    not_files: HashSet<Oid>,
     pub changes: Vec<Change>,
 }
 
@@ -119,6 +122,7 @@ impl History {
         let mut history = History {
             nodes: Vec::with_capacity(ids.len()),
             versions: HashMap::new(),
+            not_files: HashSet::new(),
             changes: Vec::new(),
         };
         for &id in &ids {
@@ -168,7 +172,11 @@ impl History {
         if self.versions.contains_key(&blob) {
             return Ok(true);
         }
+        if self.not_files.contains(&blob) {
+            return Ok(false);
+        }
         let Some(parsed) = read_file(objects, commit, mode, blob, parse_named)? else {
+            self.not_files.insert(blob);
             return Ok(false);
         };
         let version = match parsed {
@@ -210,21 +218,21 @@ impl History {
         let mut changes = Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {
             let introduction = i == 0;
-            let changed = match introduction {
+            // A commit without parents in the range (the introduction, a
+            // root let in by the historical authorizations) lists its
+            // file first.
+            let changed = match node.parents.is_empty() {
                 true => node.file.is_some(),
-                false => {
-                    !node.parents.is_empty()
-                        && node
-                            .parents
-                            .iter()
-                            .all(|&p| self.nodes[p].file != node.file)
-                }
+                false => node
+                    .parents
+                    .iter()
+                    .all(|&p| self.nodes[p].file != node.file),
             };
             if !changed {
                 continue;
             }
             let own = self.version_of(i).unwrap_or(&empty);
-            let parent_node = node.parents.first().copied().filter(|_| !introduction);
+            let parent_node = node.parents.first().copied();
             let parent = parent_node
                 .and_then(|p| self.version_of(p))
                 .unwrap_or(&empty);
