@@ -15,6 +15,7 @@ use crate::git::commit::{read_raw, tree_entry, Header};
 use crate::git::objects::Objects;
 use crate::openpgp::fingerprint::Fingerprint;
 use crate::openpgp::keyring::Keyring;
+use crate::rule::interrupt::Interrupt;
 use crate::rule::memo::read_file;
 use crate::verdict::error::Error;
 use crate::verdict::failure::Failure;
@@ -80,8 +81,9 @@ type Difference = (Arc<[NamedKey]>, Arc<[NamedKey]>);
 pub(super) struct Node {
     pub at: CommitAt,
     pub signer: Option<Fingerprint>,
-    /// Its parents in the range.
-    pub parents: Vec<usize>,
+    /// Its parents, in order: their place in the range (`None` for one
+    /// outside it, an ancestor of the introduction) and their file.
+    pub parents: Vec<(Option<usize>, Option<Oid>)>,
     /// The blob of its `.guix-authorizations` (`None`: no file).
     pub file: Option<Oid>,
 }
@@ -101,11 +103,12 @@ impl History {
     /// Reads the commits reachable from `end` but not from the
     /// introduction (the commits [`authenticate`] checks), and the
     /// introduction, first.
+    /// Who signed what is [`History::attach`]ed afterwards.
     pub fn read(
         repo: &Repository,
         introduction: &Introduction,
         end: Oid,
-        signers: &HashMap<Oid, Fingerprint>,
+        interrupt: Interrupt,
     ) -> Result<History, Error> {
         let objects = Objects::open(repo)?;
         let mut ids = vec![introduction.commit];
@@ -126,11 +129,20 @@ impl History {
             changes: Vec::new(),
         };
         for &id in &ids {
-            let node = history.read_node(&objects, id, &index, signers)?;
+            interrupt.check()?;
+            let node = history.read_node(&objects, id, &index)?;
             history.nodes.push(node);
         }
-        history.changes = history.find_changes();
         Ok(history)
+    }
+
+    /// Each commit's signer, as authentication found it; then the changes
+    /// can be told.
+    pub fn attach(&mut self, signers: &HashMap<Oid, Fingerprint>) {
+        for node in &mut self.nodes {
+            node.signer = signers.get(&node.at.commit).cloned();
+        }
+        self.changes = self.find_changes();
     }
 
     fn read_node(
@@ -138,26 +150,37 @@ impl History {
         objects: &Objects,
         id: Oid,
         index: &HashMap<Oid, usize>,
-        signers: &HashMap<Oid, Fingerprint>,
     ) -> Result<Node, Error> {
         let header = Header::parse(id, &read_raw(objects, id)?)?;
-        let name = authorizations::FILE_NAME.as_bytes();
-        let file = match tree_entry(objects, id, header.tree, name)? {
-            None => None,
-            Some((mode, blob)) => self.version(objects, id, mode, blob)?.then_some(blob),
-        };
+        let file = self.file(objects, id, header.tree)?;
+        let mut parents = Vec::with_capacity(header.parents.len());
+        for parent in &header.parents {
+            parents.push(match index.get(parent) {
+                Some(&i) => (Some(i), self.nodes[i].file),
+                None => {
+                    let tree = Header::parse(*parent, &read_raw(objects, *parent)?)?.tree;
+                    (None, self.file(objects, *parent, tree)?)
+                }
+            });
+        }
         Ok(Node {
             at: CommitAt {
                 commit: id,
                 time: header.time,
             },
-            signer: signers.get(&id).cloned(),
-            parents: header
-                .parents
-                .iter()
-                .filter_map(|p| index.get(p).copied())
-                .collect(),
+            signer: None,
+            parents,
             file,
+        })
+    }
+
+    /// The blob of the `.guix-authorizations` of commit `id`, whose tree
+    /// is `tree`, parsed once (`None`: no file).
+    fn file(&mut self, objects: &Objects, id: Oid, tree: Oid) -> Result<Option<Oid>, Error> {
+        let name = authorizations::FILE_NAME.as_bytes();
+        Ok(match tree_entry(objects, id, tree, name)? {
+            None => None,
+            Some((mode, blob)) => self.version(objects, id, mode, blob)?.then_some(blob),
         })
     }
 
@@ -209,8 +232,9 @@ impl History {
             .map(|v| &**v)
     }
 
-    /// The commits whose file differs from each of their parents' in the
-    /// range (the introduction's, when it has one).
+    /// The commits whose file differs from each of their parents' (those
+    /// outside the range included: a branch forked before the
+    /// introduction), and the introduction's file, when it has one.
     fn find_changes(&self) -> Vec<Change> {
         let first_parent_line = self.first_parent_line();
         let empty = Version::default();
@@ -218,30 +242,30 @@ impl History {
         let mut changes = Vec::new();
         for (i, node) in self.nodes.iter().enumerate() {
             let introduction = i == 0;
-            // A commit without parents in the range (the introduction, a
-            // root let in by the historical authorizations) lists its
-            // file first.
-            let changed = match node.parents.is_empty() {
+            // The introduction, and a root let in by the historical
+            // authorizations, list their file first.
+            let changed = match introduction || node.parents.is_empty() {
                 true => node.file.is_some(),
-                false => node
-                    .parents
-                    .iter()
-                    .all(|&p| self.nodes[p].file != node.file),
+                false => node.parents.iter().all(|&(_, file)| file != node.file),
             };
             if !changed {
                 continue;
             }
             let own = self.version_of(i).unwrap_or(&empty);
-            let parent_node = node.parents.first().copied();
-            let parent = parent_node
-                .and_then(|p| self.version_of(p))
-                .unwrap_or(&empty);
+            let parent_file = node
+                .parents
+                .first()
+                .filter(|_| !introduction)
+                .and_then(|&(_, f)| f);
+            let parent = parent_file
+                .and_then(|blob| self.versions.get(&blob))
+                .map_or(&empty, |v| &**v);
             let signer = node
                 .signer
                 .clone()
                 .unwrap_or_else(|| Fingerprint::from_bytes(&[]));
             let signer_name = parent.name_of(&signer).or_else(|| own.name_of(&signer));
-            let pair = (parent_node.and_then(|p| self.nodes[p].file), node.file);
+            let pair = (parent_file, node.file);
             let (added, removed) = differences
                 .entry(pair)
                 .or_insert_with(|| (difference(own, parent), difference(parent, own)))
@@ -272,7 +296,7 @@ impl History {
             if !line.insert(i) {
                 break;
             }
-            at = self.nodes[i].parents.first().copied();
+            at = self.nodes[i].parents.first().and_then(|&(p, _)| p);
         }
         line
     }

@@ -39,6 +39,7 @@ use git2::{Oid, Repository};
 use crate::authenticate::Options;
 use crate::channel::introduction::Introduction;
 use crate::openpgp::fingerprint::Fingerprint;
+use crate::rule::interrupt::Interrupt;
 use crate::verdict::error::Error;
 
 pub use findings::{Finding, FindingKind, Severity};
@@ -239,8 +240,26 @@ pub fn audit(
     end: Oid,
     options: &AuditOptions,
 ) -> Result<Audit, Error> {
-    let (keyring, signers) = history::authenticate_all(repo, introduction, end, options)?;
-    let history = history::History::read(repo, introduction, end, &signers)?;
+    // The history is read on a thread of its own while the range is
+    // authenticated: the audit then costs little more than authentication.
+    // What authentication says comes first: a range that is not authentic
+    // is not audited, whatever the reading found.
+    let path = repo.path().to_owned();
+    let (authenticated, read) = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let repo = options.authentication.opener.open(&path)?;
+            let interrupt = options.authentication.interrupt.as_deref();
+            history::History::read(&repo, introduction, end, Interrupt::new(interrupt))
+        });
+        let authenticated = history::authenticate_all(repo, introduction, end, options);
+        let read = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (authenticated, read)
+    });
+    let (keyring, signers) = authenticated?;
+    let mut history = read?;
+    history.attach(&signers);
     let keys = keys::audited_keys(&history, &keyring);
     let findings = findings::find(&history, &keys, &keyring, introduction, options);
     Ok(Audit {
