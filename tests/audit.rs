@@ -502,6 +502,77 @@ fn nonguix_audit_agrees_with_git_and_stats() {
 fn guix_audit_agrees_with_git_and_stats() {
     let report = audit_real("GIT_AUTHENTICATE_GUIX", &Introduction::guix());
     assert_eq!(report.commits, 108_786);
+    // `git log --oneline INTRODUCTION..master -- .guix-authorizations`
+    // says 69: its history simplification follows one side of merges.
+    assert_eq!(
+        report.changes.iter().filter(|c| !c.introduction).count(),
+        73
+    );
+    assert_eq!(report.keys.len(), 92);
+    assert_eq!(report.authorized_at_end.len(), 47);
+}
+
+#[test]
+#[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix with its keyring branch)"]
+fn guix_html_page_is_under_2_mb() {
+    let repo = support::snapshot("GIT_AUTHENTICATE_GUIX");
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("guix.html");
+    let intro = Introduction::guix();
+    let out = Command::new(env!("CARGO_BIN_EXE_git-authenticate"))
+        .arg("audit")
+        .arg("-r")
+        .arg(repo.path())
+        .args([
+            &intro.commit.to_string(),
+            &intro.signer.to_hex(),
+            "-e",
+            "master",
+        ])
+        .arg("--html")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let size = std::fs::metadata(&page).unwrap().len();
+    assert!(size < 2 << 20, "{size} bytes");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let summary = text.split("\n\n").next().unwrap();
+    assert!(
+        summary.lines().count() <= 24,
+        "a summary of one screen:\n{summary}"
+    );
+}
+
+#[test]
+fn a_change_of_many_keys_is_cut_in_text_and_whole_in_json() {
+    let entries: Vec<(String, String)> = (0..30)
+        .map(|i| {
+            (
+                format!("k{i}"),
+                support::spaced_fingerprint(&format!("{i:040X}")),
+            )
+        })
+        .chain([("alice".to_owned(), key("alice").signing_fpr_spaced())])
+        .collect();
+    let file = support::authorizations_file(&entries, "audit test")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n");
+    let built = support::build_scenario_text(&format!(
+        "keyring alice\nauthorize alice\ncommit first alice\n\
+         write .guix-authorizations \"{file}\"\ncommit many alice\n"
+    ));
+    let out = cli(&built, &[]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("… 18 more (see --format=json)"), "{text}");
+    let out = cli(&built, &["--format=json"]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["changes"][1]["added"].as_array().unwrap().len(), 30);
 }
 
 /// `git-authenticate audit` in the built repository, from `first`.

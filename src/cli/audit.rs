@@ -140,6 +140,10 @@ fn text(report: &Audit) {
         .and_then(|()| findings(&mut out, report));
 }
 
+/// The most keys the summary names one by one, so that it stays one
+/// screen.
+const SUMMARY_KEYS: usize = 12;
+
 fn summary(out: &mut impl Write, report: &Audit) -> std::io::Result<()> {
     let count = |s: Severity| report.findings.iter().filter(|f| f.severity == s).count();
     let later = report.changes.iter().filter(|c| !c.introduction).count();
@@ -175,6 +179,29 @@ fn summary(out: &mut impl Write, report: &Audit) -> std::io::Result<()> {
         count(Severity::Warning),
         count(Severity::Info)
     )?;
+    for severity in [Severity::Critical, Severity::Warning] {
+        let mut kinds: Vec<(&str, usize)> = Vec::new();
+        for finding in report.findings.iter().filter(|f| f.severity == severity) {
+            match kinds
+                .iter_mut()
+                .find(|(kind, _)| *kind == finding.kind.name())
+            {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((finding.kind.name(), 1)),
+            }
+        }
+        if !kinds.is_empty() {
+            let listed: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            writeln!(out, "    {}: {}", severity.name(), listed.join(", "))?;
+        }
+    }
+    if report.authorized_at_end.len() > SUMMARY_KEYS {
+        return writeln!(
+            out,
+            "  {} keys may sign (see the keys below)",
+            report.authorized_at_end.len()
+        );
+    }
     for key in report.keys.iter().filter(|k| k.authorized_at_end) {
         writeln!(
             out,
