@@ -31,7 +31,7 @@ struct Gathered {
     per_year: BTreeMap<i64, usize>,
 }
 
-/// Keeps `candidate` in `slot` when it comes earlier (`later` false) or
+/// Keeps `value` in `slot` when it comes earlier (`later` false) or
 /// later than what is there.
 fn keep<T: Clone>(slot: &mut Option<(Place, T)>, place: Place, value: &T, later: bool) {
     let better = match slot {
