@@ -16,7 +16,12 @@
 //!   1,000 refs checked with a 100,000-key keyring, a push of 200,000
 //!   unsigned commits (time, peak memory, bytes printed).
 //!
+//! - the audit (`git-authenticate audit`) against a cold authentication of
+//!   the same range, on the generated channel and GNU Guix (its goal: at
+//!   most 1.5 times).
+//!
 //! `BENCH_ONLY` selects one part: `guix` (GNU Guix against git's floor),
+//! `audit` (the audit against a cold authentication),
 //! `gate` (the gate on both channels), `backdated` (the gate's refusals on
 //! GNU Guix only), `merges`, `keyring`, `unsigned-push`.
 //!
@@ -713,6 +718,42 @@ fn measure_unsigned_push() {
     print_gate_run("pushed whole", &run);
 }
 
+/// The audit against a cold authentication of the same range, medians of
+/// three runs each.
+fn measure_audit(channel: &Channel) {
+    let audit = median(
+        (0..3)
+            .map(|_| {
+                let start = Instant::now();
+                let out = Command::new(BINARY)
+                    .arg("audit")
+                    .arg("-r")
+                    .arg(&channel.path)
+                    .args([&channel.introduction, &channel.signer])
+                    .args(["-k", &channel.keyring, "--end", &channel.end])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("run git-authenticate audit");
+                assert!(out.success(), "{}: audit failed", channel.name);
+                start.elapsed()
+            })
+            .collect(),
+    );
+    let cold = median(
+        (0..3)
+            .map(|_| run(channel, &channel.end, fresh_cache(&channel.name).path()).wall)
+            .collect(),
+    );
+    println!(
+        "\n{}: audit {}, cold authentication {} (ratio {:.2}; goal at most 1.5)",
+        channel.name,
+        ms(audit),
+        ms(cold),
+        audit.as_secs_f64() / cold.as_secs_f64()
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is expected.
     let commits: usize = std::env::var("BENCH_COMMITS")
@@ -736,6 +777,13 @@ fn main() {
         "merges" => return measure_merges(),
         "keyring" => return measure_many_refs(),
         "unsigned-push" => return measure_unsigned_push(),
+        "audit" => {
+            measure_audit(&generated_channel(commits, Mix::Guix, true));
+            if let Some(path) = snapshot("GIT_AUTHENTICATE_GUIX") {
+                measure_audit(&guix(path));
+            }
+            return;
+        }
         _ => {}
     }
     if only == "guix" {
@@ -756,6 +804,7 @@ fn main() {
     let generated = generated_channel(commits, Mix::Guix, true);
     measure(&generated);
     measure_gate(&generated);
+    measure_audit(&generated);
     match snapshot("GIT_AUTHENTICATE_NONGUIX") {
         Some(path) => measure(&real_channel(
             "nonguix",
@@ -772,6 +821,7 @@ fn main() {
             let guix = guix(path);
             measure(&guix);
             measure_gate(&guix);
+            measure_audit(&guix);
         }
         None => println!(
             "\nGNU Guix: skipped (set GIT_AUTHENTICATE_GUIX to a clone with its keyring branch)"

@@ -24,7 +24,7 @@ const LAYERS: &[&[&str]] = &[
     &["authenticate"],
     &["revision"],
     &["merge"],
-    &["gate", "doctor"],
+    &["gate", "doctor", "audit"],
     &["fuzzing"],
 ];
 

@@ -5,6 +5,7 @@
 mod support;
 
 mod attacks;
+mod audit;
 #[cfg(feature = "fast-verify")]
 mod bench_generator;
 mod cache_security;

@@ -232,6 +232,10 @@ pub enum Command {
     MergeCheck(MergeCheckArgs),
     /// Check a channel's setup and say what to fix before users' pulls fail.
     Doctor(DoctorArgs),
+    /// Who could sign the channel, since when, who let them in, and what
+    /// looks wrong: the authenticated range's authorization changes, keys
+    /// and findings.
+    Audit(AuditArgs),
 }
 
 /// What the server's hooks take.
@@ -333,4 +337,51 @@ pub struct DoctorArgs {
     /// only counted.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// Audit the authenticated range from the introduction to END: every
+/// change of `.guix-authorizations`, every key ever authorized (when
+/// listed, who added it, what it signed, what the keyring says of it), and
+/// findings (unused, dormant, expiring, revoked or weak keys, a single
+/// key, changes made on merged branches…).
+///
+/// The whole range is authenticated first, without the cache: a range that
+/// is not authentic is not audited.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 audited; 1 not authentic; 2 could not check.")]
+pub struct AuditArgs {
+    /// The introductory commit (default: the configured one).
+    #[arg(value_name = "COMMIT")]
+    pub commit: Option<String>,
+
+    /// OpenPGP fingerprint of the key that signed COMMIT.
+    #[arg(value_name = "SIGNER", num_args = 0..)]
+    pub signer: Vec<String>,
+
+    /// Open the Git repository at DIRECTORY.
+    #[arg(short, long, value_name = "DIRECTORY")]
+    pub repository: Option<PathBuf>,
+
+    /// The keyring branch (default: configured, else `keyring`).
+    #[arg(short, long, value_name = "REFERENCE")]
+    pub keyring: Option<String>,
+
+    /// Audit up to COMMIT (default: HEAD); any commit-ish.
+    #[arg(short, long, value_name = "COMMIT")]
+    pub end: Option<String>,
+
+    /// Also write the audit as one self-contained HTML page to FILE: a
+    /// timeline per key, the tables and the findings.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text, value_name = "FORMAT")]
+    pub format: Format,
+
+    /// Threads checking commits: 1 to 1024, or 0 (the default) for one per
+    /// core.
+    #[arg(short, long, value_name = "N", default_value_t = 0, hide_default_value = true,
+          value_parser = jobs())]
+    pub jobs: usize,
 }

@@ -1,6 +1,7 @@
 //! The command: arguments and configuration in, the library's verdict out.
 
 mod args;
+mod audit;
 mod config;
 mod doctor;
 mod gate;
@@ -26,7 +27,7 @@ use output::{Noise, Request};
 
 /// Exit statuses, documented in `--help` and doc/GUIDE.md.
 const AUTHENTIC: u8 = 0;
-const NOT_AUTHENTIC: u8 = 1;
+pub(crate) const NOT_AUTHENTIC: u8 = 1;
 pub(crate) const COULD_NOT_CHECK: u8 = 2;
 
 pub fn run() -> ExitCode {
@@ -59,6 +60,7 @@ pub fn run() -> ExitCode {
             }
             Command::MergeCheck(check) => gate::merge_check(check),
             Command::Doctor(doctor) => doctor::run(doctor),
+            Command::Audit(args) => audit::run(args),
         });
     }
     ExitCode::from(match execute(&args) {

@@ -109,6 +109,16 @@ pub enum Opener {
     With(Arc<dyn Fn() -> Result<Repository, git2::Error> + Send + Sync>),
 }
 
+impl Opener {
+    /// Another handle on the repository whose git directory is `path`.
+    pub(crate) fn open(&self, path: &std::path::Path) -> Result<Repository, Error> {
+        match self {
+            Opener::Reopen => Ok(crate::git::open::reopen(path)?),
+            Opener::With(open) => Ok(open()?),
+        }
+    }
+}
+
 impl std::fmt::Debug for Opener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -245,7 +255,7 @@ pub fn authenticate_commit(
 
 /// The caller's keyring, or the keyring branch (at its tip, or at the
 /// commit the caller names).
-fn load_keyring(
+pub(crate) fn load_keyring(
     repo: &Repository,
     options: &Options,
     progress: &dyn Progress,
@@ -403,12 +413,7 @@ fn check_commits(
     let progress = check.progress;
     progress.phase(Phase::Walking);
     let (path, opener) = (repo.path().to_owned(), &options.opener);
-    let open = move || -> Result<Repository, Error> {
-        match opener {
-            Opener::Reopen => Ok(crate::git::open::reopen(&path)?),
-            Opener::With(open) => Ok(open()?),
-        }
-    };
+    let open = move || opener.open(&path);
     let pipeline = Pipeline {
         threads: threads(options.jobs),
         open: &open,

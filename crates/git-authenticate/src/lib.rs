@@ -151,10 +151,12 @@
 //! the pre-merge check of `merge-check`, and [`Substitutions`], what git
 //! would substitute). Limits are associated constants of the type they
 //! bound ([`Authorizations::MAX_SIZE`], [`Keyring::MAX_KEYS`],
-//! [`Cache::MAX_ENTRIES`], [`CommitSignature::MAX_SIZE`]). Only two modules
+//! [`Cache::MAX_ENTRIES`], [`CommitSignature::MAX_SIZE`]). Only three modules
 //! are public, each a sub-API with words of its own: [`gate`] (the server's
-//! `Gate`, `Verdict`, `Refusal`) and [`doctor`] (`diagnose`, `Problem`,
-//! `Severity`). Strings from a repository are hostile when printed: show
+//! `Gate`, `Verdict`, `Refusal`), [`doctor`] (`diagnose`, `Problem`,
+//! `Severity`) and [`mod@audit`] (`Change`, `AuditedKey`, `Finding`); the
+//! audit's entry point, [`audit()`], [`Audit`] and [`AuditOptions`] are
+//! also at the top level, beside [`authenticate`] which it runs first. Strings from a repository are hostile when printed: show
 //! them through [`Untrusted`].
 //!
 //! The library reads no git configuration and installs no hooks: as in
@@ -187,9 +189,10 @@
 #![warn(unnameable_types)]
 
 // The folders are the layers. From the bottom: git, openpgp, channel,
-// cache, verdict, rule, authenticate, revision, merge, then gate and
-// doctor; each uses only those below it, and no modules use each other in
+// cache, verdict, rule, authenticate, revision, merge, then gate,
+// doctor and audit; each uses only those below it, and no modules use each other in
 // a cycle (checked by tests/layers.rs).
+pub mod audit;
 mod authenticate;
 mod cache;
 mod channel;
@@ -202,6 +205,7 @@ mod revision;
 mod rule;
 mod verdict;
 
+pub use audit::{audit, Audit, AuditOptions};
 pub use authenticate::{authenticate, authenticate_commit, Opener, Options};
 pub use cache::{
     Cache, CacheAction, CacheError, CacheProblem, CacheWarning, Cached, Conditions, UnsafeEntry,

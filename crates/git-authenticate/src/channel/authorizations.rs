@@ -152,22 +152,7 @@ impl Authorizations {
 
     /// The `match` of `read-authorizations`.
     fn from_datum(datum: &lexpr::Value) -> Result<Self, AuthorizationsError> {
-        let items = sexp::list(datum)
-            .filter(|items| items.first().and_then(|v| v.as_symbol()) == Some("authorizations"))
-            .ok_or(AuthorizationsError::Shape(
-                AuthorizationsShape::NotAuthorizations,
-            ))?;
-        check_version(items.get(1).copied())?;
-        let entries = items
-            .get(2)
-            .copied()
-            .and_then(sexp::list)
-            .ok_or(AuthorizationsError::Shape(AuthorizationsShape::NoEntries))?;
-        let fingerprints = entries
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| parse_entry(i + 1, entry))
-            .collect::<Result<Vec<_>, _>>()?;
+        let fingerprints = entries(datum)?.into_iter().map(|(fpr, _)| fpr);
         Ok(Self::from_fingerprints(fingerprints))
     }
 
@@ -202,6 +187,63 @@ impl Authorizations {
                 .cloned(),
         )
     }
+}
+
+/// What a file lists, as Guix's `match` reads it (its entries, each a
+/// fingerprint and the whole entry, duplicates kept).
+fn entries(datum: &lexpr::Value) -> Result<Vec<(Fingerprint, &lexpr::Value)>, AuthorizationsError> {
+    let items = sexp::list(datum)
+        .filter(|items| items.first().and_then(|v| v.as_symbol()) == Some("authorizations"))
+        .ok_or(AuthorizationsError::Shape(
+            AuthorizationsShape::NotAuthorizations,
+        ))?;
+    check_version(items.get(1).copied())?;
+    let entries = items
+        .get(2)
+        .copied()
+        .and_then(sexp::list)
+        .ok_or(AuthorizationsError::Shape(AuthorizationsShape::NoEntries))?;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| Ok((parse_entry(i + 1, entry)?, *entry)))
+        .collect()
+}
+
+/// The entries of a `.guix-authorizations` file read as [`Authorizations::parse`]
+/// reads it, each fingerprint (once, in file order) with the `(name "…")`
+/// its first entry gives, if any: what the audit shows of a key.
+pub(crate) fn parse_named(
+    contents: &[u8],
+) -> Result<Vec<(Fingerprint, Option<String>)>, AuthorizationsError> {
+    check_size(contents)?;
+    let datum = sexp::read_first_latin1(contents)?;
+    let mut seen = HashSet::new();
+    Ok(entries(&datum)?
+        .into_iter()
+        .filter(|(fpr, _)| seen.insert(fpr.clone()))
+        .map(|(fpr, entry)| (fpr, entry_name(entry)))
+        .collect())
+}
+
+/// A name read as ISO-8859-1 (as Guile reads the blob) shown as the UTF-8
+/// its author almost surely wrote, when its bytes are UTF-8.
+fn utf8_name(latin1: &str) -> String {
+    let bytes: Option<Vec<u8>> = latin1.chars().map(|c| u8::try_from(c).ok()).collect();
+    bytes
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| latin1.to_owned())
+}
+
+/// The string of the first `(name "…")` after an entry's fingerprint.
+fn entry_name(entry: &lexpr::Value) -> Option<String> {
+    sexp::list(entry)?.iter().skip(1).find_map(|field| {
+        let field = sexp::list(field)?;
+        match field.as_slice() {
+            [key, value] if key.as_symbol() == Some("name") => value.as_str().map(utf8_name),
+            _ => None,
+        }
+    })
 }
 
 fn check_size(contents: &[u8]) -> Result<(), AuthorizationsError> {

@@ -238,7 +238,7 @@ pub(crate) fn timestamp(time: SystemTime) -> String {
 
 /// The civil date (year, month, day) `days` after 1970-01-01 (Howard
 /// Hinnant's algorithm).
-fn civil_date(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_date(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -198,6 +198,23 @@ fn read_authorizations(
     mode: u32,
     object: Oid,
 ) -> Result<Parsed, Unreadable> {
+    let parse = |data: &[u8]| Authorizations::parse(data).map(Arc::new);
+    Ok(match read_file(objects, commit, mode, object, parse)? {
+        Some(parsed) => Parsed::Blob(parsed),
+        None => Parsed::NotABlob,
+    })
+}
+
+/// Reads the `.guix-authorizations` object of `commit` as
+/// [`read_authorizations`] does, parsed by `parse`; `None` when it is not
+/// a blob (Guix's "no file").
+pub(crate) fn read_file<T>(
+    objects: &Objects,
+    commit: Oid,
+    mode: u32,
+    object: Oid,
+    parse: impl FnOnce(&[u8]) -> Result<T, AuthorizationsError>,
+) -> Result<Option<Result<T, AuthorizationsError>>, Unreadable> {
     let unreadable = |problem| {
         let source = crate::git::objects::ObjectError {
             id: object,
@@ -208,14 +225,14 @@ fn read_authorizations(
     };
     let limit = authorizations::MAX_SIZE as u64;
     match objects.read_any(object, limit) {
-        Ok((Kind::Blob, data)) => Ok(Parsed::Blob(Authorizations::parse(&data).map(Arc::new))),
-        Ok(_) => Ok(Parsed::NotABlob),
-        Err(ObjectProblem::Missing) if mode == GITLINK => Ok(Parsed::NotABlob),
+        Ok((Kind::Blob, data)) => Ok(Some(parse(&data))),
+        Ok(_) => Ok(None),
+        Err(ObjectProblem::Missing) if mode == GITLINK => Ok(None),
         Err(ObjectProblem::TooLarge {
             kind: Kind::Blob,
             size,
             ..
-        }) => Ok(Parsed::Blob(Err(AuthorizationsError::TooLarge {
+        }) => Ok(Some(Err(AuthorizationsError::TooLarge {
             size: size as usize,
             limit: authorizations::MAX_SIZE,
         }))),
