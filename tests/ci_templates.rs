@@ -388,3 +388,44 @@ fn no_setup_leaves_the_repository_as_it_was() {
     assert!(out.status.success());
     assert!(runner.join(".git/hooks/pre-push").exists());
 }
+
+/// The templates' `cargo install` names the package that builds the
+/// `git-authenticate` command: the workspace's root package, since the
+/// package named `git-authenticate` is the library and has no binary
+/// (`cargo install` would refuse it).
+#[test]
+fn the_templates_install_the_package_of_the_command() {
+    let root = support::manifest_dir();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let package = manifest
+        .split("\n[package]\n")
+        .nth(1)
+        .and_then(|section| section.lines().find_map(|l| l.strip_prefix("name = ")))
+        .expect("the root package's name")
+        .trim_matches('"');
+    assert!(
+        manifest.contains("[[bin]]\nname = \"git-authenticate\""),
+        "the root package builds the git-authenticate binary"
+    );
+    for template in ["github-actions.yml", "gitlab-ci.yml", "README.md"] {
+        let text = std::fs::read_to_string(root.join("examples/ci").join(template)).unwrap();
+        // The line that ends the install command (YAML and shell
+        // continuations before it).
+        let installs: Vec<&str> = text
+            .lines()
+            .filter(|l| match template {
+                "README.md" => l.contains("cargo install --locked --git"),
+                _ => l.contains("{GIT_AUTHENTICATE_REV:+--rev"),
+            })
+            .collect();
+        assert!(!installs.is_empty(), "{template}: no cargo install line");
+        for line in installs {
+            assert!(
+                line.trim_end()
+                    .trim_end_matches('`')
+                    .ends_with(&format!(" {package}")),
+                "{template}: `{line}` must install {package}"
+            );
+        }
+    }
+}
