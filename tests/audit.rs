@@ -326,33 +326,39 @@ fn keys_expired_expiring_or_revoked_while_authorized_are_found() {
     support::needs::gpg();
     let home = AgentHome::new("gah-aud.").unwrap();
     // The channel's commits are of 2021-01-01.
-    let (old, old_key) = gpg_key(
-        &home,
-        "Old <old@example.org>",
-        "20200101T000000",
-        "1d",
-        false,
-    );
-    let (_, report) = run(&channel_with("old", &old, &old_key));
-    assert_finding(&report, "warning expired-but-authorized old");
-    let (soon, soon_key) = gpg_key(
-        &home,
-        "Soon <soon@example.org>",
-        "20201215T000000",
-        "30d",
-        false,
-    );
-    let (_, report) = run(&channel_with("soon", &soon, &soon_key));
-    assert_finding(&report, "warning expires-soon soon");
-    let (gone, gone_key) = gpg_key(
-        &home,
-        "Gone <gone@example.org>",
-        "20200601T000000",
-        "0",
-        true,
-    );
-    let (_, report) = run(&channel_with("gone", &gone, &gone_key));
-    assert_finding(&report, "critical revoked-but-authorized gone");
+    // (name, created, expiry, revoked, the finding expected)
+    let cases = [
+        (
+            "old",
+            "20200101T000000",
+            "1d",
+            false,
+            "warning expired-but-authorized old",
+        ),
+        (
+            "soon",
+            "20201215T000000",
+            "30d",
+            false,
+            "warning expires-soon soon",
+        ),
+        (
+            "gone",
+            "20200601T000000",
+            "0",
+            true,
+            "critical revoked-but-authorized gone",
+        ),
+    ];
+    let mut last = None;
+    for (name, created, expiry, revoked, finding) in cases {
+        let user_id = format!("{name} <{name}@example.org>");
+        let (fingerprint, key) = gpg_key(&home, &user_id, created, expiry, revoked);
+        let (_, report) = run(&channel_with(name, &fingerprint, &key));
+        assert_finding(&report, finding);
+        last = Some((fingerprint, report));
+    }
+    let (gone, report) = last.unwrap();
     assert!(
         report
             .key(&gone.parse().unwrap())
