@@ -47,9 +47,11 @@ struct Channel {
     end: String,
 }
 
-/// Wall time and peak resident memory of one run of the binary.
+/// Wall time, CPU time and peak resident memory of one run of the binary.
 struct Run {
     wall: Duration,
+    /// User and system time, all threads together.
+    cpu: Option<Duration>,
     peak_kib: Option<u64>,
     ok: bool,
     /// What the binary wrote to standard error (`/usr/bin/time`'s line
@@ -57,8 +59,8 @@ struct Run {
     stderr_bytes: usize,
 }
 
-/// Runs the binary with a private cache directory; peak memory through
-/// `/usr/bin/time` when it exists.
+/// Runs the binary with a private cache directory; CPU time and peak
+/// memory through `/usr/bin/time` when it exists.
 fn run(channel: &Channel, end: &str, cache: &Path) -> Run {
     run_with(channel, end, cache, &[])
 }
@@ -68,7 +70,7 @@ fn run_with(channel: &Channel, end: &str, cache: &Path, extra: &[&str]) -> Run {
     let time = Path::new("/usr/bin/time");
     let mut command = if time.exists() {
         let mut c = Command::new(time);
-        c.args(["-f", "%M", BINARY]);
+        c.args(["-f", "%U %S %M", BINARY]);
         c
     } else {
         Command::new(BINARY)
@@ -92,11 +94,12 @@ fn run_with(channel: &Channel, end: &str, cache: &Path, extra: &[&str]) -> Run {
     let output = command.output().expect("run git-authenticate");
     let wall = start.elapsed();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let peak_kib = time
-        .exists()
-        .then(|| stderr.lines().last().and_then(|l| l.trim().parse().ok()))
-        .flatten();
-    // `/usr/bin/time` adds its own lines: the exit status, then the peak.
+    let (cpu, peak_kib) = match time.exists() {
+        true => time_line(stderr.lines().last().unwrap_or("")),
+        false => (None, None),
+    };
+    // `/usr/bin/time` adds its own lines: the exit status, then its
+    // figures.
     let mut lines: Vec<&str> = stderr.lines().collect();
     if time.exists() {
         lines.pop();
@@ -108,10 +111,21 @@ fn run_with(channel: &Channel, end: &str, cache: &Path, extra: &[&str]) -> Run {
     }
     Run {
         wall,
+        cpu,
         peak_kib,
         ok: output.status.success(),
         stderr_bytes,
     }
+}
+
+/// `/usr/bin/time -f "%U %S %M"`'s line: CPU time and peak memory.
+fn time_line(line: &str) -> (Option<Duration>, Option<u64>) {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let seconds = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    let cpu = seconds(0)
+        .zip(seconds(1))
+        .map(|(user, system)| Duration::from_secs_f64(user + system));
+    (cpu, fields.get(2).and_then(|f| f.parse().ok()))
 }
 
 fn median(mut runs: Vec<Duration>) -> Duration {
@@ -181,14 +195,17 @@ fn measure(channel: &Channel) {
     let commits = commits_in(channel);
     let floor = git_floor(channel);
     let mut cold = Vec::new();
+    let mut cpu = Vec::new();
     let mut peak = None;
     for _ in 0..3 {
         let cache = fresh_cache(&channel.name);
         let r = run(channel, &channel.end, cache.path());
         assert!(r.ok, "{}: authentication failed", channel.name);
         cold.push(r.wall);
+        cpu.extend(r.cpu);
         peak = peak.max(r.peak_kib);
     }
+    let runs: Vec<String> = cold.iter().map(|d| format!("{:.2}", d.as_secs_f64())).collect();
     let cold = median(cold);
     // A cache holding END: nothing new.
     let cached = fresh_cache(&channel.name);
@@ -217,6 +234,10 @@ fn measure(channel: &Channel) {
         "  cold, introduction to END    {:>10}   ({per_commit:.1} µs per commit)",
         ms(cold)
     );
+    println!("  cold runs                    {:>10} s", runs.join(", "));
+    if !cpu.is_empty() {
+        println!("  CPU time, cold (median)      {:>10}", ms(median(cpu)));
+    }
     println!(
         "  git cat-file floor           {:>10}   ratio {:.2}",
         ms(floor),

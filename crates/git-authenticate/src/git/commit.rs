@@ -133,12 +133,16 @@ pub(crate) fn tree_entry(
         .map_err(|what| malformed(ObjectRole::TreeOf(commit), tree, Kind::Tree, what))
 }
 
-/// Finds `name` among the entries of a tree.
+/// Finds `name` among the entries of a tree (all of which are read: the
+/// tree must be one Git writes).
 fn find_entry(data: &[u8], name: &[u8]) -> Result<Option<(u32, Oid)>, &'static str> {
-    Ok(tree_entries(data)?
-        .into_iter()
-        .find(|(entry_name, _, _)| *entry_name == name)
-        .map(|(_, mode, id)| (mode, id)))
+    let mut found = None;
+    ordered_entries(data, |(entry_name, mode, id)| {
+        if entry_name == name {
+            found = Some((mode, id));
+        }
+    })?;
+    Ok(found)
 }
 
 /// A tree entry: its name, mode and object id.
@@ -153,28 +157,50 @@ pub(crate) type TreeEntry<'a> = (&'a [u8], u32, Oid);
 /// or whether it finds one at all in an unsorted tree, depends on the
 /// number and order of the other entries.
 pub(crate) fn tree_entries(data: &[u8]) -> Result<Vec<TreeEntry<'_>>, &'static str> {
-    let entries: Vec<TreeEntry<'_>> = TreeEntries { data }.collect::<Result<_, _>>()?;
-    for pair in entries.windows(2) {
-        let ((a, a_mode, _), (b, b_mode, _)) = (pair[0], pair[1]);
-        if a == b {
-            return Err("a tree names an entry twice");
-        }
-        if git_order(a, a_mode, b, b_mode) != std::cmp::Ordering::Less {
-            return Err("a tree's entries are not in Git's order");
-        }
-    }
+    let mut entries = Vec::new();
+    ordered_entries(data, |entry| entries.push(entry))?;
     Ok(entries)
+}
+
+/// Hands every entry of a tree to `visit`, in order, refusing the tree as
+/// [`tree_entries`] does; nothing is collected, as the rule reads a tree
+/// for every commit.
+fn ordered_entries<'a>(
+    data: &'a [u8],
+    mut visit: impl FnMut(TreeEntry<'a>),
+) -> Result<(), &'static str> {
+    let mut previous: Option<(&[u8], u32)> = None;
+    for entry in (TreeEntries { data }) {
+        let (name, mode, id) = entry?;
+        if let Some((a, a_mode)) = previous {
+            if a == name {
+                return Err("a tree names an entry twice");
+            }
+            if git_order(a, a_mode, name, mode) != std::cmp::Ordering::Less {
+                return Err("a tree's entries are not in Git's order");
+            }
+        }
+        visit((name, mode, id));
+        previous = Some((name, mode));
+    }
+    Ok(())
 }
 
 /// Git's order of tree entries: by name, a directory's name compared as
 /// if followed by `/`.
 fn git_order(a: &[u8], a_mode: u32, b: &[u8], b_mode: u32) -> std::cmp::Ordering {
     // Compared without building the keys: this runs for every entry of
-    // every tree the rule reads.
+    // every tree the rule reads. The names' common length decides,
+    // unless one name is a prefix of the other: then what follows it
+    // (the rest of a name, then `/` for a directory) does.
+    let common = a.len().min(b.len());
     let slash = |mode: u32| (mode & 0o170000 == 0o040000).then_some(&b'/');
-    a.iter()
-        .chain(slash(a_mode))
-        .cmp(b.iter().chain(slash(b_mode)))
+    a[..common].cmp(&b[..common]).then_with(|| {
+        a[common..]
+            .iter()
+            .chain(slash(a_mode))
+            .cmp(b[common..].iter().chain(slash(b_mode)))
+    })
 }
 
 /// Scans tree entries: `MODE SP NAME NUL` then 20 bytes of object id.

@@ -215,7 +215,7 @@ impl<'a> Rule<'a> {
             }
             AuthorizationsEntry::Absent => None,
         };
-        for &grandparent in &parent.parents {
+        for &grandparent in parent.parents.iter() {
             if self.memo.facts(objects, grandparent)?.entry.is_present() {
                 return Err(Failure::RemovedAuthorizations {
                     commit: id,

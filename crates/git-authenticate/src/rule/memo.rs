@@ -36,11 +36,11 @@ impl AuthorizationsEntry {
 
 /// What the rule needs to know of a commit as a parent: what stands at
 /// `.guix-authorizations` in its tree, and its own parents (to tell a
-/// removal).
+/// removal). Cheap to clone: the memo hands out copies.
 #[derive(Debug, Clone)]
 pub(crate) struct CommitFacts {
     pub entry: AuthorizationsEntry,
-    pub parents: Vec<Oid>,
+    pub parents: Arc<[Oid]>,
 }
 
 /// A `.guix-authorizations` object, read.
@@ -106,7 +106,7 @@ impl Memo {
         };
         let facts = CommitFacts {
             entry,
-            parents: parents.to_vec(),
+            parents: parents.into(),
         };
         self.facts.insert(id, facts.clone());
         Ok(facts)

@@ -8,7 +8,9 @@
 //! memory they take, and stops everything at the first error or when the
 //! caller interrupts.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use git2::Repository;
 
@@ -31,15 +33,21 @@ pub(crate) trait Check: Sync {
 }
 
 /// Commit data sent to the checking threads and not yet taken stays under
-/// this many bytes; beyond it, they read the commit again. The walk is
-/// faster than checking, so on a long history it would otherwise hold most
-/// of it in memory.
+/// this many bytes: beyond it, the walk waits. The walk is faster than
+/// checking, so on a long history it would otherwise hold most of it in
+/// memory; and waiting costs nothing, where handing commits over without
+/// their data (as this once did) had the checking threads find, inflate
+/// and hash again the commits the walk had read.
 const DATA_IN_FLIGHT: usize = 32 << 20;
 
 /// At most this many commits wait for the checking threads (about 200
-/// bytes each); then the walk waits. A GNU Guix-sized history fits, so its
-/// walk, and the count of commits to check, end early.
+/// bytes each, with their data under [`DATA_IN_FLIGHT`]); then the walk
+/// waits.
 const COMMITS_IN_FLIGHT: usize = 1 << 17;
+
+/// How long the walk waits for the checking threads before it looks again
+/// whether they stopped or the caller interrupted.
+const WAIT: Duration = Duration::from_millis(20);
 
 /// How often the walk tells how many commits it has found.
 const FOUND_EVERY: usize = 1024;
@@ -55,7 +63,10 @@ pub(crate) struct Pipeline<'a> {
 /// What the threads share.
 struct Shared<'a, C> {
     check: &'a C,
-    in_flight: AtomicUsize,
+    in_flight: Mutex<InFlight>,
+    /// Told when the checking threads have taken enough data for the walk
+    /// to go on.
+    taken: Condvar,
     stop: AtomicBool,
     interrupt: Interrupt<'a>,
 }
@@ -76,7 +87,8 @@ impl Pipeline<'_> {
         let (sender, receiver) = crossbeam_channel::bounded::<Found>(COMMITS_IN_FLIGHT);
         let shared = Shared {
             check,
-            in_flight: AtomicUsize::new(0),
+            in_flight: Mutex::new(InFlight::default()),
+            taken: Condvar::new(),
             stop: AtomicBool::new(false),
             interrupt: self.interrupt,
         };
@@ -85,7 +97,7 @@ impl Pipeline<'_> {
             let mut receiver = Some(receiver);
             let (mut next, mut walking, mut finished) = (Some(first), Ok(()), false);
             let mut count = 0;
-            while let Some(mut commit) = next {
+            while let Some(commit) = next {
                 count += 1;
                 if count % FOUND_EVERY == 0 {
                     found(count);
@@ -102,7 +114,10 @@ impl Pipeline<'_> {
                         receiver = None;
                     }
                 }
-                shared.account(&mut commit);
+                if let Err(e) = shared.account(&commit) {
+                    walking = Err(e);
+                    break;
+                }
                 if sender.send(commit).is_err() {
                     break;
                 }
@@ -146,8 +161,7 @@ impl Pipeline<'_> {
         let objects = Objects::open(&repo)?;
         let mut tally = C::Tally::default();
         for found in receiver {
-            let size = found.data.as_ref().map_or(0, Vec::len);
-            shared.in_flight.fetch_sub(size, Ordering::Relaxed);
+            shared.take(&found);
             if shared.stop.load(Ordering::Relaxed) {
                 continue;
             }
@@ -164,15 +178,128 @@ impl Pipeline<'_> {
     }
 }
 
+/// The commit data sent to the checking threads and not yet taken.
+#[derive(Default)]
+struct InFlight {
+    bytes: usize,
+    /// Whether the walk waits for room. The checking threads wake it only
+    /// then, and once half the data is taken rather than at every commit:
+    /// a wake-up is a system call.
+    waiting: bool,
+}
+
 impl<C> Shared<'_, C> {
-    /// Counts the data of `found` as in flight, or drops it (to be read
-    /// again) when too much already is.
-    fn account(&self, found: &mut Found) {
-        let size = found.data.as_ref().map_or(0, Vec::len);
-        if self.in_flight.load(Ordering::Relaxed) + size > DATA_IN_FLIGHT {
-            found.data = None;
-        } else {
-            self.in_flight.fetch_add(size, Ordering::Relaxed);
+    /// Counts the data of `found` as in flight, once there is room for it:
+    /// waits while the checking threads have more than [`DATA_IN_FLIGHT`]
+    /// bytes to take (any amount when they have none, so that one large
+    /// commit never waits forever), unless they stopped or the caller
+    /// interrupts.
+    fn account(&self, found: &Found) -> Result<(), Error> {
+        let size = found.data.len();
+        let mut in_flight = self.in_flight();
+        while in_flight.bytes > 0 && in_flight.bytes + size > DATA_IN_FLIGHT {
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            self.interrupt.check()?;
+            in_flight.waiting = true;
+            in_flight = match self.taken.wait_timeout(in_flight, WAIT) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
+        in_flight.waiting = false;
+        in_flight.bytes += size;
+        Ok(())
+    }
+
+    /// Counts the data of `found` as taken by a checking thread.
+    fn take(&self, found: &Found) {
+        let mut in_flight = self.in_flight();
+        in_flight.bytes = in_flight.bytes.saturating_sub(found.data.len());
+        let wake = in_flight.waiting && in_flight.bytes <= DATA_IN_FLIGHT / 2;
+        if wake {
+            in_flight.waiting = false;
+        }
+        drop(in_flight);
+        if wake {
+            self.taken.notify_one();
+        }
+    }
+
+    fn in_flight(&self) -> MutexGuard<'_, InFlight> {
+        // Only counts are kept under the lock: a thread that panicked
+        // holding it left counts, which are all the others need.
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared(interrupt: Interrupt<'_>) -> Shared<'_, ()> {
+        Shared {
+            check: &(),
+            in_flight: Mutex::new(InFlight::default()),
+            taken: Condvar::new(),
+            stop: AtomicBool::new(false),
+            interrupt,
+        }
+    }
+
+    fn found(size: usize) -> Found {
+        Found {
+            node: 0,
+            id: git2::Oid::zero(),
+            data: vec![0; size],
+            parents: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_walk_waits_for_room_and_the_checking_threads_wake_it() {
+        let shared = shared(Interrupt::new(None));
+        let half = found(DATA_IN_FLIGHT / 2 + 1);
+        shared.account(&half).unwrap();
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| shared.account(&half));
+            // The walk waits until a checking thread takes the first half.
+            while !shared.in_flight().waiting {
+                std::thread::yield_now();
+            }
+            assert!(!waiting.is_finished());
+            shared.take(&half);
+            waiting.join().unwrap().unwrap();
+        });
+        assert_eq!(shared.in_flight().bytes, half.data.len());
+    }
+
+    #[test]
+    fn a_commit_larger_than_the_bound_waits_only_for_the_others() {
+        let shared = shared(Interrupt::new(None));
+        shared.account(&found(DATA_IN_FLIGHT * 2)).unwrap();
+        assert_eq!(shared.in_flight().bytes, DATA_IN_FLIGHT * 2);
+    }
+
+    #[test]
+    fn the_walk_stops_waiting_when_the_checking_threads_stop_or_the_caller_interrupts() {
+        let flag = AtomicBool::new(false);
+        let shared = shared(Interrupt::new(Some(&flag)));
+        let full = found(DATA_IN_FLIGHT);
+        shared.account(&full).unwrap();
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| shared.account(&full));
+            flag.store(true, Ordering::Relaxed);
+            assert!(matches!(waiting.join().unwrap(), Err(Error::Interrupted)));
+        });
+        flag.store(false, Ordering::Relaxed);
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| shared.account(&full));
+            shared.stop.store(true, Ordering::Relaxed);
+            assert!(waiting.join().unwrap().is_ok());
+        });
     }
 }

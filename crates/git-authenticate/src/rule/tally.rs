@@ -50,10 +50,7 @@ impl Check for CheckCommits<'_> {
     /// An authentication failure is tallied; any other error (an
     /// unreadable object) stops everything.
     fn check(&self, objects: &Objects, found: Found, tally: &mut Tally) -> Result<(), Error> {
-        let commit = match &found.data {
-            Some(data) => CommitObject::parse(found.id, data)?,
-            None => CommitObject::read_from(objects, found.id)?,
-        };
+        let commit = CommitObject::parse(found.id, &found.data)?;
         for parent in &found.parents {
             self.rule.memo.learn(objects, parent)?;
         }

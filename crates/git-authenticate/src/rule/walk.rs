@@ -42,8 +42,8 @@ pub(crate) struct Found {
     /// The walk's handle on this commit.
     pub node: Node,
     pub id: Oid,
-    /// The commit object's raw data; `None` if it is to be read again.
-    pub data: Option<Vec<u8>>,
+    /// The commit object's raw data.
+    pub data: Vec<u8>,
     /// What the walk read of its parents.
     pub parents: Vec<Header>,
 }
@@ -183,7 +183,7 @@ impl<'r> Walk<'r> {
             return Ok(Some(Found {
                 node,
                 id,
-                data: Some(data),
+                data,
                 parents: self.parent_headers(node),
             }));
         }
