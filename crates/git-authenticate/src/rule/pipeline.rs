@@ -253,7 +253,7 @@ mod tests {
     fn found(size: usize) -> Found {
         Found {
             node: 0,
-            id: git2::Oid::zero(),
+            id: git2::Oid::ZERO_SHA1,
             data: vec![0; size],
             parents: Vec::new(),
         }
