@@ -205,7 +205,10 @@ fn measure(channel: &Channel) {
         cpu.extend(r.cpu);
         peak = peak.max(r.peak_kib);
     }
-    let runs: Vec<String> = cold.iter().map(|d| format!("{:.2}", d.as_secs_f64())).collect();
+    let runs: Vec<String> = cold
+        .iter()
+        .map(|d| format!("{:.2}", d.as_secs_f64()))
+        .collect();
     let cold = median(cold);
     // A cache holding END: nothing new.
     let cached = fresh_cache(&channel.name);

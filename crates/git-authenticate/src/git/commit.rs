@@ -61,11 +61,13 @@ impl CommitObject {
 
     /// Parses the raw object `data` of commit `id`.
     pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Unreadable> {
-        let header = Header::parse(id, data)?;
+        // The header as the walk reads it, but for the committer time,
+        // which only orders the walk.
+        let (tree, parents) = parse_tree_and_parents(id, data)?;
         Ok(CommitObject {
             id,
-            tree: header.tree,
-            parents: header.parents,
+            tree,
+            parents,
             signature: extract_signature(data),
         })
     }
