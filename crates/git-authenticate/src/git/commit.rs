@@ -18,7 +18,7 @@
 //! - the walk's vertex (`walk.rs`): the same, compacted (a node index, its
 //!   parents as indices), for every commit the walk has met.
 //! - the walk's `Found`: a commit to check, as handed to a checking thread
-//!   (its data when it is still in memory, its parents' headers).
+//!   (its data, its parents' headers).
 //! - the memo's facts (`memo.rs`): what the rule remembers of a parent —
 //!   what stands at `.guix-authorizations` and its own parents.
 

@@ -282,9 +282,15 @@ impl<'r> Objects<'r> {
     }
 
     fn read_loose(&self, id: Oid, limit: u64) -> Result<Option<(Kind, Vec<u8>)>, ObjectProblem> {
+        // Named only when a directory may hold it: in a packed repository,
+        // none does, and this runs for every object read.
+        let mut directories = self.directories.iter().filter(|d| d.may_hold(id));
+        let Some(first) = directories.next() else {
+            return Ok(None);
+        };
         let hex = id.to_string();
         let (fan, rest) = hex.split_at(2);
-        for directory in self.directories.iter().filter(|d| d.may_hold(id)) {
+        for directory in std::iter::once(first).chain(directories) {
             match open_regular(&directory.path.join(fan).join(rest)) {
                 Ok(file) => return read_loose_file(file, limit).map(Some),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
