@@ -157,6 +157,10 @@ impl Pipeline<'_> {
         receiver: crossbeam_channel::Receiver<Found>,
         shared: &Shared<C>,
     ) -> Result<C::Tally, Error> {
+        let mut leaving = Leaving {
+            stop: &shared.stop,
+            done: false,
+        };
         let repo = (self.open)()?;
         let objects = Objects::open(&repo)?;
         let mut tally = C::Tally::default();
@@ -169,12 +173,25 @@ impl Pipeline<'_> {
                 .interrupt
                 .check()
                 .and_then(|()| shared.check.check(&objects, found, &mut tally));
-            if let Err(e) = checked {
-                shared.stop.store(true, Ordering::Relaxed);
-                return Err(e);
-            }
+            checked?;
         }
+        leaving.done = true;
         Ok(tally)
+    }
+}
+
+/// Stops everything when a checking thread ends before the walk is over:
+/// on an error, or a panic, the walk must not wait for it to take data.
+struct Leaving<'a> {
+    stop: &'a AtomicBool,
+    done: bool,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.stop.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -275,6 +292,30 @@ mod tests {
             waiting.join().unwrap().unwrap();
         });
         assert_eq!(shared.in_flight().bytes, half.data.len());
+    }
+
+    #[test]
+    fn a_checking_thread_that_ends_early_stops_the_walk_from_waiting() {
+        let stop = AtomicBool::new(false);
+        let ended = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let _leaving = Leaving {
+                        stop: &stop,
+                        done: false,
+                    };
+                    panic!("a bug in a checking thread");
+                })
+                .join()
+        });
+        assert!(ended.is_err());
+        assert!(stop.load(Ordering::Relaxed));
+        let done = AtomicBool::new(false);
+        drop(Leaving {
+            stop: &done,
+            done: true,
+        });
+        assert!(!done.load(Ordering::Relaxed));
     }
 
     #[test]
