@@ -3,8 +3,12 @@
 
 pub(crate) mod armor;
 pub(crate) mod crypto;
+#[cfg(feature = "fast-verify")]
+pub(crate) mod dsa;
 pub(crate) mod fingerprint;
 pub(crate) mod keyring;
+#[cfg(feature = "fast-verify")]
+mod montgomery;
 pub(crate) mod packet;
 pub(crate) mod policy;
 pub(crate) mod signature;
