@@ -27,7 +27,7 @@ use openssl::dsa::{Dsa, DsaSig};
 use openssl::pkey::{PKey, Public};
 use openssl::pkey_ctx::PkeyCtx;
 
-use crate::openpgp::crypto::TableBudget;
+use crate::openpgp::budget::TableBudget;
 use crate::openpgp::montgomery::Montgomery;
 
 /// Bits of exponent per table row. Each window costs one multiplication
@@ -778,6 +778,55 @@ mod tests {
             );
         }
         assert!(!huge.has_tables());
+    }
+
+    /// A keyring of 80 DSA keys that all sign enough to earn tables: its
+    /// budget (32 MiB) takes as many as fit, the others keep OpenSSL's
+    /// path, and every verdict stays right.
+    #[test]
+    fn a_keyring_of_many_dsa_keys_stays_within_its_budget() {
+        use openpgp::serialize::MarshalInto;
+        let key = test_key(1024, 160, &Arc::new(TableBudget::default()));
+        let files: Vec<(String, Vec<u8>)> = (0..80u64)
+            .map(|i| {
+                let mut packet = key.sequoia.clone();
+                packet
+                    .set_creation_time(SystemTime::UNIX_EPOCH + Duration::from_secs(i * 86_400))
+                    .unwrap();
+                let packet = openpgp::Packet::from(packet.role_into_primary());
+                (format!("{i}.key"), packet.to_vec().unwrap())
+            })
+            .collect();
+        let keyring = crate::Keyring::from_files(
+            "keyring",
+            files.iter().map(|(n, c)| (n.as_str(), c.as_slice())),
+        )
+        .unwrap();
+        assert_eq!(keyring.len(), 80);
+        let signatures: Vec<_> = (0..THRESHOLD + 1)
+            .map(|seed| {
+                let digest = digest(seed, 20);
+                let (r, s) = key.sign(&digest);
+                (r, s, digest)
+            })
+            .collect();
+        for keyring_key in keyring.keys() {
+            let crate::openpgp::crypto::Prepared::Dsa(prepared) = keyring_key.prepared() else {
+                panic!("not prepared for DSA");
+            };
+            for (r, s, digest) in &signatures {
+                assert!(prepared.verify(true, r, s, digest).is_ok());
+                assert!(prepared.verify(true, s, r, digest).is_err());
+            }
+        }
+        let budget = keyring.dsa_tables();
+        let one = Tables::size(1024, 160, WINDOW);
+        assert_eq!(
+            budget.tables_built(),
+            crate::openpgp::budget::TABLE_BUDGET / one
+        );
+        assert!(budget.used() <= crate::openpgp::budget::TABLE_BUDGET);
+        assert!(budget.tables_built() < 80);
     }
 
     /// Two threads verifying with one key as it passes the threshold:

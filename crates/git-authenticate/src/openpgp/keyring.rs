@@ -21,7 +21,8 @@ use openpgp::KeyID;
 
 use crate::git::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects, Unreadable};
 use crate::openpgp::armor;
-use crate::openpgp::crypto::{Prepared, TableBudget};
+use crate::openpgp::budget::TableBudget;
+use crate::openpgp::crypto::Prepared;
 use crate::openpgp::fingerprint::Fingerprint;
 use crate::openpgp::packet::{self, tag, KeyPacketProblem, MpiProblem};
 use crate::openpgp::signature::{self, SignatureProblem};

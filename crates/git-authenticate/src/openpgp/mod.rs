@@ -2,6 +2,7 @@
 //! signatures, the arithmetic that checks them, and the strict policy.
 
 pub(crate) mod armor;
+pub(crate) mod budget;
 pub(crate) mod crypto;
 #[cfg(feature = "fast-verify")]
 pub(crate) mod dsa;
