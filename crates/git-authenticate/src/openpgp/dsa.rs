@@ -2,10 +2,10 @@
 //! sign thousands of commits.
 //!
 //! A DSA verification computes `v = (g^u1 · y^u2 mod p) mod q`, where `p`,
-//! `q`, `g` and `y` belong to the key. Once a key has verified
-//! [`THRESHOLD`] signatures, fixed-base tables for `g` and `y` are built
-//! (`T[i][d] = base^(d·2^(w·i))`, in Montgomery form, `w` = [`WINDOW`]
-//! bits), and a verification is about `2·bits(q)/w` multiplications
+//! `q`, `g` and `y` belong to the key. Once OpenSSL has verified
+//! [`THRESHOLD`] of a key's signatures, fixed-base tables for `g` and `y`
+//! are built (`T[i][d] = base^(d·2^(w·i))`, in Montgomery form, `w` =
+//! [`WINDOW`] bits), and a verification is about `2·bits(q)/w` multiplications
 //! modulo `p` instead of a double exponentiation (DSA-2048: 85 against
 //! about 350).
 //!
@@ -32,7 +32,7 @@ use crate::openpgp::montgomery::Montgomery;
 
 /// Bits of exponent per table row. Each window costs one multiplication
 /// per exponent and `2^w − 1` entries per base. Measured for DSA-2048 (a
-/// 2-core machine under load, one Montgomery multiplication about 1.1 µs):
+/// shared 2-core machine, noisy; one Montgomery multiplication 1.1 µs):
 /// w = 5, 6, 7, 8 give 115, 100, 87, 76 µs of multiplications per
 /// signature, for 1.0, 1.7, 2.9, 5.0 MiB of tables built in 5, 7.5, 16.5,
 /// 22 ms (OpenSSL's whole verification: 385 µs). Past 6, each step saves
@@ -40,7 +40,7 @@ use crate::openpgp::montgomery::Montgomery;
 /// memory.
 pub(crate) const WINDOW: u32 = 6;
 
-/// Verifications a key makes through OpenSSL before it gets tables: the
+/// Signatures OpenSSL verifies for a key before it gets tables: the
 /// build (DSA-2048: 7.5 ms; DSA-3072: 14 ms) costs what the tables save
 /// on 25 to 30 verifications, so a key that signs only a few commits
 /// never pays for it, and one that signs thousands pays at most about
@@ -63,9 +63,9 @@ pub(crate) struct DsaKey {
     pkey: PKey<Public>,
     /// The key's numbers, when its shape allows tables.
     params: Option<Params>,
-    /// Verifications made without tables, up to [`THRESHOLD`].
+    /// Signatures OpenSSL verified, up to [`THRESHOLD`].
     uses: AtomicU32,
-    /// Built once, by the first verification past the threshold; `None`
+    /// Built once, by the verification that reaches the threshold; `None`
     /// when the budget is spent or the build failed.
     tables: OnceLock<Option<Tables>>,
     budget: Arc<TableBudget>,
@@ -105,7 +105,8 @@ impl DsaKey {
     }
 
     /// Verifies `(r, s)` over `digest`: with the tables when `use_tables`
-    /// and the key has them (or earns them now), else through OpenSSL.
+    /// and the key has them, else through OpenSSL (which, past the
+    /// threshold, gives the key its tables).
     pub(crate) fn verify(
         &self,
         use_tables: bool,
@@ -117,7 +118,7 @@ impl DsaKey {
         let bn = |m: &[u8]| BigNum::from_slice(m).map_err(|e| e.to_string());
         let (r, s) = (bn(r)?, bn(s)?);
         if use_tables {
-            if let Some((tables, params)) = self.tables() {
+            if let Some((tables, params)) = self.ready_tables() {
                 match tables.verify(params, &r, &s, digest) {
                     Some(true) => return Ok(()),
                     Some(false) => return Err(bad()),
@@ -132,26 +133,38 @@ impl DsaKey {
         let mut ctx = PkeyCtx::new(&self.pkey).map_err(|e| e.to_string())?;
         ctx.verify_init().map_err(|e| e.to_string())?;
         match ctx.verify(digest, &der) {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                if use_tables {
+                    self.count_verified();
+                }
+                Ok(())
+            }
             _ => Err(bad()),
         }
     }
 
-    /// The tables, built by the verification that passes the threshold
-    /// (concurrent verifications wait for it); `None` before, and for keys
-    /// that cannot or may not have them.
-    fn tables(&self) -> Option<(&Tables, &Params)> {
+    /// The tables, once built.
+    fn ready_tables(&self) -> Option<(&Tables, &Params)> {
         let params = self.params.as_ref()?;
-        if let Some(tables) = self.tables.get() {
-            return tables.as_ref().map(|t| (t, params));
+        let tables = self.tables.get()?.as_ref()?;
+        Some((tables, params))
+    }
+
+    /// Counts a signature OpenSSL verified; the one that reaches the
+    /// threshold builds the tables (meanwhile, other threads verify through
+    /// OpenSSL, or wait for them if they reach the threshold too). Only signatures OpenSSL accepted count, so a key
+    /// gets tables only once OpenSSL itself has shown it takes the key.
+    fn count_verified(&self) {
+        let Some(params) = &self.params else {
+            return;
+        };
+        if self.tables.get().is_some() {
+            return;
         }
-        if self.uses.fetch_add(1, Atomic::Relaxed) + 1 < THRESHOLD {
-            return None;
+        if self.uses.fetch_add(1, Atomic::Relaxed) + 1 >= THRESHOLD {
+            self.tables
+                .get_or_init(|| Tables::build(params, WINDOW, &self.budget));
         }
-        self.tables
-            .get_or_init(|| Tables::build(params, WINDOW, &self.budget))
-            .as_ref()
-            .map(|t| (t, params))
     }
 
     /// Builds tables for this key outside any budget, and drops them: the
