@@ -11,15 +11,15 @@
 //! Ed25519 keys are decompressed once per key rather than at every
 //! signature, and verified with the same call sequoia makes.
 //!
-//! DSA keys that sign many commits get fixed-base tables once they have
-//! verified a few signatures ([`crate::openpgp::dsa`]): a verification is
-//! then table look-ups and about 85 multiplications modulo p rather than a
-//! double exponentiation (DSA-2048 and DSA-3072 about 3 times faster), with
-//! OpenSSL's checks and result, and OpenSSL's own verification for every
-//! key shape where that is not provable. The tables of one keyring share
-//! a memory budget ([`TableBudget`]); keys beyond it keep OpenSSL's path.
-//! Differential tests compare the three (tables, OpenSSL alone, sequoia)
-//! on every DSA signature of GNU Guix.
+//! DSA keys that sign many commits get fixed-base tables once OpenSSL has
+//! verified a few of their signatures ([`crate::openpgp::dsa`]): a
+//! verification is then table look-ups and about 85 multiplications
+//! modulo p rather than a double exponentiation (DSA-2048 and DSA-3072
+//! about 3 times faster), with OpenSSL's checks and result, and OpenSSL's
+//! own verification for every key shape where that is not provable. The
+//! tables of one keyring share a memory budget ([`TableBudget`]); keys
+//! beyond it keep OpenSSL's path. Differential tests compare the three
+//! (tables, OpenSSL alone, sequoia) on every DSA signature of GNU Guix.
 //!
 //! Without the `fast-verify` feature, every signature goes to sequoia.
 
