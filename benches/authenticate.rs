@@ -23,10 +23,15 @@
 //! `BENCH_ONLY` selects one part: `guix` (GNU Guix against git's floor),
 //! `audit` (the audit against a cold authentication),
 //! `gate` (the gate on both channels), `backdated` (the gate's refusals on
-//! GNU Guix only), `merges`, `keyring`, `unsigned-push`.
+//! GNU Guix only), `merges`, `keyring`, `unsigned-push`, `algorithms` (the
+//! cost of one signature for each algorithm GNU Guix uses, DSA with and
+//! without its per-key tables, their build time and size; measured in
+//! this process through the library's `fuzzing` entry points, which the
+//! package's dev-dependencies enable for tests and benchmarks only).
 //!
 //! Generated repositories are kept under `target/bench-repos/`.
 
+mod algorithms;
 mod generate;
 
 use std::path::{Path, PathBuf};
@@ -801,6 +806,7 @@ fn main() {
         "merges" => return measure_merges(),
         "keyring" => return measure_many_refs(),
         "unsigned-push" => return measure_unsigned_push(),
+        "algorithms" => return algorithms::measure(),
         "audit" => {
             measure_audit(&generated_channel(commits, Mix::Guix, true));
             if let Some(path) = snapshot("GIT_AUTHENTICATE_GUIX") {
@@ -851,6 +857,7 @@ fn main() {
             "\nGNU Guix: skipped (set GIT_AUTHENTICATE_GUIX to a clone with its keyring branch)"
         ),
     }
+    algorithms::measure();
     for failures in [25_000, 100_000] {
         measure_failures(failures);
     }

@@ -591,3 +591,27 @@ pub fn merges_over_large_authorizations(dir: &Path, merges: usize) -> Generated 
         end: tip,
     }
 }
+
+/// `count` commits signed by the test key `name` (SHA-512, as in the
+/// generated channels), written to `repo`; with the key's certificate.
+#[allow(dead_code)] // The benches' only.
+pub fn signed_commits(repo: &mut Repository, name: &str, count: usize) -> (Vec<Oid>, Vec<u8>) {
+    let mut key = signing_key(name);
+    let tree = objects::tree(repo, &[]).unwrap();
+    let commits = (0..count as u64)
+        .map(|i| {
+            let time = START_TIME + 60 * i;
+            let message = format!("commit {i} by {name}\n");
+            let unsigned = objects::commit_buffer(tree, &[], &bench_person(time), &message);
+            let signature = objects::binary_signature(
+                &mut key,
+                unsigned.as_bytes(),
+                time as i64,
+                HashAlgorithm::SHA512,
+            )
+            .unwrap();
+            objects::commit(repo, &unsigned, Some(("gpgsig", signature.trim_end()))).unwrap()
+        })
+        .collect();
+    (commits, key.certificate)
+}

@@ -2,11 +2,14 @@
 //! give sequoia's own verdict on every signature: on every commit of the
 //! GNU Guix and nonguix histories when their snapshots are present, and on
 //! signatures made here with unusual keys, every hash, and corruptions.
+//! DSA signatures are also verified by OpenSSL alone ([`Engine::OpenSsl`]),
+//! to compare the DSA tables with (`openpgp/dsa.rs` has the edge cases).
 
 //!
 //! Unit tests: the engine is no public API (see `crate::fuzzing`).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, SystemTime};
 
 use git2::{Oid, Repository, Sort};
@@ -17,7 +20,7 @@ use openpgp::packet::signature::SignatureBuilder;
 use openpgp::packet::Signature;
 use openpgp::parse::Parse;
 use openpgp::serialize::Marshal;
-use openpgp::types::{HashAlgorithm, SignatureType};
+use openpgp::types::{HashAlgorithm, PublicKeyAlgorithm, SignatureType};
 
 use super::Engine;
 use crate::{CommitSignature, Keyring, KeyringKey, SignatureError};
@@ -42,7 +45,7 @@ fn snapshot(var: &str) -> Repository {
 }
 
 /// The verdict of one engine, comparable across engines.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Verdict {
     Good(String),
     Refused(&'static str),
@@ -59,8 +62,17 @@ fn verdict(result: Result<&KeyringKey, SignatureError>) -> Verdict {
     }
 }
 
-/// Every commit from the introduction to master, both engines.
-fn compare_history(repo: Repository, introduction: &str) {
+/// What [`compare_history`] compared.
+struct Compared {
+    /// DSA-signed commits, verified by the three engines.
+    dsa_commits: usize,
+    /// Keys that got DSA tables.
+    dsa_tables: usize,
+}
+
+/// Every commit from the introduction to master, both engines (and
+/// OpenSSL alone for DSA signatures).
+fn compare_history(repo: Repository, introduction: &str) -> Compared {
     let keyring_ref = if repo.find_reference("refs/heads/keyring").is_ok() {
         "keyring"
     } else {
@@ -74,6 +86,7 @@ fn compare_history(repo: Repository, introduction: &str) {
     walk.hide(Oid::from_str(introduction).unwrap()).unwrap();
     let commits: Vec<Oid> = walk.map(Result::unwrap).collect();
     let path = repo.path().to_path_buf();
+    let dsa_commits = AtomicUsize::new(0);
     let mismatches: Vec<String> = commits
         .par_chunks(2048)
         .flat_map_iter(|chunk| {
@@ -84,8 +97,17 @@ fn compare_history(repo: Repository, introduction: &str) {
                     let signature = CommitSignature::read(&repo, id).ok()?;
                     let fast = verdict(signature.verify_with(&keyring, Engine::Fastest));
                     let reference = verdict(signature.verify_with(&keyring, Engine::Sequoia));
-                    (fast != reference)
-                        .then(|| format!("{id}: fast {fast:?}, sequoia {reference:?}"))
+                    #[allow(deprecated)]
+                    let dsa = signature.packet().pk_algo() == PublicKeyAlgorithm::DSA;
+                    let openssl = if dsa {
+                        dsa_commits.fetch_add(1, Relaxed);
+                        verdict(signature.verify_with(&keyring, Engine::OpenSsl))
+                    } else {
+                        fast.clone()
+                    };
+                    (fast != reference || openssl != reference).then(|| {
+                        format!("{id}: fast {fast:?}, OpenSSL {openssl:?}, sequoia {reference:?}")
+                    })
                 })
                 .collect::<Vec<_>>()
         })
@@ -97,14 +119,29 @@ fn compare_history(repo: Repository, introduction: &str) {
         commits.len(),
         mismatches.join("\n")
     );
-    eprintln!("{} commits: both engines agree", commits.len());
+    let compared = Compared {
+        dsa_commits: dsa_commits.into_inner(),
+        dsa_tables: keyring.dsa_tables().tables_built(),
+    };
+    eprintln!(
+        "{} commits: the engines agree ({} DSA-signed: tables, OpenSSL and sequoia agree; {} \
+         keys got DSA tables, {} KiB)",
+        commits.len(),
+        compared.dsa_commits,
+        compared.dsa_tables,
+        keyring.dsa_tables().used() >> 10
+    );
+    compared
 }
 
 #[test]
 #[ignore = "needs GIT_AUTHENTICATE_GUIX (a clone of GNU Guix with its keyring branch)"]
 fn engines_agree_on_the_whole_guix_history() {
     let repo = snapshot("GIT_AUTHENTICATE_GUIX");
-    compare_history(repo, "9edb3f66fd807b096b48283debdcddccfea34bad");
+    let compared = compare_history(repo, "9edb3f66fd807b096b48283debdcddccfea34bad");
+    // About 4,800 DSA-signed commits, by a few keys: the tables were used.
+    assert!(compared.dsa_commits > 4000, "{}", compared.dsa_commits);
+    assert!(compared.dsa_tables > 0);
 }
 
 #[test]
@@ -115,7 +152,9 @@ fn engines_agree_on_the_whole_nonguix_history() {
 }
 
 /// A commit-like object carrying `signature` over `data`, verified by both
-/// engines against a keyring of every test key.
+/// engines against a keyring of every test key (and by OpenSSL alone,
+/// which must give sequoia's verdict too: it differs from the fastest
+/// engine only for DSA keys with tables).
 fn both_engines(keyring: &Keyring, data: &[u8], signature: &Signature) -> (Verdict, Verdict) {
     let mut armored = Vec::new();
     {
@@ -142,10 +181,27 @@ fn both_engines(keyring: &Keyring, data: &[u8], signature: &Signature) -> (Verdi
         .write(git2::ObjectType::Commit, &raw)
         .unwrap();
     let signature = CommitSignature::read(&repo, id).unwrap();
-    (
-        verdict(signature.verify_with(keyring, Engine::Fastest)),
-        verdict(signature.verify_with(keyring, Engine::Sequoia)),
-    )
+    let fast = verdict(signature.verify_with(keyring, Engine::Fastest));
+    let reference = verdict(signature.verify_with(keyring, Engine::Sequoia));
+    let openssl = verdict(signature.verify_with(keyring, Engine::OpenSsl));
+    assert_eq!(openssl, reference, "OpenSSL alone and sequoia differ");
+    (fast, reference)
+}
+
+/// Signs and verifies enough with each DSA test key that the fast engine
+/// gives them their tables.
+#[cfg(feature = "fast-verify")]
+fn with_dsa_tables(keyring: &Keyring) {
+    const DSA_KEYS: [&str; 3] = ["erin", "grace", "ivan"];
+    for key in DSA_KEYS {
+        for i in 0..crate::openpgp::dsa::THRESHOLD {
+            let data = signed_data(&format!("{key} warms its tables: {i}"));
+            let signature = sign(key, HashAlgorithm::SHA256, &data, in_2021());
+            let (fast, reference) = both_engines(keyring, &data, &signature);
+            assert_eq!(fast, reference, "{key}");
+        }
+    }
+    assert_eq!(keyring.dsa_tables().tables_built(), DSA_KEYS.len());
 }
 
 const ALL_KEYS: [&str; 10] = [
@@ -218,6 +274,9 @@ fn engines_agree_on_unusual_keys_and_every_hash() {
 #[test]
 fn engines_agree_on_corrupted_signatures() {
     let keyring = test_keyring();
+    // The DSA signatures below then go through the tables.
+    #[cfg(feature = "fast-verify")]
+    with_dsa_tables(&keyring);
     for key in [
         "alice", "bob", "dave", "erin", "frank", "grace", "henry", "ivan",
     ] {

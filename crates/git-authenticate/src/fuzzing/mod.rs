@@ -20,6 +20,24 @@ pub fn verify_with<'k>(
     signature.verify_with(keyring, engine)
 }
 
+/// The DSA tables `keyring`'s keys got so far: how many, and the bytes
+/// counted against its budget (for the benchmarks' figures).
+pub fn dsa_tables(keyring: &Keyring) -> (usize, usize) {
+    let budget = keyring.dsa_tables();
+    (budget.tables_built(), budget.used())
+}
+
+/// Builds DSA tables for `key` anew, outside its keyring's budget, and
+/// drops them: the time it took and their size; `None` for a key that
+/// gets none (not DSA, or a shape the tables do not take).
+#[cfg(feature = "fast-verify")]
+pub fn dsa_table_build(key: &KeyringKey) -> Option<(std::time::Duration, usize)> {
+    match key.prepared() {
+        crate::openpgp::crypto::Prepared::Dsa(dsa) => dsa.time_table_build(),
+        _ => None,
+    }
+}
+
 /// Both verification engines give the same verdicts.
 #[cfg(test)]
 mod differential;

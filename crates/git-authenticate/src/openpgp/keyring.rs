@@ -21,6 +21,7 @@ use openpgp::KeyID;
 
 use crate::git::objects::{Kind, ObjectError, ObjectProblem, ObjectRole, Objects, Unreadable};
 use crate::openpgp::armor;
+use crate::openpgp::budget::TableBudget;
 use crate::openpgp::crypto::Prepared;
 use crate::openpgp::fingerprint::Fingerprint;
 use crate::openpgp::packet::{self, tag, KeyPacketProblem, MpiProblem};
@@ -49,6 +50,8 @@ pub struct KeyringKey {
     non_canonical: bool,
     /// Made on first use: most keys of a keyring never sign the range.
     prepared: std::sync::OnceLock<Prepared>,
+    /// The keyring's budget for DSA tables.
+    dsa_tables: std::sync::Arc<TableBudget>,
 }
 
 impl KeyringKey {
@@ -87,7 +90,8 @@ impl KeyringKey {
     }
 
     pub(crate) fn prepared(&self) -> &Prepared {
-        self.prepared.get_or_init(|| Prepared::new(&self.key))
+        self.prepared
+            .get_or_init(|| Prepared::new(&self.key, &self.dsa_tables))
     }
 }
 
@@ -116,6 +120,9 @@ pub struct Keyring {
     /// Canonical certificates by the fingerprint of each of their keys,
     /// made on first use (only the strict policy needs them).
     certificates: std::sync::OnceLock<HashMap<Fingerprint, std::sync::Arc<openpgp::Cert>>>,
+    /// The memory all its keys' DSA tables may take (see
+    /// [`crate::openpgp::dsa`]).
+    dsa_tables: std::sync::Arc<TableBudget>,
 }
 
 impl Keyring {
@@ -303,7 +310,14 @@ impl Keyring {
             file: file.to_owned(),
             non_canonical,
             prepared: std::sync::OnceLock::new(),
+            dsa_tables: self.dsa_tables.clone(),
         });
+    }
+
+    /// The budget of its keys' DSA tables: what they take, how many.
+    #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))]
+    pub(crate) fn dsa_tables(&self) -> &TableBudget {
+        &self.dsa_tables
     }
 
     /// The reference the keyring was read from.

@@ -2,9 +2,14 @@
 //! signatures, the arithmetic that checks them, and the strict policy.
 
 pub(crate) mod armor;
+pub(crate) mod budget;
 pub(crate) mod crypto;
+#[cfg(feature = "fast-verify")]
+pub(crate) mod dsa;
 pub(crate) mod fingerprint;
 pub(crate) mod keyring;
+#[cfg(feature = "fast-verify")]
+mod montgomery;
 pub(crate) mod packet;
 pub(crate) mod policy;
 pub(crate) mod signature;
