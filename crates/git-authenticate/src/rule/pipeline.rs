@@ -37,8 +37,9 @@ pub(crate) trait Check: Sync {
 /// checking, so on a long history it would otherwise hold most of it in
 /// memory; and waiting costs nothing, where handing commits over without
 /// their data (as this once did) had the checking threads find, inflate
-/// and hash again the commits the walk had read.
-const DATA_IN_FLIGHT: usize = 32 << 20;
+/// and hash again the commits the walk had read. A few thousand commits
+/// keep the checking threads busy: more would only take memory.
+const DATA_IN_FLIGHT: usize = 8 << 20;
 
 /// At most this many commits wait for the checking threads (about 200
 /// bytes each, with their data under [`DATA_IN_FLIGHT`]); then the walk
