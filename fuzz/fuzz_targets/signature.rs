@@ -8,23 +8,8 @@
 //! with a correct checksum, to reach the packet parser.
 #![no_main]
 
-use git_authenticate::fuzzing::{extract_signature, parse_armored};
+use git_authenticate::fuzzing::{crc24_rfc4880 as crc24, extract_signature, parse_armored};
 use libfuzzer_sys::fuzz_target;
-
-/// The CRC-24 of OpenPGP's ASCII armor (RFC 4880, 6.1).
-fn crc24(data: &[u8]) -> u32 {
-    let mut crc: u32 = 0x00B7_04CE;
-    for &byte in data {
-        crc ^= u32::from(byte) << 16;
-        for _ in 0..8 {
-            crc <<= 1;
-            if crc & 0x0100_0000 != 0 {
-                crc ^= 0x0186_4CFB;
-            }
-        }
-    }
-    crc & 0x00FF_FFFF
-}
 
 fn base64(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -6,6 +6,7 @@
 //! [`crate::ChannelMetadata::parse`], [`crate::Keyring::from_files`]).
 
 pub use crate::cache::parse_file;
+pub use crate::openpgp::armor::crc24_rfc4880;
 pub use crate::openpgp::crypto::Engine;
 pub use crate::openpgp::signature::{extract_signature, parse_armored};
 

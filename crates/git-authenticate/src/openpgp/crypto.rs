@@ -188,7 +188,7 @@ mod fast {
     //! RSA and DSA through OpenSSL (DSA with tables: `openpgp::dsa`).
 
     use super::*;
-    use crate::openpgp::dsa::DsaKey;
+    use crate::openpgp::dsa::{DsaKey, OPENSSL_Q_BITS};
     use openpgp::crypto::mpi;
     use openpgp::types::Curve;
     use openssl::bn::BigNum;
@@ -211,7 +211,7 @@ mod fast {
             }
             // OpenSSL refuses every signature of a key whose q has another
             // size (`dsa_do_verify`); sequoia, like libgcrypt, verifies them.
-            mpi::PublicKey::DSA { p, q, g, y } if [160, 224, 256].contains(&q.bits()) => Some(
+            mpi::PublicKey::DSA { p, q, g, y } if OPENSSL_Q_BITS.contains(&q.bits()) => Some(
                 Prepared::Dsa(DsaKey::new(bn(p)?, bn(q)?, bn(g)?, bn(y)?, budget)?),
             ),
             // A key sequoia cannot decode stays with sequoia, which then

@@ -47,6 +47,10 @@ pub(crate) const WINDOW: u32 = 6;
 /// twice the best possible (the ski-rental bound).
 pub(crate) const THRESHOLD: u32 = 24;
 
+/// The sizes of q, in bits, that OpenSSL's `dsa_do_verify` takes (FIPS
+/// 186-3's); it refuses every signature of a key with another.
+pub(crate) const OPENSSL_Q_BITS: [usize; 3] = [160, 224, 256];
+
 /// Largest p given tables, in bits (the table size grows with it).
 const MAX_P_BITS: i32 = 4096;
 /// Smallest p given tables, in bits: real keys have 1024 or more.
@@ -192,7 +196,7 @@ impl Params {
     fn tables_possible(&self) -> bool {
         let p_bits = self.p.num_bits();
         let below_p = |n: &BigNumRef| n.num_bits() > 0 && n.ucmp(&self.p) == Ordering::Less;
-        [160, 224, 256].contains(&self.q.num_bits())
+        OPENSSL_Q_BITS.contains(&(self.q.num_bits() as usize))
             && (MIN_P_BITS..=MAX_P_BITS).contains(&p_bits)
             && self.p.is_odd()
             && below_p(&self.g)
