@@ -80,6 +80,7 @@
 //! | unsigned upstream commits taken by `git pull --rebase` or `git fetch` + `git reset --hard` (no post-merge) | `hooks.rs` `pull_rebase_with_local_commits_is_checked`, `fetch_then_reset_is_checked_at_the_fetch` (reference-transaction hook) |
 //! | a global `core.hooksPath` making one repository's hooks refuse every other's pushes | `hooks.rs` `a_hooks_directory_shared_by_other_repositories_gets_no_hook` |
 //! | a pull request that rewrites the CI workflow to check nothing and run its own script | `ci_templates.rs` `the_github_workflow_runs_from_the_base_branch_and_reads_the_pull_request_as_data` |
+//! | commits whose data, together or alone, is more than the walk may hand the checking threads at once (8 MiB), an unsigned one among them | `commits_larger_than_the_data_in_flight_are_all_checked` |
 //! | a `--cache-key` that leaves the cache directory (`../x`) or collides with another | `cli.rs` `cache_key_option`, and the unit test keys_cannot_escape_the_directory in crates/git-authenticate/src/cache.rs |
 
 use crate::support;
@@ -1685,4 +1686,65 @@ fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// Commits of 5 and 9 MiB (the walk hands the checking threads at most 8
+/// MiB at once, and any one commit when they have none): the walk waits
+/// for room, never drops or re-reads them, and never hangs; every commit
+/// is checked, and an unsigned one among them is still refused, with one
+/// checking thread and with two.
+#[test]
+fn commits_larger_than_the_data_in_flight_are_all_checked() {
+    use support::objects::{self, Person};
+    let built = build_scenario_text("keyring alice\nauthorize alice\ncommit first alice\n");
+    let mut repo = built.repo();
+    let first = built.oid("first");
+    let tree = repo.find_commit(first).unwrap().tree_id();
+    let mut parent = first;
+    let mut commits = Vec::new();
+    for (i, (mib, signed)) in [(5, true), (9, true), (5, false), (9, true), (0, true)]
+        .into_iter()
+        .enumerate()
+    {
+        let who = Person {
+            name: "Alice",
+            email: "alice@example.org",
+            time: 1_700_000_000 + i as i64,
+        };
+        let message = format!("{i}\n{}\n", "x".repeat(mib << 20));
+        let buffer = objects::commit_buffer(tree, &[parent], &who, &message);
+        let signature = signed.then(|| {
+            support::sign::sequoia_sign(
+                &key("alice"),
+                buffer.as_bytes(),
+                who.time,
+                &support::sign::SequoiaOptions::default(),
+            )
+            .unwrap()
+        });
+        let field = signature.as_deref().map(|s| ("gpgsig", s.trim_end()));
+        parent = objects::commit(&mut repo, &buffer, field).unwrap();
+        commits.push(parent);
+    }
+    let introduction = Introduction {
+        commit: first,
+        signer: key("alice").signing_fpr.parse().unwrap(),
+    };
+    for jobs in [1, 2] {
+        let options = Options {
+            keep_going: true,
+            jobs,
+            ..Options::default()
+        };
+        let error = authenticate(&repo, &introduction, parent, &options, &NoProgress)
+            .expect_err("an unsigned commit");
+        let report = error.report().expect("not authentic");
+        assert_eq!(report.checked, commits.len(), "jobs {jobs}");
+        let failures: Vec<(&str, Oid)> = report
+            .failures
+            .iter()
+            .map(|f| (f.kind(), f.commit()))
+            .collect();
+        assert_eq!(failures, vec![("unsigned", commits[2])], "jobs {jobs}");
+    }
 }
