@@ -1,7 +1,8 @@
 //! `BENCH_ONLY=algorithms`: the cost of one signature verification for
-//! each algorithm GNU Guix's history uses, on this tree's engine, and for
-//! DSA with and without the per-key tables (with their build time and
-//! size). Each figure is a few runs' range: the machine may be shared.
+//! each algorithm GNU Guix's history uses, on this tree's engine and on
+//! each library's own verification call (`Engine::Plain`), with the
+//! per-key tables' build time and size (DSA, Ed25519). Each figure is a
+//! few runs' range: the machine may be shared.
 //!
 //! A verification here is what a commit costs in the check itself: the
 //! signed data's digest (SHA-512 over a small commit), the issuer's look-up
@@ -44,29 +45,34 @@ pub fn measure() {
             .map(|&id| CommitSignature::read(&repo, id).unwrap())
             .collect();
         let fastest = per_signature(&signatures, &keyring, Engine::Fastest);
-        if !algorithm.starts_with("DSA") {
-            println!("  {algorithm:9} {}", range(&fastest));
-            continue;
-        }
-        let openssl = per_signature(&signatures, &keyring, Engine::OpenSsl);
-        let (tables, bytes) = fuzzing::dsa_tables(&keyring);
-        assert_eq!(tables, 1, "{algorithm}: no tables were built");
-        let key = signatures[0].verify(&keyring).unwrap();
-        let builds: Vec<Duration> = (0..RUNS)
-            .map(|_| fuzzing::dsa_table_build(key).unwrap().0)
-            .collect();
-        println!(
-            "  {algorithm:9} {} with tables, {} without (OpenSSL); tables: {} KiB, built in {} ms",
+        let plain = per_signature(&signatures, &keyring, Engine::Plain);
+        let library = match algorithm {
+            a if a.starts_with("RSA") => "OpenSSL's RSA_public_decrypt",
+            a if a.starts_with("DSA") => "OpenSSL",
+            _ => "ed25519-dalek's verify",
+        };
+        print!(
+            "  {algorithm:9} {}, {} with {library}",
             range(&fastest),
-            range(&openssl),
-            bytes >> 10,
-            range_ms(&builds)
+            range(&plain)
         );
+        let key = signatures[0].verify(&keyring).unwrap();
+        match fuzzing::table_build(key) {
+            None => println!(),
+            Some((_, bytes)) => {
+                assert_eq!(fuzzing::tables(&keyring).0, 1, "{algorithm}: no tables");
+                let builds: Vec<Duration> = (0..RUNS)
+                    .map(|_| fuzzing::table_build(key).unwrap().0)
+                    .collect();
+                let ms = range_ms(&builds);
+                println!("; tables: {} KiB, built in {ms} ms", bytes >> 10);
+            }
+        }
     }
 }
 
 /// The time one verification takes with `engine`, in each of [`RUNS`] runs
-/// (after a first pass, which gives DSA keys their tables).
+/// (after two passes, which give DSA and Ed25519 keys their tables).
 fn per_signature(
     signatures: &[CommitSignature],
     keyring: &Keyring,
@@ -77,6 +83,7 @@ fn per_signature(
             fuzzing::verify_with(signature, keyring, engine).unwrap();
         }
     };
+    pass();
     pass();
     (0..RUNS)
         .map(|_| {

@@ -1,9 +1,11 @@
-//! The fast verification engine (OpenSSL arithmetic for RSA and DSA) must
+//! The fast verification engine (OpenSSL arithmetic for RSA and DSA,
+//! ed25519-dalek for Ed25519, per-key tables for DSA and Ed25519) must
 //! give sequoia's own verdict on every signature: on every commit of the
 //! GNU Guix and nonguix histories when their snapshots are present, and on
 //! signatures made here with unusual keys, every hash, and corruptions.
-//! DSA signatures are also verified by OpenSSL alone ([`Engine::OpenSsl`]),
-//! to compare the DSA tables with (`openpgp/dsa.rs` has the edge cases).
+//! Every signature is also verified by each library's own call alone
+//! ([`Engine::Plain`]), to compare the tables with (`openpgp/dsa.rs` and
+//! `openpgp/ed25519.rs` have the edge cases).
 
 //!
 //! Unit tests: the engine is no public API (see `crate::fuzzing`).
@@ -64,14 +66,13 @@ fn verdict(result: Result<&KeyringKey, SignatureError>) -> Verdict {
 
 /// What [`compare_history`] compared.
 struct Compared {
-    /// DSA-signed commits, verified by the three engines.
+    /// DSA-signed commits.
     dsa_commits: usize,
-    /// Keys that got DSA tables.
-    dsa_tables: usize,
+    /// Keys that got tables (DSA or Ed25519).
+    tables: usize,
 }
 
-/// Every commit from the introduction to master, both engines (and
-/// OpenSSL alone for DSA signatures).
+/// Every commit from the introduction to master, by the three engines.
 fn compare_history(repo: Repository, introduction: &str) -> Compared {
     let keyring_ref = if repo.find_reference("refs/heads/keyring").is_ok() {
         "keyring"
@@ -97,16 +98,13 @@ fn compare_history(repo: Repository, introduction: &str) -> Compared {
                     let signature = CommitSignature::read(&repo, id).ok()?;
                     let fast = verdict(signature.verify_with(&keyring, Engine::Fastest));
                     let reference = verdict(signature.verify_with(&keyring, Engine::Sequoia));
+                    let plain = verdict(signature.verify_with(&keyring, Engine::Plain));
                     #[allow(deprecated)]
-                    let dsa = signature.packet().pk_algo() == PublicKeyAlgorithm::DSA;
-                    let openssl = if dsa {
+                    if signature.packet().pk_algo() == PublicKeyAlgorithm::DSA {
                         dsa_commits.fetch_add(1, Relaxed);
-                        verdict(signature.verify_with(&keyring, Engine::OpenSsl))
-                    } else {
-                        fast.clone()
-                    };
-                    (fast != reference || openssl != reference).then(|| {
-                        format!("{id}: fast {fast:?}, OpenSSL {openssl:?}, sequoia {reference:?}")
+                    }
+                    (fast != reference || plain != reference).then(|| {
+                        format!("{id}: fast {fast:?}, plain {plain:?}, sequoia {reference:?}")
                     })
                 })
                 .collect::<Vec<_>>()
@@ -121,15 +119,14 @@ fn compare_history(repo: Repository, introduction: &str) -> Compared {
     );
     let compared = Compared {
         dsa_commits: dsa_commits.into_inner(),
-        dsa_tables: keyring.dsa_tables().tables_built(),
+        tables: keyring.table_budget().tables_built(),
     };
     eprintln!(
-        "{} commits: the engines agree ({} DSA-signed: tables, OpenSSL and sequoia agree; {} \
-         keys got DSA tables, {} KiB)",
+        "{} commits: the three engines agree ({} DSA-signed; {} keys got tables, {} KiB)",
         commits.len(),
         compared.dsa_commits,
-        compared.dsa_tables,
-        keyring.dsa_tables().used() >> 10
+        compared.tables,
+        keyring.table_budget().used() >> 10
     );
     compared
 }
@@ -139,9 +136,10 @@ fn compare_history(repo: Repository, introduction: &str) -> Compared {
 fn engines_agree_on_the_whole_guix_history() {
     let repo = snapshot("GIT_AUTHENTICATE_GUIX");
     let compared = compare_history(repo, "9edb3f66fd807b096b48283debdcddccfea34bad");
-    // About 4,800 DSA-signed commits, by a few keys: the tables were used.
+    // About 4,800 DSA-signed commits and 19,000 Ed25519-signed ones, by a
+    // few keys: the tables were used.
     assert!(compared.dsa_commits > 4000, "{}", compared.dsa_commits);
-    assert!(compared.dsa_tables > 0);
+    assert!(compared.tables > 3, "{}", compared.tables);
 }
 
 #[test]
@@ -152,9 +150,9 @@ fn engines_agree_on_the_whole_nonguix_history() {
 }
 
 /// A commit-like object carrying `signature` over `data`, verified by both
-/// engines against a keyring of every test key (and by OpenSSL alone,
-/// which must give sequoia's verdict too: it differs from the fastest
-/// engine only for DSA keys with tables).
+/// engines against a keyring of every test key (and by each library's own
+/// call, which must give sequoia's verdict too: it differs from the
+/// fastest engine only for keys with tables, and RSA).
 fn both_engines(keyring: &Keyring, data: &[u8], signature: &Signature) -> (Verdict, Verdict) {
     let mut armored = Vec::new();
     {
@@ -183,25 +181,35 @@ fn both_engines(keyring: &Keyring, data: &[u8], signature: &Signature) -> (Verdi
     let signature = CommitSignature::read(&repo, id).unwrap();
     let fast = verdict(signature.verify_with(keyring, Engine::Fastest));
     let reference = verdict(signature.verify_with(keyring, Engine::Sequoia));
-    let openssl = verdict(signature.verify_with(keyring, Engine::OpenSsl));
-    assert_eq!(openssl, reference, "OpenSSL alone and sequoia differ");
+    let plain = verdict(signature.verify_with(keyring, Engine::Plain));
+    assert_eq!(
+        plain, reference,
+        "the libraries' own calls and sequoia differ"
+    );
     (fast, reference)
 }
 
-/// Signs and verifies enough with each DSA test key that the fast engine
-/// gives them their tables.
+/// Signs and verifies enough with each DSA and Ed25519 test key that the
+/// fast engine gives them their tables.
 #[cfg(feature = "fast-verify")]
-fn with_dsa_tables(keyring: &Keyring) {
-    const DSA_KEYS: [&str; 3] = ["erin", "grace", "ivan"];
-    for key in DSA_KEYS {
-        for i in 0..crate::openpgp::dsa::THRESHOLD {
+fn with_tables(keyring: &Keyring) {
+    use crate::openpgp::{dsa, ed25519};
+    let keys = [
+        ("erin", dsa::THRESHOLD),
+        ("grace", dsa::THRESHOLD),
+        ("ivan", dsa::THRESHOLD),
+        ("alice", ed25519::THRESHOLD),
+        ("carol", ed25519::THRESHOLD),
+    ];
+    for (key, threshold) in keys {
+        for i in 0..threshold {
             let data = signed_data(&format!("{key} warms its tables: {i}"));
             let signature = sign(key, HashAlgorithm::SHA256, &data, in_2021());
             let (fast, reference) = both_engines(keyring, &data, &signature);
             assert_eq!(fast, reference, "{key}");
         }
     }
-    assert_eq!(keyring.dsa_tables().tables_built(), DSA_KEYS.len());
+    assert_eq!(keyring.table_budget().tables_built(), keys.len());
 }
 
 const ALL_KEYS: [&str; 10] = [
@@ -274,9 +282,9 @@ fn engines_agree_on_unusual_keys_and_every_hash() {
 #[test]
 fn engines_agree_on_corrupted_signatures() {
     let keyring = test_keyring();
-    // The DSA signatures below then go through the tables.
+    // The DSA and Ed25519 signatures below then go through the tables.
     #[cfg(feature = "fast-verify")]
-    with_dsa_tables(&keyring);
+    with_tables(&keyring);
     for key in [
         "alice", "bob", "dave", "erin", "frank", "grace", "henry", "ivan",
     ] {

@@ -21,20 +21,23 @@ pub fn verify_with<'k>(
     signature.verify_with(keyring, engine)
 }
 
-/// The DSA tables `keyring`'s keys got so far: how many, and the bytes
-/// counted against its budget (for the benchmarks' figures).
-pub fn dsa_tables(keyring: &Keyring) -> (usize, usize) {
-    let budget = keyring.dsa_tables();
+/// The tables (DSA and Ed25519) `keyring`'s keys got so far: how many,
+/// and the bytes counted against its budget (for the benchmarks' figures).
+pub fn tables(keyring: &Keyring) -> (usize, usize) {
+    let budget = keyring.table_budget();
     (budget.tables_built(), budget.used())
 }
 
-/// Builds DSA tables for `key` anew, outside its keyring's budget, and
-/// drops them: the time it took and their size; `None` for a key that
-/// gets none (not DSA, or a shape the tables do not take).
+/// Builds the tables of `key` (DSA or Ed25519) anew, outside its
+/// keyring's budget, and drops them: the time it took and their size;
+/// `None` for a key that gets none (another algorithm, or a shape the
+/// tables do not take).
 #[cfg(feature = "fast-verify")]
-pub fn dsa_table_build(key: &KeyringKey) -> Option<(std::time::Duration, usize)> {
+pub fn table_build(key: &KeyringKey) -> Option<(std::time::Duration, usize)> {
+    use crate::openpgp::crypto::Prepared;
     match key.prepared() {
-        crate::openpgp::crypto::Prepared::Dsa(dsa) => dsa.time_table_build(),
+        Prepared::Dsa(dsa) => dsa.time_table_build(),
+        Prepared::Ed25519(ed25519) => Some(ed25519.time_table_build()),
         _ => None,
     }
 }

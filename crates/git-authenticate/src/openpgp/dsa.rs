@@ -19,15 +19,14 @@
 //! OpenSSL's own verification, which then decides.
 
 use std::cmp::Ordering;
-use std::sync::atomic::{AtomicU32, Ordering as Atomic};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use openssl::bn::{BigNum, BigNumContext, BigNumContextRef, BigNumRef};
 use openssl::dsa::{Dsa, DsaSig};
 use openssl::pkey::{PKey, Public};
 use openssl::pkey_ctx::PkeyCtx;
 
-use crate::openpgp::budget::TableBudget;
+use crate::openpgp::budget::{Earned, TableBudget};
 use crate::openpgp::montgomery::Montgomery;
 
 /// Bits of exponent per table row. Each window costs one multiplication
@@ -67,11 +66,8 @@ pub(crate) struct DsaKey {
     pkey: PKey<Public>,
     /// The key's numbers, when its shape allows tables.
     params: Option<Params>,
-    /// Signatures OpenSSL verified, up to [`THRESHOLD`].
-    uses: AtomicU32,
-    /// Built once, by the verification that reaches the threshold; `None`
-    /// when the budget is spent or the build failed.
-    tables: OnceLock<Option<Tables>>,
+    /// Earned once OpenSSL has verified [`THRESHOLD`] signatures.
+    tables: Earned<Tables>,
     budget: Arc<TableBudget>,
 }
 
@@ -102,8 +98,7 @@ impl DsaKey {
         Some(DsaKey {
             pkey: PKey::from_dsa(dsa).ok()?,
             params: params.tables_possible().then_some(params),
-            uses: AtomicU32::new(0),
-            tables: OnceLock::new(),
+            tables: Earned::new(),
             budget: budget.clone(),
         })
     }
@@ -149,25 +144,14 @@ impl DsaKey {
 
     /// The tables, once built.
     fn ready_tables(&self) -> Option<(&Tables, &Params)> {
-        let params = self.params.as_ref()?;
-        let tables = self.tables.get()?.as_ref()?;
-        Some((tables, params))
+        Some((self.tables.get()?, self.params.as_ref()?))
     }
 
-    /// Counts a signature OpenSSL verified; the one that reaches the
-    /// threshold builds the tables (meanwhile, other threads verify through
-    /// OpenSSL, or wait for them if they reach the threshold too). Only signatures OpenSSL accepted count, so a key
-    /// gets tables only once OpenSSL itself has shown it takes the key.
+    /// Counts a signature OpenSSL verified (see [`Earned`]).
     fn count_verified(&self) {
-        let Some(params) = &self.params else {
-            return;
-        };
-        if self.tables.get().is_some() {
-            return;
-        }
-        if self.uses.fetch_add(1, Atomic::Relaxed) + 1 >= THRESHOLD {
+        if let Some(params) = &self.params {
             self.tables
-                .get_or_init(|| Tables::build(params, WINDOW, &self.budget));
+                .count(THRESHOLD, || Tables::build(params, WINDOW, &self.budget));
         }
     }
 
@@ -187,7 +171,7 @@ impl DsaKey {
     /// Whether tables were built for this key.
     #[cfg(test)]
     pub(crate) fn has_tables(&self) -> bool {
-        matches!(self.tables.get(), Some(Some(_)))
+        self.tables.get().is_some()
     }
 }
 
@@ -230,15 +214,7 @@ impl Tables {
     fn build(params: &Params, window: u32, budget: &TableBudget) -> Option<Tables> {
         let q_bits = params.q.num_bits() as usize;
         let bytes = Tables::size(params.p.num_bits() as usize, q_bits, window);
-        if !budget.reserve(bytes) {
-            return None;
-        }
-        let tables = Tables::compute(params, window, q_bits);
-        match &tables {
-            Some(_) => budget.built(),
-            None => budget.release(bytes),
-        }
-        tables
+        budget.build(bytes, || Tables::compute(params, window, q_bits))
     }
 
     fn compute(params: &Params, window: u32, q_bits: usize) -> Option<Tables> {
@@ -376,7 +352,7 @@ fn fixed_base(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering as Atomic};
     use std::time::{Duration, SystemTime};
 
     use openssl::bn::MsbOption;
@@ -836,7 +812,7 @@ mod tests {
                 assert!(prepared.verify(true, s, r, digest).is_err());
             }
         }
-        let budget = keyring.dsa_tables();
+        let budget = keyring.table_budget();
         let one = Tables::size(1024, 160, WINDOW);
         assert_eq!(
             budget.tables_built(),

@@ -50,8 +50,8 @@ pub struct KeyringKey {
     non_canonical: bool,
     /// Made on first use: most keys of a keyring never sign the range.
     prepared: std::sync::OnceLock<Prepared>,
-    /// The keyring's budget for DSA tables.
-    dsa_tables: std::sync::Arc<TableBudget>,
+    /// The keyring's budget for DSA and Ed25519 tables.
+    table_budget: std::sync::Arc<TableBudget>,
 }
 
 impl KeyringKey {
@@ -91,7 +91,7 @@ impl KeyringKey {
 
     pub(crate) fn prepared(&self) -> &Prepared {
         self.prepared
-            .get_or_init(|| Prepared::new(&self.key, &self.dsa_tables))
+            .get_or_init(|| Prepared::new(&self.key, &self.table_budget))
     }
 }
 
@@ -122,7 +122,7 @@ pub struct Keyring {
     certificates: std::sync::OnceLock<HashMap<Fingerprint, std::sync::Arc<openpgp::Cert>>>,
     /// The memory all its keys' DSA tables may take (see
     /// [`crate::openpgp::dsa`]).
-    dsa_tables: std::sync::Arc<TableBudget>,
+    table_budget: std::sync::Arc<TableBudget>,
 }
 
 impl Keyring {
@@ -310,14 +310,15 @@ impl Keyring {
             file: file.to_owned(),
             non_canonical,
             prepared: std::sync::OnceLock::new(),
-            dsa_tables: self.dsa_tables.clone(),
+            table_budget: self.table_budget.clone(),
         });
     }
 
-    /// The budget of its keys' DSA tables: what they take, how many.
+    /// The budget of its keys' tables (DSA and Ed25519): what they take,
+    /// how many.
     #[cfg_attr(not(any(test, feature = "fuzzing")), allow(dead_code))]
-    pub(crate) fn dsa_tables(&self) -> &TableBudget {
-        &self.dsa_tables
+    pub(crate) fn table_budget(&self) -> &TableBudget {
+        &self.table_budget
     }
 
     /// The reference the keyring was read from.

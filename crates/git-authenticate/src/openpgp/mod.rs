@@ -6,6 +6,8 @@ pub(crate) mod budget;
 pub(crate) mod crypto;
 #[cfg(feature = "fast-verify")]
 pub(crate) mod dsa;
+#[cfg(feature = "fast-verify")]
+pub(crate) mod ed25519;
 pub(crate) mod fingerprint;
 pub(crate) mod keyring;
 #[cfg(feature = "fast-verify")]
