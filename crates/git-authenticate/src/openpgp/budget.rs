@@ -21,7 +21,7 @@ pub(crate) struct TableBudget {
 
 /// [`TableBudget`]'s cap by default: 32 MiB, the tables of 13 DSA-3072
 /// keys, 18 DSA-2048 keys or 49 Ed25519 keys (in GNU Guix, 3 DSA keys
-/// earn tables, 4.6 MiB, and ED25519_KEYS Ed25519 keys, ED25519_MIB MiB).
+/// earn tables, 4.6 MiB, and 5 Ed25519 keys, 3.2 MiB).
 pub(crate) const TABLE_BUDGET: usize = 32 << 20;
 
 impl Default for TableBudget {

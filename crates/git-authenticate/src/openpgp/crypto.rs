@@ -55,7 +55,7 @@ pub enum Engine {
 #[derive(Debug)]
 pub(crate) enum Prepared {
     #[cfg(feature = "fast-verify")]
-    Rsa(openssl::rsa::Rsa<openssl::pkey::Public>),
+    Rsa(crate::openpgp::rsa::RsaKey),
     #[cfg(feature = "fast-verify")]
     Dsa(crate::openpgp::dsa::DsaKey),
     #[cfg(feature = "fast-verify")]
@@ -119,7 +119,7 @@ pub(crate) fn verify(
     };
     match prepared {
         #[cfg(feature = "fast-verify")]
-        Prepared::Rsa(rsa) => fast::rsa_verify(rsa, sig, &digest),
+        Prepared::Rsa(rsa) => fast::rsa_verify(rsa, engine == Engine::Fastest, sig, &digest),
         #[cfg(feature = "fast-verify")]
         Prepared::Dsa(dsa) => fast::dsa_verify(dsa, engine == Engine::Fastest, sig, &digest),
         #[cfg(feature = "fast-verify")]
@@ -157,7 +157,7 @@ fn digest(sig: &Signature, data: &[u8]) -> openpgp::Result<Vec<u8>> {
 
 /// The DER `DigestInfo` prefix that PKCS #1 v1.5 puts before a digest of
 /// each algorithm (RFC 8017, section 9.2; RFC 4880, section 5.2.2).
-fn digest_info_prefix(algorithm: HashAlgorithm) -> Option<&'static [u8]> {
+pub(crate) fn digest_info_prefix(algorithm: HashAlgorithm) -> Option<&'static [u8]> {
     Some(match algorithm {
         HashAlgorithm::MD5 => &[
             0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05,
@@ -193,17 +193,17 @@ fn digest_info_prefix(algorithm: HashAlgorithm) -> Option<&'static [u8]> {
 
 #[cfg(feature = "fast-verify")]
 mod fast {
-    //! RSA and DSA through OpenSSL (DSA with tables: `openpgp::dsa`),
+    //! RSA and DSA through OpenSSL (RSA in Montgomery form:
+    //! `openpgp::rsa`; DSA with tables: `openpgp::dsa`),
     //! Ed25519 through ed25519-dalek (with tables: `openpgp::ed25519`).
 
     use super::*;
     use crate::openpgp::dsa::{DsaKey, OPENSSL_Q_BITS};
     use crate::openpgp::ed25519::Ed25519Key;
+    use crate::openpgp::rsa::RsaKey;
     use openpgp::crypto::mpi;
     use openpgp::types::Curve;
     use openssl::bn::BigNum;
-    use openssl::pkey::Public;
-    use openssl::rsa::{Padding, Rsa};
 
     /// The largest RSA modulus sequoia's pure-Rust backend accepts; larger
     /// keys stay with sequoia so that both engines agree.
@@ -216,8 +216,7 @@ mod fast {
         let bn = |m: &mpi::MPI| BigNum::from_slice(m.value()).ok();
         match key.mpis() {
             mpi::PublicKey::RSA { e, n } if n.bits() <= RSA_MAX_BITS && rsa_exponent_ok(e) => {
-                let rsa = Rsa::from_public_components(bn(n)?, bn(e)?).ok()?;
-                Some(Prepared::Rsa(rsa))
+                Some(Prepared::Rsa(RsaKey::new(bn(n)?, bn(e)?)?))
             }
             // OpenSSL refuses every signature of a key whose q has another
             // size (`dsa_do_verify`); sequoia, like libgcrypt, verifies them.
@@ -245,32 +244,25 @@ mod fast {
         (2..=33).contains(&e.bits())
     }
 
+    /// RSA in Montgomery form when `montgomery` (`openpgp::rsa`), else
+    /// through OpenSSL's `RSA_public_decrypt`.
     pub(super) fn rsa_verify(
-        rsa: &Rsa<Public>,
+        rsa: &RsaKey,
+        montgomery: bool,
         sig: &Signature,
         digest: &[u8],
     ) -> Result<(), String> {
-        let bad = || "RSA signature verification failed".to_owned();
         let mpi::Signature::RSA { s } = sig.mpis() else {
             return Err("the signature is not an RSA signature".into());
         };
         let prefix = digest_info_prefix(sig.hash_algo())
             .ok_or_else(|| format!("Algorithm {:?} not representable", sig.hash_algo()))?;
         // OpenPGP drops leading zeros; OpenSSL wants the modulus' length.
-        let size = rsa.size() as usize;
-        let padded = s.value_padded(size).map_err(|e| e.to_string())?;
-        let mut decrypted = vec![0; size];
-        let len = rsa
-            .public_decrypt(&padded, &mut decrypted, Padding::PKCS1)
-            .map_err(|_| bad())?;
-        let encoded = &decrypted[..len];
-        if encoded.len() == prefix.len() + digest.len()
-            && encoded.starts_with(prefix)
-            && &encoded[prefix.len()..] == digest
-        {
+        let padded = s.value_padded(rsa.size()).map_err(|e| e.to_string())?;
+        if rsa.verify(!montgomery, &padded, prefix, digest) {
             Ok(())
         } else {
-            Err(bad())
+            Err("RSA signature verification failed".to_owned())
         }
     }
 

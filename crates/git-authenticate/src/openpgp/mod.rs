@@ -14,5 +14,7 @@ pub(crate) mod keyring;
 mod montgomery;
 pub(crate) mod packet;
 pub(crate) mod policy;
+#[cfg(feature = "fast-verify")]
+mod rsa;
 pub(crate) mod signature;
 pub(crate) mod verify;
