@@ -909,6 +909,44 @@ fn a_missing_tree_names_the_object_and_the_commit_read() {
     );
 }
 
+/// The walk reads each parent's `.guix-authorizations` ahead of the
+/// checks; a parent tree it cannot read must still fail only where the rule
+/// reads it (RULE.md step 6), after the commit's own signature (steps 1 to
+/// 5). Here the parent is a cached commit, whose tree nothing else reads:
+/// an unsigned commit on it is not authentic, as in Guix, rather than
+/// uncheckable.
+#[test]
+fn an_unsigned_commit_on_a_cached_parent_whose_tree_is_missing_is_refused_as_unsigned() {
+    let built =
+        support::build_scenario_text(&format!("{CHANNEL}write b.txt \"b\\n\"\ncommit third\n"));
+    let home = Home::new();
+    let (first, second) = (built.oid("first").to_string(), built.oid("second"));
+    let signer = &key("alice").signing_fpr;
+    let end = second.to_string();
+    let (code, err) = run_err(&home, &built.path, &[&first, signer, "--end", &end]);
+    assert_eq!(code, 0, "{err}");
+    let tree = built
+        .repo()
+        .find_commit(second)
+        .unwrap()
+        .tree_id()
+        .to_string();
+    let loose = built
+        .path
+        .join(".git/objects")
+        .join(&tree[..2])
+        .join(&tree[2..]);
+    std::fs::remove_file(loose).unwrap();
+    let (code, err) = run_err(&home, &built.path, &[&first, signer]);
+    assert_eq!(code, 1, "{err}");
+    let third = built.oid("third").to_string();
+    assert!(
+        err.contains(&third) && err.contains("lacks a signature"),
+        "{err}"
+    );
+    assert!(!err.contains("it is missing"), "{err}");
+}
+
 #[test]
 fn a_keyring_reference_pointing_at_a_tree_says_so() {
     let built = support::build_scenario_text(CHANNEL);

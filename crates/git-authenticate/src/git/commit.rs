@@ -77,7 +77,6 @@ impl CommitObject {
 /// committer time.
 #[derive(Debug, Clone)]
 pub(crate) struct Header {
-    pub id: Oid,
     pub tree: Oid,
     pub parents: Vec<Oid>,
     /// Seconds since the epoch; 0 when the committer line is malformed
@@ -90,7 +89,6 @@ impl Header {
     pub fn parse(id: Oid, data: &[u8]) -> Result<Self, Unreadable> {
         let (tree, parents) = parse_tree_and_parents(id, data)?;
         Ok(Header {
-            id,
             tree,
             parents,
             time: committer_time(data).unwrap_or(0),

@@ -12,7 +12,7 @@
 //! signature, and verified with the same call sequoia makes; keys that
 //! sign many commits get a table of multiples once that call has accepted
 //! a few of their signatures ([`crate::openpgp::ed25519`]), with the same
-//! verdicts, and 22 µs per signature instead of 39.
+//! verdicts, and 20 µs per signature instead of 39.
 //!
 //! DSA keys that sign many commits get fixed-base tables once OpenSSL has
 //! verified a few of their signatures ([`crate::openpgp::dsa`]): a

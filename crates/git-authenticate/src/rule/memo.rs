@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use git2::Oid;
 
 use crate::channel::authorizations::{self, Authorizations, AuthorizationsError};
-use crate::git::commit::{tree_entry, CommitObject, Header};
+use crate::git::commit::{tree_entry, CommitObject};
 use crate::git::objects::{Kind, ObjectProblem, ObjectRole, Objects, Unreadable};
 use untrusted_text::Untrusted;
 
@@ -83,11 +83,12 @@ impl Memo {
         self.facts_from(objects, commit.id, commit.tree, &commit.parents)
     }
 
-    /// Learns the facts of a parent whose header the commit walk read, so
-    /// that checking its children does not read it again.
-    pub fn learn(&self, objects: &Objects, parent: &Header) -> Result<(), Unreadable> {
-        self.facts_from(objects, parent.id, parent.tree, &parent.parents)
-            .map(drop)
+    /// Learns the facts of a parent that the commit walk read, so that
+    /// checking its children does not read it again.
+    pub fn learn(&self, id: Oid, facts: CommitFacts) {
+        if self.facts.get(&id).is_none() {
+            self.facts.insert(id, facts);
+        }
     }
 
     fn facts_from(

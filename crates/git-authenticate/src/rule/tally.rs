@@ -51,8 +51,8 @@ impl Check for CheckCommits<'_> {
     /// unreadable object) stops everything.
     fn check(&self, objects: &Objects, found: Found, tally: &mut Tally) -> Result<(), Error> {
         let commit = CommitObject::parse(found.id, &found.data)?;
-        for parent in &found.parents {
-            self.rule.memo.learn(objects, parent)?;
+        for (id, facts) in found.parents {
+            self.rule.memo.learn(id, facts);
         }
         if commit.parents.iter().any(|p| self.roots.contains(p)) {
             tally.root_parent_seen = true;
