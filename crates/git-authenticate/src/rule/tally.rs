@@ -49,9 +49,9 @@ impl Check for CheckCommits<'_> {
 
     /// An authentication failure is tallied; any other error (an
     /// unreadable object) stops everything.
-    fn check(&self, objects: &Objects, found: Found, tally: &mut Tally) -> Result<(), Error> {
+    fn check(&self, objects: &Objects, found: &mut Found, tally: &mut Tally) -> Result<(), Error> {
         let commit = CommitObject::parse(found.id, &found.data)?;
-        for (id, facts) in found.parents {
+        for (id, facts) in found.parents.drain(..) {
             self.rule.memo.learn(id, facts);
         }
         if commit.parents.iter().any(|p| self.roots.contains(p)) {
