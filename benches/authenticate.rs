@@ -434,34 +434,48 @@ fn rev_parse(dir: &Path, spec: &str) -> String {
 }
 
 /// The gate deciding `line` (`OLD NEW REF`) as the pre-receive hook does,
-/// with the gate cache under `cache`: its wall time, and whether it
-/// accepted.
-fn gate_run(server: &Path, line: &str, cache: &Path) -> (Duration, bool) {
-    let run = gate_measured(server, &format!("{line}\n"), cache);
+/// with the server's gate cache a copy of `seed` (empty when `None`): its
+/// wall time, and whether it accepted.
+fn gate_run(server: &Path, line: &str, seed: Option<&Path>) -> (Duration, bool) {
+    let run = gate_measured(server, &format!("{line}\n"), seed);
     (run.wall, run.ok)
 }
 
-/// A cache directory in which the gate has accepted `commit`.
-fn gate_seeded(server: &Path, name: &str, commit: &str) -> (tempfile::TempDir, Duration) {
-    let cache = fresh_cache(name);
-    let zero = "0".repeat(40);
-    let (wall, ok) = gate_run(
-        server,
-        &format!("{zero} {commit} refs/heads/seed"),
-        cache.path(),
-    );
-    assert!(ok, "{name}: the gate refused {commit}");
-    (cache, wall)
+/// The gate's cache, inside the server's git directory (`gate_cache`).
+fn gate_cache_dir(server: &Path) -> PathBuf {
+    server.join("git-authenticate")
 }
 
-/// The median of 3 runs of the gate on `line`, each with a copy of `seed`.
+/// Puts a copy of `seed` (a directory holding a gate cache, as
+/// [`gate_seeded`] makes them) in place of the server's gate cache, or
+/// leaves the server none.
+fn reset_gate_cache(server: &Path, seed: Option<&Path>) {
+    let dir = gate_cache_dir(server);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+    if let Some(seed) = seed {
+        copy_dir(&seed.join("git-authenticate"), server);
+    }
+}
+
+/// A directory holding the gate cache of a server that accepted `commit`
+/// from the introduction.
+fn gate_seeded(server: &Path, name: &str, commit: &str) -> (tempfile::TempDir, Duration) {
+    let zero = "0".repeat(40);
+    let (wall, ok) = gate_run(server, &format!("{zero} {commit} refs/heads/seed"), None);
+    assert!(ok, "{name}: the gate refused {commit}");
+    let seed = fresh_cache(name);
+    copy_dir(&gate_cache_dir(server), seed.path());
+    (seed, wall)
+}
+
+/// The median of 3 runs of the gate on `line`, each from a copy of `seed`.
 fn gate_median(server: &Path, name: &str, seed: &Path, line: &str, accept: bool) -> Duration {
     median(
         (0..3)
             .map(|_| {
-                let copy = fresh_cache(name);
-                copy_dir(&seed.join("git-authenticate"), copy.path());
-                let (wall, ok) = gate_run(server, line, copy.path());
+                let (wall, ok) = gate_run(server, line, Some(seed));
                 assert_eq!(ok, accept, "{name}: {line}");
                 wall
             })
@@ -603,7 +617,10 @@ struct GateRun {
 }
 
 /// The gate deciding `lines` as the pre-receive hook does.
-fn gate_measured(server: &Path, lines: &str, cache: &Path) -> GateRun {
+fn gate_measured(server: &Path, lines: &str, seed: Option<&Path>) -> GateRun {
+    reset_gate_cache(server, seed);
+    // The runs' own caches, which the gate does not use, out of the way.
+    let cache = fresh_cache("gate");
     let time = Path::new("/usr/bin/time");
     let peak_file = tempfile::NamedTempFile::new().unwrap();
     let mut command = match time.exists() {
@@ -618,7 +635,7 @@ fn gate_measured(server: &Path, lines: &str, cache: &Path) -> GateRun {
         .arg("pre-receive")
         .current_dir(server)
         .env("GIT_DIR", server)
-        .env("XDG_CACHE_HOME", cache)
+        .env("XDG_CACHE_HOME", cache.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -675,7 +692,7 @@ fn measure_merges() {
     let zero = "0".repeat(40);
     let line = format!("{zero} {} refs/heads/master\n", channel.end);
     let runs: Vec<GateRun> = (0..3)
-        .map(|_| gate_measured(&server, &line, fresh_cache("merges").path()))
+        .map(|_| gate_measured(&server, &line, None))
         .collect();
     let wall = median(runs.iter().map(|r| r.wall).collect());
     assert!(runs.iter().all(|r| r.ok), "the merges must be accepted");
@@ -721,9 +738,7 @@ fn measure_many_refs() {
         let lines: String = (0..refs)
             .map(|i| format!("{zero} {end} refs/heads/b{i}\n"))
             .collect();
-        let copy = fresh_cache(&channel.name);
-        copy_dir(&seed.path().join("git-authenticate"), copy.path());
-        let run = gate_measured(&server, &lines, copy.path());
+        let run = gate_measured(&server, &lines, Some(seed.path()));
         assert!(run.ok, "{refs} refs refused");
         run
     };
@@ -741,7 +756,7 @@ fn measure_unsigned_push() {
     let server = gate_server(&channel);
     let zero = "0".repeat(40);
     let line = format!("{zero} {} refs/heads/master\n", channel.end);
-    let run = gate_measured(&server, &line, fresh_cache("unsigned").path());
+    let run = gate_measured(&server, &line, None);
     assert!(!run.ok, "unsigned commits must be refused");
     println!("\nthe gate, one push of {commits} unsigned commits");
     print_gate_run("pushed whole", &run);

@@ -879,25 +879,25 @@ fn a_mistyped_introduction_is_not_called_a_shallow_clone() {
     assert!(!err.contains("shallow clone must fetch"), "{err}");
 }
 
+/// Removes the (loose) tree object of `commit`; its id.
+fn remove_tree(built: &support::builder::Built, commit: git2::Oid) -> String {
+    let tree = built
+        .repo()
+        .find_commit(commit)
+        .unwrap()
+        .tree_id()
+        .to_string();
+    let objects = built.path.join(".git/objects");
+    std::fs::remove_file(objects.join(&tree[..2]).join(&tree[2..])).unwrap();
+    tree
+}
+
 #[test]
 fn a_missing_tree_names_the_object_and_the_commit_read() {
     let built = support::build_scenario_text(CHANNEL);
     let home = Home::new();
     let second = built.oid("second");
-    let tree = built
-        .repo()
-        .find_commit(second)
-        .unwrap()
-        .tree_id()
-        .to_string();
-    std::fs::remove_file(
-        built
-            .path
-            .join(".git/objects")
-            .join(&tree[..2])
-            .join(&tree[2..]),
-    )
-    .unwrap();
+    let tree = remove_tree(&built, second);
     let first = built.oid("first").to_string();
     let (code, err) = run_err(&home, &built.path, &[&first, &key("alice").signing_fpr]);
     assert_eq!(code, 2);
@@ -925,18 +925,7 @@ fn an_unsigned_commit_on_a_cached_parent_whose_tree_is_missing_is_refused_as_uns
     let end = second.to_string();
     let (code, err) = run_err(&home, &built.path, &[&first, signer, "--end", &end]);
     assert_eq!(code, 0, "{err}");
-    let tree = built
-        .repo()
-        .find_commit(second)
-        .unwrap()
-        .tree_id()
-        .to_string();
-    let loose = built
-        .path
-        .join(".git/objects")
-        .join(&tree[..2])
-        .join(&tree[2..]);
-    std::fs::remove_file(loose).unwrap();
+    remove_tree(&built, second);
     let (code, err) = run_err(&home, &built.path, &[&first, signer]);
     assert_eq!(code, 1, "{err}");
     let third = built.oid("third").to_string();

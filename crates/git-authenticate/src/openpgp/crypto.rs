@@ -8,6 +8,11 @@
 //! check only what Guix checks (see [`verify`]); a differential test
 //! compares them on every commit of the GNU Guix history.
 //!
+//! RSA signatures are raised to the key's exponent in Montgomery form with
+//! OpenSSL's multiplication and compared with the one block OpenSSL's
+//! padding check takes ([`crate::openpgp::rsa`]): OpenSSL's verdicts, two
+//! conversions and the padding's parsing fewer.
+//!
 //! Ed25519 keys are decompressed once per key rather than at every
 //! signature, and verified with the same call sequoia makes; keys that
 //! sign many commits get a table of multiples once that call has accepted
