@@ -223,12 +223,36 @@ pub fn binary_signature(
     hash: HashAlgorithm,
 ) -> Result<String, String> {
     let created = SystemTime::UNIX_EPOCH + Duration::from_secs(time.max(0) as u64);
-    let signature = SignatureBuilder::new(SignatureType::Binary)
-        .set_hash_algo(hash)
-        .set_signature_creation_time(created)
-        .and_then(|b| b.sign_message(signer, data))
-        .map_err(|e| format!("sign: {e}"))?;
+    let mut sign = || {
+        SignatureBuilder::new(SignatureType::Binary)
+            .set_hash_algo(hash)
+            .set_signature_creation_time(created)
+            .and_then(|b| b.sign_message(&mut *signer, data))
+            .map_err(|e| format!("sign: {e}"))
+    };
+    let mut signature = sign()?;
+    for _ in 0..64 {
+        if !eddsa_short(&signature) {
+            break;
+        }
+        signature = sign()?;
+    }
     armored_signatures([openpgp::Packet::from(signature)])
+}
+
+/// Whether `sig` is an EdDSA signature whose R or S is encoded in fewer
+/// than 32 octets. Sequoia salts each signature, so an EdDSA one is
+/// random: one in 128 has an R or S written in 31 octets (which Guix pads
+/// back to 32), one in 32,768 in 30 or fewer, which Guix (libgcrypt)
+/// cannot verify and this tool therefore refuses. Signers here make such
+/// a signature again, so that tests and generated histories do not fail
+/// at random; the tests of short R and S craft theirs.
+pub fn eddsa_short(sig: &openpgp::packet::Signature) -> bool {
+    use openpgp::crypto::mpi;
+    match sig.mpis() {
+        mpi::Signature::EdDSA { r, s } => r.value().len() < 32 || s.value().len() < 32,
+        _ => false,
+    }
 }
 
 /// Signature packets in one ASCII-armor block.

@@ -211,11 +211,7 @@ fn one_signature(
                 .map_err(|e| format!("issuer subpacket: {e}"))?;
         }
     }
-    // Sequoia salts each signature, so an EdDSA one is random, and about
-    // one in 128 has an R or S under 2^248: written without its leading
-    // zero octets, which Guix (libgcrypt) cannot verify, and which this
-    // tool therefore refuses. Such a signature is made again, so that
-    // tests do not fail at random; the tests of short R and S craft them.
+    // A short EdDSA R or S is made again (see `objects::eddsa_short`).
     let mut sign = || {
         builder
             .clone()
@@ -224,7 +220,7 @@ fn one_signature(
     };
     let mut sig = sign()?;
     for _ in 0..64 {
-        if !eddsa_short(&sig) {
+        if !super::objects::eddsa_short(&sig) {
             break;
         }
         sig = sign()?;
@@ -233,16 +229,6 @@ fn one_signature(
         sig.unhashed_area_mut().remove_all(SubpacketTag::Issuer);
     }
     Ok(Packet::from(sig))
-}
-
-/// Whether `sig` is an EdDSA signature whose R or S is encoded in fewer
-/// than 32 octets.
-fn eddsa_short(sig: &openpgp::packet::Signature) -> bool {
-    use openpgp::crypto::mpi;
-    match sig.mpis() {
-        mpi::Signature::EdDSA { r, s } => r.value().len() < 32 || s.value().len() < 32,
-        _ => false,
-    }
 }
 
 fn signing_fingerprint(k: &TestKey) -> Result<Fingerprint, String> {
