@@ -911,8 +911,8 @@ fn a_missing_tree_names_the_object_and_the_commit_read() {
 
 /// The walk reads each parent's `.guix-authorizations` ahead of the
 /// checks; a parent tree it cannot read must still fail only where the rule
-/// reads it (RULE.md step 6), after the commit's own signature (steps 1 to
-/// 5). Here the parent is a cached commit, whose tree nothing else reads:
+/// reads it (RULE.md step 6), after the commit's own signature (RULE.md
+/// steps 1–5). Here the parent is a cached commit, whose tree nothing else reads:
 /// an unsigned commit on it is not authentic, as in Guix, rather than
 /// uncheckable.
 #[test]

@@ -452,9 +452,9 @@ impl<'r> Walk<'r> {
     /// What the rule needs of each parent of `node` (all of them read:
     /// the walk queued them before handing `node` over), but for a parent
     /// whose tree cannot be read: the checking thread meets that error
-    /// where the rule reads the tree, after the commit's own signature
-    /// (RULE.md steps 1 to 5 before step 6), so that an unsigned commit on
-    /// a damaged parent is still a failure, as in Guix, not an error.
+    /// where the rule reads the tree (RULE.md step 6), after the commit's
+    /// own signature (RULE.md steps 1–5), so that an unsigned commit on a
+    /// damaged parent is still a failure, as in Guix, not an error.
     fn parent_facts(&mut self, node: Node) -> Vec<(Oid, CommitFacts)> {
         let v = &self.vertices[node as usize];
         (v.first..v.first + v.count)
