@@ -275,8 +275,8 @@ impl Tables {
                 product = Some(match product {
                     None => BigNumRef::to_owned(entry).ok()?,
                     Some(mut acc) => {
-                        self.mont.mul(&mut spare, &acc, entry, ctx)?;
-                        std::mem::swap(&mut acc, &mut spare);
+                        self.mont
+                            .mul_in_place(&mut acc, Some(entry), &mut spare, ctx)?;
                         acc
                     }
                 });

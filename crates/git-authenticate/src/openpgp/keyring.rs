@@ -120,8 +120,8 @@ pub struct Keyring {
     /// Canonical certificates by the fingerprint of each of their keys,
     /// made on first use (only the strict policy needs them).
     certificates: std::sync::OnceLock<HashMap<Fingerprint, std::sync::Arc<openpgp::Cert>>>,
-    /// The memory all its keys' DSA tables may take (see
-    /// [`crate::openpgp::dsa`]).
+    /// The memory all its keys' tables may take (DSA and Ed25519; see
+    /// `openpgp::budget`).
     table_budget: std::sync::Arc<TableBudget>,
 }
 

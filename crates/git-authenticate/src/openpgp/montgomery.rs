@@ -117,6 +117,21 @@ impl Montgomery {
         })
     }
 
+    /// `acc·b·R⁻¹ mod m` into `acc` (`acc` squared when `b` is `None`),
+    /// computed into `spare` and swapped: libcrypto's product may not be
+    /// one of its factors, and no number is allocated per product.
+    pub(crate) fn mul_in_place(
+        &self,
+        acc: &mut BigNum,
+        b: Option<&BigNumRef>,
+        spare: &mut BigNum,
+        ctx: &mut BigNumContextRef,
+    ) -> Option<()> {
+        self.mul(spare, acc, b.unwrap_or(acc), ctx)?;
+        std::mem::swap(acc, spare);
+        Some(())
+    }
+
     /// `a·R mod m`: `a` (below the modulus) in Montgomery form.
     pub(crate) fn encode(&self, a: &BigNumRef, ctx: &mut BigNumContextRef) -> Option<BigNum> {
         let r = BigNum::new().ok()?;

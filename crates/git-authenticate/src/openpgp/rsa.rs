@@ -157,11 +157,9 @@ impl Prepared {
         let mut acc = x.to_owned().ok()?;
         let mut spare = BigNum::new().ok()?;
         for bit in (0..self.e.num_bits() - 1).rev() {
-            self.mont.mul(&mut spare, &acc, &acc, ctx)?;
-            std::mem::swap(&mut acc, &mut spare);
+            self.mont.mul_in_place(&mut acc, None, &mut spare, ctx)?;
             if self.e.is_bit_set(bit) {
-                self.mont.mul(&mut spare, &acc, x, ctx)?;
-                std::mem::swap(&mut acc, &mut spare);
+                self.mont.mul_in_place(&mut acc, Some(x), &mut spare, ctx)?;
             }
         }
         Some(acc)

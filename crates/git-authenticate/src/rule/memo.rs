@@ -32,6 +32,17 @@ impl AuthorizationsEntry {
     pub fn is_present(self) -> bool {
         self != AuthorizationsEntry::Absent
     }
+
+    /// What stands at `.guix-authorizations` in `tree`, the tree of
+    /// `commit`.
+    pub fn read(objects: &Objects, commit: Oid, tree: Oid) -> Result<Self, Unreadable> {
+        Ok(
+            match tree_entry(objects, commit, tree, authorizations::FILE_NAME.as_bytes())? {
+                None => AuthorizationsEntry::Absent,
+                Some((mode, object)) => AuthorizationsEntry::Present(mode, object),
+            },
+        )
+    }
 }
 
 /// What the rule needs to know of a commit as a parent: what stands at
@@ -86,9 +97,7 @@ impl Memo {
     /// Learns the facts of a parent that the commit walk read, so that
     /// checking its children does not read it again.
     pub fn learn(&self, id: Oid, facts: CommitFacts) {
-        if self.facts.get(&id).is_none() {
-            self.facts.insert(id, facts);
-        }
+        self.facts.insert_new(id, facts);
     }
 
     fn facts_from(
@@ -101,12 +110,8 @@ impl Memo {
         if let Some(facts) = self.facts.get(&id) {
             return Ok(facts);
         }
-        let entry = match tree_entry(objects, id, tree, authorizations::FILE_NAME.as_bytes())? {
-            None => AuthorizationsEntry::Absent,
-            Some((mode, object)) => AuthorizationsEntry::Present(mode, object),
-        };
         let facts = CommitFacts {
-            entry,
+            entry: AuthorizationsEntry::read(objects, id, tree)?,
             parents: parents.into(),
         };
         self.facts.insert(id, facts.clone());
@@ -166,11 +171,26 @@ impl<K: Hash + Eq, V: Clone> Bounded<K, V> {
     }
 
     fn insert(&self, key: K, value: V) {
+        self.with_room(|map| {
+            map.insert(key, value);
+        });
+    }
+
+    /// Inserts `value` unless `key` has one: one look-up under one lock,
+    /// for what every commit checked brings.
+    fn insert_new(&self, key: K, value: V) {
+        self.with_room(|map| {
+            map.entry(key).or_insert(value);
+        });
+    }
+
+    /// The map, emptied first when full.
+    fn with_room(&self, change: impl FnOnce(&mut HashMap<K, V>)) {
         let mut map = self.lock();
         if map.len() >= LIMIT {
             map.clear();
         }
-        map.insert(key, value);
+        change(&mut map);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, V>> {

@@ -35,8 +35,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use git2::{Oid, Repository};
 
-use crate::channel::authorizations::FILE_NAME;
-use crate::git::commit::{read_raw, tree_entry, Header};
+use crate::git::commit::{read_raw, Header};
 use crate::git::objects::Objects;
 use crate::rule::interrupt::Interrupt;
 use crate::rule::memo::{AuthorizationsEntry, CommitFacts};
@@ -480,11 +479,7 @@ impl<'r> Walk<'r> {
         if let Some(entry) = vertex.entry {
             return Some(entry);
         }
-        let read = tree_entry(&self.objects, vertex.id, vertex.tree, FILE_NAME.as_bytes());
-        let entry = match read.ok()? {
-            None => AuthorizationsEntry::Absent,
-            Some((mode, object)) => AuthorizationsEntry::Present(mode, object),
-        };
+        let entry = AuthorizationsEntry::read(&self.objects, vertex.id, vertex.tree).ok()?;
         self.vertices[node as usize].entry = Some(entry);
         Some(entry)
     }
