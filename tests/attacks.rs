@@ -1748,3 +1748,88 @@ fn commits_larger_than_the_data_in_flight_are_all_checked() {
         assert_eq!(failures, vec![("unsigned", commits[2])], "jobs {jobs}");
     }
 }
+
+/// Signatures that the real gpg made, replayed onto other commits, once the
+/// keys have earned their tables: after 48 good Ed25519 signatures (alice)
+/// and 24 good DSA ones (erin), verification sums table entries instead
+/// of asking the libraries; RSA (bob) is always raised in Montgomery form
+/// by this crate. A signature of another commit must still be refused by
+/// each, as it is by each library's own call, and the whole history is not
+/// authentic, naming exactly the three replays.
+#[test]
+fn replayed_signatures_are_refused_once_keys_have_their_tables() {
+    use git_authenticate::fuzzing::{self, Engine};
+    use git_authenticate::{CommitSignature, SignatureError};
+    let mut text = String::from("keyring alice bob erin\nauthorize alice bob erin\n");
+    text.push_str("commit first gpg:alice\n");
+    for signer in ["alice", "bob", "erin"] {
+        text.push_str(&format!(
+            "write {signer}.txt \"{signer}\\n\"\ncommit signed-{signer} gpg:{signer}\n"
+        ));
+    }
+    for signer in ["alice", "bob", "erin"] {
+        text.push_str(&format!(
+            "write {signer}.txt \"replayed\\n\"\ncommit replay-{signer} copy:signed-{signer}\n"
+        ));
+    }
+    // Newer than the replays: checked first, newest first, so that the
+    // keys have their tables when the replays come.
+    for i in 0..50 {
+        for signer in ["alice", "erin"] {
+            text.push_str(&format!(
+                "write n.txt \"{signer} {i}\\n\"\ncommit {signer}-{i} gpg:{signer}\n"
+            ));
+        }
+    }
+    let built = build_scenario_text(&text);
+    let repo = built.repo();
+    let replays: Vec<Oid> = ["alice", "bob", "erin"]
+        .iter()
+        .map(|s| built.oid(&format!("replay-{s}")))
+        .collect();
+
+    // The tables are earned, then used on the replays.
+    let keyring = Keyring::load(&repo, "keyring").unwrap();
+    for i in 0..50 {
+        for signer in ["alice", "erin"] {
+            let signature = CommitSignature::read(&repo, built.oid(&format!("{signer}-{i}")));
+            fuzzing::verify_with(&signature.unwrap(), &keyring, Engine::Fastest).unwrap();
+        }
+    }
+    assert_eq!(fuzzing::tables(&keyring).0, 2, "alice and erin have tables");
+    for &replay in &replays {
+        let signature = CommitSignature::read(&repo, replay).unwrap();
+        for engine in [Engine::Fastest, Engine::Plain, Engine::Sequoia] {
+            let verdict = fuzzing::verify_with(&signature, &keyring, engine);
+            assert!(
+                matches!(verdict, Err(SignatureError::Bad { .. })),
+                "{replay} with {engine:?}: {verdict:?}"
+            );
+        }
+    }
+
+    // The whole history, on one checking thread and on two.
+    let introduction = Introduction {
+        commit: built.oid("first"),
+        signer: key("alice").signing_fpr.parse().unwrap(),
+    };
+    let end = repo.head().unwrap().peel_to_commit().unwrap().id();
+    for jobs in [1, 2] {
+        let options = Options {
+            keep_going: true,
+            jobs,
+            ..Options::default()
+        };
+        let error = authenticate(&repo, &introduction, end, &options, &NoProgress)
+            .expect_err("replayed signatures");
+        let report = error.report().expect("not authentic");
+        let mut failures: Vec<(&str, Oid)> = report
+            .failures
+            .iter()
+            .map(|f| (f.kind(), f.commit()))
+            .collect();
+        failures.sort_by_key(|&(_, commit)| replays.iter().position(|&r| r == commit));
+        let expected: Vec<(&str, Oid)> = replays.iter().map(|&r| ("bad-signature", r)).collect();
+        assert_eq!(failures, expected, "jobs {jobs}");
+    }
+}
