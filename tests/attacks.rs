@@ -1731,22 +1731,35 @@ fn commits_larger_than_the_data_in_flight_are_all_checked() {
         signer: key("alice").signing_fpr.parse().unwrap(),
     };
     for jobs in [1, 2] {
-        let options = Options {
-            keep_going: true,
-            jobs,
-            ..Options::default()
-        };
-        let error = authenticate(&repo, &introduction, parent, &options, &NoProgress)
-            .expect_err("an unsigned commit");
-        let report = error.report().expect("not authentic");
-        assert_eq!(report.checked, commits.len(), "jobs {jobs}");
-        let failures: Vec<(&str, Oid)> = report
-            .failures
-            .iter()
-            .map(|f| (f.kind(), f.commit()))
-            .collect();
+        let (checked, failures) = every_failure(&repo, &introduction, parent, jobs);
+        assert_eq!(checked, commits.len(), "jobs {jobs}");
         assert_eq!(failures, vec![("unsigned", commits[2])], "jobs {jobs}");
     }
+}
+
+/// A run with `--keep-going` on `jobs` checking threads, which must find
+/// the history not authentic: the commits checked, and each failure's
+/// kind and commit.
+fn every_failure(
+    repo: &git_authenticate::git2::Repository,
+    introduction: &Introduction,
+    end: Oid,
+    jobs: usize,
+) -> (usize, Vec<(&'static str, Oid)>) {
+    let options = Options {
+        keep_going: true,
+        jobs,
+        ..Options::default()
+    };
+    let error =
+        authenticate(repo, introduction, end, &options, &NoProgress).expect_err("not authentic");
+    let report = error.report().expect("not authentic");
+    let failures = report
+        .failures
+        .iter()
+        .map(|f| (f.kind(), f.commit()))
+        .collect();
+    (report.checked, failures)
 }
 
 /// Signatures that the real gpg made, replayed onto other commits, once the
@@ -1815,19 +1828,7 @@ fn replayed_signatures_are_refused_once_keys_have_their_tables() {
     };
     let end = repo.head().unwrap().peel_to_commit().unwrap().id();
     for jobs in [1, 2] {
-        let options = Options {
-            keep_going: true,
-            jobs,
-            ..Options::default()
-        };
-        let error = authenticate(&repo, &introduction, end, &options, &NoProgress)
-            .expect_err("replayed signatures");
-        let report = error.report().expect("not authentic");
-        let mut failures: Vec<(&str, Oid)> = report
-            .failures
-            .iter()
-            .map(|f| (f.kind(), f.commit()))
-            .collect();
+        let (_, mut failures) = every_failure(&repo, &introduction, end, jobs);
         failures.sort_by_key(|&(_, commit)| replays.iter().position(|&r| r == commit));
         let expected: Vec<(&str, Oid)> = replays.iter().map(|&r| ("bad-signature", r)).collect();
         assert_eq!(failures, expected, "jobs {jobs}");
